@@ -1,0 +1,73 @@
+package org.metisfl.flink;
+
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
+import org.metisfl.flink.config.FederationConfig;
+import org.metisfl.flink.config.FederationConfigLoader;
+import org.metisfl.flink.config.InvalidConfigException;
+
+/**
+ * The federation controller's entry point on a Flink cluster.
+ *
+ * <pre>
+ * flink run -c org.metisfl.flink.FederationJob metisfl-flink-job-job.jar \
+ *     --federation conf/federations/quickstart.yaml [--set federation.rounds=20 ...]
+ * </pre>
+ */
+public final class FederationJob {
+
+    private FederationJob() {}
+
+    public static void main(String[] args) throws Exception {
+        FederationConfig config;
+        try {
+            config = parse(args);
+        } catch (InvalidConfigException e) {
+            System.err.println("metisfl: " + e.getMessage());
+            System.err.println(usage());
+            System.exit(2);
+            return;
+        }
+        StreamExecutionEnvironment env =
+                StreamExecutionEnvironment.getExecutionEnvironment(
+                        FederationPipeline.flinkConfiguration(config));
+        FederationPipeline.build(env, config);
+        env.execute("MetisFL federation " + config.name());
+    }
+
+    /** Parses {@code --federation FILE} and {@code --set key=value} options. */
+    public static FederationConfig parse(String[] args) {
+        String file = null;
+        Map<String, String> overrides = new LinkedHashMap<>();
+        for (int i = 0; i < args.length; i++) {
+            String a = args[i];
+            if ((a.equals("--federation") || a.equals("--set")) && i + 1 >= args.length) {
+                throw new InvalidConfigException(a + " needs a value");
+            }
+            switch (a) {
+                case "--federation" -> file = args[++i];
+                case "--set" -> {
+                    String kv = args[++i];
+                    int eq = kv.indexOf('=');
+                    if (eq <= 0) {
+                        throw new InvalidConfigException(
+                                "--set takes key=value, e.g. --set federation.rounds=5; got '"
+                                        + kv + "'");
+                    }
+                    overrides.put(kv.substring(0, eq).trim(), kv.substring(eq + 1).trim());
+                }
+                default -> throw new InvalidConfigException("unknown argument '" + a + "'");
+            }
+        }
+        if (file == null) {
+            throw new InvalidConfigException("--federation FILE is required");
+        }
+        return FederationConfigLoader.load(Path.of(file), overrides);
+    }
+
+    static String usage() {
+        return "usage: FederationJob --federation FILE [--set key=value]...";
+    }
+}

@@ -1,0 +1,152 @@
+package org.metisfl.flink;
+
+import org.apache.flink.api.common.eventtime.WatermarkStrategy;
+import org.apache.flink.api.common.typeinfo.TypeInformation;
+import org.apache.flink.api.java.functions.KeySelector;
+import org.apache.flink.configuration.CheckpointingOptions;
+import org.apache.flink.configuration.Configuration;
+import org.apache.flink.configuration.PipelineOptions;
+import org.apache.flink.configuration.StateBackendOptions;
+import org.apache.flink.streaming.api.datastream.DataStream;
+import org.apache.flink.streaming.api.datastream.SingleOutputStreamOperator;
+import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
+import org.apache.flink.streaming.api.functions.ProcessFunction;
+import org.apache.flink.util.Collector;
+import org.apache.flink.util.OutputTag;
+import org.metisfl.flink.aggregation.ShardAggregator;
+import org.metisfl.flink.config.FederationConfig;
+import org.metisfl.flink.config.FederationOptions.StateBackend;
+import org.metisfl.flink.connector.gateway.LearnerGatewaySource;
+import org.metisfl.flink.connector.model.ModelSink;
+import org.metisfl.flink.connector.results.ResultsSink;
+import org.metisfl.flink.coordinator.RoundCoordinator;
+import org.metisfl.flink.model.Directive;
+import org.metisfl.flink.model.GatewayEvent;
+import org.metisfl.flink.model.GlobalShard;
+
+/**
+ * The federation's dataflow, shared by {@link FederationJob} and {@link EmbeddedFederation}:
+ *
+ * <pre>
+ * learner gateways ─┬─ updates, round openings ─ keyBy(shard) ─▶ ShardAggregator ─┐
+ *                   ├─ joins, reports, evaluations ─ keyBy(federation) ─▶ RoundCoordinator
+ *                   └─ gateway announcements ─ broadcast ─┐            │ directives, results
+ *                                                         ▼            ▼
+ *                                        ModelSink (to the gateways)   ResultsSink (JSON lines)
+ * </pre>
+ */
+public final class FederationPipeline {
+
+    private static final OutputTag<GatewayEvent> CONTROL =
+            new OutputTag<>("control", TypeInformation.of(GatewayEvent.class));
+    private static final OutputTag<Directive> ANNOUNCEMENTS =
+            new OutputTag<>("announcements", TypeInformation.of(Directive.class));
+
+    private FederationPipeline() {}
+
+    /** The Flink settings a federation needs (state backend, checkpoints, no Kryo). */
+    public static Configuration flinkConfiguration(FederationConfig config) {
+        Configuration c = new Configuration();
+        c.set(PipelineOptions.GENERIC_TYPES, false);
+        c.set(
+                StateBackendOptions.STATE_BACKEND,
+                config.stateBackend() == StateBackend.ROCKSDB ? "rocksdb" : "hashmap");
+        if (config.checkpointsEnabled()) {
+            c.set(
+                    CheckpointingOptions.CHECKPOINTING_INTERVAL,
+                    java.time.Duration.ofMillis(config.checkpointIntervalMs()));
+        }
+        config.checkpointDir().ifPresent(dir -> c.set(CheckpointingOptions.CHECKPOINTS_DIRECTORY, dir));
+        c.set(CheckpointingOptions.INCREMENTAL_CHECKPOINTS, true);
+        return c;
+    }
+
+    /** Adds the federation's operators to {@code env}. */
+    public static void build(StreamExecutionEnvironment env, FederationConfig config) {
+        String federation = config.name();
+        KeySelector<GatewayEvent, String> byFederation = new ConstantKey<>(federation);
+
+        SingleOutputStreamOperator<GatewayEvent> aggregationRecords =
+                env.fromSource(
+                                LearnerGatewaySource.builder().config(config).build(),
+                                WatermarkStrategy.noWatermarks(),
+                                "learner-gateway")
+                        .setParallelism(config.gatewayParallelism())
+                        .uid("learner-gateway")
+                        .process(new Router())
+                        .setParallelism(config.gatewayParallelism())
+                        .name("route")
+                        .uid("route");
+
+        DataStream<GlobalShard> shards =
+                aggregationRecords
+                        .keyBy(new ShardKey())
+                        .process(new ShardAggregator())
+                        .setParallelism(config.jobParallelism())
+                        .name("shard-aggregator (" + config.protocol().name().toLowerCase()
+                                + ", fedavg)")
+                        .uid("shard-aggregator");
+
+        SingleOutputStreamOperator<Directive> directives =
+                aggregationRecords
+                        .getSideOutput(CONTROL)
+                        .keyBy(byFederation)
+                        .connect(shards.keyBy(new ConstantKey<>(federation)))
+                        .process(new RoundCoordinator(config))
+                        .setParallelism(1)
+                        .name("round-coordinator")
+                        .uid("round-coordinator");
+
+        aggregationRecords
+                .getSideOutput(ANNOUNCEMENTS)
+                .broadcast()
+                .union(directives)
+                .sinkTo(new ModelSink(config.maxMessageBytes()))
+                .setParallelism(1)
+                .name("model-sink")
+                .uid("model-sink");
+
+        directives
+                .getSideOutput(RoundCoordinator.RESULTS)
+                .sinkTo(new ResultsSink(config.resultsFile()))
+                .setParallelism(1)
+                .name("results-sink")
+                .uid("results-sink");
+    }
+
+    /** Sends aggregation records on, control records and announcements to side outputs. */
+    private static final class Router extends ProcessFunction<GatewayEvent, GatewayEvent> {
+        @Override
+        public void processElement(GatewayEvent e, Context ctx, Collector<GatewayEvent> out) {
+            switch (e.kind) {
+                case UPDATE_SHARD, ROUND_OPENED -> out.collect(e);
+                case ANNOUNCE -> {
+                    ctx.output(ANNOUNCEMENTS, Directive.announce(e));
+                    ctx.output(CONTROL, e);
+                }
+                default -> ctx.output(CONTROL, e);
+            }
+        }
+    }
+
+    private static final class ShardKey implements KeySelector<GatewayEvent, Integer> {
+        @Override
+        public Integer getKey(GatewayEvent e) {
+            return e.shard;
+        }
+    }
+
+    /** Keys every record of the job's one federation alike. */
+    private static final class ConstantKey<T> implements KeySelector<T, String> {
+        private final String key;
+
+        ConstantKey(String key) {
+            this.key = key;
+        }
+
+        @Override
+        public String getKey(T value) {
+            return key;
+        }
+    }
+}

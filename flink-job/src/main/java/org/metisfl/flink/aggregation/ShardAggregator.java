@@ -1,0 +1,150 @@
+package org.metisfl.flink.aggregation;
+
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import org.apache.flink.api.common.functions.OpenContext;
+import org.apache.flink.api.common.state.MapState;
+import org.apache.flink.api.common.state.MapStateDescriptor;
+import org.apache.flink.api.common.state.ValueState;
+import org.apache.flink.api.common.state.ValueStateDescriptor;
+import org.apache.flink.api.common.typeinfo.TypeInformation;
+import org.apache.flink.api.common.typeinfo.Types;
+import org.apache.flink.metrics.Counter;
+import org.apache.flink.streaming.api.functions.KeyedProcessFunction;
+import org.apache.flink.util.Collector;
+import org.metisfl.flink.aggregation.kernel.WeightedSum;
+import org.metisfl.flink.model.GatewayEvent;
+import org.metisfl.flink.model.GlobalShard;
+
+/**
+ * Aggregates one shard of the model, round by round (the synchronous protocol's window). Keyed by
+ * shard index. A round's window fires as soon as every participant of its plan has contributed,
+ * or when the watermark passes the round's deadline: then with the updates it has if they reach
+ * the quorum, else the round is aborted. Because the gateways refuse updates after the deadline and
+ * hold their watermark below any update not yet emitted, every shard of a round closes on the
+ * same contributor set.
+ *
+ * <p>A second copy of a learner's update for a round (a retry, possibly through another gateway)
+ * is dropped, and so is anything for a round already closed. Memory per shard is O(shard size),
+ * whatever the number of learners.
+ */
+public class ShardAggregator extends KeyedProcessFunction<Integer, GatewayEvent, GlobalShard> {
+    private static final long serialVersionUID = 1L;
+
+    private transient MapState<Long, ShardRound> rounds;
+    private transient ValueState<Long> closedThrough;
+    private transient Counter duplicates;
+    private transient Counter late;
+
+    @Override
+    public void open(OpenContext openContext) {
+        rounds =
+                getRuntimeContext()
+                        .getMapState(
+                                new MapStateDescriptor<>(
+                                        "rounds",
+                                        Types.LONG,
+                                        TypeInformation.of(ShardRound.class)));
+        closedThrough =
+                getRuntimeContext()
+                        .getState(new ValueStateDescriptor<>("closed-through", Types.LONG));
+        duplicates = getRuntimeContext().getMetricGroup().counter("duplicateUpdates");
+        late = getRuntimeContext().getMetricGroup().counter("lateUpdates");
+    }
+
+    @Override
+    public void processElement(GatewayEvent e, Context ctx, Collector<GlobalShard> out)
+            throws Exception {
+        Long closed = closedThrough.value();
+        if (closed != null && e.round <= closed) {
+            if (e.kind == GatewayEvent.Kind.UPDATE_SHARD) {
+                late.inc();
+            }
+            return;
+        }
+        ShardRound sr = rounds.get(e.round);
+        if (sr == null) {
+            sr = new ShardRound();
+            sr.round = e.round;
+            sr.numShards = e.numShards;
+        }
+        switch (e.kind) {
+            case ROUND_OPENED:
+                if (sr.opened) {
+                    return; // every gateway announces the round; the first copy counts
+                }
+                sr.opened = true;
+                sr.expected = new ArrayList<>(e.participants);
+                sr.quorum = e.quorum;
+                sr.deadline = e.deadline;
+                ctx.timerService().registerEventTimeTimer(e.deadline);
+                break;
+            case UPDATE_SHARD:
+                if (sr.contributors.contains(e.learnerId)) {
+                    duplicates.inc();
+                    return;
+                }
+                if (sr.sum == null) {
+                    sr.sum = new double[e.values.length];
+                }
+                WeightedSum.addScaled(sr.sum, e.values, e.weight);
+                sr.totalWeight += e.weight;
+                sr.contributors.add(e.learnerId);
+                break;
+            default:
+                throw new IllegalArgumentException("not an aggregation record: " + e);
+        }
+        if (sr.allExpectedContributed()) {
+            close(sr, ctx.getCurrentKey(), false, out);
+            ctx.timerService().deleteEventTimeTimer(sr.deadline);
+        } else {
+            rounds.put(sr.round, sr);
+        }
+    }
+
+    @Override
+    public void onTimer(long timestamp, OnTimerContext ctx, Collector<GlobalShard> out)
+            throws Exception {
+        List<ShardRound> due = new ArrayList<>();
+        for (Map.Entry<Long, ShardRound> entry : rounds.entries()) {
+            ShardRound sr = entry.getValue();
+            if (sr.opened && sr.deadline <= timestamp) {
+                due.add(sr);
+            }
+        }
+        due.sort((a, b) -> Long.compare(a.round, b.round));
+        for (ShardRound sr : due) {
+            boolean quorate = !sr.contributors.isEmpty() && sr.contributors.size() >= sr.quorum;
+            close(sr, ctx.getCurrentKey(), !quorate, out);
+        }
+    }
+
+    private void close(ShardRound sr, int shard, boolean abort, Collector<GlobalShard> out)
+            throws Exception {
+        GlobalShard g = new GlobalShard();
+        g.round = sr.round;
+        g.shard = shard;
+        g.numShards = sr.numShards;
+        List<String> contributors = new ArrayList<>(new HashSet<>(sr.contributors));
+        Collections.sort(contributors);
+        g.contributors = contributors;
+        g.totalWeight = sr.totalWeight;
+        g.aborted = abort;
+        g.values = abort ? null : WeightedSum.mean(sr.sum, sr.totalWeight);
+        out.collect(g);
+        closedThrough.update(sr.round);
+        // Earlier rounds still buffered can never close now: drop them with this one.
+        List<Long> stale = new ArrayList<>();
+        for (Long r : rounds.keys()) {
+            if (r <= sr.round) {
+                stale.add(r);
+            }
+        }
+        for (Long r : stale) {
+            rounds.remove(r);
+        }
+    }
+}

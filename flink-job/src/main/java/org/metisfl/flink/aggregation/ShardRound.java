@@ -1,0 +1,26 @@
+package org.metisfl.flink.aggregation;
+
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The state of one round at one shard: the round's plan once known, and the running weighted sum
+ * of the updates received so far (a Flink POJO kept in keyed state).
+ */
+public class ShardRound {
+    public long round;
+    public int numShards;
+    public boolean opened;
+    public List<String> expected = new ArrayList<>();
+    public int quorum;
+    public long deadline;
+    public double[] sum;
+    public double totalWeight;
+    public List<String> contributors = new ArrayList<>();
+
+    public ShardRound() {}
+
+    boolean allExpectedContributed() {
+        return opened && contributors.containsAll(expected);
+    }
+}

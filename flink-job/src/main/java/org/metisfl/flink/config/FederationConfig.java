@@ -1,0 +1,264 @@
+package org.metisfl.flink.config;
+
+import static org.metisfl.flink.config.FederationOptions.*;
+
+import java.io.Serializable;
+import java.time.Duration;
+import java.util.Map;
+import java.util.Optional;
+import org.apache.flink.configuration.ConfigOption;
+import org.apache.flink.configuration.Configuration;
+import org.metisfl.flink.config.FederationOptions.Protocol;
+import org.metisfl.flink.config.FederationOptions.Scaling;
+import org.metisfl.flink.config.FederationOptions.StateBackend;
+
+/**
+ * A validated, immutable snapshot of a federation's configuration, read once from the {@link
+ * FederationOptions} keys and shipped with the job to every operator.
+ */
+public final class FederationConfig implements Serializable {
+    private static final long serialVersionUID = 1L;
+
+    /** The value of {@code federation.initial-model} that takes the first learner's weights. */
+    public static final String FIRST_LEARNER = "first-learner";
+
+    private final String name;
+    private final int rounds;
+    private final int minLearners;
+    private final String initialModel;
+    private final String resultsFile;
+    private final Protocol protocol;
+    private final long roundTimeoutMs;
+    private final double quorum;
+    private final Scaling scaling;
+    private final int shardSize;
+    private final int trainEpochs;
+    private final int trainBatchSize;
+    private final double trainLearningRate;
+    private final long trainLocalSteps;
+    private final boolean evaluationEnabled;
+    private final long evaluationTimeoutMs;
+    private final int evaluationBatchSize;
+    private final String gatewayHost;
+    private final String gatewayAdvertisedHost;
+    private final int gatewayPort;
+    private final int gatewayParallelism;
+    private final int maxMessageBytes;
+    private final long maxModelBytes;
+    private final int jobParallelism;
+    private final long checkpointIntervalMs;
+    private final StateBackend stateBackend;
+    private final String checkpointDir;
+
+    private FederationConfig(Configuration c) {
+        name = c.get(NAME);
+        rounds = c.get(ROUNDS);
+        minLearners = c.get(MIN_LEARNERS);
+        initialModel = c.get(INITIAL_MODEL);
+        resultsFile = c.getOptional(RESULTS_FILE).orElse("results/" + name + ".jsonl");
+        protocol = c.get(PROTOCOL);
+        roundTimeoutMs = c.get(ROUND_TIMEOUT).toMillis();
+        quorum = c.get(ROUND_QUORUM);
+        scaling = c.get(SCALING);
+        shardSize = c.get(SHARD_SIZE);
+        trainEpochs = c.get(TRAIN_EPOCHS);
+        trainBatchSize = c.get(TRAIN_BATCH_SIZE);
+        trainLearningRate = c.get(TRAIN_LEARNING_RATE);
+        trainLocalSteps = c.get(TRAIN_LOCAL_STEPS);
+        evaluationEnabled = c.get(EVALUATION_ENABLED);
+        evaluationTimeoutMs = c.get(EVALUATION_TIMEOUT).toMillis();
+        evaluationBatchSize = c.get(EVALUATION_BATCH_SIZE);
+        gatewayHost = c.get(GATEWAY_HOST);
+        gatewayAdvertisedHost = c.getOptional(GATEWAY_ADVERTISED_HOST).orElse(null);
+        gatewayPort = c.get(GATEWAY_PORT);
+        gatewayParallelism = c.get(GATEWAY_PARALLELISM);
+        long messageBytes = c.get(GATEWAY_MAX_MESSAGE_SIZE).getBytes();
+        maxModelBytes = c.get(GATEWAY_MAX_MODEL_SIZE).getBytes();
+        jobParallelism = c.get(JOB_PARALLELISM);
+        checkpointIntervalMs = c.get(CHECKPOINT_INTERVAL).toMillis();
+        stateBackend = c.get(STATE_BACKEND);
+        checkpointDir = c.getOptional(CHECKPOINT_DIR).orElse(null);
+
+        check(!name.isBlank() && name.matches("[A-Za-z0-9._-]+"), NAME, name,
+                "use letters, digits, '.', '_' or '-'");
+        check(rounds >= 1, ROUNDS, rounds, "set it to 1 or more");
+        check(minLearners >= 1, MIN_LEARNERS, minLearners, "set it to 1 or more");
+        check(!initialModel.isBlank(), INITIAL_MODEL, initialModel,
+                "use '" + FIRST_LEARNER + "' or the path of a model file");
+        check(roundTimeoutMs >= 1, ROUND_TIMEOUT, c.get(ROUND_TIMEOUT),
+                "use a positive duration such as '5 min'");
+        check(quorum > 0 && quorum <= 1, ROUND_QUORUM, quorum,
+                "use a fraction of the participants in (0, 1], e.g. 0.5");
+        String rule = c.get(RULE);
+        check(rule.equalsIgnoreCase("fedavg"), RULE, rule,
+                "use 'fedavg' (the only rule available so far)");
+        check(shardSize >= 1024 && shardSize <= (1 << 24), SHARD_SIZE, shardSize,
+                "use a value between 1024 and 16777216 values");
+        check(trainEpochs >= 1, TRAIN_EPOCHS, trainEpochs, "set it to 1 or more");
+        check(trainBatchSize >= 1, TRAIN_BATCH_SIZE, trainBatchSize, "set it to 1 or more");
+        check(trainLearningRate >= 0 && Double.isFinite(trainLearningRate), TRAIN_LEARNING_RATE,
+                trainLearningRate, "use 0 (the learner's own) or a positive rate");
+        check(trainLocalSteps >= 0, TRAIN_LOCAL_STEPS, trainLocalSteps,
+                "use 0 (train by epochs) or a positive number of mini-batches");
+        check(evaluationTimeoutMs >= 1, EVALUATION_TIMEOUT, c.get(EVALUATION_TIMEOUT),
+                "use a positive duration");
+        check(evaluationBatchSize >= 1, EVALUATION_BATCH_SIZE, evaluationBatchSize,
+                "set it to 1 or more");
+        check(gatewayPort == 0 || (gatewayPort > 0 && gatewayPort + gatewayParallelism <= 65536),
+                GATEWAY_PORT, gatewayPort, "use 0 (free ports) or a port in 1..65535");
+        check(gatewayParallelism >= 1, GATEWAY_PARALLELISM, gatewayParallelism,
+                "set it to 1 or more");
+        check(messageBytes >= 64 * 1024 && messageBytes <= Integer.MAX_VALUE,
+                GATEWAY_MAX_MESSAGE_SIZE, c.get(GATEWAY_MAX_MESSAGE_SIZE),
+                "use a size between 64 kb and 2 gb");
+        maxMessageBytes = (int) messageBytes;
+        check(maxModelBytes >= 4 && maxModelBytes <= 4L * Integer.MAX_VALUE - 4,
+                GATEWAY_MAX_MODEL_SIZE, c.get(GATEWAY_MAX_MODEL_SIZE),
+                "use a size between 4 bytes and 8 gb");
+        check(jobParallelism >= 1, JOB_PARALLELISM, jobParallelism, "set it to 1 or more");
+        check(checkpointIntervalMs == 0 || checkpointIntervalMs >= 10, CHECKPOINT_INTERVAL,
+                c.get(CHECKPOINT_INTERVAL), "use 0 (off) or at least 10 ms");
+    }
+
+    /** Reads and validates a snapshot; throws {@link InvalidConfigException} naming the key. */
+    public static FederationConfig from(Configuration configuration) {
+        try {
+            return new FederationConfig(configuration);
+        } catch (IllegalArgumentException e) {
+            if (e instanceof InvalidConfigException) {
+                throw e;
+            }
+            throw new InvalidConfigException(e.getMessage(), e);
+        }
+    }
+
+    /** A snapshot of the defaults with the given keys overridden (tests, programmatic use). */
+    public static FederationConfig of(Map<String, String> settings) {
+        return FederationConfigLoader.fromFlatMap(settings, "settings");
+    }
+
+    private static void check(boolean ok, ConfigOption<?> key, Object value, String fix) {
+        if (!ok) {
+            throw new InvalidConfigException(
+                    "invalid value '" + value + "' for key '" + key.key() + "': " + fix);
+        }
+    }
+
+    public String name() {
+        return name;
+    }
+
+    public int rounds() {
+        return rounds;
+    }
+
+    public int minLearners() {
+        return minLearners;
+    }
+
+    /** The initial model file, or empty when the first learner's weights are the initial model. */
+    public Optional<String> initialModelFile() {
+        return FIRST_LEARNER.equals(initialModel) ? Optional.empty() : Optional.of(initialModel);
+    }
+
+    public String resultsFile() {
+        return resultsFile;
+    }
+
+    public Protocol protocol() {
+        return protocol;
+    }
+
+    public long roundTimeoutMs() {
+        return roundTimeoutMs;
+    }
+
+    public Duration roundTimeout() {
+        return Duration.ofMillis(roundTimeoutMs);
+    }
+
+    /** Contributions needed to close a round of {@code participants} at its deadline. */
+    public int quorumOf(int participants) {
+        return Math.max(1, (int) Math.ceil(quorum * participants - 1e-9));
+    }
+
+    public Scaling scaling() {
+        return scaling;
+    }
+
+    public int shardSize() {
+        return shardSize;
+    }
+
+    public int trainEpochs() {
+        return trainEpochs;
+    }
+
+    public int trainBatchSize() {
+        return trainBatchSize;
+    }
+
+    public double trainLearningRate() {
+        return trainLearningRate;
+    }
+
+    public long trainLocalSteps() {
+        return trainLocalSteps;
+    }
+
+    public boolean evaluationEnabled() {
+        return evaluationEnabled;
+    }
+
+    public long evaluationTimeoutMs() {
+        return evaluationTimeoutMs;
+    }
+
+    public int evaluationBatchSize() {
+        return evaluationBatchSize;
+    }
+
+    public String gatewayHost() {
+        return gatewayHost;
+    }
+
+    public Optional<String> gatewayAdvertisedHost() {
+        return Optional.ofNullable(gatewayAdvertisedHost);
+    }
+
+    public int gatewayPort() {
+        return gatewayPort;
+    }
+
+    public int gatewayParallelism() {
+        return gatewayParallelism;
+    }
+
+    public int maxMessageBytes() {
+        return maxMessageBytes;
+    }
+
+    public long maxModelBytes() {
+        return maxModelBytes;
+    }
+
+    public int jobParallelism() {
+        return jobParallelism;
+    }
+
+    public long checkpointIntervalMs() {
+        return checkpointIntervalMs;
+    }
+
+    public boolean checkpointsEnabled() {
+        return checkpointIntervalMs > 0;
+    }
+
+    public StateBackend stateBackend() {
+        return stateBackend;
+    }
+
+    public Optional<String> checkpointDir() {
+        return Optional.ofNullable(checkpointDir);
+    }
+}

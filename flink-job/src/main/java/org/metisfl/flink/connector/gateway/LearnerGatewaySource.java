@@ -1,0 +1,105 @@
+package org.metisfl.flink.connector.gateway;
+
+import java.util.ArrayList;
+import java.util.List;
+import org.apache.flink.api.connector.source.Boundedness;
+import org.apache.flink.api.connector.source.Source;
+import org.apache.flink.api.connector.source.SourceReader;
+import org.apache.flink.api.connector.source.SourceReaderContext;
+import org.apache.flink.api.connector.source.SplitEnumerator;
+import org.apache.flink.api.connector.source.SplitEnumeratorContext;
+import org.apache.flink.core.io.SimpleVersionedSerializer;
+import org.metisfl.flink.config.FederationConfig;
+import org.metisfl.flink.connector.gateway.enumerator.GatewayEnumerator;
+import org.metisfl.flink.connector.gateway.enumerator.GatewayEnumeratorState;
+import org.metisfl.flink.connector.gateway.enumerator.GatewayEnumeratorStateSerializer;
+import org.metisfl.flink.connector.gateway.reader.GatewayReader;
+import org.metisfl.flink.connector.gateway.server.TokenAuthority;
+import org.metisfl.flink.connector.gateway.split.GatewaySplit;
+import org.metisfl.flink.connector.gateway.split.GatewaySplitSerializer;
+import org.metisfl.flink.model.GatewayEvent;
+
+/**
+ * The learner gateway as a Flink source: each subtask hosts a gRPC server for learners (gateway i
+ * listens on {@code gateway.port + i}) and emits what they send as {@link GatewayEvent}s. Run it
+ * with the parallelism {@code gateway.parallelism}; it watermarks itself, so use {@code
+ * WatermarkStrategy.noWatermarks()}.
+ *
+ * <pre>{@code
+ * DataStream<GatewayEvent> events = env.fromSource(
+ *         LearnerGatewaySource.builder().config(config).build(),
+ *         WatermarkStrategy.noWatermarks(), "learner-gateway")
+ *     .setParallelism(config.gatewayParallelism());
+ * }</pre>
+ */
+public final class LearnerGatewaySource
+        implements Source<GatewayEvent, GatewaySplit, GatewayEnumeratorState> {
+    private static final long serialVersionUID = 1L;
+
+    private final FederationConfig config;
+
+    LearnerGatewaySource(FederationConfig config) {
+        this.config = config;
+    }
+
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    @Override
+    public Boundedness getBoundedness() {
+        return Boundedness.CONTINUOUS_UNBOUNDED;
+    }
+
+    @Override
+    public SplitEnumerator<GatewaySplit, GatewayEnumeratorState> createEnumerator(
+            SplitEnumeratorContext<GatewaySplit> context) {
+        List<Integer> gateways = new ArrayList<>();
+        for (int i = 0; i < config.gatewayParallelism(); i++) {
+            gateways.add(i);
+        }
+        return new GatewayEnumerator(
+                context, new GatewayEnumeratorState(TokenAuthority.newSecret(), gateways));
+    }
+
+    @Override
+    public SplitEnumerator<GatewaySplit, GatewayEnumeratorState> restoreEnumerator(
+            SplitEnumeratorContext<GatewaySplit> context, GatewayEnumeratorState checkpoint) {
+        return new GatewayEnumerator(context, checkpoint);
+    }
+
+    @Override
+    public SimpleVersionedSerializer<GatewaySplit> getSplitSerializer() {
+        return GatewaySplitSerializer.INSTANCE;
+    }
+
+    @Override
+    public SimpleVersionedSerializer<GatewayEnumeratorState> getEnumeratorCheckpointSerializer() {
+        return GatewayEnumeratorStateSerializer.INSTANCE;
+    }
+
+    @Override
+    public SourceReader<GatewayEvent, GatewaySplit> createReader(SourceReaderContext context) {
+        return new GatewayReader(context, config, System::currentTimeMillis);
+    }
+
+    /** Builds a {@link LearnerGatewaySource}. */
+    public static final class Builder {
+        private FederationConfig config;
+
+        Builder() {}
+
+        public Builder config(FederationConfig config) {
+            this.config = config;
+            return this;
+        }
+
+        public LearnerGatewaySource build() {
+            if (config == null) {
+                throw new IllegalStateException(
+                        "LearnerGatewaySource needs a federation config: call config(...)");
+            }
+            return new LearnerGatewaySource(config);
+        }
+    }
+}

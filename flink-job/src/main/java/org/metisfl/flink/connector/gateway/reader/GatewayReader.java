@@ -1,0 +1,202 @@
+package org.metisfl.flink.connector.gateway.reader;
+
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.function.LongSupplier;
+import org.apache.flink.api.common.eventtime.Watermark;
+import org.apache.flink.api.connector.source.ReaderOutput;
+import org.apache.flink.api.connector.source.SourceReader;
+import org.apache.flink.api.connector.source.SourceReaderContext;
+import org.apache.flink.core.io.InputStatus;
+import org.metisfl.flink.config.FederationConfig;
+import org.metisfl.flink.connector.gateway.server.GatewayServer;
+import org.metisfl.flink.connector.gateway.server.GatewayState;
+import org.metisfl.flink.connector.gateway.server.StampedEventQueue;
+import org.metisfl.flink.connector.gateway.server.TokenAuthority;
+import org.metisfl.flink.connector.gateway.split.GatewaySplit;
+import org.metisfl.flink.model.GatewayEvent;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A learner gateway: hosts the gRPC server learners talk to and pushes what they send into the
+ * job. Emits its own watermarks (the gateway clock, held below any update not yet emitted), also
+ * while no learner sends anything. With checkpoints on, a learner's update is acknowledged only
+ * after the checkpoint holding it completes. The source ends when the federation is over.
+ */
+public final class GatewayReader implements SourceReader<GatewayEvent, GatewaySplit> {
+    private static final Logger LOG = LoggerFactory.getLogger(GatewayReader.class);
+    private static final long TICK_MS = 50;
+    private static final long FINISH_GRACE_MS = 1_000;
+
+    private final SourceReaderContext context;
+    private final FederationConfig config;
+    private final LongSupplier clock;
+    private final StampedEventQueue queue;
+    private final ScheduledExecutorService ticker;
+
+    private GatewaySplit split;
+    private GatewayState state;
+    private GatewayServer server;
+    private long lastWatermark = Long.MIN_VALUE;
+    private long finishedSince = -1;
+
+    private List<Runnable> emittedSinceSnapshot = new ArrayList<>();
+    private final TreeMap<Long, List<Runnable>> awaitingCheckpoint = new TreeMap<>();
+
+    public GatewayReader(SourceReaderContext context, FederationConfig config, LongSupplier clock) {
+        this.context = context;
+        this.config = config;
+        this.clock = clock;
+        this.queue = new StampedEventQueue(clock);
+        this.ticker =
+                Executors.newSingleThreadScheduledExecutor(
+                        r -> {
+                            Thread t =
+                                    new Thread(
+                                            r,
+                                            "metisfl-gateway-ticker-"
+                                                    + context.getIndexOfSubtask());
+                            t.setDaemon(true);
+                            return t;
+                        });
+    }
+
+    @Override
+    public void start() {
+        ticker.scheduleAtFixedRate(queue::wakeUp, TICK_MS, TICK_MS, TimeUnit.MILLISECONDS);
+        if (split == null) {
+            context.sendSplitRequest();
+        }
+    }
+
+    @Override
+    public void addSplits(List<GatewaySplit> splits) {
+        for (GatewaySplit s : splits) {
+            if (split != null) {
+                throw new IllegalStateException(
+                        "a gateway reader serves one gateway, got " + split + " and " + s);
+            }
+            split = s;
+            try {
+                startServer(s);
+            } catch (IOException e) {
+                throw new IllegalStateException(
+                        "gateway "
+                                + s.index()
+                                + " cannot listen on "
+                                + config.gatewayHost()
+                                + ":"
+                                + portOf(s)
+                                + " ("
+                                + e.getMessage()
+                                + "); free the port or change gateway.port",
+                        e);
+            }
+        }
+    }
+
+    private int portOf(GatewaySplit s) {
+        return config.gatewayPort() == 0 ? 0 : config.gatewayPort() + s.index();
+    }
+
+    private void startServer(GatewaySplit s) throws IOException {
+        state = new GatewayState(config, s.index(), new TokenAuthority(s.secret()), queue);
+        server = new GatewayServer(state, config.gatewayHost(), portOf(s), s.secret());
+        String host =
+                config.gatewayAdvertisedHost()
+                        .orElse(
+                                "0.0.0.0".equals(config.gatewayHost())
+                                                || "::".equals(config.gatewayHost())
+                                        ? context.getLocalHostName()
+                                        : config.gatewayHost());
+        GatewayEvent announce = GatewayEvent.of(GatewayEvent.Kind.ANNOUNCE);
+        announce.gateway = s.index();
+        announce.host = host;
+        announce.port = server.port();
+        announce.secret = s.secret();
+        queue.offer(List.of(announce), Long.MAX_VALUE, null);
+        LOG.info(
+                "Learner gateway {} listening on {}:{}",
+                s.index(),
+                config.gatewayHost(),
+                server.port());
+    }
+
+    @Override
+    public InputStatus pollNext(ReaderOutput<GatewayEvent> output) {
+        StampedEventQueue.Batch batch = queue.poll();
+        if (batch != null) {
+            for (GatewayEvent e : batch.events()) {
+                output.collect(e, batch.timestamp());
+            }
+            if (batch.onDurable() != null) {
+                if (config.checkpointsEnabled()) {
+                    emittedSinceSnapshot.add(batch.onDurable());
+                } else {
+                    batch.onDurable().run();
+                }
+            }
+        }
+        long watermark = queue.watermark();
+        if (watermark > lastWatermark) {
+            output.emitWatermark(new Watermark(watermark));
+            lastWatermark = watermark;
+        }
+        if (state != null && state.isFinished() && queue.isEmpty()) {
+            long now = clock.getAsLong();
+            if (finishedSince < 0) {
+                finishedSince = now;
+            } else if (now - finishedSince >= FINISH_GRACE_MS) {
+                LOG.info("Gateway {}: the federation is over", split.index());
+                return InputStatus.END_OF_INPUT;
+            }
+        }
+        return queue.isEmpty() ? InputStatus.NOTHING_AVAILABLE : InputStatus.MORE_AVAILABLE;
+    }
+
+    @Override
+    public List<GatewaySplit> snapshotState(long checkpointId) {
+        if (!emittedSinceSnapshot.isEmpty()) {
+            awaitingCheckpoint.put(checkpointId, emittedSinceSnapshot);
+            emittedSinceSnapshot = new ArrayList<>();
+        }
+        return split == null ? List.of() : List.of(split);
+    }
+
+    @Override
+    public void notifyCheckpointComplete(long checkpointId) {
+        Iterator<Map.Entry<Long, List<Runnable>>> it =
+                awaitingCheckpoint.headMap(checkpointId, true).entrySet().iterator();
+        while (it.hasNext()) {
+            for (Runnable ack : it.next().getValue()) {
+                ack.run();
+            }
+            it.remove();
+        }
+    }
+
+    @Override
+    public CompletableFuture<Void> isAvailable() {
+        return queue.availability();
+    }
+
+    @Override
+    public void notifyNoMoreSplits() {}
+
+    @Override
+    public void close() {
+        ticker.shutdownNow();
+        if (server != null) {
+            server.close();
+        }
+    }
+}

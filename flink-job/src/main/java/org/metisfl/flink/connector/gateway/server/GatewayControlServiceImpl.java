@@ -1,0 +1,91 @@
+package org.metisfl.flink.connector.gateway.server;
+
+import io.grpc.Status;
+import io.grpc.stub.StreamObserver;
+import java.nio.ByteBuffer;
+import java.security.MessageDigest;
+import java.nio.charset.StandardCharsets;
+import org.metisfl.proto.v1.DirectiveChunk;
+import org.metisfl.proto.v1.DirectiveHeader;
+import org.metisfl.proto.v1.GatewayControlServiceGrpc;
+import org.metisfl.proto.v1.PublishResponse;
+
+/** Receives the model sink's directives (new model, next round, the end) for one gateway. */
+public final class GatewayControlServiceImpl
+        extends GatewayControlServiceGrpc.GatewayControlServiceImplBase {
+    private final GatewayState state;
+    private final byte[] secret;
+
+    public GatewayControlServiceImpl(GatewayState state, String secret) {
+        this.state = state;
+        this.secret = secret.getBytes(StandardCharsets.UTF_8);
+    }
+
+    @Override
+    public StreamObserver<DirectiveChunk> publish(StreamObserver<PublishResponse> response) {
+        return new StreamObserver<>() {
+            private DirectiveHeader header;
+            private ByteBuffer bytes;
+            private boolean failed;
+
+            @Override
+            public void onNext(DirectiveChunk chunk) {
+                if (failed) {
+                    return;
+                }
+                if (header == null) {
+                    if (!chunk.hasHeader()
+                            || !MessageDigest.isEqual(
+                                    secret,
+                                    chunk.getHeader()
+                                            .getSecret()
+                                            .getBytes(StandardCharsets.UTF_8))) {
+                        failed = true;
+                        response.onError(
+                                Status.PERMISSION_DENIED
+                                        .withDescription("not the job's model sink")
+                                        .asRuntimeException());
+                        return;
+                    }
+                    header = chunk.getHeader();
+                    if (header.getModelBytes() > 0) {
+                        bytes = ByteBuffer.allocate((int) header.getModelBytes());
+                    }
+                    return;
+                }
+                ByteBuffer data = chunk.getData().asReadOnlyByteBuffer();
+                if (bytes == null || data.remaining() > bytes.remaining()) {
+                    failed = true;
+                    response.onError(
+                            Status.INVALID_ARGUMENT
+                                    .withDescription("more model bytes than announced")
+                                    .asRuntimeException());
+                    return;
+                }
+                bytes.put(data);
+            }
+
+            @Override
+            public void onError(Throwable t) {
+                failed = true;
+            }
+
+            @Override
+            public void onCompleted() {
+                if (failed) {
+                    return;
+                }
+                if (header == null || (bytes != null && bytes.hasRemaining())) {
+                    response.onError(
+                            Status.INVALID_ARGUMENT
+                                    .withDescription("incomplete directive")
+                                    .asRuntimeException());
+                    return;
+                }
+                state.apply(header, bytes == null ? null : bytes.array());
+                response.onNext(PublishResponse.getDefaultInstance());
+                response.onCompleted();
+            }
+        };
+    }
+}

@@ -1,0 +1,325 @@
+package org.metisfl.flink.connector.gateway.server;
+
+import com.google.protobuf.ByteString;
+import io.grpc.stub.ServerCallStreamObserver;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import org.metisfl.flink.config.FederationConfig;
+import org.metisfl.flink.model.GatewayEvent;
+import org.metisfl.proto.v1.DirectiveHeader;
+import org.metisfl.proto.v1.EvaluateTask;
+import org.metisfl.proto.v1.RoundPlan;
+import org.metisfl.proto.v1.Shutdown;
+import org.metisfl.proto.v1.Task;
+import org.metisfl.proto.v1.TensorSpec;
+import org.metisfl.proto.v1.TrainTask;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * What one gateway knows of the federation: the current global model (ready to stream, in
+ * chunks), the current round's plan, the learners to evaluate, and the task streams of the
+ * learners connected here. The model sink updates it with each directive; the learner service
+ * reads it. It is rebuilt from the coordinator after a restart, so it is not checkpointed.
+ */
+public final class GatewayState {
+    private static final Logger LOG = LoggerFactory.getLogger(GatewayState.class);
+
+    /** The global model as served to learners. */
+    public record ModelSnapshot(
+            long version, List<TensorSpec> tensors, List<ByteString> chunks, long totalBytes) {}
+
+    /** The round currently open at this gateway. */
+    public record Plan(long round, Set<String> participants, long deadline, TrainTask train) {}
+
+    private final FederationConfig config;
+    private final int gatewayIndex;
+    private final TokenAuthority tokens;
+    private final StampedEventQueue queue;
+    private final int chunkBytes;
+
+    private volatile ModelSnapshot model;
+    private volatile Plan plan;
+    private volatile long evalVersion = -1;
+    private volatile Set<String> evaluators = Set.of();
+    private volatile boolean finished;
+    private volatile String finishReason = "";
+
+    private final Map<String, ServerCallStreamObserver<Task>> streams = new ConcurrentHashMap<>();
+    /** (learner, round) of accepted updates → completes when the update is durable in the job. */
+    private final Map<String, CompletableFuture<Void>> accepted = new ConcurrentHashMap<>();
+    /** (learner, model version) of evaluations received. */
+    private final Set<String> evaluated = ConcurrentHashMap.newKeySet();
+
+    private volatile boolean initialModelTaken;
+
+    public GatewayState(
+            FederationConfig config,
+            int gatewayIndex,
+            TokenAuthority tokens,
+            StampedEventQueue queue) {
+        this.config = config;
+        this.gatewayIndex = gatewayIndex;
+        this.tokens = tokens;
+        this.queue = queue;
+        this.chunkBytes = Math.min(1 << 20, config.maxMessageBytes() - 64 * 1024);
+    }
+
+    public FederationConfig config() {
+        return config;
+    }
+
+    public int gatewayIndex() {
+        return gatewayIndex;
+    }
+
+    public TokenAuthority tokens() {
+        return tokens;
+    }
+
+    public StampedEventQueue queue() {
+        return queue;
+    }
+
+    public int chunkBytes() {
+        return chunkBytes;
+    }
+
+    public ModelSnapshot model() {
+        return model;
+    }
+
+    public Plan plan() {
+        return plan;
+    }
+
+    public long evalVersion() {
+        return evalVersion;
+    }
+
+    public boolean isEvaluator(String learnerId) {
+        return evaluators.contains(learnerId);
+    }
+
+    public boolean isFinished() {
+        return finished;
+    }
+
+    /** True while the federation waits for a learner's weights as its initial model. */
+    public boolean initialModelWanted() {
+        return config.initialModelFile().isEmpty() && model == null && !initialModelTaken;
+    }
+
+    /** Claims the initial-model slot of this gateway; false if it was taken. */
+    public synchronized boolean takeInitialModelSlot() {
+        if (!initialModelWanted()) {
+            return false;
+        }
+        initialModelTaken = true;
+        return true;
+    }
+
+    public Map<String, CompletableFuture<Void>> accepted() {
+        return accepted;
+    }
+
+    /** Marks an evaluation received; false if it was already. */
+    public boolean markEvaluated(String learnerId, long version) {
+        return evaluated.add(learnerId + "@" + version);
+    }
+
+    static String updateKey(String learnerId, long round) {
+        return learnerId + "@" + round;
+    }
+
+    /** Registers a learner's task stream and sends it every task still outstanding. */
+    public void connect(String learnerId, ServerCallStreamObserver<Task> stream) {
+        ServerCallStreamObserver<Task> previous = streams.put(learnerId, stream);
+        if (previous != null && previous != stream) {
+            closeQuietly(previous);
+        }
+        stream.setOnCancelHandler(() -> streams.remove(learnerId, stream));
+        if (finished) {
+            sendShutdown(learnerId, stream);
+            return;
+        }
+        pushTasks(learnerId, true, true);
+    }
+
+    public void disconnect(String learnerId) {
+        ServerCallStreamObserver<Task> s = streams.remove(learnerId);
+        if (s != null) {
+            closeQuietly(s);
+        }
+    }
+
+    public int connectedLearners() {
+        return streams.size();
+    }
+
+    /** Applies a directive of the model sink: new model, new round, evaluations, or the end. */
+    public void apply(DirectiveHeader header, byte[] modelBytes) {
+        List<StampedEventQueue.Batch> unused = null;
+        Set<String> newEvaluators = Set.of();
+        Set<String> newParticipants = Set.of();
+        synchronized (this) {
+            if (modelBytes != null
+                    && (model == null || header.getModelVersion() >= model.version())) {
+                List<ByteString> chunks = new ArrayList<>();
+                for (int off = 0; off < modelBytes.length; off += chunkBytes) {
+                    int n = Math.min(chunkBytes, modelBytes.length - off);
+                    chunks.add(ByteString.copyFrom(modelBytes, off, n));
+                }
+                model =
+                        new ModelSnapshot(
+                                header.getModelVersion(),
+                                List.copyOf(header.getTensorsList()),
+                                List.copyOf(chunks),
+                                modelBytes.length);
+            }
+            if (header.getEvaluatorsCount() > 0 && header.getModelVersion() > evalVersion) {
+                evalVersion = header.getModelVersion();
+                evaluators = Set.copyOf(header.getEvaluatorsList());
+                newEvaluators = evaluators;
+            }
+            if (header.hasPlan() && (plan == null || header.getPlan().getRound() > plan.round())) {
+                RoundPlan p = header.getPlan();
+                plan =
+                        new Plan(
+                                p.getRound(),
+                                Set.copyOf(p.getParticipantsList()),
+                                p.getDeadlineUnixMs(),
+                                p.getTrain());
+                newParticipants = plan.participants();
+                List<GatewayEvent> opened = new ArrayList<>(header.getNumShards());
+                for (int s = 0; s < header.getNumShards(); s++) {
+                    GatewayEvent e = GatewayEvent.of(GatewayEvent.Kind.ROUND_OPENED);
+                    e.gateway = gatewayIndex;
+                    e.round = p.getRound();
+                    e.shard = s;
+                    e.numShards = header.getNumShards();
+                    e.participants = p.getParticipantsList();
+                    e.quorum = p.getQuorum();
+                    e.deadline = p.getDeadlineUnixMs();
+                    opened.add(e);
+                }
+                queue.offer(opened, Long.MAX_VALUE, null);
+                LOG.info(
+                        "Gateway {}: round {} open with {} participants ({} connected here)",
+                        gatewayIndex,
+                        p.getRound(),
+                        p.getParticipantsCount(),
+                        streams.size());
+            }
+            if (header.getFinished() && !finished) {
+                finished = true;
+                finishReason = header.getFinishReason();
+            }
+        }
+        if (finished) {
+            for (Map.Entry<String, ServerCallStreamObserver<Task>> s : streams.entrySet()) {
+                sendShutdown(s.getKey(), s.getValue());
+            }
+            return;
+        }
+        Set<String> affected = new HashSet<>(newEvaluators);
+        affected.addAll(newParticipants);
+        for (String learner : affected) {
+            if (streams.containsKey(learner)) {
+                pushTasks(
+                        learner,
+                        newEvaluators.contains(learner),
+                        newParticipants.contains(learner));
+            }
+        }
+    }
+
+    private void pushTasks(String learnerId, boolean evaluation, boolean training) {
+        ServerCallStreamObserver<Task> stream = streams.get(learnerId);
+        if (stream == null) {
+            return;
+        }
+        List<Task> tasks = new ArrayList<>(2);
+        long ev = evalVersion;
+        if (evaluation
+                && evaluators.contains(learnerId)
+                && !evaluated.contains(learnerId + "@" + ev)) {
+            tasks.add(
+                    Task.newBuilder()
+                            .setTaskId("r" + ev + "/evaluate")
+                            .setRound(ev)
+                            .setModelVersion(ev)
+                            .setEvaluate(
+                                    EvaluateTask.newBuilder()
+                                            .setBatchSize(config.evaluationBatchSize()))
+                            .build());
+        }
+        Plan p = plan;
+        ModelSnapshot m = model;
+        if (training
+                && p != null
+                && m != null
+                && p.participants().contains(learnerId)
+                && !accepted.containsKey(updateKey(learnerId, p.round()))) {
+            tasks.add(
+                    Task.newBuilder()
+                            .setTaskId("r" + p.round() + "/train")
+                            .setRound(p.round())
+                            .setModelVersion(m.version())
+                            .setTrain(p.train())
+                            .build());
+        }
+        if (tasks.isEmpty()) {
+            return;
+        }
+        synchronized (stream) {
+            try {
+                for (Task t : tasks) {
+                    stream.onNext(t);
+                }
+            } catch (RuntimeException e) {
+                LOG.debug("Task stream of {} is gone: {}", learnerId, e.toString());
+                streams.remove(learnerId, stream);
+            }
+        }
+    }
+
+    private void sendShutdown(String learnerId, ServerCallStreamObserver<Task> stream) {
+        synchronized (stream) {
+            try {
+                stream.onNext(
+                        Task.newBuilder()
+                                .setTaskId("shutdown")
+                                .setShutdown(Shutdown.newBuilder().setReason(finishReason))
+                                .build());
+                stream.onCompleted();
+            } catch (RuntimeException e) {
+                LOG.debug("Task stream of {} is gone: {}", learnerId, e.toString());
+            }
+        }
+        streams.remove(learnerId, stream);
+    }
+
+    private static void closeQuietly(ServerCallStreamObserver<Task> s) {
+        synchronized (s) {
+            try {
+                s.onCompleted();
+            } catch (RuntimeException ignored) {
+                // the stream was already closed by its learner
+            }
+        }
+    }
+
+    /** Closes every task stream (the gateway shuts down). */
+    public void closeAll() {
+        for (ServerCallStreamObserver<Task> s : streams.values()) {
+            closeQuietly(s);
+        }
+        streams.clear();
+    }
+}

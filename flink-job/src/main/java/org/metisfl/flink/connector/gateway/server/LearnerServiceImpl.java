@@ -1,0 +1,233 @@
+package org.metisfl.flink.connector.gateway.server;
+
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import io.grpc.stub.ServerCallStreamObserver;
+import io.grpc.stub.StreamObserver;
+import java.util.List;
+import java.util.Map;
+import org.metisfl.flink.connector.gateway.server.GatewayState.ModelSnapshot;
+import org.metisfl.flink.model.GatewayEvent;
+import org.metisfl.proto.v1.Credentials;
+import org.metisfl.proto.v1.EvaluationReport;
+import org.metisfl.proto.v1.GetModelRequest;
+import org.metisfl.proto.v1.JoinRequest;
+import org.metisfl.proto.v1.JoinResponse;
+import org.metisfl.proto.v1.LeaveRequest;
+import org.metisfl.proto.v1.LeaveResponse;
+import org.metisfl.proto.v1.LearnerServiceGrpc;
+import org.metisfl.proto.v1.ModelChunk;
+import org.metisfl.proto.v1.ModelHeader;
+import org.metisfl.proto.v1.StreamTasksRequest;
+import org.metisfl.proto.v1.SubmitEvaluationResponse;
+import org.metisfl.proto.v1.Task;
+import org.metisfl.proto.v1.UpdateChunk;
+import org.metisfl.proto.v1.SubmitUpdateResponse;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The learner-facing gRPC service of one gateway. Every call is validated; a bad one gets a gRPC
+ * status whose description tells the learner what to do, and never disturbs the federation.
+ */
+public final class LearnerServiceImpl extends LearnerServiceGrpc.LearnerServiceImplBase {
+    private static final Logger LOG = LoggerFactory.getLogger(LearnerServiceImpl.class);
+    private static final int MAX_NAME_LENGTH = 256;
+
+    private final GatewayState state;
+
+    public LearnerServiceImpl(GatewayState state) {
+        this.state = state;
+    }
+
+    @Override
+    public void join(JoinRequest request, StreamObserver<JoinResponse> response) {
+        if (state.isFinished()) {
+            response.onError(failedPrecondition("the federation is over"));
+            return;
+        }
+        if (request.getName().length() > MAX_NAME_LENGTH) {
+            response.onError(
+                    invalid("name is longer than " + MAX_NAME_LENGTH + " characters; shorten it"));
+            return;
+        }
+        if (request.getNumTrainingExamples() < 0 || request.getNumTestExamples() < 0) {
+            response.onError(invalid("example counts must not be negative"));
+            return;
+        }
+        String id = state.tokens().newLearnerId();
+        GatewayEvent e = GatewayEvent.of(GatewayEvent.Kind.JOINED);
+        e.gateway = state.gatewayIndex();
+        e.learnerId = id;
+        e.learnerName = request.getName().isEmpty() ? id : request.getName();
+        e.numExamples = request.getNumTrainingExamples();
+        state.queue().offer(List.of(e), Long.MAX_VALUE, null);
+        response.onNext(
+                JoinResponse.newBuilder()
+                        .setLearnerId(id)
+                        .setToken(state.tokens().tokenFor(id))
+                        .setInitialModelRequested(state.initialModelWanted())
+                        .setMaxMessageBytes(state.config().maxMessageBytes())
+                        .build());
+        response.onCompleted();
+    }
+
+    @Override
+    public void streamTasks(StreamTasksRequest request, StreamObserver<Task> response) {
+        StatusRuntimeException denied = authenticate(request.getCredentials());
+        if (denied != null) {
+            response.onError(denied);
+            return;
+        }
+        state.connect(
+                request.getCredentials().getLearnerId(), (ServerCallStreamObserver<Task>) response);
+    }
+
+    @Override
+    public StreamObserver<UpdateChunk> submitUpdate(
+            StreamObserver<SubmitUpdateResponse> response) {
+        return new UpdateReceiver(state, this, response);
+    }
+
+    @Override
+    public void submitEvaluation(
+            EvaluationReport request, StreamObserver<SubmitEvaluationResponse> response) {
+        StatusRuntimeException denied = authenticate(request.getCredentials());
+        if (denied != null) {
+            response.onError(denied);
+            return;
+        }
+        String learner = request.getCredentials().getLearnerId();
+        if (request.getRound() != state.evalVersion() || !state.isEvaluator(learner)) {
+            response.onError(
+                    failedPrecondition(
+                            "no evaluation of round "
+                                    + request.getRound()
+                                    + " is expected from this learner (current: round "
+                                    + state.evalVersion()
+                                    + ")"));
+            return;
+        }
+        if (request.getNumExamples() < 0) {
+            response.onError(invalid("num_examples must not be negative"));
+            return;
+        }
+        for (Map.Entry<String, Double> m : request.getMetricsMap().entrySet()) {
+            if (!Double.isFinite(m.getValue())) {
+                response.onError(invalid("metric '" + m.getKey() + "' is not finite"));
+                return;
+            }
+        }
+        if (state.markEvaluated(learner, request.getRound())) {
+            GatewayEvent e = GatewayEvent.of(GatewayEvent.Kind.EVALUATION);
+            e.gateway = state.gatewayIndex();
+            e.learnerId = learner;
+            e.round = request.getRound();
+            e.numExamples = request.getNumExamples();
+            e.metrics = Map.copyOf(request.getMetricsMap());
+            state.queue().offer(List.of(e), Long.MAX_VALUE, null);
+        }
+        response.onNext(SubmitEvaluationResponse.getDefaultInstance());
+        response.onCompleted();
+    }
+
+    @Override
+    public void getModel(GetModelRequest request, StreamObserver<ModelChunk> response) {
+        StatusRuntimeException denied = authenticate(request.getCredentials());
+        if (denied != null) {
+            response.onError(denied);
+            return;
+        }
+        ModelSnapshot m = state.model();
+        if (m == null) {
+            response.onError(
+                    failedPrecondition("there is no global model yet: wait for a task"));
+            return;
+        }
+        new ModelStreamer(m, (ServerCallStreamObserver<ModelChunk>) response).start();
+    }
+
+    @Override
+    public void leave(LeaveRequest request, StreamObserver<LeaveResponse> response) {
+        StatusRuntimeException denied = authenticate(request.getCredentials());
+        if (denied != null) {
+            response.onError(denied);
+            return;
+        }
+        String learner = request.getCredentials().getLearnerId();
+        GatewayEvent e = GatewayEvent.of(GatewayEvent.Kind.LEFT);
+        e.gateway = state.gatewayIndex();
+        e.learnerId = learner;
+        state.queue().offer(List.of(e), Long.MAX_VALUE, null);
+        state.disconnect(learner);
+        response.onNext(LeaveResponse.getDefaultInstance());
+        response.onCompleted();
+    }
+
+    /** Null if the credentials are valid, else the UNAUTHENTICATED error to return. */
+    StatusRuntimeException authenticate(Credentials c) {
+        String problem = state.tokens().check(c.getLearnerId(), c.getToken());
+        if (problem == null) {
+            return null;
+        }
+        LOG.debug("Refused credentials: {}", problem);
+        return Status.UNAUTHENTICATED.withDescription(problem).asRuntimeException();
+    }
+
+    static StatusRuntimeException invalid(String reason) {
+        return Status.INVALID_ARGUMENT.withDescription(reason).asRuntimeException();
+    }
+
+    static StatusRuntimeException failedPrecondition(String reason) {
+        return Status.FAILED_PRECONDITION.withDescription(reason).asRuntimeException();
+    }
+
+    /** Streams a model in chunks as fast as the learner reads them (gRPC flow control). */
+    private static final class ModelStreamer implements Runnable {
+        private final ModelSnapshot model;
+        private final ServerCallStreamObserver<ModelChunk> out;
+        private int next = -1; // -1 = header
+        private boolean done;
+
+        ModelStreamer(ModelSnapshot model, ServerCallStreamObserver<ModelChunk> out) {
+            this.model = model;
+            this.out = out;
+        }
+
+        void start() {
+            out.setOnReadyHandler(this);
+            run();
+        }
+
+        @Override
+        public synchronized void run() {
+            if (done) {
+                return;
+            }
+            try {
+                while (out.isReady() && !out.isCancelled()) {
+                    if (next < 0) {
+                        out.onNext(
+                                ModelChunk.newBuilder()
+                                        .setHeader(
+                                                ModelHeader.newBuilder()
+                                                        .setModelVersion(model.version())
+                                                        .addAllTensors(model.tensors())
+                                                        .setTotalBytes(model.totalBytes()))
+                                        .build());
+                    } else if (next < model.chunks().size()) {
+                        out.onNext(ModelChunk.newBuilder().setData(model.chunks().get(next)).build());
+                    } else {
+                        done = true;
+                        out.onCompleted();
+                        return;
+                    }
+                    next++;
+                }
+            } catch (RuntimeException e) {
+                done = true;
+                LOG.debug("Model download aborted: {}", e.toString());
+            }
+        }
+    }
+}

@@ -1,0 +1,330 @@
+package org.metisfl.flink.connector.gateway.server;
+
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import io.grpc.stub.StreamObserver;
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import org.metisfl.flink.config.FederationOptions.Scaling;
+import org.metisfl.flink.connector.gateway.server.GatewayState.ModelSnapshot;
+import org.metisfl.flink.connector.gateway.server.GatewayState.Plan;
+import org.metisfl.flink.model.GatewayEvent;
+import org.metisfl.flink.model.ModelCodec;
+import org.metisfl.flink.model.TensorSpecInfo;
+import org.metisfl.proto.v1.SubmitUpdateResponse;
+import org.metisfl.proto.v1.TensorSpec;
+import org.metisfl.proto.v1.UpdateChunk;
+import org.metisfl.proto.v1.UpdateHeader;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Receives one uploaded update (header, then bytes), validates it completely, and only then hands
+ * all of its shards to the job in one batch. The learner's answer comes once the batch is durable
+ * (its checkpoint completed), so an acknowledged update is never lost.
+ */
+final class UpdateReceiver implements StreamObserver<UpdateChunk> {
+    private static final Logger LOG = LoggerFactory.getLogger(UpdateReceiver.class);
+
+    private final GatewayState state;
+    private final LearnerServiceImpl service;
+    private final StreamObserver<SubmitUpdateResponse> response;
+
+    private UpdateHeader header;
+    private List<TensorSpecInfo> tensors;
+    private ByteBuffer bytes;
+    private CompletableFuture<Void> original;
+    private boolean failed;
+
+    UpdateReceiver(
+            GatewayState state,
+            LearnerServiceImpl service,
+            StreamObserver<SubmitUpdateResponse> response) {
+        this.state = state;
+        this.service = service;
+        this.response = response;
+    }
+
+    @Override
+    public void onNext(UpdateChunk chunk) {
+        if (failed) {
+            return;
+        }
+        if (header == null) {
+            if (!chunk.hasHeader()) {
+                fail(LearnerServiceImpl.invalid("the first message of an upload must be its header"));
+                return;
+            }
+            header = chunk.getHeader();
+            StatusRuntimeException problem = checkHeader(header);
+            if (problem != null) {
+                fail(problem);
+            }
+            return;
+        }
+        if (chunk.hasHeader()) {
+            fail(LearnerServiceImpl.invalid("an upload has one header, and it comes first"));
+            return;
+        }
+        if (original != null) {
+            return; // a retry of an accepted update: its bytes are not needed
+        }
+        ByteBuffer data = chunk.getData().asReadOnlyByteBuffer();
+        if (data.remaining() > bytes.remaining()) {
+            fail(
+                    LearnerServiceImpl.invalid(
+                            "the upload has more bytes than its header's tensors hold ("
+                                    + bytes.capacity()
+                                    + ")"));
+            return;
+        }
+        bytes.put(data);
+    }
+
+    @Override
+    public void onError(Throwable t) {
+        failed = true;
+        LOG.debug("Upload aborted by the learner: {}", t.toString());
+    }
+
+    @Override
+    public void onCompleted() {
+        if (failed) {
+            return;
+        }
+        if (header == null) {
+            fail(LearnerServiceImpl.invalid("empty upload: send a header, then the tensor bytes"));
+            return;
+        }
+        if (original != null) {
+            original.whenComplete((v, e) -> answer(SubmitUpdateResponse.Status.DUPLICATE));
+            return;
+        }
+        if (bytes.hasRemaining()) {
+            fail(
+                    LearnerServiceImpl.invalid(
+                            "truncated upload: received "
+                                    + bytes.position()
+                                    + " of "
+                                    + bytes.capacity()
+                                    + " bytes; send the whole update again"));
+            return;
+        }
+        bytes.flip();
+        float[] values = ModelCodec.toFloats(bytes);
+        bytes = null;
+        String nonFinite = findNonFinite(values);
+        if (nonFinite != null) {
+            fail(LearnerServiceImpl.invalid(nonFinite));
+            return;
+        }
+        String learner = header.getCredentials().getLearnerId();
+        long round = header.getRound();
+        if (round == 0) {
+            acceptInitialModel(learner, values);
+        } else {
+            acceptUpdate(learner, round, values);
+        }
+    }
+
+    private StatusRuntimeException checkHeader(UpdateHeader h) {
+        StatusRuntimeException denied = service.authenticate(h.getCredentials());
+        if (denied != null) {
+            return denied;
+        }
+        if (state.isFinished()) {
+            return LearnerServiceImpl.failedPrecondition("the federation is over");
+        }
+        String problem = ModelCodec.checkSpecs(h.getTensorsList());
+        if (problem != null) {
+            return LearnerServiceImpl.invalid(problem);
+        }
+        long total = 0;
+        tensors = new ArrayList<>(h.getTensorsCount());
+        for (TensorSpec s : h.getTensorsList()) {
+            TensorSpecInfo info = ModelCodec.fromProto(s);
+            tensors.add(info);
+            total += info.size();
+        }
+        long totalBytes = total * Float.BYTES;
+        if (totalBytes > state.config().maxModelBytes() || totalBytes > Integer.MAX_VALUE - 8) {
+            return Status.RESOURCE_EXHAUSTED
+                    .withDescription(
+                            "the update holds "
+                                    + totalBytes
+                                    + " bytes, more than gateway.max-model-size ("
+                                    + state.config().maxModelBytes()
+                                    + ")")
+                    .asRuntimeException();
+        }
+        String learner = h.getCredentials().getLearnerId();
+        if (h.getRound() == 0) {
+            if (!state.initialModelWanted()) {
+                return LearnerServiceImpl.failedPrecondition(
+                        "the federation already has an initial model; wait for a task");
+            }
+        } else {
+            Plan plan = state.plan();
+            ModelSnapshot model = state.model();
+            if (plan == null || h.getRound() != plan.round() || model == null) {
+                return LearnerServiceImpl.failedPrecondition(
+                        "round "
+                                + h.getRound()
+                                + " is not open"
+                                + (plan == null ? "" : " (the open round is " + plan.round() + ")")
+                                + "; wait for the next task");
+            }
+            if (!plan.participants().contains(learner)) {
+                return LearnerServiceImpl.failedPrecondition(
+                        "learner " + learner + " is not a participant of round " + plan.round());
+            }
+            String mismatch = compareSpecs(h.getTensorsList(), model.tensors());
+            if (mismatch != null) {
+                return LearnerServiceImpl.invalid(mismatch);
+            }
+            if (state.config().scaling() == Scaling.EXAMPLES && h.getNumTrainingExamples() <= 0) {
+                return LearnerServiceImpl.invalid(
+                        "num_training_examples must be > 0: it weighs the update in FedAvg");
+            }
+            original = state.accepted().get(GatewayState.updateKey(learner, h.getRound()));
+            if (original != null) {
+                return null; // a retry: answered DUPLICATE once the original is durable
+            }
+        }
+        for (Map.Entry<String, Double> m : h.getMetricsMap().entrySet()) {
+            if (!Double.isFinite(m.getValue())) {
+                return LearnerServiceImpl.invalid("metric '" + m.getKey() + "' is not finite");
+            }
+        }
+        bytes = ByteBuffer.allocate((int) totalBytes);
+        return null;
+    }
+
+    private void acceptInitialModel(String learner, float[] values) {
+        if (!state.takeInitialModelSlot()) {
+            fail(
+                    LearnerServiceImpl.failedPrecondition(
+                            "the federation already has an initial model; wait for a task"));
+            return;
+        }
+        GatewayEvent e = GatewayEvent.of(GatewayEvent.Kind.INITIAL_MODEL);
+        e.gateway = state.gatewayIndex();
+        e.learnerId = learner;
+        e.tensors = tensors;
+        e.values = values;
+        state.queue()
+                .offer(List.of(e), Long.MAX_VALUE, () -> answer(SubmitUpdateResponse.Status.ACCEPTED));
+    }
+
+    private void acceptUpdate(String learner, long round, float[] values) {
+        Plan plan = state.plan();
+        CompletableFuture<Void> durable = new CompletableFuture<>();
+        CompletableFuture<Void> earlier =
+                state.accepted().putIfAbsent(GatewayState.updateKey(learner, round), durable);
+        if (earlier != null) {
+            earlier.whenComplete((v, e) -> answer(SubmitUpdateResponse.Status.DUPLICATE));
+            return;
+        }
+        int shardSize = state.config().shardSize();
+        int numShards = TensorSpecInfo.numShards(values.length, shardSize);
+        double weight =
+                state.config().scaling() == Scaling.EXAMPLES ? header.getNumTrainingExamples() : 1.0;
+        List<GatewayEvent> batch = new ArrayList<>(numShards + 1);
+        GatewayEvent report = GatewayEvent.of(GatewayEvent.Kind.TRAIN_REPORT);
+        report.gateway = state.gatewayIndex();
+        report.learnerId = learner;
+        report.round = round;
+        report.numExamples = header.getNumTrainingExamples();
+        report.metrics = Map.copyOf(header.getMetricsMap());
+        batch.add(report);
+        for (int s = 0; s < numShards; s++) {
+            GatewayEvent e = GatewayEvent.of(GatewayEvent.Kind.UPDATE_SHARD);
+            e.gateway = state.gatewayIndex();
+            e.learnerId = learner;
+            e.round = round;
+            e.shard = s;
+            e.numShards = numShards;
+            e.weight = weight;
+            int from = s * shardSize;
+            e.values = Arrays.copyOfRange(values, from, Math.min(values.length, from + shardSize));
+            batch.add(e);
+        }
+        long stamp =
+                state.queue()
+                        .offer(
+                                batch,
+                                plan.deadline(),
+                                () -> {
+                                    durable.complete(null);
+                                    answer(SubmitUpdateResponse.Status.ACCEPTED);
+                                });
+        if (stamp == Long.MIN_VALUE) {
+            state.accepted().remove(GatewayState.updateKey(learner, round), durable);
+            durable.complete(null);
+            fail(
+                    LearnerServiceImpl.failedPrecondition(
+                            "round "
+                                    + round
+                                    + " closed at its deadline before the update arrived;"
+                                    + " wait for the next task"));
+        }
+    }
+
+    private static String compareSpecs(List<TensorSpec> got, List<TensorSpec> want) {
+        if (got.size() != want.size()) {
+            return "the update has " + got.size() + " tensors, the global model " + want.size();
+        }
+        for (int i = 0; i < got.size(); i++) {
+            TensorSpec g = got.get(i);
+            TensorSpec w = want.get(i);
+            if (!g.getName().equals(w.getName())) {
+                return "tensor " + i + " is '" + g.getName() + "', the global model has '"
+                        + w.getName() + "' there";
+            }
+            if (!g.getShapeList().equals(w.getShapeList())) {
+                return "tensor '" + g.getName() + "' has shape " + g.getShapeList()
+                        + " but the global model has " + w.getShapeList();
+            }
+        }
+        return null;
+    }
+
+    private String findNonFinite(float[] values) {
+        for (int i = 0; i < values.length; i++) {
+            if (!Float.isFinite(values[i])) {
+                long offset = i;
+                for (TensorSpecInfo t : tensors) {
+                    if (offset < t.size()) {
+                        return "tensor '" + t.name + "' holds " + values[i] + " at index "
+                                + offset + "; updates must be finite";
+                    }
+                    offset -= t.size();
+                }
+            }
+        }
+        return null;
+    }
+
+    private void fail(StatusRuntimeException error) {
+        failed = true;
+        bytes = null;
+        try {
+            response.onError(error);
+        } catch (RuntimeException e) {
+            LOG.debug("Could not answer a learner: {}", e.toString());
+        }
+    }
+
+    private void answer(SubmitUpdateResponse.Status status) {
+        try {
+            response.onNext(SubmitUpdateResponse.newBuilder().setStatus(status).build());
+            response.onCompleted();
+        } catch (RuntimeException e) {
+            LOG.debug("Could not answer a learner (it went away): {}", e.toString());
+        }
+    }
+}

@@ -1,0 +1,193 @@
+package org.metisfl.flink.connector.model;
+
+import com.google.protobuf.ByteString;
+import io.grpc.ManagedChannel;
+import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import io.grpc.netty.shaded.io.netty.channel.EventLoopGroup;
+import io.grpc.netty.shaded.io.netty.channel.nio.NioEventLoopGroup;
+import io.grpc.netty.shaded.io.netty.channel.socket.nio.NioSocketChannel;
+import io.grpc.stub.StreamObserver;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import org.apache.flink.api.connector.sink2.SinkWriter;
+import org.metisfl.flink.model.Directive;
+import org.metisfl.flink.model.ModelCodec;
+import org.metisfl.proto.v1.DirectiveChunk;
+import org.metisfl.proto.v1.DirectiveHeader;
+import org.metisfl.proto.v1.EvaluateTask;
+import org.metisfl.proto.v1.GatewayControlServiceGrpc;
+import org.metisfl.proto.v1.PublishResponse;
+import org.metisfl.proto.v1.RoundPlan;
+import org.metisfl.proto.v1.TrainTask;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/** Keeps the announced gateways and delivers directives to them (the latest also to late ones). */
+final class ModelSinkWriter implements SinkWriter<Directive> {
+    private static final Logger LOG = LoggerFactory.getLogger(ModelSinkWriter.class);
+    private static final int ATTEMPTS = 5;
+
+    private record Gateway(String host, int port, String secret, ManagedChannel channel) {}
+
+    private final int chunkBytes;
+    private final EventLoopGroup eventLoop;
+    private final Map<Integer, Gateway> gateways = new HashMap<>();
+    private Directive latest;
+    private byte[] latestBytes;
+
+    ModelSinkWriter(int maxMessageBytes) {
+        this.chunkBytes = Math.min(1 << 20, maxMessageBytes - 64 * 1024);
+        this.eventLoop =
+                new NioEventLoopGroup(
+                        1,
+                        (java.util.concurrent.ThreadFactory)
+                                r -> {
+                            Thread t = new Thread(r, "metisfl-model-sink");
+                            t.setDaemon(true);
+                            return t;
+                        });
+    }
+
+    @Override
+    public void write(Directive d, Context context) throws IOException, InterruptedException {
+        if (d.kind == Directive.Kind.ANNOUNCE) {
+            Gateway old = gateways.get(d.gateway);
+            if (old != null) {
+                old.channel().shutdownNow();
+            }
+            ManagedChannel channel =
+                    NettyChannelBuilder.forAddress(d.host, d.port)
+                            .usePlaintext()
+                            .eventLoopGroup(eventLoop)
+                            .channelType(NioSocketChannel.class)
+                            .directExecutor()
+                            .build();
+            Gateway g = new Gateway(d.host, d.port, d.secret, channel);
+            gateways.put(d.gateway, g);
+            LOG.info("Gateway {} announced at {}:{}", d.gateway, d.host, d.port);
+            if (latest != null) {
+                deliver(d.gateway, g, latest, latestBytes);
+            }
+            return;
+        }
+        latest = d;
+        latestBytes = d.model == null ? null : toBytes(d.model);
+        for (Map.Entry<Integer, Gateway> g : gateways.entrySet()) {
+            deliver(g.getKey(), g.getValue(), d, latestBytes);
+        }
+    }
+
+    private static byte[] toBytes(float[] values) {
+        ByteBuffer b = ByteBuffer.allocate(values.length * Float.BYTES).order(ByteOrder.LITTLE_ENDIAN);
+        b.asFloatBuffer().put(values);
+        return b.array();
+    }
+
+    private DirectiveHeader header(Gateway g, Directive d, byte[] model) {
+        DirectiveHeader.Builder h =
+                DirectiveHeader.newBuilder()
+                        .setSecret(g.secret())
+                        .setModelVersion(d.modelVersion)
+                        .setModelBytes(model == null ? 0 : model.length)
+                        .setNumShards(d.numShards)
+                        .setShardSize(d.shardSize)
+                        .setFinished(d.finished);
+        if (d.tensors != null) {
+            h.addAllTensors(ModelCodec.toProto(d.tensors));
+        }
+        if (d.finishReason != null) {
+            h.setFinishReason(d.finishReason);
+        }
+        if (d.evaluators != null && !d.evaluators.isEmpty()) {
+            h.addAllEvaluators(d.evaluators);
+            h.setEvaluate(EvaluateTask.newBuilder());
+        }
+        if (d.planRound > 0) {
+            h.setPlan(
+                    RoundPlan.newBuilder()
+                            .setRound(d.planRound)
+                            .addAllParticipants(d.participants)
+                            .setQuorum(d.quorum)
+                            .setDeadlineUnixMs(d.deadline)
+                            .setTrain(TrainTask.newBuilder()));
+        }
+        return h.build();
+    }
+
+    private void deliver(int index, Gateway g, Directive d, byte[] model)
+            throws IOException, InterruptedException {
+        IOException last = null;
+        for (int attempt = 1; attempt <= ATTEMPTS; attempt++) {
+            try {
+                send(g, header(g, d, model), model);
+                return;
+            } catch (ExecutionException | TimeoutException e) {
+                last = new IOException("gateway " + index + " at " + g.host() + ":" + g.port()
+                        + " did not take " + d + ": " + e.getMessage(), e);
+                LOG.warn("{} (attempt {} of {})", last.getMessage(), attempt, ATTEMPTS);
+                Thread.sleep(200L * attempt);
+            }
+        }
+        throw last;
+    }
+
+    private void send(Gateway g, DirectiveHeader header, byte[] model)
+            throws ExecutionException, TimeoutException, InterruptedException {
+        CompletableFuture<Void> done = new CompletableFuture<>();
+        StreamObserver<DirectiveChunk> out =
+                GatewayControlServiceGrpc.newStub(g.channel())
+                        .withDeadlineAfter(60, TimeUnit.SECONDS)
+                        .publish(
+                                new StreamObserver<>() {
+                                    @Override
+                                    public void onNext(PublishResponse value) {}
+
+                                    @Override
+                                    public void onError(Throwable t) {
+                                        done.completeExceptionally(t);
+                                    }
+
+                                    @Override
+                                    public void onCompleted() {
+                                        done.complete(null);
+                                    }
+                                });
+        out.onNext(DirectiveChunk.newBuilder().setHeader(header).build());
+        if (model != null) {
+            for (int off = 0; off < model.length; off += chunkBytes) {
+                int n = Math.min(chunkBytes, model.length - off);
+                out.onNext(
+                        DirectiveChunk.newBuilder()
+                                .setData(ByteString.copyFrom(model, off, n))
+                                .build());
+            }
+        }
+        out.onCompleted();
+        done.get(90, TimeUnit.SECONDS);
+    }
+
+    @Override
+    public void flush(boolean endOfInput) {}
+
+    @Override
+    public void close() {
+        for (Gateway g : gateways.values()) {
+            g.channel().shutdownNow();
+        }
+        for (Gateway g : gateways.values()) {
+            try {
+                g.channel().awaitTermination(1, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+        eventLoop.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
+    }
+}

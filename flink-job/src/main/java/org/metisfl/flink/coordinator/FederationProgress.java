@@ -1,0 +1,29 @@
+package org.metisfl.flink.coordinator;
+
+import java.util.ArrayList;
+import java.util.List;
+import org.metisfl.flink.model.TensorSpecInfo;
+
+/** The coordinator's view of the federation (a Flink POJO in keyed state). */
+public class FederationProgress {
+    public Phase phase;
+    public long modelVersion = -1;
+    public List<TensorSpecInfo> tensors = new ArrayList<>();
+    public int numShards;
+    public int activeLearners;
+    /** The round running, or the last one run. */
+    public long round;
+    public List<String> participants = new ArrayList<>();
+    public int quorum;
+    public long deadline;
+    public long roundStartedAt;
+    public boolean[] shardReceived = new boolean[0];
+    public int shardsReceived;
+    public boolean roundAborted;
+    public List<String> contributors = new ArrayList<>();
+    /** Learners asked to evaluate the current model version. */
+    public List<String> evaluators = new ArrayList<>();
+    public String finishReason;
+
+    public FederationProgress() {}
+}

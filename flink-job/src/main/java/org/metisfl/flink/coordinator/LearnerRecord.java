@@ -1,0 +1,11 @@
+package org.metisfl.flink.coordinator;
+
+/** A learner registered with the federation (a Flink POJO in keyed state). */
+public class LearnerRecord {
+    public String name;
+    public long numExamples;
+    public boolean active;
+    public long joinedAt;
+
+    public LearnerRecord() {}
+}

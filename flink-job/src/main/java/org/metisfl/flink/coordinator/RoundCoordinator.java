@@ -1,0 +1,437 @@
+package org.metisfl.flink.coordinator;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Map;
+import org.apache.flink.api.common.functions.OpenContext;
+import org.apache.flink.api.common.state.MapState;
+import org.apache.flink.api.common.state.MapStateDescriptor;
+import org.apache.flink.api.common.state.ValueState;
+import org.apache.flink.api.common.state.ValueStateDescriptor;
+import org.apache.flink.api.common.typeinfo.TypeInformation;
+import org.apache.flink.api.common.typeinfo.Types;
+import org.apache.flink.streaming.api.functions.co.KeyedCoProcessFunction;
+import org.apache.flink.util.Collector;
+import org.apache.flink.util.OutputTag;
+import org.metisfl.flink.config.FederationConfig;
+import org.metisfl.flink.model.Directive;
+import org.metisfl.flink.model.GatewayEvent;
+import org.metisfl.flink.model.GlobalShard;
+import org.metisfl.flink.model.ModelCodec;
+import org.metisfl.flink.model.RoundResult;
+import org.metisfl.flink.model.TensorSpecInfo;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Runs the federation's rounds (keyed by federation): registers learners, takes the initial
+ * model, opens each round with its participants, quorum and deadline, assembles the new global
+ * model from the shards the aggregators close, aggregates the metrics of training and of the
+ * evaluation of each new model, and ends the federation after its last round.
+ *
+ * <p>Its output goes to the learner gateways through the model sink ({@link Directive}s); each
+ * round's result goes to the {@link #RESULTS} side output. All federation progress, the global
+ * model included, is keyed state, so a savepoint holds the whole federation.
+ */
+public class RoundCoordinator
+        extends KeyedCoProcessFunction<String, GatewayEvent, GlobalShard, Directive> {
+    private static final long serialVersionUID = 1L;
+    private static final Logger LOG = LoggerFactory.getLogger(RoundCoordinator.class);
+
+    /** One {@link RoundResult} per round. */
+    public static final OutputTag<RoundResult> RESULTS =
+            new OutputTag<>("round-results", TypeInformation.of(RoundResult.class));
+
+    private static final TypeInformation<float[]> FLOAT_ARRAY =
+            org.apache.flink.api.common.typeinfo.PrimitiveArrayTypeInfo.FLOAT_PRIMITIVE_ARRAY_TYPE_INFO;
+
+    private final FederationConfig config;
+
+    private transient ValueState<FederationProgress> progressState;
+    private transient MapState<String, LearnerRecord> learners;
+    private transient MapState<Integer, float[]> model;
+    private transient MapState<Integer, float[]> pendingModel;
+    private transient MapState<Long, RoundStats> stats;
+
+    public RoundCoordinator(FederationConfig config) {
+        this.config = config;
+    }
+
+    @Override
+    public void open(OpenContext openContext) {
+        progressState =
+                getRuntimeContext()
+                        .getState(
+                                new ValueStateDescriptor<>(
+                                        "progress", TypeInformation.of(FederationProgress.class)));
+        learners =
+                getRuntimeContext()
+                        .getMapState(
+                                new MapStateDescriptor<>(
+                                        "learners",
+                                        Types.STRING,
+                                        TypeInformation.of(LearnerRecord.class)));
+        model =
+                getRuntimeContext()
+                        .getMapState(
+                                new MapStateDescriptor<>(
+                                        "global-model",
+                                        Types.INT,
+                                        FLOAT_ARRAY));
+        pendingModel =
+                getRuntimeContext()
+                        .getMapState(
+                                new MapStateDescriptor<>(
+                                        "pending-model",
+                                        Types.INT,
+                                        FLOAT_ARRAY));
+        stats =
+                getRuntimeContext()
+                        .getMapState(
+                                new MapStateDescriptor<>(
+                                        "round-stats",
+                                        Types.LONG,
+                                        TypeInformation.of(RoundStats.class)));
+    }
+
+    @Override
+    public void processElement1(GatewayEvent e, Context ctx, Collector<Directive> out)
+            throws Exception {
+        FederationProgress p = progress(ctx, out);
+        switch (e.kind) {
+            case ANNOUNCE:
+                // A gateway (re)started: it needs the current model and plan.
+                if (p.modelVersion >= 0 || p.phase == Phase.FINISHED) {
+                    publish(p, p.phase == Phase.TRAINING, out);
+                }
+                break;
+            case JOINED:
+                onJoined(e, p, ctx, out);
+                break;
+            case LEFT:
+                LearnerRecord left = learners.get(e.learnerId);
+                if (left != null && left.active) {
+                    left.active = false;
+                    learners.put(e.learnerId, left);
+                    p.activeLearners--;
+                    LOG.info("Learner {} ({}) left", e.learnerId, left.name);
+                }
+                break;
+            case INITIAL_MODEL:
+                if (p.phase == Phase.WAITING_FOR_MODEL) {
+                    long expected = TensorSpecInfo.totalSize(e.tensors);
+                    if (expected != e.values.length) {
+                        LOG.warn("Ignoring initial model of {}: size mismatch", e.learnerId);
+                        break;
+                    }
+                    LOG.info(
+                            "Initial model from learner {}: {} tensors, {} values",
+                            e.learnerId,
+                            e.tensors.size(),
+                            e.values.length);
+                    setInitialModel(p, e.tensors, e.values);
+                    if (!maybeStartRound(p, ctx, out)) {
+                        publish(p, false, out);
+                    }
+                }
+                break;
+            case TRAIN_REPORT:
+                RoundStats ts = stats.get(e.round);
+                if (ts != null && !ts.trainReporters.contains(e.learnerId)) {
+                    ts.trainReporters.add(e.learnerId);
+                    RoundStats.addWeighted(ts.trainSums, e.metrics, e.numExamples);
+                    ts.trainWeight += e.numExamples;
+                    stats.put(e.round, ts);
+                }
+                break;
+            case EVALUATION:
+                RoundStats es = stats.get(e.round);
+                if (es != null
+                        && es.closedAt > 0
+                        && es.expectedEvaluators.contains(e.learnerId)
+                        && !es.evalReporters.contains(e.learnerId)) {
+                    es.evalReporters.add(e.learnerId);
+                    RoundStats.addWeighted(es.evalSums, e.metrics, e.numExamples);
+                    es.evalExamples += e.numExamples;
+                    if (es.evalReporters.size() >= es.expectedEvaluators.size()) {
+                        writeResult(es, p, ctx, out);
+                    } else {
+                        stats.put(e.round, es);
+                    }
+                }
+                break;
+            default:
+                throw new IllegalArgumentException("not a coordinator record: " + e);
+        }
+        progressState.update(p);
+    }
+
+    @Override
+    public void processElement2(GlobalShard g, Context ctx, Collector<Directive> out)
+            throws Exception {
+        FederationProgress p = progress(ctx, out);
+        if (p.phase != Phase.TRAINING || g.round != p.round || g.shard >= p.numShards) {
+            LOG.warn("Ignoring shard {} of round {} (current round {})", g.shard, g.round, p.round);
+            return;
+        }
+        if (p.shardReceived[g.shard]) {
+            return;
+        }
+        p.shardReceived[g.shard] = true;
+        p.shardsReceived++;
+        if (g.aborted) {
+            p.roundAborted = true;
+        } else {
+            pendingModel.put(g.shard, g.values);
+        }
+        if (p.contributors.isEmpty()) {
+            p.contributors = new ArrayList<>(g.contributors);
+        }
+        if (p.shardsReceived == p.numShards) {
+            closeRound(p, ctx, out);
+        }
+        progressState.update(p);
+    }
+
+    @Override
+    public void onTimer(long timestamp, OnTimerContext ctx, Collector<Directive> out)
+            throws Exception {
+        FederationProgress p = progressState.value();
+        if (p == null) {
+            return;
+        }
+        List<RoundStats> due = new ArrayList<>();
+        for (Map.Entry<Long, RoundStats> entry : stats.entries()) {
+            RoundStats s = entry.getValue();
+            if (s.closedAt > 0 && s.closedAt + config.evaluationTimeoutMs() <= timestamp) {
+                due.add(s);
+            }
+        }
+        due.sort((a, b) -> Long.compare(a.round, b.round));
+        for (RoundStats s : due) {
+            LOG.info(
+                    "Round {}: {} of {} evaluations arrived before the evaluation timeout",
+                    s.round,
+                    s.evalReporters.size(),
+                    s.expectedEvaluators.size());
+            writeResult(s, p, ctx, out);
+        }
+        progressState.update(p);
+    }
+
+    private FederationProgress progress(Context ctx, Collector<Directive> out) throws Exception {
+        FederationProgress p = progressState.value();
+        if (p != null) {
+            return p;
+        }
+        p = new FederationProgress();
+        if (config.initialModelFile().isPresent()) {
+            String file = config.initialModelFile().get();
+            ModelCodec.LoadedModel loaded = ModelCodec.readModelFile(Path.of(file));
+            LOG.info("Initial model from {}: {} values", file, loaded.values().length);
+            setInitialModel(p, loaded.tensors(), loaded.values());
+            publish(p, false, out);
+        } else {
+            p.phase = Phase.WAITING_FOR_MODEL;
+        }
+        progressState.update(p);
+        return p;
+    }
+
+    private void setInitialModel(FederationProgress p, List<TensorSpecInfo> tensors, float[] values)
+            throws Exception {
+        p.tensors = new ArrayList<>(tensors);
+        p.numShards = TensorSpecInfo.numShards(values.length, config.shardSize());
+        for (int s = 0; s < p.numShards; s++) {
+            int from = s * config.shardSize();
+            int to = Math.min(values.length, from + config.shardSize());
+            model.put(s, java.util.Arrays.copyOfRange(values, from, to));
+        }
+        p.modelVersion = 0;
+        p.phase = Phase.WAITING_FOR_LEARNERS;
+    }
+
+    private void onJoined(
+            GatewayEvent e, FederationProgress p, Context ctx, Collector<Directive> out)
+            throws Exception {
+        LearnerRecord r = learners.get(e.learnerId);
+        if (r == null) {
+            r = new LearnerRecord();
+            r.name = e.learnerName;
+            r.numExamples = e.numExamples;
+            r.joinedAt = ctx.timerService().currentProcessingTime();
+        }
+        if (!r.active) {
+            r.active = true;
+            p.activeLearners++;
+        }
+        learners.put(e.learnerId, r);
+        LOG.info(
+                "Learner {} ({}, {} examples) joined; {} active",
+                e.learnerId,
+                e.learnerName,
+                e.numExamples,
+                p.activeLearners);
+        maybeStartRound(p, ctx, out);
+    }
+
+    private boolean maybeStartRound(FederationProgress p, Context ctx, Collector<Directive> out)
+            throws Exception {
+        if (p.phase == Phase.WAITING_FOR_LEARNERS
+                && p.modelVersion >= 0
+                && p.activeLearners >= config.minLearners()) {
+            return openRound(p.round + 1, p, ctx, out);
+        }
+        return false;
+    }
+
+    /** Opens a round with every active learner; returns false if there is none. */
+    private boolean openRound(long round, FederationProgress p, Context ctx, Collector<Directive> out)
+            throws Exception {
+        List<String> participants = new ArrayList<>();
+        for (Map.Entry<String, LearnerRecord> l : learners.entries()) {
+            if (l.getValue().active) {
+                participants.add(l.getKey());
+            }
+        }
+        if (participants.isEmpty() || participants.size() < config.minLearners()) {
+            p.phase = Phase.WAITING_FOR_LEARNERS;
+            return false;
+        }
+        Collections.sort(participants);
+        long now = ctx.timerService().currentProcessingTime();
+        p.phase = Phase.TRAINING;
+        p.round = round;
+        p.participants = participants;
+        p.quorum = config.quorumOf(participants.size());
+        p.deadline = now + config.roundTimeoutMs();
+        p.roundStartedAt = now;
+        p.shardReceived = new boolean[p.numShards];
+        p.shardsReceived = 0;
+        p.roundAborted = false;
+        p.contributors = new ArrayList<>();
+        RoundStats s = new RoundStats();
+        s.round = round;
+        s.participants = participants.size();
+        s.startedAt = now;
+        stats.put(round, s);
+        LOG.info(
+                "Round {} started: {} participants, quorum {}, deadline in {} ms",
+                round,
+                participants.size(),
+                p.quorum,
+                config.roundTimeoutMs());
+        publish(p, true, out);
+        return true;
+    }
+
+    private void closeRound(FederationProgress p, Context ctx, Collector<Directive> out)
+            throws Exception {
+        long now = ctx.timerService().currentProcessingTime();
+        long round = p.round;
+        RoundStats s = stats.get(round);
+        if (s == null) {
+            s = new RoundStats();
+            s.round = round;
+            s.participants = p.participants.size();
+            s.startedAt = p.roundStartedAt;
+        }
+        s.closedAt = now;
+        s.aborted = p.roundAborted;
+        s.contributors = new ArrayList<>(p.contributors);
+        s.last = round >= config.rounds();
+        if (!p.roundAborted) {
+            for (int shard = 0; shard < p.numShards; shard++) {
+                model.put(shard, pendingModel.get(shard));
+            }
+            p.modelVersion = round;
+            p.evaluators =
+                    config.evaluationEnabled() ? new ArrayList<>(p.contributors) : new ArrayList<>();
+        } else {
+            p.evaluators = new ArrayList<>();
+        }
+        pendingModel.clear();
+        s.expectedEvaluators = new ArrayList<>(p.evaluators);
+        LOG.info(
+                "Round {} {} after {} ms with {} of {} participants",
+                round,
+                p.roundAborted ? "ABORTED (no quorum at the deadline)" : "closed",
+                now - p.roundStartedAt,
+                p.contributors.size(),
+                p.participants.size());
+        stats.put(round, s);
+
+        if (s.last) {
+            p.phase = Phase.FINAL_EVALUATION;
+            publish(p, false, out);
+        } else if (!openRound(round + 1, p, ctx, out)) {
+            publish(p, false, out);
+        }
+        if (s.expectedEvaluators.isEmpty()) {
+            writeResult(s, p, ctx, out);
+        } else {
+            ctx.timerService().registerProcessingTimeTimer(now + config.evaluationTimeoutMs());
+        }
+    }
+
+    private void writeResult(
+            RoundStats s, FederationProgress p, Context ctx, Collector<Directive> out)
+            throws Exception {
+        RoundResult r = new RoundResult();
+        r.federation = config.name();
+        r.round = s.round;
+        r.participants = s.participants;
+        r.contributors = s.contributors;
+        r.aborted = s.aborted;
+        r.startedAtMs = s.startedAt;
+        r.closedAtMs = s.closedAt;
+        r.roundTimeMs = s.closedAt - s.startedAt;
+        r.trainMetrics = RoundStats.mean(s.trainSums, s.trainWeight);
+        r.evalMetrics = RoundStats.mean(s.evalSums, s.evalExamples);
+        r.evalExamples = s.evalExamples;
+        r.evaluators = s.expectedEvaluators.size();
+        r.evaluationsReceived = s.evalReporters.size();
+        r.last = s.last;
+        ctx.output(RESULTS, r);
+        stats.remove(s.round);
+        if (s.last && p.phase != Phase.FINISHED) {
+            p.phase = Phase.FINISHED;
+            p.finishReason = "completed " + config.rounds() + " rounds";
+            p.evaluators = new ArrayList<>();
+            LOG.info("Federation {} finished: {}", config.name(), p.finishReason);
+            publish(p, false, out);
+        }
+    }
+
+    private void publish(FederationProgress p, boolean withPlan, Collector<Directive> out)
+            throws Exception {
+        Directive d = new Directive();
+        d.kind = Directive.Kind.PUBLISH;
+        d.modelVersion = p.modelVersion;
+        d.tensors = p.tensors;
+        d.numShards = p.numShards;
+        d.shardSize = config.shardSize();
+        d.model = p.modelVersion >= 0 ? assembleModel(p) : null;
+        if (withPlan) {
+            d.planRound = p.round;
+            d.participants = p.participants;
+            d.quorum = p.quorum;
+            d.deadline = p.deadline;
+        }
+        d.evaluators = p.evaluators;
+        d.finished = p.phase == Phase.FINISHED;
+        d.finishReason = p.finishReason;
+        out.collect(d);
+    }
+
+    private float[] assembleModel(FederationProgress p) throws Exception {
+        float[] values = new float[(int) TensorSpecInfo.totalSize(p.tensors)];
+        for (int s = 0; s < p.numShards; s++) {
+            float[] shard = model.get(s);
+            System.arraycopy(shard, 0, values, s * config.shardSize(), shard.length);
+        }
+        return values;
+    }
+}

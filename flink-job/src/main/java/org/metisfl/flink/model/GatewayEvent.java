@@ -1,0 +1,73 @@
+package org.metisfl.flink.model;
+
+import java.util.List;
+import java.util.Map;
+
+/**
+ * A record a learner gateway emits into the job (a Flink POJO; one type for all kinds, since a
+ * source has one output type). Which fields are set depends on {@link #kind}.
+ */
+public class GatewayEvent {
+
+    /** What happened at the gateway. */
+    public enum Kind {
+        /** A gateway started: where the model sink reaches it ({@code gateway, host, port, secret}). */
+        ANNOUNCE,
+        /** A learner joined ({@code learnerId, learnerName, numExamples}). */
+        JOINED,
+        /** A learner left ({@code learnerId}). */
+        LEFT,
+        /** A learner's proposed initial model ({@code learnerId, tensors, values}). */
+        INITIAL_MODEL,
+        /** A round started at a gateway ({@code round, shard, numShards, participants, quorum, deadline}). */
+        ROUND_OPENED,
+        /** One shard of an accepted update ({@code learnerId, round, shard, numShards, weight, values}). */
+        UPDATE_SHARD,
+        /** Training metrics of an accepted update ({@code learnerId, round, numExamples, metrics}). */
+        TRAIN_REPORT,
+        /** Metrics of an evaluation ({@code learnerId, round, numExamples, metrics}). */
+        EVALUATION
+    }
+
+    public Kind kind;
+    public int gateway;
+    public String host;
+    public int port;
+    public String secret;
+    public String learnerId;
+    public String learnerName;
+    public long numExamples;
+    public long round;
+    public int shard;
+    public int numShards;
+    public double weight;
+    public float[] values;
+    public List<String> participants;
+    public int quorum;
+    public long deadline;
+    public Map<String, Double> metrics;
+    public List<TensorSpecInfo> tensors;
+
+    public GatewayEvent() {}
+
+    public static GatewayEvent of(Kind kind) {
+        GatewayEvent e = new GatewayEvent();
+        e.kind = kind;
+        return e;
+    }
+
+    @Override
+    public String toString() {
+        return "GatewayEvent{"
+                + kind
+                + ", learner="
+                + learnerId
+                + ", round="
+                + round
+                + ", shard="
+                + shard
+                + "/"
+                + numShards
+                + "}";
+    }
+}

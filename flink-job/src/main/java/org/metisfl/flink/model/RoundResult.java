@@ -1,0 +1,27 @@
+package org.metisfl.flink.model;
+
+import java.util.List;
+import java.util.Map;
+
+/** What one round achieved: one line of the federation's results file (a Flink POJO). */
+public class RoundResult {
+    public String federation;
+    public long round;
+    public int participants;
+    public List<String> contributors;
+    public boolean aborted;
+    public long startedAtMs;
+    public long closedAtMs;
+    public long roundTimeMs;
+    /** Example-weighted mean of the contributors' training metrics. */
+    public Map<String, Double> trainMetrics;
+    /** Example-weighted mean of the evaluation metrics of the round's new global model. */
+    public Map<String, Double> evalMetrics;
+    public long evalExamples;
+    public int evaluators;
+    public int evaluationsReceived;
+    /** This is the federation's last round. */
+    public boolean last;
+
+    public RoundResult() {}
+}

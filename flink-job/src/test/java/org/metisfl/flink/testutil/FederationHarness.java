@@ -1,0 +1,123 @@
+package org.metisfl.flink.testutil;
+
+import com.google.gson.Gson;
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import org.metisfl.flink.EmbeddedFederation;
+import org.metisfl.flink.config.FederationConfig;
+import org.metisfl.flink.model.RoundResult;
+
+/** Starts a federation job on an embedded MiniCluster with real gRPC gateways on 127.0.0.1. */
+public final class FederationHarness implements AutoCloseable {
+    private final EmbeddedFederation federation;
+    private final FederationConfig config;
+    private final int basePort;
+
+    private FederationHarness(EmbeddedFederation federation, FederationConfig config, int port) {
+        this.federation = federation;
+        this.config = config;
+        this.basePort = port;
+    }
+
+    /** Starts a federation with these settings on top of test defaults. */
+    public static FederationHarness start(Path workDir, Map<String, String> settings)
+            throws Exception {
+        Map<String, String> s = new HashMap<>();
+        int gateways = Integer.parseInt(settings.getOrDefault("gateway.parallelism", "1"));
+        int port = freePorts(gateways);
+        s.put("gateway.port", Integer.toString(port));
+        s.put("federation.results-file", workDir.resolve("results.jsonl").toString());
+        s.put("job.checkpoint-interval", "200 ms");
+        s.putAll(settings);
+        FederationConfig config = FederationConfig.of(s);
+        EmbeddedFederation f = EmbeddedFederation.start(config, -1, workDir);
+        return new FederationHarness(f, config, port);
+    }
+
+    public int port(int gateway) {
+        return basePort + gateway;
+    }
+
+    public RawLearner learner(int gateway) {
+        return new RawLearner("127.0.0.1", port(gateway));
+    }
+
+    public FederationConfig config() {
+        return config;
+    }
+
+    public EmbeddedFederation federation() {
+        return federation;
+    }
+
+    public void awaitCompletion(Duration timeout) throws Exception {
+        federation.awaitCompletion(timeout);
+    }
+
+    /** The results written so far, one per round (the last line of each round wins). */
+    public List<RoundResult> results() throws IOException {
+        Path file = Path.of(config.resultsFile());
+        Map<Long, RoundResult> byRound = new java.util.TreeMap<>();
+        if (Files.exists(file)) {
+            Gson gson = new Gson();
+            for (String line : Files.readAllLines(file)) {
+                if (!line.isBlank()) {
+                    RoundResult r = gson.fromJson(line, RoundResult.class);
+                    byRound.put(r.round, r);
+                }
+            }
+        }
+        return new ArrayList<>(byRound.values());
+    }
+
+    /** Polls until {@code n} round results exist. */
+    public List<RoundResult> awaitResults(int n, Duration timeout) throws Exception {
+        long end = System.nanoTime() + timeout.toNanos();
+        while (System.nanoTime() < end) {
+            List<RoundResult> r = results();
+            if (r.size() >= n) {
+                return r;
+            }
+            Thread.sleep(100);
+        }
+        throw new AssertionError("only " + results().size() + " of " + n + " round results");
+    }
+
+    static int freePorts(int count) throws IOException {
+        for (int attempt = 0; attempt < 50; attempt++) {
+            int base;
+            try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+                base = s.getLocalPort();
+            }
+            if (base + count > 65535) {
+                continue;
+            }
+            boolean free = true;
+            for (int i = 1; i < count && free; i++) {
+                try (ServerSocket s =
+                        new ServerSocket(base + i, 1, InetAddress.getLoopbackAddress())) {
+                    // free
+                } catch (IOException e) {
+                    free = false;
+                }
+            }
+            if (free) {
+                return base;
+            }
+        }
+        throw new IOException("no " + count + " consecutive free ports");
+    }
+
+    @Override
+    public void close() throws Exception {
+        federation.close();
+    }
+}

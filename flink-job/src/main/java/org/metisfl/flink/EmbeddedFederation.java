@@ -16,6 +16,12 @@ import org.apache.flink.configuration.WebOptions;
 import org.apache.flink.core.execution.JobClient;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.metisfl.flink.config.FederationConfig;
+import io.grpc.ManagedChannel;
+import io.grpc.StatusRuntimeException;
+import io.grpc.health.v1.HealthCheckRequest;
+import io.grpc.health.v1.HealthCheckResponse;
+import io.grpc.health.v1.HealthGrpc;
+import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 
 /**
  * Runs a federation on an embedded Flink MiniCluster in this JVM (for trying it and for tests),
@@ -31,10 +37,58 @@ import org.metisfl.flink.config.FederationConfig;
 public final class EmbeddedFederation implements AutoCloseable {
     private final JobClient client;
     private final int webUiPort;
+    private final FederationConfig config;
 
-    private EmbeddedFederation(JobClient client, int webUiPort) {
+    private EmbeddedFederation(JobClient client, int webUiPort, FederationConfig config) {
         this.client = client;
         this.webUiPort = webUiPort;
+        this.config = config;
+    }
+
+    /**
+     * Waits until every learner gateway answers gRPC health checks with SERVING (needs a fixed
+     * {@code gateway.port}).
+     */
+    public void awaitGatewaysReady(Duration timeout) throws Exception {
+        if (config.gatewayPort() == 0) {
+            throw new IllegalStateException("gateway.port is 0: the gateways' ports are unknown");
+        }
+        long end = System.nanoTime() + timeout.toNanos();
+        String host =
+                "0.0.0.0".equals(config.gatewayHost()) ? "127.0.0.1" : config.gatewayHost();
+        for (int i = 0; i < config.gatewayParallelism(); i++) {
+            ManagedChannel channel =
+                    NettyChannelBuilder.forAddress(host, config.gatewayPort() + i)
+                            .usePlaintext()
+                            .build();
+            try {
+                while (true) {
+                    try {
+                        HealthCheckResponse r =
+                                HealthGrpc.newBlockingStub(channel)
+                                        .withDeadlineAfter(2, TimeUnit.SECONDS)
+                                        .check(HealthCheckRequest.getDefaultInstance());
+                        if (r.getStatus() == HealthCheckResponse.ServingStatus.SERVING) {
+                            break;
+                        }
+                    } catch (StatusRuntimeException e) {
+                        // not listening yet
+                    }
+                    if (System.nanoTime() > end) {
+                        throw new TimeoutException(
+                                "learner gateway " + i + " not ready within " + timeout);
+                    }
+                    if (client.getJobExecutionResult().isDone()) {
+                        client.getJobExecutionResult().get(10, TimeUnit.SECONDS);
+                        throw new IllegalStateException("the federation job ended before its"
+                                + " gateways started");
+                    }
+                    Thread.sleep(100);
+                }
+            } finally {
+                channel.shutdownNow();
+            }
+        }
     }
 
     /**
@@ -66,7 +120,7 @@ public final class EmbeddedFederation implements AutoCloseable {
         env.setParallelism(config.jobParallelism());
         FederationPipeline.build(env, config);
         JobClient client = env.executeAsync("MetisFL federation " + config.name());
-        return new EmbeddedFederation(client, webUiPort);
+        return new EmbeddedFederation(client, webUiPort, config);
     }
 
     /** The web UI's address, if it has one. */
@@ -74,7 +128,12 @@ public final class EmbeddedFederation implements AutoCloseable {
         return webUiPort >= 0 ? "http://localhost:" + webUiPort : "(no web UI)";
     }
 
+    /** The job's status; FINISHED or FAILED once it has ended (its MiniCluster is then gone). */
     public JobStatus status() throws Exception {
+        var result = client.getJobExecutionResult();
+        if (result.isDone()) {
+            return result.isCompletedExceptionally() ? JobStatus.FAILED : JobStatus.FINISHED;
+        }
         return client.getJobStatus().get(10, TimeUnit.SECONDS);
     }
 
@@ -87,12 +146,13 @@ public final class EmbeddedFederation implements AutoCloseable {
     /** Cancels the job if it is still running. */
     @Override
     public void close() throws Exception {
+        if (client.getJobExecutionResult().isDone()) {
+            return;
+        }
         try {
-            JobStatus s = client.getJobStatus().get(10, TimeUnit.SECONDS);
-            if (!s.isTerminalState()) {
-                client.cancel().get(30, TimeUnit.SECONDS);
-            }
-        } catch (ExecutionException e) {
+            client.cancel().get(30, TimeUnit.SECONDS);
+            client.getJobExecutionResult().handle((r, e) -> null).get(30, TimeUnit.SECONDS);
+        } catch (ExecutionException | IllegalStateException e) {
             // the job (and its MiniCluster) is already gone
         }
     }

@@ -2,6 +2,7 @@ package org.metisfl.flink;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.within;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.nio.file.Path;
 import java.time.Duration;
@@ -15,7 +16,13 @@ import org.metisfl.flink.model.RoundResult;
 import org.metisfl.flink.model.TensorSpecInfo;
 import org.metisfl.flink.testutil.FederationHarness;
 import org.metisfl.flink.testutil.RawLearner;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import org.metisfl.proto.v1.Credentials;
 import org.metisfl.proto.v1.SubmitUpdateResponse;
+import org.metisfl.proto.v1.UpdateChunk;
+import org.metisfl.proto.v1.UpdateHeader;
+import com.google.protobuf.ByteString;
 import org.metisfl.proto.v1.Task;
 import org.metisfl.proto.v1.TensorSpec;
 
@@ -111,5 +118,201 @@ class SyncFedAvgITCase {
                 l.close();
             }
         }
+    }
+
+    @Test
+    void retriedUpdateIsCountedOnce() throws Exception {
+        int n = 3700;
+        try (FederationHarness h =
+                        FederationHarness.start(
+                                work,
+                                Map.of(
+                                        "federation.rounds", "2",
+                                        "federation.min-learners", "2",
+                                        "federation.initial-model", initialModel(n).toString(),
+                                        "evaluation.enabled", "false",
+                                        "aggregation.shard-size", "1024"));
+                RawLearner a = h.learner(0);
+                RawLearner b = h.learner(0)) {
+            a.join("a", 100);
+            b.join("b", 300);
+            a.openTaskStream();
+            b.openTaskStream();
+            a.nextTask(Task.KindCase.TRAIN, WAIT);
+            b.nextTask(Task.KindCase.TRAIN, WAIT);
+            float[] ua = pattern(n, 1, 0);
+            float[] ub = pattern(n, 3, 1);
+            assertThat(a.submit(1, SPECS, ua, 100, Map.of()).getStatus())
+                    .isEqualTo(SubmitUpdateResponse.Status.ACCEPTED);
+            assertThat(a.submit(1, SPECS, ua, 100, Map.of()).getStatus())
+                    .isEqualTo(SubmitUpdateResponse.Status.DUPLICATE);
+            assertThat(b.submit(1, SPECS, ub, 300, Map.of()).getStatus())
+                    .isEqualTo(SubmitUpdateResponse.Status.ACCEPTED);
+            a.nextTask(Task.KindCase.TRAIN, WAIT); // round 2 opened: round 1 closed
+            RawLearner.Downloaded global = a.getModel();
+            assertThat(global.version()).isEqualTo(1);
+            for (int k = 0; k < n; k++) {
+                assertThat((double) global.values()[k])
+                        .isCloseTo((100.0 * ua[k] + 300.0 * ub[k]) / 400, within(1e-6));
+            }
+            assertThat(h.awaitResults(1, WAIT).get(0).contributors).hasSize(2);
+        }
+    }
+
+    @Test
+    void silentParticipantLetsTheRoundCloseAtItsDeadlineWithTheQuorum() throws Exception {
+        int n = 3700;
+        try (FederationHarness h =
+                        FederationHarness.start(
+                                work,
+                                Map.of(
+                                        "federation.rounds", "3",
+                                        "federation.min-learners", "3",
+                                        "federation.initial-model", initialModel(n).toString(),
+                                        "evaluation.enabled", "false",
+                                        "round.timeout", "3 s",
+                                        "round.quorum", "0.5",
+                                        "aggregation.shard-size", "1024"));
+                RawLearner a = h.learner(0);
+                RawLearner b = h.learner(0);
+                RawLearner silent = h.learner(0)) {
+            a.join("a", 100);
+            b.join("b", 100);
+            silent.join("silent", 100);
+            a.openTaskStream();
+            b.openTaskStream();
+            silent.openTaskStream();
+            a.nextTask(Task.KindCase.TRAIN, WAIT);
+            b.nextTask(Task.KindCase.TRAIN, WAIT);
+            a.submit(1, SPECS, pattern(n, 1, 0), 100, Map.of());
+            b.submit(1, SPECS, pattern(n, 3, 0), 100, Map.of());
+            // The federation goes on: round 2 reaches the learners that answered.
+            Task next = a.nextTask(Task.KindCase.TRAIN, WAIT);
+            assertThat(next.getRound()).isEqualTo(2);
+            RoundResult r1 = h.awaitResults(1, WAIT).get(0);
+            assertThat(r1.aborted).isFalse();
+            assertThat(r1.participants).isEqualTo(3);
+            assertThat(r1.contributors).containsExactlyInAnyOrder(a.id(), b.id());
+            assertThat(r1.roundTimeMs).isGreaterThanOrEqualTo(2_900);
+            RawLearner.Downloaded global = a.getModel();
+            assertThat(global.version()).isEqualTo(1);
+            assertThat((double) global.values()[5])
+                    .isCloseTo((pattern(n, 1, 0)[5] + pattern(n, 3, 0)[5]) / 2.0, within(1e-6));
+            // An update for the round that closed is refused with a reason.
+            assertThatThrownBy(() -> silent.submit(1, SPECS, pattern(n, 1, 0), 100, Map.of()))
+                    .isInstanceOfSatisfying(
+                            StatusRuntimeException.class,
+                            e -> {
+                                assertThat(e.getStatus().getCode())
+                                        .isEqualTo(Status.Code.FAILED_PRECONDITION);
+                                assertThat(e.getStatus().getDescription()).contains("not open");
+                            });
+        }
+    }
+
+    @Test
+    void badInputGetsAStatusWithAReasonAndTheFederationGoesOn() throws Exception {
+        int n = 3700;
+        try (FederationHarness h =
+                        FederationHarness.start(
+                                work,
+                                Map.of(
+                                        "federation.rounds", "2",
+                                        "federation.min-learners", "1",
+                                        "federation.initial-model", initialModel(n).toString(),
+                                        "evaluation.enabled", "false",
+                                        "gateway.max-message-size", "1 mb",
+                                        "aggregation.shard-size", "1024"));
+                RawLearner l = h.learner(0)) {
+            l.join("l", 100);
+            l.openTaskStream();
+            l.nextTask(Task.KindCase.TRAIN, WAIT);
+            float[] good = pattern(n, 2, 0);
+
+            List<TensorSpec> wrongShape =
+                    List.of(RawLearner.spec("dense/kernel", 60, 50), SPECS.get(1));
+            assertRefused(() -> l.submit(1, wrongShape, good, 100, Map.of()),
+                    Status.Code.INVALID_ARGUMENT, "shape");
+            float[] nan = good.clone();
+            nan[3005] = Float.NaN;
+            assertRefused(() -> l.submit(1, SPECS, nan, 100, Map.of()),
+                    Status.Code.INVALID_ARGUMENT, "dense/bias");
+            float[] inf = good.clone();
+            inf[7] = Float.POSITIVE_INFINITY;
+            assertRefused(() -> l.submit(1, SPECS, inf, 100, Map.of()),
+                    Status.Code.INVALID_ARGUMENT, "finite");
+            assertRefused(() -> l.submit(7, SPECS, good, 100, Map.of()),
+                    Status.Code.FAILED_PRECONDITION, "not open");
+            assertRefused(() -> l.submit(1, SPECS, good, 0, Map.of()),
+                    Status.Code.INVALID_ARGUMENT, "num_training_examples");
+
+            Credentials real = l.credentials();
+            l.useCredentials(real.toBuilder().setToken("forged").build());
+            assertRefused(() -> l.submit(1, SPECS, good, 100, Map.of()),
+                    Status.Code.UNAUTHENTICATED, "invalid token");
+            l.useCredentials(
+                    Credentials.newBuilder().setLearnerId("mallory").setToken("x").build());
+            assertRefused(() -> l.submit(1, SPECS, good, 100, Map.of()),
+                    Status.Code.UNAUTHENTICATED, "unknown learner");
+            l.useCredentials(real);
+
+            UpdateHeader header =
+                    UpdateHeader.newBuilder()
+                            .setCredentials(real)
+                            .setRound(1)
+                            .setNumTrainingExamples(100)
+                            .addAllTensors(SPECS)
+                            .build();
+            ByteString all = RawLearner.bytes(good);
+            assertRefused(
+                    () ->
+                            l.submitRaw(
+                                    List.of(
+                                            UpdateChunk.newBuilder().setHeader(header).build(),
+                                            UpdateChunk.newBuilder()
+                                                    .setData(all.substring(0, all.size() / 2))
+                                                    .build())),
+                    Status.Code.INVALID_ARGUMENT,
+                    "truncated");
+            assertRefused(
+                    () ->
+                            l.submitRaw(
+                                    List.of(
+                                            UpdateChunk.newBuilder()
+                                                    .setData(ByteString.copyFrom(new byte[16]))
+                                                    .build())),
+                    Status.Code.INVALID_ARGUMENT,
+                    "header");
+            assertRefused(
+                    () ->
+                            l.submitRaw(
+                                    List.of(
+                                            UpdateChunk.newBuilder().setHeader(header).build(),
+                                            UpdateChunk.newBuilder()
+                                                    .setData(ByteString.copyFrom(new byte[2 << 20]))
+                                                    .build())),
+                    Status.Code.RESOURCE_EXHAUSTED,
+                    "");
+
+            // Nothing of the above counted: the round still takes the good update, and closes
+            // with it alone.
+            assertThat(l.submit(1, SPECS, good, 100, Map.of()).getStatus())
+                    .isEqualTo(SubmitUpdateResponse.Status.ACCEPTED);
+            assertThat(l.nextTask(Task.KindCase.TRAIN, WAIT).getRound()).isEqualTo(2);
+            assertThat(l.getModel().values()).containsExactly(good);
+        }
+    }
+
+    private static void assertRefused(
+            org.assertj.core.api.ThrowableAssert.ThrowingCallable call,
+            Status.Code code,
+            String reason) {
+        assertThatThrownBy(call)
+                .isInstanceOfSatisfying(
+                        StatusRuntimeException.class,
+                        e -> {
+                            assertThat(e.getStatus().getCode()).isEqualTo(code);
+                            assertThat(e.getStatus().getDescription()).contains(reason);
+                        });
     }
 }

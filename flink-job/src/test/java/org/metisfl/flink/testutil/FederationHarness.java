@@ -39,6 +39,12 @@ public final class FederationHarness implements AutoCloseable {
         s.putAll(settings);
         FederationConfig config = FederationConfig.of(s);
         EmbeddedFederation f = EmbeddedFederation.start(config, -1, workDir);
+        try {
+            f.awaitGatewaysReady(Duration.ofSeconds(60));
+        } catch (Exception e) {
+            f.close();
+            throw e;
+        }
         return new FederationHarness(f, config, port);
     }
 

@@ -1,0 +1,100 @@
+package org.metisfl.flink;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import org.apache.flink.api.common.JobStatus;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.metisfl.flink.model.RoundResult;
+import org.metisfl.flink.testutil.FederationHarness;
+import org.metisfl.flink.testutil.RawLearner;
+import org.metisfl.proto.v1.SubmitUpdateResponse;
+import org.metisfl.proto.v1.Task;
+import org.metisfl.proto.v1.TensorSpec;
+
+/**
+ * Two learner gateways (source parallelism 2): learners on either gateway get their tasks, the
+ * model sink reaches both, and every round aggregates the learners of both.
+ */
+class GatewayParallelismITCase {
+    private static final Duration WAIT = Duration.ofSeconds(60);
+
+    @TempDir Path work;
+
+    @Test
+    void learnersOnBothGatewaysCompleteEveryRoundAndTheFederationEnds() throws Exception {
+        List<TensorSpec> specs = List.of(RawLearner.spec("w", 3000), RawLearner.spec("b", 10));
+        int n = 3010;
+        int rounds = 3;
+        try (FederationHarness h =
+                FederationHarness.start(
+                        work,
+                        Map.of(
+                                "gateway.parallelism", "2",
+                                "job.parallelism", "2",
+                                "federation.rounds", Integer.toString(rounds),
+                                "federation.min-learners", "4",
+                                "aggregation.shard-size", "1024"))) {
+            List<RawLearner> learners = new ArrayList<>();
+            List<Boolean> initialModelRequested = new ArrayList<>();
+            for (int i = 0; i < 4; i++) {
+                RawLearner l = h.learner(i % 2);
+                initialModelRequested.add(l.join("learner-" + i, 10).getInitialModelRequested());
+                learners.add(l);
+            }
+            // The initial model comes from the first learner that uploads one.
+            assertThat(initialModelRequested).containsOnly(true);
+            float[] init = new float[n];
+            assertThat(learners.get(0).submit(0, specs, init, 10, Map.of()).getStatus())
+                    .isEqualTo(SubmitUpdateResponse.Status.ACCEPTED);
+            for (RawLearner l : learners) {
+                l.openTaskStream();
+            }
+            for (int r = 1; r <= rounds; r++) {
+                for (int i = 0; i < 4; i++) {
+                    RawLearner l = learners.get(i);
+                    Task t = l.nextTask(Task.KindCase.TRAIN, WAIT);
+                    assertThat(t.getRound()).isEqualTo(r);
+                    float[] u = new float[n];
+                    java.util.Arrays.fill(u, r * 10 + i);
+                    l.submit(r, specs, u, 10, Map.of("loss", 1.0 / r));
+                }
+                for (int i = 0; i < 4; i++) {
+                    RawLearner l = learners.get(i);
+                    Task e = l.nextTask(Task.KindCase.EVALUATE, WAIT);
+                    assertThat(e.getRound()).isEqualTo(r);
+                    RawLearner.Downloaded m = l.getModel();
+                    assertThat(m.version()).isEqualTo(r);
+                    assertThat(m.values()).containsOnly(r * 10 + 1.5f);
+                    l.evaluate(r, 100, Map.of("accuracy", 0.5 + 0.1 * r));
+                }
+            }
+            for (RawLearner l : learners) {
+                assertThat(l.nextTask(WAIT).getKindCase()).isEqualTo(Task.KindCase.SHUTDOWN);
+            }
+            h.awaitCompletion(WAIT);
+            assertThat(h.federation().status()).isEqualTo(JobStatus.FINISHED);
+
+            List<RoundResult> results = h.results();
+            assertThat(results).hasSize(rounds);
+            for (RoundResult r : results) {
+                List<String> ids = new ArrayList<>();
+                for (RawLearner l : learners) {
+                    ids.add(l.id());
+                }
+                assertThat(r.contributors).containsExactlyInAnyOrderElementsOf(ids);
+                assertThat(r.evalMetrics.get("accuracy")).isCloseTo(0.5 + 0.1 * r.round,
+                        org.assertj.core.api.Assertions.within(1e-9));
+            }
+            assertThat(results.get(rounds - 1).last).isTrue();
+            for (RawLearner l : learners) {
+                l.close();
+            }
+        }
+    }
+}

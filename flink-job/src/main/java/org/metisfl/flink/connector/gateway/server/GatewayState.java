@@ -194,7 +194,13 @@ public final class GatewayState {
                                 p.getRound(),
                                 Set.copyOf(p.getParticipantsList()),
                                 p.getDeadlineUnixMs(),
-                                p.getTrain());
+                                TrainTask.newBuilder()
+                                        .setEpochs(config.trainEpochs())
+                                        .setBatchSize(config.trainBatchSize())
+                                        .setLearningRate(config.trainLearningRate())
+                                        .setLocalSteps(config.trainLocalSteps())
+                                        .setDeadlineUnixMs(p.getDeadlineUnixMs())
+                                        .build());
                 newParticipants = plan.participants();
                 List<GatewayEvent> opened = new ArrayList<>(header.getNumShards());
                 for (int s = 0; s < header.getNumShards(); s++) {

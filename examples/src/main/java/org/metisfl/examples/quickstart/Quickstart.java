@@ -1,0 +1,256 @@
+package org.metisfl.examples.quickstart;
+
+import com.google.gson.Gson;
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.LocalDateTime;
+import java.time.format.DateTimeFormatter;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import org.metisfl.flink.EmbeddedFederation;
+import org.metisfl.flink.config.FederationConfig;
+import org.metisfl.flink.config.FederationConfigLoader;
+import org.metisfl.flink.model.RoundResult;
+import org.metisfl.examples.fashionmnist.FashionMnistLearner;
+
+/**
+ * The quickstart: runs the federation job on an embedded Flink MiniCluster with the web UI,
+ * starts N Fashion-MNIST learner processes against it, prints every round as it completes, and
+ * ends with a summary and the path of the per-round results file (JSON lines).
+ */
+public final class Quickstart {
+
+    private Quickstart() {}
+
+    public static void main(String[] argv) throws Exception {
+        System.exit(run(argv));
+    }
+
+    static int run(String[] argv) throws Exception {
+        QuickstartArgs args;
+        FederationConfig config;
+        try {
+            args = QuickstartArgs.parse(argv);
+            if (args.help) {
+                System.out.print(QuickstartArgs.USAGE);
+                return 0;
+            }
+            config = loadConfig(args);
+        } catch (IllegalArgumentException e) {
+            System.err.println("quickstart: " + e.getMessage());
+            return 2;
+        }
+        if (config.gatewayPort() == 0) {
+            System.err.println("quickstart: gateway.port must be fixed (not 0) so learners find it");
+            return 2;
+        }
+        Files.deleteIfExists(Path.of(config.resultsFile()));
+        Path logs = Files.createDirectories(args.workDir.resolve("logs"));
+        long started = System.nanoTime();
+        System.out.printf(
+                "Federation '%s': %d learners, %d rounds of FedAvg on Fashion-MNIST (%s, %s)%n",
+                config.name(), args.learners, config.rounds(), args.model, args.partition);
+        List<Process> learners = new ArrayList<>();
+        try (EmbeddedFederation federation =
+                EmbeddedFederation.start(config, args.webUiPort, args.workDir)) {
+            System.out.println("Flink web UI: " + federation.webUiAddress());
+            federation.awaitGatewaysReady(Duration.ofMinutes(2));
+            System.out.printf(
+                    "Learner gateway on %s:%d; starting %d learner processes (logs in %s)%n",
+                    config.gatewayHost(), config.gatewayPort(), args.learners, logs);
+            for (int i = 0; i < args.learners; i++) {
+                learners.add(startLearner(args, config, i, logs));
+            }
+            int failedExit = watch(federation, config, learners);
+            if (failedExit != 0) {
+                return failedExit;
+            }
+        } finally {
+            for (Process p : learners) {
+                if (!p.waitFor(20, TimeUnit.SECONDS)) {
+                    p.destroy();
+                }
+            }
+        }
+        List<RoundResult> results = readResults(Path.of(config.resultsFile()));
+        RoundResult last = results.isEmpty() ? null : results.get(results.size() - 1);
+        double seconds = (System.nanoTime() - started) / 1e9;
+        System.out.printf(
+                Locale.ROOT,
+                "Federation '%s' finished: %d rounds in %.1f s, final global test accuracy %s,"
+                        + " loss %s%n",
+                config.name(),
+                results.size(),
+                seconds,
+                last == null ? "n/a" : metric(last, "accuracy"),
+                last == null ? "n/a" : metric(last, "loss"));
+        System.out.println("Per-round results: " + Path.of(config.resultsFile()).toAbsolutePath());
+        return 0;
+    }
+
+    private static FederationConfig loadConfig(QuickstartArgs args) {
+        Map<String, String> overrides = new LinkedHashMap<>();
+        overrides.put("federation.min-learners", Integer.toString(args.learners));
+        if (args.rounds != null) {
+            overrides.put("federation.rounds", Integer.toString(args.rounds));
+        }
+        for (String kv : args.settings) {
+            int eq = kv.indexOf('=');
+            overrides.put(kv.substring(0, eq).trim(), kv.substring(eq + 1).trim());
+        }
+        FederationConfig config = FederationConfigLoader.load(args.federation, overrides);
+        if (!overrides.containsKey("federation.results-file")) {
+            String stamp = LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss"));
+            overrides.put(
+                    "federation.results-file",
+                    "results/" + config.name() + "-" + stamp + ".jsonl");
+            config = FederationConfigLoader.load(args.federation, overrides);
+        }
+        return config;
+    }
+
+    private static Process startLearner(
+            QuickstartArgs args, FederationConfig config, int index, Path logs)
+            throws IOException {
+        List<String> cmd = new ArrayList<>();
+        cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        cmd.add("-Xmx2g");
+        String cache = System.getProperty("org.bytedeco.javacpp.cachedir");
+        if (cache != null) {
+            cmd.add("-Dorg.bytedeco.javacpp.cachedir=" + cache);
+        }
+        cmd.add("-cp");
+        cmd.add(System.getProperty("java.class.path"));
+        cmd.add(FashionMnistLearner.class.getName());
+        cmd.addAll(
+                List.of(
+                        "--gateway", "127.0.0.1:" + config.gatewayPort(),
+                        "--learners", Integer.toString(args.learners),
+                        "--learner-index", Integer.toString(index),
+                        "--partition", args.partition,
+                        "--alpha", args.alpha,
+                        "--model", args.model,
+                        "--batch-size", Integer.toString(config.trainBatchSize())));
+        if (args.trainLimit != null) {
+            cmd.addAll(List.of("--train-limit", args.trainLimit));
+        }
+        if (args.testLimit != null) {
+            cmd.addAll(List.of("--test-limit", args.testLimit));
+        }
+        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
+        // Two cores shared by the job and every learner: one BLAS thread per learner.
+        pb.environment().put("OMP_NUM_THREADS", "1");
+        Process p = pb.start();
+        Path log = logs.resolve("learner-" + index + ".log");
+        Thread pump =
+                new Thread(
+                        () -> pump(p, "[learner-" + index + "] ", log), "learner-" + index + "-log");
+        pump.setDaemon(true);
+        pump.start();
+        return p;
+    }
+
+    /** Copies a learner's output to its log file, and its progress lines to the console. */
+    private static void pump(Process p, String prefix, Path log) {
+        try (BufferedReader in =
+                        new BufferedReader(
+                                new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
+                var out = Files.newBufferedWriter(log)) {
+            String line;
+            while ((line = in.readLine()) != null) {
+                out.write(line);
+                out.newLine();
+                out.flush();
+                if (line.contains("epoch") || line.contains("ERROR") || line.contains("error:")) {
+                    System.out.println(prefix + line.strip());
+                }
+            }
+        } catch (IOException e) {
+            System.err.println(prefix + "log copy failed: " + e.getMessage());
+        }
+    }
+
+    /** Prints rounds as their results arrive until the job ends; returns an exit code. */
+    private static int watch(
+            EmbeddedFederation federation, FederationConfig config, List<Process> learners)
+            throws Exception {
+        Path results = Path.of(config.resultsFile());
+        int printed = 0;
+        while (true) {
+            List<RoundResult> rounds = readResults(results);
+            for (; printed < rounds.size(); printed++) {
+                print(rounds.get(printed), config);
+            }
+            if (federation.status().isGloballyTerminalState()) {
+                try {
+                    federation.awaitCompletion(Duration.ofSeconds(10));
+                } catch (Exception e) {
+                    System.err.println("quickstart: the federation job failed: " + e.getMessage());
+                    return 1;
+                }
+                for (RoundResult r : readResults(results).subList(printed, readResults(results).size())) {
+                    print(r, config);
+                }
+                return 0;
+            }
+            boolean allLearnersGone = !learners.isEmpty();
+            for (Process p : learners) {
+                allLearnersGone &= !p.isAlive() && p.exitValue() != 0;
+            }
+            if (allLearnersGone) {
+                System.err.println(
+                        "quickstart: every learner process failed; see their logs in the work"
+                                + " directory");
+                return 1;
+            }
+            Thread.sleep(250);
+        }
+    }
+
+    private static void print(RoundResult r, FederationConfig config) {
+        System.out.printf(
+                Locale.ROOT,
+                "round %d/%d | participants %d/%d | round time %.1f s | test accuracy %s | test"
+                        + " loss %s%s%n",
+                r.round,
+                config.rounds(),
+                r.contributors == null ? 0 : r.contributors.size(),
+                r.participants,
+                r.roundTimeMs / 1000.0,
+                metric(r, "accuracy"),
+                metric(r, "loss"),
+                r.aborted ? " | ABORTED (no quorum)" : "");
+    }
+
+    private static String metric(RoundResult r, String name) {
+        Double v = r.evalMetrics == null ? null : r.evalMetrics.get(name);
+        return v == null ? "n/a" : String.format(Locale.ROOT, "%.4f", v);
+    }
+
+    static List<RoundResult> readResults(Path file) throws IOException {
+        Map<Long, RoundResult> byRound = new java.util.TreeMap<>();
+        if (Files.exists(file)) {
+            Gson gson = new Gson();
+            for (String line : Files.readAllLines(file)) {
+                if (!line.isBlank()) {
+                    try {
+                        RoundResult r = gson.fromJson(line, RoundResult.class);
+                        byRound.put(r.round, r);
+                    } catch (RuntimeException partialLine) {
+                        // a line being written: read it next time
+                    }
+                }
+            }
+        }
+        return new ArrayList<>(byRound.values());
+    }
+}

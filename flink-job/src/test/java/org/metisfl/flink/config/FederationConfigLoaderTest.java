@@ -1,0 +1,114 @@
+package org.metisfl.flink.config;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class FederationConfigLoaderTest {
+    @TempDir Path dir;
+
+    private Path write(String yaml) throws Exception {
+        Path f = dir.resolve("fed.yaml");
+        Files.writeString(f, yaml);
+        return f;
+    }
+
+    @Test
+    void readsNestedAndDottedKeysAndAppliesOverrides() throws Exception {
+        Path f =
+                write(
+                        """
+                        federation:
+                          name: demo
+                          rounds: 7
+                        round.timeout: 90 s
+                        round:
+                          quorum: 0.75
+                        aggregation: {scaling: participants, shard-size: 2048}
+                        """);
+        FederationConfig c = FederationConfigLoader.load(f, Map.of("federation.rounds", "3"));
+        assertThat(c.name()).isEqualTo("demo");
+        assertThat(c.rounds()).isEqualTo(3);
+        assertThat(c.roundTimeoutMs()).isEqualTo(90_000);
+        assertThat(c.quorumOf(4)).isEqualTo(3);
+        assertThat(c.scaling()).isEqualTo(FederationOptions.Scaling.PARTICIPANTS);
+        assertThat(c.shardSize()).isEqualTo(2048);
+        assertThat(c.resultsFile()).isEqualTo("results/demo.jsonl");
+        assertThat(c.initialModelFile()).isEmpty();
+    }
+
+    @Test
+    void shippedQuickstartFileIsValid() {
+        Path shipped = Path.of("../conf/federations/quickstart.yaml");
+        FederationConfig c = FederationConfigLoader.load(shipped, Map.of());
+        assertThat(c.rounds()).isEqualTo(5);
+        assertThat(c.minLearners()).isEqualTo(3);
+        assertThat(c.gatewayPort()).isEqualTo(50051);
+    }
+
+    @Test
+    void unknownKeyIsRefusedWithASuggestion() throws Exception {
+        Path f = write("round:\n  timout: 5 min\n");
+        assertThatThrownBy(() -> FederationConfigLoader.load(f, Map.of()))
+                .isInstanceOf(InvalidConfigException.class)
+                .hasMessageContaining("unknown key 'round.timout'")
+                .hasMessageContaining("did you mean round.timeout");
+    }
+
+    @Test
+    void malformedValueNamesTheKey() throws Exception {
+        Path f = write("federation:\n  rounds: many\n");
+        assertThatThrownBy(() -> FederationConfigLoader.load(f, Map.of()))
+                .isInstanceOf(InvalidConfigException.class)
+                .hasMessageContaining("'federation.rounds'")
+                .hasMessageContaining("many");
+    }
+
+    @Test
+    void outOfRangeValueSaysHowToFixIt() throws Exception {
+        Path f = write("round:\n  quorum: 1.5\n");
+        assertThatThrownBy(() -> FederationConfigLoader.load(f, Map.of()))
+                .isInstanceOf(InvalidConfigException.class)
+                .hasMessageContaining("round.quorum")
+                .hasMessageContaining("(0, 1]");
+    }
+
+    @Test
+    void unsupportedRuleIsRefused() throws Exception {
+        Path f = write("aggregation:\n  rule: krum\n");
+        assertThatThrownBy(() -> FederationConfigLoader.load(f, Map.of()))
+                .hasMessageContaining("aggregation.rule")
+                .hasMessageContaining("fedavg");
+    }
+
+    @Test
+    void missingAndInvalidFilesAreReportedClearly() throws Exception {
+        assertThatThrownBy(() -> FederationConfigLoader.load(dir.resolve("nope.yaml"), Map.of()))
+                .hasMessageContaining("not found");
+        Path broken = write("federation: [unclosed\n");
+        assertThatThrownBy(() -> FederationConfigLoader.load(broken, Map.of()))
+                .hasMessageContaining("not valid YAML");
+        Path list = write("federation:\n  name:\n    - a\n");
+        assertThatThrownBy(() -> FederationConfigLoader.load(list, Map.of()))
+                .hasMessageContaining("federation.name");
+    }
+
+    @Test
+    void configSurvivesJavaSerialization() throws Exception {
+        FederationConfig c = FederationConfig.of(Map.of("federation.rounds", "4"));
+        var bytes = new java.io.ByteArrayOutputStream();
+        try (var out = new java.io.ObjectOutputStream(bytes)) {
+            out.writeObject(c);
+        }
+        try (var in =
+                new java.io.ObjectInputStream(
+                        new java.io.ByteArrayInputStream(bytes.toByteArray()))) {
+            assertThat(((FederationConfig) in.readObject()).rounds()).isEqualTo(4);
+        }
+    }
+}

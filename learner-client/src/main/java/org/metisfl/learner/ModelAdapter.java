@@ -8,9 +8,9 @@ import org.metisfl.learner.task.TrainResult;
 import org.metisfl.learner.task.TrainTask;
 
 /**
- * The extension point between the federation and a machine-learning model: what a learner must
- * do with its model and its private data. The library calls these methods from one thread, one
- * task at a time.
+ * The extension point between the federation and a machine-learning model: what a learner must do
+ * with its model and its private data. The library calls these methods from one thread, one task at
+ * a time.
  *
  * <p>{@code DeepLearning4jAdapter} implements it for DL4J networks; implement it directly for any
  * other model.

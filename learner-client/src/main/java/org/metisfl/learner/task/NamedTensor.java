@@ -17,7 +17,10 @@ public final class NamedTensor {
         for (long d : shape) {
             if (d < 0) {
                 throw new IllegalArgumentException(
-                        "tensor '" + name + "' has a negative dimension: " + Arrays.toString(shape));
+                        "tensor '"
+                                + name
+                                + "' has a negative dimension: "
+                                + Arrays.toString(shape));
             }
             n *= d;
         }

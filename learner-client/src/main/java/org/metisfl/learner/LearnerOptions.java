@@ -1,0 +1,222 @@
+package org.metisfl.learner;
+
+import java.time.Duration;
+import java.util.Objects;
+
+/**
+ * Timeouts, reconnection and transfer settings of a {@link Learner}; immutable. The defaults suit a
+ * learner on a LAN or the internet; tests shorten the backoffs.
+ *
+ * <pre>{@code
+ * LearnerOptions options = LearnerOptions.builder()
+ *         .callTimeout(Duration.ofSeconds(10))
+ *         .reconnectMaxBackoff(Duration.ofSeconds(60))
+ *         .build();
+ * }</pre>
+ */
+public final class LearnerOptions {
+    /** Largest data chunk the learner ever sends: 1 MiB. */
+    public static final int MAX_CHUNK_BYTES_LIMIT = 1 << 20;
+
+    private static final LearnerOptions DEFAULTS = builder().build();
+
+    private final Duration callTimeout;
+    private final Duration transferTimeout;
+    private final Duration reconnectInitialBackoff;
+    private final Duration reconnectMaxBackoff;
+    private final int maxReconnectAttempts;
+    private final int maxChunkBytes;
+    private final Duration keepAliveTime;
+
+    private LearnerOptions(Builder b) {
+        this.callTimeout = b.callTimeout;
+        this.transferTimeout = b.transferTimeout;
+        this.reconnectInitialBackoff = b.reconnectInitialBackoff;
+        this.reconnectMaxBackoff = b.reconnectMaxBackoff;
+        this.maxReconnectAttempts = b.maxReconnectAttempts;
+        this.maxChunkBytes = b.maxChunkBytes;
+        this.keepAliveTime = b.keepAliveTime;
+    }
+
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    /** The default options. */
+    public static LearnerOptions defaults() {
+        return DEFAULTS;
+    }
+
+    /** Deadline of each short call (join, evaluation report, leave). Default 30 s. */
+    public Duration callTimeout() {
+        return callTimeout;
+    }
+
+    /**
+     * Deadline of a model download or an update upload, including the gateway's wait for the update
+     * to be checkpointed. Default 5 min.
+     */
+    public Duration transferTimeout() {
+        return transferTimeout;
+    }
+
+    /** Wait before the first reconnect attempt; doubled per failed attempt. Default 500 ms. */
+    public Duration reconnectInitialBackoff() {
+        return reconnectInitialBackoff;
+    }
+
+    /** Upper bound of the wait between reconnect attempts. Default 30 s. */
+    public Duration reconnectMaxBackoff() {
+        return reconnectMaxBackoff;
+    }
+
+    /**
+     * Consecutive failed attempts after which {@link Learner#run()} gives up with a {@link
+     * LearnerException}. Default {@link Integer#MAX_VALUE} (keep trying).
+     */
+    public int maxReconnectAttempts() {
+        return maxReconnectAttempts;
+    }
+
+    /**
+     * Upper bound of an upload data chunk; the learner also stays 64 KiB below the gateway's
+     * announced message limit. Default and maximum 1 MiB.
+     */
+    public int maxChunkBytes() {
+        return maxChunkBytes;
+    }
+
+    /**
+     * Interval of HTTP/2 keepalive pings, sent even without calls so that a dead gateway is noticed
+     * on an idle task stream. Default 30 s; the gateway must permit it.
+     */
+    public Duration keepAliveTime() {
+        return keepAliveTime;
+    }
+
+    /** A builder that starts from these options. */
+    public Builder toBuilder() {
+        return new Builder()
+                .callTimeout(callTimeout)
+                .transferTimeout(transferTimeout)
+                .reconnectInitialBackoff(reconnectInitialBackoff)
+                .reconnectMaxBackoff(reconnectMaxBackoff)
+                .maxReconnectAttempts(maxReconnectAttempts)
+                .maxChunkBytes(maxChunkBytes)
+                .keepAliveTime(keepAliveTime);
+    }
+
+    @Override
+    public String toString() {
+        return "LearnerOptions{callTimeout="
+                + callTimeout
+                + ", transferTimeout="
+                + transferTimeout
+                + ", reconnectBackoff="
+                + reconnectInitialBackoff
+                + ".."
+                + reconnectMaxBackoff
+                + ", maxReconnectAttempts="
+                + maxReconnectAttempts
+                + ", maxChunkBytes="
+                + maxChunkBytes
+                + ", keepAliveTime="
+                + keepAliveTime
+                + "}";
+    }
+
+    /** Builds {@link LearnerOptions}; {@link #build()} validates. */
+    public static final class Builder {
+        private Duration callTimeout = Duration.ofSeconds(30);
+        private Duration transferTimeout = Duration.ofMinutes(5);
+        private Duration reconnectInitialBackoff = Duration.ofMillis(500);
+        private Duration reconnectMaxBackoff = Duration.ofSeconds(30);
+        private int maxReconnectAttempts = Integer.MAX_VALUE;
+        private int maxChunkBytes = MAX_CHUNK_BYTES_LIMIT;
+        private Duration keepAliveTime = Duration.ofSeconds(30);
+
+        Builder() {}
+
+        public Builder callTimeout(Duration callTimeout) {
+            this.callTimeout = Objects.requireNonNull(callTimeout, "callTimeout");
+            return this;
+        }
+
+        public Builder transferTimeout(Duration transferTimeout) {
+            this.transferTimeout = Objects.requireNonNull(transferTimeout, "transferTimeout");
+            return this;
+        }
+
+        public Builder reconnectInitialBackoff(Duration reconnectInitialBackoff) {
+            this.reconnectInitialBackoff =
+                    Objects.requireNonNull(reconnectInitialBackoff, "reconnectInitialBackoff");
+            return this;
+        }
+
+        public Builder reconnectMaxBackoff(Duration reconnectMaxBackoff) {
+            this.reconnectMaxBackoff =
+                    Objects.requireNonNull(reconnectMaxBackoff, "reconnectMaxBackoff");
+            return this;
+        }
+
+        public Builder maxReconnectAttempts(int maxReconnectAttempts) {
+            this.maxReconnectAttempts = maxReconnectAttempts;
+            return this;
+        }
+
+        public Builder maxChunkBytes(int maxChunkBytes) {
+            this.maxChunkBytes = maxChunkBytes;
+            return this;
+        }
+
+        public Builder keepAliveTime(Duration keepAliveTime) {
+            this.keepAliveTime = Objects.requireNonNull(keepAliveTime, "keepAliveTime");
+            return this;
+        }
+
+        /**
+         * @throws IllegalArgumentException naming the invalid property and a valid value
+         */
+        public LearnerOptions build() {
+            requirePositive("callTimeout", callTimeout, "e.g. Duration.ofSeconds(30)");
+            requirePositive("transferTimeout", transferTimeout, "e.g. Duration.ofMinutes(5)");
+            requirePositive(
+                    "reconnectInitialBackoff",
+                    reconnectInitialBackoff,
+                    "e.g. Duration.ofMillis(500)");
+            requirePositive(
+                    "reconnectMaxBackoff", reconnectMaxBackoff, "e.g. Duration.ofSeconds(30)");
+            requirePositive("keepAliveTime", keepAliveTime, "e.g. Duration.ofSeconds(30)");
+            if (reconnectMaxBackoff.compareTo(reconnectInitialBackoff) < 0) {
+                throw new IllegalArgumentException(
+                        "reconnectMaxBackoff ("
+                                + reconnectMaxBackoff
+                                + ") is shorter than reconnectInitialBackoff ("
+                                + reconnectInitialBackoff
+                                + "); raise reconnectMaxBackoff or lower reconnectInitialBackoff");
+            }
+            if (maxReconnectAttempts < 1) {
+                throw new IllegalArgumentException(
+                        "maxReconnectAttempts is "
+                                + maxReconnectAttempts
+                                + " but must be at least 1; use Integer.MAX_VALUE to keep trying");
+            }
+            if (maxChunkBytes < 1 || maxChunkBytes > MAX_CHUNK_BYTES_LIMIT) {
+                throw new IllegalArgumentException(
+                        "maxChunkBytes is "
+                                + maxChunkBytes
+                                + " but must be between 1 and "
+                                + MAX_CHUNK_BYTES_LIMIT
+                                + " (1 MiB); leave it unset for 1 MiB");
+            }
+            return new LearnerOptions(this);
+        }
+
+        private static void requirePositive(String property, Duration value, String example) {
+            if (value.isZero() || value.isNegative()) {
+                throw new IllegalArgumentException(
+                        property + " is " + value + " but must be positive, " + example);
+            }
+        }
+    }
+}

@@ -1,0 +1,23 @@
+package org.metisfl.learner;
+
+/**
+ * What one {@link Learner#run()} did, returned when it ends.
+ *
+ * @param learnerId the id the gateway gave this learner (the last one, after re-joins)
+ * @param roundsTrained training tasks whose update the gateway acknowledged
+ * @param updatesDropped updates the gateway refused (e.g. the round had closed) and were dropped
+ * @param evaluationsDone evaluation tasks reported
+ * @param lastModelVersion version of the last global model downloaded, -1 if none
+ * @param reconnects reconnections after a lost connection
+ * @param federationFinished true if the federation sent Shutdown, false if the learner was closed
+ * @param shutdownReason the federation's reason, or why the learner stopped
+ */
+public record LearnerSummary(
+        String learnerId,
+        int roundsTrained,
+        int updatesDropped,
+        int evaluationsDone,
+        long lastModelVersion,
+        int reconnects,
+        boolean federationFinished,
+        String shutdownReason) {}

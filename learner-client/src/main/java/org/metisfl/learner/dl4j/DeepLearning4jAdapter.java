@@ -1,0 +1,269 @@
+package org.metisfl.learner.dl4j;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
+import org.metisfl.learner.ModelAdapter;
+import org.metisfl.learner.task.EvaluateTask;
+import org.metisfl.learner.task.EvaluationResult;
+import org.metisfl.learner.task.NamedTensor;
+import org.metisfl.learner.task.TrainResult;
+import org.metisfl.learner.task.TrainTask;
+import org.nd4j.evaluation.classification.Evaluation;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.dataset.DataSet;
+import org.nd4j.linalg.dataset.api.iterator.DataSetIterator;
+import org.nd4j.linalg.factory.Nd4j;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A {@link ModelAdapter} for a DL4J {@link MultiLayerNetwork} with local training and test data as
+ * {@link DataSetIterator}s. The weights travel as one tensor per entry of the network's {@code
+ * paramTable()} ({@code 0_W}, {@code 0_b}, ...), in row-major order.
+ *
+ * <pre>{@code
+ * MultiLayerNetwork network = new MultiLayerNetwork(configuration);
+ * network.init();
+ * ModelAdapter model = new DeepLearning4jAdapter(network, trainIterator, testIterator);
+ * }</pre>
+ *
+ * <p>The mini-batch size is the iterators' own; a task's {@code batchSize} is not applied.
+ * Classification models only: {@link #evaluate} reports accuracy. Not thread-safe, like the
+ * network; the learner calls it from one thread.
+ */
+public final class DeepLearning4jAdapter implements ModelAdapter {
+    private static final Logger LOG = LoggerFactory.getLogger(DeepLearning4jAdapter.class);
+
+    private final MultiLayerNetwork network;
+    private final DataSetIterator train;
+    private final DataSetIterator test;
+    private long numTrainingExamples = -1;
+    private long numTestExamples = -1;
+
+    public DeepLearning4jAdapter(
+            MultiLayerNetwork network, DataSetIterator train, DataSetIterator test) {
+        this.network = Objects.requireNonNull(network, "network");
+        this.train = Objects.requireNonNull(train, "train");
+        this.test = Objects.requireNonNull(test, "test");
+        if (network.params() == null) {
+            throw new IllegalArgumentException(
+                    "network has no parameters yet: call network.init() before creating the"
+                            + " adapter");
+        }
+    }
+
+    /** The network this adapter trains. */
+    public MultiLayerNetwork network() {
+        return network;
+    }
+
+    @Override
+    public List<NamedTensor> getWeights() {
+        Map<String, INDArray> table = network.paramTable();
+        List<NamedTensor> weights = new ArrayList<>(table.size());
+        for (Map.Entry<String, INDArray> e : table.entrySet()) {
+            // paramTable() entries are views of the live parameters: copy them out.
+            INDArray copy = e.getValue().castTo(DataType.FLOAT).dup('c');
+            weights.add(new NamedTensor(e.getKey(), copy.shape(), copy.data().asFloat()));
+        }
+        return weights;
+    }
+
+    @Override
+    public void setWeights(List<NamedTensor> weights) {
+        Map<String, INDArray> table = network.paramTable();
+        if (weights.size() != table.size()) {
+            throw new IllegalArgumentException(
+                    "expected "
+                            + table.size()
+                            + " tensors "
+                            + describe(table)
+                            + " but got "
+                            + weights.size()
+                            + " "
+                            + weights);
+        }
+        for (NamedTensor w : weights) {
+            INDArray param = table.get(w.name());
+            if (param == null) {
+                throw new IllegalArgumentException(
+                        "the network has no parameter '"
+                                + w.name()
+                                + "'; its parameters are "
+                                + describe(table));
+            }
+            if (!Arrays.equals(param.shape(), w.shape())) {
+                throw new IllegalArgumentException(
+                        "parameter '"
+                                + w.name()
+                                + "' has shape "
+                                + Arrays.toString(param.shape())
+                                + " but the tensor has shape "
+                                + Arrays.toString(w.shape()));
+            }
+        }
+        for (NamedTensor w : weights) {
+            INDArray value = Nd4j.create(w.values(), w.shape(), 'c');
+            INDArray param = table.get(w.name());
+            network.setParam(w.name(), value.castTo(param.dataType()));
+        }
+    }
+
+    @Override
+    public TrainResult train(TrainTask task) {
+        if (task.learningRate() > 0) {
+            network.setLearningRate(task.learningRate());
+        }
+        return task.localSteps() > 0 ? trainSteps(task) : trainEpochs(task);
+    }
+
+    private TrainResult trainEpochs(TrainTask task) {
+        int epochs = Math.max(1, task.epochs());
+        if (task.epochs() < 1) {
+            LOG.warn("round {}: the task asks for {} epochs; training 1", task.round(), epochs);
+        }
+        long examples = 0;
+        long batches = 0;
+        double weightedLoss = 0;
+        for (int epoch = 1; epoch <= epochs; epoch++) {
+            long start = System.nanoTime();
+            resetIfPossible(train);
+            long epochExamples = 0;
+            double epochLoss = 0;
+            while (train.hasNext()) {
+                DataSet batch = train.next();
+                network.fit(batch);
+                int n = batch.numExamples();
+                epochLoss += network.score() * n;
+                epochExamples += n;
+                batches++;
+            }
+            network.incrementEpochCount();
+            examples += epochExamples;
+            weightedLoss += epochLoss;
+            LOG.info(
+                    String.format(
+                            "round %d: epoch %d/%d, mean loss %.4f, %.1f s",
+                            task.round(),
+                            epoch,
+                            epochs,
+                            epochExamples == 0 ? Double.NaN : epochLoss / epochExamples,
+                            (System.nanoTime() - start) / 1e9));
+        }
+        return result(examples, batches, weightedLoss);
+    }
+
+    private TrainResult trainSteps(TrainTask task) {
+        long start = System.nanoTime();
+        long examples = 0;
+        double weightedLoss = 0;
+        long steps = 0;
+        while (steps < task.localSteps()) {
+            if (!train.hasNext()) {
+                // Cycle: local steps may span several passes over the local data.
+                if (!train.resetSupported()) {
+                    throw new IllegalStateException(
+                            "the training iterator ran out after "
+                                    + steps
+                                    + " of "
+                                    + task.localSteps()
+                                    + " local steps and does not support reset(); use a"
+                                    + " resettable DataSetIterator");
+                }
+                train.reset();
+                if (!train.hasNext()) {
+                    throw new IllegalStateException(
+                            "the training iterator yielded no examples; check the local"
+                                    + " training data");
+                }
+            }
+            DataSet batch = train.next();
+            network.fit(batch);
+            int n = batch.numExamples();
+            weightedLoss += network.score() * n;
+            examples += n;
+            steps++;
+        }
+        LOG.info(
+                String.format(
+                        "round %d: %d local steps, mean loss %.4f, %.1f s",
+                        task.round(),
+                        task.localSteps(),
+                        examples == 0 ? Double.NaN : weightedLoss / examples,
+                        (System.nanoTime() - start) / 1e9));
+        return result(examples, task.localSteps(), weightedLoss);
+    }
+
+    private static TrainResult result(long examples, long batches, double weightedLoss) {
+        if (examples == 0) {
+            throw new IllegalStateException(
+                    "the training iterator yielded no examples; check the local training data");
+        }
+        return new TrainResult(examples, batches, Map.of("loss", weightedLoss / examples));
+    }
+
+    @Override
+    public EvaluationResult evaluate(EvaluateTask task) {
+        resetIfPossible(test);
+        Evaluation evaluation = network.evaluate(test);
+        resetIfPossible(test);
+        long examples = 0;
+        double weightedLoss = 0;
+        while (test.hasNext()) {
+            DataSet batch = test.next();
+            int n = batch.numExamples();
+            weightedLoss += network.score(batch, false) * n;
+            examples += n;
+        }
+        if (examples == 0) {
+            throw new IllegalStateException(
+                    "the test iterator yielded no examples; check the local test data");
+        }
+        return new EvaluationResult(
+                examples,
+                Map.of("accuracy", evaluation.accuracy(), "loss", weightedLoss / examples));
+    }
+
+    @Override
+    public long numTrainingExamples() {
+        if (numTrainingExamples < 0) {
+            numTrainingExamples = count(train);
+        }
+        return numTrainingExamples;
+    }
+
+    @Override
+    public long numTestExamples() {
+        if (numTestExamples < 0) {
+            numTestExamples = count(test);
+        }
+        return numTestExamples;
+    }
+
+    private static long count(DataSetIterator iterator) {
+        resetIfPossible(iterator);
+        long n = 0;
+        while (iterator.hasNext()) {
+            n += iterator.next().numExamples();
+        }
+        resetIfPossible(iterator);
+        return n;
+    }
+
+    private static void resetIfPossible(DataSetIterator iterator) {
+        if (iterator.resetSupported()) {
+            iterator.reset();
+        }
+    }
+
+    private static String describe(Map<String, INDArray> table) {
+        List<String> parts = new ArrayList<>(table.size());
+        table.forEach((name, value) -> parts.add(name + Arrays.toString(value.shape())));
+        return parts.toString();
+    }
+}

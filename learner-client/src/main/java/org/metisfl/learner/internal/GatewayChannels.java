@@ -1,0 +1,101 @@
+package org.metisfl.learner.internal;
+
+import io.grpc.ManagedChannel;
+import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Function;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The learner's one open channel, to one gateway of the list at a time; each reconnect moves to the
+ * next gateway, round-robin. It closes only channels it created.
+ */
+public final class GatewayChannels implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(GatewayChannels.class);
+
+    /** Model headers and chunks from the gateway may exceed gRPC's 4 MiB default. */
+    static final int MAX_INBOUND_MESSAGE_BYTES = 64 << 20;
+
+    private final List<GatewayAddress> addresses;
+    private final Function<GatewayAddress, ManagedChannel> factory;
+    private int index = -1;
+    private ManagedChannel current;
+
+    public GatewayChannels(
+            List<GatewayAddress> addresses, Function<GatewayAddress, ManagedChannel> factory) {
+        if (addresses.isEmpty()) {
+            throw new IllegalArgumentException("at least one gateway address is required");
+        }
+        this.addresses = List.copyOf(addresses);
+        this.factory = factory;
+    }
+
+    /** Plaintext Netty channels with keepalive on idle connections and no built-in retries. */
+    public static Function<GatewayAddress, ManagedChannel> nettyFactory(Duration keepAliveTime) {
+        return address ->
+                NettyChannelBuilder.forAddress(address.host(), address.port())
+                        .usePlaintext()
+                        .keepAliveTime(keepAliveTime.toNanos(), TimeUnit.NANOSECONDS)
+                        .keepAliveWithoutCalls(true)
+                        .maxInboundMessageSize(MAX_INBOUND_MESSAGE_BYTES)
+                        // Retries are the learner's job: it knows which calls are idempotent.
+                        .disableRetry()
+                        .build();
+    }
+
+    /** The open channel, opening one to the first gateway on first use. */
+    public synchronized ManagedChannel channel() {
+        if (current == null) {
+            next();
+        }
+        return current;
+    }
+
+    /** The gateway the open channel goes to. */
+    public synchronized GatewayAddress address() {
+        return addresses.get(Math.max(index, 0));
+    }
+
+    /** The gateway a call to {@link #next()} will connect to. */
+    public synchronized GatewayAddress nextAddress() {
+        return addresses.get((index + 1) % addresses.size());
+    }
+
+    /** Drops the open channel (its calls fail) and opens one to the next gateway. */
+    public synchronized ManagedChannel next() {
+        if (current != null) {
+            current.shutdownNow();
+        }
+        index = (index + 1) % addresses.size();
+        current = factory.apply(addresses.get(index));
+        LOG.debug("opened a channel to gateway {}", addresses.get(index));
+        return current;
+    }
+
+    public List<GatewayAddress> addresses() {
+        return addresses;
+    }
+
+    /** Shuts the open channel down, giving in-flight calls a moment to end. */
+    @Override
+    public synchronized void close() {
+        if (current == null) {
+            return;
+        }
+        ManagedChannel channel = current;
+        current = null;
+        channel.shutdown();
+        try {
+            if (!channel.awaitTermination(2, TimeUnit.SECONDS)) {
+                channel.shutdownNow();
+                channel.awaitTermination(2, TimeUnit.SECONDS);
+            }
+        } catch (InterruptedException e) {
+            channel.shutdownNow();
+            Thread.currentThread().interrupt();
+        }
+    }
+}

@@ -1,0 +1,860 @@
+package org.metisfl.learner.internal;
+
+import io.grpc.Context;
+import io.grpc.ManagedChannel;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import java.time.Duration;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+import java.util.function.DoubleSupplier;
+import java.util.function.Function;
+import java.util.function.LongSupplier;
+import java.util.function.Supplier;
+import org.metisfl.learner.LearnerException;
+import org.metisfl.learner.LearnerOptions;
+import org.metisfl.learner.LearnerSummary;
+import org.metisfl.learner.ModelAdapter;
+import org.metisfl.learner.internal.Failures.Kind;
+import org.metisfl.learner.internal.TaskStreamObserver.Event;
+import org.metisfl.learner.internal.TaskStreamObserver.StreamEnded;
+import org.metisfl.learner.internal.TaskStreamObserver.TaskArrived;
+import org.metisfl.learner.internal.TaskStreamObserver.Wake;
+import org.metisfl.learner.internal.TensorCodec.EncodedModel;
+import org.metisfl.learner.task.EvaluateTask;
+import org.metisfl.learner.task.EvaluationResult;
+import org.metisfl.learner.task.NamedTensor;
+import org.metisfl.learner.task.TrainResult;
+import org.metisfl.learner.task.TrainTask;
+import org.metisfl.proto.v1.Credentials;
+import org.metisfl.proto.v1.EvaluationReport;
+import org.metisfl.proto.v1.GetModelRequest;
+import org.metisfl.proto.v1.JoinRequest;
+import org.metisfl.proto.v1.JoinResponse;
+import org.metisfl.proto.v1.LearnerServiceGrpc;
+import org.metisfl.proto.v1.LearnerServiceGrpc.LearnerServiceBlockingStub;
+import org.metisfl.proto.v1.LeaveRequest;
+import org.metisfl.proto.v1.ModelChunk;
+import org.metisfl.proto.v1.ModelHeader;
+import org.metisfl.proto.v1.StreamTasksRequest;
+import org.metisfl.proto.v1.SubmitUpdateResponse;
+import org.metisfl.proto.v1.Task;
+import org.metisfl.proto.v1.UpdateHeader;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The learner's engine: joins, keeps one task stream open, and works through the tasks one at a
+ * time on the thread that called {@link #run()}, while gRPC's threads only enqueue what arrives.
+ * Every failed call goes through {@link Failures#classify} and one retry loop ({@link #call}).
+ */
+public final class LearnerSession implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(LearnerSession.class);
+
+    /** Task id of the learner's initial-model upload. */
+    public static final String INITIAL_TASK_ID = "init";
+
+    /** Room left below the gateway's message limit for the chunk's framing. */
+    static final int MESSAGE_HEADROOM_BYTES = 64 * 1024;
+
+    /** Joins in a row that end in UNAUTHENTICATED again before the learner gives up. */
+    static final int MAX_CONSECUTIVE_REJOINS = 5;
+
+    /** A task stream that stayed open this long proves the connection worked. */
+    static final long STABLE_STREAM_NANOS = TimeUnit.SECONDS.toNanos(10);
+
+    private enum State {
+        NEW,
+        RUNNING,
+        ENDED,
+        CLOSED
+    }
+
+    private final String name;
+    private final ModelAdapter adapter;
+    private final LearnerOptions options;
+    private final GatewayChannels channels;
+    private final LongSupplier nanoTime;
+    private final Backoff backoff;
+
+    private final Object lock = new Object();
+    private State state = State.NEW;
+    private volatile boolean closing;
+    private final CountDownLatch runExited = new CountDownLatch(1);
+    private final CountDownLatch closeRequested = new CountDownLatch(1);
+    private volatile Thread runThread;
+    private final Context.CancellableContext runContext = Context.ROOT.withCancellation();
+    private final BlockingQueue<Event> events = new LinkedBlockingQueue<>();
+
+    // Everything below is touched by the run() thread only.
+    private Credentials credentials;
+    private int maxMessageBytes;
+    private boolean streamWanted;
+    private TaskStreamObserver stream;
+    private long streamGeneration;
+    private long streamOpenedAt;
+    private int failedAttempts;
+    private int consecutiveRejoins;
+    private boolean gatewayUnreachable;
+    private final RecentIds completed = new RecentIds(4096);
+    private long loadedModelVersion = -1;
+
+    private int roundsTrained;
+    private int updatesDropped;
+    private int evaluationsDone;
+    private long lastModelVersion = -1;
+    private int reconnects;
+
+    public LearnerSession(
+            List<GatewayAddress> gateways,
+            String name,
+            ModelAdapter adapter,
+            LearnerOptions options,
+            Function<GatewayAddress, ManagedChannel> channelFactory,
+            LongSupplier nanoTime,
+            DoubleSupplier random) {
+        this.name = name;
+        this.adapter = adapter;
+        this.options = options;
+        this.channels = new GatewayChannels(gateways, channelFactory);
+        this.nanoTime = nanoTime;
+        this.backoff =
+                new Backoff(
+                        options.reconnectInitialBackoff(), options.reconnectMaxBackoff(), random);
+    }
+
+    /** A session on real Netty channels and the system's monotonic clock. */
+    public static LearnerSession create(
+            List<GatewayAddress> gateways,
+            String name,
+            ModelAdapter adapter,
+            LearnerOptions options) {
+        return new LearnerSession(
+                gateways,
+                name,
+                adapter,
+                options,
+                GatewayChannels.nettyFactory(options.keepAliveTime()),
+                System::nanoTime,
+                () -> ThreadLocalRandom.current().nextDouble());
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // Lifecycle
+
+    /** Joins and works through tasks until the federation's Shutdown or {@link #close()}. */
+    public LearnerSummary run() {
+        synchronized (lock) {
+            if (state == State.CLOSED) {
+                throw new IllegalStateException(
+                        "the learner is closed; build a new Learner to run again");
+            }
+            if (state != State.NEW) {
+                throw new IllegalStateException(
+                        "run() was already called; a Learner runs once, build a new one");
+            }
+            state = State.RUNNING;
+            runThread = Thread.currentThread();
+        }
+        Context previous = runContext.attach();
+        try {
+            return runLoop();
+        } finally {
+            runContext.detach(previous);
+            runContext.cancel(null);
+            channels.close();
+            synchronized (lock) {
+                if (state == State.RUNNING) {
+                    state = State.ENDED;
+                }
+            }
+            runExited.countDown();
+        }
+    }
+
+    /**
+     * Leaves the federation if {@link #run()} is still working, and releases the connection. If a
+     * task is running, waits up to the call timeout for it; the learner leaves when it ends.
+     */
+    @Override
+    public void close() {
+        State previous;
+        synchronized (lock) {
+            previous = state;
+            state = State.CLOSED;
+        }
+        if (previous != State.RUNNING) {
+            channels.close();
+            return;
+        }
+        closing = true;
+        closeRequested.countDown();
+        events.add(Wake.INSTANCE);
+        // Fails in-flight calls at once; the run() thread then leaves with a fresh context.
+        runContext.cancel(null);
+        if (Thread.currentThread() == runThread) {
+            return;
+        }
+        try {
+            Duration wait = options.callTimeout().plusSeconds(5);
+            if (!runExited.await(wait.toNanos(), TimeUnit.NANOSECONDS)) {
+                LOG.warn(
+                        "the learner is still busy with a task after {} s; it leaves the"
+                                + " federation when the task ends",
+                        wait.toSeconds());
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    private LearnerSummary runLoop() {
+        try {
+            join();
+            streamWanted = true;
+            openStream();
+            while (true) {
+                Event event = nextEvent();
+                if (event instanceof TaskArrived arrived) {
+                    // A task arrived: the connection works again.
+                    failedAttempts = 0;
+                    String reason = handle(arrived.task());
+                    if (reason != null) {
+                        return summary(true, reason);
+                    }
+                } else if (event instanceof StreamEnded ended
+                        && ended.generation() == streamGeneration) {
+                    onStreamEnded(ended.status());
+                }
+            }
+        } catch (Stop stop) {
+            boolean interrupted = Thread.interrupted();
+            LOG.info("stopping: {}", stop.getMessage());
+            leave();
+            if (interrupted) {
+                Thread.currentThread().interrupt();
+            }
+            return summary(false, stop.getMessage());
+        } catch (LearnerException e) {
+            if (!gatewayUnreachable) {
+                leave();
+            }
+            throw e;
+        } catch (RuntimeException e) {
+            leave();
+            throw new LearnerException("the learner failed unexpectedly: " + e, e);
+        }
+    }
+
+    private Event nextEvent() {
+        checkNotClosing();
+        Event event;
+        try {
+            event = events.take();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new Stop("interrupted");
+        }
+        checkNotClosing();
+        return event;
+    }
+
+    private void checkNotClosing() {
+        if (closing) {
+            throw new Stop("closed by the user");
+        }
+        if (Thread.currentThread().isInterrupted()) {
+            throw new Stop("interrupted");
+        }
+    }
+
+    private LearnerSummary summary(boolean federationFinished, String reason) {
+        return new LearnerSummary(
+                credentials == null ? "" : credentials.getLearnerId(),
+                roundsTrained,
+                updatesDropped,
+                evaluationsDone,
+                lastModelVersion,
+                reconnects,
+                federationFinished,
+                reason);
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // Membership
+
+    private void join() {
+        JoinRequest request =
+                JoinRequest.newBuilder()
+                        .setName(name)
+                        .setNumTrainingExamples(adapter.numTrainingExamples())
+                        .setNumTestExamples(adapter.numTestExamples())
+                        .build();
+        JoinResponse response;
+        try {
+            response = call("join", false, () -> blockingStub(options.callTimeout()).join(request));
+        } catch (Refused r) {
+            throw new LearnerException(
+                    "gateway "
+                            + channels.address()
+                            + " refused to let learner '"
+                            + name
+                            + "' join: "
+                            + Failures.describe(r.status)
+                            + "; check the federation's configuration");
+        }
+        credentials =
+                Credentials.newBuilder()
+                        .setLearnerId(response.getLearnerId())
+                        .setToken(response.getToken())
+                        .build();
+        maxMessageBytes = response.getMaxMessageBytes();
+        LOG.info(
+                "joined the federation at {} as learner {} ('{}', {} training and {} test"
+                        + " examples)",
+                channels.address(),
+                response.getLearnerId(),
+                name,
+                request.getNumTrainingExamples(),
+                request.getNumTestExamples());
+        if (response.getInitialModelRequested()) {
+            uploadInitialModel();
+        }
+    }
+
+    private void rejoin(String what, Status status) {
+        consecutiveRejoins++;
+        if (consecutiveRejoins > MAX_CONSECUTIVE_REJOINS) {
+            throw new LearnerException(
+                    what
+                            + " keeps failing with "
+                            + Failures.describe(status)
+                            + " even with fresh credentials ("
+                            + MAX_CONSECUTIVE_REJOINS
+                            + " joins in a row); check the gateway's authentication setup");
+        }
+        LOG.warn("{} failed ({}): joining the federation again", what, Failures.describe(status));
+        if (consecutiveRejoins > 1) {
+            sleep(backoff.delay(consecutiveRejoins - 1));
+        }
+        join();
+        if (streamWanted) {
+            openStream();
+        }
+    }
+
+    private void leave() {
+        if (credentials == null) {
+            return;
+        }
+        LeaveRequest request = LeaveRequest.newBuilder().setCredentials(credentials).build();
+        // The run context may be cancelled by close(); Leave must still go out.
+        Context previous = Context.ROOT.attach();
+        try {
+            blockingStub(options.callTimeout()).leave(request);
+            LOG.info("left the federation (learner {})", credentials.getLearnerId());
+        } catch (StatusRuntimeException e) {
+            LOG.warn(
+                    "could not leave the federation cleanly ({}); the gateway drops the learner"
+                            + " when it notices the lost connection",
+                    Failures.describe(e.getStatus()));
+        } finally {
+            Context.ROOT.detach(previous);
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // Connection and retries
+
+    /** A remote call that may be interrupted. */
+    @FunctionalInterface
+    private interface RemoteCall<T> {
+        T call() throws InterruptedException;
+    }
+
+    /**
+     * Runs one remote call until it succeeds: reconnects on retryable failures, re-joins on
+     * UNAUTHENTICATED, and throws {@link Refused} for failures that drop this piece of work.
+     */
+    private <T> T call(String what, boolean mayRejoin, RemoteCall<T> remote) {
+        while (true) {
+            checkNotClosing();
+            try {
+                T result = remote.call();
+                failedAttempts = 0;
+                if (mayRejoin) {
+                    consecutiveRejoins = 0;
+                }
+                return result;
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new Stop("interrupted");
+            } catch (StatusRuntimeException e) {
+                checkNotClosing();
+                Status status = e.getStatus();
+                Kind kind = Failures.classify(status);
+                if (kind == Kind.REJOIN && !mayRejoin) {
+                    kind = Kind.FATAL;
+                }
+                switch (kind) {
+                    case RETRY -> reconnect(what, status);
+                    case REJOIN -> rejoin(what, status);
+                    case REJECTED, INVALID -> throw new Refused(kind, what, status);
+                    default ->
+                            throw new LearnerException(
+                                    what
+                                            + " failed at gateway "
+                                            + channels.address()
+                                            + ": "
+                                            + Failures.describe(status)
+                                            + "; retrying cannot fix this, so the learner stops");
+                }
+            }
+        }
+    }
+
+    private void reconnect(String what, Status status) {
+        failedAttempts++;
+        if (failedAttempts > options.maxReconnectAttempts()) {
+            gatewayUnreachable = true;
+            throw new LearnerException(
+                    "gave up after "
+                            + options.maxReconnectAttempts()
+                            + " reconnect attempts to gateways "
+                            + channels.addresses()
+                            + ": "
+                            + what
+                            + " failed with "
+                            + Failures.describe(status)
+                            + "; check that the federation is running and reachable, or raise"
+                            + " LearnerOptions.maxReconnectAttempts");
+        }
+        Duration delay = backoff.delay(failedAttempts);
+        LOG.warn(
+                "{} failed ({}); reconnecting to gateway {} in {} ms (attempt {}{})",
+                what,
+                Failures.describe(status),
+                channels.nextAddress(),
+                delay.toMillis(),
+                failedAttempts,
+                options.maxReconnectAttempts() == Integer.MAX_VALUE
+                        ? ""
+                        : " of " + options.maxReconnectAttempts());
+        sleep(delay);
+        channels.next();
+        reconnects++;
+        if (streamWanted) {
+            openStream();
+        }
+    }
+
+    /** Waits out a backoff; close() cuts it short. */
+    private void sleep(Duration delay) {
+        try {
+            closeRequested.await(delay.toNanos(), TimeUnit.NANOSECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new Stop("interrupted");
+        }
+        checkNotClosing();
+    }
+
+    private void openStream() {
+        if (stream != null) {
+            stream.cancel();
+        }
+        long generation = ++streamGeneration;
+        stream = new TaskStreamObserver(generation, events::add);
+        streamOpenedAt = nanoTime.getAsLong();
+        LearnerServiceGrpc.newStub(channels.channel())
+                .streamTasks(
+                        StreamTasksRequest.newBuilder().setCredentials(credentials).build(),
+                        stream);
+    }
+
+    private void onStreamEnded(Status status) {
+        Status s =
+                status != null
+                        ? status
+                        : Status.UNAVAILABLE.withDescription(
+                                "the gateway ended the task stream without a Shutdown task");
+        if (nanoTime.getAsLong() - streamOpenedAt >= STABLE_STREAM_NANOS) {
+            failedAttempts = 0;
+        }
+        switch (Failures.classify(s)) {
+            case RETRY -> reconnect("task stream", s);
+            case REJOIN -> rejoin("task stream", s);
+            default ->
+                    throw new LearnerException(
+                            "gateway "
+                                    + channels.address()
+                                    + " closed the task stream: "
+                                    + Failures.describe(s)
+                                    + "; the learner cannot receive tasks");
+        }
+    }
+
+    private LearnerServiceBlockingStub blockingStub(Duration deadline) {
+        return LearnerServiceGrpc.newBlockingStub(channels.channel())
+                .withDeadlineAfter(deadline.toNanos(), TimeUnit.NANOSECONDS);
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // Tasks
+
+    /** Handles one task; returns the shutdown reason if the federation is over, else null. */
+    private String handle(Task task) {
+        String id = task.getTaskId();
+        if (completed.contains(id)) {
+            LOG.debug("round {}: ignoring task {}, already completed", task.getRound(), id);
+            return null;
+        }
+        try {
+            switch (task.getKindCase()) {
+                case TRAIN -> train(task);
+                case EVALUATE -> evaluate(task);
+                case SHUTDOWN -> {
+                    String reason = task.getShutdown().getReason();
+                    LOG.info(
+                            "the federation shut down ({}): {} rounds trained, {} updates"
+                                    + " dropped, {} evaluations",
+                            reason.isEmpty() ? "no reason given" : reason,
+                            roundsTrained,
+                            updatesDropped,
+                            evaluationsDone);
+                    return reason;
+                }
+                default ->
+                        LOG.warn(
+                                "round {}: ignoring task {} of a kind this learner does not know"
+                                        + " (a newer gateway?)",
+                                task.getRound(),
+                                id);
+            }
+        } catch (Refused r) {
+            if (r.kind == Kind.REJECTED) {
+                LOG.warn(
+                        "round {}: {} refused by the gateway ({}); skipping task {}",
+                        task.getRound(),
+                        r.what,
+                        Failures.describe(r.status),
+                        id);
+            } else {
+                LOG.error(
+                        "round {}: {} rejected as invalid by the gateway ({}); skipping task {}",
+                        task.getRound(),
+                        r.what,
+                        Failures.describe(r.status),
+                        id);
+            }
+        }
+        completed.add(id);
+        return null;
+    }
+
+    private void train(Task task) {
+        long round = task.getRound();
+        ensureModel(task.getModelVersion());
+        TrainTask trainTask = Protos.trainTask(task);
+        long start = nanoTime.getAsLong();
+        TrainResult result = adapterCall("train", round, () -> adapter.train(trainTask));
+        double seconds = (nanoTime.getAsLong() - start) / 1e9;
+        if (result.numTrainingExamples() <= 0) {
+            throw new LearnerException(
+                    "the model adapter trained round "
+                            + round
+                            + " on "
+                            + result.numTrainingExamples()
+                            + " examples; an update needs at least one, check the local training"
+                            + " data");
+        }
+        List<NamedTensor> weights = adapterCall("getWeights", round, adapter::getWeights);
+        // The adapter now holds local weights, no longer any global model.
+        loadedModelVersion = -1;
+        EncodedModel model = TensorCodec.encode(weights);
+        String work =
+                trainTask.localSteps() > 0
+                        ? result.numCompletedBatches() + " local steps"
+                        : trainTask.epochs() + (trainTask.epochs() == 1 ? " epoch" : " epochs");
+        String outcome;
+        try {
+            outcome =
+                    submitUpdate(
+                            task.getTaskId(),
+                            round,
+                            result.numTrainingExamples(),
+                            result.numCompletedBatches(),
+                            result.metrics(),
+                            model);
+            roundsTrained++;
+        } catch (Refused r) {
+            updatesDropped++;
+            String line =
+                    String.format(
+                            "round %d: trained %s on %d examples in %.1f s%s; update dropped, %s"
+                                    + " (%s)",
+                            round,
+                            work,
+                            result.numTrainingExamples(),
+                            seconds,
+                            Protos.formatMetrics(result.metrics()),
+                            r.kind == Kind.REJECTED ? "refused" : "rejected as invalid",
+                            Failures.describe(r.status));
+            if (r.kind == Kind.REJECTED) {
+                LOG.warn(line);
+            } else {
+                LOG.error(line);
+            }
+            return;
+        }
+        LOG.info(
+                String.format(
+                        "round %d: trained %s on %d examples in %.1f s%s; update %s",
+                        round,
+                        work,
+                        result.numTrainingExamples(),
+                        seconds,
+                        Protos.formatMetrics(result.metrics()),
+                        outcome));
+    }
+
+    private void evaluate(Task task) {
+        long round = task.getRound();
+        ensureModel(task.getModelVersion());
+        EvaluateTask evaluateTask = Protos.evaluateTask(task);
+        long start = nanoTime.getAsLong();
+        EvaluationResult result =
+                adapterCall("evaluate", round, () -> adapter.evaluate(evaluateTask));
+        double seconds = (nanoTime.getAsLong() - start) / 1e9;
+        call(
+                "evaluation report",
+                true,
+                () ->
+                        blockingStub(options.callTimeout())
+                                .submitEvaluation(
+                                        EvaluationReport.newBuilder()
+                                                .setCredentials(credentials)
+                                                .setTaskId(task.getTaskId())
+                                                .setRound(round)
+                                                .setNumExamples(result.numExamples())
+                                                .putAllMetrics(result.metrics())
+                                                .build()));
+        evaluationsDone++;
+        LOG.info(
+                String.format(
+                        "round %d: evaluated model version %d on %d examples in %.1f s%s;"
+                                + " reported",
+                        round,
+                        task.getModelVersion(),
+                        result.numExamples(),
+                        seconds,
+                        Protos.formatMetrics(result.metrics())));
+    }
+
+    private void uploadInitialModel() {
+        List<NamedTensor> weights = adapterCall("getWeights", 0, adapter::getWeights);
+        EncodedModel model = TensorCodec.encode(weights);
+        try {
+            String outcome =
+                    submitUpdate(
+                            INITIAL_TASK_ID, 0, adapter.numTrainingExamples(), 0, Map.of(), model);
+            LOG.info(
+                    "uploaded this learner's weights as the initial model ({} tensors, {} bytes):"
+                            + " {}",
+                    model.specs().size(),
+                    model.data().size(),
+                    outcome);
+        } catch (Refused r) {
+            if (r.kind == Kind.REJECTED) {
+                LOG.info(
+                        "the gateway took another learner's initial model ({})",
+                        Failures.describe(r.status));
+            } else {
+                LOG.error(
+                        "the gateway rejected this learner's initial model ({})",
+                        Failures.describe(r.status));
+            }
+        }
+    }
+
+    /**
+     * Uploads one update, resending it after reconnects until the gateway acknowledges it.
+     *
+     * @return "accepted" or "duplicate"
+     */
+    private String submitUpdate(
+            String taskId,
+            long round,
+            long numTrainingExamples,
+            long numCompletedBatches,
+            Map<String, Double> metrics,
+            EncodedModel model) {
+        int chunkBytes = chunkBytes();
+        SubmitUpdateResponse response =
+                call(
+                        "upload of the update for round " + round,
+                        true,
+                        () -> {
+                            // Built per attempt: a re-join changes the credentials.
+                            UpdateHeader header =
+                                    UpdateHeader.newBuilder()
+                                            .setCredentials(credentials)
+                                            .setTaskId(taskId)
+                                            .setRound(round)
+                                            .setNumTrainingExamples(numTrainingExamples)
+                                            .setNumCompletedBatches(numCompletedBatches)
+                                            .addAllTensors(model.specs())
+                                            .putAllMetrics(metrics)
+                                            .build();
+                            return UpdateUpload.run(
+                                    channels.channel(),
+                                    header,
+                                    model.chunks(chunkBytes),
+                                    options.transferTimeout());
+                        });
+        return response.getStatus() == SubmitUpdateResponse.Status.DUPLICATE
+                ? "duplicate (already accepted)"
+                : "accepted";
+    }
+
+    /** Chunk size: the configured bound, and 64 KiB below the gateway's message limit. */
+    int chunkBytes() {
+        return chunkBytes(options.maxChunkBytes(), maxMessageBytes);
+    }
+
+    static int chunkBytes(int configured, int gatewayMaxMessageBytes) {
+        if (gatewayMaxMessageBytes <= 0) {
+            return configured;
+        }
+        int limit = gatewayMaxMessageBytes - MESSAGE_HEADROOM_BYTES;
+        if (limit <= 0) {
+            limit = Math.max(1, gatewayMaxMessageBytes / 2);
+        }
+        return Math.min(configured, limit);
+    }
+
+    /** Loads the global model of this version into the adapter unless it already holds it. */
+    private void ensureModel(long version) {
+        if (version >= 0 && version == loadedModelVersion) {
+            return;
+        }
+        DownloadedModel model = call("model download", true, this::downloadModel);
+        if (model.version() != version) {
+            LOG.warn(
+                    "the task asks for model version {} but the gateway served version {}; using"
+                            + " that",
+                    version,
+                    model.version());
+        }
+        try {
+            adapter.setWeights(model.tensors());
+        } catch (RuntimeException e) {
+            throw new LearnerException(
+                    "the global model (version "
+                            + model.version()
+                            + ", tensors "
+                            + model.tensors()
+                            + ") does not fit the local model: "
+                            + e.getMessage()
+                            + "; every learner of a federation must build the same model",
+                    e);
+        }
+        loadedModelVersion = model.version();
+        lastModelVersion = model.version();
+    }
+
+    private record DownloadedModel(long version, List<NamedTensor> tensors) {}
+
+    private DownloadedModel downloadModel() {
+        GetModelRequest request = GetModelRequest.newBuilder().setCredentials(credentials).build();
+        // A child context, so that a download abandoned half-way is cancelled at once.
+        Context.CancellableContext context = Context.current().withCancellation();
+        Context previous = context.attach();
+        try {
+            Iterator<ModelChunk> chunks = blockingStub(options.transferTimeout()).getModel(request);
+            if (!chunks.hasNext()) {
+                throw protocolError("ended the model download without sending a header");
+            }
+            ModelChunk first = chunks.next();
+            if (!first.hasHeader()) {
+                throw protocolError("sent model data before the model header");
+            }
+            ModelHeader header = first.getHeader();
+            TensorCodec.Assembler assembler;
+            try {
+                assembler = TensorCodec.assembler(header.getTensorsList(), header.getTotalBytes());
+                while (chunks.hasNext()) {
+                    ModelChunk chunk = chunks.next();
+                    if (!chunk.hasData()) {
+                        throw protocolError("sent a second model header in one download");
+                    }
+                    assembler.append(chunk.getData());
+                }
+                return new DownloadedModel(header.getModelVersion(), assembler.finish());
+            } catch (IllegalArgumentException e) {
+                throw protocolError(
+                        "sent a malformed model (version "
+                                + header.getModelVersion()
+                                + "): "
+                                + e.getMessage());
+            }
+        } finally {
+            context.detach(previous);
+            context.cancel(null);
+        }
+    }
+
+    private LearnerException protocolError(String what) {
+        return new LearnerException(
+                "gateway "
+                        + channels.address()
+                        + " "
+                        + what
+                        + "; the gateway and this learner disagree on the protocol");
+    }
+
+    private <T> T adapterCall(String method, long round, Supplier<T> body) {
+        try {
+            return body.get();
+        } catch (RuntimeException e) {
+            throw new LearnerException(
+                    "the model adapter's "
+                            + method
+                            + "() failed in round "
+                            + round
+                            + ": "
+                            + e.getMessage(),
+                    e);
+        }
+    }
+
+    /** Ends run() without an error: the user closed the learner or interrupted its thread. */
+    private static final class Stop extends RuntimeException {
+        private static final long serialVersionUID = 1L;
+
+        Stop(String reason) {
+            super(reason, null, false, false);
+        }
+    }
+
+    /** The gateway refused one piece of work (an update, a report, a download): skip it. */
+    private static final class Refused extends RuntimeException {
+        private static final long serialVersionUID = 1L;
+        final transient Kind kind;
+        final String what;
+        final transient Status status;
+
+        Refused(Kind kind, String what, Status status) {
+            super(what + ": " + Failures.describe(status), null, false, false);
+            this.kind = kind;
+            this.what = what;
+            this.status = status;
+        }
+    }
+}

@@ -1,0 +1,66 @@
+package org.metisfl.learner.internal;
+
+import io.grpc.Status;
+import io.grpc.stub.ClientCallStreamObserver;
+import io.grpc.stub.ClientResponseObserver;
+import java.util.function.Consumer;
+import org.metisfl.proto.v1.StreamTasksRequest;
+import org.metisfl.proto.v1.Task;
+
+/**
+ * Receives one StreamTasks call on gRPC's threads and only hands its events to the task loop;
+ * nothing is processed here, so a slow task never blocks the transport.
+ */
+final class TaskStreamObserver implements ClientResponseObserver<StreamTasksRequest, Task> {
+
+    /** What the task loop receives from a stream. */
+    sealed interface Event permits TaskArrived, StreamEnded, Wake {}
+
+    /** A task arrived on the stream of this generation. */
+    record TaskArrived(long generation, Task task) implements Event {}
+
+    /** The stream of this generation ended; {@code status} is null if it completed normally. */
+    record StreamEnded(long generation, Status status) implements Event {}
+
+    /** Wakes the task loop (e.g. on close); carries nothing. */
+    enum Wake implements Event {
+        INSTANCE
+    }
+
+    private final long generation;
+    private final Consumer<Event> sink;
+    private volatile ClientCallStreamObserver<StreamTasksRequest> call;
+
+    TaskStreamObserver(long generation, Consumer<Event> sink) {
+        this.generation = generation;
+        this.sink = sink;
+    }
+
+    @Override
+    public void beforeStart(ClientCallStreamObserver<StreamTasksRequest> requestStream) {
+        this.call = requestStream;
+    }
+
+    @Override
+    public void onNext(Task task) {
+        sink.accept(new TaskArrived(generation, task));
+    }
+
+    @Override
+    public void onError(Throwable t) {
+        sink.accept(new StreamEnded(generation, Status.fromThrowable(t)));
+    }
+
+    @Override
+    public void onCompleted() {
+        sink.accept(new StreamEnded(generation, null));
+    }
+
+    /** Ends the call from the learner's side (it has been replaced by a new stream). */
+    void cancel() {
+        ClientCallStreamObserver<StreamTasksRequest> c = call;
+        if (c != null) {
+            c.cancel("replaced by a new task stream", null);
+        }
+    }
+}

@@ -1,0 +1,310 @@
+package org.metisfl.learner;
+
+import com.google.protobuf.ByteString;
+import io.grpc.Server;
+import io.grpc.Status;
+import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
+import io.grpc.stub.ServerCallStreamObserver;
+import io.grpc.stub.StreamObserver;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.BiConsumer;
+import java.util.function.Function;
+import org.metisfl.learner.internal.TensorCodec;
+import org.metisfl.learner.task.NamedTensor;
+import org.metisfl.proto.v1.Credentials;
+import org.metisfl.proto.v1.EvaluationReport;
+import org.metisfl.proto.v1.GetModelRequest;
+import org.metisfl.proto.v1.JoinRequest;
+import org.metisfl.proto.v1.JoinResponse;
+import org.metisfl.proto.v1.LearnerServiceGrpc;
+import org.metisfl.proto.v1.LeaveRequest;
+import org.metisfl.proto.v1.LeaveResponse;
+import org.metisfl.proto.v1.ModelChunk;
+import org.metisfl.proto.v1.ModelHeader;
+import org.metisfl.proto.v1.StreamTasksRequest;
+import org.metisfl.proto.v1.SubmitEvaluationResponse;
+import org.metisfl.proto.v1.SubmitUpdateResponse;
+import org.metisfl.proto.v1.Task;
+import org.metisfl.proto.v1.UpdateChunk;
+import org.metisfl.proto.v1.UpdateHeader;
+
+/**
+ * An in-test learner gateway on 127.0.0.1 (one or more Netty servers sharing one state): joins,
+ * streams scripted tasks (re-sending outstanding ones to every new stream, as the real gateway
+ * does), serves one model, records what learners upload, and injects failures on request.
+ */
+final class FakeGateway extends LearnerServiceGrpc.LearnerServiceImplBase implements AutoCloseable {
+
+    /** One complete update as the gateway received it. */
+    record ReceivedUpdate(UpdateHeader header, List<Integer> chunkSizes, ByteString data) {
+        List<NamedTensor> tensors() {
+            return TensorCodec.decode(header.getTensorsList(), data);
+        }
+    }
+
+    private final List<Server> servers = new ArrayList<>();
+
+    volatile boolean initialModelRequested;
+    volatile int maxMessageBytes;
+    volatile long modelVersion;
+    volatile List<NamedTensor> model = FakeAdapter.model(10f);
+
+    /** Decides an upload from its header: null accepts, a status fails the call. */
+    volatile Function<UpdateHeader, Status> submitVerdict = header -> null;
+
+    /** Called with (upload call number from 1, data chunk number from 1) as chunks arrive. */
+    volatile BiConsumer<Integer, Integer> onDataChunk = (call, chunk) -> {};
+
+    final List<JoinRequest> joins = new CopyOnWriteArrayList<>();
+    final List<UpdateHeader> submitAttempts = new CopyOnWriteArrayList<>();
+    final List<ReceivedUpdate> updates = new CopyOnWriteArrayList<>();
+    final List<EvaluationReport> reports = new CopyOnWriteArrayList<>();
+    final List<LeaveRequest> leaves = new CopyOnWriteArrayList<>();
+    final AtomicInteger getModelCalls = new AtomicInteger();
+    final AtomicInteger streamCalls = new AtomicInteger();
+    private final AtomicInteger submitCalls = new AtomicInteger();
+    final Set<String> validTokens = ConcurrentHashMap.newKeySet();
+    private final Set<String> acceptedTasks = ConcurrentHashMap.newKeySet();
+
+    private final List<Task> outstanding = new ArrayList<>();
+    private final List<StreamObserver<Task>> streams = new ArrayList<>();
+
+    private FakeGateway() {}
+
+    /** Starts {@code count} servers on free loopback ports, all backed by one gateway state. */
+    static FakeGateway start(int count) throws IOException {
+        FakeGateway gateway = new FakeGateway();
+        for (int i = 0; i < count; i++) {
+            gateway.servers.add(
+                    NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", 0))
+                            .addService(gateway)
+                            .permitKeepAliveTime(1, TimeUnit.SECONDS)
+                            .permitKeepAliveWithoutCalls(true)
+                            .build()
+                            .start());
+        }
+        return gateway;
+    }
+
+    List<String> addresses() {
+        List<String> addresses = new ArrayList<>();
+        for (Server s : servers) {
+            addresses.add("127.0.0.1:" + s.getPort());
+        }
+        return addresses;
+    }
+
+    /**
+     * Kills one server abruptly. Called inside a call handler, it holds that call until the server
+     * is down, so the call cannot complete first.
+     */
+    void kill(int server) {
+        Thread killer =
+                new Thread(
+                        () -> {
+                            Server s = servers.get(server);
+                            s.shutdownNow();
+                            try {
+                                s.awaitTermination(5, TimeUnit.SECONDS);
+                            } catch (InterruptedException e) {
+                                Thread.currentThread().interrupt();
+                            }
+                        },
+                        "kill-gateway-" + server);
+        killer.start();
+        try {
+            killer.join(5_000);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    /** Adds tasks: sent to every open stream now, and to every new stream until completed. */
+    synchronized void enqueue(Task... tasks) {
+        for (Task t : tasks) {
+            outstanding.add(t);
+            for (StreamObserver<Task> s : streams) {
+                s.onNext(t);
+            }
+        }
+    }
+
+    private synchronized void complete(String taskId) {
+        outstanding.removeIf(t -> t.getTaskId().equals(taskId));
+    }
+
+    private boolean authenticated(Credentials credentials, StreamObserver<?> observer) {
+        if (validTokens.contains(credentials.getToken())) {
+            return true;
+        }
+        observer.onError(
+                Status.UNAUTHENTICATED
+                        .withDescription("unknown token " + credentials.getToken())
+                        .asRuntimeException());
+        return false;
+    }
+
+    @Override
+    public void join(JoinRequest request, StreamObserver<JoinResponse> observer) {
+        joins.add(request);
+        int n = joins.size();
+        validTokens.add("token-" + n);
+        observer.onNext(
+                JoinResponse.newBuilder()
+                        .setLearnerId("learner-" + n)
+                        .setToken("token-" + n)
+                        .setInitialModelRequested(initialModelRequested)
+                        .setMaxMessageBytes(maxMessageBytes)
+                        .build());
+        observer.onCompleted();
+    }
+
+    @Override
+    public void streamTasks(StreamTasksRequest request, StreamObserver<Task> observer) {
+        if (!authenticated(request.getCredentials(), observer)) {
+            return;
+        }
+        streamCalls.incrementAndGet();
+        ServerCallStreamObserver<Task> stream = (ServerCallStreamObserver<Task>) observer;
+        synchronized (this) {
+            stream.setOnCancelHandler(
+                    () -> {
+                        synchronized (FakeGateway.this) {
+                            streams.remove(stream);
+                        }
+                    });
+            for (Task t : outstanding) {
+                stream.onNext(t);
+            }
+            streams.add(stream);
+        }
+    }
+
+    @Override
+    public void getModel(GetModelRequest request, StreamObserver<ModelChunk> observer) {
+        if (!authenticated(request.getCredentials(), observer)) {
+            return;
+        }
+        getModelCalls.incrementAndGet();
+        TensorCodec.EncodedModel encoded = TensorCodec.encode(model);
+        observer.onNext(
+                ModelChunk.newBuilder()
+                        .setHeader(
+                                ModelHeader.newBuilder()
+                                        .setModelVersion(modelVersion)
+                                        .addAllTensors(encoded.specs())
+                                        .setTotalBytes(encoded.data().size()))
+                        .build());
+        // Small models arrive in 16-byte chunks that split floats; large ones in 50 chunks.
+        for (ByteString chunk : encoded.chunks(Math.max(16, encoded.data().size() / 50))) {
+            observer.onNext(ModelChunk.newBuilder().setData(chunk).build());
+        }
+        observer.onCompleted();
+    }
+
+    @Override
+    public StreamObserver<UpdateChunk> submitUpdate(StreamObserver<SubmitUpdateResponse> observer) {
+        int call = submitCalls.incrementAndGet();
+        return new StreamObserver<>() {
+            UpdateHeader header;
+            final List<Integer> sizes = new ArrayList<>();
+            ByteString data = ByteString.EMPTY;
+            boolean failed;
+
+            @Override
+            public void onNext(UpdateChunk chunk) {
+                if (failed) {
+                    return;
+                }
+                if (chunk.hasHeader()) {
+                    header = chunk.getHeader();
+                    submitAttempts.add(header);
+                    Status verdict = submitVerdict.apply(header);
+                    if (verdict == null
+                            && !validTokens.contains(header.getCredentials().getToken())) {
+                        verdict = Status.UNAUTHENTICATED.withDescription("unknown token");
+                    }
+                    if (verdict != null) {
+                        failed = true;
+                        observer.onError(verdict.asRuntimeException());
+                    }
+                    return;
+                }
+                sizes.add(chunk.getData().size());
+                data = data.concat(chunk.getData());
+                onDataChunk.accept(call, sizes.size());
+            }
+
+            @Override
+            public void onError(Throwable t) {
+                // The learner or its connection went away mid-upload: nothing is kept.
+            }
+
+            @Override
+            public void onCompleted() {
+                if (failed) {
+                    return;
+                }
+                long expected = TensorCodec.totalBytes(header.getTensorsList());
+                if (data.size() != expected) {
+                    observer.onError(
+                            Status.INVALID_ARGUMENT
+                                    .withDescription(data.size() + " bytes, expected " + expected)
+                                    .asRuntimeException());
+                    return;
+                }
+                updates.add(new ReceivedUpdate(header, List.copyOf(sizes), data));
+                boolean first =
+                        acceptedTasks.add(
+                                header.getCredentials().getLearnerId() + "/" + header.getTaskId());
+                complete(header.getTaskId());
+                observer.onNext(
+                        SubmitUpdateResponse.newBuilder()
+                                .setStatus(
+                                        first
+                                                ? SubmitUpdateResponse.Status.ACCEPTED
+                                                : SubmitUpdateResponse.Status.DUPLICATE)
+                                .build());
+                observer.onCompleted();
+            }
+        };
+    }
+
+    @Override
+    public void submitEvaluation(
+            EvaluationReport request, StreamObserver<SubmitEvaluationResponse> observer) {
+        if (!authenticated(request.getCredentials(), observer)) {
+            return;
+        }
+        reports.add(request);
+        complete(request.getTaskId());
+        observer.onNext(SubmitEvaluationResponse.getDefaultInstance());
+        observer.onCompleted();
+    }
+
+    @Override
+    public void leave(LeaveRequest request, StreamObserver<LeaveResponse> observer) {
+        leaves.add(request);
+        validTokens.remove(request.getCredentials().getToken());
+        observer.onNext(LeaveResponse.getDefaultInstance());
+        observer.onCompleted();
+    }
+
+    @Override
+    public void close() throws InterruptedException {
+        for (Server s : servers) {
+            s.shutdownNow();
+        }
+        for (Server s : servers) {
+            s.awaitTermination(5, TimeUnit.SECONDS);
+        }
+    }
+}

@@ -1,0 +1,465 @@
+package org.metisfl.learner;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.grpc.Status;
+import java.net.ServerSocket;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+import org.junit.jupiter.params.provider.EnumSource;
+import org.metisfl.learner.FakeGateway.ReceivedUpdate;
+import org.metisfl.learner.task.NamedTensor;
+import org.metisfl.learner.task.TrainTask;
+import org.metisfl.proto.v1.EvaluationReport;
+import org.metisfl.proto.v1.Shutdown;
+import org.metisfl.proto.v1.Task;
+import org.metisfl.proto.v1.UpdateHeader;
+
+class LearnerTest {
+    private static final Duration TIMEOUT = Duration.ofSeconds(20);
+
+    private FakeGateway gateway;
+    private Learner learner;
+
+    @AfterEach
+    void tearDown() throws Exception {
+        if (learner != null) {
+            learner.close();
+        }
+        if (gateway != null) {
+            gateway.close();
+        }
+    }
+
+    private static LearnerOptions.Builder fastOptions() {
+        return LearnerOptions.builder()
+                .callTimeout(Duration.ofSeconds(5))
+                .transferTimeout(Duration.ofSeconds(10))
+                .reconnectInitialBackoff(Duration.ofMillis(20))
+                .reconnectMaxBackoff(Duration.ofMillis(100));
+    }
+
+    private Learner learner(ModelAdapter adapter, LearnerOptions options) {
+        learner =
+                Learner.builder()
+                        .gateways(gateway.addresses())
+                        .name("alice")
+                        .adapter(adapter)
+                        .options(options)
+                        .build();
+        return learner;
+    }
+
+    @Test
+    void trainsEvaluatesAndStopsWhenTheFederationShutsDown() throws Exception {
+        gateway = FakeGateway.start(1);
+        FakeAdapter adapter = FakeAdapter.small();
+        gateway.enqueue(
+                evaluate("e0", 0, 0),
+                train("t1", 1, 0).toBuilder()
+                        .setTrain(
+                                org.metisfl.proto.v1.TrainTask.newBuilder()
+                                        .setEpochs(2)
+                                        .setBatchSize(32)
+                                        .setLearningRate(0.05)
+                                        .setDeadlineUnixMs(1234))
+                        .build(),
+                evaluate("e1", 1, 0),
+                shutdown("federation finished after 1 round"));
+
+        LearnerSummary summary =
+                runToEnd(learner(adapter, fastOptions().maxChunkBytes(10).build()));
+
+        assertThat(gateway.joins)
+                .singleElement()
+                .satisfies(
+                        j -> {
+                            assertThat(j.getName()).isEqualTo("alice");
+                            assertThat(j.getNumTrainingExamples()).isEqualTo(120);
+                            assertThat(j.getNumTestExamples()).isEqualTo(40);
+                        });
+        // The global model reached the adapter before the first evaluation.
+        assertThat(values(adapter.weightsSet.get(0))).isEqualTo(values(gateway.model));
+        assertThat(adapter.trainTasks).containsExactly(new TrainTask(1, 2, 32, 0.05, 0, 1234));
+
+        ReceivedUpdate update = gateway.updates.get(0);
+        assertThat(gateway.updates).hasSize(1);
+        UpdateHeader header = update.header();
+        assertThat(header.getCredentials().getLearnerId()).isEqualTo("learner-1");
+        assertThat(header.getCredentials().getToken()).isEqualTo("token-1");
+        assertThat(header.getTaskId()).isEqualTo("t1");
+        assertThat(header.getRound()).isEqualTo(1);
+        assertThat(header.getNumTrainingExamples()).isEqualTo(120);
+        assertThat(header.getNumCompletedBatches()).isEqualTo(8);
+        assertThat(header.getMetricsMap()).containsEntry("loss", 0.5);
+        assertThat(header.getTensorsList())
+                .extracting(s -> s.getName() + s.getShapeList())
+                .containsExactly("dense/kernel[3, 5]", "dense/bias[7]", "scale[1]");
+        // 92 bytes in chunks of at most 10 bytes, cutting through floats.
+        assertThat(update.chunkSizes()).containsExactly(10, 10, 10, 10, 10, 10, 10, 10, 10, 2);
+        assertThat(values(update.tensors())).isEqualTo(values(FakeAdapter.plusOne(gateway.model)));
+
+        assertThat(gateway.reports)
+                .extracting(EvaluationReport::getTaskId, EvaluationReport::getRound)
+                .containsExactly(
+                        org.assertj.core.groups.Tuple.tuple("e0", 0L),
+                        org.assertj.core.groups.Tuple.tuple("e1", 1L));
+        assertThat(gateway.reports)
+                .allSatisfy(
+                        r -> {
+                            assertThat(r.getNumExamples()).isEqualTo(40);
+                            assertThat(r.getMetricsMap())
+                                    .containsEntry("accuracy", 0.75)
+                                    .containsEntry("loss", 0.625);
+                        });
+        // Training reused the model loaded for e0; e1 needed it again after local training.
+        assertThat(gateway.getModelCalls).hasValue(2);
+
+        assertThat(summary)
+                .isEqualTo(
+                        new LearnerSummary(
+                                "learner-1",
+                                1,
+                                0,
+                                2,
+                                0,
+                                0,
+                                true,
+                                "federation finished after 1 round"));
+        assertThat(gateway.leaves).isEmpty();
+        assertThatThrownBy(learner::run).isInstanceOf(IllegalStateException.class);
+    }
+
+    @ParameterizedTest(name = "gateway limit {0} bytes -> chunks of {1}")
+    @CsvSource({"69536, 4000", "8388608, 1048576"})
+    void chunksStayBelowTheGatewaysMessageLimitAndOneMebibyte(int maxMessageBytes, int chunk)
+            throws Exception {
+        gateway = FakeGateway.start(1);
+        gateway.maxMessageBytes = maxMessageBytes;
+        FakeAdapter adapter = FakeAdapter.large(300_000); // 1,200,000 bytes
+        gateway.model = adapter.getWeights();
+        gateway.enqueue(train("t1", 1, 0), shutdown("done"));
+
+        runToEnd(learner(adapter, fastOptions().build()));
+
+        List<Integer> sizes = gateway.updates.get(0).chunkSizes();
+        assertThat(sizes).allMatch(s -> s <= chunk);
+        assertThat(sizes.get(0)).isEqualTo(chunk);
+        assertThat(sizes).hasSize((1_200_000 + chunk - 1) / chunk);
+        assertThat(values(gateway.updates.get(0).tensors()))
+                .isEqualTo(values(FakeAdapter.plusOne(gateway.model)));
+    }
+
+    @Test
+    void ignoresATaskIdItHasAlreadyCompleted() throws Exception {
+        gateway = FakeGateway.start(1);
+        FakeAdapter adapter = FakeAdapter.small();
+        gateway.enqueue(train("t1", 1, 0), train("t1", 1, 0), shutdown("done"));
+
+        LearnerSummary summary = runToEnd(learner(adapter, fastOptions().build()));
+
+        assertThat(adapter.trainTasks).hasSize(1);
+        assertThat(gateway.submitAttempts).hasSize(1);
+        assertThat(summary.roundsTrained()).isEqualTo(1);
+    }
+
+    @Test
+    void uploadsItsWeightsAsTheInitialModelWhenTheGatewayAsks() throws Exception {
+        gateway = FakeGateway.start(1);
+        gateway.initialModelRequested = true;
+        gateway.enqueue(shutdown("done"));
+
+        runToEnd(learner(FakeAdapter.small(), fastOptions().build()));
+
+        assertThat(gateway.updates)
+                .singleElement()
+                .satisfies(
+                        u -> {
+                            assertThat(u.header().getTaskId()).isEqualTo("init");
+                            assertThat(u.header().getRound()).isZero();
+                            assertThat(u.header().getNumTrainingExamples()).isEqualTo(120);
+                            assertThat(values(u.tensors()))
+                                    .isEqualTo(values(FakeAdapter.model(0f)));
+                        });
+    }
+
+    @Test
+    void goesOnWhenAnotherLearnersInitialModelWasTaken() throws Exception {
+        gateway = FakeGateway.start(1);
+        gateway.initialModelRequested = true;
+        gateway.submitVerdict =
+                h ->
+                        h.getTaskId().equals("init")
+                                ? Status.FAILED_PRECONDITION.withDescription(
+                                        "the initial model is already set")
+                                : null;
+        gateway.enqueue(train("t1", 1, 0), shutdown("done"));
+
+        LearnerSummary summary = runToEnd(learner(FakeAdapter.small(), fastOptions().build()));
+
+        assertThat(gateway.updates).extracting(u -> u.header().getTaskId()).containsExactly("t1");
+        assertThat(summary.roundsTrained()).isEqualTo(1);
+        assertThat(summary.updatesDropped()).isZero();
+    }
+
+    @Test
+    void resendsTheSameUpdateToTheNextGatewayWhenTheConnectionDropsMidUpload() throws Exception {
+        gateway = FakeGateway.start(2);
+        FakeAdapter adapter = FakeAdapter.small();
+        gateway.onDataChunk =
+                (call, chunk) -> {
+                    if (call == 1 && chunk == 3) {
+                        gateway.kill(0);
+                    }
+                };
+        gateway.enqueue(train("t1", 1, 0), shutdown("done"));
+
+        LearnerSummary summary =
+                runToEnd(learner(adapter, fastOptions().maxChunkBytes(10).build()));
+
+        assertThat(adapter.trainTasks).as("trained once, uploaded twice").hasSize(1);
+        assertThat(gateway.submitAttempts).hasSizeGreaterThanOrEqualTo(2);
+        assertThat(gateway.submitAttempts)
+                .allSatisfy(
+                        h -> {
+                            assertThat(h.getTaskId()).isEqualTo("t1");
+                            assertThat(h.getRound()).isEqualTo(1);
+                            assertThat(h.getNumTrainingExamples()).isEqualTo(120);
+                        });
+        assertThat(gateway.updates)
+                .singleElement()
+                .satisfies(
+                        u ->
+                                assertThat(values(u.tensors()))
+                                        .isEqualTo(values(FakeAdapter.plusOne(gateway.model))));
+        assertThat(gateway.streamCalls.get()).as("task stream re-opened").isGreaterThanOrEqualTo(2);
+        assertThat(gateway.joins).hasSize(1);
+        assertThat(summary.reconnects()).isGreaterThanOrEqualTo(1);
+        assertThat(summary.roundsTrained()).isEqualTo(1);
+    }
+
+    @Test
+    void resendsAnUpdateTheGatewayAnsweredWithUnavailable() throws Exception {
+        gateway = FakeGateway.start(1);
+        gateway.submitVerdict =
+                h ->
+                        gateway.submitAttempts.size() == 1
+                                ? Status.UNAVAILABLE.withDescription("checkpoint failed")
+                                : null;
+        gateway.enqueue(train("t1", 1, 0), shutdown("done"));
+
+        LearnerSummary summary = runToEnd(learner(FakeAdapter.small(), fastOptions().build()));
+
+        assertThat(gateway.submitAttempts).hasSize(2);
+        assertThat(gateway.updates)
+                .singleElement()
+                .satisfies(u -> assertThat(u.header().getTaskId()).isEqualTo("t1"));
+        assertThat(summary.reconnects()).isEqualTo(1);
+        assertThat(summary.roundsTrained()).isEqualTo(1);
+    }
+
+    @Test
+    void joinsAgainWhenTheGatewaySaysUnauthenticated() throws Exception {
+        gateway = FakeGateway.start(1);
+        gateway.submitVerdict =
+                h -> {
+                    if (h.getCredentials().getToken().equals("token-1")) {
+                        gateway.validTokens.remove("token-1");
+                        return Status.UNAUTHENTICATED.withDescription("token expired");
+                    }
+                    return null;
+                };
+        gateway.enqueue(train("t1", 1, 0), shutdown("done"));
+
+        LearnerSummary summary = runToEnd(learner(FakeAdapter.small(), fastOptions().build()));
+
+        assertThat(gateway.joins).hasSize(2);
+        assertThat(gateway.updates)
+                .singleElement()
+                .satisfies(
+                        u -> {
+                            assertThat(u.header().getCredentials().getLearnerId())
+                                    .isEqualTo("learner-2");
+                            assertThat(u.header().getCredentials().getToken()).isEqualTo("token-2");
+                            assertThat(u.header().getTaskId()).isEqualTo("t1");
+                        });
+        assertThat(summary.learnerId()).isEqualTo("learner-2");
+        assertThat(summary.roundsTrained()).isEqualTo(1);
+    }
+
+    @ParameterizedTest
+    @EnumSource(
+            value = Status.Code.class,
+            names = {"FAILED_PRECONDITION", "INVALID_ARGUMENT", "RESOURCE_EXHAUSTED"})
+    void dropsAnUpdateTheGatewayRefusesAndGoesOn(Status.Code code) throws Exception {
+        gateway = FakeGateway.start(1);
+        gateway.submitVerdict =
+                h ->
+                        h.getTaskId().equals("t1")
+                                ? Status.fromCode(code).withDescription("round 1 is closed")
+                                : null;
+        FakeAdapter adapter = FakeAdapter.small();
+        gateway.enqueue(train("t1", 1, 0), train("t2", 2, 0), shutdown("done"));
+
+        LearnerSummary summary = runToEnd(learner(adapter, fastOptions().build()));
+
+        assertThat(gateway.submitAttempts)
+                .extracting(UpdateHeader::getTaskId)
+                .as("no retry of the refused update")
+                .containsExactly("t1", "t2");
+        assertThat(gateway.updates).extracting(u -> u.header().getTaskId()).containsExactly("t2");
+        assertThat(adapter.trainTasks).hasSize(2);
+        assertThat(summary.updatesDropped()).isEqualTo(1);
+        assertThat(summary.roundsTrained()).isEqualTo(1);
+        assertThat(summary.federationFinished()).isTrue();
+    }
+
+    @Test
+    void givesUpWithAClearErrorAfterMaxReconnectAttemptsWaitingLongerEachTime() throws Exception {
+        int port;
+        try (ServerSocket socket = new ServerSocket(0)) {
+            port = socket.getLocalPort();
+        }
+        learner =
+                Learner.builder()
+                        .gateways("127.0.0.1:" + port)
+                        .adapter(FakeAdapter.small())
+                        .options(
+                                fastOptions()
+                                        .reconnectInitialBackoff(Duration.ofMillis(40))
+                                        .reconnectMaxBackoff(Duration.ofMillis(200))
+                                        .maxReconnectAttempts(3)
+                                        .build())
+                        .build();
+
+        long start = System.nanoTime();
+        assertThatThrownBy(() -> runToEnd(learner))
+                .isInstanceOf(LearnerException.class)
+                .hasMessageContaining("gave up after 3 reconnect attempts")
+                .hasMessageContaining("127.0.0.1:" + port)
+                .hasMessageContaining("UNAVAILABLE");
+        // Jittered waits of at least 20 + 40 + 80 ms.
+        assertThat(Duration.ofNanos(System.nanoTime() - start))
+                .isGreaterThanOrEqualTo(Duration.ofMillis(140));
+    }
+
+    @Test
+    void closeLeavesTheFederationAndEndsRun() throws Exception {
+        gateway = FakeGateway.start(1);
+        Learner l = learner(FakeAdapter.small(), fastOptions().build());
+        CompletableFuture<LearnerSummary> running = runAsync(l);
+        await(() -> gateway.streamCalls.get() == 1);
+
+        l.close();
+
+        LearnerSummary summary = running.get(TIMEOUT.toSeconds(), TimeUnit.SECONDS);
+        assertThat(summary.federationFinished()).isFalse();
+        assertThat(summary.shutdownReason()).isEqualTo("closed by the user");
+        assertThat(gateway.leaves)
+                .singleElement()
+                .satisfies(
+                        r -> assertThat(r.getCredentials().getLearnerId()).isEqualTo("learner-1"));
+    }
+
+    @Test
+    void reconnectsToTheNextGatewayWhenTheTaskStreamBreaksAndGetsItsTasksThere() throws Exception {
+        gateway = FakeGateway.start(2);
+        Learner l = learner(FakeAdapter.small(), fastOptions().build());
+        CompletableFuture<LearnerSummary> running = runAsync(l);
+        await(() -> gateway.streamCalls.get() == 1);
+
+        gateway.kill(0);
+        await(() -> gateway.streamCalls.get() == 2);
+        gateway.enqueue(train("t1", 1, 0), shutdown("done"));
+
+        LearnerSummary summary = running.get(TIMEOUT.toSeconds(), TimeUnit.SECONDS);
+        assertThat(summary.reconnects()).isEqualTo(1);
+        assertThat(summary.roundsTrained()).isEqualTo(1);
+        assertThat(gateway.joins).hasSize(1);
+    }
+
+    // -------------------------------------------------------------------------------------------
+
+    private static Task train(String id, long round, long modelVersion) {
+        return Task.newBuilder()
+                .setTaskId(id)
+                .setRound(round)
+                .setModelVersion(modelVersion)
+                .setTrain(org.metisfl.proto.v1.TrainTask.newBuilder().setEpochs(1).setBatchSize(16))
+                .build();
+    }
+
+    private static Task evaluate(String id, long round, long modelVersion) {
+        return Task.newBuilder()
+                .setTaskId(id)
+                .setRound(round)
+                .setModelVersion(modelVersion)
+                .setEvaluate(org.metisfl.proto.v1.EvaluateTask.newBuilder().setBatchSize(64))
+                .build();
+    }
+
+    private static Task shutdown(String reason) {
+        return Task.newBuilder()
+                .setTaskId("shutdown")
+                .setShutdown(Shutdown.newBuilder().setReason(reason))
+                .build();
+    }
+
+    private static CompletableFuture<LearnerSummary> runAsync(Learner learner) {
+        CompletableFuture<LearnerSummary> result = new CompletableFuture<>();
+        Thread thread =
+                new Thread(
+                        () -> {
+                            try {
+                                result.complete(learner.run());
+                            } catch (Throwable t) {
+                                result.completeExceptionally(t);
+                            }
+                        },
+                        "learner-run");
+        thread.setDaemon(true);
+        thread.start();
+        return result;
+    }
+
+    private static LearnerSummary runToEnd(Learner learner) throws Exception {
+        try {
+            return runAsync(learner).get(TIMEOUT.toSeconds(), TimeUnit.SECONDS);
+        } catch (ExecutionException e) {
+            if (e.getCause() instanceof Exception cause) {
+                throw cause;
+            }
+            throw e;
+        }
+    }
+
+    private static void await(BooleanSupplier condition) throws InterruptedException {
+        long deadline = System.nanoTime() + TIMEOUT.toNanos();
+        while (!condition.getAsBoolean()) {
+            if (System.nanoTime() > deadline) {
+                throw new AssertionError("condition not met within " + TIMEOUT);
+            }
+            Thread.sleep(10);
+        }
+    }
+
+    /** Tensors as comparable text: name, shape and values. */
+    private static List<String> values(List<NamedTensor> tensors) {
+        return tensors.stream()
+                .map(
+                        t ->
+                                t.name()
+                                        + java.util.Arrays.toString(t.shape())
+                                        + java.util.Arrays.toString(t.values()))
+                .toList();
+    }
+}

@@ -1,5 +1,11 @@
 package org.metisfl.flink;
 
+import io.grpc.ManagedChannel;
+import io.grpc.StatusRuntimeException;
+import io.grpc.health.v1.HealthCheckRequest;
+import io.grpc.health.v1.HealthCheckResponse;
+import io.grpc.health.v1.HealthGrpc;
+import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -16,12 +22,6 @@ import org.apache.flink.configuration.WebOptions;
 import org.apache.flink.core.execution.JobClient;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.metisfl.flink.config.FederationConfig;
-import io.grpc.ManagedChannel;
-import io.grpc.StatusRuntimeException;
-import io.grpc.health.v1.HealthCheckRequest;
-import io.grpc.health.v1.HealthCheckResponse;
-import io.grpc.health.v1.HealthGrpc;
-import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 
 /**
  * Runs a federation on an embedded Flink MiniCluster in this JVM (for trying it and for tests),
@@ -54,8 +54,7 @@ public final class EmbeddedFederation implements AutoCloseable {
             throw new IllegalStateException("gateway.port is 0: the gateways' ports are unknown");
         }
         long end = System.nanoTime() + timeout.toNanos();
-        String host =
-                "0.0.0.0".equals(config.gatewayHost()) ? "127.0.0.1" : config.gatewayHost();
+        String host = "0.0.0.0".equals(config.gatewayHost()) ? "127.0.0.1" : config.gatewayHost();
         for (int i = 0; i < config.gatewayParallelism(); i++) {
             ManagedChannel channel =
                     NettyChannelBuilder.forAddress(host, config.gatewayPort() + i)
@@ -80,8 +79,8 @@ public final class EmbeddedFederation implements AutoCloseable {
                     }
                     if (client.getJobExecutionResult().isDone()) {
                         client.getJobExecutionResult().get(10, TimeUnit.SECONDS);
-                        throw new IllegalStateException("the federation job ended before its"
-                                + " gateways started");
+                        throw new IllegalStateException(
+                                "the federation job ended before its" + " gateways started");
                     }
                     Thread.sleep(100);
                 }

@@ -54,7 +54,8 @@ public final class FederationJob {
                     if (eq <= 0) {
                         throw new InvalidConfigException(
                                 "--set takes key=value, e.g. --set federation.rounds=5; got '"
-                                        + kv + "'");
+                                        + kv
+                                        + "'");
                     }
                     overrides.put(kv.substring(0, eq).trim(), kv.substring(eq + 1).trim());
                 }

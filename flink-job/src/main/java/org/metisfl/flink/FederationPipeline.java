@@ -56,7 +56,8 @@ public final class FederationPipeline {
                     CheckpointingOptions.CHECKPOINTING_INTERVAL,
                     java.time.Duration.ofMillis(config.checkpointIntervalMs()));
         }
-        config.checkpointDir().ifPresent(dir -> c.set(CheckpointingOptions.CHECKPOINTS_DIRECTORY, dir));
+        config.checkpointDir()
+                .ifPresent(dir -> c.set(CheckpointingOptions.CHECKPOINTS_DIRECTORY, dir));
         c.set(CheckpointingOptions.INCREMENTAL_CHECKPOINTS, true);
         return c;
     }
@@ -83,8 +84,10 @@ public final class FederationPipeline {
                         .keyBy(new ShardKey())
                         .process(new ShardAggregator())
                         .setParallelism(config.jobParallelism())
-                        .name("shard-aggregator (" + config.protocol().name().toLowerCase()
-                                + ", fedavg)")
+                        .name(
+                                "shard-aggregator ("
+                                        + config.protocol().name().toLowerCase()
+                                        + ", fedavg)")
                         .uid("shard-aggregator");
 
         SingleOutputStreamOperator<Directive> directives =

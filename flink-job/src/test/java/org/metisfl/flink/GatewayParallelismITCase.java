@@ -88,8 +88,9 @@ class GatewayParallelismITCase {
                     ids.add(l.id());
                 }
                 assertThat(r.contributors).containsExactlyInAnyOrderElementsOf(ids);
-                assertThat(r.evalMetrics.get("accuracy")).isCloseTo(0.5 + 0.1 * r.round,
-                        org.assertj.core.api.Assertions.within(1e-9));
+                assertThat(r.evalMetrics.get("accuracy"))
+                        .isCloseTo(
+                                0.5 + 0.1 * r.round, org.assertj.core.api.Assertions.within(1e-9));
             }
             assertThat(results.get(rounds - 1).last).isTrue();
             for (RawLearner l : learners) {

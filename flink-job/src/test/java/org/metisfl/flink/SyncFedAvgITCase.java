@@ -1,9 +1,12 @@
 package org.metisfl.flink;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.within;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.within;
 
+import com.google.protobuf.ByteString;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -16,15 +19,12 @@ import org.metisfl.flink.model.RoundResult;
 import org.metisfl.flink.model.TensorSpecInfo;
 import org.metisfl.flink.testutil.FederationHarness;
 import org.metisfl.flink.testutil.RawLearner;
-import io.grpc.Status;
-import io.grpc.StatusRuntimeException;
 import org.metisfl.proto.v1.Credentials;
 import org.metisfl.proto.v1.SubmitUpdateResponse;
-import org.metisfl.proto.v1.UpdateChunk;
-import org.metisfl.proto.v1.UpdateHeader;
-import com.google.protobuf.ByteString;
 import org.metisfl.proto.v1.Task;
 import org.metisfl.proto.v1.TensorSpec;
+import org.metisfl.proto.v1.UpdateChunk;
+import org.metisfl.proto.v1.UpdateHeader;
 
 /** Synchronous FedAvg rounds on a MiniCluster with RocksDB and real gRPC learners. */
 class SyncFedAvgITCase {
@@ -231,29 +231,43 @@ class SyncFedAvgITCase {
 
             List<TensorSpec> wrongShape =
                     List.of(RawLearner.spec("dense/kernel", 60, 50), SPECS.get(1));
-            assertRefused(() -> l.submit(1, wrongShape, good, 100, Map.of()),
-                    Status.Code.INVALID_ARGUMENT, "shape");
+            assertRefused(
+                    () -> l.submit(1, wrongShape, good, 100, Map.of()),
+                    Status.Code.INVALID_ARGUMENT,
+                    "shape");
             float[] nan = good.clone();
             nan[3005] = Float.NaN;
-            assertRefused(() -> l.submit(1, SPECS, nan, 100, Map.of()),
-                    Status.Code.INVALID_ARGUMENT, "dense/bias");
+            assertRefused(
+                    () -> l.submit(1, SPECS, nan, 100, Map.of()),
+                    Status.Code.INVALID_ARGUMENT,
+                    "dense/bias");
             float[] inf = good.clone();
             inf[7] = Float.POSITIVE_INFINITY;
-            assertRefused(() -> l.submit(1, SPECS, inf, 100, Map.of()),
-                    Status.Code.INVALID_ARGUMENT, "finite");
-            assertRefused(() -> l.submit(7, SPECS, good, 100, Map.of()),
-                    Status.Code.FAILED_PRECONDITION, "not open");
-            assertRefused(() -> l.submit(1, SPECS, good, 0, Map.of()),
-                    Status.Code.INVALID_ARGUMENT, "num_training_examples");
+            assertRefused(
+                    () -> l.submit(1, SPECS, inf, 100, Map.of()),
+                    Status.Code.INVALID_ARGUMENT,
+                    "finite");
+            assertRefused(
+                    () -> l.submit(7, SPECS, good, 100, Map.of()),
+                    Status.Code.FAILED_PRECONDITION,
+                    "not open");
+            assertRefused(
+                    () -> l.submit(1, SPECS, good, 0, Map.of()),
+                    Status.Code.INVALID_ARGUMENT,
+                    "num_training_examples");
 
             Credentials real = l.credentials();
             l.useCredentials(real.toBuilder().setToken("forged").build());
-            assertRefused(() -> l.submit(1, SPECS, good, 100, Map.of()),
-                    Status.Code.UNAUTHENTICATED, "invalid token");
+            assertRefused(
+                    () -> l.submit(1, SPECS, good, 100, Map.of()),
+                    Status.Code.UNAUTHENTICATED,
+                    "invalid token");
             l.useCredentials(
                     Credentials.newBuilder().setLearnerId("mallory").setToken("x").build());
-            assertRefused(() -> l.submit(1, SPECS, good, 100, Map.of()),
-                    Status.Code.UNAUTHENTICATED, "unknown learner");
+            assertRefused(
+                    () -> l.submit(1, SPECS, good, 100, Map.of()),
+                    Status.Code.UNAUTHENTICATED,
+                    "unknown learner");
             l.useCredentials(real);
 
             UpdateHeader header =

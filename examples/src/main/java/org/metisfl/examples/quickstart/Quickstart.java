@@ -16,16 +16,16 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
+import org.metisfl.examples.fashionmnist.FashionMnistLearner;
 import org.metisfl.flink.EmbeddedFederation;
 import org.metisfl.flink.config.FederationConfig;
 import org.metisfl.flink.config.FederationConfigLoader;
 import org.metisfl.flink.model.RoundResult;
-import org.metisfl.examples.fashionmnist.FashionMnistLearner;
 
 /**
- * The quickstart: runs the federation job on an embedded Flink MiniCluster with the web UI,
- * starts N Fashion-MNIST learner processes against it, prints every round as it completes, and
- * ends with a summary and the path of the per-round results file (JSON lines).
+ * The quickstart: runs the federation job on an embedded Flink MiniCluster with the web UI, starts
+ * N Fashion-MNIST learner processes against it, prints every round as it completes, and ends with a
+ * summary and the path of the per-round results file (JSON lines).
  */
 public final class Quickstart {
 
@@ -50,7 +50,8 @@ public final class Quickstart {
             return 2;
         }
         if (config.gatewayPort() == 0) {
-            System.err.println("quickstart: gateway.port must be fixed (not 0) so learners find it");
+            System.err.println(
+                    "quickstart: gateway.port must be fixed (not 0) so learners find it");
             return 2;
         }
         Files.deleteIfExists(Path.of(config.resultsFile()));
@@ -109,18 +110,17 @@ public final class Quickstart {
         }
         FederationConfig config = FederationConfigLoader.load(args.federation, overrides);
         if (!overrides.containsKey("federation.results-file")) {
-            String stamp = LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss"));
+            String stamp =
+                    LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss"));
             overrides.put(
-                    "federation.results-file",
-                    "results/" + config.name() + "-" + stamp + ".jsonl");
+                    "federation.results-file", "results/" + config.name() + "-" + stamp + ".jsonl");
             config = FederationConfigLoader.load(args.federation, overrides);
         }
         return config;
     }
 
     private static Process startLearner(
-            QuickstartArgs args, FederationConfig config, int index, Path logs)
-            throws IOException {
+            QuickstartArgs args, FederationConfig config, int index, Path logs) throws IOException {
         List<String> cmd = new ArrayList<>();
         cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         cmd.add("-Xmx2g");
@@ -133,13 +133,20 @@ public final class Quickstart {
         cmd.add(FashionMnistLearner.class.getName());
         cmd.addAll(
                 List.of(
-                        "--gateway", "127.0.0.1:" + config.gatewayPort(),
-                        "--learners", Integer.toString(args.learners),
-                        "--learner-index", Integer.toString(index),
-                        "--partition", args.partition,
-                        "--alpha", args.alpha,
-                        "--model", args.model,
-                        "--batch-size", Integer.toString(config.trainBatchSize())));
+                        "--gateway",
+                        "127.0.0.1:" + config.gatewayPort(),
+                        "--learners",
+                        Integer.toString(args.learners),
+                        "--learner-index",
+                        Integer.toString(index),
+                        "--partition",
+                        args.partition,
+                        "--alpha",
+                        args.alpha,
+                        "--model",
+                        args.model,
+                        "--batch-size",
+                        Integer.toString(config.trainBatchSize())));
         if (args.trainLimit != null) {
             cmd.addAll(List.of("--train-limit", args.trainLimit));
         }
@@ -153,7 +160,8 @@ public final class Quickstart {
         Path log = logs.resolve("learner-" + index + ".log");
         Thread pump =
                 new Thread(
-                        () -> pump(p, "[learner-" + index + "] ", log), "learner-" + index + "-log");
+                        () -> pump(p, "[learner-" + index + "] ", log),
+                        "learner-" + index + "-log");
         pump.setDaemon(true);
         pump.start();
         return p;
@@ -197,7 +205,8 @@ public final class Quickstart {
                     System.err.println("quickstart: the federation job failed: " + e.getMessage());
                     return 1;
                 }
-                for (RoundResult r : readResults(results).subList(printed, readResults(results).size())) {
+                for (RoundResult r :
+                        readResults(results).subList(printed, readResults(results).size())) {
                     print(r, config);
                 }
                 return 0;

@@ -70,8 +70,9 @@ final class QuickstartArgs {
                     }
                     a.settings.add(v);
                 }
-                default -> throw new IllegalArgumentException(
-                        "unknown option '" + flag + "' (see --help)");
+                default ->
+                        throw new IllegalArgumentException(
+                                "unknown option '" + flag + "' (see --help)");
             }
         }
         return a;

@@ -57,10 +57,14 @@ class FashionMnistFederationITCase {
             for (int i = 0; i < 3; i++) {
                 LearnerArgs args =
                         LearnerArgs.parse(
-                                "--gateway", "127.0.0.1:" + port,
-                                "--learners", "3",
-                                "--learner-index", Integer.toString(i),
-                                "--batch-size", "32");
+                                "--gateway",
+                                "127.0.0.1:" + port,
+                                "--learners",
+                                "3",
+                                "--learner-index",
+                                Integer.toString(i),
+                                "--batch-size",
+                                "32");
                 var adapter = FashionMnistLearner.adapterFor(args, data);
                 learners.add(
                         pool.submit(

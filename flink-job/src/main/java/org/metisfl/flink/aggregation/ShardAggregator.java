@@ -21,14 +21,14 @@ import org.metisfl.flink.model.GlobalShard;
 
 /**
  * Aggregates one shard of the model, round by round (the synchronous protocol's window). Keyed by
- * shard index. A round's window fires as soon as every participant of its plan has contributed,
- * or when the watermark passes the round's deadline: then with the updates it has if they reach
- * the quorum, else the round is aborted. Because the gateways refuse updates after the deadline and
- * hold their watermark below any update not yet emitted, every shard of a round closes on the
- * same contributor set.
+ * shard index. A round's window fires as soon as every participant of its plan has contributed, or
+ * when the watermark passes the round's deadline: then with the updates it has if they reach the
+ * quorum, else the round is aborted. Because the gateways refuse updates after the deadline and
+ * hold their watermark below any update not yet emitted, every shard of a round closes on the same
+ * contributor set.
  *
- * <p>A second copy of a learner's update for a round (a retry, possibly through another gateway)
- * is dropped, and so is anything for a round already closed. Memory per shard is O(shard size),
+ * <p>A second copy of a learner's update for a round (a retry, possibly through another gateway) is
+ * dropped, and so is anything for a round already closed. Memory per shard is O(shard size),
  * whatever the number of learners.
  */
 public class ShardAggregator extends KeyedProcessFunction<Integer, GatewayEvent, GlobalShard> {

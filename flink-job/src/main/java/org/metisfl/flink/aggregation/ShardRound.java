@@ -4,8 +4,8 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * The state of one round at one shard: the round's plan once known, and the running weighted sum
- * of the updates received so far (a Flink POJO kept in keyed state).
+ * The state of one round at one shard: the round's plan once known, and the running weighted sum of
+ * the updates received so far (a Flink POJO kept in keyed state).
  */
 public class ShardRound {
     public long round;

@@ -79,45 +79,88 @@ public final class FederationConfig implements Serializable {
         stateBackend = c.get(STATE_BACKEND);
         checkpointDir = c.getOptional(CHECKPOINT_DIR).orElse(null);
 
-        check(!name.isBlank() && name.matches("[A-Za-z0-9._-]+"), NAME, name,
+        check(
+                !name.isBlank() && name.matches("[A-Za-z0-9._-]+"),
+                NAME,
+                name,
                 "use letters, digits, '.', '_' or '-'");
         check(rounds >= 1, ROUNDS, rounds, "set it to 1 or more");
         check(minLearners >= 1, MIN_LEARNERS, minLearners, "set it to 1 or more");
-        check(!initialModel.isBlank(), INITIAL_MODEL, initialModel,
+        check(
+                !initialModel.isBlank(),
+                INITIAL_MODEL,
+                initialModel,
                 "use '" + FIRST_LEARNER + "' or the path of a model file");
-        check(roundTimeoutMs >= 1, ROUND_TIMEOUT, c.get(ROUND_TIMEOUT),
+        check(
+                roundTimeoutMs >= 1,
+                ROUND_TIMEOUT,
+                c.get(ROUND_TIMEOUT),
                 "use a positive duration such as '5 min'");
-        check(quorum > 0 && quorum <= 1, ROUND_QUORUM, quorum,
+        check(
+                quorum > 0 && quorum <= 1,
+                ROUND_QUORUM,
+                quorum,
                 "use a fraction of the participants in (0, 1], e.g. 0.5");
         String rule = c.get(RULE);
-        check(rule.equalsIgnoreCase("fedavg"), RULE, rule,
+        check(
+                rule.equalsIgnoreCase("fedavg"),
+                RULE,
+                rule,
                 "use 'fedavg' (the only rule available so far)");
-        check(shardSize >= 1024 && shardSize <= (1 << 24), SHARD_SIZE, shardSize,
+        check(
+                shardSize >= 1024 && shardSize <= (1 << 24),
+                SHARD_SIZE,
+                shardSize,
                 "use a value between 1024 and 16777216 values");
         check(trainEpochs >= 1, TRAIN_EPOCHS, trainEpochs, "set it to 1 or more");
         check(trainBatchSize >= 1, TRAIN_BATCH_SIZE, trainBatchSize, "set it to 1 or more");
-        check(trainLearningRate >= 0 && Double.isFinite(trainLearningRate), TRAIN_LEARNING_RATE,
-                trainLearningRate, "use 0 (the learner's own) or a positive rate");
-        check(trainLocalSteps >= 0, TRAIN_LOCAL_STEPS, trainLocalSteps,
+        check(
+                trainLearningRate >= 0 && Double.isFinite(trainLearningRate),
+                TRAIN_LEARNING_RATE,
+                trainLearningRate,
+                "use 0 (the learner's own) or a positive rate");
+        check(
+                trainLocalSteps >= 0,
+                TRAIN_LOCAL_STEPS,
+                trainLocalSteps,
                 "use 0 (train by epochs) or a positive number of mini-batches");
-        check(evaluationTimeoutMs >= 1, EVALUATION_TIMEOUT, c.get(EVALUATION_TIMEOUT),
+        check(
+                evaluationTimeoutMs >= 1,
+                EVALUATION_TIMEOUT,
+                c.get(EVALUATION_TIMEOUT),
                 "use a positive duration");
-        check(evaluationBatchSize >= 1, EVALUATION_BATCH_SIZE, evaluationBatchSize,
+        check(
+                evaluationBatchSize >= 1,
+                EVALUATION_BATCH_SIZE,
+                evaluationBatchSize,
                 "set it to 1 or more");
-        check(gatewayPort == 0 || (gatewayPort > 0 && gatewayPort + gatewayParallelism <= 65536),
-                GATEWAY_PORT, gatewayPort, "use 0 (free ports) or a port in 1..65535");
-        check(gatewayParallelism >= 1, GATEWAY_PARALLELISM, gatewayParallelism,
+        check(
+                gatewayPort == 0 || (gatewayPort > 0 && gatewayPort + gatewayParallelism <= 65536),
+                GATEWAY_PORT,
+                gatewayPort,
+                "use 0 (free ports) or a port in 1..65535");
+        check(
+                gatewayParallelism >= 1,
+                GATEWAY_PARALLELISM,
+                gatewayParallelism,
                 "set it to 1 or more");
-        check(messageBytes >= 64 * 1024 && messageBytes <= Integer.MAX_VALUE,
-                GATEWAY_MAX_MESSAGE_SIZE, c.get(GATEWAY_MAX_MESSAGE_SIZE),
+        check(
+                messageBytes >= 64 * 1024 && messageBytes <= Integer.MAX_VALUE,
+                GATEWAY_MAX_MESSAGE_SIZE,
+                c.get(GATEWAY_MAX_MESSAGE_SIZE),
                 "use a size between 64 kb and 2 gb");
         maxMessageBytes = (int) messageBytes;
-        check(maxModelBytes >= 4 && maxModelBytes <= 4L * Integer.MAX_VALUE - 4,
-                GATEWAY_MAX_MODEL_SIZE, c.get(GATEWAY_MAX_MODEL_SIZE),
+        check(
+                maxModelBytes >= 4 && maxModelBytes <= 4L * Integer.MAX_VALUE - 4,
+                GATEWAY_MAX_MODEL_SIZE,
+                c.get(GATEWAY_MAX_MODEL_SIZE),
                 "use a size between 4 bytes and 8 gb");
         check(jobParallelism >= 1, JOB_PARALLELISM, jobParallelism, "set it to 1 or more");
-        check(checkpointIntervalMs == 0 || checkpointIntervalMs >= 10, CHECKPOINT_INTERVAL,
-                c.get(CHECKPOINT_INTERVAL), "use 0 (off) or at least 10 ms");
+        check(
+                checkpointIntervalMs == 0 || checkpointIntervalMs >= 10,
+                CHECKPOINT_INTERVAL,
+                c.get(CHECKPOINT_INTERVAL),
+                "use 0 (off) or at least 10 ms");
     }
 
     /** Reads and validates a snapshot; throws {@link InvalidConfigException} naming the key. */

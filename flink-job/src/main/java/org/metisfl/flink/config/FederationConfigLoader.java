@@ -21,8 +21,8 @@ import org.yaml.snakeyaml.constructor.SafeConstructor;
 import org.yaml.snakeyaml.error.YAMLException;
 
 /**
- * Reads a federation file (YAML, nested or dotted keys) into a validated {@link
- * FederationConfig}. Unknown keys are errors, so a typo never silently falls back to a default.
+ * Reads a federation file (YAML, nested or dotted keys) into a validated {@link FederationConfig}.
+ * Unknown keys are errors, so a typo never silently falls back to a default.
  *
  * <pre>{@code
  * FederationConfig config = FederationConfigLoader.load(Path.of("conf/federations/quickstart.yaml"),
@@ -69,7 +69,9 @@ public final class FederationConfigLoader {
                                 + e.getKey()
                                 + "': "
                                 + ex.getMessage()
-                                + " (" + option.description() + ")",
+                                + " ("
+                                + option.description()
+                                + ")",
                         ex);
             }
         }

@@ -11,8 +11,10 @@ public class FederationProgress {
     public List<TensorSpecInfo> tensors = new ArrayList<>();
     public int numShards;
     public int activeLearners;
+
     /** The round running, or the last one run. */
     public long round;
+
     public List<String> participants = new ArrayList<>();
     public int quorum;
     public long deadline;
@@ -21,8 +23,10 @@ public class FederationProgress {
     public int shardsReceived;
     public boolean roundAborted;
     public List<String> contributors = new ArrayList<>();
+
     /** Learners asked to evaluate the current model version. */
     public List<String> evaluators = new ArrayList<>();
+
     public String finishReason;
 
     public FederationProgress() {}

@@ -26,10 +26,10 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Runs the federation's rounds (keyed by federation): registers learners, takes the initial
- * model, opens each round with its participants, quorum and deadline, assembles the new global
- * model from the shards the aggregators close, aggregates the metrics of training and of the
- * evaluation of each new model, and ends the federation after its last round.
+ * Runs the federation's rounds (keyed by federation): registers learners, takes the initial model,
+ * opens each round with its participants, quorum and deadline, assembles the new global model from
+ * the shards the aggregators close, aggregates the metrics of training and of the evaluation of
+ * each new model, and ends the federation after its last round.
  *
  * <p>Its output goes to the learner gateways through the model sink ({@link Directive}s); each
  * round's result goes to the {@link #RESULTS} side output. All federation progress, the global
@@ -45,7 +45,8 @@ public class RoundCoordinator
             new OutputTag<>("round-results", TypeInformation.of(RoundResult.class));
 
     private static final TypeInformation<float[]> FLOAT_ARRAY =
-            org.apache.flink.api.common.typeinfo.PrimitiveArrayTypeInfo.FLOAT_PRIMITIVE_ARRAY_TYPE_INFO;
+            org.apache.flink.api.common.typeinfo.PrimitiveArrayTypeInfo
+                    .FLOAT_PRIMITIVE_ARRAY_TYPE_INFO;
 
     private final FederationConfig config;
 
@@ -76,17 +77,11 @@ public class RoundCoordinator
         model =
                 getRuntimeContext()
                         .getMapState(
-                                new MapStateDescriptor<>(
-                                        "global-model",
-                                        Types.INT,
-                                        FLOAT_ARRAY));
+                                new MapStateDescriptor<>("global-model", Types.INT, FLOAT_ARRAY));
         pendingModel =
                 getRuntimeContext()
                         .getMapState(
-                                new MapStateDescriptor<>(
-                                        "pending-model",
-                                        Types.INT,
-                                        FLOAT_ARRAY));
+                                new MapStateDescriptor<>("pending-model", Types.INT, FLOAT_ARRAY));
         stats =
                 getRuntimeContext()
                         .getMapState(
@@ -288,7 +283,8 @@ public class RoundCoordinator
     }
 
     /** Opens a round with every active learner; returns false if there is none. */
-    private boolean openRound(long round, FederationProgress p, Context ctx, Collector<Directive> out)
+    private boolean openRound(
+            long round, FederationProgress p, Context ctx, Collector<Directive> out)
             throws Exception {
         List<String> participants = new ArrayList<>();
         for (Map.Entry<String, LearnerRecord> l : learners.entries()) {
@@ -348,7 +344,9 @@ public class RoundCoordinator
             }
             p.modelVersion = round;
             p.evaluators =
-                    config.evaluationEnabled() ? new ArrayList<>(p.contributors) : new ArrayList<>();
+                    config.evaluationEnabled()
+                            ? new ArrayList<>(p.contributors)
+                            : new ArrayList<>();
         } else {
             p.evaluators = new ArrayList<>();
         }

@@ -3,8 +3,8 @@ package org.metisfl.flink.model;
 import java.util.List;
 
 /**
- * What the model sink delivers to the learner gateways: a gateway's announcement (so the sink
- * knows where to deliver), or the coordinator's new global model and next round plan.
+ * What the model sink delivers to the learner gateways: a gateway's announcement (so the sink knows
+ * where to deliver), or the coordinator's new global model and next round plan.
  */
 public class Directive {
 
@@ -25,18 +25,25 @@ public class Directive {
     // PUBLISH
     /** Version of the model carried (the round that produced it, 0 = initial); -1 = none yet. */
     public long modelVersion = -1;
+
     public List<TensorSpecInfo> tensors;
+
     /** The whole model, or null if the directive carries none. */
     public float[] model;
+
     public int numShards;
     public int shardSize;
+
     /** Round to train next; 0 = none. */
     public long planRound;
+
     public List<String> participants;
     public int quorum;
     public long deadline;
+
     /** Learners that evaluate {@link #modelVersion}. */
     public List<String> evaluators;
+
     public boolean finished;
     public String finishReason;
 

@@ -11,7 +11,9 @@ public class GatewayEvent {
 
     /** What happened at the gateway. */
     public enum Kind {
-        /** A gateway started: where the model sink reaches it ({@code gateway, host, port, secret}). */
+        /**
+         * A gateway started: where the model sink reaches it ({@code gateway, host, port, secret}).
+         */
         ANNOUNCE,
         /** A learner joined ({@code learnerId, learnerName, numExamples}). */
         JOINED,
@@ -19,11 +21,19 @@ public class GatewayEvent {
         LEFT,
         /** A learner's proposed initial model ({@code learnerId, tensors, values}). */
         INITIAL_MODEL,
-        /** A round started at a gateway ({@code round, shard, numShards, participants, quorum, deadline}). */
+        /**
+         * A round started at a gateway ({@code round, shard, numShards, participants, quorum,
+         * deadline}).
+         */
         ROUND_OPENED,
-        /** One shard of an accepted update ({@code learnerId, round, shard, numShards, weight, values}). */
+        /**
+         * One shard of an accepted update ({@code learnerId, round, shard, numShards, weight,
+         * values}).
+         */
         UPDATE_SHARD,
-        /** Training metrics of an accepted update ({@code learnerId, round, numExamples, metrics}). */
+        /**
+         * Training metrics of an accepted update ({@code learnerId, round, numExamples, metrics}).
+         */
         TRAIN_REPORT,
         /** Metrics of an evaluation ({@code learnerId, round, numExamples, metrics}). */
         EVALUATION

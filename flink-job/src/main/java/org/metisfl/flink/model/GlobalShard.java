@@ -7,11 +7,15 @@ public class GlobalShard {
     public long round;
     public int shard;
     public int numShards;
+
     /** The aggregated values; null when {@link #aborted}. */
     public float[] values;
+
     /** Learners whose updates went into this shard, sorted. */
     public List<String> contributors;
+
     public double totalWeight;
+
     /** The round reached its deadline without a quorum; the global model stays as it was. */
     public boolean aborted;
 

@@ -76,12 +76,17 @@ public final class ModelCodec {
                 return "tensor name '" + s.getName() + "' appears twice";
             }
             if (s.getDtype() != DType.FLOAT32) {
-                return "tensor '" + s.getName() + "' has dtype " + s.getDtype()
+                return "tensor '"
+                        + s.getName()
+                        + "' has dtype "
+                        + s.getDtype()
                         + "; only FLOAT32 is supported";
             }
             for (long d : s.getShapeList()) {
                 if (d < 0) {
-                    return "tensor '" + s.getName() + "' has a negative dimension "
+                    return "tensor '"
+                            + s.getName()
+                            + "' has a negative dimension "
                             + s.getShapeList();
                 }
             }
@@ -121,9 +126,17 @@ public final class ModelCodec {
             Tensor t = model.getTensors(i);
             long n = infos.get(i).size();
             if (t.getData().size() != n * Float.BYTES) {
-                throw new IOException("model file " + file + ": tensor '" + infos.get(i).name
-                        + "' has " + t.getData().size() + " bytes, its shape "
-                        + Arrays.toString(infos.get(i).shape) + " needs " + n * Float.BYTES);
+                throw new IOException(
+                        "model file "
+                                + file
+                                + ": tensor '"
+                                + infos.get(i).name
+                                + "' has "
+                                + t.getData().size()
+                                + " bytes, its shape "
+                                + Arrays.toString(infos.get(i).shape)
+                                + " needs "
+                                + n * Float.BYTES);
             }
             float[] v = toFloats(t.getData().asReadOnlyByteBuffer());
             System.arraycopy(v, 0, values, offset, v.length);
@@ -139,7 +152,8 @@ public final class ModelCodec {
         int offset = 0;
         for (TensorSpecInfo t : tensors) {
             int n = (int) t.size();
-            b.addTensors(Tensor.newBuilder().setSpec(toProto(t)).setData(toBytes(values, offset, n)));
+            b.addTensors(
+                    Tensor.newBuilder().setSpec(toProto(t)).setData(toBytes(values, offset, n)));
             offset += n;
         }
         Files.write(file, b.build().toByteArray());

@@ -13,13 +13,17 @@ public class RoundResult {
     public long startedAtMs;
     public long closedAtMs;
     public long roundTimeMs;
+
     /** Example-weighted mean of the contributors' training metrics. */
     public Map<String, Double> trainMetrics;
+
     /** Example-weighted mean of the evaluation metrics of the round's new global model. */
     public Map<String, Double> evalMetrics;
+
     public long evalExamples;
     public int evaluators;
     public int evaluationsReceived;
+
     /** This is the federation's last round. */
     public boolean last;
 

@@ -154,7 +154,11 @@ public final class RawLearner implements AutoCloseable {
 
     /** Uploads an update as header + chunks of {@code chunkBytes}. */
     public SubmitUpdateResponse submit(
-            long round, List<TensorSpec> tensors, float[] values, long examples, Map<String, Double> metrics) {
+            long round,
+            List<TensorSpec> tensors,
+            float[] values,
+            long examples,
+            Map<String, Double> metrics) {
         UpdateHeader header =
                 UpdateHeader.newBuilder()
                         .setCredentials(credentials)

@@ -7,8 +7,8 @@ import org.metisfl.flink.model.Directive;
 
 /**
  * Closes the federation's loop: delivers each new global model and round plan to every learner
- * gateway over gRPC. Gateways announce themselves through the job (records broadcast to every
- * sink subtask), so this works whichever task managers the gateways run on.
+ * gateway over gRPC. Gateways announce themselves through the job (records broadcast to every sink
+ * subtask), so this works whichever task managers the gateways run on.
  */
 public final class ModelSink implements Sink<Directive> {
     private static final long serialVersionUID = 1L;

@@ -49,10 +49,10 @@ final class ModelSinkWriter implements SinkWriter<Directive> {
                         1,
                         (java.util.concurrent.ThreadFactory)
                                 r -> {
-                            Thread t = new Thread(r, "metisfl-model-sink");
-                            t.setDaemon(true);
-                            return t;
-                        });
+                                    Thread t = new Thread(r, "metisfl-model-sink");
+                                    t.setDaemon(true);
+                                    return t;
+                                });
     }
 
     @Override
@@ -85,7 +85,8 @@ final class ModelSinkWriter implements SinkWriter<Directive> {
     }
 
     private static byte[] toBytes(float[] values) {
-        ByteBuffer b = ByteBuffer.allocate(values.length * Float.BYTES).order(ByteOrder.LITTLE_ENDIAN);
+        ByteBuffer b =
+                ByteBuffer.allocate(values.length * Float.BYTES).order(ByteOrder.LITTLE_ENDIAN);
         b.asFloatBuffer().put(values);
         return b.array();
     }
@@ -129,8 +130,19 @@ final class ModelSinkWriter implements SinkWriter<Directive> {
                 send(g, header(g, d, model), model);
                 return;
             } catch (ExecutionException | TimeoutException e) {
-                last = new IOException("gateway " + index + " at " + g.host() + ":" + g.port()
-                        + " did not take " + d + ": " + e.getMessage(), e);
+                last =
+                        new IOException(
+                                "gateway "
+                                        + index
+                                        + " at "
+                                        + g.host()
+                                        + ":"
+                                        + g.port()
+                                        + " did not take "
+                                        + d
+                                        + ": "
+                                        + e.getMessage(),
+                                e);
                 LOG.warn("{} (attempt {} of {})", last.getMessage(), attempt, ATTEMPTS);
                 Thread.sleep(200L * attempt);
             }

@@ -27,10 +27,10 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * A learner gateway: hosts the gRPC server learners talk to and pushes what they send into the
- * job. Emits its own watermarks (the gateway clock, held below any update not yet emitted), also
- * while no learner sends anything. With checkpoints on, a learner's update is acknowledged only
- * after the checkpoint holding it completes. The source ends when the federation is over.
+ * A learner gateway: hosts the gRPC server learners talk to and pushes what they send into the job.
+ * Emits its own watermarks (the gateway clock, held below any update not yet emitted), also while
+ * no learner sends anything. With checkpoints on, a learner's update is acknowledged only after the
+ * checkpoint holding it completes. The source ends when the federation is over.
  */
 public final class GatewayReader implements SourceReader<GatewayEvent, GatewaySplit> {
     private static final Logger LOG = LoggerFactory.getLogger(GatewayReader.class);

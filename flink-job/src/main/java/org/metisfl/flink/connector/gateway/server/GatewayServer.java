@@ -1,12 +1,12 @@
 package org.metisfl.flink.connector.gateway.server;
 
 import io.grpc.Server;
+import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import io.grpc.netty.shaded.io.netty.channel.EventLoopGroup;
 import io.grpc.netty.shaded.io.netty.channel.nio.NioEventLoopGroup;
 import io.grpc.netty.shaded.io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.grpc.protobuf.services.HealthStatusManager;
-import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.util.concurrent.ExecutorService;
@@ -15,8 +15,8 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
- * The gRPC server of one gateway: the learner service, the control service for the model sink,
- * and gRPC health. It owns its event loops and executor and releases them in {@link #close()}, so
+ * The gRPC server of one gateway: the learner service, the control service for the model sink, and
+ * gRPC health. It owns its event loops and executor and releases them in {@link #close()}, so
  * nothing of it outlives the Flink task (whose class loader closes right after).
  */
 public final class GatewayServer implements AutoCloseable {
@@ -32,9 +32,14 @@ public final class GatewayServer implements AutoCloseable {
         this.state = state;
         AtomicInteger n = new AtomicInteger();
         String prefix = "metisfl-gateway-" + state.gatewayIndex() + "-";
-        boss = new NioEventLoopGroup(1, (java.util.concurrent.ThreadFactory) r -> daemon(r, prefix + "boss"));
-        workers = new NioEventLoopGroup(
-                        2, (java.util.concurrent.ThreadFactory) r -> daemon(r, prefix + "io-" + n.incrementAndGet()));
+        boss =
+                new NioEventLoopGroup(
+                        1, (java.util.concurrent.ThreadFactory) r -> daemon(r, prefix + "boss"));
+        workers =
+                new NioEventLoopGroup(
+                        2,
+                        (java.util.concurrent.ThreadFactory)
+                                r -> daemon(r, prefix + "io-" + n.incrementAndGet()));
         executor =
                 Executors.newFixedThreadPool(
                         4, r -> daemon(r, prefix + "call-" + n.incrementAndGet()));

@@ -22,10 +22,10 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * What one gateway knows of the federation: the current global model (ready to stream, in
- * chunks), the current round's plan, the learners to evaluate, and the task streams of the
- * learners connected here. The model sink updates it with each directive; the learner service
- * reads it. It is rebuilt from the coordinator after a restart, so it is not checkpointed.
+ * What one gateway knows of the federation: the current global model (ready to stream, in chunks),
+ * the current round's plan, the learners to evaluate, and the task streams of the learners
+ * connected here. The model sink updates it with each directive; the learner service reads it. It
+ * is rebuilt from the coordinator after a restart, so it is not checkpointed.
  */
 public final class GatewayState {
     private static final Logger LOG = LoggerFactory.getLogger(GatewayState.class);
@@ -51,8 +51,10 @@ public final class GatewayState {
     private volatile String finishReason = "";
 
     private final Map<String, ServerCallStreamObserver<Task>> streams = new ConcurrentHashMap<>();
+
     /** (learner, round) of accepted updates → completes when the update is durable in the job. */
     private final Map<String, CompletableFuture<Void>> accepted = new ConcurrentHashMap<>();
+
     /** (learner, model version) of evaluations received. */
     private final Set<String> evaluated = ConcurrentHashMap.newKeySet();
 

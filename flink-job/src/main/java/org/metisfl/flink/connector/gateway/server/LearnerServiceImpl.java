@@ -13,16 +13,16 @@ import org.metisfl.proto.v1.EvaluationReport;
 import org.metisfl.proto.v1.GetModelRequest;
 import org.metisfl.proto.v1.JoinRequest;
 import org.metisfl.proto.v1.JoinResponse;
+import org.metisfl.proto.v1.LearnerServiceGrpc;
 import org.metisfl.proto.v1.LeaveRequest;
 import org.metisfl.proto.v1.LeaveResponse;
-import org.metisfl.proto.v1.LearnerServiceGrpc;
 import org.metisfl.proto.v1.ModelChunk;
 import org.metisfl.proto.v1.ModelHeader;
 import org.metisfl.proto.v1.StreamTasksRequest;
 import org.metisfl.proto.v1.SubmitEvaluationResponse;
+import org.metisfl.proto.v1.SubmitUpdateResponse;
 import org.metisfl.proto.v1.Task;
 import org.metisfl.proto.v1.UpdateChunk;
-import org.metisfl.proto.v1.SubmitUpdateResponse;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -84,8 +84,7 @@ public final class LearnerServiceImpl extends LearnerServiceGrpc.LearnerServiceI
     }
 
     @Override
-    public StreamObserver<UpdateChunk> submitUpdate(
-            StreamObserver<SubmitUpdateResponse> response) {
+    public StreamObserver<UpdateChunk> submitUpdate(StreamObserver<SubmitUpdateResponse> response) {
         return new UpdateReceiver(state, this, response);
     }
 
@@ -140,8 +139,7 @@ public final class LearnerServiceImpl extends LearnerServiceGrpc.LearnerServiceI
         }
         ModelSnapshot m = state.model();
         if (m == null) {
-            response.onError(
-                    failedPrecondition("there is no global model yet: wait for a task"));
+            response.onError(failedPrecondition("there is no global model yet: wait for a task"));
             return;
         }
         new ModelStreamer(m, (ServerCallStreamObserver<ModelChunk>) response).start();
@@ -216,7 +214,8 @@ public final class LearnerServiceImpl extends LearnerServiceGrpc.LearnerServiceI
                                                         .setTotalBytes(model.totalBytes()))
                                         .build());
                     } else if (next < model.chunks().size()) {
-                        out.onNext(ModelChunk.newBuilder().setData(model.chunks().get(next)).build());
+                        out.onNext(
+                                ModelChunk.newBuilder().setData(model.chunks().get(next)).build());
                     } else {
                         done = true;
                         out.onCompleted();

@@ -8,11 +8,11 @@ import org.metisfl.flink.model.GatewayEvent;
 
 /**
  * The hand-off from gRPC threads to the source reader. Each batch (e.g. all shards of one update)
- * is stamped with the gateway's clock and enqueued atomically, and refused if the stamp is past
- * the batch's deadline. The watermark is {@code min(now, oldest batch not yet emitted) - 1},
- * computed under the same lock: it never passes an accepted update, and it advances with the
- * clock while learners are silent. These two rules make every shard of a round close on the same
- * contributor set.
+ * is stamped with the gateway's clock and enqueued atomically, and refused if the stamp is past the
+ * batch's deadline. The watermark is {@code min(now, oldest batch not yet emitted) - 1}, computed
+ * under the same lock: it never passes an accepted update, and it advances with the clock while
+ * learners are silent. These two rules make every shard of a round close on the same contributor
+ * set.
  */
 public final class StampedEventQueue {
 

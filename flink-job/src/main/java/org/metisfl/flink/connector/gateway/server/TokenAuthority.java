@@ -58,7 +58,9 @@ public final class TokenAuthority {
         byte[] expected = tokenFor(learnerId).getBytes(StandardCharsets.UTF_8);
         byte[] given = token.getBytes(StandardCharsets.UTF_8);
         if (!MessageDigest.isEqual(expected, given)) {
-            return "invalid token for learner '" + learnerId + "': use the token Join returned,"
+            return "invalid token for learner '"
+                    + learnerId
+                    + "': use the token Join returned,"
                     + " or Join again";
         }
         return null;

@@ -56,7 +56,9 @@ final class UpdateReceiver implements StreamObserver<UpdateChunk> {
         }
         if (header == null) {
             if (!chunk.hasHeader()) {
-                fail(LearnerServiceImpl.invalid("the first message of an upload must be its header"));
+                fail(
+                        LearnerServiceImpl.invalid(
+                                "the first message of an upload must be its header"));
                 return;
             }
             header = chunk.getHeader();
@@ -217,7 +219,10 @@ final class UpdateReceiver implements StreamObserver<UpdateChunk> {
         e.tensors = tensors;
         e.values = values;
         state.queue()
-                .offer(List.of(e), Long.MAX_VALUE, () -> answer(SubmitUpdateResponse.Status.ACCEPTED));
+                .offer(
+                        List.of(e),
+                        Long.MAX_VALUE,
+                        () -> answer(SubmitUpdateResponse.Status.ACCEPTED));
     }
 
     private void acceptUpdate(String learner, long round, float[] values) {
@@ -232,7 +237,9 @@ final class UpdateReceiver implements StreamObserver<UpdateChunk> {
         int shardSize = state.config().shardSize();
         int numShards = TensorSpecInfo.numShards(values.length, shardSize);
         double weight =
-                state.config().scaling() == Scaling.EXAMPLES ? header.getNumTrainingExamples() : 1.0;
+                state.config().scaling() == Scaling.EXAMPLES
+                        ? header.getNumTrainingExamples()
+                        : 1.0;
         List<GatewayEvent> batch = new ArrayList<>(numShards + 1);
         GatewayEvent report = GatewayEvent.of(GatewayEvent.Kind.TRAIN_REPORT);
         report.gateway = state.gatewayIndex();
@@ -282,12 +289,21 @@ final class UpdateReceiver implements StreamObserver<UpdateChunk> {
             TensorSpec g = got.get(i);
             TensorSpec w = want.get(i);
             if (!g.getName().equals(w.getName())) {
-                return "tensor " + i + " is '" + g.getName() + "', the global model has '"
-                        + w.getName() + "' there";
+                return "tensor "
+                        + i
+                        + " is '"
+                        + g.getName()
+                        + "', the global model has '"
+                        + w.getName()
+                        + "' there";
             }
             if (!g.getShapeList().equals(w.getShapeList())) {
-                return "tensor '" + g.getName() + "' has shape " + g.getShapeList()
-                        + " but the global model has " + w.getShapeList();
+                return "tensor '"
+                        + g.getName()
+                        + "' has shape "
+                        + g.getShapeList()
+                        + " but the global model has "
+                        + w.getShapeList();
             }
         }
         return null;
@@ -299,8 +315,13 @@ final class UpdateReceiver implements StreamObserver<UpdateChunk> {
                 long offset = i;
                 for (TensorSpecInfo t : tensors) {
                     if (offset < t.size()) {
-                        return "tensor '" + t.name + "' holds " + values[i] + " at index "
-                                + offset + "; updates must be finite";
+                        return "tensor '"
+                                + t.name
+                                + "' holds "
+                                + values[i]
+                                + " at index "
+                                + offset
+                                + "; updates must be finite";
                     }
                     offset -= t.size();
                 }

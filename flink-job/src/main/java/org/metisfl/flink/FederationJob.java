@@ -15,6 +15,13 @@ import org.metisfl.flink.config.InvalidConfigException;
  * flink run -c org.metisfl.flink.FederationJob metisfl-flink-job-job.jar \
  *     --federation conf/federations/quickstart.yaml [--set federation.rounds=20 ...]
  * </pre>
+ *
+ * <p>Without {@code --federation}, the defaults plus the {@code --set} keys make the federation
+ * (so a client can submit a validated file's keys without the file being on the cluster):
+ *
+ * <pre>
+ * flink run ... metisfl-flink-job-job.jar --set federation.name=demo --set federation.rounds=3
+ * </pre>
  */
 public final class FederationJob {
 
@@ -63,7 +70,11 @@ public final class FederationJob {
             }
         }
         if (file == null) {
-            throw new InvalidConfigException("--federation FILE is required");
+            if (overrides.isEmpty()) {
+                throw new InvalidConfigException(
+                        "give the federation as --federation FILE and/or --set key=value");
+            }
+            return FederationConfig.of(overrides);
         }
         return FederationConfigLoader.load(Path.of(file), overrides);
     }

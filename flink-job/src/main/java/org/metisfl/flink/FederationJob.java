@@ -16,8 +16,8 @@ import org.metisfl.flink.config.InvalidConfigException;
  *     --federation conf/federations/quickstart.yaml [--set federation.rounds=20 ...]
  * </pre>
  *
- * <p>Without {@code --federation}, the defaults plus the {@code --set} keys make the federation
- * (so a client can submit a validated file's keys without the file being on the cluster):
+ * <p>Without {@code --federation}, the defaults plus the {@code --set} keys make the federation (so
+ * a client can submit a validated file's keys without the file being on the cluster):
  *
  * <pre>
  * flink run ... metisfl-flink-job-job.jar --set federation.name=demo --set federation.rounds=3

@@ -70,7 +70,7 @@ public final class FederationConfigLoader {
                                 + "': "
                                 + ex.getMessage()
                                 + " ("
-                                + option.description()
+                                + FederationOptions.describe(option)
                                 + ")",
                         ex);
             }

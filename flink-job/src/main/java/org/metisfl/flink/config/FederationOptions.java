@@ -13,6 +13,12 @@ public final class FederationOptions {
 
     private FederationOptions() {}
 
+    /** The description of a key as plain text. */
+    public static String describe(ConfigOption<?> option) {
+        return new org.apache.flink.configuration.description.HtmlFormatter()
+                .format(option.description());
+    }
+
     /** How a round is run. Only the synchronous protocol exists so far. */
     public enum Protocol {
         SYNCHRONOUS

@@ -28,6 +28,9 @@ import org.metisfl.flink.model.RoundResult;
  * summary and the path of the per-round results file (JSON lines).
  */
 public final class Quickstart {
+    /** The learners' progress line of a local epoch ("round 3: epoch 1/1, ..."). */
+    private static final java.util.regex.Pattern EPOCH_LINE =
+            java.util.regex.Pattern.compile("epoch \\d+/\\d+");
 
     private Quickstart() {}
 
@@ -178,7 +181,9 @@ public final class Quickstart {
                 out.write(line);
                 out.newLine();
                 out.flush();
-                if (line.contains("epoch") || line.contains("ERROR") || line.contains("error:")) {
+                if (EPOCH_LINE.matcher(line).find()
+                        || line.contains("ERROR")
+                        || line.contains("error:")) {
                     System.out.println(prefix + line.strip());
                 }
             }

@@ -8,7 +8,10 @@ import java.util.Map;
 import java.util.Optional;
 import org.apache.flink.configuration.ConfigOption;
 import org.apache.flink.configuration.Configuration;
+import org.metisfl.flink.config.FederationOptions.MetricGoal;
+import org.metisfl.flink.config.FederationOptions.Optimizer;
 import org.metisfl.flink.config.FederationOptions.Protocol;
+import org.metisfl.flink.config.FederationOptions.Rule;
 import org.metisfl.flink.config.FederationOptions.Scaling;
 import org.metisfl.flink.config.FederationOptions.StateBackend;
 
@@ -31,6 +34,26 @@ public final class FederationConfig implements Serializable {
     private final long roundTimeoutMs;
     private final double quorum;
     private final Scaling scaling;
+    private final double semiSyncLambda;
+    private final boolean semiSyncRecompute;
+    private final Rule rule;
+    private final int strideLength;
+    private final double trimFraction;
+    private final int maxBufferedUpdates;
+    private final Optimizer optimizer;
+    private final double optimizerLearningRate;
+    private final double optimizerMomentum;
+    private final double optimizerBeta1;
+    private final double optimizerBeta2;
+    private final double optimizerTau;
+    private final int selectionParticipants;
+    private final double selectionRatio;
+    private final long selectionSeed;
+    private final long maxDurationMs;
+    private final String terminationMetric;
+    private final double terminationCutoff;
+    private final MetricGoal terminationGoal;
+    private final double proximalMu;
     private final int shardSize;
     private final int trainEpochs;
     private final int trainBatchSize;
@@ -56,10 +79,32 @@ public final class FederationConfig implements Serializable {
         minLearners = c.get(MIN_LEARNERS);
         initialModel = c.get(INITIAL_MODEL);
         resultsFile = c.getOptional(RESULTS_FILE).orElse("results/" + name + ".jsonl");
-        protocol = c.get(PROTOCOL);
+        protocol = parseEnum(Protocol.class, PROTOCOL, c.get(PROTOCOL));
         roundTimeoutMs = c.get(ROUND_TIMEOUT).toMillis();
         quorum = c.get(ROUND_QUORUM);
         scaling = c.get(SCALING);
+        semiSyncLambda = c.get(SEMI_SYNC_LAMBDA);
+        semiSyncRecompute = c.get(SEMI_SYNC_RECOMPUTE);
+        rule = parseEnum(Rule.class, RULE, c.get(RULE));
+        strideLength = c.get(STRIDE_LENGTH);
+        trimFraction = c.get(TRIM_FRACTION);
+        maxBufferedUpdates = c.get(MAX_BUFFERED_UPDATES);
+        optimizer = parseEnum(Optimizer.class, OPTIMIZER, c.get(OPTIMIZER));
+        optimizerLearningRate =
+                c.getOptional(OPTIMIZER_LEARNING_RATE)
+                        .orElse(optimizer == Optimizer.FEDAVGM ? 1.0 : 0.01);
+        optimizerMomentum = c.get(OPTIMIZER_MOMENTUM);
+        optimizerBeta1 = c.get(OPTIMIZER_BETA1);
+        optimizerBeta2 = c.get(OPTIMIZER_BETA2);
+        optimizerTau = c.get(OPTIMIZER_TAU);
+        selectionParticipants = c.get(SELECTION_PARTICIPANTS);
+        selectionRatio = c.get(SELECTION_RATIO);
+        selectionSeed = c.get(SELECTION_SEED);
+        maxDurationMs = c.getOptional(TERMINATION_MAX_DURATION).map(Duration::toMillis).orElse(-1L);
+        terminationMetric = c.getOptional(TERMINATION_METRIC).orElse(null);
+        terminationCutoff = c.getOptional(TERMINATION_METRIC_CUTOFF).orElse(Double.NaN);
+        terminationGoal = c.get(TERMINATION_METRIC_GOAL);
+        proximalMu = c.get(TRAIN_PROXIMAL_MU);
         shardSize = c.get(SHARD_SIZE);
         trainEpochs = c.get(TRAIN_EPOCHS);
         trainBatchSize = c.get(TRAIN_BATCH_SIZE);
@@ -180,6 +225,22 @@ public final class FederationConfig implements Serializable {
         return FederationConfigLoader.fromFlatMap(settings, "settings");
     }
 
+    private static <E extends Enum<E>> E parseEnum(
+            Class<E> type, ConfigOption<?> key, String value) {
+        String wanted = value.trim().replace('-', '_').toUpperCase(java.util.Locale.ROOT);
+        for (E e : type.getEnumConstants()) {
+            if (e.name().equals(wanted)) {
+                return e;
+            }
+        }
+        java.util.List<String> names = new java.util.ArrayList<>();
+        for (E e : type.getEnumConstants()) {
+            names.add(e.name().toLowerCase(java.util.Locale.ROOT).replace('_', '-'));
+        }
+        throw new InvalidConfigException(
+                "invalid value '" + value + "' for key '" + key.key() + "': use one of " + names);
+    }
+
     private static void check(boolean ok, ConfigOption<?> key, Object value, String fix) {
         if (!ok) {
             throw new InvalidConfigException(
@@ -227,6 +288,92 @@ public final class FederationConfig implements Serializable {
 
     public Scaling scaling() {
         return scaling;
+    }
+
+    public double semiSyncLambda() {
+        return semiSyncLambda;
+    }
+
+    public boolean semiSyncRecompute() {
+        return semiSyncRecompute;
+    }
+
+    public Rule rule() {
+        return rule;
+    }
+
+    public int strideLength() {
+        return strideLength;
+    }
+
+    public double trimFraction() {
+        return trimFraction;
+    }
+
+    public int maxBufferedUpdates() {
+        return maxBufferedUpdates;
+    }
+
+    /** True if the rule needs every update of a round (not an incremental fold). */
+    public boolean ruleBuffersUpdates() {
+        return rule == Rule.MEDIAN || rule == Rule.TRIMMED_MEAN;
+    }
+
+    public Optimizer optimizer() {
+        return optimizer;
+    }
+
+    public double optimizerLearningRate() {
+        return optimizerLearningRate;
+    }
+
+    public double optimizerMomentum() {
+        return optimizerMomentum;
+    }
+
+    public double optimizerBeta1() {
+        return optimizerBeta1;
+    }
+
+    public double optimizerBeta2() {
+        return optimizerBeta2;
+    }
+
+    public double optimizerTau() {
+        return optimizerTau;
+    }
+
+    public int selectionParticipants() {
+        return selectionParticipants;
+    }
+
+    public double selectionRatio() {
+        return selectionRatio;
+    }
+
+    public long selectionSeed() {
+        return selectionSeed;
+    }
+
+    /** Wall-clock limit of the federation in ms, or -1 for none. */
+    public long maxDurationMs() {
+        return maxDurationMs;
+    }
+
+    public Optional<String> terminationMetric() {
+        return Optional.ofNullable(terminationMetric);
+    }
+
+    public double terminationCutoff() {
+        return terminationCutoff;
+    }
+
+    public MetricGoal terminationGoal() {
+        return terminationGoal;
+    }
+
+    public double proximalMu() {
+        return proximalMu;
     }
 
     public int shardSize() {

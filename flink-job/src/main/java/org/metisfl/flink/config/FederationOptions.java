@@ -19,15 +19,51 @@ public final class FederationOptions {
                 .format(option.description());
     }
 
-    /** How a round is run. Only the synchronous protocol exists so far. */
+    /** How a round is run. */
     public enum Protocol {
-        SYNCHRONOUS
+        /** Every participant trains the same local work; the round waits for all, or the quorum. */
+        SYNCHRONOUS,
+        /**
+         * As synchronous, but each learner's local steps are sized to a common time budget (lambda
+         * x the slowest learner's epoch time), so fast learners do more work and slow ones do not
+         * stall the round.
+         */
+        SEMI_SYNCHRONOUS
+    }
+
+    /** How a shard of the new model is computed from the round's updates. */
+    public enum Rule {
+        /** Weighted mean, folded incrementally: memory O(model). */
+        FEDAVG,
+        /** MetisFL's FedStride: the weighted mean folded in blocks of stride-length learners. */
+        FEDSTRIDE,
+        /** Coordinate-wise median; needs every update of the round (bounded). */
+        MEDIAN,
+        /** Coordinate-wise trimmed mean; needs every update of the round (bounded). */
+        TRIMMED_MEAN
+    }
+
+    /** Server-side optimizer applied to the round's aggregate (Reddi et al., ICLR 2021). */
+    public enum Optimizer {
+        NONE,
+        FEDAVGM,
+        FEDADAGRAD,
+        FEDADAM,
+        FEDYOGI
+    }
+
+    /** Whether a termination metric must rise above or fall below its cutoff. */
+    public enum MetricGoal {
+        MAX,
+        MIN
     }
 
     /** What weighs each learner's update in FedAvg. */
     public enum Scaling {
         /** By the number of training examples the learner reports (MetisFL's default). */
         EXAMPLES,
+        /** By the number of mini-batches the learner completed. */
+        BATCHES,
         /** Every participant weighs the same. */
         PARTICIPANTS
     }
@@ -72,11 +108,80 @@ public final class FederationOptions {
                             "JSON-lines file that receives one line per round. Default:"
                                     + " results/<federation.name>.jsonl");
 
-    public static final ConfigOption<Protocol> PROTOCOL =
+    public static final ConfigOption<String> PROTOCOL =
             ConfigOptions.key("protocol.type")
-                    .enumType(Protocol.class)
-                    .defaultValue(Protocol.SYNCHRONOUS)
-                    .withDescription("Federation protocol.");
+                    .stringType()
+                    .defaultValue("synchronous")
+                    .withDescription("Federation protocol: synchronous or semi-synchronous.");
+
+    public static final ConfigOption<Double> SEMI_SYNC_LAMBDA =
+            ConfigOptions.key("semi-sync.lambda")
+                    .doubleType()
+                    .defaultValue(2.0)
+                    .withDescription(
+                            "Semi-synchronous: a round's time budget is lambda x the slowest"
+                                    + " participant's epoch time; each learner runs"
+                                    + " ceil(budget / its time per batch) local steps.");
+
+    public static final ConfigOption<Boolean> SEMI_SYNC_RECOMPUTE =
+            ConfigOptions.key("semi-sync.recompute-every-round")
+                    .booleanType()
+                    .defaultValue(false)
+                    .withDescription(
+                            "Semi-synchronous: recompute the local steps every round from the"
+                                    + " latest timings; false computes them once, after the first"
+                                    + " round that measured every participant.");
+
+    public static final ConfigOption<Integer> SELECTION_PARTICIPANTS =
+            ConfigOptions.key("selection.participants")
+                    .intType()
+                    .defaultValue(0)
+                    .withDescription(
+                            "Learners drawn for each round; 0 draws by participation-ratio.");
+
+    public static final ConfigOption<Double> SELECTION_RATIO =
+            ConfigOptions.key("selection.participation-ratio")
+                    .doubleType()
+                    .defaultValue(1.0)
+                    .withDescription(
+                            "Fraction (0, 1] of the active learners drawn for each round.");
+
+    public static final ConfigOption<Long> SELECTION_SEED =
+            ConfigOptions.key("selection.seed")
+                    .longType()
+                    .defaultValue(42L)
+                    .withDescription(
+                            "Seed of the participant draw (the same seed, the same draw).");
+
+    public static final ConfigOption<Duration> TERMINATION_MAX_DURATION =
+            ConfigOptions.key("termination.max-duration")
+                    .durationType()
+                    .noDefaultValue()
+                    .withDescription(
+                            "End the federation once this much time has passed since its first"
+                                    + " round started (checked when a round closes).");
+
+    public static final ConfigOption<String> TERMINATION_METRIC =
+            ConfigOptions.key("termination.metric")
+                    .stringType()
+                    .noDefaultValue()
+                    .withDescription(
+                            "An evaluation metric (e.g. accuracy) that ends the federation once"
+                                    + " the global model reaches termination.metric-cutoff.");
+
+    public static final ConfigOption<Double> TERMINATION_METRIC_CUTOFF =
+            ConfigOptions.key("termination.metric-cutoff")
+                    .doubleType()
+                    .noDefaultValue()
+                    .withDescription("The cutoff of termination.metric.");
+
+    public static final ConfigOption<MetricGoal> TERMINATION_METRIC_GOAL =
+            ConfigOptions.key("termination.metric-goal")
+                    .enumType(MetricGoal.class)
+                    .defaultValue(MetricGoal.MAX)
+                    .withDescription(
+                            "max: stop when the metric is >= the cutoff (accuracy); min: when <="
+                                    + " (loss).");
 
     public static final ConfigOption<Duration> ROUND_TIMEOUT =
             ConfigOptions.key("round.timeout")
@@ -99,7 +204,71 @@ public final class FederationOptions {
             ConfigOptions.key("aggregation.rule")
                     .stringType()
                     .defaultValue("fedavg")
-                    .withDescription("Aggregation rule. Available: fedavg.");
+                    .withDescription(
+                            "Aggregation rule: fedavg, fedstride, median or trimmed-mean.");
+
+    public static final ConfigOption<Integer> STRIDE_LENGTH =
+            ConfigOptions.key("aggregation.stride-length")
+                    .intType()
+                    .defaultValue(2)
+                    .withDescription("fedstride: learners folded per block.");
+
+    public static final ConfigOption<Double> TRIM_FRACTION =
+            ConfigOptions.key("aggregation.trim-fraction")
+                    .doubleType()
+                    .defaultValue(0.1)
+                    .withDescription(
+                            "trimmed-mean: fraction [0, 0.5) of the smallest and of the largest"
+                                    + " values dropped per coordinate.");
+
+    public static final ConfigOption<Integer> MAX_BUFFERED_UPDATES =
+            ConfigOptions.key("aggregation.max-buffered-updates")
+                    .intType()
+                    .defaultValue(100)
+                    .withDescription(
+                            "median and trimmed-mean keep every update of a round: at most this"
+                                    + " many participants are drawn per round (memory: this x"
+                                    + " the model).");
+
+    public static final ConfigOption<String> OPTIMIZER =
+            ConfigOptions.key("optimizer.type")
+                    .stringType()
+                    .defaultValue("none")
+                    .withDescription(
+                            "Server optimizer on the round's aggregate: none, fedavgm, fedadagrad,"
+                                    + " fedadam or fedyogi.");
+
+    public static final ConfigOption<Double> OPTIMIZER_LEARNING_RATE =
+            ConfigOptions.key("optimizer.learning-rate")
+                    .doubleType()
+                    .noDefaultValue()
+                    .withDescription(
+                            "Server learning rate (default 1.0 for fedavgm, 0.01 for the adaptive"
+                                    + " optimizers).");
+
+    public static final ConfigOption<Double> OPTIMIZER_MOMENTUM =
+            ConfigOptions.key("optimizer.momentum")
+                    .doubleType()
+                    .defaultValue(0.9)
+                    .withDescription("fedavgm: server momentum.");
+
+    public static final ConfigOption<Double> OPTIMIZER_BETA1 =
+            ConfigOptions.key("optimizer.beta1")
+                    .doubleType()
+                    .defaultValue(0.9)
+                    .withDescription("fedadam, fedyogi: first-moment decay.");
+
+    public static final ConfigOption<Double> OPTIMIZER_BETA2 =
+            ConfigOptions.key("optimizer.beta2")
+                    .doubleType()
+                    .defaultValue(0.99)
+                    .withDescription("fedadam, fedyogi: second-moment decay.");
+
+    public static final ConfigOption<Double> OPTIMIZER_TAU =
+            ConfigOptions.key("optimizer.tau")
+                    .doubleType()
+                    .defaultValue(1e-3)
+                    .withDescription("fedadagrad, fedadam, fedyogi: adaptivity (epsilon).");
 
     public static final ConfigOption<Scaling> SCALING =
             ConfigOptions.key("aggregation.scaling")
@@ -132,6 +301,14 @@ public final class FederationOptions {
                     .doubleType()
                     .defaultValue(0.0)
                     .withDescription("Local learning rate; 0 keeps each learner's own.");
+
+    public static final ConfigOption<Double> TRAIN_PROXIMAL_MU =
+            ConfigOptions.key("train.proximal-mu")
+                    .doubleType()
+                    .defaultValue(0.0)
+                    .withDescription(
+                            "FedProx: weight mu of the proximal term (mu/2)||w - w_global||^2 the"
+                                    + " learners add to their local loss; 0 is plain FedAvg.");
 
     public static final ConfigOption<Long> TRAIN_LOCAL_STEPS =
             ConfigOptions.key("train.local-steps")

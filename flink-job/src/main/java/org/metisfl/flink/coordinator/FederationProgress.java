@@ -1,7 +1,9 @@
 package org.metisfl.flink.coordinator;
 
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import org.metisfl.flink.model.TensorSpecInfo;
 
 /** The coordinator's view of the federation (a Flink POJO in keyed state). */
@@ -28,6 +30,14 @@ public class FederationProgress {
     public List<String> evaluators = new ArrayList<>();
 
     public String finishReason;
+
+    /** Processing time the first round started; the wall-clock limit counts from it. */
+    public long federationStartedAt;
+
+    /** Semi-synchronous: local steps of each learner, and the time budget they were sized to. */
+    public Map<String, Long> localSteps = new HashMap<>();
+
+    public double semiSyncBudgetMs;
 
     public FederationProgress() {}
 }

@@ -7,5 +7,10 @@ public class LearnerRecord {
     public boolean active;
     public long joinedAt;
 
+    /** Latest reported training speed (semi-synchronous protocol); 0 = not measured yet. */
+    public double msPerBatch;
+
+    public double msPerEpoch;
+
     public LearnerRecord() {}
 }

@@ -2,7 +2,6 @@ package org.metisfl.flink.coordinator;
 
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Collections;
 import java.util.List;
 import java.util.Map;
 import org.apache.flink.api.common.functions.OpenContext;
@@ -16,6 +15,7 @@ import org.apache.flink.streaming.api.functions.co.KeyedCoProcessFunction;
 import org.apache.flink.util.Collector;
 import org.apache.flink.util.OutputTag;
 import org.metisfl.flink.config.FederationConfig;
+import org.metisfl.flink.config.FederationOptions;
 import org.metisfl.flink.model.Directive;
 import org.metisfl.flink.model.GatewayEvent;
 import org.metisfl.flink.model.GlobalShard;
@@ -133,6 +133,7 @@ public class RoundCoordinator
                 }
                 break;
             case TRAIN_REPORT:
+                recordTimings(e);
                 RoundStats ts = stats.get(e.round);
                 if (ts != null && !ts.trainReporters.contains(e.learnerId)) {
                     ts.trainReporters.add(e.learnerId);
@@ -216,6 +217,24 @@ public class RoundCoordinator
         progressState.update(p);
     }
 
+    /** Keeps a learner's latest training speed (ms per batch and per epoch) it reported. */
+    private void recordTimings(GatewayEvent e) throws Exception {
+        if (e.metrics == null) {
+            return;
+        }
+        Double perBatch = e.metrics.get("ms_per_batch");
+        Double perEpoch = e.metrics.get("ms_per_epoch");
+        if (perBatch == null || perEpoch == null || !(perBatch > 0) || !(perEpoch > 0)) {
+            return;
+        }
+        LearnerRecord r = learners.get(e.learnerId);
+        if (r != null) {
+            r.msPerBatch = perBatch;
+            r.msPerEpoch = perEpoch;
+            learners.put(e.learnerId, r);
+        }
+    }
+
     private FederationProgress progress(Context ctx, Collector<Directive> out) throws Exception {
         FederationProgress p = progressState.value();
         if (p != null) {
@@ -286,18 +305,24 @@ public class RoundCoordinator
     private boolean openRound(
             long round, FederationProgress p, Context ctx, Collector<Directive> out)
             throws Exception {
-        List<String> participants = new ArrayList<>();
+        List<String> active = new ArrayList<>();
         for (Map.Entry<String, LearnerRecord> l : learners.entries()) {
             if (l.getValue().active) {
-                participants.add(l.getKey());
+                active.add(l.getKey());
             }
         }
-        if (participants.isEmpty() || participants.size() < config.minLearners()) {
+        if (active.isEmpty() || active.size() < config.minLearners()) {
             p.phase = Phase.WAITING_FOR_LEARNERS;
             return false;
         }
-        Collections.sort(participants);
+        List<String> participants = ParticipantSelection.draw(active, round, config);
         long now = ctx.timerService().currentProcessingTime();
+        if (p.federationStartedAt == 0) {
+            p.federationStartedAt = now;
+        }
+        if (config.protocol() == FederationOptions.Protocol.SEMI_SYNCHRONOUS) {
+            sizeLocalWork(p, participants);
+        }
         p.phase = Phase.TRAINING;
         p.round = round;
         p.participants = participants;
@@ -323,6 +348,44 @@ public class RoundCoordinator
         return true;
     }
 
+    /**
+     * Semi-synchronous: sizes each participant's local steps to a common time budget, lambda x the
+     * slowest participant's epoch time (MetisFL, Stripelis et al. 2022). Computed once every
+     * participant has reported its speed, then kept (or recomputed every round if configured).
+     * Learners with no measurement yet train by epochs.
+     */
+    private void sizeLocalWork(FederationProgress p, List<String> participants) throws Exception {
+        boolean recompute = config.semiSyncRecompute() || p.semiSyncBudgetMs <= 0;
+        Map<String, LearnerRecord> records = new java.util.HashMap<>();
+        double slowestEpoch = 0;
+        boolean allMeasured = true;
+        for (String learner : participants) {
+            LearnerRecord r = learners.get(learner);
+            records.put(learner, r);
+            if (r == null || r.msPerBatch <= 0) {
+                allMeasured = false;
+            } else {
+                slowestEpoch = Math.max(slowestEpoch, r.msPerEpoch);
+            }
+        }
+        if (recompute && allMeasured && slowestEpoch > 0) {
+            p.semiSyncBudgetMs = config.semiSyncLambda() * slowestEpoch;
+            p.localSteps = new java.util.HashMap<>();
+        }
+        if (p.semiSyncBudgetMs <= 0) {
+            return;
+        }
+        for (String learner : participants) {
+            LearnerRecord r = records.get(learner);
+            if (!p.localSteps.containsKey(learner) && r != null && r.msPerBatch > 0) {
+                p.localSteps.put(
+                        learner, Math.max(1L, (long) Math.ceil(p.semiSyncBudgetMs / r.msPerBatch)));
+            }
+        }
+        LOG.info(
+                "Round budget {} ms: local steps {}", Math.round(p.semiSyncBudgetMs), p.localSteps);
+    }
+
     private void closeRound(FederationProgress p, Context ctx, Collector<Directive> out)
             throws Exception {
         long now = ctx.timerService().currentProcessingTime();
@@ -337,7 +400,16 @@ public class RoundCoordinator
         s.closedAt = now;
         s.aborted = p.roundAborted;
         s.contributors = new ArrayList<>(p.contributors);
-        s.last = round >= config.rounds();
+        boolean outOfTime =
+                config.maxDurationMs() > 0 && now - p.federationStartedAt >= config.maxDurationMs();
+        s.last = round >= config.rounds() || outOfTime;
+        if (outOfTime && round < config.rounds()) {
+            p.finishReason =
+                    "reached termination.max-duration ("
+                            + config.maxDurationMs()
+                            + " ms) after round "
+                            + round;
+        }
         if (!p.roundAborted) {
             for (int shard = 0; shard < p.numShards; shard++) {
                 model.put(shard, pendingModel.get(shard));
@@ -391,16 +463,42 @@ public class RoundCoordinator
         r.evalExamples = s.evalExamples;
         r.evaluators = s.expectedEvaluators.size();
         r.evaluationsReceived = s.evalReporters.size();
-        r.last = s.last;
+        boolean cutoff = p.phase != Phase.FINISHED && reachedCutoff(r);
+        r.last = s.last || cutoff;
         ctx.output(RESULTS, r);
         stats.remove(s.round);
-        if (s.last && p.phase != Phase.FINISHED) {
+        if (cutoff && !s.last) {
+            p.finishReason =
+                    config.terminationMetric().get()
+                            + " "
+                            + r.evalMetrics.get(config.terminationMetric().get())
+                            + " reached the cutoff "
+                            + config.terminationCutoff()
+                            + " after round "
+                            + s.round;
+        }
+        if (r.last && p.phase != Phase.FINISHED) {
             p.phase = Phase.FINISHED;
-            p.finishReason = "completed " + config.rounds() + " rounds";
+            if (p.finishReason == null) {
+                p.finishReason = "completed " + config.rounds() + " rounds";
+            }
             p.evaluators = new ArrayList<>();
             LOG.info("Federation {} finished: {}", config.name(), p.finishReason);
             publish(p, false, out);
         }
+    }
+
+    private boolean reachedCutoff(RoundResult r) {
+        if (config.terminationMetric().isEmpty() || r.evalMetrics == null) {
+            return false;
+        }
+        Double v = r.evalMetrics.get(config.terminationMetric().get());
+        if (v == null) {
+            return false;
+        }
+        return config.terminationGoal() == FederationOptions.MetricGoal.MAX
+                ? v >= config.terminationCutoff()
+                : v <= config.terminationCutoff();
     }
 
     private void publish(FederationProgress p, boolean withPlan, Collector<Directive> out)
@@ -417,6 +515,13 @@ public class RoundCoordinator
             d.participants = p.participants;
             d.quorum = p.quorum;
             d.deadline = p.deadline;
+            d.localSteps = new java.util.HashMap<>();
+            for (String learner : p.participants) {
+                Long steps = p.localSteps.get(learner);
+                if (steps != null) {
+                    d.localSteps.put(learner, steps);
+                }
+            }
         }
         d.evaluators = p.evaluators;
         d.finished = p.phase == Phase.FINISHED;

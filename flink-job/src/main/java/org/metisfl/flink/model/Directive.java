@@ -41,6 +41,9 @@ public class Directive {
     public int quorum;
     public long deadline;
 
+    /** Semi-synchronous: local steps per participant (others train by epochs). */
+    public java.util.Map<String, Long> localSteps;
+
     /** Learners that evaluate {@link #modelVersion}. */
     public List<String> evaluators;
 

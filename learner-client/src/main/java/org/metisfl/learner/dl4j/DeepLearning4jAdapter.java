@@ -119,10 +119,44 @@ public final class DeepLearning4jAdapter implements ModelAdapter {
         if (task.learningRate() > 0) {
             network.setLearningRate(task.learningRate());
         }
-        return task.localSteps() > 0 ? trainSteps(task) : trainEpochs(task);
+        if (!(task.proximalMu() > 0)) {
+            return task.localSteps() > 0 ? trainSteps(task) : trainEpochs(task);
+        }
+        // FedProx: add the proximal term's gradient mu (w - w_global) before every update.
+        ProximalTerm proximal = new ProximalTerm(network.params().dup(), task.proximalMu());
+        java.util.Collection<org.deeplearning4j.optimize.api.TrainingListener> before =
+                new java.util.ArrayList<>(network.getListeners());
+        java.util.List<org.deeplearning4j.optimize.api.TrainingListener> with =
+                new java.util.ArrayList<>(before);
+        with.add(proximal);
+        network.setListeners(with);
+        try {
+            return task.localSteps() > 0 ? trainSteps(task) : trainEpochs(task);
+        } finally {
+            network.setListeners(before);
+        }
+    }
+
+    /** Adds mu (w - w_global) to the gradient once it is computed, before the updater runs. */
+    private static final class ProximalTerm
+            extends org.deeplearning4j.optimize.api.BaseTrainingListener {
+        private final INDArray global;
+        private final double mu;
+
+        ProximalTerm(INDArray global, double mu) {
+            this.global = global;
+            this.mu = mu;
+        }
+
+        @Override
+        public void onGradientCalculation(org.deeplearning4j.nn.api.Model model) {
+            INDArray gradient = model.gradient().gradient();
+            gradient.addi(model.params().sub(global).muli(mu));
+        }
     }
 
     private TrainResult trainEpochs(TrainTask task) {
+        long trainStart = System.nanoTime();
         int epochs = Math.max(1, task.epochs());
         if (task.epochs() < 1) {
             LOG.warn("round {}: the task asks for {} epochs; training 1", task.round(), epochs);
@@ -155,7 +189,7 @@ public final class DeepLearning4jAdapter implements ModelAdapter {
                             epochExamples == 0 ? Double.NaN : epochLoss / epochExamples,
                             (System.nanoTime() - start) / 1e9));
         }
-        return result(examples, batches, weightedLoss);
+        return result(examples, batches, weightedLoss, System.nanoTime() - trainStart);
     }
 
     private TrainResult trainSteps(TrainTask task) {
@@ -196,15 +230,31 @@ public final class DeepLearning4jAdapter implements ModelAdapter {
                         task.localSteps(),
                         examples == 0 ? Double.NaN : weightedLoss / examples,
                         (System.nanoTime() - start) / 1e9));
-        return result(examples, task.localSteps(), weightedLoss);
+        return result(examples, task.localSteps(), weightedLoss, System.nanoTime() - start);
     }
 
-    private static TrainResult result(long examples, long batches, double weightedLoss) {
+    /**
+     * The result with the timings a semi-synchronous controller sizes local work by: {@code
+     * ms_per_batch} and {@code ms_per_epoch} (one pass over the local training data).
+     */
+    private TrainResult result(long examples, long batches, double weightedLoss, long nanos) {
         if (examples == 0) {
             throw new IllegalStateException(
                     "the training iterator yielded no examples; check the local training data");
         }
-        return new TrainResult(examples, batches, Map.of("loss", weightedLoss / examples));
+        double msPerBatch = nanos / 1e6 / Math.max(1, batches);
+        int batchSize = Math.max(1, train.batch());
+        double batchesPerEpoch = Math.ceil((double) numTrainingExamples() / batchSize);
+        return new TrainResult(
+                examples,
+                batches,
+                Map.of(
+                        "loss",
+                        weightedLoss / examples,
+                        "ms_per_batch",
+                        msPerBatch,
+                        "ms_per_epoch",
+                        msPerBatch * batchesPerEpoch));
     }
 
     @Override

@@ -20,7 +20,8 @@ final class Protos {
                 t.getBatchSize(),
                 t.getLearningRate(),
                 t.getLocalSteps(),
-                t.getDeadlineUnixMs());
+                t.getDeadlineUnixMs(),
+                t.getProximalMu());
     }
 
     static EvaluateTask evaluateTask(Task task) {

@@ -156,6 +156,32 @@ class DeepLearning4jAdapterTest {
     }
 
     @Test
+    void fedProxProximalTermKeepsTheWeightsNearTheGlobalModel() {
+        DeepLearning4jAdapter plain = adapter(5);
+        DeepLearning4jAdapter prox = adapter(5);
+        INDArray start = plain.network().params().dup();
+
+        plain.train(new TrainTask(1, 0, BATCH, 0.05, 30, 0, 0.0));
+        prox.train(new TrainTask(1, 0, BATCH, 0.05, 30, 0, 50.0));
+
+        double plainDrift = plain.network().params().distance2(start);
+        double proxDrift = prox.network().params().distance2(start);
+        assertThat(plainDrift).isGreaterThan(0);
+        assertThat(proxDrift).isLessThan(plainDrift * 0.5);
+        // The proximal term is removed after the task: the next plain task drifts freely again.
+        assertThat(prox.network().getListeners()).isEmpty();
+    }
+
+    @Test
+    void trainingReportsItsSpeedForSemiSynchronousRounds() {
+        TrainResult result = adapter(6).train(steps(5));
+        assertThat(result.metrics().get("ms_per_batch")).isPositive();
+        // 100 examples in batches of 16: an epoch is 7 batches.
+        assertThat(result.metrics().get("ms_per_epoch"))
+                .isCloseTo(7 * result.metrics().get("ms_per_batch"), within(1e-6));
+    }
+
+    @Test
     void localStepsAreHonouredExactlyCyclingThroughTheData() {
         DeepLearning4jAdapter adapter = adapter(4);
         int iterationsBefore = adapter.network().getIterationCount();

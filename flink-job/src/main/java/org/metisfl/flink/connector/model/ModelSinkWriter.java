@@ -117,6 +117,8 @@ final class ModelSinkWriter implements SinkWriter<Directive> {
                             .addAllParticipants(d.participants)
                             .setQuorum(d.quorum)
                             .setDeadlineUnixMs(d.deadline)
+                            .putAllLocalSteps(
+                                    d.localSteps == null ? java.util.Map.of() : d.localSteps)
                             .setTrain(TrainTask.newBuilder()));
         }
         return h.build();

@@ -35,7 +35,19 @@ public final class GatewayState {
             long version, List<TensorSpec> tensors, List<ByteString> chunks, long totalBytes) {}
 
     /** The round currently open at this gateway. */
-    public record Plan(long round, Set<String> participants, long deadline, TrainTask train) {}
+    public record Plan(
+            long round,
+            Set<String> participants,
+            long deadline,
+            TrainTask train,
+            Map<String, Long> localSteps) {
+
+        /** The training task of one participant (its own local steps, if sized). */
+        TrainTask trainTaskOf(String learnerId) {
+            Long steps = localSteps.get(learnerId);
+            return steps == null ? train : train.toBuilder().setLocalSteps(steps).build();
+        }
+    }
 
     private final FederationConfig config;
     private final int gatewayIndex;
@@ -201,8 +213,10 @@ public final class GatewayState {
                                         .setBatchSize(config.trainBatchSize())
                                         .setLearningRate(config.trainLearningRate())
                                         .setLocalSteps(config.trainLocalSteps())
+                                        .setProximalMu(config.proximalMu())
                                         .setDeadlineUnixMs(p.getDeadlineUnixMs())
-                                        .build());
+                                        .build(),
+                                Map.copyOf(p.getLocalStepsMap()));
                 newParticipants = plan.participants();
                 List<GatewayEvent> opened = new ArrayList<>(header.getNumShards());
                 for (int s = 0; s < header.getNumShards(); s++) {
@@ -279,7 +293,7 @@ public final class GatewayState {
                             .setTaskId("r" + p.round() + "/train")
                             .setRound(p.round())
                             .setModelVersion(m.version())
-                            .setTrain(p.train())
+                            .setTrain(p.trainTaskOf(learnerId))
                             .build());
         }
         if (tasks.isEmpty()) {

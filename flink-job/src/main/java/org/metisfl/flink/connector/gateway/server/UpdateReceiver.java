@@ -192,6 +192,11 @@ final class UpdateReceiver implements StreamObserver<UpdateChunk> {
                 return LearnerServiceImpl.invalid(
                         "num_training_examples must be > 0: it weighs the update in FedAvg");
             }
+            if (state.config().scaling() == Scaling.BATCHES && h.getNumCompletedBatches() <= 0) {
+                return LearnerServiceImpl.invalid(
+                        "num_completed_batches must be > 0: it weighs the update"
+                                + " (aggregation.scaling: batches)");
+            }
             original = state.accepted().get(GatewayState.updateKey(learner, h.getRound()));
             if (original != null) {
                 return null; // a retry: answered DUPLICATE once the original is durable

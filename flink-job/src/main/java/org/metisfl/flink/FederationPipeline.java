@@ -82,12 +82,14 @@ public final class FederationPipeline {
         DataStream<GlobalShard> shards =
                 aggregationRecords
                         .keyBy(new ShardKey())
-                        .process(new ShardAggregator())
+                        .process(new ShardAggregator(config))
                         .setParallelism(config.jobParallelism())
                         .name(
                                 "shard-aggregator ("
                                         + config.protocol().name().toLowerCase()
-                                        + ", fedavg)")
+                                        + ", "
+                                        + config.rule().name().toLowerCase()
+                                        + ")")
                         .uid("shard-aggregator");
 
         SingleOutputStreamOperator<Directive> directives =

@@ -15,7 +15,10 @@ import org.apache.flink.api.common.typeinfo.Types;
 import org.apache.flink.metrics.Counter;
 import org.apache.flink.streaming.api.functions.KeyedProcessFunction;
 import org.apache.flink.util.Collector;
+import org.metisfl.flink.aggregation.kernel.RobustAggregation;
 import org.metisfl.flink.aggregation.kernel.WeightedSum;
+import org.metisfl.flink.config.FederationConfig;
+import org.metisfl.flink.config.FederationOptions.Rule;
 import org.metisfl.flink.model.GatewayEvent;
 import org.metisfl.flink.model.GlobalShard;
 
@@ -33,6 +36,16 @@ import org.metisfl.flink.model.GlobalShard;
  */
 public class ShardAggregator extends KeyedProcessFunction<Integer, GatewayEvent, GlobalShard> {
     private static final long serialVersionUID = 1L;
+
+    private final Rule rule;
+    private final int strideLength;
+    private final double trimFraction;
+
+    public ShardAggregator(FederationConfig config) {
+        this.rule = config.rule();
+        this.strideLength = config.strideLength();
+        this.trimFraction = config.trimFraction();
+    }
 
     private transient MapState<Long, ShardRound> rounds;
     private transient ValueState<Long> closedThrough;
@@ -87,10 +100,7 @@ public class ShardAggregator extends KeyedProcessFunction<Integer, GatewayEvent,
                     duplicates.inc();
                     return;
                 }
-                if (sr.sum == null) {
-                    sr.sum = new double[e.values.length];
-                }
-                WeightedSum.addScaled(sr.sum, e.values, e.weight);
+                fold(sr, e.values, e.weight);
                 sr.totalWeight += e.weight;
                 sr.contributors.add(e.learnerId);
                 break;
@@ -122,6 +132,53 @@ public class ShardAggregator extends KeyedProcessFunction<Integer, GatewayEvent,
         }
     }
 
+    /** Adds one update to the round as the rule needs it: folded, or kept. */
+    private void fold(ShardRound sr, float[] values, double weight) {
+        switch (rule) {
+            case FEDAVG -> {
+                if (sr.sum == null) {
+                    sr.sum = new double[values.length];
+                }
+                WeightedSum.addScaled(sr.sum, values, weight);
+            }
+            case FEDSTRIDE -> {
+                sr.buffered.add(values);
+                sr.bufferedWeights.add(weight);
+                if (sr.buffered.size() >= strideLength) {
+                    foldBlock(sr);
+                }
+            }
+            case MEDIAN, TRIMMED_MEAN -> {
+                sr.buffered.add(values);
+                sr.bufferedWeights.add(weight);
+            }
+        }
+    }
+
+    /** FedStride: folds the buffered block of updates into the running sum. */
+    private static void foldBlock(ShardRound sr) {
+        for (int i = 0; i < sr.buffered.size(); i++) {
+            if (sr.sum == null) {
+                sr.sum = new double[sr.buffered.get(i).length];
+            }
+            WeightedSum.addScaled(sr.sum, sr.buffered.get(i), sr.bufferedWeights.get(i));
+        }
+        sr.buffered.clear();
+        sr.bufferedWeights.clear();
+    }
+
+    private float[] aggregate(ShardRound sr) {
+        return switch (rule) {
+            case FEDAVG -> WeightedSum.mean(sr.sum, sr.totalWeight);
+            case FEDSTRIDE -> {
+                foldBlock(sr);
+                yield WeightedSum.mean(sr.sum, sr.totalWeight);
+            }
+            case MEDIAN -> RobustAggregation.coordinateMedian(sr.buffered);
+            case TRIMMED_MEAN -> RobustAggregation.trimmedMean(sr.buffered, trimFraction);
+        };
+    }
+
     private void close(ShardRound sr, int shard, boolean abort, Collector<GlobalShard> out)
             throws Exception {
         GlobalShard g = new GlobalShard();
@@ -133,7 +190,7 @@ public class ShardAggregator extends KeyedProcessFunction<Integer, GatewayEvent,
         g.contributors = contributors;
         g.totalWeight = sr.totalWeight;
         g.aborted = abort;
-        g.values = abort ? null : WeightedSum.mean(sr.sum, sr.totalWeight);
+        g.values = abort ? null : aggregate(sr);
         out.collect(g);
         closedThrough.update(sr.round);
         // Earlier rounds still buffered can never close now: drop them with this one.

@@ -18,6 +18,14 @@ public class ShardRound {
     public double totalWeight;
     public List<String> contributors = new ArrayList<>();
 
+    /**
+     * Updates held as they are: every update of the round for the robust rules, the current block
+     * for FedStride.
+     */
+    public List<float[]> buffered = new ArrayList<>();
+
+    public List<Double> bufferedWeights = new ArrayList<>();
+
     public ShardRound() {}
 
     boolean allExpectedContributed() {

@@ -146,12 +146,6 @@ public final class FederationConfig implements Serializable {
                 ROUND_QUORUM,
                 quorum,
                 "use a fraction of the participants in (0, 1], e.g. 0.5");
-        String rule = c.get(RULE);
-        check(
-                rule.equalsIgnoreCase("fedavg"),
-                RULE,
-                rule,
-                "use 'fedavg' (the only rule available so far)");
         check(
                 shardSize >= 1024 && shardSize <= (1 << 24),
                 SHARD_SIZE,

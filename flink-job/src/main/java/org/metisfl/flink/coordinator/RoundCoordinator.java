@@ -14,6 +14,7 @@ import org.apache.flink.api.common.typeinfo.Types;
 import org.apache.flink.streaming.api.functions.co.KeyedCoProcessFunction;
 import org.apache.flink.util.Collector;
 import org.apache.flink.util.OutputTag;
+import org.metisfl.flink.aggregation.kernel.ServerOptimizer;
 import org.metisfl.flink.config.FederationConfig;
 import org.metisfl.flink.config.FederationOptions;
 import org.metisfl.flink.model.Directive;
@@ -55,6 +56,8 @@ public class RoundCoordinator
     private transient MapState<Integer, float[]> model;
     private transient MapState<Integer, float[]> pendingModel;
     private transient MapState<Long, RoundStats> stats;
+    private transient MapState<Integer, OptimizerState> optimizerState;
+    private transient ServerOptimizer optimizer;
 
     public RoundCoordinator(FederationConfig config) {
         this.config = config;
@@ -82,6 +85,14 @@ public class RoundCoordinator
                 getRuntimeContext()
                         .getMapState(
                                 new MapStateDescriptor<>("pending-model", Types.INT, FLOAT_ARRAY));
+        optimizerState =
+                getRuntimeContext()
+                        .getMapState(
+                                new MapStateDescriptor<>(
+                                        "optimizer-state",
+                                        Types.INT,
+                                        TypeInformation.of(OptimizerState.class)));
+        optimizer = ServerOptimizers.of(config);
         stats =
                 getRuntimeContext()
                         .getMapState(
@@ -180,7 +191,7 @@ public class RoundCoordinator
         if (g.aborted) {
             p.roundAborted = true;
         } else {
-            pendingModel.put(g.shard, g.values);
+            pendingModel.put(g.shard, serverStep(g));
         }
         if (p.contributors.isEmpty()) {
             p.contributors = new ArrayList<>(g.contributors);
@@ -215,6 +226,24 @@ public class RoundCoordinator
             writeResult(s, p, ctx, out);
         }
         progressState.update(p);
+    }
+
+    /**
+     * The new global values of a shard: the round's aggregate itself, or the server optimizer's
+     * step from the current global model towards it (its state is kept per shard).
+     */
+    private float[] serverStep(GlobalShard g) throws Exception {
+        if (config.optimizer() == FederationOptions.Optimizer.NONE) {
+            return g.values;
+        }
+        float[] global = model.get(g.shard).clone();
+        OptimizerState st = optimizerState.get(g.shard);
+        if (st == null) {
+            st = OptimizerState.zeros(optimizer.stateSlots(), global.length);
+        }
+        optimizer.step(global, g.values, st.slots(optimizer.stateSlots()), g.round);
+        optimizerState.put(g.shard, st);
+        return global;
     }
 
     /** Keeps a learner's latest training speed (ms per batch and per epoch) it reported. */

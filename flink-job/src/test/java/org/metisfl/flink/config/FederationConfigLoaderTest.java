@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -49,6 +50,18 @@ class FederationConfigLoaderTest {
         assertThat(c.rounds()).isEqualTo(5);
         assertThat(c.minLearners()).isEqualTo(3);
         assertThat(c.gatewayPort()).isEqualTo(50051);
+    }
+
+    @Test
+    void everyShippedFederationFileIsValid() throws Exception {
+        try (var files = Files.list(Path.of("../conf/federations"))) {
+            List<Path> yamls = files.filter(f -> f.toString().endsWith(".yaml")).toList();
+            assertThat(yamls).hasSizeGreaterThanOrEqualTo(5);
+            for (Path f : yamls) {
+                FederationConfig c = FederationConfigLoader.load(f, Map.of());
+                assertThat(c.gatewayPort()).as(f.toString()).isPositive();
+            }
+        }
     }
 
     @Test

@@ -13,6 +13,7 @@ import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.apache.flink.streaming.api.functions.ProcessFunction;
 import org.apache.flink.util.Collector;
 import org.apache.flink.util.OutputTag;
+import org.metisfl.flink.aggregation.AsyncShardAggregator;
 import org.metisfl.flink.aggregation.ShardAggregator;
 import org.metisfl.flink.config.FederationConfig;
 import org.metisfl.flink.config.FederationOptions.StateBackend;
@@ -82,13 +83,18 @@ public final class FederationPipeline {
         DataStream<GlobalShard> shards =
                 aggregationRecords
                         .keyBy(new ShardKey())
-                        .process(new ShardAggregator(config))
+                        .process(
+                                config.asynchronous()
+                                        ? new AsyncShardAggregator(config)
+                                        : new ShardAggregator(config))
                         .setParallelism(config.jobParallelism())
                         .name(
                                 "shard-aggregator ("
                                         + config.protocol().name().toLowerCase()
                                         + ", "
-                                        + config.rule().name().toLowerCase()
+                                        + (config.asynchronous()
+                                                ? config.asyncRule().name().toLowerCase()
+                                                : config.rule().name().toLowerCase())
                                         + ")")
                         .uid("shard-aggregator");
 
@@ -124,7 +130,7 @@ public final class FederationPipeline {
         @Override
         public void processElement(GatewayEvent e, Context ctx, Collector<GatewayEvent> out) {
             switch (e.kind) {
-                case UPDATE_SHARD, ROUND_OPENED -> out.collect(e);
+                case UPDATE_SHARD, ROUND_OPENED, MODEL_SHARD -> out.collect(e);
                 case ANNOUNCE -> {
                     ctx.output(ANNOUNCEMENTS, Directive.announce(e));
                     ctx.output(CONTROL, e);

@@ -54,6 +54,16 @@ public final class FederationConfig implements Serializable {
     private final double terminationCutoff;
     private final MetricGoal terminationGoal;
     private final double proximalMu;
+    private final FederationOptions.AsyncRule asyncRule;
+    private final double asyncAlpha;
+    private final FederationOptions.StalenessFunction asyncStaleness;
+    private final double asyncStalenessA;
+    private final long asyncStalenessB;
+    private final long asyncMaxStaleness;
+    private final int asyncBufferSize;
+    private final double asyncServerLearningRate;
+    private final int asyncEvaluateEvery;
+    private final long asyncPublishIntervalMs;
     private final int shardSize;
     private final int trainEpochs;
     private final int trainBatchSize;
@@ -105,6 +115,16 @@ public final class FederationConfig implements Serializable {
         terminationCutoff = c.getOptional(TERMINATION_METRIC_CUTOFF).orElse(Double.NaN);
         terminationGoal = c.get(TERMINATION_METRIC_GOAL);
         proximalMu = c.get(TRAIN_PROXIMAL_MU);
+        asyncRule = parseEnum(FederationOptions.AsyncRule.class, ASYNC_RULE, c.get(ASYNC_RULE));
+        asyncAlpha = c.get(ASYNC_ALPHA);
+        asyncStaleness = c.get(ASYNC_STALENESS);
+        asyncStalenessA = c.get(ASYNC_STALENESS_A);
+        asyncStalenessB = c.get(ASYNC_STALENESS_B);
+        asyncMaxStaleness = c.get(ASYNC_MAX_STALENESS);
+        asyncBufferSize = c.get(ASYNC_BUFFER_SIZE);
+        asyncServerLearningRate = c.get(ASYNC_SERVER_LEARNING_RATE);
+        asyncEvaluateEvery = c.get(ASYNC_EVALUATE_EVERY);
+        asyncPublishIntervalMs = c.get(ASYNC_PUBLISH_INTERVAL).toMillis();
         shardSize = c.get(SHARD_SIZE);
         trainEpochs = c.get(TRAIN_EPOCHS);
         trainBatchSize = c.get(TRAIN_BATCH_SIZE);
@@ -368,6 +388,50 @@ public final class FederationConfig implements Serializable {
 
     public double proximalMu() {
         return proximalMu;
+    }
+
+    public boolean asynchronous() {
+        return protocol == Protocol.ASYNCHRONOUS;
+    }
+
+    public FederationOptions.AsyncRule asyncRule() {
+        return asyncRule;
+    }
+
+    public double asyncAlpha() {
+        return asyncAlpha;
+    }
+
+    /** The configured staleness weighting. */
+    public org.metisfl.flink.aggregation.kernel.Staleness staleness() {
+        return switch (asyncStaleness) {
+            case CONSTANT -> org.metisfl.flink.aggregation.kernel.Staleness.constant();
+            case POLYNOMIAL ->
+                    org.metisfl.flink.aggregation.kernel.Staleness.polynomial(asyncStalenessA);
+            case HINGE ->
+                    org.metisfl.flink.aggregation.kernel.Staleness.hinge(
+                            asyncStalenessA, asyncStalenessB);
+        };
+    }
+
+    public long asyncMaxStaleness() {
+        return asyncMaxStaleness;
+    }
+
+    public int asyncBufferSize() {
+        return asyncBufferSize;
+    }
+
+    public double asyncServerLearningRate() {
+        return asyncServerLearningRate;
+    }
+
+    public int asyncEvaluateEvery() {
+        return asyncEvaluateEvery;
+    }
+
+    public long asyncPublishIntervalMs() {
+        return asyncPublishIntervalMs;
     }
 
     public int shardSize() {

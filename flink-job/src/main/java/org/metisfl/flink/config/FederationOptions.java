@@ -28,7 +28,29 @@ public final class FederationOptions {
          * x the slowest learner's epoch time), so fast learners do more work and slow ones do not
          * stall the round.
          */
-        SEMI_SYNCHRONOUS
+        SEMI_SYNCHRONOUS,
+        /**
+         * No rounds: every accepted update (or every buffer of them) makes a new model version, and
+         * a learner gets its next task as soon as its update is accepted.
+         */
+        ASYNCHRONOUS
+    }
+
+    /** How the asynchronous protocol folds an update into the global model. */
+    public enum AsyncRule {
+        /** FedAsync (Xie et al. 2019): mix each update in with a staleness-weighted alpha. */
+        FEDASYNC,
+        /** FedRec (MetisFL): a learner's newer update replaces its previous contribution. */
+        FEDREC,
+        /** FedBuff (Nguyen et al. 2022): apply the mean of every K staleness-weighted deltas. */
+        FEDBUFF
+    }
+
+    /** Staleness weighting of asynchronous updates. */
+    public enum StalenessFunction {
+        CONSTANT,
+        POLYNOMIAL,
+        HINGE
     }
 
     /** How a shard of the new model is computed from the round's updates. */
@@ -112,7 +134,77 @@ public final class FederationOptions {
             ConfigOptions.key("protocol.type")
                     .stringType()
                     .defaultValue("synchronous")
-                    .withDescription("Federation protocol: synchronous or semi-synchronous.");
+                    .withDescription(
+                            "Federation protocol: synchronous, semi-synchronous or asynchronous.");
+
+    public static final ConfigOption<String> ASYNC_RULE =
+            ConfigOptions.key("async.rule")
+                    .stringType()
+                    .defaultValue("fedasync")
+                    .withDescription("Asynchronous rule: fedasync, fedrec or fedbuff.");
+
+    public static final ConfigOption<Double> ASYNC_ALPHA =
+            ConfigOptions.key("async.alpha")
+                    .doubleType()
+                    .defaultValue(0.5)
+                    .withDescription("fedasync: mixing weight (0, 1] of a fresh update.");
+
+    public static final ConfigOption<StalenessFunction> ASYNC_STALENESS =
+            ConfigOptions.key("async.staleness")
+                    .enumType(StalenessFunction.class)
+                    .defaultValue(StalenessFunction.POLYNOMIAL)
+                    .withDescription(
+                            "Weight of an update s versions stale: constant (1), polynomial"
+                                    + " ((s+1)^-a) or hinge (1 if s <= b, else 1/(a(s-b)+1)).");
+
+    public static final ConfigOption<Double> ASYNC_STALENESS_A =
+            ConfigOptions.key("async.staleness-a")
+                    .doubleType()
+                    .defaultValue(0.5)
+                    .withDescription("The a of the polynomial and hinge staleness functions.");
+
+    public static final ConfigOption<Long> ASYNC_STALENESS_B =
+            ConfigOptions.key("async.staleness-b")
+                    .longType()
+                    .defaultValue(4L)
+                    .withDescription("The b of the hinge staleness function.");
+
+    public static final ConfigOption<Long> ASYNC_MAX_STALENESS =
+            ConfigOptions.key("async.max-staleness")
+                    .longType()
+                    .defaultValue(10L)
+                    .withDescription(
+                            "Updates trained on a model more than this many versions old are"
+                                    + " refused.");
+
+    public static final ConfigOption<Integer> ASYNC_BUFFER_SIZE =
+            ConfigOptions.key("async.buffer-size")
+                    .intType()
+                    .defaultValue(4)
+                    .withDescription("fedbuff: updates per model version (K).");
+
+    public static final ConfigOption<Double> ASYNC_SERVER_LEARNING_RATE =
+            ConfigOptions.key("async.server-learning-rate")
+                    .doubleType()
+                    .defaultValue(1.0)
+                    .withDescription("fedbuff: server learning rate applied to the mean delta.");
+
+    public static final ConfigOption<Integer> ASYNC_EVALUATE_EVERY =
+            ConfigOptions.key("async.evaluate-every")
+                    .intType()
+                    .defaultValue(10)
+                    .withDescription(
+                            "Asynchronous: the active learners evaluate every n-th model version"
+                                    + " (one results line each); federation.rounds counts"
+                                    + " versions.");
+
+    public static final ConfigOption<Duration> ASYNC_PUBLISH_INTERVAL =
+            ConfigOptions.key("async.publish-interval")
+                    .durationType()
+                    .defaultValue(Duration.ofMillis(100))
+                    .withDescription(
+                            "Asynchronous: the newest model version reaches the gateways at"
+                                    + " most this often.");
 
     public static final ConfigOption<Double> SEMI_SYNC_LAMBDA =
             ConfigOptions.key("semi-sync.lambda")

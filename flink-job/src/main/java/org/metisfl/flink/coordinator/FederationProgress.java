@@ -39,5 +39,11 @@ public class FederationProgress {
 
     public double semiSyncBudgetMs;
 
+    /** Asynchronous: the version last sent to the gateways, when, and a pending publish timer. */
+    public long publishedVersion = -1;
+
+    public long lastPublishAt;
+    public long publishTimerAt;
+
     public FederationProgress() {}
 }

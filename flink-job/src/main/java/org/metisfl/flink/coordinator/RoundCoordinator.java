@@ -2,6 +2,7 @@ package org.metisfl.flink.coordinator;
 
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.List;
 import java.util.Map;
 import org.apache.flink.api.common.functions.OpenContext;
@@ -57,6 +58,8 @@ public class RoundCoordinator
     private transient MapState<Integer, float[]> pendingModel;
     private transient MapState<Long, RoundStats> stats;
     private transient MapState<Integer, OptimizerState> optimizerState;
+    private transient MapState<String, float[]> asyncPending;
+    private transient MapState<Long, Integer> asyncShardCounts;
     private transient ServerOptimizer optimizer;
 
     public RoundCoordinator(FederationConfig config) {
@@ -93,6 +96,16 @@ public class RoundCoordinator
                                         Types.INT,
                                         TypeInformation.of(OptimizerState.class)));
         optimizer = ServerOptimizers.of(config);
+        asyncPending =
+                getRuntimeContext()
+                        .getMapState(
+                                new MapStateDescriptor<>(
+                                        "async-pending", Types.STRING, FLOAT_ARRAY));
+        asyncShardCounts =
+                getRuntimeContext()
+                        .getMapState(
+                                new MapStateDescriptor<>(
+                                        "async-shard-counts", Types.LONG, Types.INT));
         stats =
                 getRuntimeContext()
                         .getMapState(
@@ -145,6 +158,9 @@ public class RoundCoordinator
                 break;
             case TRAIN_REPORT:
                 recordTimings(e);
+                if (config.asynchronous()) {
+                    break;
+                }
                 RoundStats ts = stats.get(e.round);
                 if (ts != null && !ts.trainReporters.contains(e.learnerId)) {
                     ts.trainReporters.add(e.learnerId);
@@ -179,6 +195,11 @@ public class RoundCoordinator
     public void processElement2(GlobalShard g, Context ctx, Collector<Directive> out)
             throws Exception {
         FederationProgress p = progress(ctx, out);
+        if (config.asynchronous()) {
+            onAsyncShard(g, p, ctx, out);
+            progressState.update(p);
+            return;
+        }
         if (p.phase != Phase.TRAINING || g.round != p.round || g.shard >= p.numShards) {
             LOG.warn("Ignoring shard {} of round {} (current round {})", g.shard, g.round, p.round);
             return;
@@ -217,6 +238,13 @@ public class RoundCoordinator
             }
         }
         due.sort((a, b) -> Long.compare(a.round, b.round));
+        if (config.asynchronous()
+                && p.phase == Phase.TRAINING
+                && p.modelVersion > p.publishedVersion
+                && timestamp >= p.publishTimerAt) {
+            p.publishTimerAt = 0;
+            publishAsync(p, timestamp, out);
+        }
         for (RoundStats s : due) {
             LOG.info(
                     "Round {}: {} of {} evaluations arrived before the evaluation timeout",
@@ -244,6 +272,105 @@ public class RoundCoordinator
         optimizer.step(global, g.values, st.slots(optimizer.stateSlots()), g.round);
         optimizerState.put(g.shard, st);
         return global;
+    }
+
+    /**
+     * Asynchronous: gathers the shards of each model version (they complete in version order, since
+     * every shard emits its versions in order) and moves to a completed version.
+     */
+    private void onAsyncShard(
+            GlobalShard g, FederationProgress p, Context ctx, Collector<Directive> out)
+            throws Exception {
+        if (p.phase != Phase.TRAINING || g.round <= p.modelVersion || g.shard >= p.numShards) {
+            return;
+        }
+        asyncPending.put(g.round + "/" + g.shard, g.values);
+        if (g.shard == 0) {
+            for (String learner : g.contributors) {
+                if (!p.contributors.contains(learner)) {
+                    p.contributors.add(learner);
+                }
+            }
+        }
+        Integer count = asyncShardCounts.get(g.round);
+        int received = count == null ? 1 : count + 1;
+        if (received < p.numShards) {
+            asyncShardCounts.put(g.round, received);
+            return;
+        }
+        asyncShardCounts.remove(g.round);
+        for (int shard = 0; shard < p.numShards; shard++) {
+            String key = g.round + "/" + shard;
+            model.put(shard, asyncPending.get(key));
+            asyncPending.remove(key);
+        }
+        p.modelVersion = g.round;
+        onAsyncVersion(p, ctx, out);
+    }
+
+    /** A new version is complete: evaluate it, end the federation, or publish it (throttled). */
+    private void onAsyncVersion(FederationProgress p, Context ctx, Collector<Directive> out)
+            throws Exception {
+        long now = ctx.timerService().currentProcessingTime();
+        long v = p.modelVersion;
+        boolean outOfTime =
+                config.maxDurationMs() > 0 && now - p.federationStartedAt >= config.maxDurationMs();
+        boolean last = v >= config.rounds() || outOfTime;
+        if (outOfTime && v < config.rounds()) {
+            p.finishReason = "reached termination.max-duration (" + config.maxDurationMs() + " ms)";
+        } else if (last) {
+            p.finishReason = "completed " + config.rounds() + " model versions";
+        }
+        if (!last && v % config.asyncEvaluateEvery() != 0) {
+            if (now - p.lastPublishAt >= config.asyncPublishIntervalMs()) {
+                publishAsync(p, now, out);
+            } else if (p.publishTimerAt == 0) {
+                p.publishTimerAt = p.lastPublishAt + config.asyncPublishIntervalMs();
+                ctx.timerService().registerProcessingTimeTimer(p.publishTimerAt);
+            }
+            return;
+        }
+        RoundStats s = new RoundStats();
+        s.round = v;
+        s.participants = p.activeLearners;
+        s.startedAt = p.roundStartedAt;
+        s.closedAt = now;
+        s.contributors = new ArrayList<>(p.contributors);
+        s.last = last;
+        List<String> evaluators = new ArrayList<>();
+        if (config.evaluationEnabled()) {
+            for (Map.Entry<String, LearnerRecord> l : learners.entries()) {
+                if (l.getValue().active) {
+                    evaluators.add(l.getKey());
+                }
+            }
+            Collections.sort(evaluators);
+        }
+        s.expectedEvaluators = evaluators;
+        p.evaluators = evaluators;
+        p.contributors = new ArrayList<>();
+        p.roundStartedAt = now;
+        if (last) {
+            p.phase = Phase.FINAL_EVALUATION;
+        }
+        stats.put(v, s);
+        LOG.info(
+                "Model version {} ({} learners contributed since the last)",
+                v,
+                s.contributors.size());
+        publishAsync(p, now, out);
+        if (evaluators.isEmpty()) {
+            writeResult(s, p, ctx, out);
+        } else {
+            ctx.timerService().registerProcessingTimeTimer(now + config.evaluationTimeoutMs());
+        }
+    }
+
+    private void publishAsync(FederationProgress p, long now, Collector<Directive> out)
+            throws Exception {
+        p.publishedVersion = p.modelVersion;
+        p.lastPublishAt = now;
+        publish(p, false, out);
     }
 
     /** Keeps a learner's latest training speed (ms per batch and per epoch) it reported. */
@@ -322,6 +449,22 @@ public class RoundCoordinator
 
     private boolean maybeStartRound(FederationProgress p, Context ctx, Collector<Directive> out)
             throws Exception {
+        if (config.asynchronous()
+                && p.phase == Phase.WAITING_FOR_LEARNERS
+                && p.modelVersion >= 0
+                && p.activeLearners >= config.minLearners()) {
+            long now = ctx.timerService().currentProcessingTime();
+            p.phase = Phase.TRAINING;
+            p.federationStartedAt = now;
+            p.roundStartedAt = now;
+            p.contributors = new ArrayList<>();
+            LOG.info(
+                    "Asynchronous training started from model version {} with {} learners",
+                    p.modelVersion,
+                    p.activeLearners);
+            publishAsync(p, now, out);
+            return true;
+        }
         if (p.phase == Phase.WAITING_FOR_LEARNERS
                 && p.modelVersion >= 0
                 && p.activeLearners >= config.minLearners()) {

@@ -36,7 +36,12 @@ public class GatewayEvent {
          */
         TRAIN_REPORT,
         /** Metrics of an evaluation ({@code learnerId, round, numExamples, metrics}). */
-        EVALUATION
+        EVALUATION,
+        /**
+         * Asynchronous protocol: one shard of the global model a gateway started from ({@code
+         * round} = its version, {@code shard, numShards, values}), so the aggregators know it.
+         */
+        MODEL_SHARD
     }
 
     public Kind kind;
@@ -57,6 +62,14 @@ public class GatewayEvent {
     public long deadline;
     public Map<String, Double> metrics;
     public List<TensorSpecInfo> tensors;
+
+    /** Asynchronous protocol: the task an update answers (its identity) and its base version. */
+    public String taskId;
+
+    public long baseVersion;
+
+    /** The gateway's timestamp of the record (its event time), kept where state loses it. */
+    public long stamp;
 
     public GatewayEvent() {}
 

@@ -181,6 +181,30 @@ public final class RawLearner implements AutoCloseable {
         return submitRaw(chunks);
     }
 
+    /** Answers an asynchronous training task, trained from the task's model version. */
+    public SubmitUpdateResponse submitAsync(
+            Task task, List<TensorSpec> tensors, float[] values, long examples) {
+        return submitAsync(task, tensors, values, examples, task.getModelVersion());
+    }
+
+    /** Answers an asynchronous training task, trained from {@code baseVersion}. */
+    public SubmitUpdateResponse submitAsync(
+            Task task, List<TensorSpec> tensors, float[] values, long examples, long baseVersion) {
+        UpdateHeader header =
+                UpdateHeader.newBuilder()
+                        .setCredentials(credentials)
+                        .setTaskId(task.getTaskId())
+                        .setRound(task.getRound())
+                        .setBaseModelVersion(baseVersion)
+                        .setNumTrainingExamples(examples)
+                        .addAllTensors(tensors)
+                        .build();
+        List<UpdateChunk> chunks = new ArrayList<>();
+        chunks.add(UpdateChunk.newBuilder().setHeader(header).build());
+        chunks.add(UpdateChunk.newBuilder().setData(bytes(values)).build());
+        return submitRaw(chunks);
+    }
+
     /** Sends exactly these chunks; throws the gRPC error the gateway answers with. */
     public SubmitUpdateResponse submitRaw(List<UpdateChunk> chunks) {
         CompletableFuture<SubmitUpdateResponse> result = new CompletableFuture<>();

@@ -561,6 +561,7 @@ public final class LearnerSession implements AutoCloseable {
     private void train(Task task) {
         long round = task.getRound();
         ensureModel(task.getModelVersion());
+        long baseVersion = loadedModelVersion;
         TrainTask trainTask = Protos.trainTask(task);
         long start = nanoTime.getAsLong();
         TrainResult result = adapterCall("train", round, () -> adapter.train(trainTask));
@@ -588,6 +589,7 @@ public final class LearnerSession implements AutoCloseable {
                     submitUpdate(
                             task.getTaskId(),
                             round,
+                            baseVersion,
                             result.numTrainingExamples(),
                             result.numCompletedBatches(),
                             result.metrics(),
@@ -663,7 +665,13 @@ public final class LearnerSession implements AutoCloseable {
         try {
             String outcome =
                     submitUpdate(
-                            INITIAL_TASK_ID, 0, adapter.numTrainingExamples(), 0, Map.of(), model);
+                            INITIAL_TASK_ID,
+                            0,
+                            0,
+                            adapter.numTrainingExamples(),
+                            0,
+                            Map.of(),
+                            model);
             LOG.info(
                     "uploaded this learner's weights as the initial model ({} tensors, {} bytes):"
                             + " {}",
@@ -691,6 +699,7 @@ public final class LearnerSession implements AutoCloseable {
     private String submitUpdate(
             String taskId,
             long round,
+            long baseVersion,
             long numTrainingExamples,
             long numCompletedBatches,
             Map<String, Double> metrics,
@@ -707,6 +716,7 @@ public final class LearnerSession implements AutoCloseable {
                                             .setCredentials(credentials)
                                             .setTaskId(taskId)
                                             .setRound(round)
+                                            .setBaseModelVersion(baseVersion)
                                             .setNumTrainingExamples(numTrainingExamples)
                                             .setNumCompletedBatches(numCompletedBatches)
                                             .addAllTensors(model.specs())
@@ -745,7 +755,7 @@ public final class LearnerSession implements AutoCloseable {
             return;
         }
         DownloadedModel model = call("model download", true, this::downloadModel);
-        if (model.version() != version) {
+        if (model.version() < version) {
             LOG.warn(
                     "the task asks for model version {} but the gateway served version {}; using"
                             + " that",

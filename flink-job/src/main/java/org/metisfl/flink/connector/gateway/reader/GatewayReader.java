@@ -136,6 +136,7 @@ public final class GatewayReader implements SourceReader<GatewayEvent, GatewaySp
         StampedEventQueue.Batch batch = queue.poll();
         if (batch != null) {
             for (GatewayEvent e : batch.events()) {
+                e.stamp = batch.timestamp();
                 output.collect(e, batch.timestamp());
             }
             if (batch.onDurable() != null) {

@@ -147,8 +147,57 @@ public final class GatewayState {
         return evaluated.add(learnerId + "@" + version);
     }
 
-    static String updateKey(String learnerId, long round) {
-        return learnerId + "@" + round;
+    /** Identity of an update: (learner, round) when synchronous, (learner, task) when not. */
+    static String updateKey(String learnerId, String roundOrTask) {
+        return learnerId + "@" + roundOrTask;
+    }
+
+    /** Asynchronous: the outstanding training task of each learner, and its last update's key. */
+    private final Map<String, Task> asyncTasks = new ConcurrentHashMap<>();
+
+    private final Map<String, String> asyncLastUpdate = new ConcurrentHashMap<>();
+
+    /**
+     * Asynchronous: a learner's update was accepted; forget its previous one (bounded state) and
+     * hand it its next task right away.
+     */
+    void onAsyncUpdateAccepted(String learnerId, String key) {
+        String previous = asyncLastUpdate.put(learnerId, key);
+        if (previous != null && !previous.equals(key)) {
+            accepted.remove(previous);
+        }
+        asyncTasks.remove(learnerId);
+        pushAsyncTask(learnerId);
+    }
+
+    /** Sends the learner its outstanding asynchronous task, or a new one on the newest model. */
+    private void pushAsyncTask(String learnerId) {
+        ServerCallStreamObserver<Task> stream = streams.get(learnerId);
+        ModelSnapshot m = model;
+        if (stream == null || m == null || finished) {
+            return;
+        }
+        Task task =
+                asyncTasks.computeIfAbsent(
+                        learnerId,
+                        id ->
+                                Task.newBuilder()
+                                        .setTaskId("a-" + tokens.newLearnerId().substring(8))
+                                        .setRound(m.version())
+                                        .setModelVersion(m.version())
+                                        .setTrain(asyncTrainTask())
+                                        .build());
+        send(learnerId, stream, List.of(task));
+    }
+
+    private TrainTask asyncTrainTask() {
+        return TrainTask.newBuilder()
+                .setEpochs(config.trainEpochs())
+                .setBatchSize(config.trainBatchSize())
+                .setLearningRate(config.trainLearningRate())
+                .setLocalSteps(config.trainLocalSteps())
+                .setProximalMu(config.proximalMu())
+                .build();
     }
 
     /** Registers a learner's task stream and sends it every task still outstanding. */
@@ -162,7 +211,10 @@ public final class GatewayState {
             sendShutdown(learnerId, stream);
             return;
         }
-        pushTasks(learnerId, true, true);
+        pushTasks(learnerId, true, !config.asynchronous());
+        if (config.asynchronous()) {
+            pushAsyncTask(learnerId);
+        }
     }
 
     public void disconnect(String learnerId) {
@@ -182,6 +234,7 @@ public final class GatewayState {
         Set<String> newEvaluators = Set.of();
         Set<String> newParticipants = Set.of();
         synchronized (this) {
+            boolean firstModel = model == null;
             if (modelBytes != null
                     && (model == null || header.getModelVersion() >= model.version())) {
                 List<ByteString> chunks = new ArrayList<>();
@@ -195,6 +248,10 @@ public final class GatewayState {
                                 List.copyOf(header.getTensorsList()),
                                 List.copyOf(chunks),
                                 modelBytes.length);
+                if (firstModel && config.asynchronous()) {
+                    // The asynchronous aggregators fold updates into the model itself.
+                    queue.offer(modelShards(header, modelBytes), Long.MAX_VALUE, null);
+                }
             }
             if (header.getEvaluatorsCount() > 0 && header.getModelVersion() > evalVersion) {
                 evalVersion = header.getModelVersion();
@@ -218,6 +275,7 @@ public final class GatewayState {
                                         .build(),
                                 Map.copyOf(p.getLocalStepsMap()));
                 newParticipants = plan.participants();
+                pruneAcceptedBefore(plan.round() - 1);
                 List<GatewayEvent> opened = new ArrayList<>(header.getNumShards());
                 for (int s = 0; s < header.getNumShards(); s++) {
                     GatewayEvent e = GatewayEvent.of(GatewayEvent.Kind.ROUND_OPENED);
@@ -248,6 +306,13 @@ public final class GatewayState {
                 sendShutdown(s.getKey(), s.getValue());
             }
             return;
+        }
+        if (config.asynchronous()) {
+            for (String learner : streams.keySet()) {
+                if (!asyncTasks.containsKey(learner)) {
+                    pushAsyncTask(learner);
+                }
+            }
         }
         Set<String> affected = new HashSet<>(newEvaluators);
         affected.addAll(newParticipants);
@@ -287,7 +352,7 @@ public final class GatewayState {
                 && p != null
                 && m != null
                 && p.participants().contains(learnerId)
-                && !accepted.containsKey(updateKey(learnerId, p.round()))) {
+                && !accepted.containsKey(updateKey(learnerId, Long.toString(p.round())))) {
             tasks.add(
                     Task.newBuilder()
                             .setTaskId("r" + p.round() + "/train")
@@ -296,6 +361,10 @@ public final class GatewayState {
                             .setTrain(p.trainTaskOf(learnerId))
                             .build());
         }
+        send(learnerId, stream, tasks);
+    }
+
+    private void send(String learnerId, ServerCallStreamObserver<Task> stream, List<Task> tasks) {
         if (tasks.isEmpty()) {
             return;
         }
@@ -309,6 +378,49 @@ public final class GatewayState {
                 streams.remove(learnerId, stream);
             }
         }
+    }
+
+    /** Synchronous: forgets updates of rounds before {@code round} (bounded state). */
+    private void pruneAcceptedBefore(long round) {
+        accepted.keySet()
+                .removeIf(
+                        k -> {
+                            String suffix = k.substring(k.lastIndexOf('@') + 1);
+                            try {
+                                return Long.parseLong(suffix) < round;
+                            } catch (NumberFormatException e) {
+                                return false;
+                            }
+                        });
+        evaluated.removeIf(
+                k -> {
+                    try {
+                        return Long.parseLong(k.substring(k.lastIndexOf('@') + 1)) < round - 1;
+                    } catch (NumberFormatException e) {
+                        return false;
+                    }
+                });
+    }
+
+    /** The model as MODEL_SHARD records, for the asynchronous aggregators' first version. */
+    private static List<GatewayEvent> modelShards(DirectiveHeader header, byte[] bytes) {
+        float[] values =
+                org.metisfl.flink.model.ModelCodec.toFloats(java.nio.ByteBuffer.wrap(bytes));
+        int shardSize = header.getShardSize();
+        int numShards = header.getNumShards();
+        List<GatewayEvent> out = new ArrayList<>(numShards);
+        for (int s = 0; s < numShards; s++) {
+            GatewayEvent e = GatewayEvent.of(GatewayEvent.Kind.MODEL_SHARD);
+            e.round = header.getModelVersion();
+            e.shard = s;
+            e.numShards = numShards;
+            int from = s * shardSize;
+            e.values =
+                    java.util.Arrays.copyOfRange(
+                            values, from, Math.min(values.length, from + shardSize));
+            out.add(e);
+        }
+        return out;
     }
 
     private void sendShutdown(String learnerId, ServerCallStreamObserver<Task> stream) {

@@ -38,6 +38,8 @@ final class UpdateReceiver implements StreamObserver<UpdateChunk> {
     private List<TensorSpecInfo> tensors;
     private ByteBuffer bytes;
     private CompletableFuture<Void> original;
+    private String updateKey;
+    private boolean initialUpload;
     private boolean failed;
 
     UpdateReceiver(
@@ -126,7 +128,7 @@ final class UpdateReceiver implements StreamObserver<UpdateChunk> {
         }
         String learner = header.getCredentials().getLearnerId();
         long round = header.getRound();
-        if (round == 0) {
+        if (initialUpload) {
             acceptInitialModel(learner, values);
         } else {
             acceptUpdate(learner, round, values);
@@ -164,25 +166,60 @@ final class UpdateReceiver implements StreamObserver<UpdateChunk> {
                     .asRuntimeException();
         }
         String learner = h.getCredentials().getLearnerId();
-        if (h.getRound() == 0) {
+        boolean async = state.config().asynchronous();
+        initialUpload = h.getRound() == 0 && (!async || state.model() == null);
+        if (initialUpload) {
             if (!state.initialModelWanted()) {
                 return LearnerServiceImpl.failedPrecondition(
                         "the federation already has an initial model; wait for a task");
             }
         } else {
-            Plan plan = state.plan();
             ModelSnapshot model = state.model();
-            if (plan == null || h.getRound() != plan.round() || model == null) {
-                return LearnerServiceImpl.failedPrecondition(
-                        "round "
-                                + h.getRound()
-                                + " is not open"
-                                + (plan == null ? "" : " (the open round is " + plan.round() + ")")
-                                + "; wait for the next task");
-            }
-            if (!plan.participants().contains(learner)) {
-                return LearnerServiceImpl.failedPrecondition(
-                        "learner " + learner + " is not a participant of round " + plan.round());
+            String key;
+            if (async) {
+                if (model == null) {
+                    return LearnerServiceImpl.failedPrecondition(
+                            "there is no global model yet; wait for a task");
+                }
+                long base = h.hasBaseModelVersion() ? h.getBaseModelVersion() : h.getRound();
+                long stale = model.version() - base;
+                if (stale > state.config().asyncMaxStaleness()) {
+                    return LearnerServiceImpl.failedPrecondition(
+                            "the update was trained on model version "
+                                    + base
+                                    + ", "
+                                    + stale
+                                    + " versions behind the current version "
+                                    + model.version()
+                                    + " (async.max-staleness is "
+                                    + state.config().asyncMaxStaleness()
+                                    + "); train on your next task instead");
+                }
+                if (h.getTaskId().isEmpty()) {
+                    return LearnerServiceImpl.invalid(
+                            "task_id is empty: send the id of the task the update answers");
+                }
+                key = GatewayState.updateKey(learner, h.getTaskId());
+            } else {
+                Plan plan = state.plan();
+                if (plan == null || h.getRound() != plan.round() || model == null) {
+                    return LearnerServiceImpl.failedPrecondition(
+                            "round "
+                                    + h.getRound()
+                                    + " is not open"
+                                    + (plan == null
+                                            ? ""
+                                            : " (the open round is " + plan.round() + ")")
+                                    + "; wait for the next task");
+                }
+                if (!plan.participants().contains(learner)) {
+                    return LearnerServiceImpl.failedPrecondition(
+                            "learner "
+                                    + learner
+                                    + " is not a participant of round "
+                                    + plan.round());
+                }
+                key = GatewayState.updateKey(learner, Long.toString(h.getRound()));
             }
             String mismatch = compareSpecs(h.getTensorsList(), model.tensors());
             if (mismatch != null) {
@@ -197,7 +234,8 @@ final class UpdateReceiver implements StreamObserver<UpdateChunk> {
                         "num_completed_batches must be > 0: it weighs the update"
                                 + " (aggregation.scaling: batches)");
             }
-            original = state.accepted().get(GatewayState.updateKey(learner, h.getRound()));
+            updateKey = key;
+            original = state.accepted().get(key);
             if (original != null) {
                 return null; // a retry: answered DUPLICATE once the original is durable
             }
@@ -231,10 +269,12 @@ final class UpdateReceiver implements StreamObserver<UpdateChunk> {
     }
 
     private void acceptUpdate(String learner, long round, float[] values) {
+        boolean async = state.config().asynchronous();
         Plan plan = state.plan();
+        long deadline = async ? Long.MAX_VALUE : plan.deadline();
+        long base = header.hasBaseModelVersion() ? header.getBaseModelVersion() : round;
         CompletableFuture<Void> durable = new CompletableFuture<>();
-        CompletableFuture<Void> earlier =
-                state.accepted().putIfAbsent(GatewayState.updateKey(learner, round), durable);
+        CompletableFuture<Void> earlier = state.accepted().putIfAbsent(updateKey, durable);
         if (earlier != null) {
             earlier.whenComplete((v, e) -> answer(SubmitUpdateResponse.Status.DUPLICATE));
             return;
@@ -261,6 +301,8 @@ final class UpdateReceiver implements StreamObserver<UpdateChunk> {
             e.shard = s;
             e.numShards = numShards;
             e.weight = weight;
+            e.taskId = header.getTaskId();
+            e.baseVersion = base;
             int from = s * shardSize;
             e.values = Arrays.copyOfRange(values, from, Math.min(values.length, from + shardSize));
             batch.add(e);
@@ -269,13 +311,16 @@ final class UpdateReceiver implements StreamObserver<UpdateChunk> {
                 state.queue()
                         .offer(
                                 batch,
-                                plan.deadline(),
+                                deadline,
                                 () -> {
                                     durable.complete(null);
                                     answer(SubmitUpdateResponse.Status.ACCEPTED);
                                 });
+        if (stamp != Long.MIN_VALUE && async) {
+            state.onAsyncUpdateAccepted(learner, updateKey);
+        }
         if (stamp == Long.MIN_VALUE) {
-            state.accepted().remove(GatewayState.updateKey(learner, round), durable);
+            state.accepted().remove(updateKey, durable);
             durable.complete(null);
             fail(
                     LearnerServiceImpl.failedPrecondition(

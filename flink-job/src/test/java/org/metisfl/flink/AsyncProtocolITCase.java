@@ -1,0 +1,219 @@
+package org.metisfl.flink;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import org.apache.flink.api.common.JobStatus;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.metisfl.flink.testutil.FederationHarness;
+import org.metisfl.flink.testutil.RawLearner;
+import org.metisfl.proto.v1.Task;
+import org.metisfl.proto.v1.TensorSpec;
+
+/** The asynchronous protocol: model versions instead of rounds, through the whole job. */
+class AsyncProtocolITCase {
+    private static final Duration WAIT = Duration.ofSeconds(60);
+    private static final int N = 2500; // three shards of 1024
+    private static final List<TensorSpec> SPECS = List.of(RawLearner.spec("w", N));
+
+    @TempDir Path work;
+
+    private static float[] filled(float v) {
+        float[] a = new float[N];
+        Arrays.fill(a, v);
+        return a;
+    }
+
+    private static Map<String, String> settings(String... kv) {
+        Map<String, String> m = new HashMap<>();
+        m.put("protocol.type", "asynchronous");
+        m.put("async.staleness", "constant");
+        m.put("evaluation.enabled", "false");
+        m.put("aggregation.shard-size", "1024");
+        m.put("async.publish-interval", "20 ms");
+        for (int i = 0; i < kv.length; i += 2) {
+            m.put(kv[i], kv[i + 1]);
+        }
+        return m;
+    }
+
+    private static List<RawLearner> start(FederationHarness h, int n, int gateways) {
+        List<RawLearner> ls = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            RawLearner l = h.learner(i % gateways);
+            l.join("l" + i, 10);
+            if (i == 0) {
+                l.submit(0, SPECS, filled(0), 10, Map.of());
+            }
+            ls.add(l);
+        }
+        ls.forEach(RawLearner::openTaskStream);
+        return ls;
+    }
+
+    /** Submits an update answering the learner's next training task; returns that task. */
+    private static Task train(RawLearner l, float value) throws Exception {
+        Task t = l.nextTask(Task.KindCase.TRAIN, WAIT);
+        l.submitAsync(t, SPECS, filled(value), 10);
+        return t;
+    }
+
+    private static RawLearner.Downloaded awaitVersion(RawLearner l, long version) throws Exception {
+        long end = System.nanoTime() + WAIT.toNanos();
+        while (true) {
+            RawLearner.Downloaded m = l.getModel();
+            if (m.version() >= version) {
+                return m;
+            }
+            if (System.nanoTime() > end) {
+                throw new AssertionError("model version " + m.version() + ", wanted " + version);
+            }
+            Thread.sleep(20);
+        }
+    }
+
+    @Test
+    void everyShardAppliesTheSameUpdatesInTheSameOrderAcrossTwoGateways() throws Exception {
+        int learners = 4;
+        int perLearner = 3;
+        try (FederationHarness h =
+                FederationHarness.start(
+                        work,
+                        settings(
+                                "gateway.parallelism", "2",
+                                "async.rule", "fedasync",
+                                "async.alpha", "1.0",
+                                "federation.rounds", Integer.toString(learners * perLearner),
+                                "federation.min-learners", Integer.toString(learners)))) {
+            List<RawLearner> ls = start(h, learners, 2);
+            List<Float> sent = new ArrayList<>();
+            for (int k = 0; k < perLearner; k++) {
+                for (int i = 0; i < learners; i++) {
+                    float value = 10 * k + i + 1;
+                    train(ls.get(i), value);
+                    sent.add(value);
+                }
+            }
+            // With alpha 1 each version is one update: all shards must hold the same one.
+            for (RawLearner l : ls) {
+                assertThat(l.nextTask(WAIT).getKindCase())
+                        .isIn(Task.KindCase.SHUTDOWN, Task.KindCase.TRAIN);
+            }
+            h.awaitCompletion(WAIT);
+            assertThat(h.federation().status()).isEqualTo(JobStatus.FINISHED);
+            var results = h.results();
+            assertThat(results).isNotEmpty();
+            assertThat(results.get(results.size() - 1).round).isEqualTo(learners * perLearner);
+            assertThat(results.get(results.size() - 1).last).isTrue();
+        }
+    }
+
+    @Test
+    void fedAsyncVersionsAreUniformAcrossShardsWhileRunning() throws Exception {
+        try (FederationHarness h =
+                FederationHarness.start(
+                        work,
+                        settings(
+                                "gateway.parallelism", "2",
+                                "async.rule", "fedasync",
+                                "async.alpha", "1.0",
+                                "federation.rounds", "100",
+                                "federation.min-learners", "4"))) {
+            List<RawLearner> ls = start(h, 4, 2);
+            for (int i = 0; i < 4; i++) {
+                train(ls.get(i), i + 1);
+            }
+            RawLearner.Downloaded m = awaitVersion(ls.get(0), 4);
+            assertThat(m.version()).isEqualTo(4);
+            float first = m.values()[0];
+            assertThat(first).isIn(1f, 2f, 3f, 4f);
+            assertThat(m.values()).containsOnly(first);
+        }
+    }
+
+    @Test
+    void fedBuffAppliesTheMeanDeltaOfEveryKUpdates() throws Exception {
+        try (FederationHarness h =
+                FederationHarness.start(
+                        work,
+                        settings(
+                                "async.rule", "fedbuff",
+                                "async.buffer-size", "2",
+                                "async.server-learning-rate", "1.0",
+                                "federation.rounds", "10",
+                                "federation.min-learners", "2"))) {
+            List<RawLearner> ls = start(h, 2, 1);
+            train(ls.get(0), 2f);
+            train(ls.get(1), 4f);
+            // Deltas 2 and 4 from version 0: version 1 = 0 + (2 + 4) / 2.
+            RawLearner.Downloaded v1 = awaitVersion(ls.get(0), 1);
+            assertThat(v1.version()).isEqualTo(1);
+            assertThat(v1.values()).containsOnly(3f);
+            // Both next tasks start from version 0 or 1; from 1: deltas 6-3 and 4-3 -> 3 + 2.
+            Task t0 = ls.get(0).nextTask(Task.KindCase.TRAIN, WAIT);
+            Task t1 = ls.get(1).nextTask(Task.KindCase.TRAIN, WAIT);
+            assertThat(ls.get(0).getModel().version()).isEqualTo(1);
+            ls.get(0).submitAsync(t0, SPECS, filled(6f), 10, 1);
+            ls.get(1).submitAsync(t1, SPECS, filled(4f), 10, 1);
+            assertThat(awaitVersion(ls.get(0), 2).values()).containsOnly(5f);
+        }
+    }
+
+    @Test
+    void fedRecReplacesALearnersPreviousContribution() throws Exception {
+        try (FederationHarness h =
+                FederationHarness.start(
+                        work,
+                        settings(
+                                "async.rule", "fedrec",
+                                "federation.rounds", "10",
+                                "federation.min-learners", "2"))) {
+            List<RawLearner> ls = start(h, 2, 1);
+            train(ls.get(0), 1f);
+            awaitVersion(ls.get(0), 1);
+            train(ls.get(1), 3f);
+            assertThat(awaitVersion(ls.get(0), 2).values()).containsOnly(2f);
+            train(ls.get(0), 5f); // replaces its 1: (5 + 3) / 2
+            assertThat(awaitVersion(ls.get(0), 3).values()).containsOnly(4f);
+        }
+    }
+
+    @Test
+    void tooStaleUpdateIsRefusedWithAReason() throws Exception {
+        try (FederationHarness h =
+                FederationHarness.start(
+                        work,
+                        settings(
+                                "async.rule", "fedasync",
+                                "async.max-staleness", "1",
+                                "federation.rounds", "10",
+                                "federation.min-learners", "2"))) {
+            List<RawLearner> ls = start(h, 2, 1);
+            Task stale = ls.get(0).nextTask(Task.KindCase.TRAIN, WAIT);
+            train(ls.get(1), 1f);
+            awaitVersion(ls.get(1), 1);
+            train(ls.get(1), 2f);
+            awaitVersion(ls.get(1), 2);
+            assertThatThrownBy(() -> ls.get(0).submitAsync(stale, SPECS, filled(9f), 10))
+                    .isInstanceOfSatisfying(
+                            StatusRuntimeException.class,
+                            e -> {
+                                assertThat(e.getStatus().getCode())
+                                        .isEqualTo(Status.Code.FAILED_PRECONDITION);
+                                assertThat(e.getStatus().getDescription())
+                                        .contains("2 versions behind")
+                                        .contains("async.max-staleness");
+                            });
+        }
+    }
+}

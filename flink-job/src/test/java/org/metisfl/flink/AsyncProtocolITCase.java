@@ -216,4 +216,42 @@ class AsyncProtocolITCase {
                             });
         }
     }
+
+    @Test
+    void everyNthVersionIsEvaluatedAndTheLastEndsTheFederation() throws Exception {
+        try (FederationHarness h =
+                FederationHarness.start(
+                        work,
+                        settings(
+                                "async.rule", "fedasync",
+                                "evaluation.enabled", "true",
+                                "async.evaluate-every", "2",
+                                "federation.rounds", "4",
+                                "federation.min-learners", "1"))) {
+            RawLearner l = start(h, 1, 1).get(0);
+            List<Long> evaluated = new ArrayList<>();
+            while (true) {
+                Task t = l.nextTask(WAIT);
+                if (t.hasShutdown()) {
+                    break;
+                } else if (t.hasTrain()) {
+                    try {
+                        l.submitAsync(t, SPECS, filled(1f), 10);
+                    } catch (StatusRuntimeException e) {
+                        // A task handed out just before the last version: the federation is over.
+                        assertThat(e.getStatus().getDescription()).contains("over");
+                    }
+                } else if (t.hasEvaluate()) {
+                    evaluated.add(t.getRound());
+                    l.evaluate(t.getRound(), 10, Map.of("accuracy", t.getRound() / 10.0));
+                }
+            }
+            h.awaitCompletion(WAIT);
+            assertThat(evaluated).containsExactly(2L, 4L);
+            var results = h.results();
+            assertThat(results).extracting(r -> r.round).containsExactly(2L, 4L);
+            assertThat(results.get(0).evalMetrics.get("accuracy")).isEqualTo(0.2);
+            assertThat(results.get(1).last).isTrue();
+        }
+    }
 }

@@ -30,7 +30,7 @@ import org.metisfl.flink.model.RoundResult;
 public final class Quickstart {
     /** The learners' progress line of a local epoch ("round 3: epoch 1/1, ..."). */
     private static final java.util.regex.Pattern EPOCH_LINE =
-            java.util.regex.Pattern.compile("epoch \\d+/\\d+");
+            java.util.regex.Pattern.compile("epoch \\d+/\\d+|\\d+ local steps,");
 
     private Quickstart() {}
 
@@ -61,8 +61,14 @@ public final class Quickstart {
         Path logs = Files.createDirectories(args.workDir.resolve("logs"));
         long started = System.nanoTime();
         System.out.printf(
-                "Federation '%s': %d learners, %d rounds of FedAvg on Fashion-MNIST (%s, %s)%n",
-                config.name(), args.learners, config.rounds(), args.model, args.partition);
+                "Federation '%s': %d learners, %d %s of %s on Fashion-MNIST (%s, %s)%n",
+                config.name(),
+                args.learners,
+                config.rounds(),
+                config.asynchronous() ? "model versions" : "rounds",
+                describe(config),
+                args.model,
+                args.partition);
         List<Process> learners = new ArrayList<>();
         try (EmbeddedFederation federation =
                 EmbeddedFederation.start(config, args.webUiPort, args.workDir)) {
@@ -99,6 +105,20 @@ public final class Quickstart {
                 last == null ? "n/a" : metric(last, "loss"));
         System.out.println("Per-round results: " + Path.of(config.resultsFile()).toAbsolutePath());
         return 0;
+    }
+
+    /** The protocol and rule in a few words, e.g. "synchronous FedAvg + fedadam". */
+    public static String describe(FederationConfig c) {
+        String protocol = c.protocol().name().toLowerCase(Locale.ROOT).replace('_', '-');
+        String rule =
+                c.asynchronous()
+                        ? c.asyncRule().name().toLowerCase(Locale.ROOT)
+                        : c.rule().name().toLowerCase(Locale.ROOT).replace('_', '-');
+        String optimizer =
+                c.optimizer() == org.metisfl.flink.config.FederationOptions.Optimizer.NONE
+                        ? ""
+                        : " + " + c.optimizer().name().toLowerCase(Locale.ROOT);
+        return protocol + " " + rule + optimizer;
     }
 
     private static FederationConfig loadConfig(QuickstartArgs args) {
@@ -250,7 +270,7 @@ public final class Quickstart {
         return v == null ? "n/a" : String.format(Locale.ROOT, "%.4f", v);
     }
 
-    static List<RoundResult> readResults(Path file) throws IOException {
+    public static List<RoundResult> readResults(Path file) throws IOException {
         Map<Long, RoundResult> byRound = new java.util.TreeMap<>();
         if (Files.exists(file)) {
             Gson gson = new Gson();

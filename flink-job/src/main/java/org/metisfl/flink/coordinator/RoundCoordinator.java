@@ -322,6 +322,8 @@ public class RoundCoordinator
             p.finishReason = "completed " + config.rounds() + " model versions";
         }
         if (!last && v % config.asyncEvaluateEvery() != 0) {
+            // Only evaluation versions carry evaluators: the others must not ask for any.
+            p.evaluators = new ArrayList<>();
             if (now - p.lastPublishAt >= config.asyncPublishIntervalMs()) {
                 publishAsync(p, now, out);
             } else if (p.publishTimerAt == 0) {

@@ -265,9 +265,16 @@ public final class LearnerSession implements AutoCloseable {
         return event;
     }
 
+    /** Set from the task stream as soon as a Shutdown task arrives, even behind other tasks. */
+    private volatile String shutdownAnnounced;
+
     private void checkNotClosing() {
         if (closing) {
             throw new Stop("closed by the user");
+        }
+        if (shutdownAnnounced != null && failedAttempts > 0) {
+            // The federation is over: what still waits to be sent has no one to go to.
+            throw new Stop("the federation shut down (" + shutdownAnnounced + ")");
         }
         if (Thread.currentThread().isInterrupted()) {
             throw new Stop("interrupted");
@@ -470,7 +477,16 @@ public final class LearnerSession implements AutoCloseable {
             stream.cancel();
         }
         long generation = ++streamGeneration;
-        stream = new TaskStreamObserver(generation, events::add);
+        stream =
+                new TaskStreamObserver(
+                        generation,
+                        event -> {
+                            if (event instanceof TaskArrived arrived
+                                    && arrived.task().hasShutdown()) {
+                                shutdownAnnounced = arrived.task().getShutdown().getReason();
+                            }
+                            events.add(event);
+                        });
         streamOpenedAt = nanoTime.getAsLong();
         LearnerServiceGrpc.newStub(channels.channel())
                 .streamTasks(

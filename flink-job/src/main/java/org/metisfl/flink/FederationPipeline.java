@@ -130,7 +130,7 @@ public final class FederationPipeline {
         @Override
         public void processElement(GatewayEvent e, Context ctx, Collector<GatewayEvent> out) {
             switch (e.kind) {
-                case UPDATE_SHARD, ROUND_OPENED, MODEL_SHARD -> out.collect(e);
+                case UPDATE_SHARD, ROUND_OPENED, MODEL_SHARD, SELECTION -> out.collect(e);
                 case ANNOUNCE -> {
                     ctx.output(ANNOUNCEMENTS, Directive.announce(e));
                     ctx.output(CONTROL, e);

@@ -115,4 +115,30 @@ class RulesITCase {
             assertThat(ls.get(0).getModel().values()).containsOnly((1f + 4f + 15f) / 8f);
         }
     }
+
+    @Test
+    void multiKrumAveragesTheClosestUpdatesAndLeavesOutTheOutlier() throws Exception {
+        try (FederationHarness h =
+                FederationHarness.start(
+                        work,
+                        settings(
+                                "aggregation.rule", "multi-krum",
+                                "aggregation.krum-byzantine", "1",
+                                "aggregation.krum-selected", "3",
+                                "federation.min-learners", "5"))) {
+            List<RawLearner> ls = start(h, 5);
+            float[] values = {1.0f, 1.2f, 0.8f, 1.1f, 100f};
+            for (int i = 0; i < 5; i++) {
+                ls.get(i).nextTask(Task.KindCase.TRAIN, WAIT);
+                ls.get(i).submit(1, SPECS, filled(values[i]), 10, Map.of());
+            }
+            ls.get(0).nextTask(Task.KindCase.TRAIN, WAIT);
+            float[] global = ls.get(0).getModel().values();
+            // The three best Krum scores are 1.0, 1.1 and 1.2 (or 0.8): never the outlier.
+            assertThat(global[0]).isBetween(0.9f, 1.1f);
+            assertThat(global).containsOnly(global[0]);
+            var result = h.awaitResults(1, WAIT).get(0);
+            assertThat(result.contributors).hasSize(3).doesNotContain(ls.get(4).id());
+        }
+    }
 }

@@ -71,6 +71,10 @@ public class ShardAggregator extends KeyedProcessFunction<Integer, GatewayEvent,
     @Override
     public void processElement(GatewayEvent e, Context ctx, Collector<GlobalShard> out)
             throws Exception {
+        if (e.kind == GatewayEvent.Kind.SELECTION) {
+            select(e, ctx.getCurrentKey(), out);
+            return;
+        }
         Long closed = closedThrough.value();
         if (closed != null && e.round <= closed) {
             if (e.kind == GatewayEvent.Kind.UPDATE_SHARD) {
@@ -148,11 +152,57 @@ public class ShardAggregator extends KeyedProcessFunction<Integer, GatewayEvent,
                     foldBlock(sr);
                 }
             }
-            case MEDIAN, TRIMMED_MEAN -> {
+            case MEDIAN, TRIMMED_MEAN, KRUM, MULTI_KRUM -> {
                 sr.buffered.add(values);
                 sr.bufferedWeights.add(weight);
             }
         }
+    }
+
+    /** Krum's second phase: the mean of the updates the coordinator selected, for this shard. */
+    private void select(GatewayEvent e, int shard, Collector<GlobalShard> out) throws Exception {
+        ShardRound sr = rounds.get(e.round);
+        if (sr == null || !sr.awaitingSelection) {
+            return; // every gateway forwards the selection; the first copy counts
+        }
+        List<float[]> chosen = new ArrayList<>();
+        for (String learner : e.participants) {
+            int i = sr.contributors.indexOf(learner);
+            if (i >= 0) {
+                chosen.add(sr.buffered.get(i));
+            }
+        }
+        double[] sum = new double[chosen.get(0).length];
+        for (float[] u : chosen) {
+            WeightedSum.addScaled(sum, u, 1.0);
+        }
+        GlobalShard g = new GlobalShard();
+        g.round = sr.round;
+        g.shard = shard;
+        g.numShards = sr.numShards;
+        List<String> selected = new ArrayList<>(e.participants);
+        Collections.sort(selected);
+        g.contributors = selected;
+        g.totalWeight = chosen.size();
+        g.values = WeightedSum.mean(sum, chosen.size());
+        out.collect(g);
+        rounds.remove(sr.round);
+    }
+
+    /** Krum's first phase: this shard's part of the pairwise squared distances. */
+    private static double[] partialDistances(ShardRound sr, List<String> sortedContributors) {
+        List<float[]> ordered = new ArrayList<>();
+        for (String learner : sortedContributors) {
+            ordered.add(sr.buffered.get(sr.contributors.indexOf(learner)));
+        }
+        int n = ordered.size();
+        double[][] acc = new double[n][n];
+        RobustAggregation.addPairwiseSquaredDistances(ordered, acc);
+        double[] flat = new double[n * n];
+        for (int i = 0; i < n; i++) {
+            System.arraycopy(acc[i], 0, flat, i * n, n);
+        }
+        return flat;
     }
 
     /** FedStride: folds the buffered block of updates into the running sum. */
@@ -176,6 +226,8 @@ public class ShardAggregator extends KeyedProcessFunction<Integer, GatewayEvent,
             }
             case MEDIAN -> RobustAggregation.coordinateMedian(sr.buffered);
             case TRIMMED_MEAN -> RobustAggregation.trimmedMean(sr.buffered, trimFraction);
+            case KRUM, MULTI_KRUM ->
+                    throw new IllegalStateException("Krum aggregates after the selection");
         };
     }
 
@@ -190,15 +242,24 @@ public class ShardAggregator extends KeyedProcessFunction<Integer, GatewayEvent,
         g.contributors = contributors;
         g.totalWeight = sr.totalWeight;
         g.aborted = abort;
-        g.values = abort ? null : aggregate(sr);
+        boolean selecting = !abort && (rule == Rule.KRUM || rule == Rule.MULTI_KRUM);
+        if (selecting) {
+            g.distances = partialDistances(sr, contributors);
+            sr.awaitingSelection = true;
+        } else {
+            g.values = abort ? null : aggregate(sr);
+        }
         out.collect(g);
         closedThrough.update(sr.round);
         // Earlier rounds still buffered can never close now: drop them with this one.
         List<Long> stale = new ArrayList<>();
         for (Long r : rounds.keys()) {
-            if (r <= sr.round) {
+            if (r < sr.round || (r == sr.round && !selecting)) {
                 stale.add(r);
             }
+        }
+        if (selecting) {
+            rounds.put(sr.round, sr);
         }
         for (Long r : stale) {
             rounds.remove(r);

@@ -26,6 +26,9 @@ public class ShardRound {
 
     public List<Double> bufferedWeights = new ArrayList<>();
 
+    /** Krum: closed, distances sent; waiting for the coordinator's selection. */
+    public boolean awaitingSelection;
+
     public ShardRound() {}
 
     boolean allExpectedContributed() {

@@ -40,6 +40,8 @@ public final class FederationConfig implements Serializable {
     private final int strideLength;
     private final double trimFraction;
     private final int maxBufferedUpdates;
+    private final int krumByzantine;
+    private final int krumSelected;
     private final Optimizer optimizer;
     private final double optimizerLearningRate;
     private final double optimizerMomentum;
@@ -99,6 +101,8 @@ public final class FederationConfig implements Serializable {
         strideLength = c.get(STRIDE_LENGTH);
         trimFraction = c.get(TRIM_FRACTION);
         maxBufferedUpdates = c.get(MAX_BUFFERED_UPDATES);
+        krumByzantine = c.get(KRUM_BYZANTINE);
+        krumSelected = c.get(KRUM_SELECTED);
         optimizer = parseEnum(Optimizer.class, OPTIMIZER, c.get(OPTIMIZER));
         optimizerLearningRate =
                 c.getOptional(OPTIMIZER_LEARNING_RATE)
@@ -330,7 +334,28 @@ public final class FederationConfig implements Serializable {
 
     /** True if the rule needs every update of a round (not an incremental fold). */
     public boolean ruleBuffersUpdates() {
-        return rule == Rule.MEDIAN || rule == Rule.TRIMMED_MEAN;
+        return rule == Rule.MEDIAN
+                || rule == Rule.TRIMMED_MEAN
+                || rule == Rule.KRUM
+                || rule == Rule.MULTI_KRUM;
+    }
+
+    /** True for Krum and multi-Krum, which pick whole updates by distances over the model. */
+    public boolean ruleSelectsUpdates() {
+        return rule == Rule.KRUM || rule == Rule.MULTI_KRUM;
+    }
+
+    public int krumByzantine() {
+        return krumByzantine;
+    }
+
+    /** How many best-scored updates Krum averages among {@code n}: 1, or m (n - f if 0). */
+    public int krumSelectedOf(int n) {
+        if (rule == Rule.KRUM) {
+            return 1;
+        }
+        int m = krumSelected > 0 ? krumSelected : n - krumByzantine;
+        return Math.max(1, Math.min(m, n));
     }
 
     public Optimizer optimizer() {

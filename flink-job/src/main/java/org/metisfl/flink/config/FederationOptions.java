@@ -62,7 +62,11 @@ public final class FederationOptions {
         /** Coordinate-wise median; needs every update of the round (bounded). */
         MEDIAN,
         /** Coordinate-wise trimmed mean; needs every update of the round (bounded). */
-        TRIMMED_MEAN
+        TRIMMED_MEAN,
+        /** Krum (Blanchard et al. 2017): the one update closest to its n - f - 2 neighbours. */
+        KRUM,
+        /** Multi-Krum: the mean of the m updates with the best Krum scores. */
+        MULTI_KRUM
     }
 
     /** Server-side optimizer applied to the round's aggregate (Reddi et al., ICLR 2021). */
@@ -297,7 +301,23 @@ public final class FederationOptions {
                     .stringType()
                     .defaultValue("fedavg")
                     .withDescription(
-                            "Aggregation rule: fedavg, fedstride, median or trimmed-mean.");
+                            "Aggregation rule: fedavg, fedstride, median, trimmed-mean, krum or"
+                                    + " multi-krum.");
+
+    public static final ConfigOption<Integer> KRUM_BYZANTINE =
+            ConfigOptions.key("aggregation.krum-byzantine")
+                    .intType()
+                    .defaultValue(1)
+                    .withDescription(
+                            "krum, multi-krum: the number f of faulty learners tolerated; a round"
+                                    + " needs more than 2f + 2 contributions.");
+
+    public static final ConfigOption<Integer> KRUM_SELECTED =
+            ConfigOptions.key("aggregation.krum-selected")
+                    .intType()
+                    .defaultValue(0)
+                    .withDescription(
+                            "multi-krum: the m best-scored updates averaged; 0 means n - f.");
 
     public static final ConfigOption<Integer> STRIDE_LENGTH =
             ConfigOptions.key("aggregation.stride-length")

@@ -45,5 +45,12 @@ public class FederationProgress {
     public long lastPublishAt;
     public long publishTimerAt;
 
+    /** Krum: the summed pairwise distances of the round's contributors, and the choice. */
+    public double[] krumDistances;
+
+    public List<String> krumContributors = new ArrayList<>();
+    public List<String> krumSelection = new ArrayList<>();
+    public long krumSelectionRound;
+
     public FederationProgress() {}
 }

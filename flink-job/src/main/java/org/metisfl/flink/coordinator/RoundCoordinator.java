@@ -15,6 +15,7 @@ import org.apache.flink.api.common.typeinfo.Types;
 import org.apache.flink.streaming.api.functions.co.KeyedCoProcessFunction;
 import org.apache.flink.util.Collector;
 import org.apache.flink.util.OutputTag;
+import org.metisfl.flink.aggregation.kernel.RobustAggregation;
 import org.metisfl.flink.aggregation.kernel.ServerOptimizer;
 import org.metisfl.flink.config.FederationConfig;
 import org.metisfl.flink.config.FederationOptions;
@@ -209,6 +210,11 @@ public class RoundCoordinator
         }
         p.shardReceived[g.shard] = true;
         p.shardsReceived++;
+        if (g.distances != null) {
+            gatherDistances(g, p, out);
+            progressState.update(p);
+            return;
+        }
         if (g.aborted) {
             p.roundAborted = true;
         } else {
@@ -375,6 +381,52 @@ public class RoundCoordinator
         publish(p, false, out);
     }
 
+    /**
+     * Krum's first phase: sums every shard's partial pairwise distances; once all are in, picks the
+     * updates to average and sends the choice to the shards (through the gateways).
+     */
+    private void gatherDistances(GlobalShard g, FederationProgress p, Collector<Directive> out)
+            throws Exception {
+        if (p.krumDistances == null) {
+            p.krumDistances = new double[g.distances.length];
+            p.krumContributors = new ArrayList<>(g.contributors);
+        }
+        for (int i = 0; i < g.distances.length; i++) {
+            p.krumDistances[i] += g.distances[i];
+        }
+        if (p.shardsReceived < p.numShards) {
+            return;
+        }
+        int n = p.krumContributors.size();
+        int f = config.krumByzantine();
+        List<String> selection = new ArrayList<>();
+        if (n > 2 * f + 2) {
+            double[][] d = new double[n][n];
+            for (int i = 0; i < n; i++) {
+                System.arraycopy(p.krumDistances, i * n, d[i], 0, n);
+            }
+            for (int i : RobustAggregation.krumSelect(d, f, config.krumSelectedOf(n))) {
+                selection.add(p.krumContributors.get(i));
+            }
+        } else {
+            LOG.warn(
+                    "Round {}: {} contributions are too few for Krum with f = {} (it needs more"
+                            + " than 2f + 2); averaging all of them",
+                    p.round,
+                    n,
+                    f);
+            selection.addAll(p.krumContributors);
+        }
+        Collections.sort(selection);
+        LOG.info("Round {}: Krum selected {} of {} updates", p.round, selection.size(), n);
+        p.krumSelection = selection;
+        p.krumSelectionRound = p.round;
+        p.krumDistances = null;
+        p.shardReceived = new boolean[p.numShards];
+        p.shardsReceived = 0;
+        publish(p, true, out);
+    }
+
     /** Keeps a learner's latest training speed (ms per batch and per epoch) it reported. */
     private void recordTimings(GatewayEvent e) throws Exception {
         if (e.metrics == null) {
@@ -506,6 +558,7 @@ public class RoundCoordinator
         p.shardReceived = new boolean[p.numShards];
         p.shardsReceived = 0;
         p.roundAborted = false;
+        p.krumDistances = null;
         p.contributors = new ArrayList<>();
         RoundStats s = new RoundStats();
         s.round = round;
@@ -698,6 +751,8 @@ public class RoundCoordinator
             }
         }
         d.evaluators = p.evaluators;
+        d.selection = p.krumSelection;
+        d.selectionRound = p.krumSelectionRound;
         d.finished = p.phase == Phase.FINISHED;
         d.finishReason = p.finishReason;
         out.collect(d);

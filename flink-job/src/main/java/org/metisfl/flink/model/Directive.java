@@ -47,6 +47,10 @@ public class Directive {
     /** Learners that evaluate {@link #modelVersion}. */
     public List<String> evaluators;
 
+    /** Krum: the updates selected for {@link #selectionRound} (0 = none). */
+    public List<String> selection;
+
+    public long selectionRound;
     public boolean finished;
     public String finishReason;
 

@@ -41,7 +41,12 @@ public class GatewayEvent {
          * Asynchronous protocol: one shard of the global model a gateway started from ({@code
          * round} = its version, {@code shard, numShards, values}), so the aggregators know it.
          */
-        MODEL_SHARD
+        MODEL_SHARD,
+        /**
+         * Krum: the updates of a round the coordinator selected ({@code round, shard,
+         * participants}).
+         */
+        SELECTION
     }
 
     public Kind kind;

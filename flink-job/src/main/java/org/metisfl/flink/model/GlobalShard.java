@@ -19,5 +19,11 @@ public class GlobalShard {
     /** The round reached its deadline without a quorum; the global model stays as it was. */
     public boolean aborted;
 
+    /**
+     * Krum's first phase: this shard's part of the contributors' pairwise squared distances (n x n,
+     * row-major, contributors in sorted order); the values follow once the coordinator chose.
+     */
+    public double[] distances;
+
     public GlobalShard() {}
 }

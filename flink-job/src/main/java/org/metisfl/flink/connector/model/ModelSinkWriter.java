@@ -103,6 +103,9 @@ final class ModelSinkWriter implements SinkWriter<Directive> {
         if (d.tensors != null) {
             h.addAllTensors(ModelCodec.toProto(d.tensors));
         }
+        if (d.selectionRound > 0 && d.selection != null) {
+            h.addAllSelection(d.selection).setSelectionRound(d.selectionRound);
+        }
         if (d.finishReason != null) {
             h.setFinishReason(d.finishReason);
         }

@@ -71,6 +71,7 @@ public final class GatewayState {
     private final Set<String> evaluated = ConcurrentHashMap.newKeySet();
 
     private volatile boolean initialModelTaken;
+    private long selectionRound;
 
     public GatewayState(
             FederationConfig config,
@@ -295,6 +296,20 @@ public final class GatewayState {
                         p.getRound(),
                         p.getParticipantsCount(),
                         streams.size());
+            }
+            if (header.getSelectionRound() > selectionRound) {
+                selectionRound = header.getSelectionRound();
+                List<GatewayEvent> selected = new ArrayList<>(header.getNumShards());
+                for (int s = 0; s < header.getNumShards(); s++) {
+                    GatewayEvent e = GatewayEvent.of(GatewayEvent.Kind.SELECTION);
+                    e.gateway = gatewayIndex;
+                    e.round = selectionRound;
+                    e.shard = s;
+                    e.numShards = header.getNumShards();
+                    e.participants = header.getSelectionList();
+                    selected.add(e);
+                }
+                queue.offer(selected, Long.MAX_VALUE, null);
             }
             if (header.getFinished() && !finished) {
                 finished = true;

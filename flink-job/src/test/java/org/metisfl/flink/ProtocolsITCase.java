@@ -148,4 +148,41 @@ class ProtocolsITCase {
             assertThat(results.stream().filter(r -> r.last)).hasSize(1);
         }
     }
+
+    @Test
+    void aDisconnectedLearnerIsNotDrawnUntilItReconnects() throws Exception {
+        try (FederationHarness h =
+                FederationHarness.start(
+                        work,
+                        Map.of(
+                                "federation.rounds", "3",
+                                "federation.min-learners", "3",
+                                "round.timeout", "3 s",
+                                "round.quorum", "0.5",
+                                "evaluation.enabled", "false"))) {
+            List<RawLearner> ls = joinAll(h, 3);
+            for (RawLearner l : ls) {
+                assertThat(l.nextTask(Task.KindCase.TRAIN, WAIT).getRound()).isEqualTo(1);
+            }
+            var credentials = ls.get(2).credentials();
+            ls.get(2).close(); // fails without a Leave
+            ls.get(0).submit(1, SPECS, new float[100], 100, Map.of());
+            ls.get(1).submit(1, SPECS, new float[100], 100, Map.of());
+            // Round 1 closes at its deadline with the quorum; round 2 draws only the live two.
+            assertThat(ls.get(0).nextTask(Task.KindCase.TRAIN, WAIT).getRound()).isEqualTo(2);
+            assertThat(h.awaitResults(1, WAIT).get(0).contributors).hasSize(2);
+            RawLearner back = h.learner(0);
+            back.useCredentials(credentials);
+            back.openTaskStream();
+            ls.get(0).submit(2, SPECS, new float[100], 100, Map.of());
+            ls.get(1).nextTask(Task.KindCase.TRAIN, WAIT);
+            ls.get(1).submit(2, SPECS, new float[100], 100, Map.of());
+            RoundResult r2 = h.awaitResults(2, WAIT).get(1);
+            assertThat(r2.participants).isEqualTo(2);
+            assertThat(r2.roundTimeMs).isLessThan(2_900); // nobody missing: no deadline wait
+            // Reconnected, it is drawn again from round 3.
+            assertThat(back.nextTask(Task.KindCase.TRAIN, WAIT).getRound()).isEqualTo(3);
+            back.close();
+        }
+    }
 }

@@ -116,7 +116,9 @@ public final class FederationOptions {
             ConfigOptions.key("federation.min-learners")
                     .intType()
                     .defaultValue(1)
-                    .withDescription("Learners that must join before the first round starts.");
+                    .withDescription(
+                            "Learners that must join before the first round starts (later"
+                                    + " rounds run with the active learners there are).");
 
     public static final ConfigOption<String> INITIAL_MODEL =
             ConfigOptions.key("federation.initial-model")

@@ -7,6 +7,9 @@ public class LearnerRecord {
     public boolean active;
     public long joinedAt;
 
+    /** Gateway timestamp of the latest connect or disconnect seen (older news is ignored). */
+    public long connectivityStamp;
+
     /** Latest reported training speed (semi-synchronous protocol); 0 = not measured yet. */
     public double msPerBatch;
 

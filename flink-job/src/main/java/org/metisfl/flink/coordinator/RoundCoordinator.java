@@ -139,6 +139,10 @@ public class RoundCoordinator
                     LOG.info("Learner {} ({}) left", e.learnerId, left.name);
                 }
                 break;
+            case CONNECTED:
+            case DISCONNECTED:
+                onConnectivity(e, p, ctx, out);
+                break;
             case INITIAL_MODEL:
                 if (p.phase == Phase.WAITING_FOR_MODEL) {
                     long expected = TensorSpecInfo.totalSize(e.tensors);
@@ -501,12 +505,44 @@ public class RoundCoordinator
         maybeStartRound(p, ctx, out);
     }
 
+    /**
+     * A learner whose task stream closed without a Leave (it failed, or its network did) is not
+     * drawn for the next rounds until it reconnects; the running round still closes at its deadline
+     * with the quorum. Gateway timestamps order the news from different gateways.
+     */
+    private void onConnectivity(
+            GatewayEvent e, FederationProgress p, Context ctx, Collector<Directive> out)
+            throws Exception {
+        LearnerRecord r = learners.get(e.learnerId);
+        if (r == null || e.stamp < r.connectivityStamp) {
+            return;
+        }
+        r.connectivityStamp = e.stamp;
+        boolean connected = e.kind == GatewayEvent.Kind.CONNECTED;
+        if (connected == r.active) {
+            learners.put(e.learnerId, r);
+            return;
+        }
+        r.active = connected;
+        p.activeLearners += connected ? 1 : -1;
+        learners.put(e.learnerId, r);
+        LOG.info(
+                "Learner {} ({}) {}; {} active",
+                e.learnerId,
+                r.name,
+                connected ? "reconnected" : "disconnected",
+                p.activeLearners);
+        if (connected) {
+            maybeStartRound(p, ctx, out);
+        }
+    }
+
     private boolean maybeStartRound(FederationProgress p, Context ctx, Collector<Directive> out)
             throws Exception {
         if (config.asynchronous()
                 && p.phase == Phase.WAITING_FOR_LEARNERS
                 && p.modelVersion >= 0
-                && p.activeLearners >= config.minLearners()) {
+                && p.activeLearners >= (p.federationStartedAt == 0 ? config.minLearners() : 1)) {
             long now = ctx.timerService().currentProcessingTime();
             p.phase = Phase.TRAINING;
             p.federationStartedAt = now;
@@ -521,7 +557,7 @@ public class RoundCoordinator
         }
         if (p.phase == Phase.WAITING_FOR_LEARNERS
                 && p.modelVersion >= 0
-                && p.activeLearners >= config.minLearners()) {
+                && p.activeLearners >= (p.federationStartedAt == 0 ? config.minLearners() : 1)) {
             return openRound(p.round + 1, p, ctx, out);
         }
         return false;
@@ -537,7 +573,9 @@ public class RoundCoordinator
                 active.add(l.getKey());
             }
         }
-        if (active.isEmpty() || active.size() < config.minLearners()) {
+        // federation.min-learners gates the first round only; later rounds run with who is there.
+        if (active.isEmpty()
+                || (p.federationStartedAt == 0 && active.size() < config.minLearners())) {
             p.phase = Phase.WAITING_FOR_LEARNERS;
             return false;
         }

@@ -19,6 +19,10 @@ public class GatewayEvent {
         JOINED,
         /** A learner left ({@code learnerId}). */
         LEFT,
+        /** A learner's task stream opened at a gateway ({@code learnerId}). */
+        CONNECTED,
+        /** A learner's task stream closed without a Leave ({@code learnerId}). */
+        DISCONNECTED,
         /** A learner's proposed initial model ({@code learnerId, tensors, values}). */
         INITIAL_MODEL,
         /**

@@ -207,7 +207,13 @@ public final class GatewayState {
         if (previous != null && previous != stream) {
             closeQuietly(previous);
         }
-        stream.setOnCancelHandler(() -> streams.remove(learnerId, stream));
+        connectivity(GatewayEvent.Kind.CONNECTED, learnerId);
+        stream.setOnCancelHandler(
+                () -> {
+                    if (streams.remove(learnerId, stream)) {
+                        connectivity(GatewayEvent.Kind.DISCONNECTED, learnerId);
+                    }
+                });
         if (finished) {
             sendShutdown(learnerId, stream);
             return;
@@ -216,6 +222,17 @@ public final class GatewayState {
         if (config.asynchronous()) {
             pushAsyncTask(learnerId);
         }
+    }
+
+    /** Tells the coordinator a learner became reachable, or stopped being reachable, here. */
+    private void connectivity(GatewayEvent.Kind kind, String learnerId) {
+        if (finished) {
+            return;
+        }
+        GatewayEvent e = GatewayEvent.of(kind);
+        e.gateway = gatewayIndex;
+        e.learnerId = learnerId;
+        queue.offer(List.of(e), Long.MAX_VALUE, null);
     }
 
     public void disconnect(String learnerId) {

@@ -224,6 +224,103 @@ public final class FederationConfig implements Serializable {
                 CHECKPOINT_INTERVAL,
                 c.get(CHECKPOINT_INTERVAL),
                 "use 0 (off) or at least 10 ms");
+        check(
+                semiSyncLambda > 0 && Double.isFinite(semiSyncLambda),
+                SEMI_SYNC_LAMBDA,
+                semiSyncLambda,
+                "use a positive factor, e.g. 2");
+        check(strideLength >= 1, STRIDE_LENGTH, strideLength, "set it to 1 or more");
+        check(
+                trimFraction >= 0 && trimFraction < 0.5,
+                TRIM_FRACTION,
+                trimFraction,
+                "use a fraction in [0, 0.5)");
+        check(
+                maxBufferedUpdates >= 1,
+                MAX_BUFFERED_UPDATES,
+                maxBufferedUpdates,
+                "set it to 1 or more");
+        check(krumByzantine >= 0, KRUM_BYZANTINE, krumByzantine, "use 0 or more");
+        check(krumSelected >= 0, KRUM_SELECTED, krumSelected, "use 0 (n - f) or a positive count");
+        check(
+                optimizerLearningRate > 0 && Double.isFinite(optimizerLearningRate),
+                OPTIMIZER_LEARNING_RATE,
+                optimizerLearningRate,
+                "use a positive rate");
+        check(
+                optimizerMomentum >= 0 && optimizerMomentum < 1,
+                OPTIMIZER_MOMENTUM,
+                optimizerMomentum,
+                "use a value in [0, 1)");
+        check(
+                optimizerBeta1 >= 0 && optimizerBeta1 < 1,
+                OPTIMIZER_BETA1,
+                optimizerBeta1,
+                "use a value in [0, 1)");
+        check(
+                optimizerBeta2 >= 0 && optimizerBeta2 < 1,
+                OPTIMIZER_BETA2,
+                optimizerBeta2,
+                "use a value in [0, 1)");
+        check(optimizerTau > 0, OPTIMIZER_TAU, optimizerTau, "use a small positive value");
+        check(
+                selectionParticipants >= 0,
+                SELECTION_PARTICIPANTS,
+                selectionParticipants,
+                "use 0 (draw by ratio) or a positive count");
+        check(
+                selectionRatio > 0 && selectionRatio <= 1,
+                SELECTION_RATIO,
+                selectionRatio,
+                "use a fraction in (0, 1]");
+        check(maxDurationMs != 0, TERMINATION_MAX_DURATION, "0", "use a positive duration");
+        check(
+                (terminationMetric == null) == Double.isNaN(terminationCutoff),
+                TERMINATION_METRIC_CUTOFF,
+                terminationCutoff,
+                "set termination.metric and termination.metric-cutoff together");
+        check(
+                proximalMu >= 0 && Double.isFinite(proximalMu),
+                TRAIN_PROXIMAL_MU,
+                proximalMu,
+                "use 0 (off) or a positive weight such as 0.01");
+        check(asyncAlpha > 0 && asyncAlpha <= 1, ASYNC_ALPHA, asyncAlpha, "use a value in (0, 1]");
+        check(
+                asyncStalenessA >= 0 && Double.isFinite(asyncStalenessA),
+                ASYNC_STALENESS_A,
+                asyncStalenessA,
+                "use a value >= 0");
+        check(asyncStalenessB >= 0, ASYNC_STALENESS_B, asyncStalenessB, "use a value >= 0");
+        check(
+                asyncMaxStaleness >= 0,
+                ASYNC_MAX_STALENESS,
+                asyncMaxStaleness,
+                "use 0 (only fresh updates) or more");
+        check(asyncBufferSize >= 1, ASYNC_BUFFER_SIZE, asyncBufferSize, "set it to 1 or more");
+        check(
+                asyncServerLearningRate > 0 && Double.isFinite(asyncServerLearningRate),
+                ASYNC_SERVER_LEARNING_RATE,
+                asyncServerLearningRate,
+                "use a positive rate");
+        check(
+                asyncEvaluateEvery >= 1,
+                ASYNC_EVALUATE_EVERY,
+                asyncEvaluateEvery,
+                "set it to 1 or more");
+        if (protocol == Protocol.ASYNCHRONOUS) {
+            check(
+                    rule == Rule.FEDAVG,
+                    RULE,
+                    c.get(RULE),
+                    "the asynchronous protocol folds updates with async.rule; remove"
+                            + " aggregation.rule or set protocol.type to synchronous");
+            check(
+                    optimizer == Optimizer.NONE,
+                    OPTIMIZER,
+                    c.get(OPTIMIZER),
+                    "server optimizers apply to rounds; use async.rule: fedbuff with"
+                            + " async.server-learning-rate, or a synchronous protocol");
+        }
     }
 
     /** Reads and validates a snapshot; throws {@link InvalidConfigException} naming the key. */

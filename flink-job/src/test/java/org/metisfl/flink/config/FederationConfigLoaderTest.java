@@ -93,7 +93,7 @@ class FederationConfigLoaderTest {
 
     @Test
     void unsupportedRuleIsRefused() throws Exception {
-        Path f = write("aggregation:\n  rule: krum\n");
+        Path f = write("aggregation:\n  rule: bulyan\n");
         assertThatThrownBy(() -> FederationConfigLoader.load(f, Map.of()))
                 .hasMessageContaining("aggregation.rule")
                 .hasMessageContaining("fedavg");
@@ -123,5 +123,28 @@ class FederationConfigLoaderTest {
                         new java.io.ByteArrayInputStream(bytes.toByteArray()))) {
             assertThat(((FederationConfig) in.readObject()).rounds()).isEqualTo(4);
         }
+    }
+
+    @Test
+    void invalidCombinationsNameTheKeyAndTheFix() {
+        assertThatThrownBy(
+                        () ->
+                                FederationConfig.of(
+                                        Map.of(
+                                                "protocol.type", "asynchronous",
+                                                "aggregation.rule", "median")))
+                .hasMessageContaining("aggregation.rule")
+                .hasMessageContaining("async.rule");
+        assertThatThrownBy(
+                        () ->
+                                FederationConfig.of(
+                                        Map.of(
+                                                "protocol.type", "asynchronous",
+                                                "optimizer.type", "fedadam")))
+                .hasMessageContaining("optimizer.type");
+        assertThatThrownBy(() -> FederationConfig.of(Map.of("termination.metric", "accuracy")))
+                .hasMessageContaining("termination.metric-cutoff");
+        assertThatThrownBy(() -> FederationConfig.of(Map.of("protocol.type", "gossip")))
+                .hasMessageContaining("synchronous, semi-synchronous, asynchronous");
     }
 }

@@ -1,0 +1,47 @@
+package org.metisfl.flink.coordinator;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.metisfl.flink.config.FederationConfig;
+
+class ParticipantSelectionTest {
+    private static List<String> learners(int n) {
+        List<String> l = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            l.add("learner-" + i);
+        }
+        return l;
+    }
+
+    @Test
+    void drawsTheConfiguredShareSeededPerRound() {
+        FederationConfig c = FederationConfig.of(Map.of("selection.participation-ratio", "0.3"));
+        List<String> r1 = ParticipantSelection.draw(learners(10), 1, c);
+        assertThat(r1).hasSize(3).isSorted();
+        assertThat(ParticipantSelection.draw(learners(10), 1, c)).isEqualTo(r1);
+        boolean differs = false;
+        for (long round = 2; round < 10; round++) {
+            differs |= !ParticipantSelection.draw(learners(10), round, c).equals(r1);
+        }
+        assertThat(differs).as("different rounds draw different learners").isTrue();
+    }
+
+    @Test
+    void fixedCountAndBufferBoundCapTheDraw() {
+        FederationConfig count = FederationConfig.of(Map.of("selection.participants", "4"));
+        assertThat(ParticipantSelection.draw(learners(10), 3, count)).hasSize(4);
+        assertThat(ParticipantSelection.draw(learners(2), 3, count)).hasSize(2);
+        FederationConfig median =
+                FederationConfig.of(
+                        Map.of(
+                                "aggregation.rule", "median",
+                                "aggregation.max-buffered-updates", "5"));
+        assertThat(ParticipantSelection.draw(learners(10), 1, median)).hasSize(5);
+        assertThat(ParticipantSelection.draw(learners(10), 1, FederationConfig.of(Map.of())))
+                .hasSize(10);
+    }
+}

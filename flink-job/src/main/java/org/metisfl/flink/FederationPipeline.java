@@ -65,6 +65,7 @@ public final class FederationPipeline {
 
     /** Adds the federation's operators to {@code env}. */
     public static void build(StreamExecutionEnvironment env, FederationConfig config) {
+        checkInitialModel(config);
         String federation = config.name();
         KeySelector<GatewayEvent, String> byFederation = new ConstantKey<>(federation);
 
@@ -123,6 +124,35 @@ public final class FederationPipeline {
                 .setParallelism(1)
                 .name("results-sink")
                 .uid("results-sink");
+    }
+
+    /**
+     * Reads the initial model file once before the job starts, so a missing or malformed file is
+     * reported to the user instead of failing the running job over and over.
+     */
+    private static void checkInitialModel(FederationConfig config) {
+        if (config.initialModelFile().isEmpty()) {
+            return;
+        }
+        java.nio.file.Path file = java.nio.file.Path.of(config.initialModelFile().get());
+        try {
+            org.metisfl.flink.model.ModelCodec.readModelFile(file);
+        } catch (java.nio.file.NoSuchFileException e) {
+            throw new org.metisfl.flink.config.InvalidConfigException(
+                    "federation.initial-model: file not found: "
+                            + file.toAbsolutePath()
+                            + " (give a readable model file, on a cluster readable by the task"
+                            + " managers too, or 'first-learner')");
+        } catch (java.io.IOException | RuntimeException e) {
+            throw new org.metisfl.flink.config.InvalidConfigException(
+                    "federation.initial-model: "
+                            + file
+                            + " is not a model file: "
+                            + e.getMessage()
+                            + " (write one with ModelCodec.writeModelFile, a serialized"
+                            + " metisfl.v1.Model)",
+                    e);
+        }
     }
 
     /** Sends aggregation records on, control records and announcements to side outputs. */

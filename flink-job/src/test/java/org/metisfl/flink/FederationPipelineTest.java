@@ -1,0 +1,33 @@
+package org.metisfl.flink;
+
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Map;
+import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.metisfl.flink.config.FederationConfig;
+import org.metisfl.flink.config.InvalidConfigException;
+
+class FederationPipelineTest {
+    @TempDir Path dir;
+
+    @Test
+    void missingOrMalformedInitialModelIsRefusedBeforeTheJobStarts() throws Exception {
+        StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment();
+        FederationConfig missing =
+                FederationConfig.of(
+                        Map.of("federation.initial-model", dir.resolve("nope.model").toString()));
+        assertThatThrownBy(() -> FederationPipeline.build(env, missing))
+                .isInstanceOf(InvalidConfigException.class)
+                .hasMessageContaining("file not found");
+        Path junk = Files.writeString(dir.resolve("junk.model"), "not a model");
+        FederationConfig malformed =
+                FederationConfig.of(Map.of("federation.initial-model", junk.toString()));
+        assertThatThrownBy(() -> FederationPipeline.build(env, malformed))
+                .isInstanceOf(InvalidConfigException.class)
+                .hasMessageContaining("is not a model file");
+    }
+}

@@ -90,6 +90,14 @@ public class ShardAggregator extends KeyedProcessFunction<Integer, GatewayEvent,
         }
         switch (e.kind) {
             case ROUND_OPENED:
+                if (sr.opened && e.deadline > sr.deadline) {
+                    // The job restarted and the coordinator gave the round a fresh deadline.
+                    ctx.timerService().deleteEventTimeTimer(sr.deadline);
+                    sr.deadline = e.deadline;
+                    ctx.timerService().registerEventTimeTimer(sr.deadline);
+                    rounds.put(sr.round, sr);
+                    return;
+                }
                 if (sr.opened) {
                     return; // every gateway announces the round; the first copy counts
                 }

@@ -122,9 +122,18 @@ public class RoundCoordinator
         FederationProgress p = progress(ctx, out);
         switch (e.kind) {
             case ANNOUNCE:
-                // A gateway (re)started: it needs the current model and plan.
+                // A gateway (re)started: it needs the current model and plan. After a failover
+                // or a resume the running round gets a fresh deadline: its learners must
+                // reconnect first, and the time the job was down must not close the round.
+                if (p.phase == Phase.TRAINING && !config.asynchronous()) {
+                    long fresh =
+                            ctx.timerService().currentProcessingTime() + config.roundTimeoutMs();
+                    if (fresh - p.deadline > config.roundTimeoutMs() / 2) {
+                        p.deadline = fresh;
+                    }
+                }
                 if (p.modelVersion >= 0 || p.phase == Phase.FINISHED) {
-                    publish(p, p.phase == Phase.TRAINING, out);
+                    publish(p, p.phase == Phase.TRAINING && !config.asynchronous(), out);
                 }
                 break;
             case JOINED:

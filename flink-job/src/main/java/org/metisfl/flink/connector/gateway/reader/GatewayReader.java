@@ -148,7 +148,7 @@ public final class GatewayReader implements SourceReader<GatewayEvent, GatewaySp
             }
         }
         long watermark = queue.watermark();
-        if (watermark > lastWatermark) {
+        if (state != null && state.directiveSeen() && watermark > lastWatermark) {
             output.emitWatermark(new Watermark(watermark));
             lastWatermark = watermark;
         }

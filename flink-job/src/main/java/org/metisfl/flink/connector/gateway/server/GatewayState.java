@@ -71,6 +71,7 @@ public final class GatewayState {
     private final Set<String> evaluated = ConcurrentHashMap.newKeySet();
 
     private volatile boolean initialModelTaken;
+    private volatile boolean directiveSeen;
     private long selectionRound;
 
     public GatewayState(
@@ -123,6 +124,15 @@ public final class GatewayState {
 
     public boolean isFinished() {
         return finished;
+    }
+
+    /**
+     * True once the coordinator's first directive reached this gateway (after a start or a
+     * restart). Until then the gateway holds its watermark, so no round's deadline can pass before
+     * the round's current plan (a restart extends the deadline) is in the job.
+     */
+    public boolean directiveSeen() {
+        return directiveSeen;
     }
 
     /** True while the federation waits for a learner's weights as its initial model. */
@@ -276,6 +286,22 @@ public final class GatewayState {
                 evaluators = Set.copyOf(header.getEvaluatorsList());
                 newEvaluators = evaluators;
             }
+            if (header.hasPlan()
+                    && plan != null
+                    && header.getPlan().getRound() == plan.round()
+                    && header.getPlan().getDeadlineUnixMs() > plan.deadline()) {
+                // The same round with a later deadline (the job restarted): tell the shards.
+                plan =
+                        new Plan(
+                                plan.round(),
+                                plan.participants(),
+                                header.getPlan().getDeadlineUnixMs(),
+                                plan.train().toBuilder()
+                                        .setDeadlineUnixMs(header.getPlan().getDeadlineUnixMs())
+                                        .build(),
+                                plan.localSteps());
+                queue.offer(roundOpened(header), Long.MAX_VALUE, null);
+            }
             if (header.hasPlan() && (plan == null || header.getPlan().getRound() > plan.round())) {
                 RoundPlan p = header.getPlan();
                 plan =
@@ -294,19 +320,7 @@ public final class GatewayState {
                                 Map.copyOf(p.getLocalStepsMap()));
                 newParticipants = plan.participants();
                 pruneAcceptedBefore(plan.round() - 1);
-                List<GatewayEvent> opened = new ArrayList<>(header.getNumShards());
-                for (int s = 0; s < header.getNumShards(); s++) {
-                    GatewayEvent e = GatewayEvent.of(GatewayEvent.Kind.ROUND_OPENED);
-                    e.gateway = gatewayIndex;
-                    e.round = p.getRound();
-                    e.shard = s;
-                    e.numShards = header.getNumShards();
-                    e.participants = p.getParticipantsList();
-                    e.quorum = p.getQuorum();
-                    e.deadline = p.getDeadlineUnixMs();
-                    opened.add(e);
-                }
-                queue.offer(opened, Long.MAX_VALUE, null);
+                queue.offer(roundOpened(header), Long.MAX_VALUE, null);
                 LOG.info(
                         "Gateway {}: round {} open with {} participants ({} connected here)",
                         gatewayIndex,
@@ -328,6 +342,7 @@ public final class GatewayState {
                 }
                 queue.offer(selected, Long.MAX_VALUE, null);
             }
+            directiveSeen = true;
             if (header.getFinished() && !finished) {
                 finished = true;
                 finishReason = header.getFinishReason();
@@ -410,6 +425,24 @@ public final class GatewayState {
                 streams.remove(learnerId, stream);
             }
         }
+    }
+
+    /** One ROUND_OPENED record per shard for the directive's plan. */
+    private List<GatewayEvent> roundOpened(DirectiveHeader header) {
+        RoundPlan p = header.getPlan();
+        List<GatewayEvent> opened = new ArrayList<>(header.getNumShards());
+        for (int s = 0; s < header.getNumShards(); s++) {
+            GatewayEvent e = GatewayEvent.of(GatewayEvent.Kind.ROUND_OPENED);
+            e.gateway = gatewayIndex;
+            e.round = p.getRound();
+            e.shard = s;
+            e.numShards = header.getNumShards();
+            e.participants = p.getParticipantsList();
+            e.quorum = p.getQuorum();
+            e.deadline = p.getDeadlineUnixMs();
+            opened.add(e);
+        }
+        return opened;
     }
 
     /** Synchronous: forgets updates of rounds before {@code round} (bounded state). */

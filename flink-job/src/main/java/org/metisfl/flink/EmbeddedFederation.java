@@ -18,8 +18,10 @@ import org.apache.flink.configuration.CheckpointingOptions;
 import org.apache.flink.configuration.Configuration;
 import org.apache.flink.configuration.CoreOptions;
 import org.apache.flink.configuration.RestOptions;
+import org.apache.flink.configuration.StateRecoveryOptions;
 import org.apache.flink.configuration.WebOptions;
 import org.apache.flink.core.execution.JobClient;
+import org.apache.flink.core.execution.SavepointFormatType;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.metisfl.flink.config.FederationConfig;
 
@@ -98,6 +100,16 @@ public final class EmbeddedFederation implements AutoCloseable {
      */
     public static EmbeddedFederation start(FederationConfig config, int webUiPort, Path workDir)
             throws Exception {
+        return start(config, webUiPort, workDir, null);
+    }
+
+    /**
+     * Submits the federation job to a new MiniCluster, resuming from a savepoint if {@code
+     * savepoint} is not null.
+     */
+    public static EmbeddedFederation start(
+            FederationConfig config, int webUiPort, Path workDir, String savepoint)
+            throws Exception {
         Files.createDirectories(workDir);
         Path tmp = Files.createDirectories(workDir.resolve("tmp"));
         Configuration flink = FederationPipeline.flinkConfiguration(config);
@@ -107,6 +119,9 @@ public final class EmbeddedFederation implements AutoCloseable {
             flink.set(
                     CheckpointingOptions.CHECKPOINTS_DIRECTORY,
                     workDir.resolve("checkpoints").toAbsolutePath().toUri().toString());
+        }
+        if (savepoint != null) {
+            flink.set(StateRecoveryOptions.SAVEPOINT_PATH, savepoint);
         }
         StreamExecutionEnvironment env;
         if (webUiPort >= 0) {
@@ -140,6 +155,18 @@ public final class EmbeddedFederation implements AutoCloseable {
     public JobExecutionResult awaitCompletion(Duration timeout)
             throws InterruptedException, ExecutionException, TimeoutException {
         return client.getJobExecutionResult().get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+    }
+
+    /**
+     * Stops the federation with a savepoint in {@code directory}; returns the savepoint's path,
+     * from which {@link #start(FederationConfig, int, Path, String)} resumes it.
+     */
+    public String stopWithSavepoint(Path directory) throws Exception {
+        return client.stopWithSavepoint(
+                        false,
+                        directory.toAbsolutePath().toUri().toString(),
+                        SavepointFormatType.CANONICAL)
+                .get(2, TimeUnit.MINUTES);
     }
 
     /** Cancels the job if it is still running. */

@@ -48,6 +48,19 @@ public final class FederationHarness implements AutoCloseable {
         return new FederationHarness(f, config, port);
     }
 
+    /** Resumes a federation from a savepoint, with the same configuration (and ports). */
+    public static FederationHarness resume(Path workDir, FederationConfig config, String savepoint)
+            throws Exception {
+        EmbeddedFederation f = EmbeddedFederation.start(config, -1, workDir, savepoint);
+        try {
+            f.awaitGatewaysReady(Duration.ofSeconds(60));
+        } catch (Exception e) {
+            f.close();
+            throw e;
+        }
+        return new FederationHarness(f, config, config.gatewayPort());
+    }
+
     public int port(int gateway) {
         return basePort + gateway;
     }

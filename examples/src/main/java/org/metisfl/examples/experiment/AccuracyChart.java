@@ -44,6 +44,7 @@ public final class AccuracyChart {
                 maxY = Math.max(maxY, p.accuracy());
             }
         }
+        maxX = Math.ceil(maxX / 30) * 30; // ticks at multiples of 6 s
         minY = Math.max(0, Math.floor(minY * 20) / 20);
         maxY = Math.min(1, Math.ceil(maxY * 20) / 20);
         if (maxY <= minY) {

@@ -1,0 +1,52 @@
+package org.metisfl.examples.quickstart;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+
+class QuickstartArgsTest {
+    @Test
+    void defaultsRunTheShippedQuickstartFederation() {
+        QuickstartArgs a = QuickstartArgs.parse(new String[0]);
+        assertThat(a.federation).isEqualTo(Path.of("conf/federations/quickstart.yaml"));
+        assertThat(a.learners).isEqualTo(3);
+        assertThat(a.webUiPort).isEqualTo(8081);
+        assertThat(a.rounds).isNull();
+    }
+
+    @Test
+    void optionsAndOverridesAreRead() {
+        QuickstartArgs a =
+                QuickstartArgs.parse(
+                        new String[] {
+                            "--learners",
+                            "5",
+                            "--rounds",
+                            "2",
+                            "--partition",
+                            "dirichlet",
+                            "--set",
+                            "round.timeout=1 min"
+                        });
+        assertThat(a.learners).isEqualTo(5);
+        assertThat(a.rounds).isEqualTo(2);
+        assertThat(a.partition).isEqualTo("dirichlet");
+        assertThat(a.settings).containsExactly("round.timeout=1 min");
+    }
+
+    @Test
+    void badOptionsSayWhatIsWrong() {
+        assertThatThrownBy(() -> QuickstartArgs.parse(new String[] {"--learners", "0"}))
+                .hasMessageContaining("--learners must be at least 1");
+        assertThatThrownBy(() -> QuickstartArgs.parse(new String[] {"--rounds", "many"}))
+                .hasMessageContaining("--rounds takes a number");
+        assertThatThrownBy(() -> QuickstartArgs.parse(new String[] {"--set", "novalue"}))
+                .hasMessageContaining("KEY=VALUE");
+        assertThatThrownBy(() -> QuickstartArgs.parse(new String[] {"--bogus", "1"}))
+                .hasMessageContaining("unknown option '--bogus'");
+        assertThatThrownBy(() -> QuickstartArgs.parse(new String[] {"--learners"}))
+                .hasMessageContaining("needs a value");
+    }
+}

@@ -1,0 +1,138 @@
+package org.metisfl.cli;
+
+import java.io.PrintWriter;
+import java.time.Duration;
+import java.util.List;
+import java.util.Optional;
+import java.util.stream.Collectors;
+import org.metisfl.cli.FlinkRestClient.JobInfo;
+import picocli.CommandLine;
+import picocli.CommandLine.Option;
+
+/** What every command that talks to a Flink cluster shares: the cluster option and job lookup. */
+abstract class ClusterCommand {
+
+    @CommandLine.ParentCommand MetisflCli root;
+
+    @CommandLine.Spec CommandLine.Model.CommandSpec spec;
+
+    @Option(
+            names = "--cluster",
+            paramLabel = "URL",
+            description =
+                    "Flink REST address (default: $METISFL_CLUSTER, else http://localhost:8081).")
+    String cluster;
+
+    private FlinkRestClient flink;
+
+    CliEnvironment env() {
+        return root.environment();
+    }
+
+    PrintWriter out() {
+        return spec.commandLine().getOut();
+    }
+
+    PrintWriter err() {
+        return spec.commandLine().getErr();
+    }
+
+    FlinkRestClient flink() {
+        if (flink == null) {
+            flink = FlinkRestClient.connect(cluster != null ? cluster : env().defaultCluster());
+        }
+        return flink;
+    }
+
+    JobRecords records() {
+        return new JobRecords(env().stateDir());
+    }
+
+    /**
+     * The job named on the command line, or else the one active MetisFL job of the cluster; a
+     * {@link CliException} if there is none or more than one.
+     */
+    JobInfo resolveJob(String jobId) {
+        if (jobId != null) {
+            return flink().job(jobId);
+        }
+        List<JobInfo> jobs = flink().jobs();
+        List<JobInfo> active = jobs.stream().filter(j -> j.isMetisfl() && j.isActive()).toList();
+        if (active.size() == 1) {
+            return active.get(0);
+        }
+        if (active.isEmpty()) {
+            Optional<JobInfo> last = jobs.stream().filter(JobInfo::isMetisfl).findFirst();
+            throw new CliException(
+                    "no running MetisFL job on "
+                            + flink().base()
+                            + last.map(
+                                            j ->
+                                                    " (the latest, "
+                                                            + j.id()
+                                                            + " '"
+                                                            + j.federation()
+                                                            + "', is "
+                                                            + j.state()
+                                                            + ")")
+                                    .orElse("")
+                            + "; give a job id, or submit one with 'metisfl submit FED.yaml'");
+        }
+        throw new CliException(
+                active.size()
+                        + " MetisFL jobs are running on "
+                        + flink().base()
+                        + " ("
+                        + active.stream()
+                                .map(j -> j.id() + " '" + j.federation() + "'")
+                                .collect(Collectors.joining(", "))
+                        + "); give the job id, e.g. 'metisfl "
+                        + spec.name()
+                        + " "
+                        + active.get(0).id()
+                        + "'",
+                CliException.USAGE);
+    }
+
+    /** Polls a savepoint request until it completes; returns its location. */
+    String awaitSavepoint(String jobId, String requestId, Duration timeout, String what) {
+        long end = System.nanoTime() + timeout.toNanos();
+        while (true) {
+            FlinkRestClient.SavepointStatus s = flink().savepointStatus(jobId, requestId);
+            if (s.done()) {
+                if (s.location() != null) {
+                    return s.location();
+                }
+                throw new CliException(
+                        what
+                                + " of job "
+                                + jobId
+                                + " failed: "
+                                + s.failure()
+                                + "; see the JobManager log of "
+                                + flink().base());
+            }
+            if (System.nanoTime() > end) {
+                throw new CliException(
+                        what
+                                + " of job "
+                                + jobId
+                                + " did not complete within "
+                                + timeout.toSeconds()
+                                + " s; it may still complete: see the job's checkpoints in the"
+                                + " web UI "
+                                + flink().webUiLink(jobId));
+            }
+            sleep(env().pollInterval());
+        }
+    }
+
+    static void sleep(Duration d) {
+        try {
+            Thread.sleep(d.toMillis());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new CliException("interrupted");
+        }
+    }
+}

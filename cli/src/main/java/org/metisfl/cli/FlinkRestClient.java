@@ -1,0 +1,461 @@
+package org.metisfl.cli;
+
+import com.google.gson.JsonArray;
+import com.google.gson.JsonElement;
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParseException;
+import com.google.gson.JsonParser;
+import java.io.IOException;
+import java.net.ConnectException;
+import java.net.URI;
+import java.net.URISyntaxException;
+import java.net.http.HttpClient;
+import java.net.http.HttpConnectTimeoutException;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.net.http.HttpTimeoutException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Optional;
+import java.util.UUID;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * The few calls of Flink's REST API the CLI needs (jobs, jar upload and run, savepoints), over
+ * {@link HttpClient}. Every failure becomes a {@link CliException} whose message names the cluster
+ * and what to do.
+ *
+ * <pre>{@code
+ * FlinkRestClient flink = FlinkRestClient.connect("http://localhost:8081");
+ * String jar = flink.findJar("metisfl-flink-job-1a2b3c.jar").orElseGet(() -> flink.uploadJar(path, name));
+ * String jobId = flink.runJar(jar, "org.metisfl.flink.FederationJob", args, null);
+ * }</pre>
+ */
+public final class FlinkRestClient {
+    private static final Pattern JOB_ID = Pattern.compile("[0-9a-fA-F]{32}");
+    private static final Pattern CAUSE =
+            Pattern.compile("^(?:Caused by: )?(?:[\\w$]+\\.)+[\\w$]*(?:Exception|Error): (.+)$");
+
+    private final URI base;
+    private final HttpClient http;
+    private final Duration timeout;
+
+    FlinkRestClient(URI base, HttpClient http, Duration timeout) {
+        this.base = base;
+        this.http = http;
+        this.timeout = timeout;
+    }
+
+    /** A client of the cluster at {@code url} (e.g. {@code http://localhost:8081}). */
+    public static FlinkRestClient connect(String url) {
+        URI uri;
+        try {
+            uri = new URI(url.endsWith("/") ? url.substring(0, url.length() - 1) : url);
+        } catch (URISyntaxException e) {
+            throw new CliException(
+                    "'" + url + "' is not a URL; give the cluster as --cluster http://HOST:PORT",
+                    CliException.USAGE);
+        }
+        if (uri.getScheme() == null
+                || !(uri.getScheme().equals("http") || uri.getScheme().equals("https"))
+                || uri.getHost() == null) {
+            throw new CliException(
+                    "'"
+                            + url
+                            + "' is not an http(s) URL; give the cluster as --cluster http://HOST:PORT",
+                    CliException.USAGE);
+        }
+        HttpClient http =
+                HttpClient.newBuilder()
+                        .connectTimeout(Duration.ofSeconds(5))
+                        .version(HttpClient.Version.HTTP_1_1)
+                        .build();
+        return new FlinkRestClient(uri, http, Duration.ofSeconds(60));
+    }
+
+    public URI base() {
+        return base;
+    }
+
+    /** True when the cluster runs on this machine (so its files are readable here). */
+    public boolean isLocal() {
+        String h = base.getHost();
+        return h.equals("localhost")
+                || h.equals("127.0.0.1")
+                || h.equals("[::1]")
+                || h.equals("::1")
+                || h.startsWith("127.");
+    }
+
+    /** The address of a running job in the Flink web UI. */
+    public String webUiLink(String jobId) {
+        return webUiLink(jobId, true);
+    }
+
+    /** The address of a job in the Flink web UI (running and ended jobs have their own pages). */
+    public String webUiLink(String jobId, boolean active) {
+        return base + "/#/job/" + (active ? "running/" : "completed/") + jobId + "/overview";
+    }
+
+    /** Checks a string is a Flink job id; the message tells how to find the right one. */
+    public static String checkJobId(String id) {
+        if (!JOB_ID.matcher(id).matches()) {
+            throw new CliException(
+                    "'"
+                            + id
+                            + "' is not a Flink job id (32 hex digits); run 'metisfl status' to"
+                            + " see the MetisFL jobs",
+                    CliException.USAGE);
+        }
+        return id.toLowerCase(Locale.ROOT);
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Jobs
+
+    /** A job as Flink's job overview lists it. */
+    public record JobInfo(String id, String name, String state, long startTime, long duration) {
+        static final String METISFL_PREFIX = "MetisFL federation ";
+
+        /** True for jobs that {@code FederationJob} submitted. */
+        public boolean isMetisfl() {
+            return name.startsWith(METISFL_PREFIX);
+        }
+
+        /** The federation's name, from the job name. */
+        public String federation() {
+            return isMetisfl() ? name.substring(METISFL_PREFIX.length()) : name;
+        }
+
+        /** True unless the job has ended (FINISHED, CANCELED, FAILED) or is suspended. */
+        public boolean isActive() {
+            return switch (state) {
+                case "FINISHED", "CANCELED", "FAILED", "SUSPENDED" -> false;
+                default -> true;
+            };
+        }
+    }
+
+    /** The cluster's overview; also the check that it is reachable. */
+    public JsonObject overview() {
+        return get("/overview").getAsJsonObject();
+    }
+
+    /** Every job the cluster knows, newest first. */
+    public List<JobInfo> jobs() {
+        JsonObject o = get("/jobs/overview").getAsJsonObject();
+        List<JobInfo> jobs = new ArrayList<>();
+        for (JsonElement e : o.getAsJsonArray("jobs")) {
+            jobs.add(jobInfo(e.getAsJsonObject()));
+        }
+        jobs.sort((a, b) -> Long.compare(b.startTime(), a.startTime()));
+        return jobs;
+    }
+
+    /** One job; a {@link CliException} naming the id if the cluster does not know it. */
+    public JobInfo job(String jobId) {
+        String id = checkJobId(jobId);
+        Response r = send(request("/jobs/" + id).GET().build());
+        if (r.status() == 404) {
+            throw new CliException(
+                    "job "
+                            + id
+                            + " not found on "
+                            + base
+                            + "; run 'metisfl status' to see the MetisFL jobs there");
+        }
+        JsonObject o = r.json("GET /jobs/" + id).getAsJsonObject();
+        return new JobInfo(
+                o.get("jid").getAsString(),
+                o.get("name").getAsString(),
+                o.get("state").getAsString(),
+                o.get("start-time").getAsLong(),
+                o.get("duration").getAsLong());
+    }
+
+    private static JobInfo jobInfo(JsonObject o) {
+        return new JobInfo(
+                o.get("jid").getAsString(),
+                o.get("name").getAsString(),
+                o.get("state").getAsString(),
+                o.get("start-time").getAsLong(),
+                o.get("duration").getAsLong());
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Jars
+
+    /** The id of an uploaded jar of this file name, if the cluster has one. */
+    public Optional<String> findJar(String fileName) {
+        JsonObject o = get("/jars").getAsJsonObject();
+        JsonArray files = o.has("files") ? o.getAsJsonArray("files") : new JsonArray();
+        String best = null;
+        long newest = Long.MIN_VALUE;
+        for (JsonElement e : files) {
+            JsonObject f = e.getAsJsonObject();
+            long uploaded = f.has("uploaded") ? f.get("uploaded").getAsLong() : 0;
+            if (fileName.equals(f.get("name").getAsString()) && uploaded > newest) {
+                best = f.get("id").getAsString();
+                newest = uploaded;
+            }
+        }
+        return Optional.ofNullable(best);
+    }
+
+    /** Uploads a jar under {@code fileName}; returns its id on the cluster. */
+    public String uploadJar(Path jar, String fileName) {
+        String boundary = "metisfl-" + UUID.randomUUID();
+        String head =
+                "--"
+                        + boundary
+                        + "\r\nContent-Disposition: form-data; name=\"jarfile\"; filename=\""
+                        + fileName
+                        + "\"\r\nContent-Type: application/x-java-archive\r\n\r\n";
+        String tail = "\r\n--" + boundary + "--\r\n";
+        HttpRequest.BodyPublisher body;
+        try {
+            body =
+                    HttpRequest.BodyPublishers.concat(
+                            HttpRequest.BodyPublishers.ofString(head),
+                            HttpRequest.BodyPublishers.ofFile(jar),
+                            HttpRequest.BodyPublishers.ofString(tail));
+        } catch (IOException e) {
+            throw new CliException(
+                    "cannot read the job jar " + jar + " (" + e.getMessage() + "); build it first");
+        }
+        Response r =
+                send(
+                        request("/jars/upload")
+                                .timeout(Duration.ofMinutes(5))
+                                .header("Content-Type", "multipart/form-data; boundary=" + boundary)
+                                .POST(body)
+                                .build());
+        JsonObject o = r.expectOk("uploading the job jar").getAsJsonObject();
+        String path = o.get("filename").getAsString();
+        return Path.of(path).getFileName().toString();
+    }
+
+    /**
+     * Runs an uploaded jar's main class with these program arguments, optionally restoring a
+     * savepoint; returns the new job's id.
+     */
+    public String runJar(
+            String jarId, String entryClass, List<String> programArgs, String savepointPath) {
+        JsonObject body = new JsonObject();
+        body.addProperty("entryClass", entryClass);
+        JsonArray args = new JsonArray();
+        programArgs.forEach(args::add);
+        body.add("programArgsList", args);
+        if (savepointPath != null) {
+            body.addProperty("savepointPath", savepointPath);
+            body.addProperty("allowNonRestoredState", false);
+        }
+        Response r =
+                send(
+                        request("/jars/" + jarId + "/run")
+                                .timeout(Duration.ofMinutes(2))
+                                .header("Content-Type", "application/json")
+                                .POST(HttpRequest.BodyPublishers.ofString(body.toString()))
+                                .build());
+        JsonObject o =
+                r.expectOk(
+                                savepointPath == null
+                                        ? "starting the federation job"
+                                        : "resuming the federation job from " + savepointPath)
+                        .getAsJsonObject();
+        return o.get("jobid").getAsString();
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Savepoints
+
+    /** The state of an asynchronous savepoint operation. */
+    public record SavepointStatus(boolean done, String location, String failure) {}
+
+    /** Triggers a savepoint and leaves the job running; returns the request id to poll. */
+    public String triggerSavepoint(String jobId, String targetDirectory) {
+        JsonObject body = new JsonObject();
+        body.addProperty("cancel-job", false);
+        if (targetDirectory != null) {
+            body.addProperty("target-directory", targetDirectory);
+        }
+        return postForRequestId(
+                "/jobs/" + jobId + "/savepoints", body, "triggering a savepoint of job " + jobId);
+    }
+
+    /** Stops a job with a savepoint (stop-with-savepoint); returns the request id to poll. */
+    public String stopWithSavepoint(String jobId, String targetDirectory, boolean drain) {
+        JsonObject body = new JsonObject();
+        body.addProperty("drain", drain);
+        if (targetDirectory != null) {
+            body.addProperty("targetDirectory", targetDirectory);
+        }
+        return postForRequestId(
+                "/jobs/" + jobId + "/stop", body, "stopping job " + jobId + " with a savepoint");
+    }
+
+    private String postForRequestId(String path, JsonObject body, String what) {
+        Response r =
+                send(
+                        request(path)
+                                .header("Content-Type", "application/json")
+                                .POST(HttpRequest.BodyPublishers.ofString(body.toString()))
+                                .build());
+        if (r.status() == 404) {
+            throw new CliException(
+                    "job not found on "
+                            + base
+                            + " while "
+                            + what
+                            + "; run 'metisfl status' to see the MetisFL jobs there");
+        }
+        return r.expectOk(what).getAsJsonObject().get("request-id").getAsString();
+    }
+
+    /** The state of a savepoint request. */
+    public SavepointStatus savepointStatus(String jobId, String requestId) {
+        JsonObject o = get("/jobs/" + jobId + "/savepoints/" + requestId).getAsJsonObject();
+        String status = o.getAsJsonObject("status").get("id").getAsString();
+        if (!"COMPLETED".equals(status)) {
+            return new SavepointStatus(false, null, null);
+        }
+        JsonObject op = o.has("operation") ? o.getAsJsonObject("operation") : new JsonObject();
+        if (op.has("location") && !op.get("location").isJsonNull()) {
+            return new SavepointStatus(true, op.get("location").getAsString(), null);
+        }
+        String reason = "no reason given";
+        if (op.has("failure-cause")) {
+            JsonObject cause = op.getAsJsonObject("failure-cause");
+            if (cause.has("stack-trace")) {
+                reason = rootCause(cause.get("stack-trace").getAsString());
+            } else if (cause.has("class")) {
+                reason = cause.get("class").getAsString();
+            }
+        }
+        return new SavepointStatus(true, null, reason);
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Plumbing
+
+    private record Response(int status, String body, FlinkRestClient client, String path) {
+        JsonElement json(String what) {
+            try {
+                return JsonParser.parseString(body);
+            } catch (JsonParseException e) {
+                throw new CliException(
+                        client.base
+                                + path
+                                + " answered "
+                                + status
+                                + " with something other than JSON; is --cluster the Flink REST"
+                                + " address (e.g. http://localhost:8081)?");
+            }
+        }
+
+        JsonElement expectOk(String what) {
+            if (status / 100 == 2) {
+                return json(what);
+            }
+            throw new CliException(
+                    "Flink at "
+                            + client.base
+                            + " refused "
+                            + what
+                            + " (HTTP "
+                            + status
+                            + "): "
+                            + errorMessage(body));
+        }
+    }
+
+    private JsonElement get(String path) {
+        return send(request(path).GET().build()).expectOk("GET " + path);
+    }
+
+    private HttpRequest.Builder request(String path) {
+        return HttpRequest.newBuilder(URI.create(base + path)).timeout(timeout);
+    }
+
+    private Response send(HttpRequest request) {
+        try {
+            HttpResponse<String> r =
+                    http.send(request, HttpResponse.BodyHandlers.ofString(StandardCharsets.UTF_8));
+            return new Response(r.statusCode(), r.body(), this, request.uri().getPath());
+        } catch (ConnectException | HttpConnectTimeoutException e) {
+            throw unreachable(e);
+        } catch (HttpTimeoutException e) {
+            throw new CliException(
+                    "the Flink cluster at "
+                            + base
+                            + " did not answer "
+                            + request.method()
+                            + " "
+                            + request.uri().getPath()
+                            + " in time; check its JobManager log");
+        } catch (IOException e) {
+            throw unreachable(e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new CliException("interrupted");
+        }
+    }
+
+    private CliException unreachable(IOException e) {
+        String detail = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
+        if (e instanceof ConnectException && e.getMessage() == null) {
+            detail = "connection refused";
+        }
+        return new CliException(
+                "cannot reach the Flink cluster at "
+                        + base
+                        + " ("
+                        + detail
+                        + "); start the local cluster with bin/flink-cluster start, or pass"
+                        + " --cluster http://HOST:PORT",
+                CliException.FAILED,
+                e);
+    }
+
+    /** The most telling line of a Flink REST error body: the root cause's message. */
+    static String errorMessage(String body) {
+        try {
+            JsonObject o = JsonParser.parseString(body).getAsJsonObject();
+            JsonArray errors = o.getAsJsonArray("errors");
+            String best = null;
+            for (JsonElement e : errors) {
+                String text = e.getAsString();
+                if (text.equals("Internal server error.")) {
+                    continue;
+                }
+                best = rootCause(text);
+            }
+            return best == null ? "Internal server error" : best;
+        } catch (RuntimeException e) {
+            return body.length() > 200 ? body.substring(0, 200) + "..." : body;
+        }
+    }
+
+    /** The message of the deepest cause in a Java stack trace, or its first line. */
+    static String rootCause(String stackTrace) {
+        String message = null;
+        for (String line : stackTrace.split("\n")) {
+            String l = line.strip();
+            if (l.startsWith("<Exception on server side:")) {
+                continue;
+            }
+            Matcher m = CAUSE.matcher(l);
+            if (m.matches()) {
+                message = m.group(1);
+            } else if (message == null && !l.isEmpty() && !l.startsWith("at ")) {
+                message = l;
+            }
+        }
+        return message == null ? stackTrace.strip() : message;
+    }
+}

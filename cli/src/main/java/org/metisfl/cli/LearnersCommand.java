@@ -1,0 +1,258 @@
+package org.metisfl.cli;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+import org.metisfl.cli.FlinkRestClient.JobInfo;
+import org.metisfl.cli.JobRecords.JobRecord;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code metisfl learners --count N}: Fashion-MNIST learner processes, as the quickstart runs. */
+@Command(
+        name = "learners",
+        mixinStandardHelpOptions = true,
+        description = {
+            "Starts N Fashion-MNIST learner processes (org.metisfl.examples.fashionmnist."
+                    + "FashionMnistLearner) that join a federation; learner i trains on part i of"
+                    + " the data. Runs until they end (Ctrl-C stops them) unless --detach.",
+            "The gateway defaults to the one of the running MetisFL job submitted with this CLI."
+        })
+final class LearnersCommand extends ClusterCommand implements Callable<Integer> {
+    static final String LEARNER_MAIN = "org.metisfl.examples.fashionmnist.FashionMnistLearner";
+    static final Path DEFAULT_DATA = Path.of("/usr/share/datasets/fashion-mnist");
+
+    @Option(
+            names = "--count",
+            required = true,
+            paramLabel = "N",
+            description = "Learners to start.")
+    int count;
+
+    @Option(
+            names = "--gateway",
+            paramLabel = "HOST:PORT",
+            description = "A learner gateway (repeatable; default: the running job's gateways).")
+    List<String> gateways = new ArrayList<>();
+
+    @Option(names = "--job", paramLabel = "JOB", description = "Job whose gateways to use.")
+    String jobId;
+
+    @Option(
+            names = "--learners",
+            paramLabel = "T",
+            description = "Parts the data is split into (default: --count).")
+    Integer total;
+
+    @Option(
+            names = "--first-index",
+            paramLabel = "I",
+            defaultValue = "0",
+            description = "Data part of the first learner started here (default: 0).")
+    int firstIndex;
+
+    @Option(names = "--partition", paramLabel = "P", description = "iid | dirichlet")
+    String partition;
+
+    @Option(names = "--alpha", paramLabel = "A", description = "Dirichlet concentration.")
+    String alpha;
+
+    @Option(names = "--model", paramLabel = "M", description = "mlp | cnn")
+    String model;
+
+    @Option(names = "--seed", paramLabel = "S", description = "Seed of weights and split.")
+    String seed;
+
+    @Option(names = "--batch-size", paramLabel = "B", description = "Mini-batch size.")
+    String batchSize;
+
+    @Option(names = "--data-dir", paramLabel = "DIR", description = "Fashion-MNIST IDX folder.")
+    String dataDir;
+
+    @Option(names = "--train-limit", paramLabel = "K", description = "First K training examples.")
+    String trainLimit;
+
+    @Option(names = "--test-limit", paramLabel = "K", description = "First K test examples.")
+    String testLimit;
+
+    @Option(
+            names = "--heap",
+            paramLabel = "SIZE",
+            defaultValue = "2g",
+            description = "Java heap of each learner (default: ${DEFAULT-VALUE}).")
+    String heap;
+
+    @Option(
+            names = "--logs",
+            paramLabel = "DIR",
+            description = "Log folder (default: work/learners).")
+    Path logs;
+
+    @Option(names = "--detach", description = "Start the learners and return; they keep running.")
+    boolean detach;
+
+    @Override
+    public Integer call() throws Exception {
+        if (count < 1) {
+            throw new CliException("--count must be at least 1", CliException.USAGE);
+        }
+        int parts = total != null ? total : firstIndex + count;
+        if (firstIndex < 0 || firstIndex + count > parts) {
+            throw new CliException(
+                    "learners "
+                            + firstIndex
+                            + ".."
+                            + (firstIndex + count - 1)
+                            + " do not fit --learners "
+                            + parts
+                            + "; raise --learners or lower --first-index",
+                    CliException.USAGE);
+        }
+        List<String> targets = gateways.isEmpty() ? gatewaysOfJob() : gateways;
+        String classpath = exampleClasspath();
+        if (dataDir == null && !Files.isDirectory(DEFAULT_DATA)) {
+            throw new CliException(
+                    "the Fashion-MNIST data is not installed ("
+                            + DEFAULT_DATA
+                            + " is missing); install it with bin/setup, or pass --data-dir");
+        }
+        Path logDir =
+                logs != null
+                        ? env().resolve(logs.toString())
+                        : env().home().resolve("work").resolve("learners");
+        Files.createDirectories(logDir);
+
+        List<Process> processes = new ArrayList<>();
+        for (int i = 0; i < count; i++) {
+            int index = firstIndex + i;
+            List<String> cmd = command(classpath, targets, index, parts);
+            Path log = logDir.resolve("learner-" + index + ".log");
+            ProcessBuilder pb =
+                    new ProcessBuilder(cmd)
+                            .redirectErrorStream(true)
+                            .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));
+            // Two cores shared by the cluster and every learner: one BLAS thread each.
+            pb.environment().put("OMP_NUM_THREADS", "1");
+            try {
+                processes.add(pb.start());
+            } catch (IOException e) {
+                processes.forEach(Process::destroy);
+                throw new CliException("cannot start learner " + index + ": " + e.getMessage());
+            }
+        }
+        out().printf(
+                        "Started %d learner%s against %s (logs in %s):%n",
+                        count, count == 1 ? "" : "s", String.join(", ", targets), logDir);
+        for (int i = 0; i < processes.size(); i++) {
+            out().printf("  learner %d: pid %d%n", firstIndex + i, processes.get(i).pid());
+        }
+        out().flush();
+        if (detach) {
+            return 0;
+        }
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> processes.forEach(Process::destroy)));
+        int failed = 0;
+        for (int i = 0; i < processes.size(); i++) {
+            int code = processes.get(i).waitFor();
+            out().printf(
+                            "learner %d exited with %d%s%n",
+                            firstIndex + i,
+                            code,
+                            code == 0 ? "" : " (see learner-" + (firstIndex + i) + ".log)");
+            out().flush();
+            if (code != 0) {
+                failed++;
+            }
+        }
+        return failed == 0 ? 0 : CliException.FAILED;
+    }
+
+    /** The command line of learner {@code index} of {@code parts}. */
+    List<String> command(String classpath, List<String> targets, int index, int parts) {
+        List<String> cmd = new ArrayList<>();
+        cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        cmd.add("-Xmx" + heap);
+        cmd.add(
+                "-Dorg.bytedeco.javacpp.cachedir="
+                        + env().home().resolve(".cache").resolve("javacpp"));
+        Path log4j = env().home().resolve("conf").resolve("log4j2-quickstart.properties");
+        if (Files.isRegularFile(log4j)) {
+            cmd.add("-Dlog4j2.configurationFile=" + log4j);
+        }
+        cmd.add("-cp");
+        cmd.add(classpath);
+        cmd.add(LEARNER_MAIN);
+        // Learner i starts at gateway i mod P; the others are its fallbacks.
+        for (int g = 0; g < targets.size(); g++) {
+            cmd.add("--gateway");
+            cmd.add(targets.get((index + g) % targets.size()));
+        }
+        cmd.addAll(List.of("--learners", Integer.toString(parts)));
+        cmd.addAll(List.of("--learner-index", Integer.toString(index)));
+        add(cmd, "--partition", partition);
+        add(cmd, "--alpha", alpha);
+        add(cmd, "--model", model);
+        add(cmd, "--seed", seed);
+        add(cmd, "--batch-size", batchSize);
+        add(cmd, "--data-dir", dataDir == null ? null : env().resolve(dataDir).toString());
+        add(cmd, "--train-limit", trainLimit);
+        add(cmd, "--test-limit", testLimit);
+        return cmd;
+    }
+
+    private static void add(List<String> cmd, String flag, String value) {
+        if (value != null) {
+            cmd.add(flag);
+            cmd.add(value);
+        }
+    }
+
+    private List<String> gatewaysOfJob() {
+        JobInfo job = resolveJob(jobId);
+        JobRecord record =
+                records()
+                        .find(job.id())
+                        .orElseThrow(
+                                () ->
+                                        new CliException(
+                                                "job "
+                                                        + job.id()
+                                                        + " was not submitted with this CLI, so"
+                                                        + " its gateway address is unknown; pass"
+                                                        + " --gateway HOST:PORT",
+                                                CliException.USAGE));
+        if (record.gateways.isEmpty()) {
+            throw new CliException(
+                    "job "
+                            + job.id()
+                            + " chose its gateway ports at start (gateway.port 0); pass --gateway"
+                            + " HOST:PORT from the TaskManager log",
+                    CliException.USAGE);
+        }
+        return record.gateways;
+    }
+
+    /** The example module's classpath, as {@code mvn install} leaves it. */
+    private String exampleClasspath() {
+        Path target = env().home().resolve("examples").resolve("target");
+        Path classes = target.resolve("classes");
+        Path cp = target.resolve("classpath.txt");
+        if (!Files.isDirectory(classes) || !Files.isRegularFile(cp)) {
+            throw new CliException(
+                    "the Fashion-MNIST example is not built ("
+                            + cp
+                            + " is missing); build first: mvn install -DskipTests");
+        }
+        try {
+            return classes
+                    + java.io.File.pathSeparator
+                    + Files.readString(cp, StandardCharsets.UTF_8).strip();
+        } catch (IOException e) {
+            throw new CliException("cannot read " + cp + ": " + e.getMessage());
+        }
+    }
+}

@@ -1,0 +1,136 @@
+package org.metisfl.cli;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.ZoneId;
+import java.time.format.DateTimeFormatter;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.Callable;
+import org.metisfl.cli.FlinkRestClient.JobInfo;
+import org.metisfl.cli.JobRecords.JobRecord;
+import org.metisfl.flink.model.RoundResult;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Parameters;
+
+/** {@code metisfl status [JOB]}: the job's state and the federation's progress. */
+@Command(
+        name = "status",
+        mixinStandardHelpOptions = true,
+        description = {
+            "Shows a federation job's state and, when its results file is readable here, the"
+                    + " federation's progress (rounds done, last accuracy).",
+            "JOB defaults to the one running MetisFL job."
+        })
+final class StatusCommand extends ClusterCommand implements Callable<Integer> {
+    private static final DateTimeFormatter TIME =
+            DateTimeFormatter.ofPattern("yyyy-MM-dd HH:mm:ss").withZone(ZoneId.systemDefault());
+
+    @Parameters(index = "0", arity = "0..1", paramLabel = "JOB", description = "Flink job id.")
+    String jobId;
+
+    @Override
+    public Integer call() {
+        JobInfo job = resolveJob(jobId);
+        Optional<JobRecord> record = records().find(job.id());
+        out().printf(
+                        "Job %s  federation '%s'  %s (since %s, %s)%n",
+                        job.id(),
+                        job.federation(),
+                        job.state(),
+                        TIME.format(Instant.ofEpochMilli(job.startTime())),
+                        duration(job.duration()));
+        out().println("  Web UI:     " + flink().webUiLink(job.id(), job.isActive()));
+        record.ifPresent(
+                r -> {
+                    if (!r.gateways.isEmpty()) {
+                        out().println("  Gateways:   " + String.join(", ", r.gateways));
+                    }
+                    if (r.resumedFrom != null) {
+                        out().println("  Resumed:    from " + r.resumedFrom);
+                    }
+                });
+        out().println("  Federation: " + progress(job, record));
+        return 0;
+    }
+
+    private String progress(JobInfo job, Optional<JobRecord> record) {
+        Path results =
+                record.map(r -> Path.of(r.resultsFile))
+                        .orElse(
+                                env().home()
+                                        .resolve("results")
+                                        .resolve(job.federation() + ".jsonl"));
+        if (!results.isAbsolute()) {
+            results = env().home().resolve(results);
+        }
+        if (!Files.exists(results)) {
+            return flink().isLocal()
+                    ? "no round finished yet (results go to " + results + ")"
+                    : "results file not readable here (" + results + " is on the cluster)";
+        }
+        List<RoundResult> rounds;
+        try {
+            rounds = RoundResults.read(results);
+        } catch (IOException e) {
+            return "cannot read the results file " + results + ": " + e.getMessage();
+        }
+        if (rounds.isEmpty()) {
+            return "no round finished yet (results go to " + results + ")";
+        }
+        RoundResult last = rounds.get(rounds.size() - 1);
+        int total = record.map(r -> r.rounds).orElse(0);
+        StringBuilder s = new StringBuilder();
+        s.append("round ").append(last.round);
+        if (total > 0) {
+            s.append(" of ").append(total);
+        }
+        s.append(last.last ? " done (federation over)" : " done");
+        s.append(", ")
+                .append(last.contributors == null ? 0 : last.contributors.size())
+                .append("/")
+                .append(last.participants)
+                .append(" learners contributed");
+        if (last.aborted) {
+            s.append(" (ABORTED: no quorum at the deadline)");
+        }
+        Double accuracy = metric(last.evalMetrics, "accuracy");
+        if (accuracy == null) {
+            // evaluation may be off, or its reports late: the latest round that has one
+            for (int i = rounds.size() - 1; i >= 0 && accuracy == null; i--) {
+                accuracy = metric(rounds.get(i).evalMetrics, "accuracy");
+                if (accuracy != null) {
+                    s.append(", last accuracy ")
+                            .append(String.format(Locale.ROOT, "%.4f", accuracy))
+                            .append(" (round ")
+                            .append(rounds.get(i).round)
+                            .append(")");
+                }
+            }
+        } else {
+            s.append(", last accuracy ").append(String.format(Locale.ROOT, "%.4f", accuracy));
+        }
+        s.append("; results in ").append(results);
+        return s.toString();
+    }
+
+    private static Double metric(Map<String, Double> metrics, String name) {
+        return metrics == null ? null : metrics.get(name);
+    }
+
+    static String duration(long ms) {
+        Duration d = Duration.ofMillis(Math.max(0, ms));
+        if (d.toHours() > 0) {
+            return String.format(Locale.ROOT, "%d h %d min", d.toHours(), d.toMinutesPart());
+        }
+        if (d.toMinutes() > 0) {
+            return String.format(Locale.ROOT, "%d min %d s", d.toMinutes(), d.toSecondsPart());
+        }
+        return d.toSeconds() + " s";
+    }
+}

@@ -1,0 +1,227 @@
+package org.metisfl.cli;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import org.metisfl.cli.FlinkRestClient.JobInfo;
+import org.metisfl.cli.JobRecords.JobRecord;
+import org.metisfl.flink.config.FederationConfig;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/** Submits a federation file to the cluster, fresh ({@code submit}) or from a savepoint. */
+abstract class SubmittingCommand extends ClusterCommand {
+
+    @Parameters(index = "0", paramLabel = "FED.yaml", description = "The federation file.")
+    String federationFile;
+
+    @Option(
+            names = "--set",
+            paramLabel = "KEY=VALUE",
+            description = "Overrides a key of the federation file (repeatable).")
+    List<String> sets = List.of();
+
+    @Option(
+            names = "--jar",
+            paramLabel = "JAR",
+            description =
+                    "The shaded job jar (default: flink-job/target/metisfl-flink-job-*-job.jar or"
+                            + " cli/target/job/metisfl-flink-job.jar).")
+    Path jar;
+
+    /** Validates, uploads (or reuses) the jar, runs it; returns the new job's id. */
+    String submit(String savepointPath) {
+        Map<String, String> overrides = parseSets();
+        FlinkRestClient flink = flink();
+        FederationSubmission submission =
+                FederationSubmission.prepare(
+                        env().resolve(federationFile),
+                        overrides,
+                        flink.isLocal(),
+                        env().workingDir());
+        FederationConfig config = submission.config();
+        Path jobJar = jobJar();
+        flink.overview(); // reachable?
+        checkGatewaysFree(submission);
+
+        String jarName = "metisfl-flink-job-" + checksum(jobJar) + ".jar";
+        Optional<String> uploaded = flink.findJar(jarName);
+        String jarId;
+        if (uploaded.isPresent()) {
+            jarId = uploaded.get();
+            out().println("Using the job jar already on the cluster (" + jarName + ").");
+        } else {
+            out().println("Uploading the job jar " + jobJar + " ...");
+            jarId = flink.uploadJar(jobJar, jarName);
+        }
+        String jobId =
+                flink.runJar(
+                        jarId,
+                        FederationSubmission.ENTRY_CLASS,
+                        submission.programArgs(),
+                        savepointPath);
+
+        JobRecord record = new JobRecord();
+        record.jobId = jobId;
+        record.cluster = flink.base().toString();
+        record.federation = config.name();
+        record.federationFile = submission.file().toString();
+        record.resultsFile = config.resultsFile();
+        record.rounds = config.rounds();
+        record.gateways = submission.gatewayAddresses();
+        record.submittedAtMs = System.currentTimeMillis();
+        record.resumedFrom = savepointPath;
+        record.settings = submission.settings();
+        record.overrides = new ArrayList<>(sets);
+        records().save(record).ifPresent(w -> err().println("metisfl: warning: " + w));
+
+        out().printf(
+                        "%s federation '%s' as job %s on %s%n",
+                        savepointPath == null ? "Submitted" : "Resumed",
+                        config.name(),
+                        jobId,
+                        flink.base());
+        out().println("  Web UI:    " + flink.webUiLink(jobId));
+        if (record.gateways.isEmpty()) {
+            out().println(
+                            "  Gateways:  ports chosen at start (gateway.port is 0): see the"
+                                    + " TaskManager logs");
+        } else {
+            out().println("  Gateways:  " + String.join(", ", record.gateways));
+        }
+        out().println("  Results:   " + config.resultsFile());
+        if (savepointPath == null) {
+            out().println(
+                            "Start learners with 'metisfl learners --count "
+                                    + config.minLearners()
+                                    + "'; watch with 'metisfl status'.");
+        }
+        return jobId;
+    }
+
+    private Map<String, String> parseSets() {
+        Map<String, String> overrides = new LinkedHashMap<>();
+        for (String kv : sets) {
+            int eq = kv.indexOf('=');
+            if (eq <= 0) {
+                throw new CliException(
+                        "--set takes KEY=VALUE, e.g. --set federation.rounds=5; got '" + kv + "'",
+                        CliException.USAGE);
+            }
+            overrides.put(kv.substring(0, eq).trim(), kv.substring(eq + 1).trim());
+        }
+        return overrides;
+    }
+
+    private Path jobJar() {
+        if (jar != null) {
+            Path p = env().resolve(jar.toString());
+            if (!Files.isRegularFile(p)) {
+                throw new CliException(
+                        "the job jar " + p + " does not exist; check --jar", CliException.USAGE);
+            }
+            return p;
+        }
+        return env().defaultJobJar()
+                .orElseThrow(
+                        () ->
+                                new CliException(
+                                        "the job jar is missing (flink-job/target/"
+                                                + "metisfl-flink-job-0.1.0-SNAPSHOT-job.jar under "
+                                                + env().home()
+                                                + "); build first: mvn install -DskipTests, or"
+                                                + " pass --jar"));
+    }
+
+    /**
+     * On a local cluster, refuses to start a federation whose gateway ports are taken (the job
+     * would fail and restart forever).
+     */
+    private void checkGatewaysFree(FederationSubmission submission) {
+        if (!flink().isLocal()) {
+            return;
+        }
+        FederationConfig c = submission.config();
+        if (c.gatewayPort() == 0) {
+            return;
+        }
+        for (int i = 0; i < c.gatewayParallelism(); i++) {
+            int port = c.gatewayPort() + i;
+            if (!portFree(c.gatewayHost(), port)) {
+                String holder = activeJobUsing(port).map(j -> " by job " + j).orElse("");
+                throw new CliException(
+                        "learner gateway port "
+                                + port
+                                + " is in use on this machine"
+                                + holder
+                                + "; stop what uses it, or pick another port with --set"
+                                + " gateway.port=PORT");
+            }
+        }
+    }
+
+    private Optional<String> activeJobUsing(int port) {
+        try {
+            for (JobInfo j : flink().jobs()) {
+                if (!j.isMetisfl() || !j.isActive()) {
+                    continue;
+                }
+                Optional<JobRecord> r = records().find(j.id());
+                if (r.isPresent()
+                        && r.get().gateways.stream().anyMatch(g -> g.endsWith(":" + port))) {
+                    return Optional.of(
+                            j.id() + " '" + j.federation() + "' (metisfl stop " + j.id() + ")");
+                }
+            }
+        } catch (CliException e) {
+            // only a hint
+        }
+        return Optional.empty();
+    }
+
+    static boolean portFree(String host, int port) {
+        try (ServerSocket s = new ServerSocket()) {
+            s.setReuseAddress(true);
+            InetAddress address =
+                    "0.0.0.0".equals(host) || "::".equals(host)
+                            ? null
+                            : InetAddress.getByName(host);
+            s.bind(
+                    address == null
+                            ? new InetSocketAddress(port)
+                            : new InetSocketAddress(address, port),
+                    1);
+            return true;
+        } catch (IOException e) {
+            return false;
+        }
+    }
+
+    /** First 16 hex digits of the jar's SHA-256: the same jar is uploaded once. */
+    static String checksum(Path file) {
+        try (InputStream in = Files.newInputStream(file)) {
+            MessageDigest sha = MessageDigest.getInstance("SHA-256");
+            byte[] buffer = new byte[1 << 16];
+            for (int n; (n = in.read(buffer)) > 0; ) {
+                sha.update(buffer, 0, n);
+            }
+            return HexFormat.of().formatHex(sha.digest()).substring(0, 16);
+        } catch (IOException e) {
+            throw new CliException("cannot read the job jar " + file + ": " + e.getMessage());
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+}

@@ -1,0 +1,321 @@
+package org.metisfl.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.google.gson.JsonParser;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The CLI's commands against an in-process fake of Flink's REST API. */
+class MetisflCliTest {
+    @TempDir Path dir;
+
+    private FakeFlink flink;
+    private CliEnvironment env;
+    private Path jar;
+    private Path federation;
+    private int gatewayPort;
+
+    /** What one run of the CLI printed and returned. */
+    record Run(int code, String out, String err) {}
+
+    @BeforeEach
+    void setUp() throws Exception {
+        flink = new FakeFlink();
+        env =
+                new CliEnvironment(
+                        dir.resolve("home"),
+                        dir.resolve("state"),
+                        dir,
+                        flink.url(),
+                        Duration.ofMillis(10));
+        jar = Files.write(dir.resolve("job.jar"), new byte[] {'P', 'K', 3, 4, 1, 2, 3});
+        try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            gatewayPort = s.getLocalPort();
+        }
+        federation =
+                Files.writeString(
+                        dir.resolve("fed.yaml"),
+                        """
+                        federation:
+                          name: demo
+                          rounds: 3
+                          min-learners: 2
+                        round.timeout: 5 min
+                        gateway:
+                          port: %d
+                        """
+                                .formatted(gatewayPort));
+    }
+
+    @AfterEach
+    void tearDown() {
+        flink.close();
+    }
+
+    private Run run(String... args) {
+        StringWriter out = new StringWriter();
+        StringWriter err = new StringWriter();
+        int code = MetisflCli.execute(env, new PrintWriter(out), new PrintWriter(err), args);
+        return new Run(code, out.toString(), err.toString());
+    }
+
+    private Run submit(String... extra) {
+        String[] base = {"submit", federation.toString(), "--jar", jar.toString()};
+        String[] args = new String[base.length + extra.length];
+        System.arraycopy(base, 0, args, 0, base.length);
+        System.arraycopy(extra, 0, args, base.length, extra.length);
+        return run(args);
+    }
+
+    @Test
+    void submitUploadsTheJarOnceAndRunsTheFederationAsSetArguments() {
+        Run first = submit("--set", "federation.rounds=5");
+        assertThat(first.code()).as(first.err()).isZero();
+        assertThat(first.out())
+                .contains("Submitted federation 'demo' as job")
+                .contains("127.0.0.1:" + gatewayPort);
+
+        List<FakeFlink.Request> runs = flink.requests("POST", "/jars/");
+        assertThat(runs).hasSize(2); // upload + run
+        var body = JsonParser.parseString(runs.get(1).body()).getAsJsonObject();
+        assertThat(body.get("entryClass").getAsString())
+                .isEqualTo(FederationSubmission.ENTRY_CLASS);
+        List<String> args =
+                body.getAsJsonArray("programArgsList").asList().stream()
+                        .map(e -> e.getAsString())
+                        .toList();
+        assertThat(args)
+                .containsSubsequence("--set", "federation.name=demo")
+                .containsSubsequence("--set", "federation.rounds=5")
+                .containsSubsequence("--set", "round.timeout=5 min")
+                .contains("federation.results-file=" + dir.resolve("results/demo.jsonl"));
+        assertThat(body.has("savepointPath")).isFalse();
+
+        // Same jar again: no second upload.
+        flink.jobs.clear();
+        Run second = submit();
+        assertThat(second.code()).as(second.err()).isZero();
+        assertThat(second.out()).contains("Using the job jar already on the cluster");
+        assertThat(flink.requests("POST", "/jars/upload")).hasSize(1);
+        assertThat(flink.requests("POST", "/jars/").stream().filter(r -> r.path().endsWith("/run")))
+                .hasSize(2);
+    }
+
+    @Test
+    void invalidFederationFileIsRefusedWithTheLoadersMessageBeforeAnythingIsSent() {
+        Run r = submit("--set", "federation.rouns=4");
+        assertThat(r.code()).isEqualTo(2);
+        assertThat(r.err().strip())
+                .startsWith("metisfl: invalid federation:")
+                .contains("unknown key 'federation.rouns'")
+                .contains("did you mean federation.rounds?")
+                .doesNotContain("\n");
+        assertThat(flink.requests).isEmpty();
+
+        Run missing = run("submit", dir.resolve("nope.yaml").toString(), "--jar", jar.toString());
+        assertThat(missing.code()).isEqualTo(2);
+        assertThat(missing.err()).contains("federation file not found");
+    }
+
+    @Test
+    void unreachableClusterNamesTheUrlAndTheFix() throws Exception {
+        int closed;
+        try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            closed = s.getLocalPort();
+        }
+        String url = "http://127.0.0.1:" + closed;
+        Run r = run("status", "--cluster", url);
+        assertThat(r.code()).isEqualTo(1);
+        assertThat(r.err().strip())
+                .isEqualTo(
+                        "metisfl: cannot reach the Flink cluster at "
+                                + url
+                                + " (connection refused); start the local cluster with"
+                                + " bin/flink-cluster start, or pass --cluster http://HOST:PORT");
+    }
+
+    @Test
+    void statusShowsTheJobAndTheFederationsProgressFromItsResultsFile() throws Exception {
+        Run s = submit();
+        assertThat(s.code()).as(s.err()).isZero();
+        Path results = Files.createDirectories(dir.resolve("results")).resolve("demo.jsonl");
+        Files.writeString(
+                results,
+                """
+                {"federation":"demo","round":1,"participants":2,"contributors":["a","b"],"evalMetrics":{"accuracy":0.5}}
+                {"federation":"demo","round":2,"participants":2,"contributors":["a"],"evalMetrics":{"accuracy":0.75}}
+                {"federation":"demo","round":3,"partic""");
+
+        Run r = run("status");
+        assertThat(r.code()).as(r.err()).isZero();
+        assertThat(r.out())
+                .contains("federation 'demo'  RUNNING")
+                .contains("Gateways:   127.0.0.1:" + gatewayPort)
+                .contains("round 2 of 3 done, 1/2 learners contributed, last accuracy 0.7500");
+    }
+
+    @Test
+    void jobDefaultsToTheOneRunningMetisflJobAndOtherwiseAsksForIt() {
+        flink.addJob("some other job", "RUNNING");
+        FakeFlink.Job old = flink.addJob("MetisFL federation old", "FINISHED");
+        Run none = run("status");
+        assertThat(none.code()).isEqualTo(1);
+        assertThat(none.err())
+                .contains("no running MetisFL job on " + flink.url())
+                .contains(old.id() + " 'old', is FINISHED");
+
+        FakeFlink.Job a = flink.addJob("MetisFL federation a", "RUNNING");
+        Run one = run("status");
+        assertThat(one.code()).as(one.err()).isZero();
+        assertThat(one.out()).contains("Job " + a.id());
+
+        FakeFlink.Job b = flink.addJob("MetisFL federation b", "RESTARTING");
+        Run two = run("stop");
+        assertThat(two.code()).isEqualTo(2);
+        assertThat(two.err())
+                .contains("2 MetisFL jobs are running")
+                .contains(a.id())
+                .contains(b.id())
+                .contains("give the job id, e.g. 'metisfl stop ");
+        assertThat(flink.requests("POST", "/jobs")).isEmpty();
+    }
+
+    @Test
+    void unknownJobIsReportedAsNotFound() {
+        String id = "0123456789abcdef0123456789abcdef";
+        Run r = run("status", id);
+        assertThat(r.code()).isEqualTo(1);
+        assertThat(r.err().strip())
+                .isEqualTo(
+                        "metisfl: job "
+                                + id
+                                + " not found on "
+                                + flink.url()
+                                + "; run 'metisfl status' to see the MetisFL jobs there");
+        Run bad = run("savepoint", "nope");
+        assertThat(bad.code()).isEqualTo(2);
+        assertThat(bad.err()).contains("'nope' is not a Flink job id");
+    }
+
+    @Test
+    void stopWaitsForTheSavepointAndPrintsItsPathAndHowToResume() {
+        Run s = submit("--set", "round.quorum=0.75");
+        assertThat(s.code()).as(s.err()).isZero();
+        String id = flink.jobs.keySet().iterator().next();
+
+        Run r = run("stop");
+        assertThat(r.code()).as(r.err()).isZero();
+        String location = "file:/savepoints/savepoint-" + id.substring(0, 6);
+        assertThat(r.out())
+                .contains("Stopped job " + id + " (FINISHED) with savepoint " + location)
+                .contains(
+                        "Resume it with: metisfl resume --from "
+                                + location
+                                + " "
+                                + federation
+                                + " --set round.quorum=0.75");
+        var stop = flink.requests("POST", "/jobs/" + id + "/stop");
+        assertThat(stop).hasSize(1);
+        assertThat(
+                        JsonParser.parseString(stop.get(0).body())
+                                .getAsJsonObject()
+                                .get("drain")
+                                .getAsBoolean())
+                .isFalse();
+        assertThat(flink.requests("GET", "/jobs/" + id + "/savepoints/").size())
+                .isGreaterThan(flink.savepointPollsInProgress);
+    }
+
+    @Test
+    void failedSavepointShowsFlinksReason() {
+        FakeFlink.Job job = flink.addJob("MetisFL federation demo", "RUNNING");
+        flink.savepointFailure =
+                "java.util.concurrent.CompletionException: java.lang.Exception: boom\n"
+                        + "\tat x.y(Z.java:1)\n"
+                        + "Caused by: org.apache.flink.runtime.checkpoint.CheckpointException:"
+                        + " Checkpoint Coordinator is suspending.\n"
+                        + "\tat a.b(C.java:2)\n";
+        Run r = run("savepoint", job.id());
+        assertThat(r.code()).isEqualTo(1);
+        assertThat(r.err().strip())
+                .startsWith("metisfl: the savepoint of job " + job.id() + " failed:")
+                .contains("Checkpoint Coordinator is suspending.");
+    }
+
+    @Test
+    void savepointPrintsThePathAndLeavesTheJobRunning() {
+        FakeFlink.Job job = flink.addJob("MetisFL federation demo", "RUNNING");
+        Run r = run("savepoint");
+        assertThat(r.code()).as(r.err()).isZero();
+        assertThat(r.out()).contains("Savepoint of job " + job.id() + ": file:/savepoints/");
+        assertThat(flink.jobs.get(job.id()).state()).isEqualTo("RUNNING");
+    }
+
+    @Test
+    void resumeRunsTheJarFromTheSavepoint() {
+        Run r =
+                run(
+                        "resume",
+                        "--from",
+                        "file:/savepoints/savepoint-abc",
+                        federation.toString(),
+                        "--jar",
+                        jar.toString());
+        assertThat(r.code()).as(r.err()).isZero();
+        assertThat(r.out()).contains("Resumed federation 'demo' as job");
+        var run =
+                flink.requests("POST", "/jars/").stream()
+                        .filter(q -> q.path().endsWith("/run"))
+                        .findFirst()
+                        .orElseThrow();
+        var body = JsonParser.parseString(run.body()).getAsJsonObject();
+        assertThat(body.get("savepointPath").getAsString())
+                .isEqualTo("file:/savepoints/savepoint-abc");
+        assertThat(body.get("allowNonRestoredState").getAsBoolean()).isFalse();
+    }
+
+    @Test
+    void aJobThatFailsToStartShowsFlinksRootCause() {
+        flink.runError =
+                "org.apache.flink.runtime.rest.handler.RestHandlerException: Could not execute"
+                        + " application.\n\tat a.b(C.java:1)\nCaused by:"
+                        + " org.apache.flink.client.program.ProgramInvocationException: The main"
+                        + " method caused an error: gateway 0 cannot listen\n\t... 4 more\n";
+        Run r = submit();
+        assertThat(r.code()).isEqualTo(1);
+        assertThat(r.err().strip())
+                .startsWith(
+                        "metisfl: Flink at " + flink.url() + " refused starting the federation job")
+                .endsWith("The main method caused an error: gateway 0 cannot listen");
+    }
+
+    @Test
+    void gatewayPortInUseOnALocalClusterIsRefused() throws Exception {
+        try (ServerSocket taken = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            Run r = submit("--set", "gateway.port=" + taken.getLocalPort());
+            assertThat(r.code()).isEqualTo(1);
+            assertThat(r.err())
+                    .contains("learner gateway port " + taken.getLocalPort() + " is in use")
+                    .contains("--set gateway.port=PORT");
+        }
+        assertThat(flink.requests("POST", "/jars")).isEmpty();
+    }
+
+    @Test
+    void missingJobJarTellsToBuildFirst() {
+        Run r = run("submit", federation.toString());
+        assertThat(r.code()).isEqualTo(1);
+        assertThat(r.err()).contains("the job jar is missing").contains("mvn install -DskipTests");
+    }
+}

@@ -27,15 +27,17 @@ public final class FederationJob {
 
     private FederationJob() {}
 
+    /**
+     * Runs the federation. An invalid command line or federation file throws {@link
+     * InvalidConfigException} (never exits the JVM: on a session cluster this main runs inside the
+     * JobManager).
+     */
     public static void main(String[] args) throws Exception {
         FederationConfig config;
         try {
             config = parse(args);
         } catch (InvalidConfigException e) {
-            System.err.println("metisfl: " + e.getMessage());
-            System.err.println(usage());
-            System.exit(2);
-            return;
+            throw new InvalidConfigException(e.getMessage() + "\n" + usage(), e);
         }
         StreamExecutionEnvironment env =
                 StreamExecutionEnvironment.getExecutionEnvironment(

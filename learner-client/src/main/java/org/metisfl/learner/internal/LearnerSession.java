@@ -272,8 +272,9 @@ public final class LearnerSession implements AutoCloseable {
         if (closing) {
             throw new Stop("closed by the user");
         }
-        if (shutdownAnnounced != null && failedAttempts > 0) {
-            // The federation is over: what still waits to be sent has no one to go to.
+        if (shutdownAnnounced != null && failedAttempts >= 3) {
+            // The federation announced its end and its gateway is gone: what still waits to be
+            // sent has no one to go to.
             throw new Stop("the federation shut down (" + shutdownAnnounced + ")");
         }
         if (Thread.currentThread().isInterrupted()) {
@@ -533,7 +534,13 @@ public final class LearnerSession implements AutoCloseable {
         }
         try {
             switch (task.getKindCase()) {
-                case TRAIN -> train(task);
+                case TRAIN -> {
+                    if (!train(task)) {
+                        // Refused: if the gateway sends this task again (it restarted and
+                        // still wants it), train it again rather than ignore it.
+                        return null;
+                    }
+                }
                 case EVALUATE -> evaluate(task);
                 case SHUTDOWN -> {
                     String reason = task.getShutdown().getReason();
@@ -574,7 +581,8 @@ public final class LearnerSession implements AutoCloseable {
         return null;
     }
 
-    private void train(Task task) {
+    /** Trains and uploads; false if the gateway refused the update. */
+    private boolean train(Task task) {
         long round = task.getRound();
         ensureModel(task.getModelVersion());
         long baseVersion = loadedModelVersion;
@@ -629,7 +637,7 @@ public final class LearnerSession implements AutoCloseable {
             } else {
                 LOG.error(line);
             }
-            return;
+            return false;
         }
         LOG.info(
                 String.format(
@@ -640,6 +648,7 @@ public final class LearnerSession implements AutoCloseable {
                         seconds,
                         Protos.formatMetrics(result.metrics()),
                         outcome));
+        return true;
     }
 
     private void evaluate(Task task) {

@@ -61,15 +61,27 @@ public final class LearnerServiceImpl extends LearnerServiceGrpc.LearnerServiceI
         e.learnerId = id;
         e.learnerName = request.getName().isEmpty() ? id : request.getName();
         e.numExamples = request.getNumTrainingExamples();
-        state.queue().offer(List.of(e), Long.MAX_VALUE, null);
-        response.onNext(
+        JoinResponse joined =
                 JoinResponse.newBuilder()
                         .setLearnerId(id)
                         .setToken(state.tokens().tokenFor(id))
                         .setInitialModelRequested(state.initialModelWanted())
                         .setMaxMessageBytes(state.config().maxMessageBytes())
-                        .build());
-        response.onCompleted();
+                        .build();
+        // Answer once the registration is in a completed checkpoint: a learner never holds
+        // credentials of a registration the job could lose in a failover.
+        state.queue()
+                .offer(
+                        List.of(e),
+                        Long.MAX_VALUE,
+                        () -> {
+                            try {
+                                response.onNext(joined);
+                                response.onCompleted();
+                            } catch (RuntimeException gone) {
+                                LOG.debug("Joined learner went away: {}", gone.toString());
+                            }
+                        });
     }
 
     @Override
@@ -97,6 +109,16 @@ public final class LearnerServiceImpl extends LearnerServiceGrpc.LearnerServiceI
             return;
         }
         String learner = request.getCredentials().getLearnerId();
+        if (request.getRound() > state.evalVersion()) {
+            response.onError(
+                    Status.UNAVAILABLE
+                            .withDescription(
+                                    "the gateway does not know the evaluation of round "
+                                            + request.getRound()
+                                            + " yet (it is starting); retry shortly")
+                            .asRuntimeException());
+            return;
+        }
         if (request.getRound() != state.evalVersion() || !state.isEvaluator(learner)) {
             response.onError(
                     failedPrecondition(
@@ -117,6 +139,15 @@ public final class LearnerServiceImpl extends LearnerServiceGrpc.LearnerServiceI
                 return;
             }
         }
+        Runnable answer =
+                () -> {
+                    try {
+                        response.onNext(SubmitEvaluationResponse.getDefaultInstance());
+                        response.onCompleted();
+                    } catch (RuntimeException gone) {
+                        LOG.debug("Evaluating learner went away: {}", gone.toString());
+                    }
+                };
         if (state.markEvaluated(learner, request.getRound())) {
             GatewayEvent e = GatewayEvent.of(GatewayEvent.Kind.EVALUATION);
             e.gateway = state.gatewayIndex();
@@ -124,10 +155,11 @@ public final class LearnerServiceImpl extends LearnerServiceGrpc.LearnerServiceI
             e.round = request.getRound();
             e.numExamples = request.getNumExamples();
             e.metrics = Map.copyOf(request.getMetricsMap());
-            state.queue().offer(List.of(e), Long.MAX_VALUE, null);
+            // Answered once durable, like updates: a lost report is sent again.
+            state.queue().offer(List.of(e), Long.MAX_VALUE, answer);
+        } else {
+            answer.run();
         }
-        response.onNext(SubmitEvaluationResponse.getDefaultInstance());
-        response.onCompleted();
     }
 
     @Override

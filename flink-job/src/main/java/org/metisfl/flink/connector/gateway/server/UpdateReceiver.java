@@ -178,8 +178,11 @@ final class UpdateReceiver implements StreamObserver<UpdateChunk> {
             String key;
             if (async) {
                 if (model == null) {
-                    return LearnerServiceImpl.failedPrecondition(
-                            "there is no global model yet; wait for a task");
+                    return Status.UNAVAILABLE
+                            .withDescription(
+                                    "the gateway has no global model yet (it is starting);"
+                                            + " retry shortly")
+                            .asRuntimeException();
                 }
                 long base = h.hasBaseModelVersion() ? h.getBaseModelVersion() : h.getRound();
                 long stale = model.version() - base;
@@ -202,7 +205,17 @@ final class UpdateReceiver implements StreamObserver<UpdateChunk> {
                 key = GatewayState.updateKey(learner, h.getTaskId());
             } else {
                 Plan plan = state.plan();
-                if (plan == null || h.getRound() != plan.round() || model == null) {
+                if (plan == null || model == null || h.getRound() > plan.round()) {
+                    // A gateway that just (re)started learns the current round from the job in
+                    // a moment: the learner should retry, not drop its update.
+                    return Status.UNAVAILABLE
+                            .withDescription(
+                                    "the gateway does not know round "
+                                            + h.getRound()
+                                            + " yet (it is starting); retry shortly")
+                            .asRuntimeException();
+                }
+                if (h.getRound() != plan.round()) {
                     return LearnerServiceImpl.failedPrecondition(
                             "round "
                                     + h.getRound()

@@ -12,7 +12,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ExecutionException;
-import org.junit.jupiter.api.Disabled;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 import org.metisfl.proto.v1.SubmitUpdateResponse;
@@ -24,12 +23,6 @@ import org.metisfl.proto.v1.Task;
  * refuse it for good before it knows the round again.
  */
 @ExtendWith(LocalFlinkCluster.class)
-@Disabled(
-        "flink-job bug: for ~100-400 ms after a (re)start, before its first directive arrives, a"
-                + " gateway answers a resent update with FAILED_PRECONDITION 'round N is not open'"
-                + " (UpdateReceiver.checkHeader, plan == null), which the learner library treats as"
-                + " final and drops the update; enable once the gateway answers UNAVAILABLE until"
-                + " it knows the round")
 class GatewayRestartE2ECase {
     static final int SIZE = 2_000;
 

@@ -9,7 +9,6 @@ import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import org.junit.jupiter.api.Disabled;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 import org.metisfl.flink.model.ModelCodec;
@@ -22,10 +21,6 @@ import org.metisfl.proto.v1.Task;
  * it waits for tasks forever.
  */
 @ExtendWith(LocalFlinkCluster.class)
-@Disabled(
-        "flink-job bug: Join answers with credentials before the JOINED record is durable; after a"
-                + " failover to a checkpoint taken before the join, the coordinator does not know"
-                + " the learner while its token stays valid, so it is never scheduled")
 class JoinDurabilityE2ECase {
     static final int SIZE = 2_000;
 

@@ -14,7 +14,6 @@ import java.util.Set;
 import java.util.TreeMap;
 import java.util.TreeSet;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.Disabled;
 import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -29,11 +28,6 @@ import org.metisfl.learner.LearnerSummary;
  * no update lost, none counted twice. For both state backends.
  */
 @ExtendWith(LocalFlinkCluster.class)
-@Disabled(
-        "flink-job bug (same as GatewayRestartE2ECase): the update whose upload races the kill is"
-                + " resent to the restarted gateway before its first directive and refused with"
-                + " FAILED_PRECONDITION 'round 3 is not open', so the learner drops it and the round"
-                + " closes at its deadline without it; passes when that window is missed")
 class TaskManagerFailureE2ECase {
     static final int SIZE = 5_000; // five shards of 1,024
     static final int ROUNDS = 6;

@@ -2,8 +2,11 @@ package org.metisfl.flink.aggregation;
 
 import java.util.ArrayList;
 import java.util.List;
+import org.apache.flink.api.common.typeinfo.TypeInfo;
+import org.metisfl.flink.model.serialization.BulkArrayPojoFactory;
 
 /** One shard's asynchronous state: its model version and values, and the FedBuff buffer. */
+@TypeInfo(BulkArrayPojoFactory.class)
 public class AsyncShard {
     public long version = -1;
     public int numShards;

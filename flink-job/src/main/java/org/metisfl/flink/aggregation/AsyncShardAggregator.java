@@ -11,7 +11,6 @@ import org.apache.flink.api.common.state.MapState;
 import org.apache.flink.api.common.state.MapStateDescriptor;
 import org.apache.flink.api.common.state.ValueState;
 import org.apache.flink.api.common.state.ValueStateDescriptor;
-import org.apache.flink.api.common.typeinfo.PrimitiveArrayTypeInfo;
 import org.apache.flink.api.common.typeinfo.TypeInformation;
 import org.apache.flink.api.common.typeinfo.Types;
 import org.apache.flink.metrics.Counter;
@@ -41,7 +40,7 @@ import org.metisfl.flink.model.GlobalShard;
 public class AsyncShardAggregator extends KeyedProcessFunction<Integer, GatewayEvent, GlobalShard> {
     private static final long serialVersionUID = 1L;
     private static final TypeInformation<float[]> FLOATS =
-            PrimitiveArrayTypeInfo.FLOAT_PRIMITIVE_ARRAY_TYPE_INFO;
+            org.metisfl.flink.model.serialization.BulkArrayTypeInfo.FLOATS;
 
     private final AsyncRule rule;
     private final double alpha;

@@ -2,11 +2,14 @@ package org.metisfl.flink.aggregation;
 
 import java.util.ArrayList;
 import java.util.List;
+import org.apache.flink.api.common.typeinfo.TypeInfo;
+import org.metisfl.flink.model.serialization.BulkArrayPojoFactory;
 
 /**
  * The state of one round at one shard: the round's plan once known, and the running weighted sum of
  * the updates received so far (a Flink POJO kept in keyed state).
  */
+@TypeInfo(BulkArrayPojoFactory.class)
 public class ShardRound {
     public long round;
     public int numShards;

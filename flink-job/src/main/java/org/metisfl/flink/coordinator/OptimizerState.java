@@ -1,6 +1,10 @@
 package org.metisfl.flink.coordinator;
 
+import org.apache.flink.api.common.typeinfo.TypeInfo;
+import org.metisfl.flink.model.serialization.BulkArrayPojoFactory;
+
 /** A server optimizer's state for one shard: up to two moment arrays (a Flink POJO). */
+@TypeInfo(BulkArrayPojoFactory.class)
 public class OptimizerState {
     public float[] first;
     public float[] second;

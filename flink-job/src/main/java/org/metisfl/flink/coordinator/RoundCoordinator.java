@@ -48,8 +48,7 @@ public class RoundCoordinator
             new OutputTag<>("round-results", TypeInformation.of(RoundResult.class));
 
     private static final TypeInformation<float[]> FLOAT_ARRAY =
-            org.apache.flink.api.common.typeinfo.PrimitiveArrayTypeInfo
-                    .FLOAT_PRIMITIVE_ARRAY_TYPE_INFO;
+            org.metisfl.flink.model.serialization.BulkArrayTypeInfo.FLOATS;
 
     private final FederationConfig config;
 

@@ -1,11 +1,14 @@
 package org.metisfl.flink.model;
 
 import java.util.List;
+import org.apache.flink.api.common.typeinfo.TypeInfo;
+import org.metisfl.flink.model.serialization.BulkArrayPojoFactory;
 
 /**
  * What the model sink delivers to the learner gateways: a gateway's announcement (so the sink knows
  * where to deliver), or the coordinator's new global model and next round plan.
  */
+@TypeInfo(BulkArrayPojoFactory.class)
 public class Directive {
 
     /** Which of the two. */

@@ -2,11 +2,14 @@ package org.metisfl.flink.model;
 
 import java.util.List;
 import java.util.Map;
+import org.apache.flink.api.common.typeinfo.TypeInfo;
+import org.metisfl.flink.model.serialization.BulkArrayPojoFactory;
 
 /**
  * A record a learner gateway emits into the job (a Flink POJO; one type for all kinds, since a
  * source has one output type). Which fields are set depends on {@link #kind}.
  */
+@TypeInfo(BulkArrayPojoFactory.class)
 public class GatewayEvent {
 
     /** What happened at the gateway. */

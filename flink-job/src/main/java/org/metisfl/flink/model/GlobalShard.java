@@ -1,8 +1,11 @@
 package org.metisfl.flink.model;
 
 import java.util.List;
+import org.apache.flink.api.common.typeinfo.TypeInfo;
+import org.metisfl.flink.model.serialization.BulkArrayPojoFactory;
 
 /** One shard of a round's new global model, or the news that the round was aborted. */
+@TypeInfo(BulkArrayPojoFactory.class)
 public class GlobalShard {
     public long round;
     public int shard;

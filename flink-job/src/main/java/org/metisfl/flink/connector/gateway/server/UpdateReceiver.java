@@ -205,7 +205,7 @@ final class UpdateReceiver implements StreamObserver<UpdateChunk> {
                 key = GatewayState.updateKey(learner, h.getTaskId());
             } else {
                 Plan plan = state.plan();
-                if (plan == null || model == null || h.getRound() > plan.round()) {
+                if (plan == null || model == null || !state.directiveSeen()) {
                     // A gateway that just (re)started learns the current round from the job in
                     // a moment: the learner should retry, not drop its update.
                     return Status.UNAVAILABLE

@@ -1,0 +1,71 @@
+package org.metisfl.flink.model.serialization;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.util.List;
+import java.util.Map;
+import org.apache.flink.api.common.serialization.SerializerConfigImpl;
+import org.apache.flink.api.common.typeinfo.TypeInformation;
+import org.apache.flink.api.common.typeutils.TypeSerializer;
+import org.apache.flink.api.java.typeutils.PojoTypeInfo;
+import org.apache.flink.core.memory.DataInputDeserializer;
+import org.apache.flink.core.memory.DataOutputSerializer;
+import org.junit.jupiter.api.Test;
+import org.metisfl.flink.aggregation.ShardRound;
+import org.metisfl.flink.model.GatewayEvent;
+import org.metisfl.flink.model.GlobalShard;
+
+class BulkArraySerializersTest {
+
+    private static <T> T roundTrip(TypeSerializer<T> s, T value) throws Exception {
+        DataOutputSerializer out = new DataOutputSerializer(64);
+        s.serialize(value, out);
+        T back = s.deserialize(new DataInputDeserializer(out.getCopyOfBuffer()));
+        // copy(DataInputView, DataOutputView) must reproduce the same bytes
+        DataOutputSerializer copied = new DataOutputSerializer(64);
+        s.copy(new DataInputDeserializer(out.getCopyOfBuffer()), copied);
+        assertThat(copied.getCopyOfBuffer()).isEqualTo(out.getCopyOfBuffer());
+        return back;
+    }
+
+    @Test
+    void arraysRoundTripBitExactly() throws Exception {
+        float[] f = {1.5f, -0f, Float.MIN_VALUE, Float.MAX_VALUE, Float.NaN, 3e-7f};
+        assertThat(roundTrip(BulkFloatArraySerializer.INSTANCE, f)).containsExactly(f);
+        double[] d = {1.5, -0.0, Double.MIN_VALUE, 1e300, 0.1};
+        assertThat(roundTrip(BulkDoubleArraySerializer.INSTANCE, d)).containsExactly(d);
+        assertThat(roundTrip(BulkFloatArraySerializer.INSTANCE, new float[0])).isEmpty();
+    }
+
+    @Test
+    void recordsAndStateArePojosWithBulkArrayFields() throws Exception {
+        TypeInformation<GatewayEvent> info = TypeInformation.of(GatewayEvent.class);
+        assertThat(info).isInstanceOf(PojoTypeInfo.class);
+        PojoTypeInfo<GatewayEvent> pojo = (PojoTypeInfo<GatewayEvent>) info;
+        assertThat(pojo.getTypeAt(pojo.getFieldIndex("values")))
+                .isEqualTo(BulkArrayTypeInfo.FLOATS);
+        assertThat(TypeInformation.of(ShardRound.class)).isInstanceOf(PojoTypeInfo.class);
+
+        SerializerConfigImpl config = new SerializerConfigImpl();
+        config.setGenericTypes(false);
+        GatewayEvent e = GatewayEvent.of(GatewayEvent.Kind.UPDATE_SHARD);
+        e.learnerId = "learner-1";
+        e.values = new float[] {1, 2, 3};
+        e.participants = List.of("a", "b");
+        e.metrics = Map.of("loss", 0.5);
+        GatewayEvent back = roundTrip(info.createSerializer(config), e);
+        assertThat(back.values).containsExactly(1, 2, 3);
+        assertThat(back.participants).containsExactly("a", "b");
+        assertThat(back.metrics).containsEntry("loss", 0.5);
+        assertThat(back.kind).isEqualTo(GatewayEvent.Kind.UPDATE_SHARD);
+
+        GlobalShard g = new GlobalShard();
+        g.values = new float[] {4};
+        g.distances = new double[] {0.25};
+        g.contributors = List.of("x");
+        GlobalShard gb =
+                roundTrip(TypeInformation.of(GlobalShard.class).createSerializer(config), g);
+        assertThat(gb.values).containsExactly(4);
+        assertThat(gb.distances).containsExactly(0.25);
+    }
+}

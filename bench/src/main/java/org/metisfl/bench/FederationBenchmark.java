@@ -1,0 +1,994 @@
+package org.metisfl.bench;
+
+import com.google.gson.Gson;
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.LocalDateTime;
+import java.time.format.DateTimeFormatter;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Function;
+import java.util.stream.Stream;
+import org.metisfl.flink.config.FederationConfig;
+import org.metisfl.flink.model.ModelCodec;
+import org.metisfl.flink.model.RoundResult;
+import org.metisfl.flink.model.TensorSpecInfo;
+import org.metisfl.learner.simulation.RoundTimeline;
+import org.metisfl.learner.simulation.SimulatedFederation;
+import org.metisfl.learner.simulation.SimulationReport;
+
+/**
+ * The end-to-end benchmark suite: runs federations on the embedded Flink job (one controller
+ * process per scenario, so its memory is its own) against simulated learners in this JVM, measures
+ * the transport and in-memory ceilings in the same run, and writes the tables as markdown.
+ *
+ * <pre>
+ * bench/run                          # the standard suite, within a 15-minute budget (what does
+ *                                    # not fit is skipped and listed); tables to bench/results/
+ * bench/run --quick                  # a 2-minute subset for development
+ * bench/run --only size-10M-2,limits # some scenarios (ids or groups: limits ingest size tail
+ *                                    # learners registered full)
+ * bench/run --profile ingest-10M-10  # also record that scenario's controller with JFR
+ * bench/run --budget-minutes 40      # another time budget
+ * </pre>
+ */
+public final class FederationBenchmark {
+    private static final long K = 1_000;
+    private static final long M = 1_000_000;
+
+    /**
+     * Bound on simulated learners transferring at once in scenarios of 5,000+ uploaders: without
+     * it, 10,000 simultaneous 400 KB uploads and downloads exhaust this JVM's memory (the gateway's
+     * growth is reported separately).
+     */
+    private static final int MAX_TRANSFERS = 500;
+
+    /** One federation to run. */
+    record Scenario(
+            String id,
+            String group,
+            long values,
+            int learners,
+            int trainers,
+            int channels,
+            int rounds,
+            boolean fetchModel,
+            String checkpointInterval,
+            Map<String, String> extra,
+            String heap,
+            Duration timeout) {}
+
+    /** What a scenario measured. */
+    record Outcome(
+            Scenario scenario,
+            SimulationReport report,
+            List<RoundResult> results,
+            long peakRss,
+            long peakHeap,
+            long heapAfterGc,
+            double wallSeconds,
+            String note) {
+
+        /**
+         * Rounds whose figures count: not the first (warm-up) and, with 3 or more, not the last (a
+         * full GC probes the controller's heap in it).
+         */
+        List<Long> measuredRounds() {
+            int r = scenario.rounds;
+            List<Long> out = new ArrayList<>();
+            long from = r >= 2 ? 2 : 1;
+            long to = r >= 3 ? r - 1 : r;
+            for (long i = from; i <= to; i++) {
+                out.add(i);
+            }
+            return out;
+        }
+
+        double medianOver(Function<Long, Optional<? extends Number>> f, boolean needNext) {
+            List<Double> v = new ArrayList<>();
+            for (long r : measuredRounds()) {
+                if (needNext && r >= scenario.rounds) {
+                    continue;
+                }
+                f.apply(r).ifPresent(x -> v.add(x.doubleValue()));
+            }
+            if (v.isEmpty() && needNext) {
+                for (long r = 1; r < scenario.rounds; r++) {
+                    f.apply(r).ifPresent(x -> v.add(x.doubleValue()));
+                }
+            }
+            if (v.isEmpty()) {
+                return Double.NaN;
+            }
+            Collections.sort(v);
+            return v.get(v.size() / 2);
+        }
+
+        Optional<RoundResult> result(long round) {
+            return results.stream().filter(x -> x.round == round).findFirst();
+        }
+
+        double roundTimeUs() {
+            return medianOver(r -> result(r).map(x -> x.roundTimeMs * 1000.0), false);
+        }
+
+        double tailAckUs() {
+            return medianOver(report::tailAfterLastAckUs, true);
+        }
+
+        double tailSentUs() {
+            return medianOver(report::tailAfterLastSentUs, true);
+        }
+
+        double overheadUs() {
+            return medianOver(report::overheadUs, true);
+        }
+
+        double periodUs() {
+            return medianOver(report::periodUs, true);
+        }
+
+        /** Last ack of a round to the coordinator closing it (aggregation + shard hand-over). */
+        double ackToCloseUs() {
+            return medianOver(
+                    r ->
+                            report.round(r)
+                                    .flatMap(
+                                            t ->
+                                                    result(r)
+                                                            .map(
+                                                                    x ->
+                                                                            x.closedAtMs * 1000.0
+                                                                                    - t
+                                                                                            .lastAckAtUs())),
+                    false);
+        }
+
+        /** Coordinator closing a round to the first task of the next (publish path). */
+        double closeToTaskUs() {
+            return medianOver(
+                    r ->
+                            report.round(r + 1)
+                                    .flatMap(
+                                            t ->
+                                                    result(r)
+                                                            .map(
+                                                                    x ->
+                                                                            t.firstTaskAtUs()
+                                                                                    - x.closedAtMs
+                                                                                            * 1000.0)),
+                    true);
+        }
+
+        double ingest() {
+            return medianOver(r -> report.round(r).map(RoundTimeline::ingestBytesPerSecond), false);
+        }
+
+        double maxDownloadUs() {
+            return medianOver(r -> report.round(r).map(RoundTimeline::maxDownloadUs), false);
+        }
+
+        boolean ok() {
+            return !report.timedOut()
+                    && report.failures() == 0
+                    && results.size() >= scenario.rounds
+                    && results.stream().noneMatch(x -> x.aborted);
+        }
+
+        String status() {
+            if (ok()) {
+                return "ok";
+            }
+            return (report.timedOut() ? "TIMED OUT " : "")
+                    + (report.failures() > 0 ? report.failures() + " failures " : "")
+                    + results.size()
+                    + "/"
+                    + scenario.rounds
+                    + " rounds";
+        }
+    }
+
+    private final Path base;
+    private final Set<String> only;
+    private final Set<String> profile;
+    private final long deadlineNanos;
+    private final List<Outcome> outcomes = new ArrayList<>();
+    private final List<String> skipped = new ArrayList<>();
+    private final StringBuilder log = new StringBuilder();
+    private Limits.Raw raw;
+    private double inMemory = Double.NaN;
+    private final Map<String, String> profileSummaries = new LinkedHashMap<>();
+
+    private FederationBenchmark(Path base, Set<String> only, Set<String> profile, Duration budget) {
+        this.base = base;
+        this.only = only;
+        this.profile = profile;
+        this.deadlineNanos = System.nanoTime() + budget.toNanos();
+    }
+
+    public static void main(String[] args) throws Exception {
+        boolean quick = false;
+        Set<String> only = Set.of();
+        Set<String> profile = Set.of();
+        Duration budget = Duration.ofMinutes(15);
+        Path out = null;
+        Path base = Path.of("bench/target/federation-bench");
+        for (int i = 0; i < args.length; i++) {
+            switch (args[i]) {
+                case "--quick" -> quick = true;
+                case "--only" -> only = Set.of(args[++i].split(","));
+                case "--profile" -> profile = Set.of(args[++i].split(","));
+                case "--budget-minutes" -> budget = Duration.ofMinutes(Long.parseLong(args[++i]));
+                case "--out" -> out = Path.of(args[++i]);
+                case "--work" -> base = Path.of(args[++i]);
+                default -> {
+                    System.err.println(
+                            "usage: FederationBenchmark [--quick] [--only ids|groups]"
+                                    + " [--profile ids] [--budget-minutes n] [--out file.md]"
+                                    + " [--work dir]");
+                    System.exit(2);
+                }
+            }
+        }
+        if (out == null) {
+            out =
+                    Path.of(
+                            "bench/results/federation-"
+                                    + LocalDateTime.now()
+                                            .format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss"))
+                                    + ".md");
+        }
+        FederationBenchmark b = new FederationBenchmark(base, only, profile, budget);
+        long start = System.nanoTime();
+        b.run(quick ? quickSuite() : standardSuite());
+        String md = b.markdown((System.nanoTime() - start) / 1e9, quick);
+        Files.createDirectories(out.toAbsolutePath().getParent());
+        Files.writeString(out, md);
+        System.out.println(md);
+        System.out.println("Tables written to " + out);
+        System.exit(0);
+    }
+
+    private static Map<String, String> none() {
+        return Map.of();
+    }
+
+    static List<Scenario> standardSuite() {
+        List<Scenario> s = new ArrayList<>();
+        Map<String, String> heapState = Map.of("job.state-backend", "HASHMAP");
+        s.add(scenario("ingest-10M-10", "ingest", 10 * M, 10, 3, false, "0", none(), "6g", 150));
+        s.add(
+                scenario(
+                        "ingest-10M-10-heap",
+                        "ingest",
+                        10 * M,
+                        10,
+                        3,
+                        false,
+                        "0",
+                        heapState,
+                        "6g",
+                        90));
+        for (long v : new long[] {100 * K, M}) {
+            for (int n : new int[] {2, 10}) {
+                s.add(
+                        scenario(
+                                "size-" + label(v) + "-" + n,
+                                "size",
+                                v,
+                                n,
+                                4,
+                                true,
+                                "1 s",
+                                none(),
+                                "6g",
+                                90));
+            }
+        }
+        s.add(scenario("size-10M-2", "size", 10 * M, 2, 3, true, "1 s", none(), "6g", 120));
+        s.add(scenario("size-10M-10", "size", 10 * M, 10, 2, true, "1 s", none(), "6g", 150));
+        s.add(scenario("size-50M-2", "size", 50 * M, 2, 2, true, "1 s", none(), "8g", 180));
+        s.add(scenario("tail-10M-2", "tail", 10 * M, 2, 3, true, "0", none(), "6g", 90));
+        s.add(
+                scenario(
+                        "learners-100K-100",
+                        "learners",
+                        100 * K,
+                        100,
+                        4,
+                        true,
+                        "1 s",
+                        none(),
+                        "6g",
+                        90));
+        s.add(
+                scenario(
+                        "learners-100K-1000",
+                        "learners",
+                        100 * K,
+                        1_000,
+                        3,
+                        true,
+                        "1 s",
+                        none(),
+                        "6g",
+                        120));
+        s.add(
+                scenario(
+                        "learners-100K-10000",
+                        "learners",
+                        100 * K,
+                        10_000,
+                        1,
+                        true,
+                        "1 s",
+                        none(),
+                        "6g",
+                        300));
+        s.add(registered(100_000, 100, 1, 240));
+        // Beyond the 15-minute budget on this machine: run with --only full (or the id).
+        s.add(scenario("size-50M-10", "full", 50 * M, 10, 2, true, "1 s", none(), "8g", 600));
+        s.add(
+                scenario(
+                        "learners-100K-10000-3",
+                        "full",
+                        100 * K,
+                        10_000,
+                        3,
+                        true,
+                        "1 s",
+                        none(),
+                        "6g",
+                        900));
+        return s;
+    }
+
+    private static Scenario scenario(
+            String id,
+            String group,
+            long values,
+            int learners,
+            int rounds,
+            boolean fetchModel,
+            String checkpoints,
+            Map<String, String> extra,
+            String heap,
+            int timeoutSeconds) {
+        return new Scenario(
+                id,
+                group,
+                values,
+                learners,
+                learners,
+                Math.min(learners, 8),
+                rounds,
+                fetchModel,
+                checkpoints,
+                extra,
+                heap,
+                Duration.ofSeconds(timeoutSeconds));
+    }
+
+    static List<Scenario> quickSuite() {
+        List<Scenario> s = new ArrayList<>();
+        Duration t = Duration.ofMinutes(2);
+        s.add(new Scenario("ingest-1M-10", "ingest", M, 10, 10, 2, 4, false, "0", none(), "3g", t));
+        s.add(new Scenario("size-1M-2", "size", M, 2, 2, 2, 4, true, "1 s", none(), "3g", t));
+        s.add(new Scenario("tail-1M-2", "tail", M, 2, 2, 2, 4, true, "0", none(), "3g", t));
+        s.add(
+                new Scenario(
+                        "learners-100K-100",
+                        "learners",
+                        100 * K,
+                        100,
+                        100,
+                        4,
+                        4,
+                        true,
+                        "1 s",
+                        none(),
+                        "3g",
+                        t));
+        s.add(registered(5_000, 100, 2, 90));
+        return s;
+    }
+
+    /**
+     * Many registered learners holding task streams, of which {@code trainers} upload. The
+     * synchronous round takes every active learner as a participant (no sampling exists in the job
+     * yet), so the round closes at its deadline with the quorum of those that uploaded.
+     */
+    static Scenario registered(int learners, int trainers, int rounds, int timeoutSeconds) {
+        Map<String, String> extra = new LinkedHashMap<>();
+        extra.put("round.timeout", "20 s");
+        extra.put("round.quorum", Double.toString((double) trainers / learners));
+        return new Scenario(
+                "registered-" + label(learners) + "-" + trainers,
+                "registered",
+                100 * K,
+                learners,
+                trainers,
+                32,
+                rounds,
+                true,
+                "1 s",
+                extra,
+                "6g",
+                Duration.ofSeconds(timeoutSeconds));
+    }
+
+    static String label(long v) {
+        if (v >= M && v % M == 0) {
+            return v / M + "M";
+        }
+        if (v >= K && v % K == 0) {
+            return v / K + "K";
+        }
+        return Long.toString(v);
+    }
+
+    private boolean selected(String id, String group) {
+        if (only.isEmpty()) {
+            return !group.equals("full");
+        }
+        return only.contains(id) || only.contains(group);
+    }
+
+    private void run(List<Scenario> suite) throws Exception {
+        Files.createDirectories(base);
+        Scenario ingest =
+                suite.stream().filter(x -> x.group.equals("ingest")).findFirst().orElseThrow();
+        if (selected("limits", "limits") || selected(ingest.id, ingest.group)) {
+            say(
+                    "limits: in-memory weighted sum and raw gRPC, "
+                            + ingest.learners
+                            + " x "
+                            + label(ingest.values));
+            inMemory = Limits.inMemoryWeightedSum(ingest.values, ingest.learners, 2, 3);
+            raw = Limits.rawGrpc(ingest.values, ingest.learners, ingest.channels, ingest.rounds);
+            say(
+                    String.format(
+                            Locale.ROOT,
+                            "  in-memory %.2f GB/s, raw gRPC %.2f GB/s",
+                            inMemory / 1e9,
+                            raw.bytesPerSecond() / 1e9));
+        }
+        for (Scenario s : suite) {
+            if (!selected(s.id, s.group)) {
+                continue;
+            }
+            long left = deadlineNanos - System.nanoTime();
+            if (left < Duration.ofSeconds(45).toNanos()) {
+                say("scenario " + s.id + ": SKIPPED, the time budget is spent");
+                skipped.add(s.id);
+                continue;
+            }
+            if (left < s.timeout.toNanos() + Duration.ofSeconds(30).toNanos()) {
+                s = withTimeout(s, Duration.ofNanos(left - Duration.ofSeconds(30).toNanos()));
+            }
+            say(
+                    "scenario "
+                            + s.id
+                            + " (time bound "
+                            + s.timeout.toSeconds()
+                            + " s, load "
+                            + loadAverage()
+                            + ")");
+            try {
+                Outcome o = runScenario(s);
+                outcomes.add(o);
+                say(
+                        String.format(
+                                Locale.ROOT,
+                                "  %s in %.0f s: round %s ms, tail(sent) %s ms, overhead %s ms,"
+                                        + " peak RSS %s MiB, heap after GC %s MiB",
+                                o.status(),
+                                o.wallSeconds,
+                                Table.ms(o.roundTimeUs()),
+                                Table.ms(o.tailSentUs()),
+                                Table.ms(o.overheadUs()),
+                                Table.mib(o.peakRss),
+                                Table.mib(o.heapAfterGc)));
+            } catch (Exception e) {
+                say("  FAILED: " + e);
+                e.printStackTrace();
+            }
+        }
+    }
+
+    private static Scenario withTimeout(Scenario s, Duration t) {
+        return new Scenario(
+                s.id,
+                s.group,
+                s.values,
+                s.learners,
+                s.trainers,
+                s.channels,
+                s.rounds,
+                s.fetchModel,
+                s.checkpointInterval,
+                s.extra,
+                s.heap,
+                t);
+    }
+
+    static String loadAverage() {
+        try {
+            String[] l = Files.readString(Path.of("/proc/loadavg")).split(" ");
+            return l[0] + " " + l[1] + " " + l[2];
+        } catch (IOException e) {
+            return "?";
+        }
+    }
+
+    private void say(String line) {
+        System.err.println(
+                LocalDateTime.now().format(DateTimeFormatter.ofPattern("HH:mm:ss")) + " " + line);
+        log.append(line).append('\n');
+    }
+
+    private Path modelFile(long values) throws IOException {
+        Path dir = Files.createDirectories(base.resolve("models"));
+        Path f = dir.resolve("zeros-" + values + ".model");
+        if (!Files.exists(f)) {
+            Path tmp = dir.resolve("zeros-" + values + ".tmp");
+            ModelCodec.writeModelFile(
+                    tmp,
+                    List.of(new TensorSpecInfo("w", new long[] {values})),
+                    new float[Math.toIntExact(values)]);
+            Files.move(tmp, f);
+        }
+        return f;
+    }
+
+    private static int freePort() throws IOException {
+        try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            return s.getLocalPort();
+        }
+    }
+
+    private static void deleteTree(Path p) throws IOException {
+        if (!Files.exists(p)) {
+            return;
+        }
+        try (Stream<Path> walk = Files.walk(p)) {
+            for (Path x : walk.sorted(Comparator.reverseOrder()).toList()) {
+                Files.deleteIfExists(x);
+            }
+        }
+    }
+
+    private Outcome runScenario(Scenario s) throws Exception {
+        Path work = base.resolve(s.id);
+        deleteTree(work);
+        Files.createDirectories(work);
+        Path results = work.resolve("results.jsonl");
+        int port = freePort();
+        Map<String, String> settings = new LinkedHashMap<>();
+        settings.put("federation.name", s.id);
+        settings.put("federation.rounds", Integer.toString(s.rounds));
+        settings.put("federation.min-learners", Integer.toString(s.learners));
+        settings.put("federation.initial-model", modelFile(s.values).toAbsolutePath().toString());
+        settings.put("federation.results-file", results.toAbsolutePath().toString());
+        settings.put("gateway.port", Integer.toString(port));
+        settings.put("job.checkpoint-interval", s.checkpointInterval);
+        settings.put("evaluation.enabled", "false");
+        settings.put("round.timeout", "5 min");
+        settings.putAll(s.extra);
+        FederationConfig.of(settings); // fail here, not in the child, on a bad setting
+        List<String> jvm = new ArrayList<>();
+        if (profile.contains(s.id)) {
+            jvm.add(
+                    "-XX:StartFlightRecording=filename="
+                            + work.resolve("controller.jfr").toAbsolutePath()
+                            + ",settings=profile,dumponexit=true");
+        }
+        long start = System.nanoTime();
+        try (ControllerProcess controller = new ControllerProcess(work, settings, s.heap, jvm)) {
+            controller.await("READY", 180_000);
+            SimulatedFederation sim =
+                    SimulatedFederation.builder()
+                            .gateway("127.0.0.1", port)
+                            .learners(s.learners)
+                            .trainingLearners(s.trainers)
+                            .channels(s.channels)
+                            .modelValues(s.values)
+                            .fetchModel(s.fetchModel)
+                            .evaluate(false)
+                            .distinctUpdates(2)
+                            .timeout(s.timeout)
+                            .callTimeout(s.timeout)
+                            .joinConcurrency(10_000)
+                            .maxConcurrentTransfers(s.trainers >= 5_000 ? MAX_TRANSFERS : 0)
+                            .build();
+            AtomicLong heapAfterGc = new AtomicLong(-1);
+            Thread probe =
+                    new Thread(
+                            () -> {
+                                try {
+                                    // mid-way through the last round: accumulators are full
+                                    while (sim.acks(s.rounds) < Math.max(1, s.trainers / 2)) {
+                                        if (sim.report().ended() == s.learners) {
+                                            return;
+                                        }
+                                        Thread.sleep(2);
+                                    }
+                                    heapAfterGc.set(controller.heapAfterGc());
+                                } catch (Exception e) {
+                                    say("  heap probe failed: " + e);
+                                }
+                            },
+                            "bench-heap-probe");
+            SimulationReport report;
+            try {
+                sim.start();
+                probe.start();
+                report = sim.awaitCompletion(s.timeout);
+                probe.join(60_000);
+            } finally {
+                sim.close();
+            }
+            if (heapAfterGc.get() < 0) {
+                // the rounds were too quick to probe mid-way: the live set at the end is the model
+                heapAfterGc.set(controller.heapAfterGc());
+            }
+            List<RoundResult> rounds = readResults(results, s.rounds, 15_000);
+            long[] mem = controller.stop();
+            double wall = (System.nanoTime() - start) / 1e9;
+            String note = "";
+            if (profile.contains(s.id)) {
+                profileSummaries.put(
+                        s.id, JfrSummary.summarize(work.resolve("controller.jfr"), 20));
+            }
+            return new Outcome(s, report, rounds, mem[0], mem[1], heapAfterGc.get(), wall, note);
+        }
+    }
+
+    private static List<RoundResult> readResults(Path file, int rounds, long waitMs)
+            throws Exception {
+        long end = System.currentTimeMillis() + waitMs;
+        Gson gson = new Gson();
+        while (true) {
+            Map<Long, RoundResult> byRound = new TreeMap<>();
+            if (Files.exists(file)) {
+                for (String line : Files.readAllLines(file)) {
+                    if (!line.isBlank()) {
+                        RoundResult r = gson.fromJson(line, RoundResult.class);
+                        byRound.put(r.round, r);
+                    }
+                }
+            }
+            if (byRound.size() >= rounds || System.currentTimeMillis() > end) {
+                return new ArrayList<>(byRound.values());
+            }
+            Thread.sleep(100);
+        }
+    }
+
+    // ---- the report ----
+
+    private Optional<Outcome> outcome(String id) {
+        return outcomes.stream().filter(o -> o.scenario.id.equals(id)).findFirst();
+    }
+
+    private String markdown(double seconds, boolean quick) throws IOException {
+        StringBuilder md = new StringBuilder();
+        md.append("# MetisFL on Flink — end-to-end benchmark\n\n");
+        md.append(machine()).append('\n');
+        md.append(
+                String.format(
+                        Locale.ROOT,
+                        "Suite: %s, %.1f minutes. Load average at the end: %s (the machine is"
+                                + " shared; the log gives the load before each scenario).%n%n",
+                        quick ? "quick" : (only.isEmpty() ? "standard" : "--only " + only),
+                        seconds / 60,
+                        loadAverage()));
+
+        Optional<Outcome> ingest =
+                outcomes.stream().filter(o -> o.scenario.group.equals("ingest")).findFirst();
+        if (raw != null || ingest.isPresent()) {
+            md.append("## Update ingest against its limits (same run)\n\n");
+            Table t = new Table("what", "GB/s", "ratio to raw gRPC", "ratio to in-memory loop");
+            double rawRate = raw == null ? Double.NaN : raw.bytesPerSecond();
+            t.row(
+                    "in-memory weighted sum (decode + FedAvg loop)",
+                    Table.gbps(inMemory),
+                    Table.pct(inMemory / rawRate),
+                    "100%");
+            t.row(
+                    "raw gRPC over loopback (server discards bytes)",
+                    Table.gbps(rawRate),
+                    "100%",
+                    Table.pct(rawRate / inMemory));
+            for (Outcome o : outcomes) {
+                if (o.scenario.group.equals("ingest")) {
+                    t.row(
+                            "controller ingest ("
+                                    + o.scenario.id
+                                    + ", "
+                                    + o.scenario.extra.getOrDefault("job.state-backend", "ROCKSDB")
+                                    + ", checkpoints off: ack on entry)",
+                            Table.gbps(o.ingest()),
+                            Table.pct(o.ingest() / rawRate),
+                            Table.pct(o.ingest() / inMemory));
+                }
+            }
+            md.append(t).append('\n');
+            md.append(
+                    "Ingest = update bytes of a round / (last ack − first upload start), median"
+                            + " of rounds 2.. ; target ≥ 50% of raw gRPC.\n\n");
+        }
+
+        Table size =
+                new Table(
+                        "params",
+                        "learners",
+                        "round time ms",
+                        "period ms",
+                        "max download ms",
+                        "tail after last sent ms",
+                        "overhead ms",
+                        "peak RSS MiB",
+                        "heap after GC MiB",
+                        "status");
+        for (Outcome o : outcomes) {
+            if (o.scenario.group.equals("size")) {
+                size.row(
+                        label(o.scenario.values),
+                        o.scenario.learners,
+                        Table.ms(o.roundTimeUs()),
+                        Table.ms(o.periodUs()),
+                        Table.ms(o.maxDownloadUs()),
+                        Table.ms(o.tailSentUs()),
+                        Table.ms(o.overheadUs()),
+                        Table.mib(o.peakRss),
+                        Table.mib(o.heapAfterGc),
+                        o.status());
+            }
+        }
+        if (!size.isEmpty()) {
+            md.append(
+                    "## Round time against model size (sync, RocksDB, checkpoints every 1 s)\n\n");
+            md.append(size).append('\n');
+        }
+
+        Table learners =
+                new Table(
+                        "learners",
+                        "channels",
+                        "round time ms",
+                        "period ms",
+                        "tail after last sent ms",
+                        "overhead ms",
+                        "peak RSS MiB",
+                        "heap after GC MiB",
+                        "status");
+        for (Outcome o : outcomes) {
+            if (o.scenario.group.equals("learners")
+                    || (o.scenario.group.equals("size")
+                            && o.scenario.values == 100 * K
+                            && o.scenario.learners == 10)) {
+                learners.row(
+                        Table.count(o.scenario.learners),
+                        o.scenario.channels,
+                        Table.ms(o.roundTimeUs()),
+                        Table.ms(o.periodUs()),
+                        Table.ms(o.tailSentUs()),
+                        Table.ms(o.overheadUs()),
+                        Table.mib(o.peakRss),
+                        Table.mib(o.heapAfterGc),
+                        o.status());
+            }
+        }
+        if (!learners.isEmpty()) {
+            md.append("## Round time against learners (100K params, sync)\n\n");
+            md.append(learners).append('\n');
+        }
+
+        Table tail =
+                new Table(
+                        "scenario",
+                        "model MB",
+                        "one model's transfer ms (raw gRPC)",
+                        "last ack → round closed ms",
+                        "round closed → next task ms",
+                        "tail after last ack ms",
+                        "tail after last sent ms",
+                        "tail / transfer",
+                        "overhead per round ms");
+        for (Outcome o : outcomes) {
+            if (o.scenario.checkpointInterval.equals("0")) {
+                double transferUs =
+                        raw == null
+                                ? Double.NaN
+                                : o.scenario.values * 4 / raw.bytesPerSecond() * 1e6;
+                tail.row(
+                        o.scenario.id,
+                        o.scenario.values * 4 / 1_000_000,
+                        Table.ms(transferUs),
+                        Table.ms(o.ackToCloseUs()),
+                        Table.ms(o.closeToTaskUs()),
+                        Table.ms(o.tailAckUs()),
+                        Table.ms(o.tailSentUs()),
+                        Table.pct(o.tailAckUs() / transferUs),
+                        Table.ms(o.overheadUs()));
+            }
+        }
+        if (!tail.isEmpty()) {
+            md.append("## Controller work after a round's last update (checkpoints off)\n\n");
+            md.append(tail).append('\n');
+            md.append(
+                    "Tail after last ack = first task of round r+1 − last SubmitUpdate ack of"
+                            + " round r (with checkpoints off the gateway acks when the reader emits the"
+                            + " update into the job). Target: ≤ 5% of one model's transfer time.\n\n");
+        }
+
+        Table reg =
+                new Table(
+                        "registered learners",
+                        "uploading",
+                        "channels",
+                        "join + streams s",
+                        "tasks delivered / round",
+                        "round time ms",
+                        "contributors",
+                        "peak RSS MiB",
+                        "heap after GC MiB",
+                        "status");
+        for (Outcome o : outcomes) {
+            if (o.scenario.group.equals("registered")) {
+                SimulationReport r = o.report;
+                double joinS =
+                        r.allJoinedAtUs() == 0
+                                ? Double.NaN
+                                : (r.allJoinedAtUs() - r.startedAtUs()) / 1e6;
+                reg.row(
+                        Table.count(o.scenario.learners),
+                        Table.count(o.scenario.trainers),
+                        o.scenario.channels,
+                        String.format(Locale.ROOT, "%.1f", joinS),
+                        r.rounds().stream()
+                                .map(x -> Table.count(x.trainTasks()))
+                                .reduce((a, b) -> a + ", " + b)
+                                .orElse("–"),
+                        o.results.stream()
+                                .map(x -> Long.toString(x.roundTimeMs))
+                                .reduce((a, b) -> a + ", " + b)
+                                .orElse("–"),
+                        o.results.stream()
+                                .map(
+                                        x ->
+                                                Integer.toString(
+                                                        x.contributors == null
+                                                                ? 0
+                                                                : x.contributors.size()))
+                                .reduce((a, b) -> a + ", " + b)
+                                .orElse("–"),
+                        Table.mib(o.peakRss),
+                        Table.mib(o.heapAfterGc),
+                        o.status());
+            }
+        }
+        if (!reg.isEmpty()) {
+            md.append("## Registered learners holding task streams\n\n");
+            md.append(reg).append('\n');
+        }
+
+        md.append("## Every scenario\n\n");
+        Table all =
+                new Table(
+                        "scenario",
+                        "params",
+                        "learners",
+                        "uploading",
+                        "channels",
+                        "rounds",
+                        "GetModel",
+                        "checkpoints",
+                        "wall s",
+                        "round times ms",
+                        "ingest GB/s",
+                        "peak heap used MiB",
+                        "peak RSS MiB",
+                        "heap after GC MiB",
+                        "failures");
+        for (Outcome o : outcomes) {
+            Scenario s = o.scenario;
+            all.row(
+                    s.id,
+                    label(s.values),
+                    s.learners,
+                    s.trainers,
+                    s.channels,
+                    s.rounds,
+                    s.fetchModel ? "yes" : "no",
+                    s.checkpointInterval.equals("0") ? "off" : s.checkpointInterval,
+                    String.format(Locale.ROOT, "%.0f", o.wallSeconds),
+                    o.results.stream()
+                            .map(x -> Long.toString(x.roundTimeMs))
+                            .reduce((a, b) -> a + ", " + b)
+                            .orElse("–"),
+                    Table.gbps(o.ingest()),
+                    Table.mib(o.peakHeap),
+                    Table.mib(o.peakRss),
+                    Table.mib(o.heapAfterGc),
+                    o.report.failures() == 0
+                            ? "0"
+                            : o.report.failures() + ": " + o.report.failureSamples().get(0));
+        }
+        md.append(all).append('\n');
+        if (!skipped.isEmpty()) {
+            md.append("Not run (time budget spent): ")
+                    .append(String.join(", ", skipped))
+                    .append("\n\n");
+        }
+        profileSummaries.forEach(
+                (id, summary) ->
+                        md.append("## Controller profile (JFR) of ")
+                                .append(id)
+                                .append("\n\n")
+                                .append(summary)
+                                .append('\n'));
+        md.append("## Log\n\n```\n").append(log).append("```\n");
+        return md.toString();
+    }
+
+    private static String machine() throws IOException {
+        String cpu = "?";
+        for (String l : Files.readAllLines(Path.of("/proc/cpuinfo"))) {
+            if (l.startsWith("model name")) {
+                cpu = l.substring(l.indexOf(':') + 1).trim();
+                break;
+            }
+        }
+        long memKb = 0;
+        for (String l : Files.readAllLines(Path.of("/proc/meminfo"))) {
+            if (l.startsWith("MemTotal:")) {
+                memKb = Long.parseLong(l.replaceAll("[^0-9]", ""));
+            }
+        }
+        return String.format(
+                        Locale.ROOT,
+                        "Machine: %s, %d cores, %d GiB RAM, %s %s, %s. Controller: one JVM per scenario"
+                                + " (embedded MiniCluster, job.parallelism 2, 1 gateway, RocksDB),"
+                                + " simulated learners in the driver JVM, all on loopback.%n",
+                        cpu,
+                        Runtime.getRuntime().availableProcessors(),
+                        memKb >> 20,
+                        System.getProperty("java.vm.name"),
+                        System.getProperty("java.version"),
+                        System.getProperty("os.name") + " " + System.getProperty("os.version"))
+                + "Controller code measured: "
+                + jobJar()
+                + "\n";
+    }
+
+    /** Which flink-job build ran (the jar the classpath took it from, and when it was built). */
+    private static String jobJar() {
+        try {
+            Path jar =
+                    Path.of(
+                            org.metisfl.flink.EmbeddedFederation.class
+                                    .getProtectionDomain()
+                                    .getCodeSource()
+                                    .getLocation()
+                                    .toURI());
+            return jar + " (modified " + Files.getLastModifiedTime(jar) + ")";
+        } catch (Exception e) {
+            return "?";
+        }
+    }
+}

@@ -1,0 +1,152 @@
+package org.metisfl.bench.kernels;
+
+import com.google.protobuf.ByteString;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.metisfl.flink.model.GatewayEvent;
+import org.metisfl.flink.model.ModelCodec;
+import org.metisfl.flink.model.TensorSpecInfo;
+import org.openjdk.jmh.annotations.Benchmark;
+import org.openjdk.jmh.annotations.BenchmarkMode;
+import org.openjdk.jmh.annotations.Fork;
+import org.openjdk.jmh.annotations.Level;
+import org.openjdk.jmh.annotations.Measurement;
+import org.openjdk.jmh.annotations.Mode;
+import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Param;
+import org.openjdk.jmh.annotations.Scope;
+import org.openjdk.jmh.annotations.Setup;
+import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.Warmup;
+
+/**
+ * Shard cut and model assembly, and the whole chain of copies an update and a new model go through
+ * in the job. The job's code is private to its classes, so each method repeats it line for line
+ * (the source it mirrors is named on each). Bytes per op: 4 x values.
+ */
+@State(Scope.Thread)
+@BenchmarkMode(Mode.AverageTime)
+@OutputTimeUnit(TimeUnit.MICROSECONDS)
+@Warmup(iterations = 3, time = 1)
+@Measurement(iterations = 5, time = 1)
+@Fork(1)
+public class ShardingBenchmark {
+    private static final int SHARD = 65_536;
+    private static final int CHUNK = 1 << 20;
+
+    @Param({"1000000", "10000000"})
+    public int values;
+
+    private float[] model;
+    private List<float[]> shards;
+    private List<ByteString> wireChunks;
+
+    @Setup(Level.Trial)
+    public void setUp() {
+        model = new float[values];
+        for (int i = 0; i < values; i++) {
+            model[i] = i * 1e-7f;
+        }
+        shards = cut(model);
+        ByteString all = ModelCodec.toBytes(model, 0, values);
+        wireChunks = new ArrayList<>();
+        for (int off = 0; off < all.size(); off += CHUNK) {
+            wireChunks.add(all.substring(off, Math.min(all.size(), off + CHUNK)));
+        }
+    }
+
+    private static List<float[]> cut(float[] values) {
+        int n = TensorSpecInfo.numShards(values.length, SHARD);
+        List<float[]> out = new ArrayList<>(n);
+        for (int s = 0; s < n; s++) {
+            int from = s * SHARD;
+            out.add(Arrays.copyOfRange(values, from, Math.min(values.length, from + SHARD)));
+        }
+        return out;
+    }
+
+    /** UpdateReceiver.acceptUpdate: one GatewayEvent with a copied float[] per shard. */
+    @Benchmark
+    public List<GatewayEvent> shardCut() {
+        int numShards = TensorSpecInfo.numShards(model.length, SHARD);
+        List<GatewayEvent> batch = new ArrayList<>(numShards + 1);
+        for (int s = 0; s < numShards; s++) {
+            GatewayEvent e = GatewayEvent.of(GatewayEvent.Kind.UPDATE_SHARD);
+            e.learnerId = "learner-0123456789abcdef";
+            e.round = 1;
+            e.shard = s;
+            e.numShards = numShards;
+            e.weight = 1;
+            int from = s * SHARD;
+            e.values = Arrays.copyOfRange(model, from, Math.min(model.length, from + SHARD));
+            batch.add(e);
+        }
+        return batch;
+    }
+
+    /** RoundCoordinator.assembleModel: shards into one float[]. */
+    @Benchmark
+    public float[] assemble() {
+        float[] out = new float[values];
+        for (int s = 0; s < shards.size(); s++) {
+            float[] shard = shards.get(s);
+            System.arraycopy(shard, 0, out, s * SHARD, shard.length);
+        }
+        return out;
+    }
+
+    /**
+     * The gateway's copies of one update, before Flink: chunks into one buffer (onNext), the buffer
+     * to float[] (ModelCodec.toFloats), float[] to shards (acceptUpdate).
+     */
+    @Benchmark
+    public List<GatewayEvent> ingestCopyChain() {
+        ByteBuffer bytes = ByteBuffer.allocate(values * 4);
+        for (ByteString c : wireChunks) {
+            bytes.put(c.asReadOnlyByteBuffer());
+        }
+        bytes.flip();
+        float[] floats = ModelCodec.toFloats(bytes);
+        int numShards = TensorSpecInfo.numShards(floats.length, SHARD);
+        List<GatewayEvent> batch = new ArrayList<>(numShards);
+        for (int s = 0; s < numShards; s++) {
+            GatewayEvent e = GatewayEvent.of(GatewayEvent.Kind.UPDATE_SHARD);
+            int from = s * SHARD;
+            e.values = Arrays.copyOfRange(floats, from, Math.min(floats.length, from + SHARD));
+            batch.add(e);
+        }
+        return batch;
+    }
+
+    /**
+     * The job's copies of one new global model, besides the gRPC transfer to the gateway:
+     * assembleModel, ModelSinkWriter.toBytes, ByteString.copyFrom per chunk (sink), and
+     * ByteString.copyFrom per chunk again (GatewayState.apply).
+     */
+    @Benchmark
+    public List<ByteString> publishCopyChain() {
+        float[] assembled = assemble();
+        ByteBuffer b = ByteBuffer.allocate(assembled.length * 4).order(ByteOrder.LITTLE_ENDIAN);
+        b.asFloatBuffer().put(assembled);
+        byte[] bytes = b.array();
+        List<ByteString> sent = new ArrayList<>();
+        for (int off = 0; off < bytes.length; off += CHUNK) {
+            sent.add(ByteString.copyFrom(bytes, off, Math.min(CHUNK, bytes.length - off)));
+        }
+        byte[] received = new byte[bytes.length];
+        int at = 0;
+        for (ByteString c : sent) {
+            c.copyTo(received, at);
+            at += c.size();
+        }
+        List<ByteString> served = new ArrayList<>();
+        for (int off = 0; off < received.length; off += CHUNK) {
+            served.add(ByteString.copyFrom(received, off, Math.min(CHUNK, received.length - off)));
+        }
+        return served;
+    }
+}

@@ -1,0 +1,103 @@
+package org.metisfl.bench;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.google.gson.Gson;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.metisfl.flink.EmbeddedFederation;
+import org.metisfl.flink.config.FederationConfig;
+import org.metisfl.flink.model.ModelCodec;
+import org.metisfl.flink.model.RoundResult;
+import org.metisfl.flink.model.TensorSpecInfo;
+import org.metisfl.learner.simulation.RoundTimeline;
+import org.metisfl.learner.simulation.SimulatedFederation;
+import org.metisfl.learner.simulation.SimulationReport;
+
+/** Simulated learners against the real federation job (embedded MiniCluster, RocksDB). */
+class SimulatedFederationITCase {
+
+    private static final int VALUES = 70_000; // two shards of 65,536
+
+    @Test
+    void simulatedLearnersRunEveryRoundAndTheModelIsTheirMean(@TempDir Path dir) throws Exception {
+        int learners = 20;
+        Path model = dir.resolve("initial.model");
+        ModelCodec.writeModelFile(
+                model, List.of(new TensorSpecInfo("w", new long[] {VALUES})), new float[VALUES]);
+        int port;
+        try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            port = s.getLocalPort();
+        }
+        Map<String, String> settings = new HashMap<>();
+        settings.put("federation.rounds", "2");
+        settings.put("federation.min-learners", Integer.toString(learners));
+        settings.put("federation.initial-model", model.toString());
+        settings.put("federation.results-file", dir.resolve("results.jsonl").toString());
+        settings.put("gateway.port", Integer.toString(port));
+        settings.put("job.checkpoint-interval", "200 ms");
+        settings.put("evaluation.timeout", "20 s");
+        Map<Long, float[]> models = new ConcurrentHashMap<>();
+        try (EmbeddedFederation federation =
+                EmbeddedFederation.start(FederationConfig.of(settings), -1, dir.resolve("work"))) {
+            federation.awaitGatewaysReady(Duration.ofSeconds(60));
+            SimulationReport report;
+            try (SimulatedFederation sim =
+                    SimulatedFederation.builder()
+                            .gateway("127.0.0.1", port)
+                            .learners(learners)
+                            .channels(2)
+                            .modelValues(VALUES)
+                            .chunkBytes(100_003)
+                            .modelListener(models::put)
+                            .timeout(Duration.ofSeconds(90))
+                            .build()) {
+                report = sim.run();
+            }
+            federation.awaitCompletion(Duration.ofSeconds(30));
+
+            assertThat(report.timedOut()).isFalse();
+            assertThat(report.failures()).as("%s", report.failureSamples()).isZero();
+            assertThat(report.shutdowns()).isEqualTo(learners);
+            assertThat(report.rounds()).extracting(RoundTimeline::round).contains(1L, 2L);
+            for (long r = 1; r <= 2; r++) {
+                RoundTimeline t = report.round(r).orElseThrow();
+                assertThat(t.trainTasks()).isEqualTo(learners);
+                assertThat(t.acks()).isEqualTo(learners);
+                assertThat(t.downloads()).isEqualTo(learners);
+            }
+            // Round 1's model is evaluated by its contributors while round 2 runs.
+            assertThat(report.round(1).orElseThrow().evaluations()).isEqualTo(learners);
+            assertThat(report.tailAfterLastSentUs(1)).isPresent();
+
+            // Round 1's model is the mean of the two synthetic variants (10 learners each).
+            float[] a = SimulatedFederation.syntheticUpdate(42, 0, VALUES);
+            float[] b = SimulatedFederation.syntheticUpdate(42, 1, VALUES);
+            float[] got = models.get(1L);
+            assertThat(got).hasSize(VALUES);
+            for (int i = 0; i < VALUES; i += 997) {
+                assertThat(got[i])
+                        .isCloseTo((a[i] + b[i]) / 2, org.assertj.core.data.Offset.offset(1e-6f));
+            }
+
+            List<String> lines = Files.readAllLines(dir.resolve("results.jsonl"));
+            Gson gson = new Gson();
+            Map<Long, RoundResult> results = new HashMap<>();
+            for (String l : lines) {
+                RoundResult r = gson.fromJson(l, RoundResult.class);
+                results.put(r.round, r);
+            }
+            assertThat(results.get(1L).contributors).hasSize(learners);
+            assertThat(results.get(1L).evaluationsReceived).isEqualTo(learners);
+        }
+    }
+}

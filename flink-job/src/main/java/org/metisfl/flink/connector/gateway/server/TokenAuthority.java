@@ -18,6 +18,7 @@ public final class TokenAuthority {
     private static final String PREFIX = "learner-";
 
     private final byte[] key;
+
     /** One Mac per thread: creating one per call cost 6% of the gateway's CPU at 1K learners. */
     private final ThreadLocal<Mac> mac;
 

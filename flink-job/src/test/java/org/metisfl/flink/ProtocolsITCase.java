@@ -179,7 +179,7 @@ class ProtocolsITCase {
             ls.get(1).submit(2, SPECS, new float[100], 100, Map.of());
             RoundResult r2 = h.awaitResults(2, WAIT).get(1);
             assertThat(r2.participants).isEqualTo(2);
-            assertThat(r2.roundTimeMs).isLessThan(2_900); // nobody missing: no deadline wait
+            assertThat(r2.roundTimeMs).isLessThan(3_000); // before the deadline: no one waited for
             // Reconnected, it is drawn again from round 3.
             assertThat(back.nextTask(Task.KindCase.TRAIN, WAIT).getRound()).isEqualTo(3);
             back.close();

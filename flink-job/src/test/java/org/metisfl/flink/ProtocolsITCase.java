@@ -1,6 +1,7 @@
 package org.metisfl.flink;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.nio.file.Path;
 import java.time.Duration;
@@ -183,6 +184,33 @@ class ProtocolsITCase {
             // Reconnected, it is drawn again from round 3.
             assertThat(back.nextTask(Task.KindCase.TRAIN, WAIT).getRound()).isEqualTo(3);
             back.close();
+        }
+    }
+
+    @Test
+    void aLearnerJoiningMidRoundIsDrawnFromTheNextRound() throws Exception {
+        try (FederationHarness h =
+                        FederationHarness.start(
+                                work,
+                                Map.of(
+                                        "federation.rounds", "3",
+                                        "federation.min-learners", "2",
+                                        "evaluation.enabled", "false"));
+                RawLearner late = h.learner(0)) {
+            List<RawLearner> ls = joinAll(h, 2);
+            for (RawLearner l : ls) {
+                assertThat(l.nextTask(Task.KindCase.TRAIN, WAIT).getRound()).isEqualTo(1);
+            }
+            late.join("late", 100);
+            late.openTaskStream();
+            // Not a participant of round 1: its update for it is refused with a reason.
+            assertThatThrownBy(() -> late.submit(1, SPECS, new float[100], 100, Map.of()))
+                    .hasMessageContaining("not a participant of round 1");
+            for (RawLearner l : ls) {
+                l.submit(1, SPECS, new float[100], 100, Map.of());
+            }
+            assertThat(late.nextTask(Task.KindCase.TRAIN, WAIT).getRound()).isEqualTo(2);
+            assertThat(h.awaitResults(1, WAIT).get(0).participants).isEqualTo(2);
         }
     }
 }

@@ -96,10 +96,11 @@ public final class Quickstart {
         double seconds = (System.nanoTime() - started) / 1e9;
         System.out.printf(
                 Locale.ROOT,
-                "Federation '%s' finished: %d rounds in %.1f s, final global test accuracy %s,"
+                "Federation '%s' finished: %d %s in %.1f s, final global test accuracy %s,"
                         + " loss %s%n",
                 config.name(),
-                results.size(),
+                last == null ? 0 : last.round,
+                config.asynchronous() ? "model versions" : "rounds",
                 seconds,
                 last == null ? "n/a" : metric(last, "accuracy"),
                 last == null ? "n/a" : metric(last, "loss"));

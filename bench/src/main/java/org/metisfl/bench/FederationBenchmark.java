@@ -986,7 +986,8 @@ public final class FederationBenchmark {
                                     .getCodeSource()
                                     .getLocation()
                                     .toURI());
-            return jar + " (modified " + Files.getLastModifiedTime(jar) + ")";
+            // The file name only: reports are committed, and say nothing of the machine's paths.
+            return jar.getFileName() + " (modified " + Files.getLastModifiedTime(jar) + ")";
         } catch (Exception e) {
             return "?";
         }

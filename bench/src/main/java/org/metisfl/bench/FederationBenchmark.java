@@ -1,6 +1,5 @@
 package org.metisfl.bench;
 
-import com.google.gson.Gson;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.ServerSocket;
@@ -18,13 +17,13 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
-import java.util.TreeMap;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Function;
 import java.util.stream.Stream;
 import org.metisfl.flink.config.FederationConfig;
 import org.metisfl.flink.model.ModelCodec;
 import org.metisfl.flink.model.RoundResult;
+import org.metisfl.flink.model.RoundResults;
 import org.metisfl.flink.model.TensorSpecInfo;
 import org.metisfl.learner.simulation.RoundTimeline;
 import org.metisfl.learner.simulation.SimulatedFederation;
@@ -660,19 +659,10 @@ public final class FederationBenchmark {
     private static List<RoundResult> readResults(Path file, int rounds, long waitMs)
             throws Exception {
         long end = System.currentTimeMillis() + waitMs;
-        Gson gson = new Gson();
         while (true) {
-            Map<Long, RoundResult> byRound = new TreeMap<>();
-            if (Files.exists(file)) {
-                for (String line : Files.readAllLines(file)) {
-                    if (!line.isBlank()) {
-                        RoundResult r = gson.fromJson(line, RoundResult.class);
-                        byRound.put(r.round, r);
-                    }
-                }
-            }
+            List<RoundResult> byRound = RoundResults.read(file);
             if (byRound.size() >= rounds || System.currentTimeMillis() > end) {
-                return new ArrayList<>(byRound.values());
+                return byRound;
             }
             Thread.sleep(100);
         }

@@ -1,11 +1,9 @@
 package org.metisfl.cli;
 
-import java.time.Duration;
 import java.util.concurrent.Callable;
 import org.metisfl.cli.FlinkRestClient.JobInfo;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Option;
-import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Mixin;
 
 /** {@code metisfl savepoint [JOB]}: a savepoint of a running federation. */
 @Command(
@@ -17,25 +15,11 @@ import picocli.CommandLine.Parameters;
         })
 final class SavepointCommand extends ClusterCommand implements Callable<Integer> {
 
-    @Parameters(index = "0", arity = "0..1", paramLabel = "JOB", description = "Flink job id.")
-    String jobId;
-
-    @Option(
-            names = "--target",
-            paramLabel = "DIR",
-            description = "Savepoint directory (default: the cluster's savepoint directory).")
-    String target;
-
-    @Option(
-            names = "--timeout",
-            paramLabel = "SECONDS",
-            defaultValue = "600",
-            description = "How long to wait for the savepoint (default: ${DEFAULT-VALUE} s).")
-    long timeoutSeconds;
+    @Mixin SavepointOptions savepoint;
 
     @Override
     public Integer call() {
-        JobInfo job = resolveJob(jobId);
+        JobInfo job = resolveJob(savepoint.jobId);
         if (!job.isActive()) {
             throw new CliException(
                     "job "
@@ -44,10 +28,8 @@ final class SavepointCommand extends ClusterCommand implements Callable<Integer>
                             + job.state()
                             + ": only a running job has a savepoint");
         }
-        String request = flink().triggerSavepoint(job.id(), target);
-        String location =
-                awaitSavepoint(
-                        job.id(), request, Duration.ofSeconds(timeoutSeconds), "the savepoint");
+        String request = flink().triggerSavepoint(job.id(), savepoint.target);
+        String location = awaitSavepoint(job.id(), request, savepoint.timeout(), "the savepoint");
         out().println("Savepoint of job " + job.id() + ": " + location);
         return 0;
     }

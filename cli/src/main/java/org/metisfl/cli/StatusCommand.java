@@ -15,6 +15,7 @@ import java.util.concurrent.Callable;
 import org.metisfl.cli.FlinkRestClient.JobInfo;
 import org.metisfl.cli.JobRecords.JobRecord;
 import org.metisfl.flink.model.RoundResult;
+import org.metisfl.flink.model.RoundResults;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Parameters;
 

@@ -6,8 +6,7 @@ import java.util.concurrent.Callable;
 import org.metisfl.cli.FlinkRestClient.JobInfo;
 import org.metisfl.cli.JobRecords.JobRecord;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Option;
-import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Mixin;
 
 /** {@code metisfl stop [JOB]}: stop-with-savepoint, to resume the federation later. */
 @Command(
@@ -21,36 +20,18 @@ import picocli.CommandLine.Parameters;
         })
 final class StopCommand extends ClusterCommand implements Callable<Integer> {
 
-    @Parameters(index = "0", arity = "0..1", paramLabel = "JOB", description = "Flink job id.")
-    String jobId;
-
-    @Option(
-            names = "--target",
-            paramLabel = "DIR",
-            description = "Savepoint directory (default: the cluster's savepoint directory).")
-    String target;
-
-    @Option(
-            names = "--timeout",
-            paramLabel = "SECONDS",
-            defaultValue = "600",
-            description = "How long to wait for the savepoint (default: ${DEFAULT-VALUE} s).")
-    long timeoutSeconds;
+    @Mixin SavepointOptions savepoint;
 
     @Override
     public Integer call() {
-        JobInfo job = resolveJob(jobId);
+        JobInfo job = resolveJob(savepoint.jobId);
         if (!job.isActive()) {
             throw new CliException(
                     "job " + job.id() + " is already " + job.state() + "; nothing to stop");
         }
-        String request = flink().stopWithSavepoint(job.id(), target, false);
+        String request = flink().stopWithSavepoint(job.id(), savepoint.target, false);
         String location =
-                awaitSavepoint(
-                        job.id(),
-                        request,
-                        Duration.ofSeconds(timeoutSeconds),
-                        "stop-with-savepoint");
+                awaitSavepoint(job.id(), request, savepoint.timeout(), "stop-with-savepoint");
         String state = awaitEnd(job.id(), Duration.ofSeconds(60));
         out().println("Stopped job " + job.id() + " (" + state + ") with savepoint " + location);
         StringBuilder hint = new StringBuilder("metisfl resume --from ").append(location);

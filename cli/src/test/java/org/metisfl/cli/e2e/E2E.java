@@ -16,8 +16,8 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.metisfl.cli.CliEnvironment;
 import org.metisfl.cli.MetisflCli;
-import org.metisfl.cli.RoundResults;
 import org.metisfl.flink.model.RoundResult;
+import org.metisfl.flink.model.RoundResults;
 
 /** Shared plumbing of the end-to-end tests: paths, ports, polling, and running the CLI. */
 final class E2E {

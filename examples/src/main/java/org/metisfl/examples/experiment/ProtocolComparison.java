@@ -20,6 +20,7 @@ import org.metisfl.examples.quickstart.Quickstart;
 import org.metisfl.flink.EmbeddedFederation;
 import org.metisfl.flink.config.FederationConfig;
 import org.metisfl.flink.model.RoundResult;
+import org.metisfl.flink.model.RoundResults;
 import org.metisfl.learner.Learner;
 import org.metisfl.learner.ModelAdapter;
 
@@ -203,7 +204,7 @@ public final class ProtocolComparison {
             pool.shutdownNow();
             pool.awaitTermination(30, TimeUnit.SECONDS);
         }
-        List<RoundResult> r = Quickstart.readResults(results);
+        List<RoundResult> r = RoundResults.read(results);
         for (RoundResult x : r) {
             System.out.printf(
                     Locale.ROOT,

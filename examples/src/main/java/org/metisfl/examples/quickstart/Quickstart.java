@@ -1,6 +1,5 @@
 package org.metisfl.examples.quickstart;
 
-import com.google.gson.Gson;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
@@ -21,6 +20,7 @@ import org.metisfl.flink.EmbeddedFederation;
 import org.metisfl.flink.config.FederationConfig;
 import org.metisfl.flink.config.FederationConfigLoader;
 import org.metisfl.flink.model.RoundResult;
+import org.metisfl.flink.model.RoundResults;
 
 /**
  * The quickstart: runs the federation job on an embedded Flink MiniCluster with the web UI, starts
@@ -91,7 +91,7 @@ public final class Quickstart {
                 }
             }
         }
-        List<RoundResult> results = readResults(Path.of(config.resultsFile()));
+        List<RoundResult> results = RoundResults.read(Path.of(config.resultsFile()));
         RoundResult last = results.isEmpty() ? null : results.get(results.size() - 1);
         double seconds = (System.nanoTime() - started) / 1e9;
         System.out.printf(
@@ -220,7 +220,7 @@ public final class Quickstart {
         Path results = Path.of(config.resultsFile());
         int printed = 0;
         while (true) {
-            List<RoundResult> rounds = readResults(results);
+            List<RoundResult> rounds = RoundResults.read(results);
             for (; printed < rounds.size(); printed++) {
                 print(rounds.get(printed), config);
             }
@@ -231,8 +231,8 @@ public final class Quickstart {
                     System.err.println("quickstart: the federation job failed: " + e.getMessage());
                     return 1;
                 }
-                for (RoundResult r :
-                        readResults(results).subList(printed, readResults(results).size())) {
+                List<RoundResult> all = RoundResults.read(results);
+                for (RoundResult r : all.subList(printed, all.size())) {
                     print(r, config);
                 }
                 return 0;
@@ -269,23 +269,5 @@ public final class Quickstart {
     private static String metric(RoundResult r, String name) {
         Double v = r.evalMetrics == null ? null : r.evalMetrics.get(name);
         return v == null ? "n/a" : String.format(Locale.ROOT, "%.4f", v);
-    }
-
-    public static List<RoundResult> readResults(Path file) throws IOException {
-        Map<Long, RoundResult> byRound = new java.util.TreeMap<>();
-        if (Files.exists(file)) {
-            Gson gson = new Gson();
-            for (String line : Files.readAllLines(file)) {
-                if (!line.isBlank()) {
-                    try {
-                        RoundResult r = gson.fromJson(line, RoundResult.class);
-                        byRound.put(r.round, r);
-                    } catch (RuntimeException partialLine) {
-                        // a line being written: read it next time
-                    }
-                }
-            }
-        }
-        return new ArrayList<>(byRound.values());
     }
 }

@@ -21,6 +21,7 @@ import org.metisfl.examples.fashionmnist.LearnerArgs;
 import org.metisfl.flink.EmbeddedFederation;
 import org.metisfl.flink.config.FederationConfig;
 import org.metisfl.flink.model.RoundResult;
+import org.metisfl.flink.model.RoundResults;
 import org.metisfl.learner.Learner;
 import org.metisfl.learner.LearnerSummary;
 
@@ -86,7 +87,7 @@ class FashionMnistFederationITCase {
         } finally {
             pool.shutdownNow();
         }
-        List<RoundResult> results = Quickstart.readResults(work.resolve("results.jsonl"));
+        List<RoundResult> results = RoundResults.read(work.resolve("results.jsonl"));
         assertThat(results).hasSize(rounds);
         for (RoundResult r : results) {
             assertThat(r.contributors).hasSize(3);

@@ -1,19 +1,17 @@
 package org.metisfl.flink.testutil;
 
-import com.google.gson.Gson;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.ServerSocket;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import org.metisfl.flink.EmbeddedFederation;
 import org.metisfl.flink.config.FederationConfig;
 import org.metisfl.flink.model.RoundResult;
+import org.metisfl.flink.model.RoundResults;
 
 /** Starts a federation job on an embedded MiniCluster with real gRPC gateways on 127.0.0.1. */
 public final class FederationHarness implements AutoCloseable {
@@ -83,18 +81,7 @@ public final class FederationHarness implements AutoCloseable {
 
     /** The results written so far, one per round (the last line of each round wins). */
     public List<RoundResult> results() throws IOException {
-        Path file = Path.of(config.resultsFile());
-        Map<Long, RoundResult> byRound = new java.util.TreeMap<>();
-        if (Files.exists(file)) {
-            Gson gson = new Gson();
-            for (String line : Files.readAllLines(file)) {
-                if (!line.isBlank()) {
-                    RoundResult r = gson.fromJson(line, RoundResult.class);
-                    byRound.put(r.round, r);
-                }
-            }
-        }
-        return new ArrayList<>(byRound.values());
+        return RoundResults.read(Path.of(config.resultsFile()));
     }
 
     /** Polls until {@code n} round results exist. */

@@ -196,12 +196,13 @@ public final class GatewayState {
                                         .setTaskId("a-" + tokens.newLearnerId().substring(8))
                                         .setRound(m.version())
                                         .setModelVersion(m.version())
-                                        .setTrain(asyncTrainTask())
+                                        .setTrain(trainTask())
                                         .build());
         send(learnerId, stream, List.of(task));
     }
 
-    private TrainTask asyncTrainTask() {
+    /** The local work the federation's configuration asks of every training task. */
+    private TrainTask trainTask() {
         return TrainTask.newBuilder()
                 .setEpochs(config.trainEpochs())
                 .setBatchSize(config.trainBatchSize())
@@ -309,12 +310,7 @@ public final class GatewayState {
                                 p.getRound(),
                                 Set.copyOf(p.getParticipantsList()),
                                 p.getDeadlineUnixMs(),
-                                TrainTask.newBuilder()
-                                        .setEpochs(config.trainEpochs())
-                                        .setBatchSize(config.trainBatchSize())
-                                        .setLearningRate(config.trainLearningRate())
-                                        .setLocalSteps(config.trainLocalSteps())
-                                        .setProximalMu(config.proximalMu())
+                                trainTask().toBuilder()
                                         .setDeadlineUnixMs(p.getDeadlineUnixMs())
                                         .build(),
                                 Map.copyOf(p.getLocalStepsMap()));

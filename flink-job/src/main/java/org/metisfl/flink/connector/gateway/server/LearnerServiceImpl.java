@@ -111,12 +111,10 @@ public final class LearnerServiceImpl extends LearnerServiceGrpc.LearnerServiceI
         String learner = request.getCredentials().getLearnerId();
         if (request.getRound() > state.evalVersion()) {
             response.onError(
-                    Status.UNAVAILABLE
-                            .withDescription(
-                                    "the gateway does not know the evaluation of round "
-                                            + request.getRound()
-                                            + " yet (it is starting); retry shortly")
-                            .asRuntimeException());
+                    starting(
+                            "the gateway does not know the evaluation of round "
+                                    + request.getRound()
+                                    + " yet (it is starting); retry shortly"));
             return;
         }
         if (request.getRound() != state.evalVersion() || !state.isEvaluator(learner)) {
@@ -206,6 +204,11 @@ public final class LearnerServiceImpl extends LearnerServiceGrpc.LearnerServiceI
 
     static StatusRuntimeException invalid(String reason) {
         return Status.INVALID_ARGUMENT.withDescription(reason).asRuntimeException();
+    }
+
+    /** A gateway that has not heard from the job yet (it just started): retry shortly. */
+    static StatusRuntimeException starting(String reason) {
+        return Status.UNAVAILABLE.withDescription(reason).asRuntimeException();
     }
 
     static StatusRuntimeException failedPrecondition(String reason) {

@@ -178,11 +178,9 @@ final class UpdateReceiver implements StreamObserver<UpdateChunk> {
             String key;
             if (async) {
                 if (model == null) {
-                    return Status.UNAVAILABLE
-                            .withDescription(
-                                    "the gateway has no global model yet (it is starting);"
-                                            + " retry shortly")
-                            .asRuntimeException();
+                    return LearnerServiceImpl.starting(
+                            "the gateway has no global model yet (it is starting);"
+                                    + " retry shortly");
                 }
                 long base = h.hasBaseModelVersion() ? h.getBaseModelVersion() : h.getRound();
                 long stale = model.version() - base;
@@ -208,12 +206,10 @@ final class UpdateReceiver implements StreamObserver<UpdateChunk> {
                 if (plan == null || model == null || !state.directiveSeen()) {
                     // A gateway that just (re)started learns the current round from the job in
                     // a moment: the learner should retry, not drop its update.
-                    return Status.UNAVAILABLE
-                            .withDescription(
-                                    "the gateway does not know round "
-                                            + h.getRound()
-                                            + " yet (it is starting); retry shortly")
-                            .asRuntimeException();
+                    return LearnerServiceImpl.starting(
+                            "the gateway does not know round "
+                                    + h.getRound()
+                                    + " yet (it is starting); retry shortly");
                 }
                 if (h.getRound() != plan.round()) {
                     return LearnerServiceImpl.failedPrecondition(

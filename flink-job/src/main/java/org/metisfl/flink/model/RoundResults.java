@@ -1,4 +1,4 @@
-package org.metisfl.cli;
+package org.metisfl.flink.model;
 
 import com.google.gson.Gson;
 import com.google.gson.JsonParseException;
@@ -10,7 +10,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
-import org.metisfl.flink.model.RoundResult;
 
 /**
  * Reads a federation's results file (JSON lines, one {@link RoundResult} per round). After a

@@ -39,6 +39,9 @@ public class FederationProgress {
 
     public double semiSyncBudgetMs;
 
+    /** Semi-synchronous: contributors of the closed round whose speed report is still due. */
+    public List<String> awaitingReportsFrom = new ArrayList<>();
+
     /** Asynchronous: the version last sent to the gateways, when, and a pending publish timer. */
     public long publishedVersion = -1;
 

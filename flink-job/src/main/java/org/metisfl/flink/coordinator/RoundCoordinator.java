@@ -174,6 +174,11 @@ public class RoundCoordinator
                 if (config.asynchronous()) {
                     break;
                 }
+                if (p.awaitingReportsFrom.remove(e.learnerId) && p.awaitingReportsFrom.isEmpty()) {
+                    if (!openRound(p.round + 1, p, ctx, out)) {
+                        publish(p, false, out);
+                    }
+                }
                 RoundStats ts = stats.get(e.round);
                 if (ts != null && !ts.trainReporters.contains(e.learnerId)) {
                     ts.trainReporters.add(e.learnerId);
@@ -706,9 +711,19 @@ public class RoundCoordinator
                 p.participants.size());
         stats.put(round, s);
 
+        p.awaitingReportsFrom = new ArrayList<>();
         if (s.last) {
             p.phase = Phase.FINAL_EVALUATION;
             publish(p, false, out);
+        } else if (config.protocol() == FederationOptions.Protocol.SEMI_SYNCHRONOUS
+                && !s.trainReporters.containsAll(s.contributors)) {
+            // The next round's local work is sized from the speeds the contributors reported;
+            // their reports travel beside the shards and can arrive just after them: wait.
+            for (String c : s.contributors) {
+                if (!s.trainReporters.contains(c)) {
+                    p.awaitingReportsFrom.add(c);
+                }
+            }
         } else if (!openRound(round + 1, p, ctx, out)) {
             publish(p, false, out);
         }

@@ -8,6 +8,7 @@ import org.apache.flink.configuration.Configuration;
 import org.apache.flink.configuration.PipelineOptions;
 import org.apache.flink.configuration.StateBackendOptions;
 import org.apache.flink.streaming.api.datastream.DataStream;
+import org.apache.flink.streaming.api.datastream.KeyedStream;
 import org.apache.flink.streaming.api.datastream.SingleOutputStreamOperator;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.apache.flink.streaming.api.functions.ProcessFunction;
@@ -15,6 +16,7 @@ import org.apache.flink.util.Collector;
 import org.apache.flink.util.OutputTag;
 import org.metisfl.flink.aggregation.AsyncShardAggregator;
 import org.metisfl.flink.aggregation.ShardAggregator;
+import org.metisfl.flink.aggregation.ShardKeys;
 import org.metisfl.flink.config.FederationConfig;
 import org.metisfl.flink.config.FederationOptions.StateBackend;
 import org.metisfl.flink.connector.gateway.LearnerGatewaySource;
@@ -24,6 +26,8 @@ import org.metisfl.flink.coordinator.RoundCoordinator;
 import org.metisfl.flink.model.Directive;
 import org.metisfl.flink.model.GatewayEvent;
 import org.metisfl.flink.model.GlobalShard;
+import org.metisfl.flink.state.FlushingKeyedCoProcessOperator;
+import org.metisfl.flink.state.FlushingKeyedProcessOperator;
 
 /**
  * The federation's dataflow, shared by {@link FederationJob} and {@link EmbeddedFederation}:
@@ -81,22 +85,26 @@ public final class FederationPipeline {
                         .name("route")
                         .uid("route");
 
+        KeyedStream<GatewayEvent, Integer> byShard =
+                aggregationRecords.keyBy(new ShardKey(new ShardKeys(config.jobParallelism())));
+        String aggregatorName =
+                "shard-aggregator ("
+                        + config.protocol().name().toLowerCase()
+                        + ", "
+                        + (config.asynchronous()
+                                ? config.asyncRule().name().toLowerCase()
+                                : config.rule().name().toLowerCase())
+                        + ")";
         DataStream<GlobalShard> shards =
-                aggregationRecords
-                        .keyBy(new ShardKey())
-                        .process(
-                                config.asynchronous()
-                                        ? new AsyncShardAggregator(config)
-                                        : new ShardAggregator(config))
+                (config.asynchronous()
+                                ? byShard.process(new AsyncShardAggregator(config))
+                                : byShard.transform(
+                                        aggregatorName,
+                                        TypeInformation.of(GlobalShard.class),
+                                        new FlushingKeyedProcessOperator<>(
+                                                new ShardAggregator(config))))
                         .setParallelism(config.jobParallelism())
-                        .name(
-                                "shard-aggregator ("
-                                        + config.protocol().name().toLowerCase()
-                                        + ", "
-                                        + (config.asynchronous()
-                                                ? config.asyncRule().name().toLowerCase()
-                                                : config.rule().name().toLowerCase())
-                                        + ")")
+                        .name(aggregatorName)
                         .uid("shard-aggregator");
 
         SingleOutputStreamOperator<Directive> directives =
@@ -104,7 +112,10 @@ public final class FederationPipeline {
                         .getSideOutput(CONTROL)
                         .keyBy(byFederation)
                         .connect(shards.keyBy(new ConstantKey<>(federation)))
-                        .process(new RoundCoordinator(config))
+                        .transform(
+                                "round-coordinator",
+                                TypeInformation.of(Directive.class),
+                                new FlushingKeyedCoProcessOperator<>(new RoundCoordinator(config)))
                         .setParallelism(1)
                         .name("round-coordinator")
                         .uid("round-coordinator");
@@ -170,10 +181,17 @@ public final class FederationPipeline {
         }
     }
 
+    /** Keys aggregation records by shard, spread evenly over the aggregator's subtasks. */
     private static final class ShardKey implements KeySelector<GatewayEvent, Integer> {
+        private final ShardKeys keys;
+
+        ShardKey(ShardKeys keys) {
+            this.keys = keys;
+        }
+
         @Override
         public Integer getKey(GatewayEvent e) {
-            return e.shard;
+            return keys.keyOf(e.shard);
         }
     }
 

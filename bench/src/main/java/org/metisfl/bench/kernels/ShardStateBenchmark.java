@@ -8,12 +8,12 @@ import org.apache.flink.api.common.typeinfo.Types;
 import org.apache.flink.runtime.state.StateBackend;
 import org.apache.flink.runtime.state.hashmap.HashMapStateBackend;
 import org.apache.flink.state.rocksdb.EmbeddedRocksDBStateBackend;
-import org.apache.flink.streaming.api.operators.KeyedProcessOperator;
 import org.apache.flink.streaming.util.KeyedOneInputStreamOperatorTestHarness;
 import org.metisfl.flink.aggregation.ShardAggregator;
 import org.metisfl.flink.config.FederationConfig;
 import org.metisfl.flink.model.GatewayEvent;
 import org.metisfl.flink.model.GlobalShard;
+import org.metisfl.flink.state.FlushingKeyedProcessOperator;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;
@@ -29,12 +29,14 @@ import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
 
 /**
- * The keyed-state update of one update shard: the real {@link ShardAggregator} (MapState of round →
- * ShardRound with the double[] sum) driven through Flink's operator test harness on the real heap
- * (HashMap) and embedded RocksDB keyed state backends — no MiniCluster, no network. One op is one
- * UPDATE_SHARD of {@code values} floats for a round of {@code participants} learners; every {@code
- * participants}-th op also closes the round (mean + emit) and opens the next, so the figure is the
- * amortised per-update cost at steady state. Bytes per op: 4 x values.
+ * The keyed-state update of one update shard: the real {@link ShardAggregator} (its write-behind
+ * round state with the double[] sum) in the operator the job runs it in, driven through Flink's
+ * operator test harness on the real heap (HashMap) and embedded RocksDB keyed state backends — no
+ * MiniCluster, no network. One op is one UPDATE_SHARD of {@code values} floats for a round of
+ * {@code participants} learners; every {@code participants}-th op also closes the round (mean +
+ * emit), writes the state to the backend as a checkpoint barrier would (one checkpoint per round)
+ * and opens the next, so the figure is the amortised per-update cost at steady state. Bytes per op:
+ * 4 x values.
  */
 @State(Scope.Thread)
 @BenchmarkMode(Mode.AverageTime)
@@ -67,7 +69,7 @@ public class ShardStateBenchmark {
                         : new HashMapStateBackend();
         harness =
                 new KeyedOneInputStreamOperatorTestHarness<>(
-                        new KeyedProcessOperator<>(
+                        new FlushingKeyedProcessOperator<>(
                                 new ShardAggregator(FederationConfig.of(Map.of()))),
                         e -> e.shard,
                         Types.INT);
@@ -90,7 +92,7 @@ public class ShardStateBenchmark {
         e.round = round;
         e.shard = 0;
         e.numShards = 1;
-        e.participants = learners;
+        e.participantCount = participants;
         e.quorum = participants;
         e.deadline = Long.MAX_VALUE - 1;
         harness.processElement(e, 0);
@@ -110,6 +112,8 @@ public class ShardStateBenchmark {
         if (next == participants) {
             int emitted = harness.getOutput().size();
             harness.getOutput().clear();
+            // One checkpoint per round: the write-behind state is written to the backend here.
+            harness.prepareSnapshotPreBarrier(round);
             openRound();
             return emitted;
         }

@@ -142,7 +142,7 @@ public class AsyncShardAggregator extends KeyedProcessFunction<Integer, GatewayE
             return; // no model yet: cannot happen, the gateways hand out tasks only with one
         }
         for (GatewayEvent e : due) {
-            apply(s, e, ctx.getCurrentKey(), out);
+            apply(s, e, ShardKeys.shardOf(ctx.getCurrentKey()), out);
         }
         shardState.update(s);
     }

@@ -2,16 +2,10 @@ package org.metisfl.flink.aggregation;
 
 import java.util.ArrayList;
 import java.util.Collections;
-import java.util.HashSet;
 import java.util.List;
-import java.util.Map;
 import org.apache.flink.api.common.functions.OpenContext;
-import org.apache.flink.api.common.state.MapState;
-import org.apache.flink.api.common.state.MapStateDescriptor;
-import org.apache.flink.api.common.state.ValueState;
 import org.apache.flink.api.common.state.ValueStateDescriptor;
 import org.apache.flink.api.common.typeinfo.TypeInformation;
-import org.apache.flink.api.common.typeinfo.Types;
 import org.apache.flink.metrics.Counter;
 import org.apache.flink.streaming.api.functions.KeyedProcessFunction;
 import org.apache.flink.util.Collector;
@@ -21,6 +15,9 @@ import org.metisfl.flink.config.FederationConfig;
 import org.metisfl.flink.config.FederationOptions.Rule;
 import org.metisfl.flink.model.GatewayEvent;
 import org.metisfl.flink.model.GlobalShard;
+import org.metisfl.flink.state.CheckpointFlushing;
+import org.metisfl.flink.state.WriteBehindState;
+import org.metisfl.flink.state.WriteBehindValue;
 
 /**
  * Aggregates one shard of the model, round by round (the synchronous protocol's window). Keyed by
@@ -34,7 +31,8 @@ import org.metisfl.flink.model.GlobalShard;
  * dropped, and so is anything for a round already closed. Memory per shard is O(shard size),
  * whatever the number of learners.
  */
-public class ShardAggregator extends KeyedProcessFunction<Integer, GatewayEvent, GlobalShard> {
+public class ShardAggregator extends KeyedProcessFunction<Integer, GatewayEvent, GlobalShard>
+        implements CheckpointFlushing {
     private static final long serialVersionUID = 1L;
 
     private final Rule rule;
@@ -47,46 +45,46 @@ public class ShardAggregator extends KeyedProcessFunction<Integer, GatewayEvent,
         this.trimFraction = config.trimFraction();
     }
 
-    private transient MapState<Long, ShardRound> rounds;
-    private transient ValueState<Long> closedThrough;
+    private transient WriteBehindValue<Integer, ShardRounds> shards;
     private transient Counter duplicates;
     private transient Counter late;
 
     @Override
     public void open(OpenContext openContext) {
-        rounds =
-                getRuntimeContext()
-                        .getMapState(
-                                new MapStateDescriptor<>(
-                                        "rounds",
-                                        Types.LONG,
-                                        TypeInformation.of(ShardRound.class)));
-        closedThrough =
-                getRuntimeContext()
-                        .getState(new ValueStateDescriptor<>("closed-through", Types.LONG));
+        shards =
+                WriteBehindValue.of(
+                        getRuntimeContext(),
+                        new ValueStateDescriptor<>(
+                                "shard-rounds", TypeInformation.of(ShardRounds.class)));
         duplicates = getRuntimeContext().getMetricGroup().counter("duplicateUpdates");
         late = getRuntimeContext().getMetricGroup().counter("lateUpdates");
     }
 
     @Override
+    public List<WriteBehindState> writeBehindStates() {
+        return List.of(shards);
+    }
+
+    @Override
     public void processElement(GatewayEvent e, Context ctx, Collector<GlobalShard> out)
             throws Exception {
+        ShardRounds rounds = rounds(ctx.getCurrentKey());
         if (e.kind == GatewayEvent.Kind.SELECTION) {
-            select(e, ctx.getCurrentKey(), out);
+            select(e, rounds, ShardKeys.shardOf(ctx.getCurrentKey()), out);
             return;
         }
-        Long closed = closedThrough.value();
-        if (closed != null && e.round <= closed) {
+        if (e.round <= rounds.closedThrough) {
             if (e.kind == GatewayEvent.Kind.UPDATE_SHARD) {
                 late.inc();
             }
             return;
         }
-        ShardRound sr = rounds.get(e.round);
+        ShardRound sr = rounds.find(e.round);
         if (sr == null) {
             sr = new ShardRound();
             sr.round = e.round;
             sr.numShards = e.numShards;
+            rounds.open.add(sr);
         }
         switch (e.kind) {
             case ROUND_OPENED:
@@ -95,53 +93,59 @@ public class ShardAggregator extends KeyedProcessFunction<Integer, GatewayEvent,
                     ctx.timerService().deleteEventTimeTimer(sr.deadline);
                     sr.deadline = e.deadline;
                     ctx.timerService().registerEventTimeTimer(sr.deadline);
-                    rounds.put(sr.round, sr);
                     return;
                 }
                 if (sr.opened) {
                     return; // every gateway announces the round; the first copy counts
                 }
                 sr.opened = true;
-                sr.expected = new ArrayList<>(e.participants);
+                sr.expected = e.participantCount;
                 sr.quorum = e.quorum;
                 sr.deadline = e.deadline;
                 ctx.timerService().registerEventTimeTimer(e.deadline);
                 break;
             case UPDATE_SHARD:
-                if (sr.contributors.contains(e.learnerId)) {
+                if (sr.hasContributed(e.learnerId)) {
                     duplicates.inc();
                     return;
                 }
                 fold(sr, e.values, e.weight);
                 sr.totalWeight += e.weight;
-                sr.contributors.add(e.learnerId);
+                sr.addContributor(e.learnerId);
                 break;
             default:
                 throw new IllegalArgumentException("not an aggregation record: " + e);
         }
         if (sr.allExpectedContributed()) {
-            close(sr, ctx.getCurrentKey(), false, out);
+            close(rounds, sr, ShardKeys.shardOf(ctx.getCurrentKey()), false, out);
             ctx.timerService().deleteEventTimeTimer(sr.deadline);
-        } else {
-            rounds.put(sr.round, sr);
         }
     }
 
     @Override
     public void onTimer(long timestamp, OnTimerContext ctx, Collector<GlobalShard> out)
             throws Exception {
+        ShardRounds rounds = rounds(ctx.getCurrentKey());
         List<ShardRound> due = new ArrayList<>();
-        for (Map.Entry<Long, ShardRound> entry : rounds.entries()) {
-            ShardRound sr = entry.getValue();
-            if (sr.opened && sr.deadline <= timestamp) {
+        for (ShardRound sr : rounds.open) {
+            if (sr.opened && sr.deadline <= timestamp && !sr.awaitingSelection) {
                 due.add(sr);
             }
         }
         due.sort((a, b) -> Long.compare(a.round, b.round));
         for (ShardRound sr : due) {
             boolean quorate = !sr.contributors.isEmpty() && sr.contributors.size() >= sr.quorum;
-            close(sr, ctx.getCurrentKey(), !quorate, out);
+            close(rounds, sr, ShardKeys.shardOf(ctx.getCurrentKey()), !quorate, out);
         }
+    }
+
+    private ShardRounds rounds(Integer key) throws Exception {
+        ShardRounds r = shards.get(key);
+        if (r == null) {
+            r = new ShardRounds();
+            shards.put(key, r);
+        }
+        return r;
     }
 
     /** Adds one update to the round as the rule needs it: folded, or kept. */
@@ -168,8 +172,8 @@ public class ShardAggregator extends KeyedProcessFunction<Integer, GatewayEvent,
     }
 
     /** Krum's second phase: the mean of the updates the coordinator selected, for this shard. */
-    private void select(GatewayEvent e, int shard, Collector<GlobalShard> out) throws Exception {
-        ShardRound sr = rounds.get(e.round);
+    private void select(GatewayEvent e, ShardRounds rounds, int shard, Collector<GlobalShard> out) {
+        ShardRound sr = rounds.find(e.round);
         if (sr == null || !sr.awaitingSelection) {
             return; // every gateway forwards the selection; the first copy counts
         }
@@ -194,7 +198,7 @@ public class ShardAggregator extends KeyedProcessFunction<Integer, GatewayEvent,
         g.totalWeight = chosen.size();
         g.values = WeightedSum.mean(sum, chosen.size());
         out.collect(g);
-        rounds.remove(sr.round);
+        rounds.open.remove(sr);
     }
 
     /** Krum's first phase: this shard's part of the pairwise squared distances. */
@@ -239,13 +243,17 @@ public class ShardAggregator extends KeyedProcessFunction<Integer, GatewayEvent,
         };
     }
 
-    private void close(ShardRound sr, int shard, boolean abort, Collector<GlobalShard> out)
-            throws Exception {
+    private void close(
+            ShardRounds rounds,
+            ShardRound sr,
+            int shard,
+            boolean abort,
+            Collector<GlobalShard> out) {
         GlobalShard g = new GlobalShard();
         g.round = sr.round;
         g.shard = shard;
         g.numShards = sr.numShards;
-        List<String> contributors = new ArrayList<>(new HashSet<>(sr.contributors));
+        List<String> contributors = new ArrayList<>(sr.contributors);
         Collections.sort(contributors);
         g.contributors = contributors;
         g.totalWeight = sr.totalWeight;
@@ -258,19 +266,8 @@ public class ShardAggregator extends KeyedProcessFunction<Integer, GatewayEvent,
             g.values = abort ? null : aggregate(sr);
         }
         out.collect(g);
-        closedThrough.update(sr.round);
+        rounds.closedThrough = sr.round;
         // Earlier rounds still buffered can never close now: drop them with this one.
-        List<Long> stale = new ArrayList<>();
-        for (Long r : rounds.keys()) {
-            if (r < sr.round || (r == sr.round && !selecting)) {
-                stale.add(r);
-            }
-        }
-        if (selecting) {
-            rounds.put(sr.round, sr);
-        }
-        for (Long r : stale) {
-            rounds.remove(r);
-        }
+        rounds.open.removeIf(r -> r.round < sr.round || (r == sr && !selecting));
     }
 }

@@ -1,7 +1,9 @@
 package org.metisfl.flink.aggregation;
 
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Set;
 import org.apache.flink.api.common.typeinfo.TypeInfo;
 import org.metisfl.flink.model.serialization.BulkArrayPojoFactory;
 
@@ -14,7 +16,10 @@ public class ShardRound {
     public long round;
     public int numShards;
     public boolean opened;
-    public List<String> expected = new ArrayList<>();
+
+    /** How many participants the round's plan has (the gateways accept updates from them only). */
+    public int expected;
+
     public int quorum;
     public long deadline;
     public double[] sum;
@@ -32,13 +37,27 @@ public class ShardRound {
     /** Krum: closed, distances sent; waiting for the coordinator's selection. */
     public boolean awaitingSelection;
 
+    /** An index of {@link #contributors} for O(1) duplicate checks (rebuilt after a restore). */
+    private transient Set<String> contributorIndex;
+
     public ShardRound() {}
 
+    boolean hasContributed(String learner) {
+        if (contributorIndex == null) {
+            contributorIndex = new HashSet<>(contributors);
+        }
+        return contributorIndex.contains(learner);
+    }
+
+    void addContributor(String learner) {
+        hasContributed(learner);
+        contributorIndex.add(learner);
+        contributors.add(learner);
+    }
+
     boolean allExpectedContributed() {
-        // Only participants contribute, so the sizes decide until they are equal; checked per
-        // update, this keeps a round of n learners O(n) instead of O(n^2).
-        return opened
-                && contributors.size() >= expected.size()
-                && new java.util.HashSet<>(contributors).containsAll(expected);
+        // Only participants contribute (the gateways refuse others) and each once: a count is
+        // enough, O(1) per update.
+        return opened && contributors.size() >= expected;
     }
 }

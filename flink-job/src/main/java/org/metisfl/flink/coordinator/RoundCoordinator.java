@@ -8,7 +8,6 @@ import java.util.Map;
 import org.apache.flink.api.common.functions.OpenContext;
 import org.apache.flink.api.common.state.MapState;
 import org.apache.flink.api.common.state.MapStateDescriptor;
-import org.apache.flink.api.common.state.ValueState;
 import org.apache.flink.api.common.state.ValueStateDescriptor;
 import org.apache.flink.api.common.typeinfo.TypeInformation;
 import org.apache.flink.api.common.typeinfo.Types;
@@ -25,6 +24,10 @@ import org.metisfl.flink.model.GlobalShard;
 import org.metisfl.flink.model.ModelCodec;
 import org.metisfl.flink.model.RoundResult;
 import org.metisfl.flink.model.TensorSpecInfo;
+import org.metisfl.flink.state.CheckpointFlushing;
+import org.metisfl.flink.state.WriteBehindMap;
+import org.metisfl.flink.state.WriteBehindState;
+import org.metisfl.flink.state.WriteBehindValue;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -39,7 +42,8 @@ import org.slf4j.LoggerFactory;
  * model included, is keyed state, so a savepoint holds the whole federation.
  */
 public class RoundCoordinator
-        extends KeyedCoProcessFunction<String, GatewayEvent, GlobalShard, Directive> {
+        extends KeyedCoProcessFunction<String, GatewayEvent, GlobalShard, Directive>
+        implements CheckpointFlushing {
     private static final long serialVersionUID = 1L;
     private static final Logger LOG = LoggerFactory.getLogger(RoundCoordinator.class);
 
@@ -52,27 +56,36 @@ public class RoundCoordinator
 
     private final FederationConfig config;
 
-    private transient ValueState<FederationProgress> progressState;
+    /** The key of every record (the job runs one federation); write-behind state is under it. */
+    private final String federation;
+
+    private transient WriteBehindValue<String, FederationProgress> progressState;
     private transient MapState<String, LearnerRecord> learners;
-    private transient MapState<Integer, float[]> model;
-    private transient MapState<Integer, float[]> pendingModel;
-    private transient MapState<Long, RoundStats> stats;
-    private transient MapState<Integer, OptimizerState> optimizerState;
+    private transient WriteBehindMap<String, Integer, float[]> model;
+    private transient WriteBehindMap<String, Integer, float[]> pendingModel;
+    private transient WriteBehindMap<String, Long, RoundStats> stats;
+    private transient WriteBehindMap<String, Integer, OptimizerState> optimizerState;
     private transient MapState<String, float[]> asyncPending;
     private transient MapState<Long, Integer> asyncShardCounts;
     private transient ServerOptimizer optimizer;
 
     public RoundCoordinator(FederationConfig config) {
         this.config = config;
+        this.federation = config.name();
+    }
+
+    @Override
+    public List<WriteBehindState> writeBehindStates() {
+        return List.of(progressState, model, pendingModel, stats, optimizerState);
     }
 
     @Override
     public void open(OpenContext openContext) {
         progressState =
-                getRuntimeContext()
-                        .getState(
-                                new ValueStateDescriptor<>(
-                                        "progress", TypeInformation.of(FederationProgress.class)));
+                WriteBehindValue.of(
+                        getRuntimeContext(),
+                        new ValueStateDescriptor<>(
+                                "progress", TypeInformation.of(FederationProgress.class)));
         learners =
                 getRuntimeContext()
                         .getMapState(
@@ -81,20 +94,20 @@ public class RoundCoordinator
                                         Types.STRING,
                                         TypeInformation.of(LearnerRecord.class)));
         model =
-                getRuntimeContext()
-                        .getMapState(
-                                new MapStateDescriptor<>("global-model", Types.INT, FLOAT_ARRAY));
+                WriteBehindMap.of(
+                        getRuntimeContext(),
+                        new MapStateDescriptor<>("global-model", Types.INT, FLOAT_ARRAY));
         pendingModel =
-                getRuntimeContext()
-                        .getMapState(
-                                new MapStateDescriptor<>("pending-model", Types.INT, FLOAT_ARRAY));
+                WriteBehindMap.of(
+                        getRuntimeContext(),
+                        new MapStateDescriptor<>("pending-model", Types.INT, FLOAT_ARRAY));
         optimizerState =
-                getRuntimeContext()
-                        .getMapState(
-                                new MapStateDescriptor<>(
-                                        "optimizer-state",
-                                        Types.INT,
-                                        TypeInformation.of(OptimizerState.class)));
+                WriteBehindMap.of(
+                        getRuntimeContext(),
+                        new MapStateDescriptor<>(
+                                "optimizer-state",
+                                Types.INT,
+                                TypeInformation.of(OptimizerState.class)));
         optimizer = ServerOptimizers.of(config);
         asyncPending =
                 getRuntimeContext()
@@ -107,12 +120,10 @@ public class RoundCoordinator
                                 new MapStateDescriptor<>(
                                         "async-shard-counts", Types.LONG, Types.INT));
         stats =
-                getRuntimeContext()
-                        .getMapState(
-                                new MapStateDescriptor<>(
-                                        "round-stats",
-                                        Types.LONG,
-                                        TypeInformation.of(RoundStats.class)));
+                WriteBehindMap.of(
+                        getRuntimeContext(),
+                        new MapStateDescriptor<>(
+                                "round-stats", Types.LONG, TypeInformation.of(RoundStats.class)));
     }
 
     @Override
@@ -179,34 +190,29 @@ public class RoundCoordinator
                         publish(p, false, out);
                     }
                 }
-                RoundStats ts = stats.get(e.round);
-                if (ts != null && !ts.trainReporters.contains(e.learnerId)) {
-                    ts.trainReporters.add(e.learnerId);
+                RoundStats ts = stats.get(federation, e.round);
+                if (ts != null && ts.addTrainReporter(e.learnerId)) {
                     RoundStats.addWeighted(ts.trainSums, e.metrics, e.numExamples);
                     ts.trainWeight += e.numExamples;
-                    stats.put(e.round, ts);
+                    stats.put(federation, e.round, ts);
                 }
                 break;
             case EVALUATION:
-                RoundStats es = stats.get(e.round);
-                if (es != null
-                        && es.closedAt > 0
-                        && es.expectedEvaluators.contains(e.learnerId)
-                        && !es.evalReporters.contains(e.learnerId)) {
-                    es.evalReporters.add(e.learnerId);
+                RoundStats es = stats.get(federation, e.round);
+                if (es != null && es.closedAt > 0 && es.addEvalReporter(e.learnerId)) {
                     RoundStats.addWeighted(es.evalSums, e.metrics, e.numExamples);
                     es.evalExamples += e.numExamples;
                     if (es.evalReporters.size() >= es.expectedEvaluators.size()) {
                         writeResult(es, p, ctx, out);
                     } else {
-                        stats.put(e.round, es);
+                        stats.put(federation, e.round, es);
                     }
                 }
                 break;
             default:
                 throw new IllegalArgumentException("not a coordinator record: " + e);
         }
-        progressState.update(p);
+        progressState.put(federation, p);
     }
 
     @Override
@@ -215,7 +221,7 @@ public class RoundCoordinator
         FederationProgress p = progress(ctx, out);
         if (config.asynchronous()) {
             onAsyncShard(g, p, ctx, out);
-            progressState.update(p);
+            progressState.put(federation, p);
             return;
         }
         if (p.phase != Phase.TRAINING || g.round != p.round || g.shard >= p.numShards) {
@@ -229,13 +235,13 @@ public class RoundCoordinator
         p.shardsReceived++;
         if (g.distances != null) {
             gatherDistances(g, p, out);
-            progressState.update(p);
+            progressState.put(federation, p);
             return;
         }
         if (g.aborted) {
             p.roundAborted = true;
         } else {
-            pendingModel.put(g.shard, serverStep(g));
+            pendingModel.put(federation, g.shard, serverStep(g));
         }
         if (p.contributors.isEmpty()) {
             p.contributors = new ArrayList<>(g.contributors);
@@ -243,18 +249,18 @@ public class RoundCoordinator
         if (p.shardsReceived == p.numShards) {
             closeRound(p, ctx, out);
         }
-        progressState.update(p);
+        progressState.put(federation, p);
     }
 
     @Override
     public void onTimer(long timestamp, OnTimerContext ctx, Collector<Directive> out)
             throws Exception {
-        FederationProgress p = progressState.value();
+        FederationProgress p = progressState.get(federation);
         if (p == null) {
             return;
         }
         List<RoundStats> due = new ArrayList<>();
-        for (Map.Entry<Long, RoundStats> entry : stats.entries()) {
+        for (Map.Entry<Long, RoundStats> entry : stats.view(federation).entrySet()) {
             RoundStats s = entry.getValue();
             if (s.closedAt > 0 && s.closedAt + config.evaluationTimeoutMs() <= timestamp) {
                 due.add(s);
@@ -276,7 +282,7 @@ public class RoundCoordinator
                     s.expectedEvaluators.size());
             writeResult(s, p, ctx, out);
         }
-        progressState.update(p);
+        progressState.put(federation, p);
     }
 
     /**
@@ -287,13 +293,13 @@ public class RoundCoordinator
         if (config.optimizer() == FederationOptions.Optimizer.NONE) {
             return g.values;
         }
-        float[] global = model.get(g.shard).clone();
-        OptimizerState st = optimizerState.get(g.shard);
+        float[] global = model.get(federation, g.shard).clone();
+        OptimizerState st = optimizerState.get(federation, g.shard);
         if (st == null) {
             st = OptimizerState.zeros(optimizer.stateSlots(), global.length);
         }
         optimizer.step(global, g.values, st.slots(optimizer.stateSlots()), g.round);
-        optimizerState.put(g.shard, st);
+        optimizerState.put(federation, g.shard, st);
         return global;
     }
 
@@ -324,7 +330,7 @@ public class RoundCoordinator
         asyncShardCounts.remove(g.round);
         for (int shard = 0; shard < p.numShards; shard++) {
             String key = g.round + "/" + shard;
-            model.put(shard, asyncPending.get(key));
+            model.put(federation, shard, asyncPending.get(key));
             asyncPending.remove(key);
         }
         p.modelVersion = g.round;
@@ -371,14 +377,14 @@ public class RoundCoordinator
             }
             Collections.sort(evaluators);
         }
-        s.expectedEvaluators = evaluators;
+        s.expectEvaluators(evaluators);
         p.evaluators = evaluators;
         p.contributors = new ArrayList<>();
         p.roundStartedAt = now;
         if (last) {
             p.phase = Phase.FINAL_EVALUATION;
         }
-        stats.put(v, s);
+        stats.put(federation, v, s);
         LOG.info(
                 "Model version {} ({} learners contributed since the last)",
                 v,
@@ -463,7 +469,7 @@ public class RoundCoordinator
     }
 
     private FederationProgress progress(Context ctx, Collector<Directive> out) throws Exception {
-        FederationProgress p = progressState.value();
+        FederationProgress p = progressState.get(federation);
         if (p != null) {
             return p;
         }
@@ -477,7 +483,7 @@ public class RoundCoordinator
         } else {
             p.phase = Phase.WAITING_FOR_MODEL;
         }
-        progressState.update(p);
+        progressState.put(federation, p);
         return p;
     }
 
@@ -488,7 +494,7 @@ public class RoundCoordinator
         for (int s = 0; s < p.numShards; s++) {
             int from = s * config.shardSize();
             int to = Math.min(values.length, from + config.shardSize());
-            model.put(s, java.util.Arrays.copyOfRange(values, from, to));
+            model.put(federation, s, java.util.Arrays.copyOfRange(values, from, to));
         }
         p.modelVersion = 0;
         p.phase = Phase.WAITING_FOR_LEARNERS;
@@ -615,7 +621,7 @@ public class RoundCoordinator
         s.round = round;
         s.participants = participants.size();
         s.startedAt = now;
-        stats.put(round, s);
+        stats.put(federation, round, s);
         LOG.info(
                 "Round {} started: {} participants, quorum {}, deadline in {} ms",
                 round,
@@ -668,7 +674,7 @@ public class RoundCoordinator
             throws Exception {
         long now = ctx.timerService().currentProcessingTime();
         long round = p.round;
-        RoundStats s = stats.get(round);
+        RoundStats s = stats.get(federation, round);
         if (s == null) {
             s = new RoundStats();
             s.round = round;
@@ -690,7 +696,7 @@ public class RoundCoordinator
         }
         if (!p.roundAborted) {
             for (int shard = 0; shard < p.numShards; shard++) {
-                model.put(shard, pendingModel.get(shard));
+                model.put(federation, shard, pendingModel.get(federation, shard));
             }
             p.modelVersion = round;
             p.evaluators =
@@ -700,8 +706,8 @@ public class RoundCoordinator
         } else {
             p.evaluators = new ArrayList<>();
         }
-        pendingModel.clear();
-        s.expectedEvaluators = new ArrayList<>(p.evaluators);
+        pendingModel.clear(federation);
+        s.expectEvaluators(new ArrayList<>(p.evaluators));
         LOG.info(
                 "Round {} {} after {} ms with {} of {} participants",
                 round,
@@ -709,18 +715,18 @@ public class RoundCoordinator
                 now - p.roundStartedAt,
                 p.contributors.size(),
                 p.participants.size());
-        stats.put(round, s);
+        stats.put(federation, round, s);
 
         p.awaitingReportsFrom = new ArrayList<>();
         if (s.last) {
             p.phase = Phase.FINAL_EVALUATION;
             publish(p, false, out);
         } else if (config.protocol() == FederationOptions.Protocol.SEMI_SYNCHRONOUS
-                && !s.trainReporters.containsAll(s.contributors)) {
+                && !s.contributors.stream().allMatch(s::hasTrainReport)) {
             // The next round's local work is sized from the speeds the contributors reported;
             // their reports travel beside the shards and can arrive just after them: wait.
             for (String c : s.contributors) {
-                if (!s.trainReporters.contains(c)) {
+                if (!s.hasTrainReport(c)) {
                     p.awaitingReportsFrom.add(c);
                 }
             }
@@ -754,7 +760,7 @@ public class RoundCoordinator
         boolean cutoff = p.phase != Phase.FINISHED && reachedCutoff(r);
         r.last = s.last || cutoff;
         ctx.output(RESULTS, r);
-        stats.remove(s.round);
+        stats.remove(federation, s.round);
         if (cutoff && !s.last) {
             p.finishReason =
                     config.terminationMetric().get()
@@ -822,7 +828,7 @@ public class RoundCoordinator
     private float[] assembleModel(FederationProgress p) throws Exception {
         float[] values = new float[(int) TensorSpecInfo.totalSize(p.tensors)];
         for (int s = 0; s < p.numShards; s++) {
-            float[] shard = model.get(s);
+            float[] shard = model.get(federation, s);
             System.arraycopy(shard, 0, values, s * config.shardSize(), shard.length);
         }
         return values;

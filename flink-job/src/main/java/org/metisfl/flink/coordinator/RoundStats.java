@@ -2,8 +2,10 @@ package org.metisfl.flink.coordinator;
 
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
 /** What is known of one round until its result is written (a Flink POJO in keyed state). */
 public class RoundStats {
@@ -22,7 +24,48 @@ public class RoundStats {
     public Map<String, Double> evalSums = new HashMap<>();
     public long evalExamples;
 
+    /** Indexes of the lists above for O(1) membership checks (rebuilt after a restore). */
+    private transient Set<String> trainReporterIndex;
+
+    private transient Set<String> expectedEvaluatorIndex;
+    private transient Set<String> evalReporterIndex;
+
     public RoundStats() {}
+
+    boolean hasTrainReport(String learner) {
+        if (trainReporterIndex == null) {
+            trainReporterIndex = new HashSet<>(trainReporters);
+        }
+        return trainReporterIndex.contains(learner);
+    }
+
+    /** Records {@code learner}'s training report; false if it had reported already. */
+    boolean addTrainReporter(String learner) {
+        if (hasTrainReport(learner)) {
+            return false;
+        }
+        trainReporterIndex.add(learner);
+        trainReporters.add(learner);
+        return true;
+    }
+
+    void expectEvaluators(List<String> learners) {
+        expectedEvaluators = learners;
+        expectedEvaluatorIndex = null;
+    }
+
+    /** Records {@code learner}'s evaluation if it was asked for one and has not answered yet. */
+    boolean addEvalReporter(String learner) {
+        if (expectedEvaluatorIndex == null) {
+            expectedEvaluatorIndex = new HashSet<>(expectedEvaluators);
+            evalReporterIndex = new HashSet<>(evalReporters);
+        }
+        if (!expectedEvaluatorIndex.contains(learner) || !evalReporterIndex.add(learner)) {
+            return false;
+        }
+        evalReporters.add(learner);
+        return true;
+    }
 
     static void addWeighted(Map<String, Double> sums, Map<String, Double> metrics, double w) {
         if (metrics == null) {

@@ -29,7 +29,7 @@ public class GatewayEvent {
         /** A learner's proposed initial model ({@code learnerId, tensors, values}). */
         INITIAL_MODEL,
         /**
-         * A round started at a gateway ({@code round, shard, numShards, participants, quorum,
+         * A round started at a gateway ({@code round, shard, numShards, participantCount, quorum,
          * deadline}).
          */
         ROUND_OPENED,
@@ -70,6 +70,10 @@ public class GatewayEvent {
     public double weight;
     public float[] values;
     public List<String> participants;
+
+    /** A round opening: how many participants its plan has (the list stays at the gateways). */
+    public int participantCount;
+
     public int quorum;
     public long deadline;
     public Map<String, Double> metrics;

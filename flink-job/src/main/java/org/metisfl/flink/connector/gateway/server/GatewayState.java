@@ -433,7 +433,7 @@ public final class GatewayState {
             e.round = p.getRound();
             e.shard = s;
             e.numShards = header.getNumShards();
-            e.participants = p.getParticipantsList();
+            e.participantCount = p.getParticipantsCount();
             e.quorum = p.getQuorum();
             e.deadline = p.getDeadlineUnixMs();
             opened.add(e);

@@ -1,0 +1,30 @@
+package org.metisfl.flink.aggregation;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.util.HashSet;
+import java.util.Set;
+import org.apache.flink.runtime.state.KeyGroupRangeAssignment;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+class ShardKeysTest {
+
+    @ParameterizedTest
+    @ValueSource(ints = {1, 2, 3, 4, 7})
+    void shardsAreSpreadRoundRobinOverSubtasksAndKeysMapBack(int parallelism) {
+        ShardKeys keys = new ShardKeys(parallelism);
+        int maxParallelism = KeyGroupRangeAssignment.computeDefaultMaxParallelism(parallelism);
+        Set<Integer> seen = new HashSet<>();
+        for (int shard = 0; shard < 500; shard++) {
+            int key = keys.keyOf(shard);
+            assertThat(ShardKeys.shardOf(key)).isEqualTo(shard);
+            assertThat(seen.add(key)).isTrue();
+            assertThat(
+                            KeyGroupRangeAssignment.assignKeyToParallelOperator(
+                                    key, maxParallelism, parallelism))
+                    .as("subtask of shard %d", shard)
+                    .isEqualTo(shard % parallelism);
+        }
+    }
+}

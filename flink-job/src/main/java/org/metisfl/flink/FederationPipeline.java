@@ -96,13 +96,14 @@ public final class FederationPipeline {
                                 : config.rule().name().toLowerCase())
                         + ")";
         DataStream<GlobalShard> shards =
-                (config.asynchronous()
-                                ? byShard.process(new AsyncShardAggregator(config))
-                                : byShard.transform(
-                                        aggregatorName,
-                                        TypeInformation.of(GlobalShard.class),
-                                        new FlushingKeyedProcessOperator<>(
-                                                new ShardAggregator(config))))
+                byShard.transform(
+                                aggregatorName,
+                                TypeInformation.of(GlobalShard.class),
+                                config.asynchronous()
+                                        ? new FlushingKeyedProcessOperator<>(
+                                                new AsyncShardAggregator(config))
+                                        : new FlushingKeyedProcessOperator<>(
+                                                new ShardAggregator(config)))
                         .setParallelism(config.jobParallelism())
                         .name(aggregatorName)
                         .uid("shard-aggregator");

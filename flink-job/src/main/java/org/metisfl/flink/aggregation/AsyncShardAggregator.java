@@ -5,14 +5,12 @@ import java.util.Comparator;
 import java.util.Iterator;
 import java.util.List;
 import org.apache.flink.api.common.functions.OpenContext;
-import org.apache.flink.api.common.state.ListState;
-import org.apache.flink.api.common.state.ListStateDescriptor;
 import org.apache.flink.api.common.state.MapState;
 import org.apache.flink.api.common.state.MapStateDescriptor;
-import org.apache.flink.api.common.state.ValueState;
 import org.apache.flink.api.common.state.ValueStateDescriptor;
 import org.apache.flink.api.common.typeinfo.TypeInformation;
 import org.apache.flink.api.common.typeinfo.Types;
+import org.apache.flink.api.java.typeutils.ListTypeInfo;
 import org.apache.flink.metrics.Counter;
 import org.apache.flink.streaming.api.functions.KeyedProcessFunction;
 import org.apache.flink.util.Collector;
@@ -24,6 +22,9 @@ import org.metisfl.flink.config.FederationConfig;
 import org.metisfl.flink.config.FederationOptions.AsyncRule;
 import org.metisfl.flink.model.GatewayEvent;
 import org.metisfl.flink.model.GlobalShard;
+import org.metisfl.flink.state.CheckpointFlushing;
+import org.metisfl.flink.state.WriteBehindState;
+import org.metisfl.flink.state.WriteBehindValue;
 
 /**
  * The asynchronous protocol's window: one model version per update (FedAsync, FedRec) or per K
@@ -37,7 +38,8 @@ import org.metisfl.flink.model.GlobalShard;
  * each update's delta from the model it was trained on); FedRec keeps every learner's latest
  * update, O(learners x shard), as MetisFL's FedRec does.
  */
-public class AsyncShardAggregator extends KeyedProcessFunction<Integer, GatewayEvent, GlobalShard> {
+public class AsyncShardAggregator extends KeyedProcessFunction<Integer, GatewayEvent, GlobalShard>
+        implements CheckpointFlushing {
     private static final long serialVersionUID = 1L;
     private static final TypeInformation<float[]> FLOATS =
             org.metisfl.flink.model.serialization.BulkArrayTypeInfo.FLOATS;
@@ -49,11 +51,11 @@ public class AsyncShardAggregator extends KeyedProcessFunction<Integer, GatewayE
     private final int bufferSize;
     private final double serverLearningRate;
 
-    private transient ValueState<AsyncShard> shardState;
+    private transient WriteBehindValue<Integer, AsyncShard> shardState;
     private transient MapState<String, String> lastTask;
     private transient MapState<String, Contribution> contributions;
     private transient MapState<Long, float[]> history;
-    private transient ListState<GatewayEvent> pending;
+    private transient WriteBehindValue<Integer, List<GatewayEvent>> pending;
     private transient Counter duplicates;
     private transient Counter tooStale;
 
@@ -69,10 +71,10 @@ public class AsyncShardAggregator extends KeyedProcessFunction<Integer, GatewayE
     @Override
     public void open(OpenContext openContext) {
         shardState =
-                getRuntimeContext()
-                        .getState(
-                                new ValueStateDescriptor<>(
-                                        "async-shard", TypeInformation.of(AsyncShard.class)));
+                WriteBehindValue.of(
+                        getRuntimeContext(),
+                        new ValueStateDescriptor<>(
+                                "async-shard", TypeInformation.of(AsyncShard.class)));
         lastTask =
                 getRuntimeContext()
                         .getMapState(
@@ -88,12 +90,17 @@ public class AsyncShardAggregator extends KeyedProcessFunction<Integer, GatewayE
                 getRuntimeContext()
                         .getMapState(new MapStateDescriptor<>("history", Types.LONG, FLOATS));
         pending =
-                getRuntimeContext()
-                        .getListState(
-                                new ListStateDescriptor<>(
-                                        "pending", TypeInformation.of(GatewayEvent.class)));
+                WriteBehindValue.of(
+                        getRuntimeContext(),
+                        new ValueStateDescriptor<>(
+                                "pending", new ListTypeInfo<>(GatewayEvent.class)));
         duplicates = getRuntimeContext().getMetricGroup().counter("duplicateUpdates");
         tooStale = getRuntimeContext().getMetricGroup().counter("tooStaleUpdates");
+    }
+
+    @Override
+    public List<WriteBehindState> writeBehindStates() {
+        return List.of(shardState, pending);
     }
 
     @Override
@@ -101,20 +108,25 @@ public class AsyncShardAggregator extends KeyedProcessFunction<Integer, GatewayE
             throws Exception {
         switch (e.kind) {
             case MODEL_SHARD -> {
-                AsyncShard s = shardState.value();
+                AsyncShard s = shardState.get(ctx.getCurrentKey());
                 if (s == null) {
                     s = new AsyncShard();
                     s.version = e.round;
                     s.numShards = e.numShards;
                     s.global = e.values;
-                    shardState.update(s);
+                    shardState.put(ctx.getCurrentKey(), s);
                     if (rule == AsyncRule.FEDBUFF) {
                         history.put(s.version, e.values.clone());
                     }
                 }
             }
             case UPDATE_SHARD -> {
-                pending.add(e);
+                List<GatewayEvent> waiting = pending.get(ctx.getCurrentKey());
+                if (waiting == null) {
+                    waiting = new ArrayList<>();
+                    pending.put(ctx.getCurrentKey(), waiting);
+                }
+                waiting.add(e);
                 ctx.timerService().registerEventTimeTimer(ctx.timestamp());
             }
             default -> throw new IllegalArgumentException("not an asynchronous record: " + e);
@@ -126,25 +138,26 @@ public class AsyncShardAggregator extends KeyedProcessFunction<Integer, GatewayE
             throws Exception {
         List<GatewayEvent> due = new ArrayList<>();
         List<GatewayEvent> later = new ArrayList<>();
-        for (GatewayEvent e : pending.get()) {
+        List<GatewayEvent> waiting = pending.get(ctx.getCurrentKey());
+        for (GatewayEvent e : waiting == null ? List.<GatewayEvent>of() : waiting) {
             (e.stamp <= timestamp ? due : later).add(e);
         }
         if (due.isEmpty()) {
             return;
         }
-        pending.update(later);
+        pending.put(ctx.getCurrentKey(), later.isEmpty() ? null : later);
         due.sort(
                 Comparator.<GatewayEvent>comparingLong(e -> e.stamp)
                         .thenComparing(e -> e.learnerId)
                         .thenComparing(e -> e.taskId));
-        AsyncShard s = shardState.value();
+        AsyncShard s = shardState.get(ctx.getCurrentKey());
         if (s == null) {
             return; // no model yet: cannot happen, the gateways hand out tasks only with one
         }
         for (GatewayEvent e : due) {
             apply(s, e, ShardKeys.shardOf(ctx.getCurrentKey()), out);
         }
-        shardState.update(s);
+        shardState.put(ctx.getCurrentKey(), s);
     }
 
     private void apply(AsyncShard s, GatewayEvent e, int shard, Collector<GlobalShard> out)
@@ -226,7 +239,8 @@ public class AsyncShardAggregator extends KeyedProcessFunction<Integer, GatewayE
         g.round = s.version;
         g.shard = shard;
         g.numShards = s.numShards;
-        g.values = s.global.clone();
+        // No copy: the record crosses a keyBy, so it is serialised when collected.
+        g.values = s.global;
         g.contributors = learners;
         out.collect(g);
     }

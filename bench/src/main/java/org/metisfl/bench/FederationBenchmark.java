@@ -338,6 +338,7 @@ public final class FederationBenchmark {
                         "6g",
                         300));
         s.add(registered(100_000, 100, 1, 240));
+        s.add(asynchronous(100_000, 10 * K, 60, 300));
         // Beyond the 15-minute budget on this machine: run with --only full (or the id).
         s.add(scenario("size-50M-10", "full", 50 * M, 10, 2, true, "1 s", none(), "8g", 600));
         s.add(
@@ -422,6 +423,34 @@ public final class FederationBenchmark {
                 trainers,
                 32,
                 rounds,
+                true,
+                "1 s",
+                extra,
+                "6g",
+                Duration.ofSeconds(timeoutSeconds));
+    }
+
+    /**
+     * Asynchronous FedAsync with {@code learners} registered learners, every one of them training:
+     * each accepted update is mixed into the model and its learner gets the next task at once, so
+     * updates stream for {@code trainSeconds} (termination.max-duration); at most {@value
+     * #MAX_TRANSFERS} learners transfer at once. The figure is updates per second.
+     */
+    static Scenario asynchronous(int learners, long values, int trainSeconds, int timeoutSeconds) {
+        Map<String, String> extra = new LinkedHashMap<>();
+        extra.put("protocol.type", "asynchronous");
+        extra.put("async.rule", "fedasync");
+        extra.put("async.max-staleness", "1000000");
+        extra.put("federation.rounds", "100000000");
+        extra.put("termination.max-duration", trainSeconds + " s");
+        return new Scenario(
+                "async-" + label(learners),
+                "async",
+                values,
+                learners,
+                learners,
+                32,
+                1,
                 true,
                 "1 s",
                 extra,
@@ -875,6 +904,56 @@ public final class FederationBenchmark {
         if (!reg.isEmpty()) {
             md.append("## Registered learners holding task streams\n\n");
             md.append(reg).append('\n');
+        }
+
+        Table async =
+                new Table(
+                        "registered learners",
+                        "params",
+                        "channels",
+                        "join + streams s",
+                        "updates acknowledged",
+                        "updates / s",
+                        "update MB / s",
+                        "model versions",
+                        "peak RSS MiB",
+                        "heap after GC MiB",
+                        "status");
+        for (Outcome o : outcomes) {
+            if (o.scenario.group.equals("async")) {
+                SimulationReport r = o.report;
+                long acks = r.rounds().stream().mapToLong(RoundTimeline::acks).sum();
+                long bytes = r.rounds().stream().mapToLong(RoundTimeline::bytesUploaded).sum();
+                long first =
+                        r.rounds().stream()
+                                .mapToLong(RoundTimeline::firstTaskAtUs)
+                                .filter(x -> x > 0)
+                                .min()
+                                .orElse(0);
+                long last =
+                        r.rounds().stream().mapToLong(RoundTimeline::lastAckAtUs).max().orElse(0);
+                double seconds = (last - first) / 1e6;
+                async.row(
+                        Table.count(o.scenario.learners),
+                        label(o.scenario.values),
+                        o.scenario.channels,
+                        String.format(
+                                Locale.ROOT, "%.1f", (r.allJoinedAtUs() - r.startedAtUs()) / 1e6),
+                        Table.count(acks),
+                        String.format(Locale.ROOT, "%.0f", seconds > 0 ? acks / seconds : 0),
+                        String.format(Locale.ROOT, "%.1f", seconds > 0 ? bytes / seconds / 1e6 : 0),
+                        r.rounds().stream().mapToLong(RoundTimeline::round).max().orElse(0),
+                        Table.mib(o.peakRss),
+                        Table.mib(o.heapAfterGc),
+                        o.status());
+            }
+        }
+        if (!async.isEmpty()) {
+            md.append("## Asynchronous (FedAsync), every registered learner training\n\n");
+            md.append(async).append('\n');
+            md.append(
+                    "Updates / s = updates acknowledged / (first task → last acknowledgement);"
+                            + " model versions = the newest version a task was given on.\n\n");
         }
 
         md.append("## Every scenario\n\n");

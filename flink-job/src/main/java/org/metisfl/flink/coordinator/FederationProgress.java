@@ -2,8 +2,10 @@ package org.metisfl.flink.coordinator;
 
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import org.metisfl.flink.model.TensorSpecInfo;
 
 /** The coordinator's view of the federation (a Flink POJO in keyed state). */
@@ -55,5 +57,23 @@ public class FederationProgress {
     public List<String> krumSelection = new ArrayList<>();
     public long krumSelectionRound;
 
+    /** An index of {@link #contributors} (rebuilt after a restore or a reset). */
+    private transient Set<String> contributorIndex;
+
     public FederationProgress() {}
+
+    /** Adds {@code learner} to the contributors unless it is one already; O(1). */
+    void addContributor(String learner) {
+        if (contributorIndex == null) {
+            contributorIndex = new HashSet<>(contributors);
+        }
+        if (contributorIndex.add(learner)) {
+            contributors.add(learner);
+        }
+    }
+
+    void setContributors(List<String> learners) {
+        contributors = learners;
+        contributorIndex = null;
+    }
 }

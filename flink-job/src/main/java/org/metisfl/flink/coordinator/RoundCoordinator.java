@@ -65,8 +65,8 @@ public class RoundCoordinator
     private transient WriteBehindMap<String, Integer, float[]> pendingModel;
     private transient WriteBehindMap<String, Long, RoundStats> stats;
     private transient WriteBehindMap<String, Integer, OptimizerState> optimizerState;
-    private transient MapState<String, float[]> asyncPending;
-    private transient MapState<Long, Integer> asyncShardCounts;
+    private transient WriteBehindMap<String, String, float[]> asyncPending;
+    private transient WriteBehindMap<String, Long, Integer> asyncShardCounts;
     private transient ServerOptimizer optimizer;
 
     public RoundCoordinator(FederationConfig config) {
@@ -76,7 +76,14 @@ public class RoundCoordinator
 
     @Override
     public List<WriteBehindState> writeBehindStates() {
-        return List.of(progressState, model, pendingModel, stats, optimizerState);
+        return List.of(
+                progressState,
+                model,
+                pendingModel,
+                stats,
+                optimizerState,
+                asyncPending,
+                asyncShardCounts);
     }
 
     @Override
@@ -110,15 +117,13 @@ public class RoundCoordinator
                                 TypeInformation.of(OptimizerState.class)));
         optimizer = ServerOptimizers.of(config);
         asyncPending =
-                getRuntimeContext()
-                        .getMapState(
-                                new MapStateDescriptor<>(
-                                        "async-pending", Types.STRING, FLOAT_ARRAY));
+                WriteBehindMap.of(
+                        getRuntimeContext(),
+                        new MapStateDescriptor<>("async-pending", Types.STRING, FLOAT_ARRAY));
         asyncShardCounts =
-                getRuntimeContext()
-                        .getMapState(
-                                new MapStateDescriptor<>(
-                                        "async-shard-counts", Types.LONG, Types.INT));
+                WriteBehindMap.of(
+                        getRuntimeContext(),
+                        new MapStateDescriptor<>("async-shard-counts", Types.LONG, Types.INT));
         stats =
                 WriteBehindMap.of(
                         getRuntimeContext(),
@@ -244,7 +249,7 @@ public class RoundCoordinator
             pendingModel.put(federation, g.shard, serverStep(g));
         }
         if (p.contributors.isEmpty()) {
-            p.contributors = new ArrayList<>(g.contributors);
+            p.setContributors(new ArrayList<>(g.contributors));
         }
         if (p.shardsReceived == p.numShards) {
             closeRound(p, ctx, out);
@@ -313,25 +318,23 @@ public class RoundCoordinator
         if (p.phase != Phase.TRAINING || g.round <= p.modelVersion || g.shard >= p.numShards) {
             return;
         }
-        asyncPending.put(g.round + "/" + g.shard, g.values);
+        asyncPending.put(federation, g.round + "/" + g.shard, g.values);
         if (g.shard == 0) {
             for (String learner : g.contributors) {
-                if (!p.contributors.contains(learner)) {
-                    p.contributors.add(learner);
-                }
+                p.addContributor(learner);
             }
         }
-        Integer count = asyncShardCounts.get(g.round);
+        Integer count = asyncShardCounts.get(federation, g.round);
         int received = count == null ? 1 : count + 1;
         if (received < p.numShards) {
-            asyncShardCounts.put(g.round, received);
+            asyncShardCounts.put(federation, g.round, received);
             return;
         }
-        asyncShardCounts.remove(g.round);
+        asyncShardCounts.remove(federation, g.round);
         for (int shard = 0; shard < p.numShards; shard++) {
             String key = g.round + "/" + shard;
-            model.put(federation, shard, asyncPending.get(key));
-            asyncPending.remove(key);
+            model.put(federation, shard, asyncPending.get(federation, key));
+            asyncPending.remove(federation, key);
         }
         p.modelVersion = g.round;
         onAsyncVersion(p, ctx, out);
@@ -379,7 +382,7 @@ public class RoundCoordinator
         }
         s.expectEvaluators(evaluators);
         p.evaluators = evaluators;
-        p.contributors = new ArrayList<>();
+        p.setContributors(new ArrayList<>());
         p.roundStartedAt = now;
         if (last) {
             p.phase = Phase.FINAL_EVALUATION;
@@ -566,7 +569,7 @@ public class RoundCoordinator
             p.phase = Phase.TRAINING;
             p.federationStartedAt = now;
             p.roundStartedAt = now;
-            p.contributors = new ArrayList<>();
+            p.setContributors(new ArrayList<>());
             LOG.info(
                     "Asynchronous training started from model version {} with {} learners",
                     p.modelVersion,
@@ -616,7 +619,7 @@ public class RoundCoordinator
         p.shardsReceived = 0;
         p.roundAborted = false;
         p.krumDistances = null;
-        p.contributors = new ArrayList<>();
+        p.setContributors(new ArrayList<>());
         RoundStats s = new RoundStats();
         s.round = round;
         s.participants = participants.size();

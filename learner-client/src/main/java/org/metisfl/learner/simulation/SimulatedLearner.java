@@ -34,6 +34,7 @@ final class SimulatedLearner {
     private final AtomicBoolean ended = new AtomicBoolean();
     private volatile Credentials credentials;
     private long lastTrainRound = Long.MIN_VALUE;
+    private String lastTrainTaskId = "";
     private long lastEvalRound = Long.MIN_VALUE;
     private volatile ClientCallStreamObserver<StreamTasksRequest> taskCall;
 
@@ -132,10 +133,14 @@ final class SimulatedLearner {
         switch (task.getKindCase()) {
             case TRAIN -> {
                 synchronized (this) {
-                    if (task.getRound() <= lastTrainRound) {
-                        return; // a task already done, re-sent after a reconnect
+                    // A task already done, re-sent after a reconnect. Asynchronous tasks can share
+                    // a model version (the round): their ids tell them apart.
+                    if (task.getRound() < lastTrainRound
+                            || task.getTaskId().equals(lastTrainTaskId)) {
+                        return;
                     }
                     lastTrainRound = task.getRound();
+                    lastTrainTaskId = task.getTaskId();
                 }
                 RoundRecorder r = sim.round(task.getRound());
                 r.trainTasks.incrementAndGet();

@@ -932,7 +932,7 @@ public final class FederationBenchmark {
                                 .orElse(0);
                 long last =
                         r.rounds().stream().mapToLong(RoundTimeline::lastAckAtUs).max().orElse(0);
-                double seconds = (last - first) / 1e6;
+                double span = (last - first) / 1e6;
                 async.row(
                         Table.count(o.scenario.learners),
                         label(o.scenario.values),
@@ -940,8 +940,8 @@ public final class FederationBenchmark {
                         String.format(
                                 Locale.ROOT, "%.1f", (r.allJoinedAtUs() - r.startedAtUs()) / 1e6),
                         Table.count(acks),
-                        String.format(Locale.ROOT, "%.0f", seconds > 0 ? acks / seconds : 0),
-                        String.format(Locale.ROOT, "%.1f", seconds > 0 ? bytes / seconds / 1e6 : 0),
+                        String.format(Locale.ROOT, "%.0f", span > 0 ? acks / span : 0),
+                        String.format(Locale.ROOT, "%.1f", span > 0 ? bytes / span / 1e6 : 0),
                         r.rounds().stream().mapToLong(RoundTimeline::round).max().orElse(0),
                         Table.mib(o.peakRss),
                         Table.mib(o.heapAfterGc),

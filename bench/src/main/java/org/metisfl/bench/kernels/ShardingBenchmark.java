@@ -2,11 +2,11 @@ package org.metisfl.bench.kernels;
 
 import com.google.protobuf.ByteString;
 import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import org.metisfl.flink.connector.gateway.server.ModelChunks;
 import org.metisfl.flink.model.GatewayEvent;
 import org.metisfl.flink.model.ModelCodec;
 import org.metisfl.flink.model.TensorSpecInfo;
@@ -123,30 +123,24 @@ public class ShardingBenchmark {
     }
 
     /**
-     * The job's copies of one new global model, besides the gRPC transfer to the gateway:
-     * assembleModel, ModelSinkWriter.toBytes, ByteString.copyFrom per chunk (sink), and
-     * ByteString.copyFrom per chunk again (GatewayState.apply).
+     * The job's copies of one new global model, besides Flink's serialization of its MODEL_SHARD
+     * directives and the gRPC transfer to the gateway: one little-endian encode per shard, cut into
+     * chunks by views (ModelAssembly.add, sink), and the received chunks kept as they are
+     * (ModelChunks.of, GatewayState.apply), served to every learner without a copy.
      */
     @Benchmark
     public List<ByteString> publishCopyChain() {
-        float[] assembled = assemble();
-        ByteBuffer b = ByteBuffer.allocate(assembled.length * 4).order(ByteOrder.LITTLE_ENDIAN);
-        b.asFloatBuffer().put(assembled);
-        byte[] bytes = b.array();
         List<ByteString> sent = new ArrayList<>();
-        for (int off = 0; off < bytes.length; off += CHUNK) {
-            sent.add(ByteString.copyFrom(bytes, off, Math.min(CHUNK, bytes.length - off)));
+        for (float[] shard : shards) {
+            ByteString bytes = ModelCodec.toBytes(shard);
+            if (bytes.size() <= CHUNK) {
+                sent.add(bytes);
+            } else {
+                for (int off = 0; off < bytes.size(); off += CHUNK) {
+                    sent.add(bytes.substring(off, Math.min(bytes.size(), off + CHUNK)));
+                }
+            }
         }
-        byte[] received = new byte[bytes.length];
-        int at = 0;
-        for (ByteString c : sent) {
-            c.copyTo(received, at);
-            at += c.size();
-        }
-        List<ByteString> served = new ArrayList<>();
-        for (int off = 0; off < received.length; off += CHUNK) {
-            served.add(ByteString.copyFrom(received, off, Math.min(CHUNK, received.length - off)));
-        }
-        return served;
+        return ModelChunks.of(sent, CHUNK).chunks();
     }
 }

@@ -806,7 +806,7 @@ public class RoundCoordinator
         d.tensors = p.tensors;
         d.numShards = p.numShards;
         d.shardSize = config.shardSize();
-        d.model = p.modelVersion >= 0 ? assembleModel(p) : null;
+        d.modelValues = p.modelVersion >= 0 ? emitModel(p.modelVersion, p.numShards, out) : 0;
         if (withPlan) {
             d.planRound = p.round;
             d.participants = p.participants;
@@ -828,12 +828,35 @@ public class RoundCoordinator
         out.collect(d);
     }
 
-    private float[] assembleModel(FederationProgress p) throws Exception {
-        float[] values = new float[(int) TensorSpecInfo.totalSize(p.tensors)];
-        for (int s = 0; s < p.numShards; s++) {
-            float[] shard = model.get(federation, s);
-            System.arraycopy(shard, 0, values, s * config.shardSize(), shard.length);
+    /**
+     * Emits the model's values, shard by shard, as MODEL_SHARD directives of at most {@link
+     * Directive#MAX_SHARD_VALUES} values (never the whole model as one record); returns how many
+     * values were emitted.
+     */
+    private long emitModel(long version, int numShards, Collector<Directive> out) throws Exception {
+        int offset = 0;
+        for (int s = 0; s < numShards; s++) {
+            float[] values = modelShard(s);
+            if (values.length <= Directive.MAX_SHARD_VALUES) {
+                out.collect(Directive.modelShard(version, s, offset, values));
+            } else {
+                for (int from = 0; from < values.length; from += Directive.MAX_SHARD_VALUES) {
+                    int to = Math.min(values.length, from + Directive.MAX_SHARD_VALUES);
+                    out.collect(
+                            Directive.modelShard(
+                                    version,
+                                    s,
+                                    offset + from,
+                                    java.util.Arrays.copyOfRange(values, from, to)));
+                }
+            }
+            offset += values.length;
         }
-        return values;
+        return offset;
+    }
+
+    /** The current global model's values of one shard. */
+    private float[] modelShard(int shard) throws Exception {
+        return model.get(federation, shard);
     }
 }

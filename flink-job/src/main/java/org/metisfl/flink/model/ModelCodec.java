@@ -1,6 +1,7 @@
 package org.metisfl.flink.model;
 
 import com.google.protobuf.ByteString;
+import com.google.protobuf.UnsafeByteOperations;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.ByteBuffer;
@@ -32,7 +33,22 @@ public final class ModelCodec {
     public static ByteString toBytes(float[] values, int from, int count) {
         ByteBuffer b = ByteBuffer.allocate(count * Float.BYTES).order(ByteOrder.LITTLE_ENDIAN);
         b.asFloatBuffer().put(values, from, count);
-        return ByteString.copyFrom(b.array());
+        // The array is ours alone and never written again: wrap it instead of copying it.
+        return UnsafeByteOperations.unsafeWrap(b.array());
+    }
+
+    /** Little-endian float32 bytes of all {@code values}, encoded once and wrapped (no copy). */
+    public static ByteString toBytes(float[] values) {
+        return toBytes(values, 0, values.length);
+    }
+
+    /**
+     * The most model bytes one gRPC message of at most {@code maxMessageBytes} carries: 1 MiB, or
+     * less to leave room for the rest of the message; a whole number of float32 values.
+     */
+    public static int chunkBytes(int maxMessageBytes) {
+        int room = Math.max(4 * 1024, maxMessageBytes - 64 * 1024);
+        return Math.min(1 << 20, room) & ~(Float.BYTES - 1);
     }
 
     public static TensorSpecInfo fromProto(TensorSpec spec) {

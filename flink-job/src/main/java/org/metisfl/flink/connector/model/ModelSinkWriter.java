@@ -8,8 +8,6 @@ import io.grpc.netty.shaded.io.netty.channel.nio.NioEventLoopGroup;
 import io.grpc.netty.shaded.io.netty.channel.socket.nio.NioSocketChannel;
 import io.grpc.stub.StreamObserver;
 import java.io.IOException;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
@@ -29,21 +27,27 @@ import org.metisfl.proto.v1.TrainTask;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-/** Keeps the announced gateways and delivers directives to them (the latest also to late ones). */
+/**
+ * Keeps the announced gateways and delivers directives to them (the latest also to late ones).
+ *
+ * <p>The model comes as MODEL_SHARD directives before the PUBLISH that names it; each shard is
+ * encoded once ({@link ModelAssembly}) and its bytes go to every gateway as they are. The latest
+ * model is kept, encoded, for gateways that announce later and for directives that republish it.
+ */
 final class ModelSinkWriter implements SinkWriter<Directive> {
     private static final Logger LOG = LoggerFactory.getLogger(ModelSinkWriter.class);
     private static final int ATTEMPTS = 5;
 
     private record Gateway(String host, int port, String secret, ManagedChannel channel) {}
 
-    private final int chunkBytes;
     private final EventLoopGroup eventLoop;
     private final Map<Integer, Gateway> gateways = new HashMap<>();
+    private final ModelAssembly assembly;
     private Directive latest;
-    private byte[] latestBytes;
+    private EncodedModel latestModel;
 
     ModelSinkWriter(int maxMessageBytes) {
-        this.chunkBytes = Math.min(1 << 20, maxMessageBytes - 64 * 1024);
+        this.assembly = new ModelAssembly(ModelCodec.chunkBytes(maxMessageBytes));
         this.eventLoop =
                 new NioEventLoopGroup(
                         1,
@@ -57,46 +61,70 @@ final class ModelSinkWriter implements SinkWriter<Directive> {
 
     @Override
     public void write(Directive d, Context context) throws IOException, InterruptedException {
-        if (d.kind == Directive.Kind.ANNOUNCE) {
-            Gateway old = gateways.get(d.gateway);
-            if (old != null) {
-                old.channel().shutdownNow();
+        switch (d.kind) {
+            case ANNOUNCE -> announce(d);
+            case MODEL_SHARD -> {
+                // A republished model is the one already encoded: versions never change values.
+                if (latestModel == null || latestModel.version() != d.modelVersion) {
+                    assembly.add(d);
+                }
             }
-            ManagedChannel channel =
-                    NettyChannelBuilder.forAddress(d.host, d.port)
-                            .usePlaintext()
-                            .eventLoopGroup(eventLoop)
-                            .channelType(NioSocketChannel.class)
-                            .directExecutor()
-                            .build();
-            Gateway g = new Gateway(d.host, d.port, d.secret, channel);
-            gateways.put(d.gateway, g);
-            LOG.info("Gateway {} announced at {}:{}", d.gateway, d.host, d.port);
-            if (latest != null) {
-                deliver(d.gateway, g, latest, latestBytes);
-            }
-            return;
+            case PUBLISH -> publish(d);
         }
+    }
+
+    private void announce(Directive d) throws IOException, InterruptedException {
+        Gateway old = gateways.get(d.gateway);
+        if (old != null) {
+            old.channel().shutdownNow();
+        }
+        ManagedChannel channel =
+                NettyChannelBuilder.forAddress(d.host, d.port)
+                        .usePlaintext()
+                        .eventLoopGroup(eventLoop)
+                        .channelType(NioSocketChannel.class)
+                        .directExecutor()
+                        .build();
+        Gateway g = new Gateway(d.host, d.port, d.secret, channel);
+        gateways.put(d.gateway, g);
+        LOG.info("Gateway {} announced at {}:{}", d.gateway, d.host, d.port);
+        if (latest != null) {
+            deliver(d.gateway, g, latest, latestModel);
+        }
+    }
+
+    private void publish(Directive d) throws IOException, InterruptedException {
+        latestModel = modelOf(d);
         latest = d;
-        latestBytes = d.model == null ? null : toBytes(d.model);
         for (Map.Entry<Integer, Gateway> g : gateways.entrySet()) {
-            deliver(g.getKey(), g.getValue(), d, latestBytes);
+            deliver(g.getKey(), g.getValue(), d, latestModel);
         }
     }
 
-    private static byte[] toBytes(float[] values) {
-        ByteBuffer b =
-                ByteBuffer.allocate(values.length * Float.BYTES).order(ByteOrder.LITTLE_ENDIAN);
-        b.asFloatBuffer().put(values);
-        return b.array();
+    /** The model a PUBLISH directive names: just gathered, or the one kept; null if none. */
+    private EncodedModel modelOf(Directive d) {
+        EncodedModel gathered = assembly.take(d.modelVersion, d.modelValues);
+        if (d.modelVersion < 0 || d.modelValues == 0) {
+            return null;
+        }
+        if (gathered != null) {
+            return gathered;
+        }
+        if (latestModel != null
+                && latestModel.version() == d.modelVersion
+                && latestModel.values() == d.modelValues) {
+            return latestModel;
+        }
+        LOG.warn("{} came without the values of its model: delivered without a model", d);
+        return null;
     }
 
-    private DirectiveHeader header(Gateway g, Directive d, byte[] model) {
+    private DirectiveHeader header(Gateway g, Directive d, EncodedModel model) {
         DirectiveHeader.Builder h =
                 DirectiveHeader.newBuilder()
                         .setSecret(g.secret())
                         .setModelVersion(d.modelVersion)
-                        .setModelBytes(model == null ? 0 : model.length)
+                        .setModelBytes(model == null ? 0 : model.bytes())
                         .setNumShards(d.numShards)
                         .setShardSize(d.shardSize)
                         .setFinished(d.finished);
@@ -127,7 +155,7 @@ final class ModelSinkWriter implements SinkWriter<Directive> {
         return h.build();
     }
 
-    private void deliver(int index, Gateway g, Directive d, byte[] model)
+    private void deliver(int index, Gateway g, Directive d, EncodedModel model)
             throws IOException, InterruptedException {
         IOException last = null;
         for (int attempt = 1; attempt <= ATTEMPTS; attempt++) {
@@ -155,7 +183,7 @@ final class ModelSinkWriter implements SinkWriter<Directive> {
         throw last;
     }
 
-    private void send(Gateway g, DirectiveHeader header, byte[] model)
+    private void send(Gateway g, DirectiveHeader header, EncodedModel model)
             throws ExecutionException, TimeoutException, InterruptedException {
         CompletableFuture<Void> done = new CompletableFuture<>();
         StreamObserver<DirectiveChunk> out =
@@ -178,12 +206,8 @@ final class ModelSinkWriter implements SinkWriter<Directive> {
                                 });
         out.onNext(DirectiveChunk.newBuilder().setHeader(header).build());
         if (model != null) {
-            for (int off = 0; off < model.length; off += chunkBytes) {
-                int n = Math.min(chunkBytes, model.length - off);
-                out.onNext(
-                        DirectiveChunk.newBuilder()
-                                .setData(ByteString.copyFrom(model, off, n))
-                                .build());
+            for (ByteString chunk : model.chunks()) {
+                out.onNext(DirectiveChunk.newBuilder().setData(chunk).build());
             }
         }
         out.onCompleted();

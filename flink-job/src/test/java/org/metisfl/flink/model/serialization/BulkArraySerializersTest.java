@@ -12,6 +12,7 @@ import org.apache.flink.core.memory.DataInputDeserializer;
 import org.apache.flink.core.memory.DataOutputSerializer;
 import org.junit.jupiter.api.Test;
 import org.metisfl.flink.aggregation.ShardRound;
+import org.metisfl.flink.model.Directive;
 import org.metisfl.flink.model.GatewayEvent;
 import org.metisfl.flink.model.GlobalShard;
 
@@ -67,5 +68,26 @@ class BulkArraySerializersTest {
                 roundTrip(TypeInformation.of(GlobalShard.class).createSerializer(config), g);
         assertThat(gb.values).containsExactly(4);
         assertThat(gb.distances).containsExactly(0.25);
+    }
+
+    @Test
+    void directivesCarryModelShardsWithTheBulkSerializer() throws Exception {
+        TypeInformation<Directive> info = TypeInformation.of(Directive.class);
+        assertThat(info).isInstanceOf(PojoTypeInfo.class);
+        PojoTypeInfo<Directive> pojo = (PojoTypeInfo<Directive>) info;
+        assertThat(pojo.getTypeAt(pojo.getFieldIndex("values")))
+                .isEqualTo(BulkArrayTypeInfo.FLOATS);
+
+        SerializerConfigImpl config = new SerializerConfigImpl();
+        config.setGenericTypes(false);
+        Directive back =
+                roundTrip(
+                        info.createSerializer(config),
+                        Directive.modelShard(7, 2, 131_072, new float[] {1, 2, 3}));
+        assertThat(back.kind).isEqualTo(Directive.Kind.MODEL_SHARD);
+        assertThat(back.modelVersion).isEqualTo(7);
+        assertThat(back.shard).isEqualTo(2);
+        assertThat(back.offset).isEqualTo(131_072);
+        assertThat(back.values).containsExactly(1, 2, 3);
     }
 }

@@ -1,16 +1,21 @@
 package org.metisfl.flink.connector.gateway.server;
 
+import com.google.protobuf.ByteString;
 import io.grpc.Status;
 import io.grpc.stub.StreamObserver;
-import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
+import java.util.ArrayList;
+import java.util.List;
 import org.metisfl.proto.v1.DirectiveChunk;
 import org.metisfl.proto.v1.DirectiveHeader;
 import org.metisfl.proto.v1.GatewayControlServiceGrpc;
 import org.metisfl.proto.v1.PublishResponse;
 
-/** Receives the model sink's directives (new model, next round, the end) for one gateway. */
+/**
+ * Receives the model sink's directives (new model, next round, the end) for one gateway. The
+ * model's data chunks are kept as received (protobuf byte strings are immutable), not concatenated.
+ */
 public final class GatewayControlServiceImpl
         extends GatewayControlServiceGrpc.GatewayControlServiceImplBase {
     private final GatewayState state;
@@ -25,7 +30,8 @@ public final class GatewayControlServiceImpl
     public StreamObserver<DirectiveChunk> publish(StreamObserver<PublishResponse> response) {
         return new StreamObserver<>() {
             private DirectiveHeader header;
-            private ByteBuffer bytes;
+            private List<ByteString> chunks;
+            private long missingBytes;
             private boolean failed;
 
             @Override
@@ -49,12 +55,13 @@ public final class GatewayControlServiceImpl
                     }
                     header = chunk.getHeader();
                     if (header.getModelBytes() > 0) {
-                        bytes = ByteBuffer.allocate((int) header.getModelBytes());
+                        chunks = new ArrayList<>();
+                        missingBytes = header.getModelBytes();
                     }
                     return;
                 }
-                ByteBuffer data = chunk.getData().asReadOnlyByteBuffer();
-                if (bytes == null || data.remaining() > bytes.remaining()) {
+                ByteString data = chunk.getData();
+                if (chunks == null || data.size() > missingBytes) {
                     failed = true;
                     response.onError(
                             Status.INVALID_ARGUMENT
@@ -62,7 +69,8 @@ public final class GatewayControlServiceImpl
                                     .asRuntimeException());
                     return;
                 }
-                bytes.put(data);
+                chunks.add(data);
+                missingBytes -= data.size();
             }
 
             @Override
@@ -75,14 +83,14 @@ public final class GatewayControlServiceImpl
                 if (failed) {
                     return;
                 }
-                if (header == null || (bytes != null && bytes.hasRemaining())) {
+                if (header == null || missingBytes > 0) {
                     response.onError(
                             Status.INVALID_ARGUMENT
                                     .withDescription("incomplete directive")
                                     .asRuntimeException());
                     return;
                 }
-                state.apply(header, bytes == null ? null : bytes.array());
+                state.apply(header, chunks);
                 response.onNext(PublishResponse.getDefaultInstance());
                 response.onCompleted();
             }

@@ -11,6 +11,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import org.metisfl.flink.config.FederationConfig;
 import org.metisfl.flink.model.GatewayEvent;
+import org.metisfl.flink.model.ModelCodec;
 import org.metisfl.proto.v1.DirectiveHeader;
 import org.metisfl.proto.v1.EvaluateTask;
 import org.metisfl.proto.v1.RoundPlan;
@@ -30,9 +31,18 @@ import org.slf4j.LoggerFactory;
 public final class GatewayState {
     private static final Logger LOG = LoggerFactory.getLogger(GatewayState.class);
 
-    /** The global model as served to learners. */
-    public record ModelSnapshot(
-            long version, List<TensorSpec> tensors, List<ByteString> chunks, long totalBytes) {}
+    /** The global model as served to learners: its version, tensors and bytes. */
+    public record ModelSnapshot(long version, List<TensorSpec> tensors, ModelChunks bytes) {
+
+        /** The bytes in chunks of at most the gateway's chunk size, to send as they are. */
+        public List<ByteString> chunks() {
+            return bytes.chunks();
+        }
+
+        public long totalBytes() {
+            return bytes.totalBytes();
+        }
+    }
 
     /** The round currently open at this gateway. */
     public record Plan(
@@ -83,7 +93,7 @@ public final class GatewayState {
         this.gatewayIndex = gatewayIndex;
         this.tokens = tokens;
         this.queue = queue;
-        this.chunkBytes = Math.min(1 << 20, config.maxMessageBytes() - 64 * 1024);
+        this.chunkBytes = ModelCodec.chunkBytes(config.maxMessageBytes());
     }
 
     public FederationConfig config() {
@@ -257,29 +267,28 @@ public final class GatewayState {
         return streams.size();
     }
 
-    /** Applies a directive of the model sink: new model, new round, evaluations, or the end. */
-    public void apply(DirectiveHeader header, byte[] modelBytes) {
+    /**
+     * Applies a directive of the model sink: new model, new round, evaluations, or the end.
+     *
+     * @param modelChunks the model's bytes as received (kept, not copied), or null if none
+     */
+    public void apply(DirectiveHeader header, List<ByteString> modelChunks) {
         List<StampedEventQueue.Batch> unused = null;
         Set<String> newEvaluators = Set.of();
         Set<String> newParticipants = Set.of();
         synchronized (this) {
             boolean firstModel = model == null;
-            if (modelBytes != null
+            if (modelChunks != null
                     && (model == null || header.getModelVersion() >= model.version())) {
-                List<ByteString> chunks = new ArrayList<>();
-                for (int off = 0; off < modelBytes.length; off += chunkBytes) {
-                    int n = Math.min(chunkBytes, modelBytes.length - off);
-                    chunks.add(ByteString.copyFrom(modelBytes, off, n));
-                }
+                ModelChunks bytes = ModelChunks.of(modelChunks, chunkBytes);
                 model =
                         new ModelSnapshot(
                                 header.getModelVersion(),
                                 List.copyOf(header.getTensorsList()),
-                                List.copyOf(chunks),
-                                modelBytes.length);
+                                bytes);
                 if (firstModel && config.asynchronous()) {
                     // The asynchronous aggregators fold updates into the model itself.
-                    queue.offer(modelShards(header, modelBytes), Long.MAX_VALUE, null);
+                    queue.offer(modelShards(header, bytes), Long.MAX_VALUE, null);
                 }
             }
             if (header.getEvaluatorsCount() > 0 && header.getModelVersion() > evalVersion) {
@@ -464,10 +473,8 @@ public final class GatewayState {
     }
 
     /** The model as MODEL_SHARD records, for the asynchronous aggregators' first version. */
-    private static List<GatewayEvent> modelShards(DirectiveHeader header, byte[] bytes) {
-        float[] values =
-                org.metisfl.flink.model.ModelCodec.toFloats(java.nio.ByteBuffer.wrap(bytes));
-        int shardSize = header.getShardSize();
+    private static List<GatewayEvent> modelShards(DirectiveHeader header, ModelChunks bytes) {
+        List<float[]> shards = bytes.slices(header.getShardSize());
         int numShards = header.getNumShards();
         List<GatewayEvent> out = new ArrayList<>(numShards);
         for (int s = 0; s < numShards; s++) {
@@ -475,10 +482,7 @@ public final class GatewayState {
             e.round = header.getModelVersion();
             e.shard = s;
             e.numShards = numShards;
-            int from = s * shardSize;
-            e.values =
-                    java.util.Arrays.copyOfRange(
-                            values, from, Math.min(values.length, from + shardSize));
+            e.values = s < shards.size() ? shards.get(s) : new float[0];
             out.add(e);
         }
         return out;

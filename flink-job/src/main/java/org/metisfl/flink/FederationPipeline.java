@@ -47,6 +47,15 @@ public final class FederationPipeline {
     private static final OutputTag<Directive> ANNOUNCEMENTS =
             new OutputTag<>("announcements", TypeInformation.of(Directive.class));
 
+    /**
+     * Records are sent downstream as soon as they are emitted, not when a network buffer fills or
+     * Flink's buffer timeout (100 ms by default) passes: a round's critical path crosses three
+     * exchanges (the last update's shards, the closed shards, the new model's directives), and each
+     * would otherwise wait for its buffer. Model data fills buffers anyway; the control records are
+     * few.
+     */
+    private static final long FLUSH_EVERY_RECORD = 0;
+
     private FederationPipeline() {}
 
     /** The Flink settings a federation needs (state backend, checkpoints, no Kryo). */
@@ -83,7 +92,8 @@ public final class FederationPipeline {
                         .process(new Router())
                         .setParallelism(config.gatewayParallelism())
                         .name("route")
-                        .uid("route");
+                        .uid("route")
+                        .setBufferTimeout(FLUSH_EVERY_RECORD);
 
         KeyedStream<GatewayEvent, Integer> byShard =
                 aggregationRecords.keyBy(new ShardKey(new ShardKeys(config.jobParallelism())));
@@ -106,7 +116,8 @@ public final class FederationPipeline {
                                                 new ShardAggregator(config)))
                         .setParallelism(config.jobParallelism())
                         .name(aggregatorName)
-                        .uid("shard-aggregator");
+                        .uid("shard-aggregator")
+                        .setBufferTimeout(FLUSH_EVERY_RECORD);
 
         SingleOutputStreamOperator<Directive> directives =
                 aggregationRecords
@@ -119,7 +130,8 @@ public final class FederationPipeline {
                                 new FlushingKeyedCoProcessOperator<>(new RoundCoordinator(config)))
                         .setParallelism(1)
                         .name("round-coordinator")
-                        .uid("round-coordinator");
+                        .uid("round-coordinator")
+                        .setBufferTimeout(FLUSH_EVERY_RECORD);
 
         aggregationRecords
                 .getSideOutput(ANNOUNCEMENTS)

@@ -15,6 +15,7 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import org.apache.flink.api.connector.sink2.SinkWriter;
+import org.metisfl.flink.connector.gateway.server.LocalGateways;
 import org.metisfl.flink.model.Directive;
 import org.metisfl.flink.model.ModelCodec;
 import org.metisfl.proto.v1.DirectiveChunk;
@@ -185,6 +186,10 @@ final class ModelSinkWriter implements SinkWriter<Directive> {
 
     private void send(Gateway g, DirectiveHeader header, EncodedModel model)
             throws ExecutionException, TimeoutException, InterruptedException {
+        if (LocalGateways.deliver(
+                g.port(), g.secret(), header, model == null ? null : model.chunks())) {
+            return; // a gateway in this JVM: handed over, no loopback transfer
+        }
         CompletableFuture<Void> done = new CompletableFuture<>();
         StreamObserver<DirectiveChunk> out =
                 GatewayControlServiceGrpc.newStub(g.channel())

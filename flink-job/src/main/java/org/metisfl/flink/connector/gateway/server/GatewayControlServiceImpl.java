@@ -26,6 +26,28 @@ public final class GatewayControlServiceImpl
         this.secret = secret.getBytes(StandardCharsets.UTF_8);
     }
 
+    /**
+     * Applies a directive handed over in this JVM ({@link LocalGateways}), with the checks the gRPC
+     * path makes.
+     *
+     * @param chunks the model's bytes, or null without a model
+     * @return null, or what is wrong with it
+     */
+    String apply(DirectiveHeader header, List<ByteString> chunks) {
+        if (!MessageDigest.isEqual(secret, header.getSecret().getBytes(StandardCharsets.UTF_8))) {
+            return "not the job's model sink";
+        }
+        long bytes = 0;
+        for (ByteString c : chunks == null ? List.<ByteString>of() : chunks) {
+            bytes += c.size();
+        }
+        if (bytes != header.getModelBytes()) {
+            return "model bytes " + bytes + " but the header announces " + header.getModelBytes();
+        }
+        state.apply(header, header.getModelBytes() > 0 ? chunks : null);
+        return null;
+    }
+
     @Override
     public StreamObserver<DirectiveChunk> publish(StreamObserver<PublishResponse> response) {
         return new StreamObserver<>() {

@@ -26,10 +26,14 @@ public final class GatewayServer implements AutoCloseable {
     private final ExecutorService executor;
     private final HealthStatusManager health = new HealthStatusManager();
     private final GatewayState state;
+    private final String secret;
+    private final GatewayControlServiceImpl control;
 
     public GatewayServer(GatewayState state, String host, int port, String secret)
             throws IOException {
         this.state = state;
+        this.secret = secret;
+        this.control = new GatewayControlServiceImpl(state, secret);
         AtomicInteger n = new AtomicInteger();
         String prefix = "metisfl-gateway-" + state.gatewayIndex() + "-";
         boss =
@@ -53,11 +57,12 @@ public final class GatewayServer implements AutoCloseable {
                         .permitKeepAliveTime(10, TimeUnit.SECONDS)
                         .permitKeepAliveWithoutCalls(true)
                         .addService(new LearnerServiceImpl(state))
-                        .addService(new GatewayControlServiceImpl(state, secret))
+                        .addService(control)
                         .addService(health.getHealthService())
                         .build()
                         .start();
         health.setStatus("", ServingStatus.SERVING);
+        LocalGateways.register(server.getPort(), secret, control);
     }
 
     private static Thread daemon(Runnable r, String name) {
@@ -72,6 +77,7 @@ public final class GatewayServer implements AutoCloseable {
 
     @Override
     public void close() {
+        LocalGateways.unregister(server.getPort(), secret, control);
         health.enterTerminalState();
         state.closeAll();
         server.shutdown();

@@ -97,7 +97,8 @@ public final class LearnerServiceImpl extends LearnerServiceGrpc.LearnerServiceI
 
     @Override
     public StreamObserver<UpdateChunk> submitUpdate(StreamObserver<SubmitUpdateResponse> response) {
-        return new UpdateReceiver(state, this, response);
+        return UpdateReceiver.start(
+                state, this, (ServerCallStreamObserver<SubmitUpdateResponse>) response);
     }
 
     @Override

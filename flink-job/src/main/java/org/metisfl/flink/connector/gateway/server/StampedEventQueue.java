@@ -13,19 +13,37 @@ import org.metisfl.flink.model.GatewayEvent;
  * under the same lock: it never passes an accepted update, and it advances with the clock while
  * learners are silent. These two rules make every shard of a round close on the same contributor
  * set.
+ *
+ * <p>It also holds the gateway's {@link IngestBudget}: a batch may carry the budget reservation of
+ * the upload it came from, released when the reader takes the batch (its memory is then the job's).
  */
 public final class StampedEventQueue {
 
     /** Events that enter the job together, with their timestamp and what to do once durable. */
     public record Batch(List<GatewayEvent> events, long timestamp, Runnable onDurable) {}
 
+    /** A batch waiting for the reader, with the budget it holds (null if none). */
+    private record Entry(Batch batch, IngestBudget.Reservation reservation) {}
+
     private final LongSupplier clock;
-    private final ArrayDeque<Batch> queue = new ArrayDeque<>();
+    private final IngestBudget budget;
+    private final ArrayDeque<Entry> queue = new ArrayDeque<>();
     private long lastStamp = Long.MIN_VALUE;
     private CompletableFuture<Void> available = new CompletableFuture<>();
 
+    /** A queue with the gateway's default budget ({@link IngestBudget#forGateway()}). */
     public StampedEventQueue(LongSupplier clock) {
+        this(clock, IngestBudget.forGateway());
+    }
+
+    StampedEventQueue(LongSupplier clock, IngestBudget budget) {
         this.clock = clock;
+        this.budget = budget;
+    }
+
+    /** The budget of the uploads received and queued here. */
+    IngestBudget budget() {
+        return budget;
     }
 
     /**
@@ -33,19 +51,42 @@ public final class StampedEventQueue {
      *
      * @return the timestamp, or {@code Long.MIN_VALUE} if the deadline has passed
      */
-    public synchronized long offer(List<GatewayEvent> events, long deadline, Runnable onDurable) {
+    public long offer(List<GatewayEvent> events, long deadline, Runnable onDurable) {
+        return offer(events, deadline, onDurable, null);
+    }
+
+    /**
+     * Like {@link #offer(List, long, Runnable)}, and the batch takes over {@code reservation}
+     * (released when the reader takes the batch). If the batch is refused, the caller keeps it.
+     */
+    synchronized long offer(
+            List<GatewayEvent> events,
+            long deadline,
+            Runnable onDurable,
+            IngestBudget.Reservation reservation) {
         long now = Math.max(clock.getAsLong(), lastStamp);
         if (now > deadline) {
             return Long.MIN_VALUE;
         }
         lastStamp = now;
-        queue.add(new Batch(events, now, onDurable));
+        queue.add(new Entry(new Batch(events, now, onDurable), reservation));
         available.complete(null);
         return now;
     }
 
-    public synchronized Batch poll() {
-        return queue.poll();
+    /** The oldest batch, or null; releases its budget reservation (which may resume uploads). */
+    public Batch poll() {
+        Entry head;
+        synchronized (this) {
+            head = queue.poll();
+        }
+        if (head == null) {
+            return null;
+        }
+        if (head.reservation() != null) {
+            head.reservation().release();
+        }
+        return head.batch();
     }
 
     public synchronized boolean isEmpty() {
@@ -54,8 +95,8 @@ public final class StampedEventQueue {
 
     public synchronized long watermark() {
         long now = Math.max(clock.getAsLong(), lastStamp);
-        Batch head = queue.peek();
-        return (head == null ? now : Math.min(now, head.timestamp())) - 1;
+        Entry head = queue.peek();
+        return (head == null ? now : Math.min(now, head.batch().timestamp())) - 1;
     }
 
     /** Completes when a batch is waiting (or on {@link #wakeUp()}). */

@@ -1,11 +1,12 @@
 package org.metisfl.flink.connector.gateway.server;
 
+import com.google.protobuf.ByteString;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
+import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
@@ -14,6 +15,7 @@ import org.metisfl.flink.connector.gateway.server.GatewayState.ModelSnapshot;
 import org.metisfl.flink.connector.gateway.server.GatewayState.Plan;
 import org.metisfl.flink.model.GatewayEvent;
 import org.metisfl.flink.model.ModelCodec;
+import org.metisfl.flink.model.ShardDecoder;
 import org.metisfl.flink.model.TensorSpecInfo;
 import org.metisfl.proto.v1.SubmitUpdateResponse;
 import org.metisfl.proto.v1.TensorSpec;
@@ -26,29 +28,60 @@ import org.slf4j.LoggerFactory;
  * Receives one uploaded update (header, then bytes), validates it completely, and only then hands
  * all of its shards to the job in one batch. The learner's answer comes once the batch is durable
  * (its checkpoint completed), so an acknowledged update is never lost.
+ *
+ * <p>The bytes are decoded as they arrive straight into the float arrays of the update's shards
+ * ({@link ShardDecoder}), which become the job's records without another copy.
+ *
+ * <p>Memory is bounded by the gateway's {@link IngestBudget}, with gRPC manual flow control: the
+ * receiver asks for one message at a time, and after the header it asks for the update's bytes only
+ * once the budget granted room for the whole update. A granted upload then runs to its end; its
+ * room is released when the reader emits its batch into the job, or when the upload fails, is a
+ * retry of an accepted update, or its learner goes away (cancel). A retry of an accepted update
+ * reserves nothing: its bytes are read and dropped.
+ *
+ * <p>gRPC calls {@code onNext}, {@code onError}, {@code onCompleted} and the cancel handler of one
+ * call one at a time; only the budget's grant may come from another thread, and it only asks gRPC
+ * for the next message.
  */
 final class UpdateReceiver implements StreamObserver<UpdateChunk> {
     private static final Logger LOG = LoggerFactory.getLogger(UpdateReceiver.class);
 
     private final GatewayState state;
     private final LearnerServiceImpl service;
-    private final StreamObserver<SubmitUpdateResponse> response;
+    private final ServerCallStreamObserver<SubmitUpdateResponse> response;
 
     private UpdateHeader header;
     private List<TensorSpecInfo> tensors;
-    private ByteBuffer bytes;
+    private ShardDecoder decoder;
+    private IngestBudget.Reservation reservation;
     private CompletableFuture<Void> original;
     private String updateKey;
     private boolean initialUpload;
     private boolean failed;
 
-    UpdateReceiver(
+    private UpdateReceiver(
             GatewayState state,
             LearnerServiceImpl service,
-            StreamObserver<SubmitUpdateResponse> response) {
+            ServerCallStreamObserver<SubmitUpdateResponse> response) {
         this.state = state;
         this.service = service;
         this.response = response;
+    }
+
+    /**
+     * Starts receiving a SubmitUpdate call with manual flow control. Call it from the service
+     * method, before it returns the receiver (gRPC allows the flow control and cancel handler to be
+     * set only then).
+     */
+    static UpdateReceiver start(
+            GatewayState state,
+            LearnerServiceImpl service,
+            ServerCallStreamObserver<SubmitUpdateResponse> response) {
+        response.disableAutoRequest();
+        UpdateReceiver receiver = new UpdateReceiver(state, service, response);
+        response.setOnCancelHandler(receiver::releaseBudget);
+        response.request(1); // the header
+        return receiver;
     }
 
     @Override
@@ -67,6 +100,13 @@ final class UpdateReceiver implements StreamObserver<UpdateChunk> {
             StatusRuntimeException problem = checkHeader(header);
             if (problem != null) {
                 fail(problem);
+            } else if (original != null) {
+                response.request(1);
+            } else {
+                reservation =
+                        state.queue()
+                                .budget()
+                                .reserve(decoder.totalBytes(), () -> response.request(1));
             }
             return;
         }
@@ -75,23 +115,29 @@ final class UpdateReceiver implements StreamObserver<UpdateChunk> {
             return;
         }
         if (original != null) {
+            response.request(1);
             return; // a retry of an accepted update: its bytes are not needed
         }
-        ByteBuffer data = chunk.getData().asReadOnlyByteBuffer();
-        if (data.remaining() > bytes.remaining()) {
+        ByteString data = chunk.getData();
+        if (data.size() > decoder.remainingBytes()) {
             fail(
                     LearnerServiceImpl.invalid(
                             "the upload has more bytes than its header's tensors hold ("
-                                    + bytes.capacity()
+                                    + decoder.totalBytes()
                                     + ")"));
             return;
         }
-        bytes.put(data);
+        for (ByteBuffer part : data.asReadOnlyByteBufferList()) {
+            decoder.append(part);
+        }
+        response.request(1);
     }
 
     @Override
     public void onError(Throwable t) {
         failed = true;
+        decoder = null;
+        releaseBudget();
         LOG.debug("Upload aborted by the learner: {}", t.toString());
     }
 
@@ -108,30 +154,30 @@ final class UpdateReceiver implements StreamObserver<UpdateChunk> {
             original.whenComplete((v, e) -> answer(SubmitUpdateResponse.Status.DUPLICATE));
             return;
         }
-        if (bytes.hasRemaining()) {
+        if (!decoder.isComplete()) {
             fail(
                     LearnerServiceImpl.invalid(
                             "truncated upload: received "
-                                    + bytes.position()
+                                    + decoder.receivedBytes()
                                     + " of "
-                                    + bytes.capacity()
+                                    + decoder.totalBytes()
                                     + " bytes; send the whole update again"));
             return;
         }
-        bytes.flip();
-        float[] values = ModelCodec.toFloats(bytes);
-        bytes = null;
-        String nonFinite = findNonFinite(values);
-        if (nonFinite != null) {
-            fail(LearnerServiceImpl.invalid(nonFinite));
+        if (decoder.nonFiniteIndex() >= 0) {
+            fail(
+                    LearnerServiceImpl.invalid(
+                            nonFinite(decoder.nonFiniteIndex(), decoder.nonFiniteValue())));
             return;
         }
+        float[][] shards = decoder.shards();
+        decoder = null;
         String learner = header.getCredentials().getLearnerId();
         long round = header.getRound();
         if (initialUpload) {
-            acceptInitialModel(learner, values);
+            acceptInitialModel(learner, shards[0]);
         } else {
-            acceptUpdate(learner, round, values);
+            acceptUpdate(learner, round, shards);
         }
     }
 
@@ -254,7 +300,9 @@ final class UpdateReceiver implements StreamObserver<UpdateChunk> {
                 return LearnerServiceImpl.invalid("metric '" + m.getKey() + "' is not finite");
             }
         }
-        bytes = ByteBuffer.allocate((int) totalBytes);
+        // The initial model enters the job whole (one array); an update, cut in shards.
+        int shardSize = initialUpload ? (int) Math.max(1, total) : state.config().shardSize();
+        decoder = new ShardDecoder(total, shardSize);
         return null;
     }
 
@@ -274,10 +322,12 @@ final class UpdateReceiver implements StreamObserver<UpdateChunk> {
                 .offer(
                         List.of(e),
                         Long.MAX_VALUE,
-                        () -> answer(SubmitUpdateResponse.Status.ACCEPTED));
+                        () -> answer(SubmitUpdateResponse.Status.ACCEPTED),
+                        reservation);
+        reservation = null; // the queue's now
     }
 
-    private void acceptUpdate(String learner, long round, float[] values) {
+    private void acceptUpdate(String learner, long round, float[][] shards) {
         boolean async = state.config().asynchronous();
         Plan plan = state.plan();
         long deadline = async ? Long.MAX_VALUE : plan.deadline();
@@ -285,11 +335,11 @@ final class UpdateReceiver implements StreamObserver<UpdateChunk> {
         CompletableFuture<Void> durable = new CompletableFuture<>();
         CompletableFuture<Void> earlier = state.accepted().putIfAbsent(updateKey, durable);
         if (earlier != null) {
+            releaseBudget();
             earlier.whenComplete((v, e) -> answer(SubmitUpdateResponse.Status.DUPLICATE));
             return;
         }
-        int shardSize = state.config().shardSize();
-        int numShards = TensorSpecInfo.numShards(values.length, shardSize);
+        int numShards = shards.length;
         double weight =
                 state.config().scaling() == Scaling.EXAMPLES
                         ? header.getNumTrainingExamples()
@@ -312,8 +362,7 @@ final class UpdateReceiver implements StreamObserver<UpdateChunk> {
             e.weight = weight;
             e.taskId = header.getTaskId();
             e.baseVersion = base;
-            int from = s * shardSize;
-            e.values = Arrays.copyOfRange(values, from, Math.min(values.length, from + shardSize));
+            e.values = shards[s];
             batch.add(e);
         }
         long stamp =
@@ -324,7 +373,11 @@ final class UpdateReceiver implements StreamObserver<UpdateChunk> {
                                 () -> {
                                     durable.complete(null);
                                     answer(SubmitUpdateResponse.Status.ACCEPTED);
-                                });
+                                },
+                                reservation);
+        if (stamp != Long.MIN_VALUE) {
+            reservation = null; // the queue's now
+        }
         if (stamp != Long.MIN_VALUE && async) {
             state.onAsyncUpdateAccepted(learner, updateKey);
         }
@@ -368,30 +421,36 @@ final class UpdateReceiver implements StreamObserver<UpdateChunk> {
         return null;
     }
 
-    private String findNonFinite(float[] values) {
-        for (int i = 0; i < values.length; i++) {
-            if (!Float.isFinite(values[i])) {
-                long offset = i;
-                for (TensorSpecInfo t : tensors) {
-                    if (offset < t.size()) {
-                        return "tensor '"
-                                + t.name
-                                + "' holds "
-                                + values[i]
-                                + " at index "
-                                + offset
-                                + "; updates must be finite";
-                    }
-                    offset -= t.size();
-                }
+    /** Why an update with a value that is not finite is refused, naming its tensor and index. */
+    private String nonFinite(long index, float value) {
+        long offset = index;
+        for (TensorSpecInfo t : tensors) {
+            if (offset < t.size()) {
+                return "tensor '"
+                        + t.name
+                        + "' holds "
+                        + value
+                        + " at index "
+                        + offset
+                        + "; updates must be finite";
             }
+            offset -= t.size();
         }
-        return null;
+        throw new IllegalStateException("value " + index + " is past the update's tensors");
+    }
+
+    /** Gives the upload's room in the budget back, unless the queue took it over (idempotent). */
+    private void releaseBudget() {
+        if (reservation != null) {
+            reservation.release();
+            reservation = null;
+        }
     }
 
     private void fail(StatusRuntimeException error) {
         failed = true;
-        bytes = null;
+        decoder = null;
+        releaseBudget();
         try {
             response.onError(error);
         } catch (RuntimeException e) {

@@ -1,0 +1,266 @@
+package org.metisfl.flink.connector.gateway.server;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.google.protobuf.ByteString;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import io.grpc.stub.ServerCallStreamObserver;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.metisfl.flink.config.FederationConfig;
+import org.metisfl.flink.model.GatewayEvent;
+import org.metisfl.proto.v1.Credentials;
+import org.metisfl.proto.v1.DType;
+import org.metisfl.proto.v1.SubmitUpdateResponse;
+import org.metisfl.proto.v1.TensorSpec;
+import org.metisfl.proto.v1.UpdateChunk;
+import org.metisfl.proto.v1.UpdateHeader;
+
+/**
+ * The receiver's flow control and budget, driven message by message as gRPC would, through the
+ * initial-model upload (the path that needs no round from the job).
+ */
+class UpdateReceiverTest {
+    private static final int VALUES = 250; // 1000 bytes
+
+    private final TokenAuthority tokens = new TokenAuthority(TokenAuthority.newSecret());
+    private final StampedEventQueue queue =
+            new StampedEventQueue(System::currentTimeMillis, new IngestBudget(1500, 1));
+    private final GatewayState state =
+            new GatewayState(FederationConfig.of(Map.of()), 0, tokens, queue);
+    private final LearnerServiceImpl service = new LearnerServiceImpl(state);
+
+    /** One SubmitUpdate call as the service sees it: what it asked for and what it answered. */
+    private static final class FakeCall extends ServerCallStreamObserver<SubmitUpdateResponse> {
+        boolean autoRequest = true;
+        int requested;
+        Runnable onCancel;
+        final List<SubmitUpdateResponse> answers = new ArrayList<>();
+        Throwable error;
+
+        @Override
+        public void disableAutoRequest() {
+            autoRequest = false;
+        }
+
+        @Override
+        public void disableAutoInboundFlowControl() {
+            autoRequest = false;
+        }
+
+        @Override
+        public void request(int count) {
+            requested += count;
+        }
+
+        @Override
+        public void setOnCancelHandler(Runnable handler) {
+            onCancel = handler;
+        }
+
+        @Override
+        public boolean isCancelled() {
+            return false;
+        }
+
+        @Override
+        public void setCompression(String compression) {}
+
+        @Override
+        public boolean isReady() {
+            return true;
+        }
+
+        @Override
+        public void setOnReadyHandler(Runnable handler) {}
+
+        @Override
+        public void setMessageCompression(boolean enable) {}
+
+        @Override
+        public void onNext(SubmitUpdateResponse value) {
+            answers.add(value);
+        }
+
+        @Override
+        public void onError(Throwable t) {
+            error = t;
+        }
+
+        @Override
+        public void onCompleted() {}
+
+        /** gRPC's cancel: the handler, then onError for a call not half-closed. */
+        void cancel(UpdateReceiver receiver) {
+            onCancel.run();
+            receiver.onError(Status.CANCELLED.asRuntimeException());
+        }
+    }
+
+    private record Upload(FakeCall call, UpdateReceiver receiver) {}
+
+    private Upload start() {
+        FakeCall call = new FakeCall();
+        UpdateReceiver receiver = UpdateReceiver.start(state, service, call);
+        assertThat(call.autoRequest).isFalse();
+        assertThat(call.requested).isEqualTo(1); // the header only
+        return new Upload(call, receiver);
+    }
+
+    private UpdateChunk header(int values) {
+        String id = tokens.newLearnerId();
+        return UpdateChunk.newBuilder()
+                .setHeader(
+                        UpdateHeader.newBuilder()
+                                .setCredentials(
+                                        Credentials.newBuilder()
+                                                .setLearnerId(id)
+                                                .setToken(tokens.tokenFor(id)))
+                                .setRound(0)
+                                .addTensors(
+                                        TensorSpec.newBuilder()
+                                                .setName("w")
+                                                .setDtype(DType.FLOAT32)
+                                                .addShape(values)))
+                .build();
+    }
+
+    private static float[] values(int n) {
+        float[] v = new float[n];
+        for (int i = 0; i < n; i++) {
+            v[i] = i / 8f;
+        }
+        return v;
+    }
+
+    private static List<UpdateChunk> data(float[] values, int chunkBytes) {
+        ByteBuffer b = ByteBuffer.allocate(values.length * 4).order(ByteOrder.LITTLE_ENDIAN);
+        b.asFloatBuffer().put(values);
+        ByteString all = ByteString.copyFrom(b.array());
+        List<UpdateChunk> out = new ArrayList<>();
+        for (int off = 0; off < all.size(); off += chunkBytes) {
+            out.add(
+                    UpdateChunk.newBuilder()
+                            .setData(all.substring(off, Math.min(all.size(), off + chunkBytes)))
+                            .build());
+        }
+        return out;
+    }
+
+    /** Delivers chunks as gRPC does with manual flow control: one per request. */
+    private static void deliver(Upload u, List<UpdateChunk> chunks) {
+        for (UpdateChunk c : chunks) {
+            int before = u.call.requested;
+            u.receiver.onNext(c);
+            assertThat(u.call.requested).as("asks for the next message").isEqualTo(before + 1);
+        }
+    }
+
+    private static String errorOf(Upload u) {
+        assertThat(u.call.error).isInstanceOf(StatusRuntimeException.class);
+        return ((StatusRuntimeException) u.call.error).getStatus().getDescription();
+    }
+
+    @Test
+    void decodesTheInitialModelAndAnswersOnceDurable() {
+        Upload u = start();
+        u.receiver.onNext(header(VALUES));
+        assertThat(u.call.requested).isEqualTo(2);
+        float[] v = values(VALUES);
+        deliver(u, data(v, 7));
+        u.receiver.onCompleted();
+
+        StampedEventQueue.Batch batch = queue.poll();
+        assertThat(batch.events()).hasSize(1);
+        GatewayEvent e = batch.events().get(0);
+        assertThat(e.kind).isEqualTo(GatewayEvent.Kind.INITIAL_MODEL);
+        assertThat(e.values).containsExactly(v);
+        assertThat(u.call.answers).isEmpty();
+        batch.onDurable().run();
+        assertThat(u.call.answers)
+                .extracting(SubmitUpdateResponse::getStatus)
+                .containsExactly(SubmitUpdateResponse.Status.ACCEPTED);
+        assertThat(queue.budget().reservedBytes()).isZero();
+    }
+
+    @Test
+    void uploadOverBudgetWaitsForItsBytesUntilTheReaderEmitsAnAcceptedOne() {
+        Upload a = start();
+        a.receiver.onNext(header(VALUES));
+        Upload b = start();
+        b.receiver.onNext(header(VALUES));
+        assertThat(a.call.requested).isEqualTo(2);
+        assertThat(b.call.requested).as("paused: 2000 bytes > 1500").isEqualTo(1);
+
+        deliver(a, data(values(VALUES), 300));
+        a.receiver.onCompleted();
+        assertThat(b.call.requested).as("a is accepted, but still in the gateway").isEqualTo(1);
+        assertThat(queue.budget().reservedBytes()).isEqualTo(1000);
+
+        queue.poll(); // the reader emits a's batch into the job
+        assertThat(b.call.requested).isEqualTo(2);
+        assertThat(queue.budget().reservedBytes()).isEqualTo(1000);
+    }
+
+    @Test
+    void cancelledUploadsReleaseTheirRoomWhetherReceivingOrWaiting() {
+        Upload a = start();
+        a.receiver.onNext(header(VALUES));
+        deliver(a, data(values(VALUES), 300).subList(0, 2));
+        Upload b = start();
+        b.receiver.onNext(header(VALUES));
+        Upload c = start();
+        c.receiver.onNext(header(VALUES));
+        assertThat(queue.budget().waiting()).isEqualTo(2);
+
+        c.call.cancel(c.receiver); // its learner went away while it waited
+        assertThat(queue.budget().waiting()).isEqualTo(1);
+        a.call.cancel(a.receiver); // its learner went away mid-upload
+        assertThat(b.call.requested).isEqualTo(2);
+        assertThat(c.call.requested).isEqualTo(1);
+        assertThat(queue.budget().reservedBytes()).isEqualTo(1000);
+        assertThat(queue.isEmpty()).isTrue();
+    }
+
+    @Test
+    void refusedUploadsReleaseTheirRoomWithTheSameReasonsAsBefore() {
+        Upload tooMany = start();
+        tooMany.receiver.onNext(header(VALUES));
+        deliver(tooMany, data(values(VALUES), 1000));
+        tooMany.receiver.onNext(data(values(1), 4).get(0));
+        assertThat(errorOf(tooMany))
+                .isEqualTo("the upload has more bytes than its header's tensors hold (1000)");
+        assertThat(queue.budget().reservedBytes()).isZero();
+
+        Upload truncated = start();
+        truncated.receiver.onNext(header(VALUES));
+        deliver(truncated, data(values(VALUES), 333).subList(0, 2));
+        truncated.receiver.onCompleted();
+        assertThat(errorOf(truncated))
+                .isEqualTo(
+                        "truncated upload: received 666 of 1000 bytes; send the whole update"
+                                + " again");
+        assertThat(queue.budget().reservedBytes()).isZero();
+
+        Upload nan = start();
+        nan.receiver.onNext(header(VALUES));
+        float[] v = values(VALUES);
+        v[101] = Float.NaN;
+        deliver(nan, data(v, 6));
+        nan.receiver.onCompleted();
+        assertThat(errorOf(nan))
+                .isEqualTo("tensor 'w' holds NaN at index 101; updates must be finite");
+        assertThat(queue.budget().reservedBytes()).isZero();
+
+        Upload headless = start();
+        headless.receiver.onNext(data(values(1), 4).get(0));
+        assertThat(errorOf(headless)).contains("must be its header");
+        assertThat(headless.call.requested).isEqualTo(1);
+        assertThat(queue.isEmpty()).isTrue();
+    }
+}

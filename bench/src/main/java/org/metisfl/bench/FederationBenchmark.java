@@ -337,7 +337,7 @@ public final class FederationBenchmark {
                         none(),
                         "6g",
                         300));
-        s.add(registered(100_000, 100, 1, 240));
+        s.add(registered(100_000, 100, 3, 240));
         s.add(asynchronous(100_000, 10 * K, 60, 300));
         // Beyond the 15-minute budget on this machine: run with --only full (or the id).
         s.add(scenario("size-50M-10", "full", 50 * M, 10, 2, true, "1 s", none(), "8g", 600));
@@ -407,20 +407,20 @@ public final class FederationBenchmark {
     }
 
     /**
-     * Many registered learners holding task streams, of which {@code trainers} upload. The
-     * synchronous round takes every active learner as a participant (no sampling exists in the job
-     * yet), so the round closes at its deadline with the quorum of those that uploaded.
+     * Many registered learners holding task streams; each round the job samples {@code sampled} of
+     * them as participants ({@code selection.participants}), and those train and upload (every
+     * simulated learner trains when it gets a task).
      */
-    static Scenario registered(int learners, int trainers, int rounds, int timeoutSeconds) {
+    static Scenario registered(int learners, int sampled, int rounds, int timeoutSeconds) {
         Map<String, String> extra = new LinkedHashMap<>();
-        extra.put("round.timeout", "20 s");
-        extra.put("round.quorum", Double.toString((double) trainers / learners));
+        extra.put("selection.participants", Integer.toString(sampled));
+        extra.put("round.timeout", "60 s");
         return new Scenario(
-                "registered-" + label(learners) + "-" + trainers,
+                "registered-" + label(learners) + "-" + sampled,
                 "registered",
                 100 * K,
                 learners,
-                trainers,
+                learners,
                 32,
                 rounds,
                 true,
@@ -858,7 +858,7 @@ public final class FederationBenchmark {
         Table reg =
                 new Table(
                         "registered learners",
-                        "uploading",
+                        "sampled per round",
                         "channels",
                         "join + streams s",
                         "tasks delivered / round",
@@ -876,7 +876,7 @@ public final class FederationBenchmark {
                                 : (r.allJoinedAtUs() - r.startedAtUs()) / 1e6;
                 reg.row(
                         Table.count(o.scenario.learners),
-                        Table.count(o.scenario.trainers),
+                        o.scenario.extra.get("selection.participants"),
                         o.scenario.channels,
                         String.format(Locale.ROOT, "%.1f", joinS),
                         r.rounds().stream()

@@ -41,6 +41,7 @@ final class ModelSinkWriter implements SinkWriter<Directive> {
 
     private record Gateway(String host, int port, String secret, ManagedChannel channel) {}
 
+    private final boolean handOverLocally;
     private final EventLoopGroup eventLoop;
     private final Map<Integer, Gateway> gateways = new HashMap<>();
     private final ModelAssembly assembly;
@@ -48,6 +49,15 @@ final class ModelSinkWriter implements SinkWriter<Directive> {
     private EncodedModel latestModel;
 
     ModelSinkWriter(int maxMessageBytes) {
+        this(maxMessageBytes, true);
+    }
+
+    /**
+     * @param handOverLocally give directives to gateways in this JVM directly ({@link
+     *     LocalGateways}); false sends every directive over gRPC
+     */
+    ModelSinkWriter(int maxMessageBytes, boolean handOverLocally) {
+        this.handOverLocally = handOverLocally;
         this.assembly = new ModelAssembly(ModelCodec.chunkBytes(maxMessageBytes));
         this.eventLoop =
                 new NioEventLoopGroup(
@@ -186,8 +196,9 @@ final class ModelSinkWriter implements SinkWriter<Directive> {
 
     private void send(Gateway g, DirectiveHeader header, EncodedModel model)
             throws ExecutionException, TimeoutException, InterruptedException {
-        if (LocalGateways.deliver(
-                g.port(), g.secret(), header, model == null ? null : model.chunks())) {
+        if (handOverLocally
+                && LocalGateways.deliver(
+                        g.port(), g.secret(), header, model == null ? null : model.chunks())) {
             return; // a gateway in this JVM: handed over, no loopback transfer
         }
         CompletableFuture<Void> done = new CompletableFuture<>();

@@ -9,6 +9,8 @@ import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 import org.metisfl.flink.config.FederationConfig;
 import org.metisfl.flink.connector.gateway.server.GatewayServer;
 import org.metisfl.flink.connector.gateway.server.GatewayState;
@@ -20,8 +22,9 @@ import org.metisfl.flink.model.ModelCodec;
 import org.metisfl.flink.model.TensorSpecInfo;
 
 /**
- * The model's way from the coordinator's directives through the sink and gRPC to the gateways'
- * state, with a model sent in several shards and chunks (64 kb messages: 4 kb chunks).
+ * The model's way from the coordinator's directives through the sink and gRPC (or the in-JVM
+ * hand-over) to the gateways' state, with a model sent in several shards and chunks (64 kb
+ * messages: 4 kb chunks).
  */
 class ModelSinkDeliveryTest {
     private static final int SHARD = 2048;
@@ -114,10 +117,12 @@ class ModelSinkDeliveryTest {
         return out;
     }
 
-    @Test
-    void gatewaysGetTheModelFromItsShardsAndLateOnesGetTheLatest() throws Exception {
+    /** Over gRPC, and handed over in this JVM (how the embedded federation runs). */
+    @ParameterizedTest
+    @ValueSource(booleans = {false, true})
+    void gatewaysGetTheModelFromItsShardsAndLateOnesGetTheLatest(boolean local) throws Exception {
         FederationConfig config = config("synchronous");
-        sink = new ModelSinkWriter(config.maxMessageBytes());
+        sink = new ModelSinkWriter(config.maxMessageBytes(), local);
         Gateway first = gateway(config, 0);
         sink.write(first.announce(), null);
 

@@ -62,6 +62,9 @@ public final class FederationPipeline {
     public static Configuration flinkConfiguration(FederationConfig config) {
         Configuration c = new Configuration();
         c.set(PipelineOptions.GENERIC_TYPES, false);
+        // Chained operators pass records on without a deep copy (an update's shards are copied
+        // once less). Safe here: no operator changes or reuses a record after emitting it.
+        c.set(PipelineOptions.OBJECT_REUSE, true);
         c.set(
                 StateBackendOptions.STATE_BACKEND,
                 config.stateBackend() == StateBackend.ROCKSDB ? "rocksdb" : "hashmap");

@@ -181,6 +181,9 @@ public final class FederationBenchmark {
         }
 
         boolean ok() {
+            if (scenario.group.equals("async")) {
+                return !report.timedOut() && report.failures() == 0 && !results.isEmpty();
+            }
             return !report.timedOut()
                     && report.failures() == 0
                     && results.size() >= scenario.rounds
@@ -259,6 +262,18 @@ public final class FederationBenchmark {
         System.out.println(md);
         System.out.println("Tables written to " + out);
         System.exit(0);
+    }
+
+    /**
+     * How many simulated learners transfer at once: all of them below 5,000 trainers, else about
+     * 200 MB of updates in flight (at least {@value #MAX_TRANSFERS}) so the driver's memory holds.
+     */
+    static int maxTransfers(Scenario s) {
+        if (s.trainers < 5_000) {
+            return 0;
+        }
+        long perUpdate = Math.max(1, s.values * Float.BYTES);
+        return (int) Math.min(s.trainers, Math.max(MAX_TRANSFERS, 200_000_000L / perUpdate));
     }
 
     private static Map<String, String> none() {
@@ -443,6 +458,7 @@ public final class FederationBenchmark {
         extra.put("async.max-staleness", "1000000");
         extra.put("federation.rounds", "100000000");
         extra.put("termination.max-duration", trainSeconds + " s");
+        extra.put("async.evaluate-every", "1000");
         return new Scenario(
                 "async-" + label(learners),
                 "async",
@@ -640,7 +656,7 @@ public final class FederationBenchmark {
                             .timeout(s.timeout)
                             .callTimeout(s.timeout)
                             .joinConcurrency(10_000)
-                            .maxConcurrentTransfers(s.trainers >= 5_000 ? MAX_TRANSFERS : 0)
+                            .maxConcurrentTransfers(maxTransfers(s))
                             .build();
             AtomicLong heapAfterGc = new AtomicLong(-1);
             Thread probe =
@@ -986,10 +1002,7 @@ public final class FederationBenchmark {
                     s.fetchModel ? "yes" : "no",
                     s.checkpointInterval.equals("0") ? "off" : s.checkpointInterval,
                     String.format(Locale.ROOT, "%.0f", o.wallSeconds),
-                    o.results.stream()
-                            .map(x -> Long.toString(x.roundTimeMs))
-                            .reduce((a, b) -> a + ", " + b)
-                            .orElse("–"),
+                    roundTimes(o.results),
                     Table.gbps(o.ingest()),
                     Table.mib(o.peakHeap),
                     Table.mib(o.peakRss),
@@ -1013,6 +1026,17 @@ public final class FederationBenchmark {
                                 .append('\n'));
         md.append("## Log\n\n```\n").append(log).append("```\n");
         return md.toString();
+    }
+
+    /** The round times of a scenario, the first dozen when there are many (async versions). */
+    private static String roundTimes(List<RoundResult> results) {
+        String shown =
+                results.stream()
+                        .limit(12)
+                        .map(x -> Long.toString(x.roundTimeMs))
+                        .reduce((a, b) -> a + ", " + b)
+                        .orElse("–");
+        return results.size() > 12 ? shown + ", … (" + results.size() + " results)" : shown;
     }
 
     private static String machine() throws IOException {

@@ -288,8 +288,8 @@ public final class SimulatedFederation implements AutoCloseable {
     }
 
     void failed(RoundRecorder r, String call, Throwable t) {
-        if (closing) {
-            return;
+        if (closing || shutdowns.get() > 0 || federationOver(t)) {
+            return; // calls cut by the end of the federation or of the simulation are no failures
         }
         failures.incrementAndGet();
         if (r != null) {
@@ -305,6 +305,14 @@ public final class SimulatedFederation implements AutoCloseable {
                             + " "
                             + (s.getDescription() == null ? t.toString() : s.getDescription()));
         }
+    }
+
+    /** The gateway's answer to a call made after the federation ended (its Shutdown follows). */
+    private static boolean federationOver(Throwable t) {
+        Status s = Status.fromThrowable(t);
+        return s.getCode() == Status.Code.FAILED_PRECONDITION
+                && s.getDescription() != null
+                && s.getDescription().startsWith("the federation is over");
     }
 
     boolean isClosing() {

@@ -67,7 +67,7 @@ class SimulatedFederationITCase {
 
             assertThat(report.timedOut()).isFalse();
             assertThat(report.failures()).as("%s", report.failureSamples()).isZero();
-            assertThat(report.shutdowns()).isEqualTo(learners);
+            assertThat(report.shutdowns()).as("%s", report).isEqualTo(learners);
             assertThat(report.rounds()).extracting(RoundTimeline::round).contains(1L, 2L);
             for (long r = 1; r <= 2; r++) {
                 RoundTimeline t = report.round(r).orElseThrow();

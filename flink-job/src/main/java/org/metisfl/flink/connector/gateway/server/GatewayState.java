@@ -9,6 +9,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
 import org.metisfl.flink.config.FederationConfig;
 import org.metisfl.flink.model.GatewayEvent;
 import org.metisfl.flink.model.ModelCodec;
@@ -58,6 +59,9 @@ public final class GatewayState {
             return steps == null ? train : train.toBuilder().setLocalSteps(steps).build();
         }
     }
+
+    /** Longest wait for pending acknowledgements before the learners are told to shut down. */
+    private static final long SHUTDOWN_WAIT_MS = 30_000;
 
     private final FederationConfig config;
     private final int gatewayIndex;
@@ -354,9 +358,7 @@ public final class GatewayState {
             }
         }
         if (finished) {
-            for (Map.Entry<String, ServerCallStreamObserver<Task>> s : streams.entrySet()) {
-                sendShutdown(s.getKey(), s.getValue());
-            }
+            shutdownWhenDurable();
             return;
         }
         if (config.asynchronous()) {
@@ -486,6 +488,28 @@ public final class GatewayState {
             out.add(e);
         }
         return out;
+    }
+
+    /**
+     * Sends every learner its Shutdown once the updates this gateway accepted are durable (their
+     * checkpoint completed and they were acknowledged): a learner keeps an update until it is
+     * acknowledged, so it must not be told to stop before. Bounded by {@link #SHUTDOWN_WAIT_MS} in
+     * case no checkpoint completes any more.
+     */
+    private void shutdownWhenDurable() {
+        CompletableFuture<?>[] pending =
+                accepted.values().stream()
+                        .filter(f -> !f.isDone())
+                        .toArray(CompletableFuture[]::new);
+        CompletableFuture.allOf(pending)
+                .completeOnTimeout(null, SHUTDOWN_WAIT_MS, TimeUnit.MILLISECONDS)
+                .whenComplete(
+                        (v, e) -> {
+                            for (Map.Entry<String, ServerCallStreamObserver<Task>> s :
+                                    streams.entrySet()) {
+                                sendShutdown(s.getKey(), s.getValue());
+                            }
+                        });
     }
 
     private void sendShutdown(String learnerId, ServerCallStreamObserver<Task> stream) {

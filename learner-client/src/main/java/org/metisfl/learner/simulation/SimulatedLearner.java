@@ -8,6 +8,7 @@ import java.nio.ByteOrder;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.metisfl.proto.v1.Credentials;
 import org.metisfl.proto.v1.EvaluationReport;
 import org.metisfl.proto.v1.GetModelRequest;
@@ -34,6 +35,8 @@ final class SimulatedLearner {
     private final AtomicBoolean ended = new AtomicBoolean();
     private volatile Credentials credentials;
     private long lastTrainRound = Long.MIN_VALUE;
+    private final AtomicInteger uploadsUnanswered = new AtomicInteger();
+    private volatile boolean streamDone;
     private String lastTrainTaskId = "";
     private long lastEvalRound = Long.MIN_VALUE;
     private volatile ClientCallStreamObserver<StreamTasksRequest> taskCall;
@@ -110,9 +113,20 @@ final class SimulatedLearner {
 
                             @Override
                             public void onCompleted() {
-                                end();
+                                streamDone = true;
+                                endOnceAnswered();
                             }
                         });
+    }
+
+    /**
+     * After the gateway's Shutdown, a learner still waits for the answer to an update it sent (a
+     * learner keeps an update until it is acknowledged).
+     */
+    private void endOnceAnswered() {
+        if (streamDone && uploadsUnanswered.get() == 0) {
+            end();
+        }
     }
 
     private void end() {
@@ -254,6 +268,7 @@ final class SimulatedLearner {
                         .putMetrics("loss", 1.0 / (1 + task.getRound()))
                         .build();
         Upload u = new Upload(r, header, sim.updates().chunksFor(index), taskAt, downloadUs);
+        uploadsUnanswered.incrementAndGet();
         callStub().submitUpdate(u);
         u.pump();
     }
@@ -351,6 +366,8 @@ final class SimulatedLearner {
             answered = true;
             sim.failed(r, "SubmitUpdate", t);
             sim.transfers().release();
+            uploadsUnanswered.decrementAndGet();
+            endOnceAnswered();
         }
 
         @Override
@@ -363,6 +380,8 @@ final class SimulatedLearner {
             r.maxTaskToAck.accumulate(at - taskAt);
             r.bytesUploaded.addAndGet(sim.updates().bytesPerUpdate());
             sim.transfers().release();
+            uploadsUnanswered.decrementAndGet();
+            endOnceAnswered();
         }
     }
 }

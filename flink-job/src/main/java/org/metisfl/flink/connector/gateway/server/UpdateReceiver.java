@@ -371,8 +371,9 @@ final class UpdateReceiver implements StreamObserver<UpdateChunk> {
                                 batch,
                                 deadline,
                                 () -> {
-                                    durable.complete(null);
+                                    // Answer first: completing may send the final Shutdown.
                                     answer(SubmitUpdateResponse.Status.ACCEPTED);
+                                    durable.complete(null);
                                 },
                                 reservation);
         if (stamp != Long.MIN_VALUE) {

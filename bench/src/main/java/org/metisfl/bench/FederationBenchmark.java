@@ -214,6 +214,9 @@ public final class FederationBenchmark {
     private double inMemory = Double.NaN;
     private final Map<String, String> profileSummaries = new LinkedHashMap<>();
 
+    /** Federation settings applied to every scenario run (--set key=value). */
+    private final Map<String, String> overrides = new LinkedHashMap<>();
+
     private FederationBenchmark(Path base, Set<String> only, Set<String> profile, Duration budget) {
         this.base = base;
         this.only = only;
@@ -228,6 +231,7 @@ public final class FederationBenchmark {
         Duration budget = Duration.ofMinutes(15);
         Path out = null;
         Path base = Path.of("bench/target/federation-bench");
+        Map<String, String> overrides = new LinkedHashMap<>();
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
                 case "--quick" -> quick = true;
@@ -236,11 +240,20 @@ public final class FederationBenchmark {
                 case "--budget-minutes" -> budget = Duration.ofMinutes(Long.parseLong(args[++i]));
                 case "--out" -> out = Path.of(args[++i]);
                 case "--work" -> base = Path.of(args[++i]);
+                case "--set" -> {
+                    String kv = args[++i];
+                    int eq = kv.indexOf('=');
+                    if (eq <= 0) {
+                        System.err.println("--set takes key=value, got " + kv);
+                        System.exit(2);
+                    }
+                    overrides.put(kv.substring(0, eq), kv.substring(eq + 1));
+                }
                 default -> {
                     System.err.println(
                             "usage: FederationBenchmark [--quick] [--only ids|groups]"
                                     + " [--profile ids] [--budget-minutes n] [--out file.md]"
-                                    + " [--work dir]");
+                                    + " [--work dir] [--set federation.key=value ...]");
                     System.exit(2);
                 }
             }
@@ -254,6 +267,7 @@ public final class FederationBenchmark {
                                     + ".md");
         }
         FederationBenchmark b = new FederationBenchmark(base, only, profile, budget);
+        b.overrides.putAll(overrides);
         long start = System.nanoTime();
         b.run(quick ? quickSuite() : standardSuite());
         String md = b.markdown((System.nanoTime() - start) / 1e9, quick);
@@ -633,6 +647,7 @@ public final class FederationBenchmark {
         settings.put("evaluation.enabled", "false");
         settings.put("round.timeout", "5 min");
         settings.putAll(s.extra);
+        settings.putAll(overrides);
         FederationConfig.of(settings); // fail here, not in the child, on a bad setting
         List<String> jvm = new ArrayList<>();
         if (profile.contains(s.id)) {
@@ -729,7 +744,8 @@ public final class FederationBenchmark {
                         Locale.ROOT,
                         "Suite: %s, %.1f minutes. Load average at the end: %s (the machine is"
                                 + " shared; the log gives the load before each scenario).%n%n",
-                        quick ? "quick" : (only.isEmpty() ? "standard" : "--only " + only),
+                        (quick ? "quick" : (only.isEmpty() ? "standard" : "--only " + only))
+                                + (overrides.isEmpty() ? "" : ", --set " + overrides),
                         seconds / 60,
                         loadAverage()));
 

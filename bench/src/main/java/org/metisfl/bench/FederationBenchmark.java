@@ -39,7 +39,8 @@ import org.metisfl.learner.simulation.SimulationReport;
  *                                    # not fit is skipped and listed); tables to bench/results/
  * bench/run --quick                  # a 2-minute subset for development
  * bench/run --only size-10M-2,limits # some scenarios (ids or groups: limits ingest size tail
- *                                    # learners registered full)
+ *                                    # learners registered async)
+ * bench/run --set key=value          # a federation setting for every scenario (repeatable)
  * bench/run --profile ingest-10M-10  # also record that scenario's controller with JFR
  * bench/run --budget-minutes 40      # another time budget
  * </pre>
@@ -330,6 +331,7 @@ public final class FederationBenchmark {
         s.add(scenario("size-10M-2", "size", 10 * M, 2, 3, true, "1 s", none(), "6g", 120));
         s.add(scenario("size-10M-10", "size", 10 * M, 10, 2, true, "1 s", none(), "6g", 150));
         s.add(scenario("size-50M-2", "size", 50 * M, 2, 2, true, "1 s", none(), "8g", 180));
+        s.add(scenario("size-50M-10", "size", 50 * M, 10, 2, true, "1 s", none(), "8g", 300));
         s.add(scenario("tail-10M-2", "tail", 10 * M, 2, 3, true, "0", none(), "6g", 90));
         s.add(
                 scenario(
@@ -361,7 +363,7 @@ public final class FederationBenchmark {
                         "learners",
                         100 * K,
                         10_000,
-                        1,
+                        3,
                         true,
                         "1 s",
                         none(),
@@ -369,20 +371,6 @@ public final class FederationBenchmark {
                         300));
         s.add(registered(100_000, 100, 3, 240));
         s.add(asynchronous(100_000, 10 * K, 60, 300));
-        // Beyond the 15-minute budget on this machine: run with --only full (or the id).
-        s.add(scenario("size-50M-10", "full", 50 * M, 10, 2, true, "1 s", none(), "8g", 600));
-        s.add(
-                scenario(
-                        "learners-100K-10000-3",
-                        "full",
-                        100 * K,
-                        10_000,
-                        3,
-                        true,
-                        "1 s",
-                        none(),
-                        "6g",
-                        900));
         return s;
     }
 
@@ -501,7 +489,7 @@ public final class FederationBenchmark {
 
     private boolean selected(String id, String group) {
         if (only.isEmpty()) {
-            return !group.equals("full");
+            return true;
         }
         return only.contains(id) || only.contains(group);
     }

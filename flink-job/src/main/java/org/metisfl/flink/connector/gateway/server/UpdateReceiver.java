@@ -101,12 +101,15 @@ final class UpdateReceiver implements StreamObserver<UpdateChunk> {
             if (problem != null) {
                 fail(problem);
             } else if (original != null) {
-                response.request(1);
+                response.request(Integer.MAX_VALUE);
             } else {
+                // Room for the whole update is reserved: once granted, read it at full speed.
                 reservation =
                         state.queue()
                                 .budget()
-                                .reserve(decoder.totalBytes(), () -> response.request(1));
+                                .reserve(
+                                        decoder.totalBytes(),
+                                        () -> response.request(Integer.MAX_VALUE));
             }
             return;
         }
@@ -115,7 +118,6 @@ final class UpdateReceiver implements StreamObserver<UpdateChunk> {
             return;
         }
         if (original != null) {
-            response.request(1);
             return; // a retry of an accepted update: its bytes are not needed
         }
         ByteString data = chunk.getData();
@@ -130,7 +132,6 @@ final class UpdateReceiver implements StreamObserver<UpdateChunk> {
         for (ByteBuffer part : data.asReadOnlyByteBufferList()) {
             decoder.append(part);
         }
-        response.request(1);
     }
 
     @Override

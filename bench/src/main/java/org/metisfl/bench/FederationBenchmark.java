@@ -328,11 +328,11 @@ public final class FederationBenchmark {
                                 90));
             }
         }
-        s.add(scenario("size-10M-2", "size", 10 * M, 2, 3, true, "1 s", none(), "6g", 120));
-        s.add(scenario("size-10M-10", "size", 10 * M, 10, 2, true, "1 s", none(), "6g", 150));
+        s.add(scenario("size-10M-2", "size", 10 * M, 2, 6, true, "1 s", none(), "6g", 120));
+        s.add(scenario("size-10M-10", "size", 10 * M, 10, 4, true, "1 s", none(), "6g", 150));
         s.add(scenario("size-50M-2", "size", 50 * M, 2, 2, true, "1 s", none(), "8g", 180));
         s.add(scenario("size-50M-10", "size", 50 * M, 10, 2, true, "1 s", none(), "8g", 300));
-        s.add(scenario("tail-10M-2", "tail", 10 * M, 2, 3, true, "0", none(), "6g", 90));
+        s.add(scenario("tail-10M-2", "tail", 10 * M, 2, 6, true, "0", none(), "6g", 90));
         s.add(
                 scenario(
                         "learners-100K-100",

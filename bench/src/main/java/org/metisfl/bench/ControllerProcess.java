@@ -15,7 +15,7 @@ import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 
 /** A {@link ControllerMain} child process and its line protocol. */
-final class ControllerProcess implements AutoCloseable {
+final class ControllerProcess implements Controller {
     private final Process process;
     private final Writer in;
     private final BlockingQueue<String> lines = new LinkedBlockingQueue<>();
@@ -99,14 +99,21 @@ final class ControllerProcess implements AutoCloseable {
         in.flush();
     }
 
+    @Override
+    public void awaitReady() throws Exception {
+        await("READY", 180_000);
+    }
+
     /** Full GC in the controller; the heap still used after it. */
-    long heapAfterGc() throws Exception {
+    @Override
+    public long heapAfterGc() throws Exception {
         send("gc");
         return Long.parseLong(await("GC ", 60_000));
     }
 
     /** Stops the job; returns {peak RSS, peak heap used}. */
-    long[] stop() throws Exception {
+    @Override
+    public long[] stop() throws Exception {
         send("stop");
         String[] s = await("STATS ", 120_000).split(" ");
         process.waitFor(30, TimeUnit.SECONDS);

@@ -215,6 +215,11 @@ public final class FederationBenchmark {
     private double inMemory = Double.NaN;
     private final Map<String, String> profileSummaries = new LinkedHashMap<>();
 
+    /** A session cluster to run the scenarios on (--cluster URL DIR), else embedded. */
+    private String clusterUrl;
+
+    private Path clusterDir;
+
     /** Federation settings applied to every scenario run (--set key=value). */
     private final Map<String, String> overrides = new LinkedHashMap<>();
 
@@ -233,6 +238,8 @@ public final class FederationBenchmark {
         Path out = null;
         Path base = Path.of("bench/target/federation-bench");
         Map<String, String> overrides = new LinkedHashMap<>();
+        String clusterUrl = null;
+        Path clusterDir = null;
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
                 case "--quick" -> quick = true;
@@ -241,6 +248,10 @@ public final class FederationBenchmark {
                 case "--budget-minutes" -> budget = Duration.ofMinutes(Long.parseLong(args[++i]));
                 case "--out" -> out = Path.of(args[++i]);
                 case "--work" -> base = Path.of(args[++i]);
+                case "--cluster" -> {
+                    clusterUrl = args[++i];
+                    clusterDir = Path.of(args[++i]);
+                }
                 case "--set" -> {
                     String kv = args[++i];
                     int eq = kv.indexOf('=');
@@ -269,6 +280,8 @@ public final class FederationBenchmark {
         }
         FederationBenchmark b = new FederationBenchmark(base, only, profile, budget);
         b.overrides.putAll(overrides);
+        b.clusterUrl = clusterUrl;
+        b.clusterDir = clusterDir;
         long start = System.nanoTime();
         b.run(quick ? quickSuite() : standardSuite());
         String md = b.markdown((System.nanoTime() - start) / 1e9, quick);
@@ -645,8 +658,11 @@ public final class FederationBenchmark {
                             + ",settings=profile,dumponexit=true");
         }
         long start = System.nanoTime();
-        try (ControllerProcess controller = new ControllerProcess(work, settings, s.heap, jvm)) {
-            controller.await("READY", 180_000);
+        try (Controller controller =
+                clusterUrl == null
+                        ? new ControllerProcess(work, settings, s.heap, jvm)
+                        : new ClusterController(work, settings, clusterUrl, clusterDir)) {
+            controller.awaitReady();
             SimulatedFederation sim =
                     SimulatedFederation.builder()
                             .gateway("127.0.0.1", port)
@@ -726,7 +742,19 @@ public final class FederationBenchmark {
     private String markdown(double seconds, boolean quick) throws IOException {
         StringBuilder md = new StringBuilder();
         md.append("# MetisFL on Flink — end-to-end benchmark\n\n");
-        md.append(machine()).append('\n');
+        String machine = machine();
+        if (clusterUrl != null) {
+            machine =
+                    machine.replace(
+                            "Controller: one JVM per scenario (embedded MiniCluster, job.parallelism 2,"
+                                    + " 1 gateway, RocksDB)",
+                            "Controller: a local multi-process Flink session cluster"
+                                    + " (bin/flink-cluster: a JobManager and 2 TaskManagers of 2 GB"
+                                    + " and 2 slots; one job per scenario, job.parallelism 2, 1"
+                                    + " gateway, RocksDB; peak RSS = the largest TaskManager's since"
+                                    + " the cluster started)");
+        }
+        md.append(machine).append('\n');
         md.append(
                 String.format(
                         Locale.ROOT,

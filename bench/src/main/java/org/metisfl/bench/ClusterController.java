@@ -1,11 +1,5 @@
 package org.metisfl.bench;
 
-import io.grpc.ManagedChannel;
-import io.grpc.StatusRuntimeException;
-import io.grpc.health.v1.HealthCheckRequest;
-import io.grpc.health.v1.HealthCheckResponse;
-import io.grpc.health.v1.HealthGrpc;
-import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -14,6 +8,7 @@ import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -21,6 +16,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
+import org.metisfl.flink.connector.gateway.GatewayHealth;
 
 /**
  * A scenario's federation as a job on a running Flink session cluster (started by {@code
@@ -76,31 +72,15 @@ final class ClusterController implements Controller {
 
     @Override
     public void awaitReady() throws Exception {
-        long end = System.nanoTime() + TimeUnit.MINUTES.toNanos(3);
-        ManagedChannel channel =
-                NettyChannelBuilder.forAddress("127.0.0.1", gatewayPort).usePlaintext().build();
-        try {
-            while (true) {
-                try {
-                    HealthCheckResponse r =
-                            HealthGrpc.newBlockingStub(channel)
-                                    .withDeadlineAfter(2, TimeUnit.SECONDS)
-                                    .check(HealthCheckRequest.getDefaultInstance());
-                    if (r.getStatus() == HealthCheckResponse.ServingStatus.SERVING) {
-                        return;
+        GatewayHealth.awaitServing(
+                "127.0.0.1",
+                gatewayPort,
+                Duration.ofMinutes(3),
+                () -> {
+                    if (state().matches("FINISHED|CANCELED|FAILED")) {
+                        throw new IllegalStateException("job " + jobId + " ended: " + state());
                     }
-                } catch (StatusRuntimeException e) {
-                    // not listening yet
-                }
-                if (System.nanoTime() > end) {
-                    throw new IllegalStateException(
-                            "job " + jobId + ": gateway on port " + gatewayPort + " not ready");
-                }
-                Thread.sleep(200);
-            }
-        } finally {
-            channel.shutdownNow();
-        }
+                });
     }
 
     @Override

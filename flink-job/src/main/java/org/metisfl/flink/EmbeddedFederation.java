@@ -1,11 +1,5 @@
 package org.metisfl.flink;
 
-import io.grpc.ManagedChannel;
-import io.grpc.StatusRuntimeException;
-import io.grpc.health.v1.HealthCheckRequest;
-import io.grpc.health.v1.HealthCheckResponse;
-import io.grpc.health.v1.HealthGrpc;
-import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -24,6 +18,7 @@ import org.apache.flink.core.execution.JobClient;
 import org.apache.flink.core.execution.SavepointFormatType;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.metisfl.flink.config.FederationConfig;
+import org.metisfl.flink.connector.gateway.GatewayHealth;
 
 /**
  * Runs a federation on an embedded Flink MiniCluster in this JVM (for trying it and for tests),
@@ -58,37 +53,17 @@ public final class EmbeddedFederation implements AutoCloseable {
         long end = System.nanoTime() + timeout.toNanos();
         String host = "0.0.0.0".equals(config.gatewayHost()) ? "127.0.0.1" : config.gatewayHost();
         for (int i = 0; i < config.gatewayParallelism(); i++) {
-            ManagedChannel channel =
-                    NettyChannelBuilder.forAddress(host, config.gatewayPort() + i)
-                            .usePlaintext()
-                            .build();
-            try {
-                while (true) {
-                    try {
-                        HealthCheckResponse r =
-                                HealthGrpc.newBlockingStub(channel)
-                                        .withDeadlineAfter(2, TimeUnit.SECONDS)
-                                        .check(HealthCheckRequest.getDefaultInstance());
-                        if (r.getStatus() == HealthCheckResponse.ServingStatus.SERVING) {
-                            break;
+            GatewayHealth.awaitServing(
+                    host,
+                    config.gatewayPort() + i,
+                    Duration.ofNanos(Math.max(0, end - System.nanoTime())),
+                    () -> {
+                        if (client.getJobExecutionResult().isDone()) {
+                            client.getJobExecutionResult().get(10, TimeUnit.SECONDS);
+                            throw new IllegalStateException(
+                                    "the federation job ended before its gateways started");
                         }
-                    } catch (StatusRuntimeException e) {
-                        // not listening yet
-                    }
-                    if (System.nanoTime() > end) {
-                        throw new TimeoutException(
-                                "learner gateway " + i + " not ready within " + timeout);
-                    }
-                    if (client.getJobExecutionResult().isDone()) {
-                        client.getJobExecutionResult().get(10, TimeUnit.SECONDS);
-                        throw new IllegalStateException(
-                                "the federation job ended before its" + " gateways started");
-                    }
-                    Thread.sleep(100);
-                }
-            } finally {
-                channel.shutdownNow();
-            }
+                    });
         }
     }
 

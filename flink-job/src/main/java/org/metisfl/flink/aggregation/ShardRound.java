@@ -1,10 +1,9 @@
 package org.metisfl.flink.aggregation;
 
 import java.util.ArrayList;
-import java.util.HashSet;
 import java.util.List;
-import java.util.Set;
 import org.apache.flink.api.common.typeinfo.TypeInfo;
+import org.metisfl.flink.model.MemberIndex;
 import org.metisfl.flink.model.serialization.BulkArrayPojoFactory;
 
 /**
@@ -37,22 +36,21 @@ public class ShardRound {
     /** Krum: closed, distances sent; waiting for the coordinator's selection. */
     public boolean awaitingSelection;
 
-    /** An index of {@link #contributors} for O(1) duplicate checks (rebuilt after a restore). */
-    private transient Set<String> contributorIndex;
+    private transient MemberIndex contributorIndex;
 
     public ShardRound() {}
 
     boolean hasContributed(String learner) {
-        if (contributorIndex == null) {
-            contributorIndex = new HashSet<>(contributors);
-        }
-        return contributorIndex.contains(learner);
+        return index().contains(learner);
     }
 
     void addContributor(String learner) {
-        hasContributed(learner);
-        contributorIndex.add(learner);
-        contributors.add(learner);
+        index().add(learner);
+    }
+
+    /** O(1) membership over {@link #contributors} (rebuilt after a restore). */
+    private MemberIndex index() {
+        return contributorIndex = MemberIndex.of(contributorIndex, contributors);
     }
 
     boolean allExpectedContributed() {

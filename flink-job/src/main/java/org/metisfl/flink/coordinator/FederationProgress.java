@@ -2,10 +2,9 @@ package org.metisfl.flink.coordinator;
 
 import java.util.ArrayList;
 import java.util.HashMap;
-import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
+import org.metisfl.flink.model.MemberIndex;
 import org.metisfl.flink.model.TensorSpecInfo;
 
 /** The coordinator's view of the federation (a Flink POJO in keyed state). */
@@ -57,23 +56,14 @@ public class FederationProgress {
     public List<String> krumSelection = new ArrayList<>();
     public long krumSelectionRound;
 
-    /** An index of {@link #contributors} (rebuilt after a restore or a reset). */
-    private transient Set<String> contributorIndex;
+    /** O(1) membership over {@link #contributors} (rebuilt after a restore or a reset). */
+    private transient MemberIndex contributorIndex;
 
     public FederationProgress() {}
 
     /** Adds {@code learner} to the contributors unless it is one already; O(1). */
     void addContributor(String learner) {
-        if (contributorIndex == null) {
-            contributorIndex = new HashSet<>(contributors);
-        }
-        if (contributorIndex.add(learner)) {
-            contributors.add(learner);
-        }
-    }
-
-    void setContributors(List<String> learners) {
-        contributors = learners;
-        contributorIndex = null;
+        contributorIndex = MemberIndex.of(contributorIndex, contributors);
+        contributorIndex.add(learner);
     }
 }

@@ -249,7 +249,7 @@ public class RoundCoordinator
             pendingModel.put(federation, g.shard, serverStep(g));
         }
         if (p.contributors.isEmpty()) {
-            p.setContributors(new ArrayList<>(g.contributors));
+            p.contributors = new ArrayList<>(g.contributors);
         }
         if (p.shardsReceived == p.numShards) {
             closeRound(p, ctx, out);
@@ -380,9 +380,9 @@ public class RoundCoordinator
             }
             Collections.sort(evaluators);
         }
-        s.expectEvaluators(evaluators);
+        s.expectedEvaluators = evaluators;
         p.evaluators = evaluators;
-        p.setContributors(new ArrayList<>());
+        p.contributors = new ArrayList<>();
         p.roundStartedAt = now;
         if (last) {
             p.phase = Phase.FINAL_EVALUATION;
@@ -569,7 +569,7 @@ public class RoundCoordinator
             p.phase = Phase.TRAINING;
             p.federationStartedAt = now;
             p.roundStartedAt = now;
-            p.setContributors(new ArrayList<>());
+            p.contributors = new ArrayList<>();
             LOG.info(
                     "Asynchronous training started from model version {} with {} learners",
                     p.modelVersion,
@@ -619,7 +619,7 @@ public class RoundCoordinator
         p.shardsReceived = 0;
         p.roundAborted = false;
         p.krumDistances = null;
-        p.setContributors(new ArrayList<>());
+        p.contributors = new ArrayList<>();
         RoundStats s = new RoundStats();
         s.round = round;
         s.participants = participants.size();
@@ -710,7 +710,7 @@ public class RoundCoordinator
             p.evaluators = new ArrayList<>();
         }
         pendingModel.clear(federation);
-        s.expectEvaluators(new ArrayList<>(p.evaluators));
+        s.expectedEvaluators = new ArrayList<>(p.evaluators);
         LOG.info(
                 "Round {} {} after {} ms with {} of {} participants",
                 round,

@@ -2,10 +2,9 @@ package org.metisfl.flink.coordinator;
 
 import java.util.ArrayList;
 import java.util.HashMap;
-import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
+import org.metisfl.flink.model.MemberIndex;
 
 /** What is known of one round until its result is written (a Flink POJO in keyed state). */
 public class RoundStats {
@@ -24,47 +23,32 @@ public class RoundStats {
     public Map<String, Double> evalSums = new HashMap<>();
     public long evalExamples;
 
-    /** Indexes of the lists above for O(1) membership checks (rebuilt after a restore). */
-    private transient Set<String> trainReporterIndex;
+    /** O(1) membership over the lists above (rebuilt after a restore or a reassignment). */
+    private transient MemberIndex trainReporterIndex;
 
-    private transient Set<String> expectedEvaluatorIndex;
-    private transient Set<String> evalReporterIndex;
+    private transient MemberIndex expectedEvaluatorIndex;
+    private transient MemberIndex evalReporterIndex;
 
     public RoundStats() {}
 
     boolean hasTrainReport(String learner) {
-        if (trainReporterIndex == null) {
-            trainReporterIndex = new HashSet<>(trainReporters);
-        }
-        return trainReporterIndex.contains(learner);
+        return trainReporterIndex().contains(learner);
     }
 
     /** Records {@code learner}'s training report; false if it had reported already. */
     boolean addTrainReporter(String learner) {
-        if (hasTrainReport(learner)) {
-            return false;
-        }
-        trainReporterIndex.add(learner);
-        trainReporters.add(learner);
-        return true;
-    }
-
-    void expectEvaluators(List<String> learners) {
-        expectedEvaluators = learners;
-        expectedEvaluatorIndex = null;
+        return trainReporterIndex().add(learner);
     }
 
     /** Records {@code learner}'s evaluation if it was asked for one and has not answered yet. */
     boolean addEvalReporter(String learner) {
-        if (expectedEvaluatorIndex == null) {
-            expectedEvaluatorIndex = new HashSet<>(expectedEvaluators);
-            evalReporterIndex = new HashSet<>(evalReporters);
-        }
-        if (!expectedEvaluatorIndex.contains(learner) || !evalReporterIndex.add(learner)) {
-            return false;
-        }
-        evalReporters.add(learner);
-        return true;
+        expectedEvaluatorIndex = MemberIndex.of(expectedEvaluatorIndex, expectedEvaluators);
+        evalReporterIndex = MemberIndex.of(evalReporterIndex, evalReporters);
+        return expectedEvaluatorIndex.contains(learner) && evalReporterIndex.add(learner);
+    }
+
+    private MemberIndex trainReporterIndex() {
+        return trainReporterIndex = MemberIndex.of(trainReporterIndex, trainReporters);
     }
 
     static void addWeighted(Map<String, Double> sums, Map<String, Double> metrics, double w) {

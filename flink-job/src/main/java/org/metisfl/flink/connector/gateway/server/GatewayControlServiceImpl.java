@@ -27,8 +27,8 @@ public final class GatewayControlServiceImpl
     }
 
     /**
-     * Applies a directive handed over in this JVM ({@link LocalGateways}), with the checks the gRPC
-     * path makes.
+     * Applies a directive, received over gRPC or handed over in this JVM ({@link LocalGateways}):
+     * both paths check the job's secret and the model's size here.
      *
      * @param chunks the model's bytes, or null without a model
      * @return null, or what is wrong with it
@@ -112,7 +112,12 @@ public final class GatewayControlServiceImpl
                                     .asRuntimeException());
                     return;
                 }
-                state.apply(header, chunks);
+                String problem = apply(header, chunks);
+                if (problem != null) {
+                    response.onError(
+                            Status.INVALID_ARGUMENT.withDescription(problem).asRuntimeException());
+                    return;
+                }
                 response.onNext(PublishResponse.getDefaultInstance());
                 response.onCompleted();
             }

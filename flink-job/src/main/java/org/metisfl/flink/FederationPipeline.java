@@ -17,6 +17,7 @@ import org.apache.flink.util.OutputTag;
 import org.metisfl.flink.aggregation.AsyncShardAggregator;
 import org.metisfl.flink.aggregation.ShardAggregator;
 import org.metisfl.flink.aggregation.ShardKeys;
+import org.metisfl.flink.config.CoordinatorOptions;
 import org.metisfl.flink.config.FederationConfig;
 import org.metisfl.flink.config.FederationOptions.StateBackend;
 import org.metisfl.flink.connector.gateway.LearnerGatewaySource;
@@ -130,7 +131,8 @@ public final class FederationPipeline {
                         .transform(
                                 "round-coordinator",
                                 TypeInformation.of(Directive.class),
-                                new FlushingKeyedCoProcessOperator<>(new RoundCoordinator(config)))
+                                new FlushingKeyedCoProcessOperator<>(
+                                        new RoundCoordinator(CoordinatorOptions.from(config))))
                         .setParallelism(1)
                         .name("round-coordinator")
                         .uid("round-coordinator")

@@ -396,6 +396,11 @@ public final class FederationConfig implements Serializable {
         return Duration.ofMillis(roundTimeoutMs);
     }
 
+    /** The fraction of a round's participants whose updates close it at its deadline. */
+    public double quorum() {
+        return quorum;
+    }
+
     /** Contributions needed to close a round of {@code participants} at its deadline. */
     public int quorumOf(int participants) {
         return Math.max(1, (int) Math.ceil(quorum * participants - 1e-9));
@@ -444,6 +449,11 @@ public final class FederationConfig implements Serializable {
 
     public int krumByzantine() {
         return krumByzantine;
+    }
+
+    /** Multi-Krum's configured m (0 = n - f). */
+    public int krumSelected() {
+        return krumSelected;
     }
 
     /** How many best-scored updates Krum averages among {@code n}: 1, or m (n - f if 0). */

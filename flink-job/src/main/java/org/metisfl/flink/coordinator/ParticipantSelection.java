@@ -4,7 +4,7 @@ import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
 import java.util.Random;
-import org.metisfl.flink.config.FederationConfig;
+import org.metisfl.flink.config.CoordinatorOptions;
 
 /**
  * Draws a round's participants from the active learners: all of them, a fixed number, or a
@@ -16,7 +16,7 @@ final class ParticipantSelection {
 
     private ParticipantSelection() {}
 
-    static List<String> draw(List<String> active, long round, FederationConfig config) {
+    static List<String> draw(List<String> active, long round, CoordinatorOptions config) {
         List<String> sorted = new ArrayList<>(active);
         Collections.sort(sorted);
         int n = sorted.size();

@@ -6,14 +6,14 @@ import org.metisfl.flink.aggregation.kernel.FedAvgM;
 import org.metisfl.flink.aggregation.kernel.FedAvgOptimizer;
 import org.metisfl.flink.aggregation.kernel.FedYogi;
 import org.metisfl.flink.aggregation.kernel.ServerOptimizer;
-import org.metisfl.flink.config.FederationConfig;
+import org.metisfl.flink.config.CoordinatorOptions;
 
 /** Builds the configured server optimizer. */
 final class ServerOptimizers {
 
     private ServerOptimizers() {}
 
-    static ServerOptimizer of(FederationConfig c) {
+    static ServerOptimizer of(CoordinatorOptions c) {
         return switch (c.optimizer()) {
             case NONE -> FedAvgOptimizer.of();
             case FEDAVGM -> FedAvgM.of(c.optimizerLearningRate(), c.optimizerMomentum());

@@ -6,6 +6,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
+import org.metisfl.flink.config.CoordinatorOptions;
 import org.metisfl.flink.config.FederationConfig;
 
 class ParticipantSelectionTest {
@@ -19,7 +20,9 @@ class ParticipantSelectionTest {
 
     @Test
     void drawsTheConfiguredShareSeededPerRound() {
-        FederationConfig c = FederationConfig.of(Map.of("selection.participation-ratio", "0.3"));
+        CoordinatorOptions c =
+                CoordinatorOptions.from(
+                        FederationConfig.of(Map.of("selection.participation-ratio", "0.3")));
         List<String> r1 = ParticipantSelection.draw(learners(10), 1, c);
         assertThat(r1).hasSize(3).isSorted();
         assertThat(ParticipantSelection.draw(learners(10), 1, c)).isEqualTo(r1);
@@ -32,16 +35,19 @@ class ParticipantSelectionTest {
 
     @Test
     void fixedCountAndBufferBoundCapTheDraw() {
-        FederationConfig count = FederationConfig.of(Map.of("selection.participants", "4"));
+        CoordinatorOptions count = options(Map.of("selection.participants", "4"));
         assertThat(ParticipantSelection.draw(learners(10), 3, count)).hasSize(4);
         assertThat(ParticipantSelection.draw(learners(2), 3, count)).hasSize(2);
-        FederationConfig median =
-                FederationConfig.of(
+        CoordinatorOptions median =
+                options(
                         Map.of(
                                 "aggregation.rule", "median",
                                 "aggregation.max-buffered-updates", "5"));
         assertThat(ParticipantSelection.draw(learners(10), 1, median)).hasSize(5);
-        assertThat(ParticipantSelection.draw(learners(10), 1, FederationConfig.of(Map.of())))
-                .hasSize(10);
+        assertThat(ParticipantSelection.draw(learners(10), 1, options(Map.of()))).hasSize(10);
+    }
+
+    private static CoordinatorOptions options(Map<String, String> settings) {
+        return CoordinatorOptions.from(FederationConfig.of(settings));
     }
 }

@@ -1,0 +1,232 @@
+package org.metisfl.flink.config;
+
+import java.io.Serializable;
+import java.util.Optional;
+import org.metisfl.flink.config.FederationOptions.MetricGoal;
+import org.metisfl.flink.config.FederationOptions.Optimizer;
+import org.metisfl.flink.config.FederationOptions.Protocol;
+import org.metisfl.flink.config.FederationOptions.Rule;
+
+/**
+ * What the round coordinator needs of a federation's configuration: an immutable snapshot taken
+ * from the validated {@link FederationConfig}, so the coordinator depends on nothing else of it.
+ * Accessors are named as in {@link FederationConfig}.
+ */
+public final class CoordinatorOptions implements Serializable {
+    private static final long serialVersionUID = 1L;
+
+    private final String name;
+    private final int rounds;
+    private final int minLearners;
+    private final String initialModelFile;
+    private final Protocol protocol;
+    private final long roundTimeoutMs;
+    private final double quorum;
+    private final double semiSyncLambda;
+    private final boolean semiSyncRecompute;
+    private final Rule rule;
+    private final int maxBufferedUpdates;
+    private final int krumByzantine;
+    private final int krumSelected;
+    private final Optimizer optimizer;
+    private final double optimizerLearningRate;
+    private final double optimizerMomentum;
+    private final double optimizerBeta1;
+    private final double optimizerBeta2;
+    private final double optimizerTau;
+    private final int selectionParticipants;
+    private final double selectionRatio;
+    private final long selectionSeed;
+    private final long maxDurationMs;
+    private final String terminationMetric;
+    private final double terminationCutoff;
+    private final MetricGoal terminationGoal;
+    private final int asyncEvaluateEvery;
+    private final long asyncPublishIntervalMs;
+    private final int shardSize;
+    private final boolean evaluationEnabled;
+    private final long evaluationTimeoutMs;
+
+    private CoordinatorOptions(FederationConfig c) {
+        name = c.name();
+        rounds = c.rounds();
+        minLearners = c.minLearners();
+        initialModelFile = c.initialModelFile().orElse(null);
+        protocol = c.protocol();
+        roundTimeoutMs = c.roundTimeoutMs();
+        quorum = c.quorum();
+        semiSyncLambda = c.semiSyncLambda();
+        semiSyncRecompute = c.semiSyncRecompute();
+        rule = c.rule();
+        maxBufferedUpdates = c.maxBufferedUpdates();
+        krumByzantine = c.krumByzantine();
+        krumSelected = c.krumSelected();
+        optimizer = c.optimizer();
+        optimizerLearningRate = c.optimizerLearningRate();
+        optimizerMomentum = c.optimizerMomentum();
+        optimizerBeta1 = c.optimizerBeta1();
+        optimizerBeta2 = c.optimizerBeta2();
+        optimizerTau = c.optimizerTau();
+        selectionParticipants = c.selectionParticipants();
+        selectionRatio = c.selectionRatio();
+        selectionSeed = c.selectionSeed();
+        maxDurationMs = c.maxDurationMs();
+        terminationMetric = c.terminationMetric().orElse(null);
+        terminationCutoff = c.terminationCutoff();
+        terminationGoal = c.terminationGoal();
+        asyncEvaluateEvery = c.asyncEvaluateEvery();
+        asyncPublishIntervalMs = c.asyncPublishIntervalMs();
+        shardSize = c.shardSize();
+        evaluationEnabled = c.evaluationEnabled();
+        evaluationTimeoutMs = c.evaluationTimeoutMs();
+    }
+
+    /** The coordinator's part of a validated configuration. */
+    public static CoordinatorOptions from(FederationConfig config) {
+        return new CoordinatorOptions(config);
+    }
+
+    public String name() {
+        return name;
+    }
+
+    public int rounds() {
+        return rounds;
+    }
+
+    public int minLearners() {
+        return minLearners;
+    }
+
+    /** The initial model file, or empty when the first learner's weights are the initial model. */
+    public Optional<String> initialModelFile() {
+        return Optional.ofNullable(initialModelFile);
+    }
+
+    public Protocol protocol() {
+        return protocol;
+    }
+
+    public boolean asynchronous() {
+        return protocol == Protocol.ASYNCHRONOUS;
+    }
+
+    public boolean semiSynchronous() {
+        return protocol == Protocol.SEMI_SYNCHRONOUS;
+    }
+
+    public long roundTimeoutMs() {
+        return roundTimeoutMs;
+    }
+
+    /** The fraction of a round's participants whose updates close it at its deadline. */
+    public double quorum() {
+        return quorum;
+    }
+
+    public double semiSyncLambda() {
+        return semiSyncLambda;
+    }
+
+    public boolean semiSyncRecompute() {
+        return semiSyncRecompute;
+    }
+
+    /** True if the rule needs every update of a round (not an incremental fold). */
+    public boolean ruleBuffersUpdates() {
+        return rule == Rule.MEDIAN
+                || rule == Rule.TRIMMED_MEAN
+                || rule == Rule.KRUM
+                || rule == Rule.MULTI_KRUM;
+    }
+
+    public int maxBufferedUpdates() {
+        return maxBufferedUpdates;
+    }
+
+    public int krumByzantine() {
+        return krumByzantine;
+    }
+
+    /** How many best-scored updates Krum averages among {@code n}: 1, or m (n - f if 0). */
+    public int krumSelectedOf(int n) {
+        if (rule == Rule.KRUM) {
+            return 1;
+        }
+        int m = krumSelected > 0 ? krumSelected : n - krumByzantine;
+        return Math.max(1, Math.min(m, n));
+    }
+
+    public Optimizer optimizer() {
+        return optimizer;
+    }
+
+    public double optimizerLearningRate() {
+        return optimizerLearningRate;
+    }
+
+    public double optimizerMomentum() {
+        return optimizerMomentum;
+    }
+
+    public double optimizerBeta1() {
+        return optimizerBeta1;
+    }
+
+    public double optimizerBeta2() {
+        return optimizerBeta2;
+    }
+
+    public double optimizerTau() {
+        return optimizerTau;
+    }
+
+    public int selectionParticipants() {
+        return selectionParticipants;
+    }
+
+    public double selectionRatio() {
+        return selectionRatio;
+    }
+
+    public long selectionSeed() {
+        return selectionSeed;
+    }
+
+    /** Wall-clock limit of the federation in ms, or -1 for none. */
+    public long maxDurationMs() {
+        return maxDurationMs;
+    }
+
+    public Optional<String> terminationMetric() {
+        return Optional.ofNullable(terminationMetric);
+    }
+
+    public double terminationCutoff() {
+        return terminationCutoff;
+    }
+
+    public MetricGoal terminationGoal() {
+        return terminationGoal;
+    }
+
+    public int asyncEvaluateEvery() {
+        return asyncEvaluateEvery;
+    }
+
+    public long asyncPublishIntervalMs() {
+        return asyncPublishIntervalMs;
+    }
+
+    public int shardSize() {
+        return shardSize;
+    }
+
+    public boolean evaluationEnabled() {
+        return evaluationEnabled;
+    }
+
+    public long evaluationTimeoutMs() {
+        return evaluationTimeoutMs;
+    }
+}

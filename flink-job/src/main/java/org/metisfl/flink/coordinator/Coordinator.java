@@ -1,0 +1,167 @@
+package org.metisfl.flink.coordinator;
+
+import java.util.List;
+import org.metisfl.flink.config.CoordinatorOptions;
+import org.metisfl.flink.model.GatewayEvent;
+import org.metisfl.flink.model.GlobalShard;
+import org.metisfl.flink.model.TensorSpecInfo;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The round coordinator's logic, without Flink: routes the gateways' news (announcements, joins,
+ * leaves, connectivity, the initial model, training reports, evaluations), the aggregators' closed
+ * shards and timers to the learner registry, the {@link TrainingProtocol} (rounds or versions) and
+ * the evaluation tracker. {@link RoundCoordinator} runs it in the job; tests run it on heap state.
+ */
+public final class Coordinator {
+    private static final Logger LOG = LoggerFactory.getLogger(Coordinator.class);
+
+    private final Federation federation;
+    private final TrainingProtocol protocol;
+
+    private Coordinator(Federation federation, TrainingProtocol protocol) {
+        this.federation = federation;
+        this.protocol = protocol;
+    }
+
+    /** A coordinator for {@code options}, working on {@code state}. */
+    public static Coordinator of(CoordinatorOptions options, CoordinatorState state) {
+        Federation federation =
+                new Federation(
+                        options,
+                        new LearnerRegistry(state.learners()),
+                        new ModelPublisher(state.model(), options.shardSize()),
+                        new EvaluationTracker(state.stats(), options.evaluationTimeoutMs()));
+        TrainingProtocol protocol =
+                options.asynchronous()
+                        ? new VersionProtocol(
+                                federation, state.asyncPending(), state.asyncShardCounts())
+                        : new RoundProtocol(
+                                federation, state.pendingModel(), state.optimizerState());
+        return new Coordinator(federation, protocol);
+    }
+
+    public TrainingProtocol protocol() {
+        return protocol;
+    }
+
+    public LearnerRegistry learners() {
+        return federation.learners;
+    }
+
+    /** The progress of a federation seen for the first time (it may publish the initial model). */
+    public FederationProgress start(CoordinatorOutput out) {
+        return federation.start(out);
+    }
+
+    /** News from a gateway. */
+    public void onEvent(GatewayEvent e, FederationProgress p, long nowMs, CoordinatorOutput out) {
+        switch (e.kind) {
+            case ANNOUNCE -> protocol.onGatewayAnnounced(p, nowMs, out);
+            case JOINED -> {
+                if (federation.learners.join(e.learnerId, e.learnerName, e.numExamples, nowMs)
+                        == LearnerRegistry.Change.ACTIVATED) {
+                    p.activeLearners++;
+                }
+                LOG.info(
+                        "Learner {} ({}, {} examples) joined; {} active",
+                        e.learnerId,
+                        e.learnerName,
+                        e.numExamples,
+                        p.activeLearners);
+                protocol.maybeStart(p, nowMs, out);
+            }
+            case LEFT -> {
+                if (federation.learners.leave(e.learnerId) == LearnerRegistry.Change.DEACTIVATED) {
+                    p.activeLearners--;
+                    LOG.info(
+                            "Learner {} ({}) left",
+                            e.learnerId,
+                            federation.learners.get(e.learnerId).name);
+                    protocol.onLearnerDeactivated(e.learnerId, p, nowMs, out);
+                }
+            }
+            case CONNECTED, DISCONNECTED -> onConnectivity(e, p, nowMs, out);
+            case INITIAL_MODEL -> onInitialModel(e, p, nowMs, out);
+            case TRAIN_REPORT -> {
+                federation.learners.recordTimings(e.learnerId, e.metrics);
+                protocol.onTrainReport(e, p, nowMs, out);
+            }
+            case EVALUATION -> {
+                RoundStats complete = federation.evaluation.onEvaluation(e);
+                if (complete != null) {
+                    federation.writeResult(complete, p, out);
+                }
+            }
+            default -> throw new IllegalArgumentException("not a coordinator record: " + e);
+        }
+    }
+
+    /** A shard of a new model (or of Krum's distances) closed by an aggregator. */
+    public void onShard(GlobalShard g, FederationProgress p, long nowMs, CoordinatorOutput out) {
+        protocol.onShard(g, p, nowMs, out);
+    }
+
+    /** A processing-time timer fired at {@code timestampMs}. */
+    public void onTimer(FederationProgress p, long timestampMs, CoordinatorOutput out) {
+        List<RoundStats> due = federation.evaluation.due(timestampMs);
+        protocol.onTimer(p, timestampMs, out);
+        for (RoundStats s : due) {
+            LOG.info(
+                    "Round {}: {} of {} evaluations arrived before the evaluation timeout",
+                    s.round,
+                    s.evalReporters.size(),
+                    s.expectedEvaluators.size());
+            federation.writeResult(s, p, out);
+        }
+    }
+
+    /**
+     * A learner whose task stream closed without a Leave (it failed, or its network did) is not
+     * drawn for the next rounds until it reconnects; the running round still closes at its deadline
+     * with the quorum.
+     */
+    private void onConnectivity(
+            GatewayEvent e, FederationProgress p, long nowMs, CoordinatorOutput out) {
+        boolean connected = e.kind == GatewayEvent.Kind.CONNECTED;
+        LearnerRegistry.Change change =
+                federation.learners.connectivity(e.learnerId, connected, e.stamp);
+        if (change == LearnerRegistry.Change.NONE) {
+            return;
+        }
+        p.activeLearners += connected ? 1 : -1;
+        LOG.info(
+                "Learner {} ({}) {}; {} active",
+                e.learnerId,
+                federation.learners.get(e.learnerId).name,
+                connected ? "reconnected" : "disconnected",
+                p.activeLearners);
+        if (connected) {
+            protocol.maybeStart(p, nowMs, out);
+        } else {
+            protocol.onLearnerDeactivated(e.learnerId, p, nowMs, out);
+        }
+    }
+
+    private void onInitialModel(
+            GatewayEvent e, FederationProgress p, long nowMs, CoordinatorOutput out) {
+        if (p.phase != Phase.WAITING_FOR_MODEL) {
+            return;
+        }
+        long expected = TensorSpecInfo.totalSize(e.tensors);
+        if (expected != e.values.length) {
+            LOG.warn("Ignoring initial model of {}: size mismatch", e.learnerId);
+            return;
+        }
+        LOG.info(
+                "Initial model from learner {}: {} tensors, {} values",
+                e.learnerId,
+                e.tensors.size(),
+                e.values.length);
+        federation.installInitialModel(p, e.tensors, e.values);
+        if (!protocol.maybeStart(p, nowMs, out)) {
+            federation.model.publish(p, false, out);
+        }
+    }
+}

@@ -1,0 +1,103 @@
+package org.metisfl.flink.coordinator;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import org.metisfl.flink.config.CoordinatorOptions;
+import org.metisfl.flink.model.ModelCodec;
+import org.metisfl.flink.model.RoundResult;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The parts both training protocols share: the options, the learner registry, the global model and
+ * its publisher, evaluation tracking and termination; and the two steps they share: starting the
+ * federation and writing a round's result (which may end the federation).
+ */
+public final class Federation {
+    private static final Logger LOG = LoggerFactory.getLogger(Federation.class);
+
+    final CoordinatorOptions options;
+    final LearnerRegistry learners;
+    final ModelPublisher model;
+    final EvaluationTracker evaluation;
+    final Termination termination;
+
+    public Federation(
+            CoordinatorOptions options,
+            LearnerRegistry learners,
+            ModelPublisher model,
+            EvaluationTracker evaluation) {
+        this.options = options;
+        this.learners = learners;
+        this.model = model;
+        this.evaluation = evaluation;
+        this.termination = new Termination(options);
+    }
+
+    /**
+     * A new federation's progress: with the initial model file's model (published at once), or
+     * waiting for the first learner's weights.
+     */
+    FederationProgress start(CoordinatorOutput out) {
+        FederationProgress p = new FederationProgress();
+        if (options.initialModelFile().isPresent()) {
+            String file = options.initialModelFile().get();
+            ModelCodec.LoadedModel loaded;
+            try {
+                loaded = ModelCodec.readModelFile(Path.of(file));
+            } catch (IOException e) {
+                throw new UncheckedIOException("cannot read the initial model " + file, e);
+            }
+            LOG.info("Initial model from {}: {} values", file, loaded.values().length);
+            installInitialModel(p, loaded.tensors(), loaded.values());
+            model.publish(p, false, out);
+        } else {
+            p.phase = Phase.WAITING_FOR_MODEL;
+        }
+        return p;
+    }
+
+    /** Installs model version 0; the federation then waits for learners. */
+    void installInitialModel(
+            FederationProgress p,
+            java.util.List<org.metisfl.flink.model.TensorSpecInfo> tensors,
+            float[] values) {
+        model.install(p, tensors, values);
+        p.phase = Phase.WAITING_FOR_LEARNERS;
+    }
+
+    /**
+     * Writes a round's result once its evaluations are in (or timed out). A result that is the
+     * last, or whose evaluation reaches the termination cutoff, ends the federation: the gateways
+     * are told, with the reason.
+     */
+    void writeResult(RoundStats s, FederationProgress p, CoordinatorOutput out) {
+        RoundResult r = evaluation.complete(s, options.name());
+        boolean cutoff = p.phase != Phase.FINISHED && termination.reachedCutoff(r.evalMetrics);
+        r.last = s.last || cutoff;
+        out.result(r);
+        if (cutoff && !s.last) {
+            p.finishReason = termination.cutoffReason(r.evalMetrics, s.round);
+        }
+        if (r.last && p.phase != Phase.FINISHED) {
+            p.phase = Phase.FINISHED;
+            if (p.finishReason == null) {
+                p.finishReason = termination.completed("rounds");
+            }
+            p.evaluators = new ArrayList<>();
+            LOG.info("Federation {} finished: {}", options.name(), p.finishReason);
+            model.publish(p, false, out);
+        }
+    }
+
+    /** Asks for a result once the round's evaluations are in, or at the evaluation timeout. */
+    void awaitEvaluations(RoundStats s, FederationProgress p, CoordinatorOutput out) {
+        if (s.expectedEvaluators.isEmpty()) {
+            writeResult(s, p, out);
+        } else {
+            out.timerAt(evaluation.timeoutAt(s.closedAt));
+        }
+    }
+}

@@ -1,0 +1,115 @@
+package org.metisfl.flink.coordinator;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The learners registered with the federation and whether each is active (reachable, not left):
+ * joins, leaves, connectivity news from the gateways, and each learner's latest reported training
+ * speed. Every change of a learner's activity is returned as a {@link Change}, so the caller keeps
+ * the active count and tells the training protocol (a learner that becomes inactive may be a
+ * participant of the running round).
+ */
+public final class LearnerRegistry {
+
+    /** What a piece of news did to a learner's activity. */
+    public enum Change {
+        NONE,
+        ACTIVATED,
+        DEACTIVATED
+    }
+
+    private final StateMap<String, LearnerRecord> learners;
+
+    public LearnerRegistry(StateMap<String, LearnerRecord> learners) {
+        this.learners = learners;
+    }
+
+    /** A learner joined (or joined again); it is active from now on. */
+    public Change join(String learnerId, String name, long numExamples, long nowMs) {
+        LearnerRecord r = learners.get(learnerId);
+        if (r == null) {
+            r = new LearnerRecord();
+            r.name = name;
+            r.numExamples = numExamples;
+            r.joinedAt = nowMs;
+        }
+        Change change = Change.NONE;
+        if (!r.active) {
+            r.active = true;
+            change = Change.ACTIVATED;
+        }
+        learners.put(learnerId, r);
+        return change;
+    }
+
+    /** A learner left the federation (a Leave call). */
+    public Change leave(String learnerId) {
+        LearnerRecord r = learners.get(learnerId);
+        if (r == null || !r.active) {
+            return Change.NONE;
+        }
+        r.active = false;
+        learners.put(learnerId, r);
+        return Change.DEACTIVATED;
+    }
+
+    /**
+     * A gateway saw a learner's task stream open or close. Gateway timestamps order the news from
+     * different gateways: news older than what is known is ignored. Unknown learners are ignored.
+     */
+    public Change connectivity(String learnerId, boolean connected, long stamp) {
+        LearnerRecord r = learners.get(learnerId);
+        if (r == null || stamp < r.connectivityStamp) {
+            return Change.NONE;
+        }
+        r.connectivityStamp = stamp;
+        Change change = Change.NONE;
+        if (connected != r.active) {
+            r.active = connected;
+            change = connected ? Change.ACTIVATED : Change.DEACTIVATED;
+        }
+        learners.put(learnerId, r);
+        return change;
+    }
+
+    /**
+     * Keeps a learner's latest training speed, if the metrics carry a positive {@code ms_per_batch}
+     * and {@code ms_per_epoch}; false if they do not or the learner is unknown.
+     */
+    public boolean recordTimings(String learnerId, Map<String, Double> metrics) {
+        if (metrics == null) {
+            return false;
+        }
+        Double perBatch = metrics.get("ms_per_batch");
+        Double perEpoch = metrics.get("ms_per_epoch");
+        if (perBatch == null || perEpoch == null || !(perBatch > 0) || !(perEpoch > 0)) {
+            return false;
+        }
+        LearnerRecord r = learners.get(learnerId);
+        if (r == null) {
+            return false;
+        }
+        r.msPerBatch = perBatch;
+        r.msPerEpoch = perEpoch;
+        learners.put(learnerId, r);
+        return true;
+    }
+
+    /** The learner's record, or null if it never joined. */
+    public LearnerRecord get(String learnerId) {
+        return learners.get(learnerId);
+    }
+
+    /** The active learners, in no particular order. */
+    public List<String> active() {
+        List<String> active = new ArrayList<>();
+        for (Map.Entry<String, LearnerRecord> l : learners.entries()) {
+            if (l.getValue().active) {
+                active.add(l.getKey());
+            }
+        }
+        return active;
+    }
+}

@@ -1,0 +1,105 @@
+package org.metisfl.flink.coordinator;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.List;
+import org.metisfl.flink.model.Directive;
+import org.metisfl.flink.model.TensorSpecInfo;
+
+/**
+ * The current global model, shard by shard, and its publication to the gateways: the model's values
+ * as {@link Directive.Kind#MODEL_SHARD} directives (never the whole model as one record), then one
+ * {@link Directive.Kind#PUBLISH} directive with the round's plan, the evaluators, Krum's selection
+ * and whether the federation finished.
+ */
+public final class ModelPublisher {
+    private final StateMap<Integer, float[]> model;
+    private final int shardSize;
+
+    public ModelPublisher(StateMap<Integer, float[]> model, int shardSize) {
+        this.model = model;
+        this.shardSize = shardSize;
+    }
+
+    /** Installs the initial model (version 0), cut into shards of the configured size. */
+    public void install(FederationProgress p, List<TensorSpecInfo> tensors, float[] values) {
+        p.tensors = new ArrayList<>(tensors);
+        p.numShards = TensorSpecInfo.numShards(values.length, shardSize);
+        for (int s = 0; s < p.numShards; s++) {
+            int from = s * shardSize;
+            int to = Math.min(values.length, from + shardSize);
+            model.put(s, Arrays.copyOfRange(values, from, to));
+        }
+        p.modelVersion = 0;
+    }
+
+    /** The current global model's values of one shard. */
+    public float[] shard(int shard) {
+        return model.get(shard);
+    }
+
+    /** Replaces one shard of the global model (the caller sets the new version). */
+    public void replace(int shard, float[] values) {
+        model.put(shard, values);
+    }
+
+    /**
+     * Sends the current model (if any) and what the gateways need to know now; the round's plan
+     * only if {@code withPlan}.
+     */
+    public void publish(FederationProgress p, boolean withPlan, CoordinatorOutput out) {
+        Directive d = new Directive();
+        d.kind = Directive.Kind.PUBLISH;
+        d.modelVersion = p.modelVersion;
+        d.tensors = p.tensors;
+        d.numShards = p.numShards;
+        d.shardSize = shardSize;
+        d.modelValues = p.modelVersion >= 0 ? emitModel(p.modelVersion, p.numShards, out) : 0;
+        if (withPlan) {
+            d.planRound = p.round;
+            d.participants = p.participants;
+            d.quorum = p.quorum;
+            d.deadline = p.deadline;
+            d.localSteps = new HashMap<>();
+            for (String learner : p.participants) {
+                Long steps = p.localSteps.get(learner);
+                if (steps != null) {
+                    d.localSteps.put(learner, steps);
+                }
+            }
+        }
+        d.evaluators = p.evaluators;
+        d.selection = p.krumSelection;
+        d.selectionRound = p.krumSelectionRound;
+        d.finished = p.phase == Phase.FINISHED;
+        d.finishReason = p.finishReason;
+        out.directive(d);
+    }
+
+    /**
+     * Emits the model's values, shard by shard, as MODEL_SHARD directives of at most {@link
+     * Directive#MAX_SHARD_VALUES} values; returns how many values were emitted.
+     */
+    private long emitModel(long version, int numShards, CoordinatorOutput out) {
+        int offset = 0;
+        for (int s = 0; s < numShards; s++) {
+            float[] values = shard(s);
+            if (values.length <= Directive.MAX_SHARD_VALUES) {
+                out.directive(Directive.modelShard(version, s, offset, values));
+            } else {
+                for (int from = 0; from < values.length; from += Directive.MAX_SHARD_VALUES) {
+                    int to = Math.min(values.length, from + Directive.MAX_SHARD_VALUES);
+                    out.directive(
+                            Directive.modelShard(
+                                    version,
+                                    s,
+                                    offset + from,
+                                    Arrays.copyOfRange(values, from, to)));
+                }
+            }
+            offset += values.length;
+        }
+        return offset;
+    }
+}

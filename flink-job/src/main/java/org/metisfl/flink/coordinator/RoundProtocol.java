@@ -1,0 +1,214 @@
+package org.metisfl.flink.coordinator;
+
+import java.util.ArrayList;
+import java.util.List;
+import org.metisfl.flink.config.CoordinatorOptions;
+import org.metisfl.flink.model.GatewayEvent;
+import org.metisfl.flink.model.GlobalShard;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Synchronous and semi-synchronous training in rounds: opens a round with participants drawn from
+ * the active learners (with a quorum and a deadline, see {@link ClosePolicy}), gathers the shards
+ * of the new model the aggregators close (Krum's distances first, if the rule selects updates),
+ * installs the new model through the server optimizer, asks the contributors to evaluate it, and
+ * opens the next round. Semi-synchronous rounds size each participant's local work to a common time
+ * budget ({@link SemiSyncSizing}) and wait for the contributors' speed reports before the next
+ * round opens.
+ */
+public final class RoundProtocol implements TrainingProtocol {
+    private static final Logger LOG = LoggerFactory.getLogger(RoundProtocol.class);
+
+    private final Federation federation;
+    private final CoordinatorOptions options;
+    private final ClosePolicy close;
+    private final SemiSyncSizing sizing;
+    private final KrumGather krum;
+    private final ServerStep serverStep;
+
+    /** The closed shards of the running round, until the last one closes it. */
+    private final StateMap<Integer, float[]> pendingModel;
+
+    RoundProtocol(
+            Federation federation,
+            StateMap<Integer, float[]> pendingModel,
+            StateMap<Integer, OptimizerState> optimizerState) {
+        this.federation = federation;
+        this.options = federation.options;
+        this.close = new ClosePolicy(options.quorum(), options.roundTimeoutMs());
+        this.sizing =
+                options.semiSynchronous()
+                        ? new SemiSyncSizing(options.semiSyncLambda(), options.semiSyncRecompute())
+                        : null;
+        this.krum = new KrumGather(options);
+        this.serverStep = new ServerStep(options, optimizerState, federation.model);
+        this.pendingModel = pendingModel;
+    }
+
+    @Override
+    public void onGatewayAnnounced(FederationProgress p, long nowMs, CoordinatorOutput out) {
+        // After a failover or a resume the running round gets a fresh deadline: its learners
+        // must reconnect first, and the time the job was down must not close the round.
+        if (p.phase == Phase.TRAINING) {
+            p.deadline = close.afterRestart(p.deadline, nowMs);
+        }
+        if (p.modelVersion >= 0 || p.phase == Phase.FINISHED) {
+            federation.model.publish(p, p.phase == Phase.TRAINING, out);
+        }
+    }
+
+    @Override
+    public boolean maybeStart(FederationProgress p, long nowMs, CoordinatorOutput out) {
+        if (p.phase == Phase.WAITING_FOR_LEARNERS
+                && p.modelVersion >= 0
+                && p.activeLearners >= (p.federationStartedAt == 0 ? options.minLearners() : 1)) {
+            return openRound(p.round + 1, p, nowMs, out);
+        }
+        return false;
+    }
+
+    @Override
+    public void onTrainReport(
+            GatewayEvent e, FederationProgress p, long nowMs, CoordinatorOutput out) {
+        if (p.awaitingReportsFrom.remove(e.learnerId) && p.awaitingReportsFrom.isEmpty()) {
+            if (!openRound(p.round + 1, p, nowMs, out)) {
+                federation.model.publish(p, false, out);
+            }
+        }
+        federation.evaluation.onTrainReport(e);
+    }
+
+    @Override
+    public void onShard(GlobalShard g, FederationProgress p, long nowMs, CoordinatorOutput out) {
+        if (p.phase != Phase.TRAINING || g.round != p.round || g.shard >= p.numShards) {
+            LOG.warn("Ignoring shard {} of round {} (current round {})", g.shard, g.round, p.round);
+            return;
+        }
+        if (p.shardReceived[g.shard]) {
+            return;
+        }
+        p.shardReceived[g.shard] = true;
+        p.shardsReceived++;
+        if (g.distances != null) {
+            if (krum.add(g, p)) {
+                // The shards now average the selection: their values come next.
+                p.shardReceived = new boolean[p.numShards];
+                p.shardsReceived = 0;
+                federation.model.publish(p, true, out);
+            }
+            return;
+        }
+        if (g.aborted) {
+            p.roundAborted = true;
+        } else {
+            pendingModel.put(g.shard, serverStep.apply(g));
+        }
+        if (p.contributors.isEmpty()) {
+            p.contributors = new ArrayList<>(g.contributors);
+        }
+        if (p.shardsReceived == p.numShards) {
+            closeRound(p, nowMs, out);
+        }
+    }
+
+    @Override
+    public void onTimer(FederationProgress p, long nowMs, CoordinatorOutput out) {}
+
+    /** Opens a round with every active learner; returns false if there is none. */
+    private boolean openRound(long round, FederationProgress p, long now, CoordinatorOutput out) {
+        List<String> active = federation.learners.active();
+        // federation.min-learners gates the first round only; later rounds run with who is there.
+        if (active.isEmpty()
+                || (p.federationStartedAt == 0 && active.size() < options.minLearners())) {
+            p.phase = Phase.WAITING_FOR_LEARNERS;
+            return false;
+        }
+        List<String> participants = ParticipantSelection.draw(active, round, options);
+        if (p.federationStartedAt == 0) {
+            p.federationStartedAt = now;
+        }
+        if (sizing != null) {
+            sizing.size(p, participants, federation.learners);
+        }
+        p.phase = Phase.TRAINING;
+        p.round = round;
+        p.participants = participants;
+        p.quorum = close.quorumOf(participants.size());
+        p.deadline = close.deadline(now);
+        p.roundStartedAt = now;
+        p.shardReceived = new boolean[p.numShards];
+        p.shardsReceived = 0;
+        p.roundAborted = false;
+        p.krumDistances = null;
+        p.contributors = new ArrayList<>();
+        federation.evaluation.open(round, participants.size(), now);
+        LOG.info(
+                "Round {} started: {} participants, quorum {}, deadline in {} ms",
+                round,
+                participants.size(),
+                p.quorum,
+                options.roundTimeoutMs());
+        federation.model.publish(p, true, out);
+        return true;
+    }
+
+    private void closeRound(FederationProgress p, long now, CoordinatorOutput out) {
+        long round = p.round;
+        RoundStats s = federation.evaluation.get(round);
+        if (s == null) {
+            s = new RoundStats();
+            s.round = round;
+            s.participants = p.participants.size();
+            s.startedAt = p.roundStartedAt;
+        }
+        s.closedAt = now;
+        s.aborted = p.roundAborted;
+        s.contributors = new ArrayList<>(p.contributors);
+        Termination termination = federation.termination;
+        boolean outOfTime = termination.outOfTime(now, p.federationStartedAt);
+        s.last = termination.isLast(round, outOfTime);
+        if (outOfTime && termination.endedEarly(round)) {
+            p.finishReason = termination.maxDurationReason() + " after round " + round;
+        }
+        if (!p.roundAborted) {
+            for (int shard = 0; shard < p.numShards; shard++) {
+                federation.model.replace(shard, pendingModel.get(shard));
+            }
+            p.modelVersion = round;
+            p.evaluators =
+                    options.evaluationEnabled()
+                            ? new ArrayList<>(p.contributors)
+                            : new ArrayList<>();
+        } else {
+            p.evaluators = new ArrayList<>();
+        }
+        pendingModel.clear();
+        s.expectedEvaluators = new ArrayList<>(p.evaluators);
+        LOG.info(
+                "Round {} {} after {} ms with {} of {} participants",
+                round,
+                p.roundAborted ? "ABORTED (no quorum at the deadline)" : "closed",
+                now - p.roundStartedAt,
+                p.contributors.size(),
+                p.participants.size());
+        federation.evaluation.put(s);
+
+        p.awaitingReportsFrom = new ArrayList<>();
+        if (s.last) {
+            p.phase = Phase.FINAL_EVALUATION;
+            federation.model.publish(p, false, out);
+        } else if (sizing != null && !s.contributors.stream().allMatch(s::hasTrainReport)) {
+            // The next round's local work is sized from the speeds the contributors reported;
+            // their reports travel beside the shards and can arrive just after them: wait.
+            for (String c : s.contributors) {
+                if (!s.hasTrainReport(c)) {
+                    p.awaitingReportsFrom.add(c);
+                }
+            }
+        } else if (!openRound(round + 1, p, now, out)) {
+            federation.model.publish(p, false, out);
+        }
+        federation.awaitEvaluations(s, p, out);
+    }
+}

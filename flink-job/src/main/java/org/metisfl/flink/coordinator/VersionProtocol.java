@@ -1,0 +1,165 @@
+package org.metisfl.flink.coordinator;
+
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import org.metisfl.flink.config.CoordinatorOptions;
+import org.metisfl.flink.model.GatewayEvent;
+import org.metisfl.flink.model.GlobalShard;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Asynchronous training in model versions: the aggregators fold each update (or each buffer of
+ * updates) into the model and emit a new version shard by shard; this protocol gathers the shards
+ * of each version, installs complete versions, asks every active learner to evaluate every {@code
+ * async.evaluate-every}-th version, and publishes new versions to the gateways at most once per
+ * {@code async.publish-interval} (a processing-time timer publishes the newest one late).
+ */
+public final class VersionProtocol implements TrainingProtocol {
+    private static final Logger LOG = LoggerFactory.getLogger(VersionProtocol.class);
+
+    private final Federation federation;
+    private final CoordinatorOptions options;
+
+    /** Shards of versions not complete yet, by "version/shard". */
+    private final StateMap<String, float[]> pending;
+
+    /** How many shards of each incomplete version arrived. */
+    private final StateMap<Long, Integer> shardCounts;
+
+    VersionProtocol(
+            Federation federation,
+            StateMap<String, float[]> pending,
+            StateMap<Long, Integer> shardCounts) {
+        this.federation = federation;
+        this.options = federation.options;
+        this.pending = pending;
+        this.shardCounts = shardCounts;
+    }
+
+    @Override
+    public void onGatewayAnnounced(FederationProgress p, long nowMs, CoordinatorOutput out) {
+        if (p.modelVersion >= 0 || p.phase == Phase.FINISHED) {
+            federation.model.publish(p, false, out);
+        }
+    }
+
+    @Override
+    public boolean maybeStart(FederationProgress p, long nowMs, CoordinatorOutput out) {
+        if (p.phase != Phase.WAITING_FOR_LEARNERS
+                || p.modelVersion < 0
+                || p.activeLearners < (p.federationStartedAt == 0 ? options.minLearners() : 1)) {
+            return false;
+        }
+        p.phase = Phase.TRAINING;
+        p.federationStartedAt = nowMs;
+        p.roundStartedAt = nowMs;
+        p.contributors = new ArrayList<>();
+        LOG.info(
+                "Asynchronous training started from model version {} with {} learners",
+                p.modelVersion,
+                p.activeLearners);
+        publishVersion(p, nowMs, out);
+        return true;
+    }
+
+    @Override
+    public void onTrainReport(
+            GatewayEvent e, FederationProgress p, long nowMs, CoordinatorOutput out) {
+        // Versions have no training reports to wait for or to aggregate.
+    }
+
+    /**
+     * Gathers the shards of each model version (they complete in version order, since every shard
+     * emits its versions in order) and moves to a completed version.
+     */
+    @Override
+    public void onShard(GlobalShard g, FederationProgress p, long nowMs, CoordinatorOutput out) {
+        if (p.phase != Phase.TRAINING || g.round <= p.modelVersion || g.shard >= p.numShards) {
+            return;
+        }
+        pending.put(g.round + "/" + g.shard, g.values);
+        if (g.shard == 0) {
+            for (String learner : g.contributors) {
+                p.addContributor(learner);
+            }
+        }
+        Integer count = shardCounts.get(g.round);
+        int received = count == null ? 1 : count + 1;
+        if (received < p.numShards) {
+            shardCounts.put(g.round, received);
+            return;
+        }
+        shardCounts.remove(g.round);
+        for (int shard = 0; shard < p.numShards; shard++) {
+            String key = g.round + "/" + shard;
+            federation.model.replace(shard, pending.get(key));
+            pending.remove(key);
+        }
+        p.modelVersion = g.round;
+        onVersion(p, nowMs, out);
+    }
+
+    @Override
+    public void onTimer(FederationProgress p, long nowMs, CoordinatorOutput out) {
+        if (p.phase == Phase.TRAINING
+                && p.modelVersion > p.publishedVersion
+                && nowMs >= p.publishTimerAt) {
+            p.publishTimerAt = 0;
+            publishVersion(p, nowMs, out);
+        }
+    }
+
+    /** A new version is complete: evaluate it, end the federation, or publish it (throttled). */
+    private void onVersion(FederationProgress p, long now, CoordinatorOutput out) {
+        long v = p.modelVersion;
+        Termination termination = federation.termination;
+        boolean outOfTime = termination.outOfTime(now, p.federationStartedAt);
+        boolean last = termination.isLast(v, outOfTime);
+        if (outOfTime && termination.endedEarly(v)) {
+            p.finishReason = termination.maxDurationReason();
+        } else if (last) {
+            p.finishReason = termination.completed("model versions");
+        }
+        if (!last && v % options.asyncEvaluateEvery() != 0) {
+            // Only evaluation versions carry evaluators: the others must not ask for any.
+            p.evaluators = new ArrayList<>();
+            if (now - p.lastPublishAt >= options.asyncPublishIntervalMs()) {
+                publishVersion(p, now, out);
+            } else if (p.publishTimerAt == 0) {
+                p.publishTimerAt = p.lastPublishAt + options.asyncPublishIntervalMs();
+                out.timerAt(p.publishTimerAt);
+            }
+            return;
+        }
+        RoundStats s = federation.evaluation.open(v, p.activeLearners, p.roundStartedAt);
+        s.closedAt = now;
+        s.contributors = new ArrayList<>(p.contributors);
+        s.last = last;
+        List<String> evaluators = new ArrayList<>();
+        if (options.evaluationEnabled()) {
+            evaluators.addAll(federation.learners.active());
+            Collections.sort(evaluators);
+        }
+        s.expectedEvaluators = evaluators;
+        p.evaluators = evaluators;
+        p.contributors = new ArrayList<>();
+        p.roundStartedAt = now;
+        if (last) {
+            p.phase = Phase.FINAL_EVALUATION;
+        }
+        LOG.info(
+                "Model version {} ({} learners contributed since the last)",
+                v,
+                s.contributors.size());
+        publishVersion(p, now, out);
+        federation.awaitEvaluations(s, p, out);
+    }
+
+    private void publishVersion(FederationProgress p, long now, CoordinatorOutput out) {
+        p.publishedVersion = p.modelVersion;
+        p.lastPublishAt = now;
+        federation.model.publish(p, false, out);
+    }
+}

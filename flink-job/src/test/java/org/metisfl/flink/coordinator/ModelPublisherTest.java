@@ -1,0 +1,94 @@
+package org.metisfl.flink.coordinator;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.metisfl.flink.model.Directive;
+import org.metisfl.flink.model.RoundResult;
+import org.metisfl.flink.model.TensorSpecInfo;
+
+class ModelPublisherTest {
+    private final List<Directive> sent = new ArrayList<>();
+    private final CoordinatorOutput out =
+            new CoordinatorOutput() {
+                @Override
+                public void directive(Directive d) {
+                    sent.add(d);
+                }
+
+                @Override
+                public void result(RoundResult r) {}
+
+                @Override
+                public void timerAt(long t) {}
+            };
+
+    private static float[] ramp(int n) {
+        float[] v = new float[n];
+        for (int i = 0; i < n; i++) {
+            v[i] = i;
+        }
+        return v;
+    }
+
+    @Test
+    void theInitialModelIsCutIntoShardsOfTheConfiguredSize() {
+        ModelPublisher publisher = new ModelPublisher(StateMap.onHeap(), 1024);
+        FederationProgress p = new FederationProgress();
+        publisher.install(p, List.of(new TensorSpecInfo("w", new long[] {2500})), ramp(2500));
+        assertThat(p.modelVersion).isZero();
+        assertThat(p.numShards).isEqualTo(3);
+        assertThat(publisher.shard(0)).hasSize(1024);
+        assertThat(publisher.shard(2)).hasSize(2500 - 2048);
+        assertThat(publisher.shard(2)[0]).isEqualTo(2048f);
+    }
+
+    @Test
+    void aPublishSendsTheModelInSlicesThenOneHeaderWithThePlan() {
+        int shardSize = Directive.MAX_SHARD_VALUES + 10;
+        int total = 2 * shardSize;
+        ModelPublisher publisher = new ModelPublisher(StateMap.onHeap(), shardSize);
+        FederationProgress p = new FederationProgress();
+        publisher.install(p, List.of(new TensorSpecInfo("w", new long[] {total})), ramp(total));
+        p.round = 4;
+        p.participants = List.of("a", "b");
+        p.localSteps = Map.of("a", 7L, "z", 9L);
+        p.quorum = 1;
+        p.deadline = 99;
+        p.phase = Phase.TRAINING;
+        publisher.publish(p, true, out);
+
+        assertThat(sent).hasSize(5);
+        float[] assembled = new float[total];
+        for (Directive d : sent.subList(0, 4)) {
+            assertThat(d.kind).isEqualTo(Directive.Kind.MODEL_SHARD);
+            assertThat(d.values.length).isLessThanOrEqualTo(Directive.MAX_SHARD_VALUES);
+            System.arraycopy(d.values, 0, assembled, d.offset, d.values.length);
+        }
+        assertThat(java.util.Arrays.equals(assembled, ramp(total))).isTrue();
+        Directive header = sent.get(4);
+        assertThat(header.kind).isEqualTo(Directive.Kind.PUBLISH);
+        assertThat(header.modelValues).isEqualTo(total);
+        assertThat(header.shardSize).isEqualTo(shardSize);
+        assertThat(header.planRound).isEqualTo(4);
+        assertThat(header.localSteps).as("participants only").isEqualTo(Map.of("a", 7L));
+        assertThat(header.finished).isFalse();
+    }
+
+    @Test
+    void withoutAModelOnlyTheHeaderGoes() {
+        ModelPublisher publisher = new ModelPublisher(StateMap.onHeap(), 1024);
+        FederationProgress p = new FederationProgress();
+        p.phase = Phase.FINISHED;
+        p.finishReason = "done";
+        publisher.publish(p, false, out);
+        assertThat(sent).hasSize(1);
+        assertThat(sent.get(0).modelValues).isZero();
+        assertThat(sent.get(0).planRound).isZero();
+        assertThat(sent.get(0).finished).isTrue();
+        assertThat(sent.get(0).finishReason).isEqualTo("done");
+    }
+}

@@ -1,0 +1,111 @@
+package org.metisfl.flink.coordinator;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.metisfl.flink.coordinator.CoordinatorTestData.*;
+
+import java.util.List;
+import java.util.Map;
+import org.apache.flink.streaming.runtime.streamrecord.StreamRecord;
+import org.junit.jupiter.api.Test;
+import org.metisfl.flink.config.CoordinatorOptions;
+import org.metisfl.flink.model.Directive;
+import org.metisfl.flink.model.RoundResult;
+
+/**
+ * The asynchronous version protocol, run by {@link RoundCoordinator} in Flink's two-input operator
+ * harness: versions complete when all their shards are in, publishing is throttled to the publish
+ * interval (a processing-time timer sends the newest version late), every k-th version is evaluated
+ * by the active learners, and the federation ends after its last version.
+ */
+class VersionProtocolTest {
+
+    private static final long START = 10_000;
+
+    private static CoordinatorOptions async() {
+        return options(
+                "protocol.type", "asynchronous",
+                "federation.rounds", "3",
+                "federation.min-learners", "1",
+                "async.evaluate-every", "2",
+                "async.publish-interval", "1 s",
+                "evaluation.timeout", "5 s");
+    }
+
+    @Test
+    void versionsArePublishedThrottledEvaluatedEveryKthAndEndTheFederation() throws Exception {
+        try (var h = harness(async(), "hashmap")) {
+            h.open();
+            h.setProcessingTime(START);
+            h.processElement1(new StreamRecord<>(joined("a", 1)));
+            h.processElement1(new StreamRecord<>(initialModel("a", filled(2048, 0f))));
+            Directive v0 = publishes(directives(h)).get(0);
+            assertThat(v0.modelVersion).isZero();
+            assertThat(v0.planRound).as("versions have no round plan").isZero();
+            h.processElement1(new StreamRecord<>(joined("b", 1)));
+
+            // Version 1: not an evaluation version, 100 ms after the last publish: held back.
+            h.setProcessingTime(START + 100);
+            h.processElement2(new StreamRecord<>(shard(1, 0, 2, 1f, "a")));
+            h.processElement2(new StreamRecord<>(shard(1, 1, 2, 1f, "a")));
+            assertThat(directives(h)).isEmpty();
+            h.setProcessingTime(START + 1_000);
+            List<Directive> late = directives(h);
+            assertThat(publishes(late).get(0).modelVersion).isEqualTo(1);
+            assertThat(publishes(late).get(0).evaluators).isEmpty();
+            assertThat(model(late, 1)).containsOnly(1f);
+
+            // Version 2 is evaluated by every active learner, published at once.
+            h.setProcessingTime(START + 1_200);
+            h.processElement2(new StreamRecord<>(shard(2, 1, 2, 2f, "b")));
+            h.processElement2(new StreamRecord<>(shard(2, 0, 2, 2f, "b")));
+            Directive v2 = publishes(directives(h)).get(0);
+            assertThat(v2.modelVersion).isEqualTo(2);
+            assertThat(v2.evaluators).containsExactly("a", "b");
+            h.processElement1(new StreamRecord<>(evaluation("a", 2, 1, Map.of("acc", 0.2))));
+            h.processElement1(new StreamRecord<>(evaluation("b", 2, 3, Map.of("acc", 0.6))));
+            RoundResult r2 = results(h).get(0);
+            assertThat(r2.round).isEqualTo(2);
+            assertThat(r2.contributors)
+                    .as("since the last evaluated version")
+                    .containsExactly("a", "b");
+            assertThat(r2.evalMetrics.get("acc")).isEqualTo((0.2 * 1 + 0.6 * 3) / 4);
+            assertThat(r2.last).isFalse();
+
+            // Version 3 is the last: evaluated, then the federation ends.
+            h.setProcessingTime(START + 1_300);
+            h.processElement2(new StreamRecord<>(shard(3, 0, 2, 3f, "a")));
+            h.processElement2(new StreamRecord<>(shard(3, 1, 2, 3f, "a")));
+            Directive v3 = publishes(directives(h)).get(0);
+            assertThat(v3.finished).isFalse();
+            assertThat(v3.evaluators).containsExactly("a", "b");
+            h.setProcessingTime(START + 1_300 + 5_000);
+            RoundResult r3 = results(h).get(0);
+            assertThat(r3.last).isTrue();
+            assertThat(r3.evaluationsReceived).isZero();
+            Directive end = publishes(directives(h)).get(0);
+            assertThat(end.finished).isTrue();
+            assertThat(end.finishReason).isEqualTo("completed 3 model versions");
+        }
+    }
+
+    @Test
+    void shardsOfOldVersionsAndBeforeTrainingStartsAreIgnored() throws Exception {
+        try (var h = harness(async(), "hashmap")) {
+            h.open();
+            h.setProcessingTime(START);
+            h.processElement2(new StreamRecord<>(shard(1, 0, 1, 1f, "a")));
+            h.processElement1(new StreamRecord<>(initialModel("a", filled(1024, 0f))));
+            assertThat(publishes(directives(h)).get(0).modelVersion)
+                    .as("no learner yet: the initial model is published, training waits")
+                    .isZero();
+            h.processElement1(new StreamRecord<>(joined("a", 1)));
+            directives(h);
+            h.setProcessingTime(START + 5_000);
+            h.processElement2(new StreamRecord<>(shard(2, 0, 1, 2f, "a")));
+            assertThat(publishes(directives(h)).get(0).modelVersion).isEqualTo(2);
+            h.processElement2(new StreamRecord<>(shard(1, 0, 1, 1f, "a")));
+            h.setProcessingTime(START + 10_000);
+            assertThat(directives(h)).as("version 1 is older than the model").isEmpty();
+        }
+    }
+}

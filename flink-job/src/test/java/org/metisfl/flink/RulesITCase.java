@@ -1,6 +1,7 @@
 package org.metisfl.flink;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.within;
 
 import java.nio.file.Path;
 import java.time.Duration;
@@ -139,6 +140,46 @@ class RulesITCase {
             assertThat(global).containsOnly(global[0]);
             var result = h.awaitResults(1, WAIT).get(0);
             assertThat(result.contributors).hasSize(3).doesNotContain(ls.get(4).id());
+        }
+    }
+
+    @Test
+    void bulyanMatchesAnIndependentBulyanOverTheLearnersUpdates() throws Exception {
+        try (FederationHarness h =
+                FederationHarness.start(
+                        work,
+                        settings(
+                                "aggregation.rule", "bulyan",
+                                "aggregation.krum-byzantine", "1",
+                                "federation.min-learners", "7"))) {
+            List<RawLearner> ls = start(h, 7);
+            float[] values = {0f, 1f, 2f, 4.5f, 7f, 11f, 100f};
+            for (int i = 0; i < 7; i++) {
+                ls.get(i).nextTask(Task.KindCase.TRAIN, WAIT);
+                ls.get(i).submit(1, SPECS, filled(values[i]), 10, Map.of());
+            }
+            ls.get(0).nextTask(Task.KindCase.TRAIN, WAIT);
+            float[] global = ls.get(0).getModel().values();
+            // The job orders contributors by learner id and breaks Krum's ties by that order.
+            List<Integer> byId = new ArrayList<>(List.of(0, 1, 2, 3, 4, 5, 6));
+            byId.sort(java.util.Comparator.comparing(i -> ls.get(i).id()));
+            float[][] updates = new float[7][];
+            for (int k = 0; k < 7; k++) {
+                updates[k] = filled(values[byId.get(k)]);
+            }
+            List<Integer> chosen =
+                    org.metisfl.flink.testutil.ReferenceBulyan.select(updates, 1).stream()
+                            .sorted()
+                            .toList();
+            double expected =
+                    org.metisfl.flink.testutil.ReferenceBulyan.aggregate(updates, chosen, 1)[0];
+            assertThat(global).containsOnly(global[0]);
+            assertThat((double) global[0]).isCloseTo(expected, within(1e-6));
+            var result = h.awaitResults(1, WAIT).get(0);
+            assertThat(result.contributors)
+                    .containsExactlyInAnyOrderElementsOf(
+                            chosen.stream().map(k -> ls.get(byId.get(k)).id()).toList())
+                    .doesNotContain(ls.get(6).id());
         }
     }
 }

@@ -4,48 +4,55 @@ import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
 import org.apache.flink.api.common.functions.OpenContext;
+import org.apache.flink.api.common.state.MapStateDescriptor;
 import org.apache.flink.api.common.state.ValueStateDescriptor;
 import org.apache.flink.api.common.typeinfo.TypeInformation;
+import org.apache.flink.api.common.typeutils.base.LongSerializer;
 import org.apache.flink.metrics.Counter;
 import org.apache.flink.streaming.api.functions.KeyedProcessFunction;
 import org.apache.flink.util.Collector;
-import org.metisfl.flink.aggregation.kernel.RobustAggregation;
-import org.metisfl.flink.aggregation.kernel.WeightedSum;
+import org.metisfl.flink.aggregation.rule.AggregationRule;
+import org.metisfl.flink.aggregation.rule.Rules;
+import org.metisfl.flink.aggregation.rule.Selection;
 import org.metisfl.flink.config.FederationConfig;
-import org.metisfl.flink.config.FederationOptions.Rule;
 import org.metisfl.flink.model.GatewayEvent;
 import org.metisfl.flink.model.GlobalShard;
+import org.metisfl.flink.model.Payload;
 import org.metisfl.flink.state.CheckpointFlushing;
+import org.metisfl.flink.state.WriteBehindMap;
 import org.metisfl.flink.state.WriteBehindState;
 import org.metisfl.flink.state.WriteBehindValue;
 
 /**
- * Aggregates one shard of the model, round by round (the synchronous protocol's window). Keyed by
- * shard index. A round's window fires as soon as every participant of its plan has contributed, or
- * when the watermark passes the round's deadline: then with the updates it has if they reach the
- * quorum, else the round is aborted. Because the gateways refuse updates after the deadline and
- * hold their watermark below any update not yet emitted, every shard of a round closes on the same
- * contributor set.
+ * Aggregates one shard of the model, round by round (the synchronous protocol's window), with the
+ * configured {@link AggregationRule}. Keyed by shard index. A round's window fires as soon as every
+ * participant of its plan has contributed, or when the watermark passes the round's deadline: then
+ * with the updates it has if they reach the quorum, else the round is aborted. Because the gateways
+ * refuse updates after the deadline and hold their watermark below any update not yet emitted,
+ * every shard of a round closes on the same contributor set.
  *
  * <p>A second copy of a learner's update for a round (a retry, possibly through another gateway) is
- * dropped, and so is anything for a round already closed. Memory per shard is O(shard size),
- * whatever the number of learners.
+ * dropped, and so is anything for a round already closed. Each open round has the rule's
+ * accumulator in keyed state (write-behind: worked on in memory, written before each checkpoint
+ * barrier); memory per shard is what the rule needs, O(shard size) for FedAvg.
  */
 public class ShardAggregator extends KeyedProcessFunction<Integer, GatewayEvent, GlobalShard>
         implements CheckpointFlushing {
     private static final long serialVersionUID = 1L;
 
-    private final Rule rule;
-    private final int strideLength;
-    private final double trimFraction;
+    private final AggregationRule<Object> rule;
 
     public ShardAggregator(FederationConfig config) {
-        this.rule = config.rule();
-        this.strideLength = config.strideLength();
-        this.trimFraction = config.trimFraction();
+        this(Rules.of(config));
+    }
+
+    @SuppressWarnings("unchecked")
+    public ShardAggregator(AggregationRule<?> rule) {
+        this.rule = (AggregationRule<Object>) rule;
     }
 
     private transient WriteBehindValue<Integer, ShardRounds> shards;
+    private transient WriteBehindMap<Integer, Long, Object> accumulators;
     private transient Counter duplicates;
     private transient Counter late;
 
@@ -56,21 +63,29 @@ public class ShardAggregator extends KeyedProcessFunction<Integer, GatewayEvent,
                         getRuntimeContext(),
                         new ValueStateDescriptor<>(
                                 "shard-rounds", TypeInformation.of(ShardRounds.class)));
+        accumulators =
+                WriteBehindMap.of(
+                        getRuntimeContext(),
+                        new MapStateDescriptor<>(
+                                "accumulators",
+                                LongSerializer.INSTANCE,
+                                rule.accumulatorSerializer()));
         duplicates = getRuntimeContext().getMetricGroup().counter("duplicateUpdates");
         late = getRuntimeContext().getMetricGroup().counter("lateUpdates");
     }
 
     @Override
     public List<WriteBehindState> writeBehindStates() {
-        return List.of(shards);
+        return List.of(shards, accumulators);
     }
 
     @Override
     public void processElement(GatewayEvent e, Context ctx, Collector<GlobalShard> out)
             throws Exception {
-        ShardRounds rounds = rounds(ctx.getCurrentKey());
+        Integer key = ctx.getCurrentKey();
+        ShardRounds rounds = rounds(key);
         if (e.kind == GatewayEvent.Kind.SELECTION) {
-            select(e, rounds, ShardKeys.shardOf(ctx.getCurrentKey()), out);
+            select(e, key, rounds, out);
             return;
         }
         if (e.round <= rounds.closedThrough) {
@@ -109,7 +124,12 @@ public class ShardAggregator extends KeyedProcessFunction<Integer, GatewayEvent,
                     duplicates.inc();
                     return;
                 }
-                fold(sr, e.values, e.weight);
+                Object acc = accumulators.get(key, sr.round);
+                if (acc == null) {
+                    acc = rule.createAccumulator();
+                    accumulators.put(key, sr.round, acc);
+                }
+                rule.add(acc, e.learnerId, Payload.dense(e.values), e.weight);
                 sr.totalWeight += e.weight;
                 sr.addContributor(e.learnerId);
                 break;
@@ -117,7 +137,7 @@ public class ShardAggregator extends KeyedProcessFunction<Integer, GatewayEvent,
                 throw new IllegalArgumentException("not an aggregation record: " + e);
         }
         if (sr.allExpectedContributed()) {
-            close(rounds, sr, ShardKeys.shardOf(ctx.getCurrentKey()), false, out);
+            close(key, rounds, sr, false, out);
             ctx.timerService().deleteEventTimeTimer(sr.deadline);
         }
     }
@@ -125,7 +145,8 @@ public class ShardAggregator extends KeyedProcessFunction<Integer, GatewayEvent,
     @Override
     public void onTimer(long timestamp, OnTimerContext ctx, Collector<GlobalShard> out)
             throws Exception {
-        ShardRounds rounds = rounds(ctx.getCurrentKey());
+        Integer key = ctx.getCurrentKey();
+        ShardRounds rounds = rounds(key);
         List<ShardRound> due = new ArrayList<>();
         for (ShardRound sr : rounds.open) {
             if (sr.opened && sr.deadline <= timestamp && !sr.awaitingSelection) {
@@ -135,7 +156,7 @@ public class ShardAggregator extends KeyedProcessFunction<Integer, GatewayEvent,
         due.sort((a, b) -> Long.compare(a.round, b.round));
         for (ShardRound sr : due) {
             boolean quorate = !sr.contributors.isEmpty() && sr.contributors.size() >= sr.quorum;
-            close(rounds, sr, ShardKeys.shardOf(ctx.getCurrentKey()), !quorate, out);
+            close(key, rounds, sr, !quorate, out);
         }
     }
 
@@ -148,126 +169,68 @@ public class ShardAggregator extends KeyedProcessFunction<Integer, GatewayEvent,
         return r;
     }
 
-    /** Adds one update to the round as the rule needs it: folded, or kept. */
-    private void fold(ShardRound sr, float[] values, double weight) {
-        switch (rule) {
-            case FEDAVG -> {
-                if (sr.sum == null) {
-                    sr.sum = new double[values.length];
-                }
-                WeightedSum.addScaled(sr.sum, values, weight);
-            }
-            case FEDSTRIDE -> {
-                sr.buffered.add(values);
-                sr.bufferedWeights.add(weight);
-                if (sr.buffered.size() >= strideLength) {
-                    foldBlock(sr);
-                }
-            }
-            case MEDIAN, TRIMMED_MEAN, KRUM, MULTI_KRUM -> {
-                sr.buffered.add(values);
-                sr.bufferedWeights.add(weight);
-            }
-        }
-    }
-
-    /** Krum's second phase: the mean of the updates the coordinator selected, for this shard. */
-    private void select(GatewayEvent e, ShardRounds rounds, int shard, Collector<GlobalShard> out) {
+    /** The selection phase's end: this shard's aggregate over the updates the coordinator chose. */
+    private void select(GatewayEvent e, Integer key, ShardRounds rounds, Collector<GlobalShard> out)
+            throws Exception {
         ShardRound sr = rounds.find(e.round);
         if (sr == null || !sr.awaitingSelection) {
             return; // every gateway forwards the selection; the first copy counts
         }
-        List<float[]> chosen = new ArrayList<>();
-        for (String learner : e.participants) {
-            int i = sr.contributors.indexOf(learner);
-            if (i >= 0) {
-                chosen.add(sr.buffered.get(i));
-            }
-        }
-        double[] sum = new double[chosen.get(0).length];
-        for (float[] u : chosen) {
-            WeightedSum.addScaled(sum, u, 1.0);
-        }
-        GlobalShard g = new GlobalShard();
-        g.round = sr.round;
-        g.shard = shard;
-        g.numShards = sr.numShards;
         List<String> selected = new ArrayList<>(e.participants);
         Collections.sort(selected);
+        GlobalShard g = new GlobalShard();
+        g.round = sr.round;
+        g.shard = ShardKeys.shardOf(key);
+        g.numShards = sr.numShards;
         g.contributors = selected;
-        g.totalWeight = chosen.size();
-        g.values = WeightedSum.mean(sum, chosen.size());
+        if (selected.isEmpty()) {
+            g.aborted = true; // the rule refused the round (logged by the coordinator's side)
+        } else {
+            g.totalWeight = selected.size();
+            g.values =
+                    rule.selection().resultOf(accumulators.get(key, sr.round), selected).values();
+        }
         out.collect(g);
         rounds.open.remove(sr);
-    }
-
-    /** Krum's first phase: this shard's part of the pairwise squared distances. */
-    private static double[] partialDistances(ShardRound sr, List<String> sortedContributors) {
-        List<float[]> ordered = new ArrayList<>();
-        for (String learner : sortedContributors) {
-            ordered.add(sr.buffered.get(sr.contributors.indexOf(learner)));
-        }
-        int n = ordered.size();
-        double[][] acc = new double[n][n];
-        RobustAggregation.addPairwiseSquaredDistances(ordered, acc);
-        double[] flat = new double[n * n];
-        for (int i = 0; i < n; i++) {
-            System.arraycopy(acc[i], 0, flat, i * n, n);
-        }
-        return flat;
-    }
-
-    /** FedStride: folds the buffered block of updates into the running sum. */
-    private static void foldBlock(ShardRound sr) {
-        for (int i = 0; i < sr.buffered.size(); i++) {
-            if (sr.sum == null) {
-                sr.sum = new double[sr.buffered.get(i).length];
-            }
-            WeightedSum.addScaled(sr.sum, sr.buffered.get(i), sr.bufferedWeights.get(i));
-        }
-        sr.buffered.clear();
-        sr.bufferedWeights.clear();
-    }
-
-    private float[] aggregate(ShardRound sr) {
-        return switch (rule) {
-            case FEDAVG -> WeightedSum.mean(sr.sum, sr.totalWeight);
-            case FEDSTRIDE -> {
-                foldBlock(sr);
-                yield WeightedSum.mean(sr.sum, sr.totalWeight);
-            }
-            case MEDIAN -> RobustAggregation.coordinateMedian(sr.buffered);
-            case TRIMMED_MEAN -> RobustAggregation.trimmedMean(sr.buffered, trimFraction);
-            case KRUM, MULTI_KRUM ->
-                    throw new IllegalStateException("Krum aggregates after the selection");
-        };
+        accumulators.remove(key, sr.round);
     }
 
     private void close(
+            Integer key,
             ShardRounds rounds,
             ShardRound sr,
-            int shard,
             boolean abort,
-            Collector<GlobalShard> out) {
+            Collector<GlobalShard> out)
+            throws Exception {
         GlobalShard g = new GlobalShard();
         g.round = sr.round;
-        g.shard = shard;
+        g.shard = ShardKeys.shardOf(key);
         g.numShards = sr.numShards;
         List<String> contributors = new ArrayList<>(sr.contributors);
         Collections.sort(contributors);
         g.contributors = contributors;
         g.totalWeight = sr.totalWeight;
         g.aborted = abort;
-        boolean selecting = !abort && (rule == Rule.KRUM || rule == Rule.MULTI_KRUM);
+        Selection<Object> selection = rule.selection();
+        boolean selecting = !abort && selection != null;
         if (selecting) {
-            g.distances = partialDistances(sr, contributors);
+            g.distances = selection.partial(accumulators.get(key, sr.round), contributors);
             sr.awaitingSelection = true;
-        } else {
-            g.values = abort ? null : aggregate(sr);
+        } else if (!abort) {
+            g.values = rule.result(accumulators.get(key, sr.round)).values();
         }
         out.collect(g);
         rounds.closedThrough = sr.round;
         // Earlier rounds still buffered can never close now: drop them with this one.
-        rounds.open.removeIf(r -> r.round < sr.round || (r == sr && !selecting));
+        List<ShardRound> dropped = new ArrayList<>();
+        for (ShardRound r : rounds.open) {
+            if (r.round < sr.round || (r == sr && !selecting)) {
+                dropped.add(r);
+            }
+        }
+        for (ShardRound r : dropped) {
+            rounds.open.remove(r);
+            accumulators.remove(key, r.round);
+        }
     }
 }

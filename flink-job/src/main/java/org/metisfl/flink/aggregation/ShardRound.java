@@ -7,8 +7,9 @@ import org.metisfl.flink.model.MemberIndex;
 import org.metisfl.flink.model.serialization.BulkArrayPojoFactory;
 
 /**
- * The state of one round at one shard: the round's plan once known, and the running weighted sum of
- * the updates received so far (a Flink POJO kept in keyed state).
+ * The bookkeeping of one round at one shard: the round's plan once known, who contributed and their
+ * total weight (a Flink POJO kept in keyed state). What the rule gathers from the updates is its
+ * accumulator, kept next to it in the aggregator's {@code accumulators} state.
  */
 @TypeInfo(BulkArrayPojoFactory.class)
 public class ShardRound {
@@ -21,19 +22,10 @@ public class ShardRound {
 
     public int quorum;
     public long deadline;
-    public double[] sum;
     public double totalWeight;
     public List<String> contributors = new ArrayList<>();
 
-    /**
-     * Updates held as they are: every update of the round for the robust rules, the current block
-     * for FedStride.
-     */
-    public List<float[]> buffered = new ArrayList<>();
-
-    public List<Double> bufferedWeights = new ArrayList<>();
-
-    /** Krum: closed, distances sent; waiting for the coordinator's selection. */
+    /** A rule with a selection phase: closed, statistic sent; waiting for the selection. */
     public boolean awaitingSelection;
 
     private transient MemberIndex contributorIndex;

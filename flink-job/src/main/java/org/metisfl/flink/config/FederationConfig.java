@@ -434,35 +434,13 @@ public final class FederationConfig implements Serializable {
         return maxBufferedUpdates;
     }
 
-    /** True if the rule needs every update of a round (not an incremental fold). */
-    public boolean ruleBuffersUpdates() {
-        return rule == Rule.MEDIAN
-                || rule == Rule.TRIMMED_MEAN
-                || rule == Rule.KRUM
-                || rule == Rule.MULTI_KRUM;
-    }
-
-    /** True for Krum and multi-Krum, which pick whole updates by distances over the model. */
-    public boolean ruleSelectsUpdates() {
-        return rule == Rule.KRUM || rule == Rule.MULTI_KRUM;
-    }
-
     public int krumByzantine() {
         return krumByzantine;
     }
 
-    /** Multi-Krum's configured m (0 = n - f). */
+    /** multi-krum: the m best-scored updates averaged; 0 means n - f. */
     public int krumSelected() {
         return krumSelected;
-    }
-
-    /** How many best-scored updates Krum averages among {@code n}: 1, or m (n - f if 0). */
-    public int krumSelectedOf(int n) {
-        if (rule == Rule.KRUM) {
-            return 1;
-        }
-        int m = krumSelected > 0 ? krumSelected : n - krumByzantine;
-        return Math.max(1, Math.min(m, n));
     }
 
     public Optimizer optimizer() {

@@ -66,7 +66,12 @@ public final class FederationOptions {
         /** Krum (Blanchard et al. 2017): the one update closest to its n - f - 2 neighbours. */
         KRUM,
         /** Multi-Krum: the mean of the m updates with the best Krum scores. */
-        MULTI_KRUM
+        MULTI_KRUM,
+        /**
+         * Bulyan (El Mhamdi et al. 2018): Krum selects n - 2f, then a coordinate-wise mean of the n
+         * - 4f values closest to the median; needs 4f + 3 contributions.
+         */
+        BULYAN
     }
 
     /** Server-side optimizer applied to the round's aggregate (Reddi et al., ICLR 2021). */
@@ -303,16 +308,17 @@ public final class FederationOptions {
                     .stringType()
                     .defaultValue("fedavg")
                     .withDescription(
-                            "Aggregation rule: fedavg, fedstride, median, trimmed-mean, krum or"
-                                    + " multi-krum.");
+                            "Aggregation rule: fedavg, fedstride, median, trimmed-mean, krum,"
+                                    + " multi-krum or bulyan.");
 
     public static final ConfigOption<Integer> KRUM_BYZANTINE =
             ConfigOptions.key("aggregation.krum-byzantine")
                     .intType()
                     .defaultValue(1)
                     .withDescription(
-                            "krum, multi-krum: the number f of faulty learners tolerated; a round"
-                                    + " needs more than 2f + 2 contributions.");
+                            "krum, multi-krum, bulyan: the number f of faulty learners tolerated;"
+                                    + " a round needs more than 2f + 2 contributions (bulyan:"
+                                    + " at least 4f + 3).");
 
     public static final ConfigOption<Integer> KRUM_SELECTED =
             ConfigOptions.key("aggregation.krum-selected")

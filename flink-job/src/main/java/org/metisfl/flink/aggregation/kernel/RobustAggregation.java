@@ -124,6 +124,94 @@ public final class RobustAggregation {
                 .toArray();
     }
 
+    /**
+     * Bulyan's selection (El Mhamdi et al., ICML 2018): Krum applied repeatedly, each time to the
+     * updates not yet selected (score = the sum of the max(1, r - f - 2) smallest squared distances
+     * to the r - 1 others left), until theta = n - 2f are selected. Requires n >= 4f + 3.
+     *
+     * @return the selected indices, in selection order
+     */
+    public static int[] bulyanSelect(double[][] pairwiseSquaredDistances, int f) {
+        int n = pairwiseSquaredDistances.length;
+        requireSquare("pairwiseSquaredDistances", pairwiseSquaredDistances, n);
+        if (f < 0) {
+            throw new IllegalArgumentException("f must be >= 0, was " + f);
+        }
+        if (n < 4 * f + 3) {
+            throw new IllegalArgumentException(
+                    "Bulyan needs n >= 4f + 3 updates, got n="
+                            + n
+                            + " for f="
+                            + f
+                            + "; lower f or wait for more updates");
+        }
+        int theta = n - 2 * f;
+        List<Integer> left = new java.util.ArrayList<>(IntStream.range(0, n).boxed().toList());
+        int[] selected = new int[theta];
+        double[] others = new double[n];
+        for (int s = 0; s < theta; s++) {
+            int r = left.size();
+            int closest = Math.min(r - 1, Math.max(1, r - f - 2));
+            int best = -1;
+            double bestScore = Double.POSITIVE_INFINITY;
+            for (int i : left) {
+                int k = 0;
+                for (int j : left) {
+                    if (j != i) {
+                        others[k++] = pairwiseSquaredDistances[i][j];
+                    }
+                }
+                Arrays.sort(others, 0, k);
+                double score = 0;
+                for (int c = 0; c < closest; c++) {
+                    score += others[c];
+                }
+                if (score < bestScore || (score == bestScore && i < best)) {
+                    bestScore = score;
+                    best = i;
+                }
+            }
+            selected[s] = best;
+            left.remove(Integer.valueOf(best));
+        }
+        return selected;
+    }
+
+    /**
+     * Bulyan's aggregation: per coordinate, the mean of the {@code beta} values closest to the
+     * coordinate's median (mean of the two middle values for an even count); ties in distance go to
+     * the earlier update.
+     *
+     * @param beta in [1, number of updates]
+     */
+    public static float[] meanAroundMedian(List<float[]> updates, int beta) {
+        float[][] rows = Checks.requireUpdates(updates);
+        int n = rows.length;
+        if (beta < 1 || beta > n) {
+            throw new IllegalArgumentException("beta must be in [1, " + n + "], was " + beta);
+        }
+        float[] column = new float[n];
+        Integer[] order = new Integer[n];
+        double[] distance = new double[n];
+        float[] out = new float[rows[0].length];
+        for (int j = 0; j < out.length; j++) {
+            sortedColumn(rows, j, column);
+            double median =
+                    n % 2 == 1 ? column[n / 2] : ((double) column[n / 2 - 1] + column[n / 2]) / 2;
+            for (int i = 0; i < n; i++) {
+                order[i] = i;
+                distance[i] = Math.abs(rows[i][j] - median);
+            }
+            Arrays.sort(order, Comparator.comparingDouble(i -> distance[i]));
+            double sum = 0;
+            for (int k = 0; k < beta; k++) {
+                sum += rows[order[k]][j];
+            }
+            out[j] = (float) (sum / beta);
+        }
+        return out;
+    }
+
     private static void sortedColumn(float[][] rows, int j, float[] column) {
         for (int i = 0; i < rows.length; i++) {
             column[i] = rows[i][j];

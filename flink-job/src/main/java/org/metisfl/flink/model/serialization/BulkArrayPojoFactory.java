@@ -9,10 +9,12 @@ import org.apache.flink.api.common.typeinfo.TypeInfoFactory;
 import org.apache.flink.api.common.typeinfo.TypeInformation;
 import org.apache.flink.api.common.typeinfo.Types;
 import org.apache.flink.api.java.typeutils.TypeExtractor;
+import org.metisfl.flink.model.Payload;
 
 /**
- * A Flink POJO whose float[] and double[] fields use the bulk serializers; every other field is
- * typed as Flink would type it. Put {@code @TypeInfo(BulkArrayPojoFactory.class)} on the class.
+ * A Flink POJO whose float[], double[] and {@link Payload} fields use the bulk serializers; every
+ * other field is typed as Flink would type it. Put {@code @TypeInfo(BulkArrayPojoFactory.class)} on
+ * the class.
  */
 public final class BulkArrayPojoFactory<T> extends TypeInfoFactory<T> {
 
@@ -30,6 +32,8 @@ public final class BulkArrayPojoFactory<T> extends TypeInfoFactory<T> {
                 }
                 if (f.getType() == float[].class) {
                     fields.put(f.getName(), BulkArrayTypeInfo.FLOATS);
+                } else if (f.getType() == Payload.class) {
+                    fields.put(f.getName(), PayloadTypeInfo.INSTANCE);
                 } else if (f.getType() == double[].class) {
                     fields.put(f.getName(), BulkArrayTypeInfo.DOUBLES);
                 } else {

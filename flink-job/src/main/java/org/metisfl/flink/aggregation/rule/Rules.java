@@ -1,0 +1,61 @@
+package org.metisfl.flink.aggregation.rule;
+
+import java.util.EnumMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.BiFunction;
+import java.util.function.Function;
+import org.metisfl.flink.config.FederationConfig;
+import org.metisfl.flink.config.FederationOptions.Rule;
+
+/**
+ * The registry of aggregation rules: {@code aggregation.rule}'s name to the rule's class, and the
+ * wrapping rules applied around it.
+ *
+ * <p>Adding a rule is one class and one line here (plus its name in {@link Rule}, the
+ * configuration's vocabulary). Adding a wrapper (central DP, secure sum) is one class and one line
+ * in {@link #WRAPPERS}: a function that returns the wrapper around the rule when the configuration
+ * asks for it, else the rule unchanged. Wrappers apply in list order, the first innermost.
+ */
+public final class Rules {
+
+    private static final Map<Rule, Function<FederationConfig, AggregationRule<?>>> RULES =
+            new EnumMap<>(Rule.class);
+
+    private static final List<BiFunction<FederationConfig, AggregationRule<?>, AggregationRule<?>>>
+            WRAPPERS = List.of();
+
+    static {
+        RULES.put(Rule.FEDAVG, c -> new FedAvg());
+        RULES.put(Rule.FEDSTRIDE, c -> new FedStride(c.strideLength()));
+        RULES.put(Rule.MEDIAN, c -> new Median());
+        RULES.put(Rule.TRIMMED_MEAN, c -> new TrimmedMean(c.trimFraction()));
+        RULES.put(Rule.KRUM, c -> new Krum(c.krumByzantine(), 0, false));
+        RULES.put(Rule.MULTI_KRUM, c -> new Krum(c.krumByzantine(), c.krumSelected(), true));
+        RULES.put(Rule.BULYAN, Bulyan::of);
+    }
+
+    private Rules() {}
+
+    /**
+     * The synchronous rule {@code config} names, wrapped as configured; throws {@link
+     * org.metisfl.flink.config.InvalidConfigException} if the settings cannot hold for it.
+     */
+    public static AggregationRule<?> of(FederationConfig config) {
+        Function<FederationConfig, AggregationRule<?>> factory = RULES.get(config.rule());
+        if (factory == null) {
+            throw new IllegalStateException(
+                    "aggregation.rule " + config.rule() + " has no class registered in Rules");
+        }
+        AggregationRule<?> rule = factory.apply(config);
+        for (BiFunction<FederationConfig, AggregationRule<?>, AggregationRule<?>> w : WRAPPERS) {
+            rule = w.apply(config, rule);
+        }
+        return rule;
+    }
+
+    /** True if every rule name of the configuration has a class (a test pins it). */
+    static boolean complete() {
+        return RULES.keySet().containsAll(List.of(Rule.values()));
+    }
+}

@@ -1,0 +1,170 @@
+package org.metisfl.flink.model.serialization;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import org.apache.flink.api.common.typeutils.TypeSerializer;
+import org.apache.flink.api.common.typeutils.TypeSerializerSchemaCompatibility;
+import org.apache.flink.api.common.typeutils.TypeSerializerSnapshot;
+import org.apache.flink.api.common.typeutils.base.TypeSerializerSingleton;
+import org.apache.flink.core.memory.DataInputView;
+import org.apache.flink.core.memory.DataOutputView;
+import org.metisfl.flink.model.Payload;
+
+/**
+ * Serializes a {@link Payload} in bulk: a kind byte, then for dense values their count and raw
+ * little-endian float32 bytes in one write (as {@link BulkFloatArraySerializer}), for a ciphertext
+ * its scheme, parameter hash, encoded value count and bytes. Format version 1.
+ */
+public final class PayloadSerializer extends TypeSerializerSingleton<Payload> {
+    private static final long serialVersionUID = 1L;
+    public static final PayloadSerializer INSTANCE = new PayloadSerializer();
+
+    private static final byte DENSE = 0;
+    private static final byte CIPHERTEXT = 1;
+
+    @Override
+    public boolean isImmutableType() {
+        return false;
+    }
+
+    @Override
+    public Payload createInstance() {
+        return Payload.dense(new float[0]);
+    }
+
+    @Override
+    public Payload copy(Payload from) {
+        return from.copy();
+    }
+
+    @Override
+    public Payload copy(Payload from, Payload reuse) {
+        return from.copy();
+    }
+
+    @Override
+    public int getLength() {
+        return -1;
+    }
+
+    @Override
+    public void serialize(Payload p, DataOutputView target) throws IOException {
+        if (p == null) {
+            throw new IllegalArgumentException("the payload must not be null");
+        }
+        if (p.isDense()) {
+            float[] values = p.values();
+            target.writeByte(DENSE);
+            target.writeInt(values.length);
+            ByteBuffer bytes =
+                    ByteBuffer.allocate(values.length * Float.BYTES).order(ByteOrder.LITTLE_ENDIAN);
+            bytes.asFloatBuffer().put(values);
+            target.write(bytes.array());
+        } else {
+            target.writeByte(CIPHERTEXT);
+            target.writeUTF(p.scheme());
+            target.writeUTF(p.parameterHash());
+            target.writeInt(p.size());
+            byte[] c = p.ciphertext();
+            target.writeInt(c.length);
+            target.write(c);
+        }
+    }
+
+    @Override
+    public Payload deserialize(DataInputView source) throws IOException {
+        byte kind = source.readByte();
+        if (kind == DENSE) {
+            int length = source.readInt();
+            byte[] raw = new byte[length * Float.BYTES];
+            source.readFully(raw);
+            float[] values = new float[length];
+            ByteBuffer.wrap(raw).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().get(values);
+            return Payload.dense(values);
+        }
+        if (kind == CIPHERTEXT) {
+            String scheme = source.readUTF();
+            String hash = source.readUTF();
+            int encoded = source.readInt();
+            byte[] c = new byte[source.readInt()];
+            source.readFully(c);
+            return Payload.ciphertext(scheme, hash, encoded, c);
+        }
+        throw new IOException("unknown payload kind " + kind + ": corrupt state or record");
+    }
+
+    @Override
+    public Payload deserialize(Payload reuse, DataInputView source) throws IOException {
+        return deserialize(source);
+    }
+
+    @Override
+    public void copy(DataInputView source, DataOutputView target) throws IOException {
+        byte kind = source.readByte();
+        target.writeByte(kind);
+        if (kind == DENSE) {
+            int length = source.readInt();
+            target.writeInt(length);
+            target.write(source, length * Float.BYTES);
+        } else if (kind == CIPHERTEXT) {
+            target.writeUTF(source.readUTF());
+            target.writeUTF(source.readUTF());
+            target.writeInt(source.readInt());
+            int length = source.readInt();
+            target.writeInt(length);
+            target.write(source, length);
+        } else {
+            throw new IOException("unknown payload kind " + kind + ": corrupt state or record");
+        }
+    }
+
+    @Override
+    public TypeSerializerSnapshot<Payload> snapshotConfiguration() {
+        return new Snapshot();
+    }
+
+    /**
+     * Serializer snapshot for checkpoints and savepoints. Version 1 is the format above; a later
+     * format bumps {@link #getCurrentVersion()} and reads version 1 through a migrating serializer.
+     */
+    public static final class Snapshot implements TypeSerializerSnapshot<Payload> {
+        static final int VERSION = 1;
+
+        public Snapshot() {}
+
+        @Override
+        public int getCurrentVersion() {
+            return VERSION;
+        }
+
+        @Override
+        public void writeSnapshot(DataOutputView out) {}
+
+        @Override
+        public void readSnapshot(int readVersion, DataInputView in, ClassLoader classLoader)
+                throws IOException {
+            if (readVersion != VERSION) {
+                throw new IOException(
+                        "payload serializer snapshot version "
+                                + readVersion
+                                + " is newer than this build knows ("
+                                + VERSION
+                                + ")");
+            }
+        }
+
+        @Override
+        public TypeSerializer<Payload> restoreSerializer() {
+            return INSTANCE;
+        }
+
+        @Override
+        public TypeSerializerSchemaCompatibility<Payload> resolveSchemaCompatibility(
+                TypeSerializerSnapshot<Payload> oldSnapshot) {
+            return oldSnapshot instanceof Snapshot
+                    ? TypeSerializerSchemaCompatibility.compatibleAsIs()
+                    : TypeSerializerSchemaCompatibility.incompatible();
+        }
+    }
+}

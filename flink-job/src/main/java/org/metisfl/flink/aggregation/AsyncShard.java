@@ -1,27 +1,18 @@
 package org.metisfl.flink.aggregation;
 
-import java.util.ArrayList;
-import java.util.List;
 import org.apache.flink.api.common.typeinfo.TypeInfo;
+import org.metisfl.flink.model.Payload;
 import org.metisfl.flink.model.serialization.BulkArrayPojoFactory;
 
-/** One shard's asynchronous state: its model version and values, and the FedBuff buffer. */
+/**
+ * One shard's asynchronous state: its model version and values (a Flink POJO). What the rule keeps
+ * between updates is its own state, next to it in the aggregator's {@code async-rule-state}.
+ */
 @TypeInfo(BulkArrayPojoFactory.class)
 public class AsyncShard {
     public long version = -1;
     public int numShards;
-    public float[] global;
-
-    /** FedRec: the running weighted sum and total weight of every learner's latest update. */
-    public double[] numerator;
-
-    public double totalWeight;
-
-    /** FedBuff: the staleness-weighted deltas buffered for the next version. */
-    public double[] deltas;
-
-    public int buffered;
-    public List<String> bufferedLearners = new ArrayList<>();
+    public Payload global;
 
     public AsyncShard() {}
 }

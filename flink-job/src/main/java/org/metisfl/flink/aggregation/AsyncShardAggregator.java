@@ -14,58 +14,59 @@ import org.apache.flink.api.java.typeutils.ListTypeInfo;
 import org.apache.flink.metrics.Counter;
 import org.apache.flink.streaming.api.functions.KeyedProcessFunction;
 import org.apache.flink.util.Collector;
-import org.metisfl.flink.aggregation.kernel.BufferedAsync;
-import org.metisfl.flink.aggregation.kernel.FedAsyncMix;
-import org.metisfl.flink.aggregation.kernel.RecencyAverage;
 import org.metisfl.flink.aggregation.kernel.Staleness;
+import org.metisfl.flink.aggregation.rule.AsyncAggregationRule;
+import org.metisfl.flink.aggregation.rule.AsyncAggregationRule.AsyncUpdate;
+import org.metisfl.flink.aggregation.rule.AsyncAggregationRule.Latest;
+import org.metisfl.flink.aggregation.rule.Rules;
 import org.metisfl.flink.config.FederationConfig;
-import org.metisfl.flink.config.FederationOptions.AsyncRule;
 import org.metisfl.flink.model.GatewayEvent;
 import org.metisfl.flink.model.GlobalShard;
+import org.metisfl.flink.model.Payload;
+import org.metisfl.flink.model.serialization.PayloadTypeInfo;
 import org.metisfl.flink.state.CheckpointFlushing;
 import org.metisfl.flink.state.WriteBehindState;
 import org.metisfl.flink.state.WriteBehindValue;
 
 /**
  * The asynchronous protocol's window: one model version per update (FedAsync, FedRec) or per K
- * updates (FedBuff), for one shard. Updates are applied in event-time order — each waits until the
- * watermark passes its gateway timestamp, ties broken by learner and task — so every shard applies
- * the same updates in the same order and reaches the same versions (invariant 2 without rounds). A
- * second copy of an update (same learner and task) is dropped, and so is an update more than {@code
- * async.max-staleness} versions old.
+ * updates (FedBuff), for one shard, with the configured {@link AsyncAggregationRule}. Updates are
+ * applied in event-time order — each waits until the watermark passes its gateway timestamp, ties
+ * broken by learner and task — so every shard applies the same updates in the same order and
+ * reaches the same versions (invariant 2 without rounds). A second copy of an update (same learner
+ * and task) is dropped, and so is an update more than {@code async.max-staleness} versions old.
  *
- * <p>Memory per shard: O(shard) for FedAsync; FedBuff adds the last max-staleness versions (to take
- * each update's delta from the model it was trained on); FedRec keeps every learner's latest
- * update, O(learners x shard), as MetisFL's FedRec does.
+ * <p>Memory per shard: O(shard) plus the rule's needs: FedBuff's buffer and the last max-staleness
+ * versions (to take each update's delta from the model it was trained on), FedRec every learner's
+ * latest update, O(learners x shard), as MetisFL's FedRec does.
  */
 public class AsyncShardAggregator extends KeyedProcessFunction<Integer, GatewayEvent, GlobalShard>
         implements CheckpointFlushing {
     private static final long serialVersionUID = 1L;
-    private static final TypeInformation<float[]> FLOATS =
-            org.metisfl.flink.model.serialization.BulkArrayTypeInfo.FLOATS;
 
-    private final AsyncRule rule;
-    private final double alpha;
+    private final AsyncAggregationRule<Object> rule;
     private final Staleness staleness;
     private final long maxStaleness;
-    private final int bufferSize;
-    private final double serverLearningRate;
 
     private transient WriteBehindValue<Integer, AsyncShard> shardState;
+    private transient WriteBehindValue<Integer, Object> ruleState;
     private transient MapState<String, String> lastTask;
     private transient MapState<String, Contribution> contributions;
-    private transient MapState<Long, float[]> history;
+    private transient MapState<Long, Payload> history;
     private transient WriteBehindValue<Integer, List<GatewayEvent>> pending;
     private transient Counter duplicates;
     private transient Counter tooStale;
 
     public AsyncShardAggregator(FederationConfig config) {
-        this.rule = config.asyncRule();
-        this.alpha = config.asyncAlpha();
-        this.staleness = config.staleness();
-        this.maxStaleness = config.asyncMaxStaleness();
-        this.bufferSize = config.asyncBufferSize();
-        this.serverLearningRate = config.asyncServerLearningRate();
+        this(Rules.async(config), Rules.staleness(config), config.asyncMaxStaleness());
+    }
+
+    @SuppressWarnings("unchecked")
+    public AsyncShardAggregator(
+            AsyncAggregationRule<?> rule, Staleness staleness, long maxStaleness) {
+        this.rule = (AsyncAggregationRule<Object>) rule;
+        this.staleness = staleness;
+        this.maxStaleness = maxStaleness;
     }
 
     @Override
@@ -75,6 +76,10 @@ public class AsyncShardAggregator extends KeyedProcessFunction<Integer, GatewayE
                         getRuntimeContext(),
                         new ValueStateDescriptor<>(
                                 "async-shard", TypeInformation.of(AsyncShard.class)));
+        ruleState =
+                WriteBehindValue.of(
+                        getRuntimeContext(),
+                        new ValueStateDescriptor<>("async-rule-state", rule.stateSerializer()));
         lastTask =
                 getRuntimeContext()
                         .getMapState(
@@ -88,7 +93,9 @@ public class AsyncShardAggregator extends KeyedProcessFunction<Integer, GatewayE
                                         TypeInformation.of(Contribution.class)));
         history =
                 getRuntimeContext()
-                        .getMapState(new MapStateDescriptor<>("history", Types.LONG, FLOATS));
+                        .getMapState(
+                                new MapStateDescriptor<>(
+                                        "history", Types.LONG, PayloadTypeInfo.INSTANCE));
         pending =
                 WriteBehindValue.of(
                         getRuntimeContext(),
@@ -100,7 +107,7 @@ public class AsyncShardAggregator extends KeyedProcessFunction<Integer, GatewayE
 
     @Override
     public List<WriteBehindState> writeBehindStates() {
-        return List.of(shardState, pending);
+        return List.of(shardState, ruleState, pending);
     }
 
     @Override
@@ -113,10 +120,10 @@ public class AsyncShardAggregator extends KeyedProcessFunction<Integer, GatewayE
                     s = new AsyncShard();
                     s.version = e.round;
                     s.numShards = e.numShards;
-                    s.global = e.values;
+                    s.global = Payload.dense(e.values);
                     shardState.put(ctx.getCurrentKey(), s);
-                    if (rule == AsyncRule.FEDBUFF) {
-                        history.put(s.version, e.values.clone());
+                    if (rule.keepsVersions()) {
+                        history.put(s.version, s.global.copy());
                     }
                 }
             }
@@ -154,13 +161,25 @@ public class AsyncShardAggregator extends KeyedProcessFunction<Integer, GatewayE
         if (s == null) {
             return; // no model yet: cannot happen, the gateways hand out tasks only with one
         }
+        Object state = ruleState.get(ctx.getCurrentKey());
+        if (state == null) {
+            state = rule.createState();
+            ruleState.put(ctx.getCurrentKey(), state);
+        }
+        Shard shard = new Shard(s);
         for (GatewayEvent e : due) {
-            apply(s, e, ShardKeys.shardOf(ctx.getCurrentKey()), out);
+            apply(s, state, shard, e, ShardKeys.shardOf(ctx.getCurrentKey()), out);
         }
         shardState.put(ctx.getCurrentKey(), s);
     }
 
-    private void apply(AsyncShard s, GatewayEvent e, int shard, Collector<GlobalShard> out)
+    private void apply(
+            AsyncShard s,
+            Object state,
+            Shard shard,
+            GatewayEvent e,
+            int shardIndex,
+            Collector<GlobalShard> out)
             throws Exception {
         if (e.taskId.equals(lastTask.get(e.learnerId))) {
             duplicates.inc();
@@ -172,76 +191,84 @@ public class AsyncShardAggregator extends KeyedProcessFunction<Integer, GatewayE
             tooStale.inc();
             return;
         }
-        double w = staleness.weight(stale);
-        switch (rule) {
-            case FEDASYNC -> {
-                FedAsyncMix.mix(s.global, e.values, alpha * w);
-                emit(s, shard, List.of(e.learnerId), out);
+        AsyncUpdate update =
+                new AsyncUpdate(
+                        e.learnerId,
+                        Payload.dense(e.values),
+                        e.weight,
+                        staleness.weight(stale),
+                        e.baseVersion);
+        List<String> learners = rule.apply(state, shard, update);
+        if (learners == null) {
+            return;
+        }
+        s.version++;
+        GlobalShard g = new GlobalShard();
+        g.round = s.version;
+        g.shard = shardIndex;
+        g.numShards = s.numShards;
+        // No copy: the record crosses a keyBy, so it is serialised when collected.
+        g.values = s.global.values();
+        g.contributors = learners;
+        out.collect(g);
+        if (rule.keepsVersions()) {
+            history.put(s.version, s.global.copy());
+            Iterator<Long> versions = history.keys().iterator();
+            List<Long> old = new ArrayList<>();
+            while (versions.hasNext()) {
+                long v = versions.next();
+                if (v < s.version - maxStaleness) {
+                    old.add(v);
+                }
             }
-            case FEDREC -> {
-                RecencyAverage avg =
-                        s.numerator == null
-                                ? new RecencyAverage(e.values.length)
-                                : RecencyAverage.restore(s.numerator, s.totalWeight);
-                Contribution previous = contributions.get(e.learnerId);
-                double weight = e.weight * w;
-                if (previous == null) {
-                    avg.add(e.values, weight);
-                } else {
-                    avg.replace(previous.values, previous.weight, e.values, weight);
-                }
-                contributions.put(e.learnerId, new Contribution(e.values, weight));
-                s.numerator = avg.numerator();
-                s.totalWeight = avg.totalWeight();
-                s.global = avg.average();
-                emit(s, shard, List.of(e.learnerId), out);
-            }
-            case FEDBUFF -> {
-                float[] base = history.get(e.baseVersion);
-                if (base == null) {
-                    tooStale.inc();
-                    return;
-                }
-                if (s.deltas == null) {
-                    s.deltas = new double[s.global.length];
-                }
-                BufferedAsync.addDelta(s.deltas, e.values, base, w);
-                s.buffered++;
-                s.bufferedLearners.add(e.learnerId);
-                if (s.buffered >= bufferSize) {
-                    BufferedAsync.apply(s.global, s.deltas, s.buffered, serverLearningRate);
-                    List<String> learners = new ArrayList<>(s.bufferedLearners);
-                    s.deltas = null;
-                    s.buffered = 0;
-                    s.bufferedLearners = new ArrayList<>();
-                    emit(s, shard, learners, out);
-                    history.put(s.version, s.global.clone());
-                    Iterator<Long> versions = history.keys().iterator();
-                    List<Long> old = new ArrayList<>();
-                    while (versions.hasNext()) {
-                        long v = versions.next();
-                        if (v < s.version - maxStaleness) {
-                            old.add(v);
-                        }
-                    }
-                    for (long v : old) {
-                        history.remove(v);
-                    }
-                }
+            for (long v : old) {
+                history.remove(v);
             }
         }
     }
 
-    private static void emit(
-            AsyncShard s, int shard, List<String> learners, Collector<GlobalShard> out) {
-        s.version++;
-        GlobalShard g = new GlobalShard();
-        g.round = s.version;
-        g.shard = shard;
-        g.numShards = s.numShards;
-        // No copy: the record crosses a keyBy, so it is serialised when collected.
-        g.values = s.global;
-        g.contributors = learners;
-        out.collect(g);
+    /** The rule's view of the shard: its model, kept versions and learners' latest updates. */
+    private final class Shard implements AsyncAggregationRule.AsyncContext {
+        private final AsyncShard s;
+
+        Shard(AsyncShard s) {
+            this.s = s;
+        }
+
+        @Override
+        public long version() {
+            return s.version;
+        }
+
+        @Override
+        public Payload global() {
+            return s.global;
+        }
+
+        @Override
+        public void setGlobal(Payload model) {
+            s.global = model;
+        }
+
+        @Override
+        public Payload modelAt(long version) throws Exception {
+            return history.get(version);
+        }
+
+        @Override
+        public Latest latest(String learner) throws Exception {
+            Contribution c = contributions.get(learner);
+            return c == null ? null : new Latest(c.values, c.weight);
+        }
+
+        @Override
+        public void keepLatest(String learner, Latest latest) throws Exception {
+            contributions.put(learner, new Contribution(latest.payload(), latest.weight()));
+        }
+
+        @Override
+        public void dropTooStale() {
+            tooStale.inc();
+        }
     }
 }

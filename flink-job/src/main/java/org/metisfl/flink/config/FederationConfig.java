@@ -512,16 +512,19 @@ public final class FederationConfig implements Serializable {
         return asyncAlpha;
     }
 
-    /** The configured staleness weighting. */
-    public org.metisfl.flink.aggregation.kernel.Staleness staleness() {
-        return switch (asyncStaleness) {
-            case CONSTANT -> org.metisfl.flink.aggregation.kernel.Staleness.constant();
-            case POLYNOMIAL ->
-                    org.metisfl.flink.aggregation.kernel.Staleness.polynomial(asyncStalenessA);
-            case HINGE ->
-                    org.metisfl.flink.aggregation.kernel.Staleness.hinge(
-                            asyncStalenessA, asyncStalenessB);
-        };
+    /** How an asynchronous update's weight falls with its staleness. */
+    public FederationOptions.StalenessFunction asyncStaleness() {
+        return asyncStaleness;
+    }
+
+    /** The staleness function's a. */
+    public double asyncStalenessA() {
+        return asyncStalenessA;
+    }
+
+    /** The hinge staleness function's b. */
+    public long asyncStalenessB() {
+        return asyncStalenessB;
     }
 
     public long asyncMaxStaleness() {

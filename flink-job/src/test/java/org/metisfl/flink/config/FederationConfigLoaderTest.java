@@ -93,7 +93,7 @@ class FederationConfigLoaderTest {
 
     @Test
     void unsupportedRuleIsRefused() throws Exception {
-        Path f = write("aggregation:\n  rule: bulyan\n");
+        Path f = write("aggregation:\n  rule: geometric-median\n");
         assertThatThrownBy(() -> FederationConfigLoader.load(f, Map.of()))
                 .hasMessageContaining("aggregation.rule")
                 .hasMessageContaining("fedavg");

@@ -5,12 +5,14 @@ import java.util.List;
 import java.util.Map;
 import java.util.function.BiFunction;
 import java.util.function.Function;
+import org.metisfl.flink.aggregation.kernel.Staleness;
 import org.metisfl.flink.config.FederationConfig;
+import org.metisfl.flink.config.FederationOptions.AsyncRule;
 import org.metisfl.flink.config.FederationOptions.Rule;
 
 /**
- * The registry of aggregation rules: {@code aggregation.rule}'s name to the rule's class, and the
- * wrapping rules applied around it.
+ * The registry of aggregation rules: {@code aggregation.rule}'s name to the rule's class, the
+ * wrapping rules applied around it, and {@code async.rule}'s name to the asynchronous rule's class.
  *
  * <p>Adding a rule is one class and one line here (plus its name in {@link Rule}, the
  * configuration's vocabulary). Adding a wrapper (central DP, secure sum) is one class and one line
@@ -25,6 +27,9 @@ public final class Rules {
     private static final List<BiFunction<FederationConfig, AggregationRule<?>, AggregationRule<?>>>
             WRAPPERS = List.of();
 
+    private static final Map<AsyncRule, Function<FederationConfig, AsyncAggregationRule<?>>> ASYNC =
+            new EnumMap<>(AsyncRule.class);
+
     static {
         RULES.put(Rule.FEDAVG, c -> new FedAvg());
         RULES.put(Rule.FEDSTRIDE, c -> new FedStride(c.strideLength()));
@@ -33,6 +38,12 @@ public final class Rules {
         RULES.put(Rule.KRUM, c -> new Krum(c.krumByzantine(), 0, false));
         RULES.put(Rule.MULTI_KRUM, c -> new Krum(c.krumByzantine(), c.krumSelected(), true));
         RULES.put(Rule.BULYAN, Bulyan::of);
+
+        ASYNC.put(AsyncRule.FEDASYNC, c -> new FedAsync(c.asyncAlpha()));
+        ASYNC.put(AsyncRule.FEDREC, c -> new FedRec());
+        ASYNC.put(
+                AsyncRule.FEDBUFF,
+                c -> new FedBuff(c.asyncBufferSize(), c.asyncServerLearningRate()));
     }
 
     private Rules() {}
@@ -54,8 +65,28 @@ public final class Rules {
         return rule;
     }
 
+    /** The asynchronous rule {@code config} names ({@code async.rule}). */
+    public static AsyncAggregationRule<?> async(FederationConfig config) {
+        Function<FederationConfig, AsyncAggregationRule<?>> factory = ASYNC.get(config.asyncRule());
+        if (factory == null) {
+            throw new IllegalStateException(
+                    "async.rule " + config.asyncRule() + " has no class registered in Rules");
+        }
+        return factory.apply(config);
+    }
+
+    /** The staleness weighting {@code config} names ({@code async.staleness*}). */
+    public static Staleness staleness(FederationConfig config) {
+        return switch (config.asyncStaleness()) {
+            case CONSTANT -> Staleness.constant();
+            case POLYNOMIAL -> Staleness.polynomial(config.asyncStalenessA());
+            case HINGE -> Staleness.hinge(config.asyncStalenessA(), config.asyncStalenessB());
+        };
+    }
+
     /** True if every rule name of the configuration has a class (a test pins it). */
     static boolean complete() {
-        return RULES.keySet().containsAll(List.of(Rule.values()));
+        return RULES.keySet().containsAll(List.of(Rule.values()))
+                && ASYNC.keySet().containsAll(List.of(AsyncRule.values()));
     }
 }

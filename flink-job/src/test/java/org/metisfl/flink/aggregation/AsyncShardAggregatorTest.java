@@ -1,0 +1,180 @@
+package org.metisfl.flink.aggregation;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.within;
+
+import java.util.List;
+import org.apache.flink.api.common.typeinfo.Types;
+import org.apache.flink.runtime.checkpoint.OperatorSubtaskState;
+import org.apache.flink.runtime.state.StateBackend;
+import org.apache.flink.runtime.state.hashmap.HashMapStateBackend;
+import org.apache.flink.state.rocksdb.EmbeddedRocksDBStateBackend;
+import org.apache.flink.streaming.runtime.streamrecord.StreamRecord;
+import org.apache.flink.streaming.util.KeyedOneInputStreamOperatorTestHarness;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+import org.metisfl.flink.aggregation.kernel.Staleness;
+import org.metisfl.flink.aggregation.rule.AsyncAggregationRule;
+import org.metisfl.flink.aggregation.rule.FedAsync;
+import org.metisfl.flink.aggregation.rule.FedBuff;
+import org.metisfl.flink.aggregation.rule.FedRec;
+import org.metisfl.flink.model.GatewayEvent;
+import org.metisfl.flink.model.GlobalShard;
+import org.metisfl.flink.state.FlushingKeyedProcessOperator;
+
+/**
+ * The asynchronous aggregator under Flink's operator test harness: event-time order, duplicates,
+ * staleness, each rule's versions against values computed by hand, and state through a checkpoint.
+ */
+class AsyncShardAggregatorTest {
+
+    private static final ShardKeys KEYS = new ShardKeys(1);
+
+    @Test
+    void fedAsyncAppliesUpdatesInStampOrderNotArrivalOrder() throws Exception {
+        double alpha = 0.5;
+        try (var h = harness(new FedAsync(alpha), Staleness.polynomial(1), 10, "rocksdb")) {
+            h.open();
+            h.processElement(model(0, 0f), 0);
+            h.processElement(update("b", "t1", 0, 5, 4f), 5); // arrives first, stamped later
+            h.processElement(update("a", "t1", 0, 3, 2f), 3);
+            assertThat(shards(h)).isEmpty(); // nothing before the watermark passes the stamps
+            h.processWatermark(10);
+            List<GlobalShard> out = shards(h);
+            assertThat(out)
+                    .extracting(g -> g.contributors)
+                    .containsExactly(List.of("a"), List.of("b"));
+            assertThat(out).extracting(g -> g.round).containsExactly(1L, 2L);
+            // a: staleness 0, weight 1: 0.5 * 0 + 0.5 * 2 = 1
+            assertThat(out.get(0).values).containsExactly(1f, 1f);
+            // b: trained on version 0, applied to version 1: staleness 1, s = 1/2, alpha_t = 1/4
+            assertThat((double) out.get(1).values[0]).isCloseTo(0.75 * 1 + 0.25 * 4, within(1e-6));
+        }
+    }
+
+    @Test
+    void duplicatesAndTooStaleUpdatesMakeNoVersion() throws Exception {
+        try (var h = harness(new FedAsync(1.0), Staleness.constant(), 1, "hashmap")) {
+            h.open();
+            h.processElement(model(0, 0f), 0);
+            h.processElement(update("a", "t1", 0, 1, 1f), 1);
+            h.processElement(update("a", "t1", 0, 2, 9f), 2); // a retry of the same task
+            h.processElement(update("b", "t1", 1, 3, 3f), 3);
+            h.processElement(update("c", "t1", 0, 4, 7f), 4); // base 0, now at 2: too stale
+            h.processWatermark(5);
+            List<GlobalShard> out = shards(h);
+            assertThat(out)
+                    .extracting(g -> g.contributors)
+                    .containsExactly(List.of("a"), List.of("b"));
+            assertThat(out.get(1).values).containsExactly(3f, 3f);
+        }
+    }
+
+    @Test
+    void fedRecReplacesALearnersEarlierUpdateInTheAverage() throws Exception {
+        try (var h = harness(new FedRec(), Staleness.constant(), 10, "rocksdb")) {
+            h.open();
+            h.processElement(model(0, 0f), 0);
+            h.processElement(update("a", "t1", 0, 1, 2f, 1), 1);
+            h.processElement(update("b", "t1", 1, 2, 5f, 3), 2);
+            h.processElement(update("a", "t2", 2, 3, 10f, 1), 3);
+            h.processWatermark(4);
+            List<GlobalShard> out = shards(h);
+            assertThat(out).hasSize(3);
+            assertThat(out.get(0).values[0]).isEqualTo(2f);
+            assertThat(out.get(1).values[0]).isEqualTo((2f * 1 + 5f * 3) / 4);
+            assertThat(out.get(2).values[0]).isEqualTo((10f * 1 + 5f * 3) / 4);
+        }
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"hashmap", "rocksdb"})
+    void fedBuffKeepsItsBufferAndVersionsThroughACheckpoint(String backend) throws Exception {
+        OperatorSubtaskState snapshot;
+        FedBuff rule = new FedBuff(2, 1.0);
+        try (var before = harness(rule, Staleness.constant(), 10, backend)) {
+            before.open();
+            before.processElement(model(0, 1f), 0);
+            before.processElement(update("a", "t1", 0, 1, 3f), 1);
+            before.processElement(update("b", "t1", 0, 2, 5f), 2);
+            before.processWatermark(2);
+            List<GlobalShard> out = shards(before);
+            // v1 = 1 + ((3 - 1) + (5 - 1)) / 2 = 4
+            assertThat(out).hasSize(1);
+            assertThat(out.get(0).values).containsExactly(4f, 4f);
+            assertThat(out.get(0).contributors).containsExactly("a", "b");
+            before.processElement(update("c", "t1", 0, 3, 2f), 3); // delta from v0: 1
+            before.processWatermark(3);
+            assertThat(shards(before)).isEmpty();
+            before.prepareSnapshotPreBarrier(1);
+            snapshot = before.snapshot(1, 4);
+        }
+        try (var after = harness(rule, Staleness.constant(), 10, backend)) {
+            after.initializeState(snapshot);
+            after.open();
+            after.processElement(update("a", "t2", 1, 5, 6f), 5); // delta from v1: 2
+            after.processWatermark(6);
+            List<GlobalShard> out = shards(after);
+            // v2 = 4 + (1 + 2) / 2 = 5.5
+            assertThat(out).hasSize(1);
+            assertThat(out.get(0).round).isEqualTo(2);
+            assertThat(out.get(0).values).containsExactly(5.5f, 5.5f);
+            assertThat(out.get(0).contributors).containsExactly("c", "a");
+        }
+    }
+
+    private static KeyedOneInputStreamOperatorTestHarness<Integer, GatewayEvent, GlobalShard>
+            harness(AsyncAggregationRule<?> rule, Staleness s, long maxStale, String backend)
+                    throws Exception {
+        var h =
+                new KeyedOneInputStreamOperatorTestHarness<>(
+                        new FlushingKeyedProcessOperator<>(
+                                new AsyncShardAggregator(rule, s, maxStale)),
+                        (GatewayEvent e) -> KEYS.keyOf(e.shard),
+                        Types.INT);
+        StateBackend b =
+                backend.equals("rocksdb")
+                        ? new EmbeddedRocksDBStateBackend()
+                        : new HashMapStateBackend();
+        h.setStateBackend(b);
+        return h;
+    }
+
+    private static List<GlobalShard> shards(
+            KeyedOneInputStreamOperatorTestHarness<Integer, GatewayEvent, GlobalShard> h) {
+        List<GlobalShard> out =
+                h.getOutput().stream()
+                        .filter(StreamRecord.class::isInstance)
+                        .map(r -> (GlobalShard) ((StreamRecord<?>) r).getValue())
+                        .toList();
+        h.getOutput().clear();
+        return out;
+    }
+
+    private static GatewayEvent model(long version, float value) {
+        GatewayEvent e = GatewayEvent.of(GatewayEvent.Kind.MODEL_SHARD);
+        e.round = version;
+        e.numShards = 1;
+        e.values = new float[] {value, value};
+        return e;
+    }
+
+    private static GatewayEvent update(
+            String learner, String task, long base, long stamp, float value) {
+        return update(learner, task, base, stamp, value, 1);
+    }
+
+    private static GatewayEvent update(
+            String learner, String task, long base, long stamp, float value, double weight) {
+        GatewayEvent e = GatewayEvent.of(GatewayEvent.Kind.UPDATE_SHARD);
+        e.learnerId = learner;
+        e.taskId = task;
+        e.baseVersion = base;
+        e.stamp = stamp;
+        e.numShards = 1;
+        e.weight = weight;
+        e.values = new float[] {value, value};
+        return e;
+    }
+}

@@ -20,6 +20,7 @@ import org.metisfl.flink.aggregation.rule.AsyncAggregationRule.AsyncUpdate;
 import org.metisfl.flink.aggregation.rule.AsyncAggregationRule.Latest;
 import org.metisfl.flink.aggregation.rule.Rules;
 import org.metisfl.flink.config.FederationConfig;
+import org.metisfl.flink.config.RuleOptions;
 import org.metisfl.flink.model.GatewayEvent;
 import org.metisfl.flink.model.GlobalShard;
 import org.metisfl.flink.model.Payload;
@@ -58,7 +59,11 @@ public class AsyncShardAggregator extends KeyedProcessFunction<Integer, GatewayE
     private transient Counter tooStale;
 
     public AsyncShardAggregator(FederationConfig config) {
-        this(Rules.async(config), Rules.staleness(config), config.asyncMaxStaleness());
+        this(RuleOptions.of(config));
+    }
+
+    private AsyncShardAggregator(RuleOptions rules) {
+        this(Rules.async(rules), Rules.staleness(rules), rules.asyncMaxStaleness());
     }
 
     @SuppressWarnings("unchecked")

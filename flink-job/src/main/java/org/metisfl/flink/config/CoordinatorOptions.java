@@ -5,7 +5,6 @@ import java.util.Optional;
 import org.metisfl.flink.config.FederationOptions.MetricGoal;
 import org.metisfl.flink.config.FederationOptions.Optimizer;
 import org.metisfl.flink.config.FederationOptions.Protocol;
-import org.metisfl.flink.config.FederationOptions.Rule;
 
 /**
  * What the round coordinator needs of a federation's configuration: an immutable snapshot taken
@@ -24,10 +23,7 @@ public final class CoordinatorOptions implements Serializable {
     private final double quorum;
     private final double semiSyncLambda;
     private final boolean semiSyncRecompute;
-    private final Rule rule;
-    private final int maxBufferedUpdates;
-    private final int krumByzantine;
-    private final int krumSelected;
+    private final RuleOptions rules;
     private final Optimizer optimizer;
     private final double optimizerLearningRate;
     private final double optimizerMomentum;
@@ -57,10 +53,7 @@ public final class CoordinatorOptions implements Serializable {
         quorum = c.quorum();
         semiSyncLambda = c.semiSyncLambda();
         semiSyncRecompute = c.semiSyncRecompute();
-        rule = c.rule();
-        maxBufferedUpdates = c.maxBufferedUpdates();
-        krumByzantine = c.krumByzantine();
-        krumSelected = c.krumSelected();
+        rules = RuleOptions.of(c);
         optimizer = c.optimizer();
         optimizerLearningRate = c.optimizerLearningRate();
         optimizerMomentum = c.optimizerMomentum();
@@ -132,29 +125,9 @@ public final class CoordinatorOptions implements Serializable {
         return semiSyncRecompute;
     }
 
-    /** True if the rule needs every update of a round (not an incremental fold). */
-    public boolean ruleBuffersUpdates() {
-        return rule == Rule.MEDIAN
-                || rule == Rule.TRIMMED_MEAN
-                || rule == Rule.KRUM
-                || rule == Rule.MULTI_KRUM;
-    }
-
-    public int maxBufferedUpdates() {
-        return maxBufferedUpdates;
-    }
-
-    public int krumByzantine() {
-        return krumByzantine;
-    }
-
-    /** How many best-scored updates Krum averages among {@code n}: 1, or m (n - f if 0). */
-    public int krumSelectedOf(int n) {
-        if (rule == Rule.KRUM) {
-            return 1;
-        }
-        int m = krumSelected > 0 ? krumSelected : n - krumByzantine;
-        return Math.max(1, Math.min(m, n));
+    /** The aggregation rule's settings (for the selection phase and the participant cap). */
+    public RuleOptions rules() {
+        return rules;
     }
 
     public Optimizer optimizer() {

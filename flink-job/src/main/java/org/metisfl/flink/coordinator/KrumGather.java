@@ -1,26 +1,23 @@
 package org.metisfl.flink.coordinator;
 
 import java.util.ArrayList;
-import java.util.Collections;
 import java.util.List;
-import org.metisfl.flink.aggregation.kernel.RobustAggregation;
+import org.metisfl.flink.aggregation.rule.Rules;
+import org.metisfl.flink.aggregation.rule.Selection;
 import org.metisfl.flink.config.CoordinatorOptions;
 import org.metisfl.flink.model.GlobalShard;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
- * Krum's first phase at the coordinator: sums every shard's partial pairwise distances of the
- * round's contributors and, once all shards are in, picks the updates to average (Krum: one,
- * multi-Krum: m). The choice reaches the shards through the gateways with the next PUBLISH.
+ * The selection phase at the coordinator (Krum, multi-Krum, Bulyan): sums every shard's partial
+ * statistic (pairwise distances of the round's contributors) and, once all shards are in, lets the
+ * rule's {@link Selection} pick the updates to aggregate. The choice reaches the shards through the
+ * gateways with the next PUBLISH.
  */
 final class KrumGather {
-    private static final Logger LOG = LoggerFactory.getLogger(KrumGather.class);
-
-    private final CoordinatorOptions options;
+    private final Selection<?> selection;
 
     KrumGather(CoordinatorOptions options) {
-        this.options = options;
+        this.selection = Rules.of(options.rules()).selection();
     }
 
     /**
@@ -46,28 +43,6 @@ final class KrumGather {
 
     /** The sorted selection among {@code contributors} given their n x n summed distances. */
     List<String> select(double[] distances, List<String> contributors, long round) {
-        int n = contributors.size();
-        int f = options.krumByzantine();
-        List<String> selection = new ArrayList<>();
-        if (n > 2 * f + 2) {
-            double[][] d = new double[n][n];
-            for (int i = 0; i < n; i++) {
-                System.arraycopy(distances, i * n, d[i], 0, n);
-            }
-            for (int i : RobustAggregation.krumSelect(d, f, options.krumSelectedOf(n))) {
-                selection.add(contributors.get(i));
-            }
-        } else {
-            LOG.warn(
-                    "Round {}: {} contributions are too few for Krum with f = {} (it needs more"
-                            + " than 2f + 2); averaging all of them",
-                    round,
-                    n,
-                    f);
-            selection.addAll(contributors);
-        }
-        Collections.sort(selection);
-        LOG.info("Round {}: Krum selected {} of {} updates", round, selection.size(), n);
-        return selection;
+        return selection.select(distances, contributors, round);
     }
 }

@@ -4,6 +4,7 @@ import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
 import java.util.Random;
+import org.metisfl.flink.aggregation.rule.Rules;
 import org.metisfl.flink.config.CoordinatorOptions;
 
 /**
@@ -24,8 +25,8 @@ final class ParticipantSelection {
                 config.selectionParticipants() > 0
                         ? Math.min(n, config.selectionParticipants())
                         : Math.max(1, (int) Math.ceil(config.selectionRatio() * n - 1e-9));
-        if (config.ruleBuffersUpdates()) {
-            k = Math.min(k, config.maxBufferedUpdates());
+        if (Rules.of(config.rules()).buffersUpdates()) {
+            k = Math.min(k, config.rules().maxBufferedUpdates());
         }
         if (k >= n) {
             return sorted;

@@ -9,8 +9,8 @@ import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
 import org.metisfl.flink.aggregation.kernel.RobustAggregation;
-import org.metisfl.flink.config.FederationConfig;
 import org.metisfl.flink.config.InvalidConfigException;
+import org.metisfl.flink.config.RuleOptions;
 import org.metisfl.flink.model.Payload;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -43,7 +43,7 @@ public final class Bulyan extends BufferingRule implements Selection<Updates> {
      * Bulyan as {@code c} configures it; refuses settings under which a round cannot reach 4f + 3
      * contributions.
      */
-    public static Bulyan of(FederationConfig c) {
+    public static Bulyan of(RuleOptions c) {
         Bulyan b = new Bulyan(c.krumByzantine());
         int need = b.minimumContributions();
         String why =

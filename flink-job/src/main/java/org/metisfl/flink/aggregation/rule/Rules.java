@@ -9,6 +9,7 @@ import org.metisfl.flink.aggregation.kernel.Staleness;
 import org.metisfl.flink.config.FederationConfig;
 import org.metisfl.flink.config.FederationOptions.AsyncRule;
 import org.metisfl.flink.config.FederationOptions.Rule;
+import org.metisfl.flink.config.RuleOptions;
 
 /**
  * The registry of aggregation rules: {@code aggregation.rule}'s name to the rule's class, the
@@ -21,13 +22,13 @@ import org.metisfl.flink.config.FederationOptions.Rule;
  */
 public final class Rules {
 
-    private static final Map<Rule, Function<FederationConfig, AggregationRule<?>>> RULES =
+    private static final Map<Rule, Function<RuleOptions, AggregationRule<?>>> RULES =
             new EnumMap<>(Rule.class);
 
-    private static final List<BiFunction<FederationConfig, AggregationRule<?>, AggregationRule<?>>>
+    private static final List<BiFunction<RuleOptions, AggregationRule<?>, AggregationRule<?>>>
             WRAPPERS = List.of();
 
-    private static final Map<AsyncRule, Function<FederationConfig, AsyncAggregationRule<?>>> ASYNC =
+    private static final Map<AsyncRule, Function<RuleOptions, AsyncAggregationRule<?>>> ASYNC =
             new EnumMap<>(AsyncRule.class);
 
     static {
@@ -53,21 +54,26 @@ public final class Rules {
      * org.metisfl.flink.config.InvalidConfigException} if the settings cannot hold for it.
      */
     public static AggregationRule<?> of(FederationConfig config) {
-        Function<FederationConfig, AggregationRule<?>> factory = RULES.get(config.rule());
+        return of(RuleOptions.of(config));
+    }
+
+    /** The synchronous rule {@code options} name, wrapped as configured. */
+    public static AggregationRule<?> of(RuleOptions config) {
+        Function<RuleOptions, AggregationRule<?>> factory = RULES.get(config.rule());
         if (factory == null) {
             throw new IllegalStateException(
                     "aggregation.rule " + config.rule() + " has no class registered in Rules");
         }
         AggregationRule<?> rule = factory.apply(config);
-        for (BiFunction<FederationConfig, AggregationRule<?>, AggregationRule<?>> w : WRAPPERS) {
+        for (BiFunction<RuleOptions, AggregationRule<?>, AggregationRule<?>> w : WRAPPERS) {
             rule = w.apply(config, rule);
         }
         return rule;
     }
 
     /** The asynchronous rule {@code config} names ({@code async.rule}). */
-    public static AsyncAggregationRule<?> async(FederationConfig config) {
-        Function<FederationConfig, AsyncAggregationRule<?>> factory = ASYNC.get(config.asyncRule());
+    public static AsyncAggregationRule<?> async(RuleOptions config) {
+        Function<RuleOptions, AsyncAggregationRule<?>> factory = ASYNC.get(config.asyncRule());
         if (factory == null) {
             throw new IllegalStateException(
                     "async.rule " + config.asyncRule() + " has no class registered in Rules");
@@ -76,7 +82,7 @@ public final class Rules {
     }
 
     /** The staleness weighting {@code config} names ({@code async.staleness*}). */
-    public static Staleness staleness(FederationConfig config) {
+    public static Staleness staleness(RuleOptions config) {
         return switch (config.asyncStaleness()) {
             case CONSTANT -> Staleness.constant();
             case POLYNOMIAL -> Staleness.polynomial(config.asyncStalenessA());

@@ -159,12 +159,24 @@ public final class RawLearner implements AutoCloseable {
             float[] values,
             long examples,
             Map<String, Double> metrics) {
+        return submit(round, tensors, values, examples, 0, metrics);
+    }
+
+    /** Uploads an update trained on {@code examples} examples in {@code batches} mini-batches. */
+    public SubmitUpdateResponse submit(
+            long round,
+            List<TensorSpec> tensors,
+            float[] values,
+            long examples,
+            long batches,
+            Map<String, Double> metrics) {
         UpdateHeader header =
                 UpdateHeader.newBuilder()
                         .setCredentials(credentials)
                         .setTaskId("r" + round + "/train")
                         .setRound(round)
                         .setNumTrainingExamples(examples)
+                        .setNumCompletedBatches(batches)
                         .addAllTensors(tensors)
                         .putAllMetrics(metrics)
                         .build();

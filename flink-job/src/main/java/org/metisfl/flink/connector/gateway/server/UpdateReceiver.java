@@ -10,6 +10,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
+import org.metisfl.flink.aggregation.rule.ContributionWeights;
 import org.metisfl.flink.config.FederationOptions.Scaling;
 import org.metisfl.flink.connector.gateway.server.GatewayState.ModelSnapshot;
 import org.metisfl.flink.connector.gateway.server.GatewayState.Plan;
@@ -342,9 +343,10 @@ final class UpdateReceiver implements StreamObserver<UpdateChunk> {
         }
         int numShards = shards.length;
         double weight =
-                state.config().scaling() == Scaling.EXAMPLES
-                        ? header.getNumTrainingExamples()
-                        : 1.0;
+                ContributionWeights.of(
+                        state.config().scaling(),
+                        header.getNumTrainingExamples(),
+                        header.getNumCompletedBatches());
         List<GatewayEvent> batch = new ArrayList<>(numShards + 1);
         GatewayEvent report = GatewayEvent.of(GatewayEvent.Kind.TRAIN_REPORT);
         report.gateway = state.gatewayIndex();

@@ -72,7 +72,7 @@ public final class FederationSubmission {
             throw new CliException(
                     "invalid federation: "
                             + e.getMessage()
-                            + " (fix the file or the --set value, then submit again)",
+                            + " (then submit again)",
                     CliException.USAGE,
                     e);
         }

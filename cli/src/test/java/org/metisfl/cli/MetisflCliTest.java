@@ -117,7 +117,7 @@ class MetisflCliTest {
         Run r = submit("--set", "federation.rouns=4");
         assertThat(r.code()).isEqualTo(2);
         assertThat(r.err().strip())
-                .startsWith("metisfl: invalid federation:")
+                .startsWith("metisfl: invalid federation: --set federation.rouns=4: unknown key")
                 .contains("unknown key 'federation.rouns'")
                 .contains("did you mean federation.rounds?")
                 .doesNotContain("\n");

@@ -9,10 +9,13 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collection;
+import java.util.Collections;
+import java.util.Comparator;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.TreeSet;
+import java.util.function.Function;
 import org.apache.flink.configuration.ConfigOption;
 import org.apache.flink.configuration.Configuration;
 import org.yaml.snakeyaml.LoaderOptions;
@@ -35,23 +38,37 @@ public final class FederationConfigLoader {
 
     /** Loads {@code file}, then applies {@code overrides} (dotted keys), then validates. */
     public static FederationConfig load(Path file, Map<String, String> overrides) {
-        Map<String, String> flat = new LinkedHashMap<>(readYaml(file));
+        Map<String, String> fromFile = readYaml(file);
+        Map<String, String> flat = new LinkedHashMap<>(fromFile);
         flat.putAll(overrides);
-        return fromFlatMap(flat, file.toString());
+        Map<String, String> origins = new HashMap<>();
+        fromFile.keySet().forEach(k -> origins.put(k, file.toString()));
+        overrides.forEach((k, v) -> origins.put(k, "--set " + k + "=" + v));
+        return fromFlatMap(flat, key -> origins.getOrDefault(key, file.toString()));
     }
 
     static FederationConfig fromFlatMap(Map<String, String> flat, String origin) {
+        return fromFlatMap(flat, key -> origin);
+    }
+
+    /**
+     * Checks and reads {@code flat}; every error starts with where its key came from ({@code
+     * origin.apply(key)}: the file, or the {@code --set} argument) and ends with the fix.
+     */
+    private static FederationConfig fromFlatMap(
+            Map<String, String> flat, Function<String, String> origin) {
         Map<String, ConfigOption<?>> known = knownOptions();
         for (String key : flat.keySet()) {
             if (!known.containsKey(key)) {
                 throw new InvalidConfigException(
-                        origin
+                        origin.apply(key)
                                 + ": unknown key '"
                                 + key
                                 + "'"
                                 + suggestion(key, known.keySet())
-                                + ". Known keys: "
-                                + new TreeSet<>(known.keySet()));
+                                + "; correct or remove it (every key: "
+                                + REFERENCE
+                                + ")");
             }
         }
         Configuration configuration = Configuration.fromMap(flat);
@@ -62,24 +79,75 @@ public final class FederationConfigLoader {
                 configuration.get(option);
             } catch (RuntimeException ex) {
                 throw new InvalidConfigException(
-                        origin
+                        origin.apply(e.getKey())
                                 + ": invalid value '"
                                 + e.getValue()
                                 + "' for key '"
                                 + e.getKey()
-                                + "': "
-                                + ex.getMessage()
-                                + " ("
+                                + "' ("
+                                + rootMessage(ex)
+                                + "); the key takes: "
                                 + FederationOptions.describe(option)
-                                + ")",
+                                + (option.hasDefaultValue()
+                                        ? " E.g. its default: " + e.getKey() + "=" + example(option)
+                                        : ""),
                         ex);
             }
         }
         try {
             return FederationConfig.from(configuration);
         } catch (InvalidConfigException e) {
-            throw new InvalidConfigException(origin + ": " + e.getMessage(), e);
+            throw new InvalidConfigException(
+                    originOf(e.getMessage(), flat.keySet(), origin) + ": " + e.getMessage(), e);
         }
+    }
+
+    private static String rootMessage(Throwable t) {
+        Throwable root = t;
+        while (root.getCause() != null && root.getCause() != root) {
+            root = root.getCause();
+        }
+        return root.getMessage() != null ? root.getMessage() : root.toString();
+    }
+
+    private static String example(ConfigOption<?> option) {
+        Object v = option.defaultValue();
+        if (v instanceof java.time.Duration d) {
+            return org.apache.flink.util.TimeUtils.formatWithHighestUnit(d);
+        }
+        if (v instanceof Enum<?> en) {
+            return en.name().toLowerCase(java.util.Locale.ROOT).replace('_', '-');
+        }
+        return String.valueOf(v);
+    }
+
+    /** Where the keys a validation message names came from (the first named key's origin). */
+    private static String originOf(
+            String message, Collection<String> keys, Function<String, String> origin) {
+        String named = null;
+        int at = Integer.MAX_VALUE;
+        for (String key : keys) {
+            int i = message.indexOf("'" + key + "'");
+            if (i < 0) {
+                i = message.indexOf(key);
+                // a longer key containing this one (round.timeout vs round.timeout-x) wins
+                if (i >= 0 && i + key.length() < message.length()) {
+                    char next = message.charAt(i + key.length());
+                    if (Character.isLetterOrDigit(next) || next == '-' || next == '.') {
+                        i = -1;
+                    }
+                }
+            }
+            if (i >= 0 && i < at) {
+                at = i;
+                named = key;
+            }
+        }
+        if (named == null) {
+            // The message names no key that was set: a rule about defaults; any origin will do.
+            return keys.isEmpty() ? "defaults" : origin.apply(keys.iterator().next());
+        }
+        return origin.apply(named);
     }
 
     static Map<String, String> readYaml(Path file) {
@@ -142,15 +210,53 @@ public final class FederationConfigLoader {
         return options;
     }
 
-    private static String suggestion(String key, Collection<String> known) {
-        List<String> close = new ArrayList<>();
+    /** Where every key is listed. */
+    static final String REFERENCE = "docs/reference/federation-config.md";
+
+    /** At most this many keys are suggested for an unknown one. */
+    static final int MAX_SUGGESTIONS = 3;
+
+    /**
+     * Up to {@link #MAX_SUGGESTIONS} known keys close to {@code key}: the same last part under
+     * another section, or a small edit distance; else a few keys of the same section.
+     */
+    static String suggestion(String key, Collection<String> known) {
         String leaf = key.substring(key.lastIndexOf('.') + 1);
+        List<String> close = new ArrayList<>();
         for (String k : known) {
-            if (k.endsWith("." + leaf) || editDistance(k, key) <= 2) {
+            if (k.endsWith("." + leaf) || editDistance(k, key) <= Math.max(2, key.length() / 5)) {
                 close.add(k);
             }
         }
-        return close.isEmpty() ? "" : " (did you mean " + String.join(" or ", close) + "?)";
+        close.sort(
+                Comparator.<String>comparingInt(k -> editDistance(k, key))
+                        .thenComparing(Comparator.naturalOrder()));
+        if (!close.isEmpty()) {
+            return " (did you mean "
+                    + String.join(" or ", close.subList(0, Math.min(MAX_SUGGESTIONS, close.size())))
+                    + "?)";
+        }
+        int dot = key.indexOf('.');
+        if (dot > 0) {
+            String section = key.substring(0, dot + 1);
+            List<String> same = new ArrayList<>();
+            for (String k : known) {
+                if (k.startsWith(section)) {
+                    same.add(k);
+                }
+            }
+            if (!same.isEmpty()) {
+                Collections.sort(same);
+                String shown = String.join(", ", same.subList(0, Math.min(4, same.size())));
+                return " (keys under '"
+                        + section
+                        + "': "
+                        + shown
+                        + (same.size() > 4 ? ", ... " + (same.size() - 4) + " more" : "")
+                        + ")";
+            }
+        }
+        return "";
     }
 
     private static int editDistance(String a, String b) {

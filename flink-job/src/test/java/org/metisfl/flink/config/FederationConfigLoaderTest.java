@@ -74,6 +74,63 @@ class FederationConfigLoaderTest {
     }
 
     @Test
+    void unknownKeyInTheFileNamesTheFileAFewCloseKeysAndTheFixOnOneLine() throws Exception {
+        Path f = write("round:\n  timout: 5 min\n");
+        assertThatThrownBy(() -> FederationConfigLoader.load(f, Map.of()))
+                .isInstanceOf(InvalidConfigException.class)
+                .satisfies(
+                        e -> {
+                            String m = e.getMessage();
+                            assertThat(m).startsWith(f + ": unknown key 'round.timout'");
+                            assertThat(m).contains("correct or remove it");
+                            assertThat(m).contains(FederationConfigLoader.REFERENCE);
+                            assertThat(m).doesNotContain("\n");
+                            // a few suggestions, not every known key
+                            long named =
+                                    FederationConfigLoader.knownOptions().keySet().stream()
+                                            .filter(k -> m.contains(k))
+                                            .count();
+                            assertThat(named)
+                                    .isBetween(1L, (long) FederationConfigLoader.MAX_SUGGESTIONS);
+                        });
+    }
+
+    @Test
+    void unknownKeyGivenWithSetIsBlamedOnTheSetArgumentNotTheFile() throws Exception {
+        Path f = write("federation:\n  rounds: 3\n");
+        assertThatThrownBy(() -> FederationConfigLoader.load(f, Map.of("federation.rouns", "4")))
+                .hasMessageStartingWith("--set federation.rouns=4: unknown key 'federation.rouns'")
+                .hasMessageContaining("did you mean federation.rounds?")
+                .hasMessageNotContaining(f.toString());
+    }
+
+    @Test
+    void badValuesSayWhetherTheyCameFromTheFileOrFromSet() throws Exception {
+        Path f = write("round:\n  quorum: 0.5\nfederation:\n  rounds: 3\n");
+        assertThatThrownBy(() -> FederationConfigLoader.load(f, Map.of("round.quorum", "1.5")))
+                .hasMessageStartingWith("--set round.quorum=1.5: ")
+                .hasMessageContaining("(0, 1]");
+        assertThatThrownBy(() -> FederationConfigLoader.load(f, Map.of("federation.rounds", "x")))
+                .hasMessageStartingWith("--set federation.rounds=x: invalid value 'x'");
+        Path bad = write("round:\n  quorum: 1.5\n");
+        assertThatThrownBy(() -> FederationConfigLoader.load(bad, Map.of("federation.rounds", "3")))
+                .hasMessageStartingWith(bad + ": ")
+                .hasMessageContaining("round.quorum");
+    }
+
+    @Test
+    void keyFarFromEveryKnownOneListsAFewKeysOfItsSection() {
+        String s =
+                FederationConfigLoader.suggestion(
+                        "gateway.zzzzzzzzzzzz", FederationConfigLoader.knownOptions().keySet());
+        assertThat(s).startsWith(" (keys under 'gateway.': gateway.");
+        long named =
+                FederationConfigLoader.knownOptions().keySet().stream().filter(s::contains).count();
+        assertThat(named).isBetween(1L, 4L);
+        assertThat(FederationConfigLoader.suggestion("nothing-like-it", List.of("a.b"))).isEmpty();
+    }
+
+    @Test
     void malformedValueNamesTheKey() throws Exception {
         Path f = write("federation:\n  rounds: many\n");
         assertThatThrownBy(() -> FederationConfigLoader.load(f, Map.of()))

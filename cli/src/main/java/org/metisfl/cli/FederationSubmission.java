@@ -70,9 +70,7 @@ public final class FederationSubmission {
             return new FederationSubmission(file, flat, config);
         } catch (InvalidConfigException e) {
             throw new CliException(
-                    "invalid federation: "
-                            + e.getMessage()
-                            + " (then submit again)",
+                    "invalid federation: " + e.getMessage() + " (then submit again)",
                     CliException.USAGE,
                     e);
         }

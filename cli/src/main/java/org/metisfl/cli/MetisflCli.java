@@ -15,6 +15,7 @@ import picocli.CommandLine.Command;
  * bin/metisfl status
  * bin/metisfl stop                     # stop with a savepoint; prints its path
  * bin/metisfl resume --from SAVEPOINT conf/federations/quickstart.yaml
+ * bin/metisfl report results/quickstart.jsonl   # HTML report with charts
  * </pre>
  *
  * <p>Errors are one line, {@code metisfl: <problem>; <fix>}, with exit code 1 (cluster or job) or 2
@@ -32,6 +33,7 @@ import picocli.CommandLine.Command;
             StopCommand.class,
             ResumeCommand.class,
             LearnersCommand.class,
+            ReportCommand.class,
             CommandLine.HelpCommand.class
         })
 public final class MetisflCli implements Runnable {

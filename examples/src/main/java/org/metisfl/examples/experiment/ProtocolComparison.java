@@ -13,6 +13,7 @@ import java.util.Map;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
+import org.metisfl.cli.report.Charts;
 import org.metisfl.examples.fashionmnist.FashionMnist;
 import org.metisfl.examples.fashionmnist.FashionMnistLearner;
 import org.metisfl.examples.fashionmnist.LearnerArgs;
@@ -65,21 +66,21 @@ public final class ProtocolComparison {
         Path work = Path.of(a.get("--work-dir"));
         FashionMnist data = FashionMnist.load();
 
-        Map<String, List<AccuracyChart.Point>> series = AccuracyChart.newSeries();
+        Map<String, List<Charts.Point>> series = new LinkedHashMap<>();
         StringBuilder csv =
                 new StringBuilder("protocol,round,seconds,accuracy,loss,contributors\n");
         for (String protocol : a.get("--protocols").split(",")) {
             List<RoundResult> results =
                     run(protocol, learners, slow, slowdown, a.get("--alpha"), budget, data, work);
             long t0 = results.stream().mapToLong(r -> r.startedAtMs).min().orElse(0);
-            List<AccuracyChart.Point> points = new ArrayList<>();
+            List<Charts.Point> points = new ArrayList<>();
             for (RoundResult r : results) {
                 Double acc = r.evalMetrics == null ? null : r.evalMetrics.get("accuracy");
                 if (acc == null) {
                     continue;
                 }
                 double seconds = (r.closedAtMs - t0) / 1000.0;
-                points.add(new AccuracyChart.Point(seconds, acc));
+                points.add(new Charts.Point(seconds, acc));
                 csv.append(
                         String.format(
                                 Locale.ROOT,
@@ -102,7 +103,15 @@ public final class ProtocolComparison {
                         a.get("--alpha"),
                         slow,
                         slowdown);
-        AccuracyChart.write(series, title, out.resolve("protocols.png"));
+        Files.write(
+                out.resolve("protocols.png"),
+                Charts.lineChart(
+                        title,
+                        "wall-clock time (s)",
+                        "global test accuracy",
+                        series,
+                        Charts.YAxis.FIT,
+                        false));
         System.out.println(
                 "Wrote " + out.resolve("protocols.csv") + " and " + out.resolve("protocols.png"));
         System.exit(0);

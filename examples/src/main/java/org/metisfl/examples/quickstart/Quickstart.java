@@ -15,6 +15,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
+import org.metisfl.cli.report.FederationReport;
 import org.metisfl.examples.fashionmnist.FashionMnistLearner;
 import org.metisfl.flink.EmbeddedFederation;
 import org.metisfl.flink.config.FederationConfig;
@@ -25,7 +26,7 @@ import org.metisfl.flink.model.RoundResults;
 /**
  * The quickstart: runs the federation job on an embedded Flink MiniCluster with the web UI, starts
  * N Fashion-MNIST learner processes against it, prints every round as it completes, and ends with a
- * summary and the path of the per-round results file (JSON lines).
+ * summary, the path of the per-round results file (JSON lines) and that of its HTML report.
  */
 public final class Quickstart {
     /** The learners' progress line of a local epoch ("round 3: epoch 1/1, ..."). */
@@ -104,7 +105,12 @@ public final class Quickstart {
                 seconds,
                 last == null ? "n/a" : metric(last, "accuracy"),
                 last == null ? "n/a" : metric(last, "loss"));
-        System.out.println("Per-round results: " + Path.of(config.resultsFile()).toAbsolutePath());
+        Path resultsFile = Path.of(config.resultsFile()).toAbsolutePath();
+        System.out.println("Per-round results: " + resultsFile);
+        if (!results.isEmpty()) {
+            Path report = FederationReport.write(resultsFile);
+            System.out.println("Report (charts of every round): " + report);
+        }
         return 0;
     }
 

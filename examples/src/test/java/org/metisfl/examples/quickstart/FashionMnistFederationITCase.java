@@ -15,6 +15,7 @@ import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.metisfl.cli.report.FederationReport;
 import org.metisfl.examples.fashionmnist.FashionMnist;
 import org.metisfl.examples.fashionmnist.FashionMnistLearner;
 import org.metisfl.examples.fashionmnist.LearnerArgs;
@@ -100,5 +101,15 @@ class FashionMnistFederationITCase {
         assertThat(last).isGreaterThan(first).isGreaterThan(0.65);
         assertThat(results.get(rounds - 1).evalMetrics.get("loss"))
                 .isLessThan(results.get(0).evalMetrics.get("loss"));
+
+        // The quickstart's report of this run: one point per round, the run's own values.
+        Path html = FederationReport.write(work.resolve("results.jsonl"));
+        List<FederationReport.Row> rows = FederationReport.readRows(html);
+        assertThat(rows).extracting(FederationReport.Row::round).containsExactly(1L, 2L, 3L);
+        for (int i = 0; i < rounds; i++) {
+            assertThat(rows.get(i).accuracy())
+                    .isEqualTo(results.get(i).evalMetrics.get("accuracy"));
+            assertThat(rows.get(i).contributors()).isEqualTo(3);
+        }
     }
 }

@@ -64,7 +64,7 @@ public final class FashionMnistLearner {
                             .adapter(adapter)
                             .build()) {
                 LearnerSummary summary = learner.run();
-                LOG.info("Federation over for {}: {}", args.name(), summary);
+                LOG.info(summary(args.name(), summary, adapter));
             }
             return EXIT_OK;
         } catch (FashionMnist.DataUnavailableException | LearnerException e) {
@@ -74,6 +74,33 @@ public final class FashionMnistLearner {
             err.println("error: " + e.getMessage());
             return EXIT_USAGE;
         }
+    }
+
+    /** The learner's last line: what it did over the whole federation. */
+    static String summary(String name, LearnerSummary s, ModelAdapter adapter) {
+        StringBuilder b =
+                new StringBuilder("Federation over for ")
+                        .append(name)
+                        .append(" (")
+                        .append(
+                                s.shutdownReason() == null || s.shutdownReason().isEmpty()
+                                        ? "no reason given"
+                                        : s.shutdownReason())
+                        .append("): ")
+                        .append(s.roundsTrained())
+                        .append(" updates accepted, ")
+                        .append(s.updatesDropped())
+                        .append(" dropped, ")
+                        .append(s.evaluationsDone())
+                        .append(" evaluations, last model version ")
+                        .append(s.lastModelVersion())
+                        .append(", ")
+                        .append(s.reconnects())
+                        .append(" reconnects");
+        if (adapter instanceof DeepLearning4jAdapter dl4j) {
+            b.append("; trained ").append(dl4j.progress().totals().describe());
+        }
+        return b.toString();
     }
 
     /** Loads the data named by {@code args} and builds the learner's model adapter. */

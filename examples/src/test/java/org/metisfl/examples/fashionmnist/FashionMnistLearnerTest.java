@@ -32,6 +32,16 @@ class FashionMnistLearnerTest {
     }
 
     @Test
+    void summaryAtTheEndSaysWhatTheLearnerDidOverTheFederation() {
+        var summary =
+                new org.metisfl.learner.LearnerSummary("l-1", 5, 1, 4, 6, 2, true, "5 rounds done");
+        assertThat(FashionMnistLearner.summary("learner-0", summary, null))
+                .isEqualTo(
+                        "Federation over for learner-0 (5 rounds done): 5 updates accepted, 1"
+                                + " dropped, 4 evaluations, last model version 6, 2 reconnects");
+    }
+
+    @Test
     void helpPrintsTheUsageAndExitsWithZero() {
         assertThat(run("--help")).isZero();
         assertThat(out()).contains("--gateway HOST:PORT", "--partition P", "--train-limit K");

@@ -2,11 +2,13 @@ package org.metisfl.learner.dl4j;
 
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.metisfl.learner.ModelAdapter;
+import org.metisfl.learner.progress.TrainingProgress;
 import org.metisfl.learner.task.EvaluateTask;
 import org.metisfl.learner.task.EvaluationResult;
 import org.metisfl.learner.task.NamedTensor;
@@ -18,6 +20,8 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.dataset.DataSet;
 import org.nd4j.linalg.dataset.api.iterator.DataSetIterator;
 import org.nd4j.linalg.factory.Nd4j;
+import org.nd4j.linalg.indexing.INDArrayIndex;
+import org.nd4j.linalg.indexing.NDArrayIndex;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -32,9 +36,11 @@ import org.slf4j.LoggerFactory;
  * ModelAdapter model = new DeepLearning4jAdapter(network, trainIterator, testIterator);
  * }</pre>
  *
- * <p>The mini-batch size is the iterators' own; a task's {@code batchSize} is not applied.
- * Classification models only: {@link #evaluate} reports accuracy. Not thread-safe, like the
- * network; the learner calls it from one thread.
+ * <p>Training uses the task's {@code batchSize} (the controller's {@code train.batch-size}): the
+ * training iterator's batches are re-cut to it when they differ; a task without one keeps the
+ * iterator's. Each epoch shows its progress through {@link TrainingProgress}. Classification models
+ * only: {@link #evaluate} reports accuracy. Not thread-safe, like the network; the learner calls it
+ * from one thread.
  */
 public final class DeepLearning4jAdapter implements ModelAdapter {
     private static final Logger LOG = LoggerFactory.getLogger(DeepLearning4jAdapter.class);
@@ -42,11 +48,25 @@ public final class DeepLearning4jAdapter implements ModelAdapter {
     private final MultiLayerNetwork network;
     private final DataSetIterator train;
     private final DataSetIterator test;
+    private final TrainingProgress progress;
     private long numTrainingExamples = -1;
     private long numTestExamples = -1;
 
     public DeepLearning4jAdapter(
             MultiLayerNetwork network, DataSetIterator train, DataSetIterator test) {
+        this(network, train, test, TrainingProgress.auto(LOG::info));
+    }
+
+    /**
+     * As {@link #DeepLearning4jAdapter(MultiLayerNetwork, DataSetIterator, DataSetIterator)}, with
+     * the way local training is shown (default: {@link TrainingProgress#auto}).
+     */
+    public DeepLearning4jAdapter(
+            MultiLayerNetwork network,
+            DataSetIterator train,
+            DataSetIterator test,
+            TrainingProgress progress) {
+        this.progress = Objects.requireNonNull(progress, "progress");
         this.network = Objects.requireNonNull(network, "network");
         this.train = Objects.requireNonNull(train, "train");
         this.test = Objects.requireNonNull(test, "test");
@@ -161,90 +181,176 @@ public final class DeepLearning4jAdapter implements ModelAdapter {
         if (task.epochs() < 1) {
             LOG.warn("round {}: the task asks for {} epochs; training 1", task.round(), epochs);
         }
+        int batchSize = batchSize(task);
+        long batchesPerEpoch = batchesPerEpoch(batchSize);
         long examples = 0;
         long batches = 0;
         double weightedLoss = 0;
         for (int epoch = 1; epoch <= epochs; epoch++) {
-            long start = System.nanoTime();
             resetIfPossible(train);
-            long epochExamples = 0;
-            double epochLoss = 0;
-            while (train.hasNext()) {
-                DataSet batch = train.next();
-                network.fit(batch);
-                int n = batch.numExamples();
-                epochLoss += network.score() * n;
-                epochExamples += n;
-                batches++;
+            Iterator<DataSet> data = batches(batchSize);
+            try (TrainingProgress.Epoch progress =
+                    this.progress.epoch(task.round(), epoch, epochs, batchesPerEpoch)) {
+                while (data.hasNext()) {
+                    DataSet batch = data.next();
+                    network.fit(batch);
+                    int n = batch.numExamples();
+                    double loss = network.score();
+                    weightedLoss += loss * n;
+                    examples += n;
+                    batches++;
+                    progress.batch(n, loss);
+                }
             }
             network.incrementEpochCount();
-            examples += epochExamples;
-            weightedLoss += epochLoss;
-            LOG.info(
-                    String.format(
-                            "round %d: epoch %d/%d, mean loss %.4f, %.1f s",
-                            task.round(),
-                            epoch,
-                            epochs,
-                            epochExamples == 0 ? Double.NaN : epochLoss / epochExamples,
-                            (System.nanoTime() - start) / 1e9));
         }
-        return result(examples, batches, weightedLoss, System.nanoTime() - trainStart);
+        return result(examples, batches, weightedLoss, System.nanoTime() - trainStart, batchSize);
     }
 
     private TrainResult trainSteps(TrainTask task) {
         long start = System.nanoTime();
+        int batchSize = batchSize(task);
         long examples = 0;
         double weightedLoss = 0;
         long steps = 0;
-        while (steps < task.localSteps()) {
-            if (!train.hasNext()) {
-                // Cycle: local steps may span several passes over the local data.
-                if (!train.resetSupported()) {
-                    throw new IllegalStateException(
-                            "the training iterator ran out after "
-                                    + steps
-                                    + " of "
-                                    + task.localSteps()
-                                    + " local steps and does not support reset(); use a"
-                                    + " resettable DataSetIterator");
+        resetIfPossible(train);
+        Iterator<DataSet> data = batches(batchSize);
+        try (TrainingProgress.Epoch progress =
+                this.progress.steps(task.round(), task.localSteps())) {
+            while (steps < task.localSteps()) {
+                if (!data.hasNext()) {
+                    // Cycle: local steps may span several passes over the local data.
+                    if (!train.resetSupported()) {
+                        throw new IllegalStateException(
+                                "the training iterator ran out after "
+                                        + steps
+                                        + " of "
+                                        + task.localSteps()
+                                        + " local steps and does not support reset(); use a"
+                                        + " resettable DataSetIterator");
+                    }
+                    train.reset();
+                    data = batches(batchSize);
+                    if (!data.hasNext()) {
+                        throw new IllegalStateException(
+                                "the training iterator yielded no examples; check the local"
+                                        + " training data");
+                    }
                 }
-                train.reset();
-                if (!train.hasNext()) {
-                    throw new IllegalStateException(
-                            "the training iterator yielded no examples; check the local"
-                                    + " training data");
+                DataSet batch = data.next();
+                network.fit(batch);
+                int n = batch.numExamples();
+                double loss = network.score();
+                weightedLoss += loss * n;
+                examples += n;
+                steps++;
+                progress.batch(n, loss);
+            }
+        }
+        return result(
+                examples, task.localSteps(), weightedLoss, System.nanoTime() - start, batchSize);
+    }
+
+    /**
+     * The mini-batch size for a task: the controller's {@code train.batch-size} when it sets one,
+     * else the iterator's own.
+     */
+    private int batchSize(TrainTask task) {
+        return task.batchSize() > 0 ? task.batchSize() : Math.max(1, train.batch());
+    }
+
+    private long batchesPerEpoch(int batchSize) {
+        return (numTrainingExamples() + batchSize - 1) / batchSize;
+    }
+
+    /** One pass over the training data in mini-batches of {@code batchSize}. */
+    private Iterator<DataSet> batches(int batchSize) {
+        if (batchSize == train.batch()) {
+            return train;
+        }
+        return new Rebatching(train, batchSize);
+    }
+
+    /**
+     * Re-cuts an iterator's batches to another size: merges small ones, splits large ones, keeps
+     * the order of the examples; the last batch of a pass may be smaller.
+     */
+    static final class Rebatching implements Iterator<DataSet> {
+        private final Iterator<DataSet> source;
+        private final int size;
+        private final List<DataSet> pending = new ArrayList<>();
+        private int pendingExamples;
+
+        Rebatching(Iterator<DataSet> source, int size) {
+            if (size < 1) {
+                throw new IllegalArgumentException("batch size must be positive, got " + size);
+            }
+            this.source = source;
+            this.size = size;
+        }
+
+        @Override
+        public boolean hasNext() {
+            return pendingExamples > 0 || source.hasNext();
+        }
+
+        @Override
+        public DataSet next() {
+            while (pendingExamples < size && source.hasNext()) {
+                DataSet d = source.next();
+                if (d.numExamples() > 0) {
+                    pending.add(d);
+                    pendingExamples += d.numExamples();
                 }
             }
-            DataSet batch = train.next();
-            network.fit(batch);
-            int n = batch.numExamples();
-            weightedLoss += network.score() * n;
-            examples += n;
-            steps++;
+            if (pendingExamples == 0) {
+                throw new java.util.NoSuchElementException();
+            }
+            DataSet all = pending.size() == 1 ? pending.get(0) : DataSet.merge(pending);
+            pending.clear();
+            int n = all.numExamples();
+            if (n <= size) {
+                pendingExamples = 0;
+                return all;
+            }
+            pending.add(rows(all, size, n));
+            pendingExamples = n - size;
+            return rows(all, 0, size);
         }
-        LOG.info(
-                String.format(
-                        "round %d: %d local steps, mean loss %.4f, %.1f s",
-                        task.round(),
-                        task.localSteps(),
-                        examples == 0 ? Double.NaN : weightedLoss / examples,
-                        (System.nanoTime() - start) / 1e9));
-        return result(examples, task.localSteps(), weightedLoss, System.nanoTime() - start);
+
+        /** Examples {@code from} (inclusive) to {@code to} (exclusive), rank kept. */
+        private static DataSet rows(DataSet d, int from, int to) {
+            return new DataSet(
+                    rows(d.getFeatures(), from, to),
+                    rows(d.getLabels(), from, to),
+                    rows(d.getFeaturesMaskArray(), from, to),
+                    rows(d.getLabelsMaskArray(), from, to));
+        }
+
+        private static INDArray rows(INDArray a, int from, int to) {
+            if (a == null) {
+                return null;
+            }
+            INDArrayIndex[] index = new INDArrayIndex[a.rank()];
+            index[0] = NDArrayIndex.interval(from, to);
+            for (int i = 1; i < index.length; i++) {
+                index[i] = NDArrayIndex.all();
+            }
+            return a.get(index).dup();
+        }
     }
 
     /**
      * The result with the timings a semi-synchronous controller sizes local work by: {@code
      * ms_per_batch} and {@code ms_per_epoch} (one pass over the local training data).
      */
-    private TrainResult result(long examples, long batches, double weightedLoss, long nanos) {
+    private TrainResult result(
+            long examples, long batches, double weightedLoss, long nanos, int batchSize) {
         if (examples == 0) {
             throw new IllegalStateException(
                     "the training iterator yielded no examples; check the local training data");
         }
         double msPerBatch = nanos / 1e6 / Math.max(1, batches);
-        int batchSize = Math.max(1, train.batch());
-        double batchesPerEpoch = Math.ceil((double) numTrainingExamples() / batchSize);
         return new TrainResult(
                 examples,
                 batches,
@@ -254,7 +360,12 @@ public final class DeepLearning4jAdapter implements ModelAdapter {
                         "ms_per_batch",
                         msPerBatch,
                         "ms_per_epoch",
-                        msPerBatch * batchesPerEpoch));
+                        msPerBatch * batchesPerEpoch(batchSize)));
+    }
+
+    /** How local training is shown: a bar on a terminal, lines in a log; totals for a summary. */
+    public TrainingProgress progress() {
+        return progress;
     }
 
     @Override

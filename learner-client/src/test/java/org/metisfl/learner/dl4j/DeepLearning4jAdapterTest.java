@@ -4,17 +4,21 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.within;
 
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
 import org.deeplearning4j.datasets.iterator.utilty.ListDataSetIterator;
+import org.deeplearning4j.nn.api.Model;
 import org.deeplearning4j.nn.conf.MultiLayerConfiguration;
 import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
 import org.deeplearning4j.nn.conf.layers.DenseLayer;
 import org.deeplearning4j.nn.conf.layers.OutputLayer;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.deeplearning4j.nn.weights.WeightInit;
+import org.deeplearning4j.optimize.api.BaseTrainingListener;
 import org.junit.jupiter.api.Test;
+import org.metisfl.learner.progress.TrainingProgress;
 import org.metisfl.learner.task.EvaluateTask;
 import org.metisfl.learner.task.EvaluationResult;
 import org.metisfl.learner.task.NamedTensor;
@@ -203,6 +207,105 @@ class DeepLearning4jAdapterTest {
         assertThat(result.numCompletedBatches()).isEqualTo(14);
         assertThat(result.numTrainingExamples()).isEqualTo(200);
         assertThat(adapter.network().getEpochCount()).isEqualTo(2);
+    }
+
+    /** The mini-batch sizes the network is fitted on, in order. */
+    private static List<Long> recordBatchSizes(DeepLearning4jAdapter adapter) {
+        List<Long> sizes = new ArrayList<>();
+        adapter.network()
+                .setListeners(
+                        new BaseTrainingListener() {
+                            @Override
+                            public void onForwardPass(Model model, List<INDArray> activations) {
+                                sizes.add(activations.get(0).size(0));
+                            }
+                        });
+        return sizes;
+    }
+
+    private static DeepLearning4jAdapter adapter(long seed, List<String> lines) {
+        return new DeepLearning4jAdapter(
+                network(seed),
+                blobs(TRAIN_EXAMPLES, 1),
+                blobs(TEST_EXAMPLES, 2),
+                TrainingProgress.lines(lines::add, System::nanoTime, Duration.ofHours(1)));
+    }
+
+    @Test
+    void epochsUseTheControllersBatchSizeNotTheIterators() {
+        List<String> lines = new ArrayList<>();
+        DeepLearning4jAdapter adapter = adapter(8, lines);
+        List<Long> sizes = recordBatchSizes(adapter);
+
+        // The iterator yields 16; the controller asks for 32: 100 = 32 + 32 + 32 + 4 per epoch.
+        TrainResult result = adapter.train(new TrainTask(1, 2, 32, 0, 0, 0));
+
+        assertThat(sizes).containsExactly(32L, 32L, 32L, 4L, 32L, 32L, 32L, 4L);
+        assertThat(result.numCompletedBatches()).isEqualTo(8);
+        assertThat(result.numTrainingExamples()).isEqualTo(200);
+        assertThat(result.metrics().get("ms_per_epoch"))
+                .isCloseTo(4 * result.metrics().get("ms_per_batch"), within(1e-6));
+        assertThat(lines).hasSize(2);
+        assertThat(lines.get(0)).startsWith("round 1: epoch 1/2, 4/4 batches, mean loss ");
+        assertThat(lines.get(1)).startsWith("round 1: epoch 2/2, 4/4 batches, mean loss ");
+        assertThat(adapter.progress().totals().batches()).isEqualTo(8);
+        assertThat(adapter.progress().totals().examples()).isEqualTo(200);
+
+        // Smaller than the iterator's: its batches are split. No batch size: the iterator's.
+        sizes.clear();
+        adapter.train(new TrainTask(2, 1, 10, 0, 0, 0));
+        assertThat(sizes).hasSize(10).containsOnly(10L);
+        sizes.clear();
+        adapter.train(new TrainTask(3, 1, 0, 0, 0, 0));
+        assertThat(sizes).containsExactly(16L, 16L, 16L, 16L, 16L, 16L, 4L);
+    }
+
+    @Test
+    void localStepsUseTheControllersBatchSizeAndCycle() {
+        DeepLearning4jAdapter adapter = adapter(9, new ArrayList<>());
+        List<Long> sizes = recordBatchSizes(adapter);
+
+        TrainResult result = adapter.train(new TrainTask(1, 0, 32, 0, 5, 0));
+
+        assertThat(sizes).containsExactly(32L, 32L, 32L, 4L, 32L);
+        assertThat(result.numTrainingExamples()).isEqualTo(132);
+    }
+
+    @Test
+    void rebatchingKeepsEveryExampleOnceInOrder() {
+        int n = 23;
+        List<DataSet> rows = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            rows.add(
+                    new DataSet(
+                            Nd4j.create(new float[][] {{i}}), Nd4j.create(new float[][] {{i}})));
+        }
+        for (int source : new int[] {1, 5, 7, 23, 40}) {
+            for (int target : new int[] {1, 4, 7, 10, 30}) {
+                var batches =
+                        new DeepLearning4jAdapter.Rebatching(
+                                new ListDataSetIterator<>(rows, source), target);
+                List<Float> seen = new ArrayList<>();
+                List<Integer> sizes = new ArrayList<>();
+                while (batches.hasNext()) {
+                    DataSet b = batches.next();
+                    sizes.add(b.numExamples());
+                    for (float v : b.getFeatures().toFloatVector()) {
+                        seen.add(v);
+                    }
+                }
+                List<Float> expected = new ArrayList<>();
+                for (int i = 0; i < n; i++) {
+                    expected.add((float) i);
+                }
+                assertThat(seen).as("%d -> %d", source, target).isEqualTo(expected);
+                List<Integer> expectedSizes = new ArrayList<>();
+                for (int left = n; left > 0; left -= target) {
+                    expectedSizes.add(Math.min(target, left));
+                }
+                assertThat(sizes).as("%d -> %d", source, target).isEqualTo(expectedSizes);
+            }
+        }
     }
 
     @Test

@@ -179,10 +179,9 @@ final class LearnersCommand extends ClusterCommand implements Callable<Integer> 
         cmd.add(
                 "-Dorg.bytedeco.javacpp.cachedir="
                         + env().home().resolve(".cache").resolve("javacpp"));
-        Path log4j = env().home().resolve("conf").resolve("log4j2-quickstart.properties");
-        if (Files.isRegularFile(log4j)) {
-            cmd.add("-Dlog4j2.configurationFile=" + log4j);
-        }
+        // Logging: the example's own configuration (its classpath's log4j2.properties) logs the
+        // learner's progress at INFO, so every epoch and round lands in the learner's log file.
+        // (The quickstart controller's configuration would keep only warnings.)
         cmd.add("-cp");
         cmd.add(classpath);
         cmd.add(LEARNER_MAIN);

@@ -49,6 +49,41 @@ class LearnersCommandTest {
     }
 
     @Test
+    void learnerProcessesLogTheirEpochsBecauseTheirLoggingConfigurationKeepsInfo()
+            throws Exception {
+        List<String> cmd = parse("learners", "--count", "1").command("cp", List.of("h:1"), 0, 1);
+        // No override: the example's classpath configuration applies ...
+        assertThat(cmd).noneMatch(a -> a.startsWith("-Dlog4j"));
+        // ... and it keeps the learner's per-epoch and per-round lines (INFO).
+        Path config =
+                Path.of("").toAbsolutePath().getParent().resolve("examples/src/main/resources");
+        Path file = config.resolve("log4j2.properties");
+        assertThat(file).exists();
+        try (var in = java.nio.file.Files.newInputStream(file)) {
+            var source =
+                    new org.apache.logging.log4j.core.config.ConfigurationSource(in, file.toFile());
+            var configuration =
+                    new org.apache.logging.log4j.core.config.properties
+                                    .PropertiesConfigurationFactory()
+                            .getConfiguration(null, source);
+            configuration.initialize();
+            for (String logger :
+                    List.of(
+                            "org.metisfl.learner.dl4j.DeepLearning4jAdapter",
+                            "org.metisfl.learner.internal.LearnerSession",
+                            "org.metisfl.examples.fashionmnist.FashionMnistLearner")) {
+                assertThat(
+                                configuration
+                                        .getLoggerConfig(logger)
+                                        .getLevel()
+                                        .isLessSpecificThan(org.apache.logging.log4j.Level.INFO))
+                        .as(logger)
+                        .isTrue();
+            }
+        }
+    }
+
+    @Test
     void learnersBeyondTheDataPartsAreRefused() {
         StringWriter err = new StringWriter();
         CliEnvironment env =

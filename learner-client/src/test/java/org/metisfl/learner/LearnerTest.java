@@ -17,6 +17,7 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.params.provider.EnumSource;
 import org.metisfl.learner.FakeGateway.ReceivedUpdate;
+import org.metisfl.learner.internal.LearnerSession;
 import org.metisfl.learner.task.NamedTensor;
 import org.metisfl.learner.task.TrainTask;
 import org.metisfl.proto.v1.EvaluationReport;
@@ -350,6 +351,89 @@ class LearnerTest {
         // Jittered waits of at least 20 + 40 + 80 ms.
         assertThat(Duration.ofNanos(System.nanoTime() - start))
                 .isGreaterThanOrEqualTo(Duration.ofMillis(140));
+    }
+
+    @Test
+    void saysOnceThatNothingListensAtAnAddressThatNeverAnsweredAndKeepsRetrying() throws Exception {
+        int port;
+        try (ServerSocket socket = new ServerSocket(0)) {
+            port = socket.getLocalPort();
+        }
+        int attempts = LearnerSession.NEVER_ANSWERED_AFTER + 3;
+        List<String> logged = java.util.Collections.synchronizedList(new java.util.ArrayList<>());
+        var context =
+                (org.apache.logging.log4j.core.LoggerContext)
+                        org.apache.logging.log4j.LogManager.getContext(false);
+        var capture =
+                new org.apache.logging.log4j.core.appender.AbstractAppender(
+                        "capture",
+                        null,
+                        null,
+                        true,
+                        org.apache.logging.log4j.core.config.Property.EMPTY_ARRAY) {
+                    @Override
+                    public void append(org.apache.logging.log4j.core.LogEvent event) {
+                        if (event.getLoggerName().equals(LearnerSession.class.getName())) {
+                            logged.add(
+                                    event.getLevel()
+                                            + " "
+                                            + event.getMessage().getFormattedMessage());
+                        }
+                    }
+                };
+        capture.start();
+        var root = context.getConfiguration().getRootLogger();
+        root.addAppender(capture, org.apache.logging.log4j.Level.ALL, null);
+        context.updateLoggers();
+        try {
+            learner =
+                    Learner.builder()
+                            .gateways("127.0.0.1:" + port)
+                            .adapter(FakeAdapter.small())
+                            .options(
+                                    fastOptions()
+                                            .reconnectInitialBackoff(Duration.ofMillis(5))
+                                            .reconnectMaxBackoff(Duration.ofMillis(20))
+                                            .maxReconnectAttempts(attempts)
+                                            .build())
+                            .build();
+            assertThatThrownBy(() -> runToEnd(learner))
+                    .isInstanceOf(LearnerException.class)
+                    .hasMessageContaining("gave up after " + attempts + " reconnect attempts")
+                    .hasMessageContaining("nothing ever answered there");
+        } finally {
+            root.removeAppender("capture");
+            context.updateLoggers();
+            capture.stop();
+        }
+        List<String> nothing =
+                logged.stream().filter(m -> m.contains("nothing has answered")).toList();
+        assertThat(nothing)
+                .singleElement()
+                .satisfies(
+                        m ->
+                                assertThat(m)
+                                        .startsWith(
+                                                "ERROR nothing has answered at 127.0.0.1:"
+                                                        + port
+                                                        + " in "
+                                                        + LearnerSession.NEVER_ANSWERED_AFTER
+                                                        + " attempts (UNAVAILABLE")
+                                        .contains("no federation gateway listens there")
+                                        .contains("bin/metisfl status")
+                                        .contains("gateway.port")
+                                        .endsWith(
+                                                "still retrying, up to "
+                                                        + attempts
+                                                        + " attempts in all"));
+        // It comes after the 5th failed attempt, and the retries go on after it.
+        int at = logged.indexOf(nothing.get(0));
+        assertThat(logged.subList(0, at).stream().filter(m -> m.contains("reconnecting")))
+                .hasSize(LearnerSession.NEVER_ANSWERED_AFTER - 1);
+        assertThat(
+                        logged.subList(at, logged.size()).stream()
+                                .filter(m -> m.contains("reconnecting")))
+                .hasSize(attempts - LearnerSession.NEVER_ANSWERED_AFTER + 1);
     }
 
     @Test

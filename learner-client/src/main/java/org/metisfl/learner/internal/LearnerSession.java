@@ -66,6 +66,9 @@ public final class LearnerSession implements AutoCloseable {
     /** Joins in a row that end in UNAUTHENTICATED again before the learner gives up. */
     static final int MAX_CONSECUTIVE_REJOINS = 5;
 
+    /** Failed attempts in a row, with no answer ever, before the learner says nothing listens. */
+    public static final int NEVER_ANSWERED_AFTER = 5;
+
     /** A task stream that stayed open this long proves the connection worked. */
     static final long STABLE_STREAM_NANOS = TimeUnit.SECONDS.toNanos(10);
 
@@ -102,6 +105,7 @@ public final class LearnerSession implements AutoCloseable {
     private int failedAttempts;
     private int consecutiveRejoins;
     private boolean gatewayUnreachable;
+    private boolean everAnswered;
     private final RecentIds completed = new RecentIds(4096);
     private long loadedModelVersion = -1;
 
@@ -396,6 +400,7 @@ public final class LearnerSession implements AutoCloseable {
             try {
                 T result = remote.call();
                 failedAttempts = 0;
+                everAnswered = true;
                 if (mayRejoin) {
                     consecutiveRejoins = 0;
                 }
@@ -440,8 +445,12 @@ public final class LearnerSession implements AutoCloseable {
                             + what
                             + " failed with "
                             + Failures.describe(status)
+                            + (everAnswered ? "" : " (nothing ever answered there)")
                             + "; check that the federation is running and reachable, or raise"
                             + " LearnerOptions.maxReconnectAttempts");
+        }
+        if (!everAnswered && failedAttempts == NEVER_ANSWERED_AFTER) {
+            LOG.error(neverAnswered(status));
         }
         Duration delay = backoff.delay(failedAttempts);
         LOG.warn(
@@ -460,6 +469,25 @@ public final class LearnerSession implements AutoCloseable {
         if (streamWanted) {
             openStream();
         }
+    }
+
+    /** Said once when no gateway has ever answered: most likely a wrong address or port. */
+    private String neverAnswered(Status status) {
+        return "nothing has answered at "
+                + String.join(", ", channels.addresses().stream().map(String::valueOf).toList())
+                + " in "
+                + failedAttempts
+                + " attempts ("
+                + Failures.describe(status)
+                + "): no federation gateway listens there. Check that the federation job runs"
+                + " (bin/metisfl status), that host and port are its learner gateway's (its"
+                + " gateway.port; bin/metisfl submit prints the address) and reachable from"
+                + " here; "
+                + (options.maxReconnectAttempts() == Integer.MAX_VALUE
+                        ? "still retrying until stopped"
+                        : "still retrying, up to "
+                                + options.maxReconnectAttempts()
+                                + " attempts in all");
     }
 
     /** Waits out a backoff; close() cuts it short. */

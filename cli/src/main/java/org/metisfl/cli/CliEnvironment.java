@@ -58,6 +58,28 @@ public record CliEnvironment(
         return Optional.ofNullable(best);
     }
 
+    /**
+     * How the user runs this CLI, as the start of every command it suggests: {@code
+     * -Dmetisfl.command} (bin/metisfl passes how it was called), else {@code bin/metisfl} of the
+     * home, relative to the working directory when below it.
+     */
+    public String command() {
+        String given = System.getProperty("metisfl.command");
+        if (given != null && !given.isBlank()) {
+            return given;
+        }
+        return path(home.resolve("bin").resolve("metisfl"));
+    }
+
+    /** A path as a command suggested to the user names it: relative below the working dir. */
+    public String path(Path p) {
+        Path absolute = workingDir.resolve(p).toAbsolutePath().normalize();
+        Path cwd = workingDir.toAbsolutePath().normalize();
+        return absolute.startsWith(cwd) && !absolute.equals(cwd)
+                ? cwd.relativize(absolute).toString()
+                : absolute.toString();
+    }
+
     /** Resolves a path given on the command line against the working directory. */
     public Path resolve(String path) {
         return workingDir.resolve(path).normalize();

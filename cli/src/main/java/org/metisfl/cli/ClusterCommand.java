@@ -40,8 +40,44 @@ abstract class ClusterCommand {
     FlinkRestClient flink() {
         if (flink == null) {
             flink = FlinkRestClient.connect(cluster != null ? cluster : env().defaultCluster());
+            flink.jobsCommand(suggest("jobs"));
         }
         return flink;
+    }
+
+    /**
+     * A command to suggest to the user, as it works when pasted: the CLI as the user runs it, the
+     * words (quoted for the shell where needed), and this run's {@code --cluster} if given.
+     */
+    String suggest(String... words) {
+        StringBuilder b = new StringBuilder(env().command());
+        for (String w : words) {
+            b.append(' ').append(shellWord(w));
+        }
+        if (cluster != null) {
+            b.append(" --cluster ").append(shellWord(cluster));
+        }
+        return b.toString();
+    }
+
+    /** This run's command line again with the job added: how to repeat it for one job. */
+    String repeatFor(String jobId) {
+        StringBuilder b = new StringBuilder(env().command());
+        for (String a : spec.root().commandLine().getParseResult().originalArgs()) {
+            b.append(' ').append(shellWord(a));
+        }
+        b.append(spec.findOption("--job") != null ? " --job " : " ").append(jobId);
+        return b.toString();
+    }
+
+    /** A word as a shell reads it back. */
+    static String shellWord(String s) {
+        return s.matches("[A-Za-z0-9._/:=@%+,-]+") ? s : "'" + s.replace("'", "'\\''") + "'";
+    }
+
+    /** The shipped example federation, as a path the user can paste (the submit hint). */
+    String exampleFederation() {
+        return env().path(env().home().resolve("conf/federations/quickstart.yaml"));
     }
 
     JobRecords records() {
@@ -76,7 +112,12 @@ abstract class ClusterCommand {
                                                             + j.state()
                                                             + ")")
                                     .orElse("")
-                            + "; give a job id, or submit one with 'metisfl submit FED.yaml'");
+                            + "; "
+                            + last.map(j -> "see it with '" + suggest("status", j.id()) + "', or ")
+                                    .orElse("")
+                            + "start one with '"
+                            + suggest("submit", exampleFederation())
+                            + "'");
         }
         throw new CliException(
                 active.size()
@@ -86,10 +127,8 @@ abstract class ClusterCommand {
                         + active.stream()
                                 .map(j -> j.id() + " '" + j.federation() + "'")
                                 .collect(Collectors.joining(", "))
-                        + "); give the job id, e.g. 'metisfl "
-                        + spec.name()
-                        + " "
-                        + active.get(0).id()
+                        + "); give the job id, e.g. '"
+                        + repeatFor(active.get(0).id())
                         + "'",
                 CliException.USAGE);
     }

@@ -45,6 +45,9 @@ public final class FlinkRestClient {
     private final HttpClient http;
     private final Duration timeout;
 
+    /** The command that lists the cluster's MetisFL jobs, for messages. */
+    private String jobsCommand = "bin/metisfl jobs";
+
     FlinkRestClient(URI base, HttpClient http, Duration timeout) {
         this.base = base;
         this.http = http;
@@ -102,14 +105,21 @@ public final class FlinkRestClient {
         return base + "/#/job/" + (active ? "running/" : "completed/") + jobId + "/overview";
     }
 
+    /** Sets the command its messages suggest for listing the jobs (as the user runs the CLI). */
+    public FlinkRestClient jobsCommand(String command) {
+        this.jobsCommand = command;
+        return this;
+    }
+
     /** Checks a string is a Flink job id; the message tells how to find the right one. */
-    public static String checkJobId(String id) {
+    public String checkJobId(String id) {
         if (!JOB_ID.matcher(id).matches()) {
             throw new CliException(
                     "'"
                             + id
-                            + "' is not a Flink job id (32 hex digits); run 'metisfl status' to"
-                            + " see the MetisFL jobs",
+                            + "' is not a Flink job id (32 hex digits); run '"
+                            + jobsCommand
+                            + "' to see the MetisFL jobs",
                     CliException.USAGE);
         }
         return id.toLowerCase(Locale.ROOT);
@@ -167,7 +177,9 @@ public final class FlinkRestClient {
                             + id
                             + " not found on "
                             + base
-                            + "; run 'metisfl status' to see the MetisFL jobs there");
+                            + "; run '"
+                            + jobsCommand
+                            + "' to see the MetisFL jobs there");
         }
         JsonObject o = r.json("GET /jobs/" + id).getAsJsonObject();
         return new JobInfo(
@@ -312,7 +324,9 @@ public final class FlinkRestClient {
                             + base
                             + " while "
                             + what
-                            + "; run 'metisfl status' to see the MetisFL jobs there");
+                            + "; run '"
+                            + jobsCommand
+                            + "' to see the MetisFL jobs there");
         }
         return r.expectOk(what).getAsJsonObject().get("request-id").getAsString();
     }

@@ -118,7 +118,9 @@ final class LearnersCommand extends ClusterCommand implements Callable<Integer> 
             throw new CliException(
                     "the Fashion-MNIST data is not installed ("
                             + DEFAULT_DATA
-                            + " is missing); install it with bin/setup, or pass --data-dir");
+                            + " is missing); install it with '"
+                            + env().path(env().home().resolve("bin").resolve("setup"))
+                            + "', or pass --data-dir DIR");
         }
         Path logDir =
                 logs != null
@@ -162,7 +164,15 @@ final class LearnersCommand extends ClusterCommand implements Callable<Integer> 
                             "learner %d exited with %d%s%n",
                             firstIndex + i,
                             code,
-                            code == 0 ? "" : " (see learner-" + (firstIndex + i) + ".log)");
+                            code == 0
+                                    ? ""
+                                    : " (see "
+                                            + env().path(
+                                                            logDir.resolve(
+                                                                    "learner-"
+                                                                            + (firstIndex + i)
+                                                                            + ".log"))
+                                            + ")");
             out().flush();
             if (code != 0) {
                 failed++;
@@ -244,7 +254,8 @@ final class LearnersCommand extends ClusterCommand implements Callable<Integer> 
             throw new CliException(
                     "the Fashion-MNIST example is not built ("
                             + cp
-                            + " is missing); build first: mvn install -DskipTests");
+                            + " is missing); build first: 'mvn install -DskipTests' in "
+                            + env().home());
         }
         try {
             return classes

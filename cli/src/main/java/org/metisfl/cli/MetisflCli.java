@@ -29,6 +29,7 @@ import picocli.CommandLine.Command;
         subcommands = {
             SubmitCommand.class,
             StatusCommand.class,
+            JobsCommand.class,
             SavepointCommand.class,
             StopCommand.class,
             ResumeCommand.class,
@@ -52,7 +53,8 @@ public final class MetisflCli implements Runnable {
     @Override
     public void run() {
         throw new CommandLine.ParameterException(
-                spec.commandLine(), "give a command, e.g. 'metisfl submit FED.yaml'");
+                spec.commandLine(),
+                "give a command; list them with '" + environment.command() + " --help'");
     }
 
     public static void main(String[] args) {

@@ -1,6 +1,9 @@
 package org.metisfl.cli;
 
+import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.Callable;
 import org.metisfl.cli.FlinkRestClient.JobInfo;
@@ -13,8 +16,8 @@ import picocli.CommandLine.Mixin;
         name = "stop",
         mixinStandardHelpOptions = true,
         description = {
-            "Stops a federation job with a savepoint and prints its path; 'metisfl resume --from"
-                    + " PATH FED.yaml' continues the federation at the same round.",
+            "Stops a federation job with a savepoint and prints its path, and the 'resume' command"
+                    + " that continues the federation at the same round.",
             "Learners keep running and reconnect when the federation resumes.",
             "JOB defaults to the one running MetisFL job."
         })
@@ -34,18 +37,19 @@ final class StopCommand extends ClusterCommand implements Callable<Integer> {
                 awaitSavepoint(job.id(), request, savepoint.timeout(), "stop-with-savepoint");
         String state = awaitEnd(job.id(), Duration.ofSeconds(60));
         out().println("Stopped job " + job.id() + " (" + state + ") with savepoint " + location);
-        StringBuilder hint = new StringBuilder("metisfl resume --from ").append(location);
         Optional<JobRecord> record = records().find(job.id());
-        hint.append(' ').append(record.map(r -> shellWord(r.federationFile)).orElse("FED.yaml"));
-        record.ifPresent(
-                r -> r.overrides.forEach(o -> hint.append(" --set ").append(shellWord(o))));
-        out().println("Resume it with: " + hint);
+        if (record.isEmpty()) {
+            out().println(
+                            "Resume it with the federation file it ran: "
+                                    + suggest("resume", "--from", location)
+                                    + " FED.yaml (the job was not submitted with this CLI)");
+            return 0;
+        }
+        List<String> words = new ArrayList<>(List.of("resume", "--from", location));
+        words.add(env().path(Path.of(record.get().federationFile)));
+        record.get().overrides.forEach(o -> words.addAll(List.of("--set", o)));
+        out().println("Resume it with: " + suggest(words.toArray(String[]::new)));
         return 0;
-    }
-
-    /** A word as a shell reads it back. */
-    static String shellWord(String s) {
-        return s.matches("[A-Za-z0-9._/:=@%+,-]+") ? s : "'" + s.replace("'", "'\\''") + "'";
     }
 
     private String awaitEnd(String id, Duration timeout) {

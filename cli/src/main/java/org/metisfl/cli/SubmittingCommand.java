@@ -104,9 +104,16 @@ abstract class SubmittingCommand extends ClusterCommand {
         out().println("  Results:   " + config.resultsFile());
         if (savepointPath == null) {
             out().println(
-                            "Start learners with 'metisfl learners --count "
-                                    + config.minLearners()
-                                    + "'; watch with 'metisfl status'.");
+                            "Start learners with '"
+                                    + suggest(
+                                            "learners",
+                                            "--count",
+                                            Integer.toString(config.minLearners()),
+                                            "--job",
+                                            jobId)
+                                    + "'; watch with '"
+                                    + suggest("status", jobId)
+                                    + "'.");
         }
         return jobId;
     }
@@ -166,10 +173,35 @@ abstract class SubmittingCommand extends ClusterCommand {
                                 + port
                                 + " is in use on this machine"
                                 + holder
-                                + "; stop what uses it, or pick another port with --set"
-                                + " gateway.port=PORT");
+                                + "; stop what uses it, or pick another port, e.g. '"
+                                + repeatWith("gateway.port=" + freePortFrom(c))
+                                + "'");
             }
         }
+    }
+
+    /** This run's command line with one more {@code --set} (the later one wins). */
+    private String repeatWith(String set) {
+        StringBuilder b = new StringBuilder(env().command());
+        for (String a : spec.root().commandLine().getParseResult().originalArgs()) {
+            b.append(' ').append(shellWord(a));
+        }
+        return b.append(" --set ").append(shellWord(set)).toString();
+    }
+
+    /** The first port above the configured ones from which all the gateways' ports are free. */
+    private static int freePortFrom(FederationConfig c) {
+        int n = Math.max(1, c.gatewayParallelism());
+        for (int first = c.gatewayPort() + n; first + n <= 65535; first += n) {
+            boolean free = true;
+            for (int i = 0; i < n && free; i++) {
+                free = portFree(c.gatewayHost(), first + i);
+            }
+            if (free) {
+                return first;
+            }
+        }
+        return 0;
     }
 
     private Optional<String> activeJobUsing(int port) {
@@ -182,7 +214,7 @@ abstract class SubmittingCommand extends ClusterCommand {
                 if (r.isPresent()
                         && r.get().gateways.stream().anyMatch(g -> g.endsWith(":" + port))) {
                     return Optional.of(
-                            j.id() + " '" + j.federation() + "' (metisfl stop " + j.id() + ")");
+                            j.id() + " '" + j.federation() + "' (" + suggest("stop", j.id()) + ")");
                 }
             }
         } catch (CliException e) {

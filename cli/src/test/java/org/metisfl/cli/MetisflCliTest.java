@@ -58,6 +58,79 @@ class MetisflCliTest {
                                 .formatted(gatewayPort));
     }
 
+    /** The CLI as its hints name it: bin/metisfl of the home, relative to the working dir. */
+    private String cli() {
+        return env.command();
+    }
+
+    /** Makes the home look like a built checkout: bin/metisfl, the example file, the job jar. */
+    private void installHome() throws Exception {
+        Path home = env.home();
+        Files.createDirectories(home.resolve("bin"));
+        Files.writeString(home.resolve("bin/metisfl"), "#!/bin/sh\n");
+        Path conf = Files.createDirectories(home.resolve("conf/federations"));
+        Files.copy(federation, conf.resolve("quickstart.yaml"));
+        Path target = Files.createDirectories(home.resolve("flink-job/target"));
+        Files.copy(jar, target.resolve("metisfl-flink-job-0.1.0-SNAPSHOT-job.jar"));
+    }
+
+    /**
+     * Every command the output suggests: from the CLI's name to the quote that closes it, or to the
+     * end of its line.
+     */
+    private List<String> hints(String text) {
+        List<String> hints = new java.util.ArrayList<>();
+        for (int i = text.indexOf(cli() + " "); i >= 0; i = text.indexOf(cli() + " ", i + 1)) {
+            int end = i;
+            boolean quotedWord = false;
+            while (end < text.length() && text.charAt(end) != '\n') {
+                if (text.charAt(end) == '\'') {
+                    if (quotedWord) {
+                        quotedWord = false;
+                    } else if (text.charAt(end - 1) == ' ') {
+                        quotedWord = true; // a word quoted for the shell
+                    } else {
+                        break; // the quote around the whole hint
+                    }
+                }
+                end++;
+            }
+            hints.add(text.substring(i, end).strip());
+        }
+        return hints;
+    }
+
+    /** Pastes a suggested command: the CLI it names exists, and its words run as they would. */
+    private Run paste(String hint) {
+        assertThat(hint).startsWith(cli() + " ");
+        assertThat(env.workingDir().resolve(cli())).as("the CLI the hint names").exists();
+        List<String> words = new java.util.ArrayList<>();
+        StringBuilder word = new StringBuilder();
+        boolean quoted = false;
+        boolean any = false;
+        String rest = hint.substring(cli().length() + 1);
+        for (int i = 0; i < rest.length(); i++) {
+            char c = rest.charAt(i);
+            if (c == '\'') {
+                quoted = !quoted;
+                any = true;
+            } else if (c == ' ' && !quoted) {
+                if (any) {
+                    words.add(word.toString());
+                }
+                word.setLength(0);
+                any = false;
+            } else {
+                word.append(c);
+                any = true;
+            }
+        }
+        if (any) {
+            words.add(word.toString());
+        }
+        return run(words.toArray(String[]::new));
+    }
+
     @AfterEach
     void tearDown() {
         flink.close();
@@ -187,7 +260,7 @@ class MetisflCliTest {
                 .contains("2 MetisFL jobs are running")
                 .contains(a.id())
                 .contains(b.id())
-                .contains("give the job id, e.g. 'metisfl stop ");
+                .contains("give the job id, e.g. '" + cli() + " stop ");
         assertThat(flink.requests("POST", "/jobs")).isEmpty();
     }
 
@@ -202,7 +275,9 @@ class MetisflCliTest {
                                 + id
                                 + " not found on "
                                 + flink.url()
-                                + "; run 'metisfl status' to see the MetisFL jobs there");
+                                + "; run '"
+                                + cli()
+                                + " jobs' to see the MetisFL jobs there");
         Run bad = run("savepoint", "nope");
         assertThat(bad.code()).isEqualTo(2);
         assertThat(bad.err()).contains("'nope' is not a Flink job id");
@@ -220,11 +295,11 @@ class MetisflCliTest {
         assertThat(r.out())
                 .contains("Stopped job " + id + " (FINISHED) with savepoint " + location)
                 .contains(
-                        "Resume it with: metisfl resume --from "
+                        "Resume it with: "
+                                + cli()
+                                + " resume --from "
                                 + location
-                                + " "
-                                + federation
-                                + " --set round.quorum=0.75");
+                                + " fed.yaml --set round.quorum=0.75");
         var stop = flink.requests("POST", "/jobs/" + id + "/stop");
         assertThat(stop).hasSize(1);
         assertThat(
@@ -307,7 +382,7 @@ class MetisflCliTest {
             assertThat(r.code()).isEqualTo(1);
             assertThat(r.err())
                     .contains("learner gateway port " + taken.getLocalPort() + " is in use")
-                    .contains("--set gateway.port=PORT");
+                    .contains("pick another port, e.g. '" + cli() + " submit ");
         }
         assertThat(flink.requests("POST", "/jars")).isEmpty();
     }
@@ -317,5 +392,157 @@ class MetisflCliTest {
         Run r = run("submit", federation.toString());
         assertThat(r.code()).isEqualTo(1);
         assertThat(r.err()).contains("the job jar is missing").contains("mvn install -DskipTests");
+    }
+
+    @Test
+    void theHintsAfterSubmitWorkWhenPasted() throws Exception {
+        installHome();
+        Run s = submit();
+        assertThat(s.code()).as(s.err()).isZero();
+        String id = flink.jobs.keySet().iterator().next();
+        List<String> hints = hints(s.out());
+        assertThat(hints)
+                .containsExactly(
+                        cli() + " learners --count 2 --job " + id, cli() + " status " + id);
+
+        Run learners = paste(hints.get(0));
+        // Past the command line and the job (the learner programs are not built in this test).
+        assertThat(learners.err()).contains("the Fashion-MNIST example is not built");
+        Run status = paste(hints.get(1));
+        assertThat(status.code()).as(status.err()).isZero();
+        assertThat(status.out()).contains("Job " + id);
+    }
+
+    @Test
+    void withSeveralJobsTheHintRepeatsTheCommandForOneJobAndWorksWhenPasted() throws Exception {
+        installHome();
+        assertThat(submit().code()).isZero();
+        int otherPort;
+        try (ServerSocket sock = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            otherPort = sock.getLocalPort();
+        }
+        Run second = submit("--set", "federation.name=other", "--set", "gateway.port=" + otherPort);
+        assertThat(second.code()).as(second.err()).isZero();
+
+        for (String[] command :
+                List.of(
+                        new String[] {"status"},
+                        new String[] {"learners", "--count", "1"},
+                        new String[] {"stop", "--timeout", "30"})) {
+            Run r = run(command);
+            assertThat(r.code())
+                    .as(String.join(" ", command) + ": " + r.out() + r.err())
+                    .isEqualTo(2);
+            List<String> hints = hints(r.err());
+            assertThat(hints).as(r.err()).hasSize(1);
+            Run pasted = paste(hints.get(0));
+            assertThat(pasted.err()).doesNotContain("MetisFL jobs are running");
+            if (command[0].equals("learners")) {
+                assertThat(hints.get(0)).contains(" --job ");
+                assertThat(pasted.err()).contains("the Fashion-MNIST example is not built");
+            } else {
+                assertThat(pasted.code()).as(pasted.err()).isZero();
+            }
+        }
+    }
+
+    @Test
+    void withoutARunningJobTheHintsShowTheLatestAndStartOneWhenPasted() throws Exception {
+        installHome();
+        FakeFlink.Job old = flink.addJob("MetisFL federation old", "FINISHED");
+        Run none = run("status");
+        assertThat(none.code()).isEqualTo(1);
+        List<String> hints = hints(none.err());
+        assertThat(hints)
+                .containsExactly(
+                        cli() + " status " + old.id(),
+                        cli() + " submit home/conf/federations/quickstart.yaml");
+        Run status = paste(hints.get(0));
+        assertThat(status.code()).as(status.err()).isZero();
+        assertThat(status.out()).contains("FINISHED");
+        Run submit = paste(hints.get(1));
+        assertThat(submit.code()).as(submit.err()).isZero();
+        assertThat(submit.out()).contains("Submitted federation 'demo'");
+    }
+
+    @Test
+    void theResumeHintOfStopResumesWhenPasted() throws Exception {
+        installHome();
+        assertThat(submit("--set", "round.quorum=0.75").code()).isZero();
+        Run stop = run("stop");
+        assertThat(stop.code()).as(stop.err()).isZero();
+        List<String> hints = hints(stop.out());
+        assertThat(hints).singleElement().asString().startsWith(cli() + " resume --from ");
+        Run resumed = paste(hints.get(0));
+        assertThat(resumed.code()).as(resumed.err()).isZero();
+        assertThat(resumed.out()).contains("Resumed federation 'demo'");
+        var run =
+                flink.requests("POST", "/jars/").stream()
+                        .filter(q -> q.path().endsWith("/run"))
+                        .reduce((a, b) -> b)
+                        .orElseThrow();
+        assertThat(run.body()).contains("round.quorum=0.75").contains("savepointPath");
+    }
+
+    @Test
+    void theJobListHintOfAnUnknownJobWorksWhenPasted() throws Exception {
+        installHome();
+        FakeFlink.Job job = flink.addJob("MetisFL federation demo", "RUNNING");
+        for (String bad : List.of("0123456789abcdef0123456789abcdef", "nope")) {
+            Run r = run("status", bad);
+            List<String> hints = hints(r.err());
+            assertThat(hints).containsExactly(cli() + " jobs");
+            Run jobs = paste(hints.get(0));
+            assertThat(jobs.code()).as(jobs.err()).isZero();
+            assertThat(jobs.out()).contains(job.id() + "  RUNNING").contains("federation 'demo'");
+            assertThat(hints(jobs.out())).containsExactly(cli() + " status " + job.id());
+        }
+    }
+
+    @Test
+    void theOtherPortHintOfATakenGatewayPortSubmitsWhenPasted() throws Exception {
+        installHome();
+        try (ServerSocket taken = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            Run r = submit("--set", "gateway.port=" + taken.getLocalPort());
+            assertThat(r.code()).isEqualTo(1);
+            List<String> hints = hints(r.err());
+            assertThat(hints).hasSize(1);
+            Run pasted = paste(hints.get(0));
+            assertThat(pasted.code()).as(pasted.err()).isZero();
+            assertThat(pasted.out()).contains("Submitted federation 'demo'");
+        }
+    }
+
+    @Test
+    void noCommandSuggestsTheHelpThatWorksWhenPasted() throws Exception {
+        installHome();
+        Run r = run();
+        assertThat(r.code()).isEqualTo(2);
+        List<String> hints = hints(r.err());
+        assertThat(hints).containsExactly(cli() + " --help");
+        Run help = paste(hints.get(0));
+        assertThat(help.code()).isZero();
+        assertThat(help.out()).contains("report", "jobs", "learners");
+    }
+
+    @Test
+    void reportCommandWritesTheHtmlReportOfAResultsFile() throws Exception {
+        Path results =
+                Files.writeString(
+                        dir.resolve("r.jsonl"),
+                        """
+                        {"federation":"demo","round":1,"participants":2,"contributors":["a","b"],"evalMetrics":{"accuracy":0.5}}
+                        {"federation":"demo","round":2,"participants":2,"contributors":["a"],"evalMetrics":{"accuracy":0.75}}
+                        """);
+        Run r = run("report", "r.jsonl");
+        assertThat(r.code()).as(r.err()).isZero();
+        assertThat(r.out().strip()).isEqualTo("Report: " + dir.resolve("r.html"));
+        assertThat(org.metisfl.cli.report.FederationReport.readRows(dir.resolve("r.html")))
+                .extracting(org.metisfl.cli.report.FederationReport.Row::accuracy)
+                .containsExactly(0.5, 0.75);
+        assertThat(results).exists();
+        Run missing = run("report", "none.jsonl");
+        assertThat(missing.code()).isEqualTo(2);
+        assertThat(missing.err()).contains("the results file " + dir.resolve("none.jsonl"));
     }
 }

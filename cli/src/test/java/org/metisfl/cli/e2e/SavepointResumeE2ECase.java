@@ -75,7 +75,9 @@ class SavepointResumeE2ECase {
             long stoppedAt = System.currentTimeMillis();
             E2E.Run stop = E2E.cli(cluster, work, "stop", jobId).ok();
             String savepoint = stop.savepoint();
-            assertThat(stop.out()).contains("Resume it with: metisfl resume --from " + savepoint);
+            assertThat(stop.out())
+                    .containsPattern("Resume it with: \\S*bin/metisfl resume --from ")
+                    .contains(" resume --from " + savepoint + " ");
             assertThat(cluster.jobState(jobId)).isEqualTo("FINISHED");
 
             String resumed =

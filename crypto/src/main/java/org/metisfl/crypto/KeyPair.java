@@ -1,0 +1,4 @@
+package org.metisfl.crypto;
+
+/** A public key and its secret key. */
+public record KeyPair(PublicKey publicKey, SecretKey secretKey) {}

@@ -13,6 +13,9 @@ class JavaRnsKernelsTest {
 
     /** A primitive 2n-th root found by brute force, independent of the production code. */
     static long primitiveRoot(long q, int n) {
+        if ((q - 1) % (2L * n) != 0) {
+            throw new IllegalArgumentException(q + " is not 1 mod " + 2 * n);
+        }
         BigInteger bq = BigInteger.valueOf(q);
         for (long g = 2; ; g++) {
             BigInteger psi =

@@ -189,7 +189,8 @@ public final class FederationPipeline {
         @Override
         public void processElement(GatewayEvent e, Context ctx, Collector<GatewayEvent> out) {
             switch (e.kind) {
-                case UPDATE_SHARD, ROUND_OPENED, MODEL_SHARD, SELECTION -> out.collect(e);
+                case UPDATE_SHARD, ROUND_OPENED, PARTICIPANT_DROPPED, MODEL_SHARD, SELECTION ->
+                        out.collect(e);
                 case ANNOUNCE -> {
                     ctx.output(ANNOUNCEMENTS, Directive.announce(e));
                     ctx.output(CONTROL, e);

@@ -133,11 +133,17 @@ public class ShardAggregator extends KeyedProcessFunction<Integer, GatewayEvent,
                 sr.totalWeight += e.weight;
                 sr.addContributor(e.learnerId);
                 break;
+            case PARTICIPANT_DROPPED:
+                if (!sr.addDropCopy(e.learnerId, e.gateway, e.gateways)) {
+                    return;
+                }
+                break;
             default:
                 throw new IllegalArgumentException("not an aggregation record: " + e);
         }
         if (sr.allExpectedContributed()) {
-            close(key, rounds, sr, false, out);
+            // Without drops all participants contributed; with drops, all who were not dropped.
+            close(key, rounds, sr, !sr.quorate(), out);
             ctx.timerService().deleteEventTimeTimer(sr.deadline);
         }
     }
@@ -155,8 +161,7 @@ public class ShardAggregator extends KeyedProcessFunction<Integer, GatewayEvent,
         }
         due.sort((a, b) -> Long.compare(a.round, b.round));
         for (ShardRound sr : due) {
-            boolean quorate = !sr.contributors.isEmpty() && sr.contributors.size() >= sr.quorum;
-            close(key, rounds, sr, !quorate, out);
+            close(key, rounds, sr, !sr.quorate(), out);
         }
     }
 

@@ -28,6 +28,15 @@ public class ShardRound {
     /** A rule with a selection phase: closed, statistic sent; waiting for the selection. */
     public boolean awaitingSelection;
 
+    /** Copies of PARTICIPANT_DROPPED received, as {@code learner@gateway}. */
+    public List<String> dropCopies = new ArrayList<>();
+
+    /**
+     * Participants dropped from the round whose drop every gateway has confirmed: no update of
+     * theirs can arrive any more, so the round stops waiting for them.
+     */
+    public List<String> dropped = new ArrayList<>();
+
     private transient MemberIndex contributorIndex;
 
     public ShardRound() {}
@@ -47,7 +56,48 @@ public class ShardRound {
 
     boolean allExpectedContributed() {
         // Only participants contribute (the gateways refuse others) and each once: a count is
-        // enough, O(1) per update.
-        return opened && contributors.size() >= expected;
+        // enough, O(1) per update (drops are rare, their list short).
+        return opened && contributors.size() + droppedWithoutUpdate() >= expected;
+    }
+
+    /**
+     * True if the round has enough contributions to produce a model: at least one, and the quorum,
+     * or every participant that was not dropped if they are fewer.
+     */
+    boolean quorate() {
+        int remaining = Math.max(1, expected - droppedWithoutUpdate());
+        return !contributors.isEmpty() && contributors.size() >= Math.min(quorum, remaining);
+    }
+
+    /**
+     * Records gateway {@code gateway}'s copy of {@code learner}'s drop; once all {@code gateways}
+     * copies are in, the learner is dropped here. Each gateway refuses the learner's updates after
+     * its copy, so from then on this shard's contributor set holds whatever of the learner counts,
+     * the same at every shard. Returns true if the learner is now dropped.
+     */
+    boolean addDropCopy(String learner, int gateway, int gateways) {
+        String copy = learner + "@" + gateway;
+        if (dropped.contains(learner) || dropCopies.contains(copy)) {
+            return false;
+        }
+        dropCopies.add(copy);
+        String prefix = learner + "@";
+        long copies = dropCopies.stream().filter(c -> c.startsWith(prefix)).count();
+        if (copies < Math.max(1, gateways)) {
+            return false;
+        }
+        dropCopies.removeIf(c -> c.startsWith(prefix));
+        dropped.add(learner);
+        return true;
+    }
+
+    private int droppedWithoutUpdate() {
+        int n = 0;
+        for (String learner : dropped) {
+            if (!hasContributed(learner)) {
+                n++;
+            }
+        }
+        return n;
     }
 }

@@ -20,6 +20,7 @@ public final class CoordinatorOptions implements Serializable {
     private final String initialModelFile;
     private final Protocol protocol;
     private final long roundTimeoutMs;
+    private final long participantGraceMs;
     private final double quorum;
     private final double semiSyncLambda;
     private final boolean semiSyncRecompute;
@@ -50,6 +51,7 @@ public final class CoordinatorOptions implements Serializable {
         initialModelFile = c.initialModelFile().orElse(null);
         protocol = c.protocol();
         roundTimeoutMs = c.roundTimeoutMs();
+        participantGraceMs = c.participantGraceMs();
         quorum = c.quorum();
         semiSyncLambda = c.semiSyncLambda();
         semiSyncRecompute = c.semiSyncRecompute();
@@ -110,6 +112,11 @@ public final class CoordinatorOptions implements Serializable {
 
     public long roundTimeoutMs() {
         return roundTimeoutMs;
+    }
+
+    /** How long a round waits for a participant whose task stream closed before dropping it. */
+    public long participantGraceMs() {
+        return participantGraceMs;
     }
 
     /** The fraction of a round's participants whose updates close it at its deadline. */

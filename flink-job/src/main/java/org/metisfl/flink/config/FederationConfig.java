@@ -32,6 +32,7 @@ public final class FederationConfig implements Serializable {
     private final String resultsFile;
     private final Protocol protocol;
     private final long roundTimeoutMs;
+    private final long participantGraceMs;
     private final double quorum;
     private final Scaling scaling;
     private final double semiSyncLambda;
@@ -93,6 +94,7 @@ public final class FederationConfig implements Serializable {
         resultsFile = c.getOptional(RESULTS_FILE).orElse("results/" + name + ".jsonl");
         protocol = parseEnum(Protocol.class, PROTOCOL, c.get(PROTOCOL));
         roundTimeoutMs = c.get(ROUND_TIMEOUT).toMillis();
+        participantGraceMs = c.get(ROUND_PARTICIPANT_GRACE).toMillis();
         quorum = c.get(ROUND_QUORUM);
         scaling = c.get(SCALING);
         semiSyncLambda = c.get(SEMI_SYNC_LAMBDA);
@@ -165,6 +167,11 @@ public final class FederationConfig implements Serializable {
                 ROUND_TIMEOUT,
                 c.get(ROUND_TIMEOUT),
                 "use a positive duration such as '5 min'");
+        check(
+                participantGraceMs >= 0,
+                ROUND_PARTICIPANT_GRACE,
+                c.get(ROUND_PARTICIPANT_GRACE),
+                "use a duration of 0 or more, such as '5 s'");
         check(
                 quorum > 0 && quorum <= 1,
                 ROUND_QUORUM,
@@ -394,6 +401,11 @@ public final class FederationConfig implements Serializable {
 
     public Duration roundTimeout() {
         return Duration.ofMillis(roundTimeoutMs);
+    }
+
+    /** How long a round waits for a participant whose task stream closed before dropping it. */
+    public long participantGraceMs() {
+        return participantGraceMs;
     }
 
     /** The fraction of a round's participants whose updates close it at its deadline. */

@@ -303,6 +303,17 @@ public final class FederationOptions {
                             "Fraction (0, 1] of a round's participants whose updates close the"
                                     + " round at its deadline; fewer and the round is aborted.");
 
+    public static final ConfigOption<Duration> ROUND_PARTICIPANT_GRACE =
+            ConfigOptions.key("round.participant-grace")
+                    .durationType()
+                    .defaultValue(Duration.ofSeconds(5))
+                    .withDescription(
+                            "How long a round waits for a participant whose task stream closed"
+                                    + " (it died, or its network did) to come back with its id."
+                                    + " Past it the participant is dropped from the round: the"
+                                    + " round no longer waits for it, refuses its update, and"
+                                    + " records the drop in the round's result.");
+
     public static final ConfigOption<String> RULE =
             ConfigOptions.key("aggregation.rule")
                     .stringType()

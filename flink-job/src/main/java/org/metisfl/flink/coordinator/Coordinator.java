@@ -119,14 +119,17 @@ public final class Coordinator {
 
     /**
      * A learner whose task stream closed without a Leave (it failed, or its network did) is not
-     * drawn for the next rounds until it reconnects; the running round still closes at its deadline
-     * with the quorum.
+     * drawn for the next rounds until it reconnects; if it is a participant of the running round
+     * and does not come back within {@code round.participant-grace}, the round drops it.
      */
     private void onConnectivity(
             GatewayEvent e, FederationProgress p, long nowMs, CoordinatorOutput out) {
         boolean connected = e.kind == GatewayEvent.Kind.CONNECTED;
         LearnerRegistry.Change change =
                 federation.learners.connectivity(e.learnerId, connected, e.stamp);
+        if (connected && federation.learners.get(e.learnerId) != null) {
+            protocol.onLearnerConnected(e.learnerId, p, nowMs, out);
+        }
         if (change == LearnerRegistry.Change.NONE) {
             return;
         }

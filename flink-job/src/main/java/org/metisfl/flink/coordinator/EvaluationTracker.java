@@ -43,7 +43,7 @@ public final class EvaluationTracker {
     public void onTrainReport(GatewayEvent e) {
         RoundStats s = stats.get(e.round);
         if (s != null && s.addTrainReporter(e.learnerId)) {
-            RoundStats.addWeighted(s.trainSums, e.metrics, e.numExamples);
+            RoundStats.addWeighted(s.trainSums, s.trainWeights, e.metrics, e.numExamples);
             s.trainWeight += e.numExamples;
             stats.put(e.round, s);
         }
@@ -58,7 +58,7 @@ public final class EvaluationTracker {
         if (s == null || s.closedAt <= 0 || !s.addEvalReporter(e.learnerId)) {
             return null;
         }
-        RoundStats.addWeighted(s.evalSums, e.metrics, e.numExamples);
+        RoundStats.addWeighted(s.evalSums, s.evalWeights, e.metrics, e.numExamples);
         s.evalExamples += e.numExamples;
         if (s.evalReporters.size() >= s.expectedEvaluators.size()) {
             return s;
@@ -92,12 +92,13 @@ public final class EvaluationTracker {
         r.round = s.round;
         r.participants = s.participants;
         r.contributors = s.contributors;
+        r.dropped = s.dropped;
         r.aborted = s.aborted;
         r.startedAtMs = s.startedAt;
         r.closedAtMs = s.closedAt;
         r.roundTimeMs = s.closedAt - s.startedAt;
-        r.trainMetrics = RoundStats.mean(s.trainSums, s.trainWeight);
-        r.evalMetrics = RoundStats.mean(s.evalSums, s.evalExamples);
+        r.trainMetrics = RoundStats.mean(s.trainSums, s.trainWeights);
+        r.evalMetrics = RoundStats.mean(s.evalSums, s.evalWeights);
         r.evalExamples = s.evalExamples;
         r.evaluators = s.expectedEvaluators.size();
         r.evaluationsReceived = s.evalReporters.size();

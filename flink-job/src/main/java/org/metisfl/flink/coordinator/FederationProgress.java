@@ -27,6 +27,15 @@ public class FederationProgress {
     public boolean roundAborted;
     public List<String> contributors = new ArrayList<>();
 
+    /** Participants of the running round dropped from it (gone past the grace period). */
+    public List<String> dropped = new ArrayList<>();
+
+    /**
+     * Participants of the running round whose task stream is gone, and when they are dropped unless
+     * they come back (processing time).
+     */
+    public Map<String, Long> dropAt = new HashMap<>();
+
     /** Learners asked to evaluate the current model version. */
     public List<String> evaluators = new ArrayList<>();
 

@@ -5,11 +5,11 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * The learners registered with the federation and whether each is active (reachable, not left):
- * joins, leaves, connectivity news from the gateways, and each learner's latest reported training
- * speed. Every change of a learner's activity is returned as a {@link Change}, so the caller keeps
- * the active count and tells the training protocol (a learner that becomes inactive may be a
- * participant of the running round).
+ * The learners registered with the federation and whether each is active (its task stream is open
+ * at a gateway, and it has not left): joins, leaves, connectivity news from the gateways, and each
+ * learner's latest reported training speed. Every change of a learner's activity is returned as a
+ * {@link Change}, so the caller keeps the active count and tells the training protocol (a learner
+ * that becomes inactive may be a participant of the running round).
  */
 public final class LearnerRegistry {
 
@@ -26,7 +26,10 @@ public final class LearnerRegistry {
         this.learners = learners;
     }
 
-    /** A learner joined (or joined again); it is active from now on. */
+    /**
+     * A learner joined. It becomes active only once its task stream opens ({@link #connectivity}):
+     * a learner that joins and never streams is never drawn, so no round waits for it.
+     */
     public Change join(String learnerId, String name, long numExamples, long nowMs) {
         LearnerRecord r = learners.get(learnerId);
         if (r == null) {
@@ -34,14 +37,9 @@ public final class LearnerRegistry {
             r.name = name;
             r.numExamples = numExamples;
             r.joinedAt = nowMs;
+            learners.put(learnerId, r);
         }
-        Change change = Change.NONE;
-        if (!r.active) {
-            r.active = true;
-            change = Change.ACTIVATED;
-        }
-        learners.put(learnerId, r);
-        return change;
+        return Change.NONE;
     }
 
     /** A learner left the federation (a Leave call). */

@@ -49,16 +49,36 @@ public final class ModelPublisher {
      * only if {@code withPlan}.
      */
     public void publish(FederationProgress p, boolean withPlan, CoordinatorOutput out) {
+        publish(p, withPlan, true, out);
+    }
+
+    /**
+     * Sends the running round's plan again after it changed (a participant was dropped), without
+     * the model's values: the model sink still holds the same model version and sends that.
+     */
+    public void republishPlan(FederationProgress p, CoordinatorOutput out) {
+        publish(p, true, false, out);
+    }
+
+    private void publish(
+            FederationProgress p, boolean withPlan, boolean withValues, CoordinatorOutput out) {
         Directive d = new Directive();
         d.kind = Directive.Kind.PUBLISH;
         d.modelVersion = p.modelVersion;
         d.tensors = p.tensors;
         d.numShards = p.numShards;
         d.shardSize = shardSize;
-        d.modelValues = p.modelVersion >= 0 ? emitModel(p.modelVersion, p.numShards, out) : 0;
+        if (p.modelVersion < 0) {
+            d.modelValues = 0;
+        } else if (withValues) {
+            d.modelValues = emitModel(p.modelVersion, p.numShards, out);
+        } else {
+            d.modelValues = TensorSpecInfo.totalSize(p.tensors);
+        }
         if (withPlan) {
             d.planRound = p.round;
             d.participants = p.participants;
+            d.dropped = p.dropped;
             d.quorum = p.quorum;
             d.deadline = p.deadline;
             d.localSteps = new HashMap<>();

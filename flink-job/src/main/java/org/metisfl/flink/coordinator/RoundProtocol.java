@@ -1,7 +1,10 @@
 package org.metisfl.flink.coordinator;
 
 import java.util.ArrayList;
+import java.util.Collections;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import org.metisfl.flink.config.CoordinatorOptions;
 import org.metisfl.flink.model.GatewayEvent;
 import org.metisfl.flink.model.GlobalShard;
@@ -71,6 +74,9 @@ public final class RoundProtocol implements TrainingProtocol {
     @Override
     public void onTrainReport(
             GatewayEvent e, FederationProgress p, long nowMs, CoordinatorOutput out) {
+        if (e.round == p.round) {
+            p.dropAt.remove(e.learnerId); // it contributed: nothing to wait for any more
+        }
         if (p.awaitingReportsFrom.remove(e.learnerId) && p.awaitingReportsFrom.isEmpty()) {
             if (!openRound(p.round + 1, p, nowMs, out)) {
                 federation.model.publish(p, false, out);
@@ -113,7 +119,74 @@ public final class RoundProtocol implements TrainingProtocol {
     }
 
     @Override
-    public void onTimer(FederationProgress p, long nowMs, CoordinatorOutput out) {}
+    public void onTimer(FederationProgress p, long nowMs, CoordinatorOutput out) {
+        if (p.dropAt.isEmpty()) {
+            return;
+        }
+        List<String> due = new ArrayList<>();
+        for (Map.Entry<String, Long> d : p.dropAt.entrySet()) {
+            if (d.getValue() <= nowMs) {
+                due.add(d.getKey());
+            }
+        }
+        if (due.isEmpty()) {
+            return;
+        }
+        Collections.sort(due);
+        boolean changed = false;
+        for (String learner : due) {
+            p.dropAt.remove(learner);
+            LearnerRecord r = federation.learners.get(learner);
+            if (p.phase != Phase.TRAINING
+                    || !p.participants.contains(learner)
+                    || p.dropped.contains(learner)
+                    || (r != null && r.active)
+                    || hasContributed(p, learner)) {
+                continue;
+            }
+            p.dropped.add(learner);
+            changed = true;
+            LOG.info(
+                    "Round {}: participant {} dropped (its task stream has been gone for {} ms);"
+                            + " waiting for {} of {} participants",
+                    p.round,
+                    learner,
+                    options.participantGraceMs(),
+                    p.participants.size() - p.dropped.size(),
+                    p.participants.size());
+        }
+        if (changed) {
+            // The gateways refuse the dropped learners' updates and tell every shard, in order
+            // with the updates (so all shards of the round close on the same contributors).
+            federation.model.republishPlan(p, out);
+        }
+    }
+
+    @Override
+    public void onLearnerDeactivated(
+            String learnerId, FederationProgress p, long nowMs, CoordinatorOutput out) {
+        if (p.phase != Phase.TRAINING
+                || !p.participants.contains(learnerId)
+                || p.dropped.contains(learnerId)
+                || hasContributed(p, learnerId)) {
+            return;
+        }
+        long at = nowMs + options.participantGraceMs();
+        p.dropAt.put(learnerId, at);
+        out.timerAt(at);
+    }
+
+    @Override
+    public void onLearnerConnected(
+            String learnerId, FederationProgress p, long nowMs, CoordinatorOutput out) {
+        p.dropAt.remove(learnerId); // back within its grace period: it continues
+    }
+
+    /** True if the learner's update for the running round reached the job (its report did). */
+    private boolean hasContributed(FederationProgress p, String learnerId) {
+        RoundStats s = federation.evaluation.get(p.round);
+        return s != null && s.hasTrainReport(learnerId);
+    }
 
     /** Opens a round with every active learner; returns false if there is none. */
     private boolean openRound(long round, FederationProgress p, long now, CoordinatorOutput out) {
@@ -142,6 +215,8 @@ public final class RoundProtocol implements TrainingProtocol {
         p.roundAborted = false;
         p.krumDistances = null;
         p.contributors = new ArrayList<>();
+        p.dropped = new ArrayList<>();
+        p.dropAt = new HashMap<>();
         federation.evaluation.open(round, participants.size(), now);
         LOG.info(
                 "Round {} started: {} participants, quorum {}, deadline in {} ms",
@@ -165,6 +240,7 @@ public final class RoundProtocol implements TrainingProtocol {
         s.closedAt = now;
         s.aborted = p.roundAborted;
         s.contributors = new ArrayList<>(p.contributors);
+        s.dropped = new ArrayList<>(p.dropped);
         Termination termination = federation.termination;
         boolean outOfTime = termination.outOfTime(now, p.federationStartedAt);
         s.last = termination.isLast(round, outOfTime);
@@ -186,12 +262,13 @@ public final class RoundProtocol implements TrainingProtocol {
         pendingModel.clear();
         s.expectedEvaluators = new ArrayList<>(p.evaluators);
         LOG.info(
-                "Round {} {} after {} ms with {} of {} participants",
+                "Round {} {} after {} ms with {} of {} participants{}",
                 round,
                 p.roundAborted ? "ABORTED (no quorum at the deadline)" : "closed",
                 now - p.roundStartedAt,
                 p.contributors.size(),
-                p.participants.size());
+                p.participants.size(),
+                p.dropped.isEmpty() ? "" : " (" + p.dropped.size() + " dropped)");
         federation.evaluation.put(s);
 
         p.awaitingReportsFrom = new ArrayList<>();

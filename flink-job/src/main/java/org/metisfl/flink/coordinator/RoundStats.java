@@ -15,12 +15,18 @@ public class RoundStats {
     public boolean aborted;
     public boolean last;
     public List<String> contributors = new ArrayList<>();
+    public List<String> dropped = new ArrayList<>();
     public List<String> trainReporters = new ArrayList<>();
     public Map<String, Double> trainSums = new HashMap<>();
+
+    /** Per metric key: the total weight of the reports that carried that key. */
+    public Map<String, Double> trainWeights = new HashMap<>();
+
     public double trainWeight;
     public List<String> expectedEvaluators = new ArrayList<>();
     public List<String> evalReporters = new ArrayList<>();
     public Map<String, Double> evalSums = new HashMap<>();
+    public Map<String, Double> evalWeights = new HashMap<>();
     public long evalExamples;
 
     /** O(1) membership over the lists above (rebuilt after a restore or a reassignment). */
@@ -51,22 +57,36 @@ public class RoundStats {
         return trainReporterIndex = MemberIndex.of(trainReporterIndex, trainReporters);
     }
 
-    static void addWeighted(Map<String, Double> sums, Map<String, Double> metrics, double w) {
+    /**
+     * Adds {@code w} times each finite metric to its key's sum, and {@code w} to that key's weight:
+     * a metric is averaged over the reports that carry it, not over every report.
+     */
+    static void addWeighted(
+            Map<String, Double> sums,
+            Map<String, Double> weights,
+            Map<String, Double> metrics,
+            double w) {
         if (metrics == null) {
             return;
         }
         for (Map.Entry<String, Double> m : metrics.entrySet()) {
             if (m.getValue() != null && Double.isFinite(m.getValue())) {
                 sums.merge(m.getKey(), w * m.getValue(), Double::sum);
+                weights.merge(m.getKey(), w, Double::sum);
             }
         }
     }
 
-    static Map<String, Double> mean(Map<String, Double> sums, double weight) {
+    /** Each key's weighted mean; keys whose reports weigh nothing are left out. */
+    static Map<String, Double> mean(Map<String, Double> sums, Map<String, Double> weights) {
         Map<String, Double> out = new HashMap<>();
-        if (weight > 0) {
-            sums.forEach((k, v) -> out.put(k, v / weight));
-        }
+        sums.forEach(
+                (k, v) -> {
+                    Double w = weights == null ? null : weights.get(k);
+                    if (w != null && w > 0) {
+                        out.put(k, v / w);
+                    }
+                });
         return out;
     }
 }

@@ -37,4 +37,8 @@ public interface TrainingProtocol {
      */
     default void onLearnerDeactivated(
             String learnerId, FederationProgress p, long nowMs, CoordinatorOutput out) {}
+
+    /** A learner's task stream opened (again): it is back within any grace period it had. */
+    default void onLearnerConnected(
+            String learnerId, FederationProgress p, long nowMs, CoordinatorOutput out) {}
 }

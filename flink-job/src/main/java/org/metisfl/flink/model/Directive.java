@@ -65,6 +65,10 @@ public class Directive {
     public long planRound;
 
     public List<String> participants;
+
+    /** Participants of {@link #planRound} dropped from it (gone past the grace period). */
+    public List<String> dropped;
+
     public int quorum;
     public long deadline;
 

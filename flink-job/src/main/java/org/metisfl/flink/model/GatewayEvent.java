@@ -53,7 +53,14 @@ public class GatewayEvent {
          * Krum: the updates of a round the coordinator selected ({@code round, shard,
          * participants}).
          */
-        SELECTION
+        SELECTION,
+        /**
+         * A participant was dropped from a round ({@code learnerId, round, shard, numShards,
+         * gateway, gateways}): every gateway sends one per shard, stamped under its stamping lock
+         * and refusing the learner's updates for the round from then on, so once a shard has the
+         * copies of all gateways it holds every update of the learner it will ever get.
+         */
+        PARTICIPANT_DROPPED
     }
 
     public Kind kind;
@@ -76,6 +83,10 @@ public class GatewayEvent {
 
     public int quorum;
     public long deadline;
+
+    /** A participant's drop: how many gateways send a copy of it. */
+    public int gateways;
+
     public Map<String, Double> metrics;
     public List<TensorSpecInfo> tensors;
 

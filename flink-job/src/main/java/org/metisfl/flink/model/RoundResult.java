@@ -9,6 +9,10 @@ public class RoundResult {
     public long round;
     public int participants;
     public List<String> contributors;
+
+    /** Participants dropped from the round: their task stream was gone past the grace period. */
+    public List<String> dropped;
+
     public boolean aborted;
     public long startedAtMs;
     public long closedAtMs;

@@ -1,6 +1,7 @@
 package org.metisfl.flink.coordinator;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.within;
 import static org.metisfl.flink.coordinator.CoordinatorTestData.evaluation;
 import static org.metisfl.flink.coordinator.CoordinatorTestData.trainReport;
 
@@ -31,6 +32,32 @@ class EvaluationTrackerTest {
         assertThat(r.trainMetrics).containsOnlyKeys("loss");
         assertThat(r.trainMetrics.get("loss")).isEqualTo((4.0 * 1 + 2.0 * 3) / 4);
         assertThat(tracker.get(1)).as("forgotten once complete").isNull();
+    }
+
+    @Test
+    void eachMetricIsAveragedOverTheReportsThatCarryIt() {
+        tracker.open(1, 3, 0);
+        tracker.onTrainReport(trainReport("a", 1, 10, Map.of("loss", 0.8)));
+        tracker.onTrainReport(trainReport("b", 1, 30, Map.of("loss", 0.4, "accuracy", 0.9)));
+        // A learner reporting other keys must not drag "loss" toward 0.
+        tracker.onTrainReport(trainReport("c", 1, 60, Map.of("accuracy", 0.6)));
+        RoundResult r = tracker.complete(tracker.get(1), "fed");
+        // loss: (10 x 0.8 + 30 x 0.4) / 40 = 20 / 40; accuracy: (30 x 0.9 + 60 x 0.6) / 90 = 63 /
+        // 90
+        assertThat(r.trainMetrics.get("loss")).isCloseTo(0.5, within(1e-12));
+        assertThat(r.trainMetrics.get("accuracy")).isCloseTo(0.7, within(1e-12));
+    }
+
+    @Test
+    void evaluationMetricsAreAveragedPerKeyToo() {
+        closed(2, 500, "a", "b");
+        tracker.onEvaluation(evaluation("a", 2, 4, Map.of("accuracy", 0.5, "loss", 2.0)));
+        RoundStats s = tracker.onEvaluation(evaluation("b", 2, 12, Map.of("accuracy", 0.25)));
+        RoundResult r = tracker.complete(s, "fed");
+        // accuracy: (4 x 0.5 + 12 x 0.25) / 16 = 5 / 16; loss: only a reported it
+        assertThat(r.evalMetrics.get("accuracy")).isCloseTo(0.3125, within(1e-12));
+        assertThat(r.evalMetrics.get("loss")).isCloseTo(2.0, within(1e-12));
+        assertThat(r.evalExamples).isEqualTo(16);
     }
 
     @Test

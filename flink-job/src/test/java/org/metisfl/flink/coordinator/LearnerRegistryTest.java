@@ -10,29 +10,34 @@ class LearnerRegistryTest {
     private final LearnerRegistry registry = new LearnerRegistry(StateMap.onHeap());
 
     @Test
-    void joiningActivatesOnceAndKeepsTheFirstRegistration() {
-        assertThat(registry.join("a", "alice", 10, 100)).isEqualTo(Change.ACTIVATED);
+    void aJoinedLearnerIsActiveOnlyOnceItsTaskStreamOpens() {
+        assertThat(registry.join("a", "alice", 10, 100)).isEqualTo(Change.NONE);
         assertThat(registry.join("a", "renamed", 99, 200)).isEqualTo(Change.NONE);
         LearnerRecord r = registry.get("a");
         assertThat(r.name).isEqualTo("alice");
         assertThat(r.numExamples).isEqualTo(10);
         assertThat(r.joinedAt).isEqualTo(100);
+        assertThat(registry.active()).as("joined, never streamed").isEmpty();
+        assertThat(registry.connectivity("a", true, 1)).isEqualTo(Change.ACTIVATED);
         assertThat(registry.active()).containsExactly("a");
     }
 
     @Test
-    void leavingDeactivatesAndJoiningAgainReactivates() {
+    void leavingDeactivatesAndStreamingAgainReactivates() {
         registry.join("a", "alice", 1, 0);
+        registry.connectivity("a", true, 1);
         assertThat(registry.leave("a")).isEqualTo(Change.DEACTIVATED);
         assertThat(registry.leave("a")).isEqualTo(Change.NONE);
         assertThat(registry.leave("nobody")).isEqualTo(Change.NONE);
         assertThat(registry.active()).isEmpty();
-        assertThat(registry.join("a", "alice", 1, 5)).isEqualTo(Change.ACTIVATED);
+        assertThat(registry.join("a", "alice", 1, 5)).isEqualTo(Change.NONE);
+        assertThat(registry.connectivity("a", true, 6)).isEqualTo(Change.ACTIVATED);
     }
 
     @Test
     void connectivityNewsIsOrderedByGatewayStampAndIgnoredForUnknownLearners() {
         registry.join("a", "alice", 1, 0);
+        registry.connectivity("a", true, 1);
         assertThat(registry.connectivity("a", false, 20)).isEqualTo(Change.DEACTIVATED);
         assertThat(registry.connectivity("a", true, 10)).as("older news").isEqualTo(Change.NONE);
         assertThat(registry.active()).isEmpty();

@@ -45,7 +45,9 @@ class RoundProtocolTest {
             h.open();
             h.setProcessingTime(START);
             h.processElement1(new StreamRecord<>(joined("a", 1)));
+            h.processElement1(new StreamRecord<>(connectivity("a", true, 1)));
             h.processElement1(new StreamRecord<>(joined("b", 3)));
+            h.processElement1(new StreamRecord<>(connectivity("b", true, 1)));
             assertThat(directives(h)).as("no model yet: nothing to publish").isEmpty();
 
             h.processElement1(new StreamRecord<>(initialModel("a", filled(2048, 0.5f))));
@@ -100,7 +102,9 @@ class RoundProtocolTest {
             h.open();
             h.setProcessingTime(START);
             h.processElement1(new StreamRecord<>(joined("a", 1)));
+            h.processElement1(new StreamRecord<>(connectivity("a", true, 1)));
             h.processElement1(new StreamRecord<>(joined("b", 1)));
+            h.processElement1(new StreamRecord<>(connectivity("b", true, 1)));
             h.processElement1(new StreamRecord<>(initialModel("a", filled(1024, 0f))));
             directives(h);
             h.setProcessingTime(START + 100);
@@ -130,7 +134,9 @@ class RoundProtocolTest {
             h.open();
             h.setProcessingTime(START);
             h.processElement1(new StreamRecord<>(joined("a", 1)));
+            h.processElement1(new StreamRecord<>(connectivity("a", true, 1)));
             h.processElement1(new StreamRecord<>(joined("b", 1)));
+            h.processElement1(new StreamRecord<>(connectivity("b", true, 1)));
             h.processElement1(new StreamRecord<>(initialModel("a", filled(1024, 0.25f))));
             directives(h);
             h.setProcessingTime(START + 61_000);
@@ -152,7 +158,9 @@ class RoundProtocolTest {
             h.open();
             h.setProcessingTime(START);
             h.processElement1(new StreamRecord<>(joined("a", 1)));
+            h.processElement1(new StreamRecord<>(connectivity("a", true, 1)));
             h.processElement1(new StreamRecord<>(joined("b", 1)));
+            h.processElement1(new StreamRecord<>(connectivity("b", true, 1)));
             h.processElement1(new StreamRecord<>(initialModel("a", filled(1024, 0f))));
             directives(h);
             h.setProcessingTime(START + 10_000);
@@ -173,8 +181,11 @@ class RoundProtocolTest {
             h.open();
             h.setProcessingTime(START);
             h.processElement1(new StreamRecord<>(joined("a", 1)));
+            h.processElement1(new StreamRecord<>(connectivity("a", true, 1)));
             h.processElement1(new StreamRecord<>(joined("b", 1)));
+            h.processElement1(new StreamRecord<>(connectivity("b", true, 1)));
             h.processElement1(new StreamRecord<>(joined("c", 1)));
+            h.processElement1(new StreamRecord<>(connectivity("c", true, 1)));
             h.processElement1(new StreamRecord<>(initialModel("a", filled(1024, 0f))));
             assertThat(publishes(directives(h)).get(0).participants).containsExactly("a", "b", "c");
             h.processElement1(new StreamRecord<>(connectivity("b", false, 20)));
@@ -182,6 +193,71 @@ class RoundProtocolTest {
             h.processElement1(new StreamRecord<>(left("c")));
             h.processElement2(new StreamRecord<>(shard(1, 0, 1, 1f, "a")));
             assertThat(publishes(directives(h)).get(0).participants).containsExactly("a");
+        }
+    }
+
+    @Test
+    void aLearnerThatJoinedButNeverStreamedIsNotDrawn() throws Exception {
+        try (var h = harness(sync("evaluation.enabled", "false"), "hashmap")) {
+            h.open();
+            h.setProcessingTime(START);
+            h.processElement1(new StreamRecord<>(joined("a", 1)));
+            h.processElement1(new StreamRecord<>(connectivity("a", true, 1)));
+            h.processElement1(new StreamRecord<>(joined("b", 1)));
+            h.processElement1(new StreamRecord<>(connectivity("b", true, 1)));
+            for (int i = 0; i < 200; i++) {
+                h.processElement1(new StreamRecord<>(joined("silent-" + i, 1)));
+            }
+            h.processElement1(new StreamRecord<>(initialModel("a", filled(1024, 0f))));
+            assertThat(publishes(directives(h)).get(0).participants).containsExactly("a", "b");
+        }
+    }
+
+    @Test
+    void aParticipantGonePastTheGracePeriodIsDroppedAndOneBackInTimeContinues() throws Exception {
+        try (var h =
+                harness(
+                        sync("evaluation.enabled", "false", "round.participant-grace", "3 s"),
+                        "hashmap")) {
+            h.open();
+            h.setProcessingTime(START);
+            for (String l : List.of("a", "b", "c", "d")) {
+                h.processElement1(new StreamRecord<>(joined(l, 1)));
+                h.processElement1(new StreamRecord<>(connectivity(l, true, 1)));
+            }
+            h.processElement1(new StreamRecord<>(initialModel("a", filled(1024, 0f))));
+            assertThat(publishes(directives(h)).get(0).participants)
+                    .containsExactly("a", "b", "c", "d");
+
+            h.setProcessingTime(START + 1_000);
+            h.processElement1(new StreamRecord<>(trainReport("a", 1, 1, Map.of())));
+            h.processElement1(new StreamRecord<>(connectivity("a", false, 10))); // contributed
+            h.processElement1(new StreamRecord<>(connectivity("b", false, 10)));
+            h.processElement1(new StreamRecord<>(connectivity("c", false, 10)));
+            h.setProcessingTime(START + 2_000);
+            h.processElement1(new StreamRecord<>(connectivity("c", true, 20))); // back in time
+            assertThat(directives(h)).isEmpty();
+
+            h.setProcessingTime(START + 3_999);
+            assertThat(directives(h)).as("within the grace period").isEmpty();
+            h.setProcessingTime(START + 4_000);
+            List<Directive> dropped = publishes(directives(h));
+            assertThat(dropped).hasSize(1);
+            Directive plan = dropped.get(0);
+            assertThat(plan.planRound).isEqualTo(1);
+            assertThat(plan.dropped).containsExactly("b");
+            assertThat(plan.participants).containsExactly("a", "b", "c", "d");
+            assertThat(plan.deadline).isEqualTo(START + 60_000);
+
+            h.processElement2(new StreamRecord<>(shard(1, 0, 1, 1f, "a", "c", "d")));
+            List<RoundResult> results = results(h);
+            assertThat(results).hasSize(1);
+            assertThat(results.get(0).dropped).containsExactly("b");
+            assertThat(results.get(0).contributors).containsExactly("a", "c", "d");
+            Directive next = publishes(directives(h)).get(0);
+            assertThat(next.planRound).isEqualTo(2);
+            assertThat(next.participants).as("a and b are gone").containsExactly("c", "d");
+            assertThat(next.dropped).isEmpty();
         }
     }
 
@@ -197,7 +273,9 @@ class RoundProtocolTest {
             h.open();
             h.setProcessingTime(START);
             h.processElement1(new StreamRecord<>(joined("a", 1)));
+            h.processElement1(new StreamRecord<>(connectivity("a", true, 1)));
             h.processElement1(new StreamRecord<>(joined("b", 1)));
+            h.processElement1(new StreamRecord<>(connectivity("b", true, 1)));
             h.processElement1(new StreamRecord<>(initialModel("a", filled(1024, 0f))));
             assertThat(publishes(directives(h)).get(0).localSteps)
                     .as("no speeds measured yet")
@@ -241,6 +319,7 @@ class RoundProtocolTest {
             h.setProcessingTime(START);
             for (String l : List.of("a", "b", "c", "d")) {
                 h.processElement1(new StreamRecord<>(joined(l, 1)));
+                h.processElement1(new StreamRecord<>(connectivity(l, true, 1)));
             }
             h.processElement1(new StreamRecord<>(initialModel("a", filled(2048, 0f))));
             directives(h);
@@ -281,7 +360,9 @@ class RoundProtocolTest {
             before.open();
             before.setProcessingTime(START);
             before.processElement1(new StreamRecord<>(joined("a", 1)));
+            before.processElement1(new StreamRecord<>(connectivity("a", true, 1)));
             before.processElement1(new StreamRecord<>(joined("b", 1)));
+            before.processElement1(new StreamRecord<>(connectivity("b", true, 1)));
             before.processElement1(new StreamRecord<>(initialModel("a", filled(2048, 0f))));
             before.processElement2(new StreamRecord<>(shard(1, 0, 2, 7f, "a", "b")));
             before.prepareSnapshotPreBarrier(1);

@@ -37,11 +37,13 @@ class VersionProtocolTest {
             h.open();
             h.setProcessingTime(START);
             h.processElement1(new StreamRecord<>(joined("a", 1)));
+            h.processElement1(new StreamRecord<>(connectivity("a", true, 1)));
             h.processElement1(new StreamRecord<>(initialModel("a", filled(2048, 0f))));
             Directive v0 = publishes(directives(h)).get(0);
             assertThat(v0.modelVersion).isZero();
             assertThat(v0.planRound).as("versions have no round plan").isZero();
             h.processElement1(new StreamRecord<>(joined("b", 1)));
+            h.processElement1(new StreamRecord<>(connectivity("b", true, 1)));
 
             // Version 1: not an evaluation version, 100 ms after the last publish: held back.
             h.setProcessingTime(START + 100);
@@ -99,6 +101,7 @@ class VersionProtocolTest {
                     .as("no learner yet: the initial model is published, training waits")
                     .isZero();
             h.processElement1(new StreamRecord<>(joined("a", 1)));
+            h.processElement1(new StreamRecord<>(connectivity("a", true, 1)));
             directives(h);
             h.setProcessingTime(START + 5_000);
             h.processElement2(new StreamRecord<>(shard(2, 0, 1, 2f, "a")));

@@ -77,6 +77,16 @@ public final class RawLearner implements AutoCloseable {
         return joined;
     }
 
+    /** Registers another learner over this channel and forgets it (safe from many threads). */
+    public JoinResponse joinAnother(String name, long examples) {
+        return blocking.withDeadlineAfter(30, TimeUnit.SECONDS)
+                .join(
+                        JoinRequest.newBuilder()
+                                .setName(name)
+                                .setNumTrainingExamples(examples)
+                                .build());
+    }
+
     public String id() {
         return credentials.getLearnerId();
     }
@@ -215,6 +225,73 @@ public final class RawLearner implements AutoCloseable {
         chunks.add(UpdateChunk.newBuilder().setHeader(header).build());
         chunks.add(UpdateChunk.newBuilder().setData(bytes(values)).build());
         return submitRaw(chunks);
+    }
+
+    /** An upload whose header is sent; its bytes follow with {@link #finish}. */
+    public final class PartialUpload {
+        private final StreamObserver<UpdateChunk> out;
+        private final CompletableFuture<SubmitUpdateResponse> result;
+
+        private PartialUpload(
+                StreamObserver<UpdateChunk> out, CompletableFuture<SubmitUpdateResponse> result) {
+            this.out = out;
+            this.result = result;
+        }
+
+        /** Sends the bytes and completes the upload; throws the gRPC error the gateway answers. */
+        public SubmitUpdateResponse finish(float[] values) {
+            out.onNext(UpdateChunk.newBuilder().setData(bytes(values)).build());
+            out.onCompleted();
+            return await(result);
+        }
+    }
+
+    /** Starts an upload: sends its header only (the bytes follow with {@code finish}). */
+    public PartialUpload beginSubmit(long round, List<TensorSpec> tensors, long examples) {
+        UpdateHeader header =
+                UpdateHeader.newBuilder()
+                        .setCredentials(credentials)
+                        .setTaskId("r" + round + "/train")
+                        .setRound(round)
+                        .setNumTrainingExamples(examples)
+                        .addAllTensors(tensors)
+                        .build();
+        CompletableFuture<SubmitUpdateResponse> result = new CompletableFuture<>();
+        StreamObserver<UpdateChunk> out =
+                async.withDeadlineAfter(120, TimeUnit.SECONDS).submitUpdate(collector(result));
+        out.onNext(UpdateChunk.newBuilder().setHeader(header).build());
+        return new PartialUpload(out, result);
+    }
+
+    private static StreamObserver<SubmitUpdateResponse> collector(
+            CompletableFuture<SubmitUpdateResponse> result) {
+        return new StreamObserver<>() {
+            @Override
+            public void onNext(SubmitUpdateResponse r) {
+                result.complete(r);
+            }
+
+            @Override
+            public void onError(Throwable t) {
+                result.completeExceptionally(t);
+            }
+
+            @Override
+            public void onCompleted() {}
+        };
+    }
+
+    private static SubmitUpdateResponse await(CompletableFuture<SubmitUpdateResponse> result) {
+        try {
+            return result.get(60, TimeUnit.SECONDS);
+        } catch (java.util.concurrent.ExecutionException e) {
+            if (e.getCause() instanceof StatusRuntimeException s) {
+                throw s;
+            }
+            throw new IllegalStateException(e.getCause());
+        } catch (Exception e) {
+            throw new IllegalStateException(e);
+        }
     }
 
     /** Sends exactly these chunks; throws the gRPC error the gateway answers with. */

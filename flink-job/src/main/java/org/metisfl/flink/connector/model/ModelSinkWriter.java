@@ -9,6 +9,7 @@ import io.grpc.netty.shaded.io.netty.channel.socket.nio.NioSocketChannel;
 import io.grpc.stub.StreamObserver;
 import java.io.IOException;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
@@ -157,6 +158,7 @@ final class ModelSinkWriter implements SinkWriter<Directive> {
                     RoundPlan.newBuilder()
                             .setRound(d.planRound)
                             .addAllParticipants(d.participants)
+                            .addAllDropped(d.dropped == null ? List.of() : d.dropped)
                             .setQuorum(d.quorum)
                             .setDeadlineUnixMs(d.deadline)
                             .putAllLocalSteps(

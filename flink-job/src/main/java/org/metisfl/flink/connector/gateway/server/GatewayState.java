@@ -45,13 +45,19 @@ public final class GatewayState {
         }
     }
 
-    /** The round currently open at this gateway. */
+    /** The round currently open at this gateway, and the participants dropped from it. */
     public record Plan(
             long round,
             Set<String> participants,
             long deadline,
             TrainTask train,
-            Map<String, Long> localSteps) {
+            Map<String, Long> localSteps,
+            Set<String> dropped) {
+
+        /** True if {@code learnerId} is a participant still expected to contribute. */
+        boolean expects(String learnerId) {
+            return participants.contains(learnerId) && !dropped.contains(learnerId);
+        }
 
         /** The training task of one participant (its own local steps, if sized). */
         TrainTask trainTaskOf(String learnerId) {
@@ -59,6 +65,12 @@ public final class GatewayState {
             return steps == null ? train : train.toBuilder().setLocalSteps(steps).build();
         }
     }
+
+    /**
+     * How many rounds the accepted-update ledger remembers: a resend of an update that counted is
+     * answered DUPLICATE also after its round closed, for this many rounds.
+     */
+    static final int LEDGER_ROUNDS = 8;
 
     /** Longest wait for pending acknowledgements before the learners are told to shut down. */
     private static final long SHUTDOWN_WAIT_MS = 30_000;
@@ -313,7 +325,8 @@ public final class GatewayState {
                                 plan.train().toBuilder()
                                         .setDeadlineUnixMs(header.getPlan().getDeadlineUnixMs())
                                         .build(),
-                                plan.localSteps());
+                                plan.localSteps(),
+                                plan.dropped());
                 queue.offer(roundOpened(header), Long.MAX_VALUE, null);
             }
             if (header.hasPlan() && (plan == null || header.getPlan().getRound() > plan.round())) {
@@ -326,9 +339,10 @@ public final class GatewayState {
                                 trainTask().toBuilder()
                                         .setDeadlineUnixMs(p.getDeadlineUnixMs())
                                         .build(),
-                                Map.copyOf(p.getLocalStepsMap()));
+                                Map.copyOf(p.getLocalStepsMap()),
+                                Set.of());
                 newParticipants = plan.participants();
-                pruneAcceptedBefore(plan.round() - 1);
+                pruneAcceptedBefore(plan.round() - LEDGER_ROUNDS);
                 queue.offer(roundOpened(header), Long.MAX_VALUE, null);
                 LOG.info(
                         "Gateway {}: round {} open with {} participants ({} connected here)",
@@ -336,6 +350,12 @@ public final class GatewayState {
                         p.getRound(),
                         p.getParticipantsCount(),
                         streams.size());
+            }
+            if (header.hasPlan()
+                    && plan != null
+                    && header.getPlan().getRound() == plan.round()
+                    && !plan.dropped().containsAll(header.getPlan().getDroppedList())) {
+                dropParticipants(header);
             }
             if (header.getSelectionRound() > selectionRound) {
                 selectionRound = header.getSelectionRound();
@@ -405,7 +425,7 @@ public final class GatewayState {
         if (training
                 && p != null
                 && m != null
-                && p.participants().contains(learnerId)
+                && p.expects(learnerId)
                 && !accepted.containsKey(updateKey(learnerId, Long.toString(p.round())))) {
             tasks.add(
                     Task.newBuilder()
@@ -432,6 +452,82 @@ public final class GatewayState {
                 streams.remove(learnerId, stream);
             }
         }
+    }
+
+    /**
+     * Drops the participants the directive's plan newly lists as dropped: from now on this gateway
+     * refuses their updates for the round (see {@link #offerRoundUpdate}), and it tells every shard
+     * with one PARTICIPANT_DROPPED record each, stamped after every update of theirs it accepted.
+     * Called under this object's lock, as {@link #offerRoundUpdate} runs.
+     */
+    private void dropParticipants(DirectiveHeader header) {
+        Set<String> dropped = new HashSet<>(plan.dropped());
+        List<GatewayEvent> events = new ArrayList<>();
+        for (String learner : header.getPlan().getDroppedList()) {
+            if (!plan.participants().contains(learner) || !dropped.add(learner)) {
+                continue;
+            }
+            for (int s = 0; s < header.getNumShards(); s++) {
+                GatewayEvent e = GatewayEvent.of(GatewayEvent.Kind.PARTICIPANT_DROPPED);
+                e.gateway = gatewayIndex;
+                e.gateways = config.gatewayParallelism();
+                e.learnerId = learner;
+                e.round = plan.round();
+                e.shard = s;
+                e.numShards = header.getNumShards();
+                events.add(e);
+            }
+            LOG.info(
+                    "Gateway {}: learner {} dropped from round {} (its task stream is gone)",
+                    gatewayIndex,
+                    learner,
+                    plan.round());
+        }
+        plan =
+                new Plan(
+                        plan.round(),
+                        plan.participants(),
+                        plan.deadline(),
+                        plan.train(),
+                        plan.localSteps(),
+                        Set.copyOf(dropped));
+        if (!events.isEmpty()) {
+            queue.offer(events, Long.MAX_VALUE, null);
+        }
+    }
+
+    /**
+     * Synchronous: stamps and enqueues the batch of {@code learnerId}'s update of {@code round} if
+     * that round is still the one open here, its deadline has not passed and the learner was not
+     * dropped from it; the check and the stamp are atomic with round changes and drops, so an
+     * update enqueued here is in its round's aggregation at every shard.
+     *
+     * @return null if enqueued, else why not (the caller keeps the reservation)
+     */
+    synchronized String offerRoundUpdate(
+            String learnerId,
+            long round,
+            List<GatewayEvent> batch,
+            Runnable onDurable,
+            IngestBudget.Reservation reservation) {
+        Plan p = plan;
+        if (p == null || p.round() != round) {
+            return "round "
+                    + round
+                    + " closed before the whole update arrived"
+                    + (p == null ? "" : " (the open round is " + p.round() + ")");
+        }
+        if (p.dropped().contains(learnerId)) {
+            return "learner "
+                    + learnerId
+                    + " was dropped from round "
+                    + round
+                    + " (its task stream was gone longer than round.participant-grace)";
+        }
+        if (queue.offer(batch, p.deadline(), onDurable, reservation) == Long.MIN_VALUE) {
+            return "round " + round + " closed at its deadline before the whole update arrived";
+        }
+        return null;
     }
 
     /** One ROUND_OPENED record per shard for the directive's plan. */

@@ -259,6 +259,14 @@ final class UpdateReceiver implements StreamObserver<UpdateChunk> {
                                     + h.getRound()
                                     + " yet (it is starting); retry shortly");
                 }
+                key = GatewayState.updateKey(learner, Long.toString(h.getRound()));
+                CompletableFuture<Void> counted = state.accepted().get(key);
+                if (counted != null) {
+                    // A resend of an update that counted, maybe after its round closed.
+                    updateKey = key;
+                    original = counted;
+                    return null;
+                }
                 if (h.getRound() != plan.round()) {
                     return LearnerServiceImpl.failedPrecondition(
                             "round "
@@ -276,7 +284,15 @@ final class UpdateReceiver implements StreamObserver<UpdateChunk> {
                                     + " is not a participant of round "
                                     + plan.round());
                 }
-                key = GatewayState.updateKey(learner, Long.toString(h.getRound()));
+                if (plan.dropped().contains(learner)) {
+                    return LearnerServiceImpl.failedPrecondition(
+                            "learner "
+                                    + learner
+                                    + " was dropped from round "
+                                    + plan.round()
+                                    + " (its task stream was gone longer than"
+                                    + " round.participant-grace); wait for the next task");
+                }
             }
             String mismatch = compareSpecs(h.getTensorsList(), model.tensors());
             if (mismatch != null) {
@@ -331,8 +347,6 @@ final class UpdateReceiver implements StreamObserver<UpdateChunk> {
 
     private void acceptUpdate(String learner, long round, float[][] shards) {
         boolean async = state.config().asynchronous();
-        Plan plan = state.plan();
-        long deadline = async ? Long.MAX_VALUE : plan.deadline();
         long base = header.hasBaseModelVersion() ? header.getBaseModelVersion() : round;
         CompletableFuture<Void> durable = new CompletableFuture<>();
         CompletableFuture<Void> earlier = state.accepted().putIfAbsent(updateKey, durable);
@@ -368,33 +382,35 @@ final class UpdateReceiver implements StreamObserver<UpdateChunk> {
             e.values = shards[s];
             batch.add(e);
         }
-        long stamp =
-                state.queue()
-                        .offer(
-                                batch,
-                                deadline,
-                                () -> {
-                                    // Answer first: completing may send the final Shutdown.
-                                    answer(SubmitUpdateResponse.Status.ACCEPTED);
-                                    durable.complete(null);
-                                },
-                                reservation);
-        if (stamp != Long.MIN_VALUE) {
+        Runnable onDurable =
+                () -> {
+                    // Answer first: completing may send the final Shutdown.
+                    answer(SubmitUpdateResponse.Status.ACCEPTED);
+                    durable.complete(null);
+                };
+        // Synchronous: the update's own round must still be open when its last byte is in (not
+        // whichever round is open then), else it would be answered ACCEPTED and never counted.
+        String refused =
+                async
+                        ? null
+                        : state.offerRoundUpdate(learner, round, batch, onDurable, reservation);
+        if (async) {
+            state.queue().offer(batch, Long.MAX_VALUE, onDurable, reservation);
+        }
+        if (refused == null) {
             reservation = null; // the queue's now
+            if (async) {
+                state.onAsyncUpdateAccepted(learner, updateKey);
+            }
+            return;
         }
-        if (stamp != Long.MIN_VALUE && async) {
-            state.onAsyncUpdateAccepted(learner, updateKey);
-        }
-        if (stamp == Long.MIN_VALUE) {
-            state.accepted().remove(updateKey, durable);
-            durable.complete(null);
-            fail(
-                    LearnerServiceImpl.failedPrecondition(
-                            "round "
-                                    + round
-                                    + " closed at its deadline before the update arrived;"
-                                    + " wait for the next task"));
-        }
+        state.accepted().remove(updateKey, durable);
+        durable.complete(null);
+        // Not counted, and resending it cannot help: FAILED_PRECONDITION tells the learner to
+        // drop it and wait for its next task.
+        fail(
+                LearnerServiceImpl.failedPrecondition(
+                        refused + "; the update was not counted, wait for the next task"));
     }
 
     private static String compareSpecs(List<TensorSpec> got, List<TensorSpec> want) {

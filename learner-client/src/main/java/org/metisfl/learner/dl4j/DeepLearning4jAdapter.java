@@ -49,6 +49,7 @@ public final class DeepLearning4jAdapter implements ModelAdapter {
     private final DataSetIterator train;
     private final DataSetIterator test;
     private final TrainingProgress progress;
+    private Batches stepBatches;
     private long numTrainingExamples = -1;
     private long numTestExamples = -1;
 
@@ -186,9 +187,10 @@ public final class DeepLearning4jAdapter implements ModelAdapter {
         long examples = 0;
         long batches = 0;
         double weightedLoss = 0;
+        stepBatches = null;
         for (int epoch = 1; epoch <= epochs; epoch++) {
             resetIfPossible(train);
-            Iterator<DataSet> data = batches(batchSize);
+            Iterator<DataSet> data = batches(batchSize).iterator;
             try (TrainingProgress.Epoch progress =
                     this.progress.epoch(task.round(), epoch, epochs, batchesPerEpoch)) {
                 while (data.hasNext()) {
@@ -213,8 +215,13 @@ public final class DeepLearning4jAdapter implements ModelAdapter {
         long examples = 0;
         double weightedLoss = 0;
         long steps = 0;
-        resetIfPossible(train);
-        Iterator<DataSet> data = batches(batchSize);
+        // Counted first: counting passes over (and resets) the training iterator.
+        numTrainingExamples();
+        // Local steps go on where the last run stopped, so that short runs still cover all data.
+        if (stepBatches == null || stepBatches.size != batchSize) {
+            stepBatches = batches(batchSize);
+        }
+        Iterator<DataSet> data = stepBatches.iterator;
         try (TrainingProgress.Epoch progress =
                 this.progress.steps(task.round(), task.localSteps())) {
             while (steps < task.localSteps()) {
@@ -230,7 +237,8 @@ public final class DeepLearning4jAdapter implements ModelAdapter {
                                         + " resettable DataSetIterator");
                     }
                     train.reset();
-                    data = batches(batchSize);
+                    stepBatches = batches(batchSize);
+                    data = stepBatches.iterator;
                     if (!data.hasNext()) {
                         throw new IllegalStateException(
                                 "the training iterator yielded no examples; check the local"
@@ -263,12 +271,12 @@ public final class DeepLearning4jAdapter implements ModelAdapter {
         return (numTrainingExamples() + batchSize - 1) / batchSize;
     }
 
-    /** One pass over the training data in mini-batches of {@code batchSize}. */
-    private Iterator<DataSet> batches(int batchSize) {
-        if (batchSize == train.batch()) {
-            return train;
-        }
-        return new Rebatching(train, batchSize);
+    /** The rest of the pass over the training data, in mini-batches of {@code size}. */
+    private record Batches(int size, Iterator<DataSet> iterator) {}
+
+    private Batches batches(int batchSize) {
+        return new Batches(
+                batchSize, batchSize == train.batch() ? train : new Rebatching(train, batchSize));
     }
 
     /**

@@ -269,6 +269,11 @@ class DeepLearning4jAdapterTest {
 
         assertThat(sizes).containsExactly(32L, 32L, 32L, 4L, 32L);
         assertThat(result.numTrainingExamples()).isEqualTo(132);
+
+        // The next run goes on where this one stopped (100 = 32 + 32 + 32 + 4 per pass).
+        sizes.clear();
+        adapter.train(new TrainTask(2, 0, 32, 0, 4, 0));
+        assertThat(sizes).containsExactly(32L, 32L, 4L, 32L);
     }
 
     @Test

@@ -17,9 +17,12 @@ import org.apache.flink.util.OutputTag;
 import org.metisfl.flink.aggregation.AsyncShardAggregator;
 import org.metisfl.flink.aggregation.ShardAggregator;
 import org.metisfl.flink.aggregation.ShardKeys;
+import org.metisfl.flink.aggregation.rule.Rules;
 import org.metisfl.flink.config.CoordinatorOptions;
 import org.metisfl.flink.config.FederationConfig;
 import org.metisfl.flink.config.FederationOptions.StateBackend;
+import org.metisfl.flink.config.GatewayOptions;
+import org.metisfl.flink.config.RuleOptions;
 import org.metisfl.flink.connector.gateway.LearnerGatewaySource;
 import org.metisfl.flink.connector.model.ModelSink;
 import org.metisfl.flink.connector.results.ResultsSink;
@@ -88,7 +91,9 @@ public final class FederationPipeline {
 
         SingleOutputStreamOperator<GatewayEvent> aggregationRecords =
                 env.fromSource(
-                                LearnerGatewaySource.builder().config(config).build(),
+                                LearnerGatewaySource.builder()
+                                        .options(GatewayOptions.from(config))
+                                        .build(),
                                 WatermarkStrategy.noWatermarks(),
                                 "learner-gateway")
                         .setParallelism(config.gatewayParallelism())
@@ -109,15 +114,19 @@ public final class FederationPipeline {
                                 ? config.asyncRule().name().toLowerCase()
                                 : config.rule().name().toLowerCase())
                         + ")";
+        RuleOptions rules = RuleOptions.of(config);
         DataStream<GlobalShard> shards =
                 byShard.transform(
                                 aggregatorName,
                                 TypeInformation.of(GlobalShard.class),
                                 config.asynchronous()
                                         ? new FlushingKeyedProcessOperator<>(
-                                                new AsyncShardAggregator(config))
+                                                new AsyncShardAggregator(
+                                                        Rules.async(rules),
+                                                        Rules.staleness(rules),
+                                                        rules.asyncMaxStaleness()))
                                         : new FlushingKeyedProcessOperator<>(
-                                                new ShardAggregator(config)))
+                                                new ShardAggregator(Rules.of(rules))))
                         .setParallelism(config.jobParallelism())
                         .name(aggregatorName)
                         .uid("shard-aggregator")

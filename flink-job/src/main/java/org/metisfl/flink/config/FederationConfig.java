@@ -17,7 +17,8 @@ import org.metisfl.flink.config.FederationOptions.StateBackend;
 
 /**
  * A validated, immutable snapshot of a federation's configuration, read once from the {@link
- * FederationOptions} keys and shipped with the job to every operator.
+ * FederationOptions} keys. The job's entry points read it; each operator receives only its own
+ * part: {@link GatewayOptions}, {@link RuleOptions} (the aggregators), {@link CoordinatorOptions}.
  */
 public final class FederationConfig implements Serializable {
     private static final long serialVersionUID = 1L;

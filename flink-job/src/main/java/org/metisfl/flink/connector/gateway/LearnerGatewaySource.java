@@ -10,6 +10,7 @@ import org.apache.flink.api.connector.source.SplitEnumerator;
 import org.apache.flink.api.connector.source.SplitEnumeratorContext;
 import org.apache.flink.core.io.SimpleVersionedSerializer;
 import org.metisfl.flink.config.FederationConfig;
+import org.metisfl.flink.config.GatewayOptions;
 import org.metisfl.flink.connector.gateway.enumerator.GatewayEnumerator;
 import org.metisfl.flink.connector.gateway.enumerator.GatewayEnumeratorState;
 import org.metisfl.flink.connector.gateway.enumerator.GatewayEnumeratorStateSerializer;
@@ -27,7 +28,7 @@ import org.metisfl.flink.model.GatewayEvent;
  *
  * <pre>{@code
  * DataStream<GatewayEvent> events = env.fromSource(
- *         LearnerGatewaySource.builder().config(config).build(),
+ *         LearnerGatewaySource.builder().options(GatewayOptions.from(config)).build(),
  *         WatermarkStrategy.noWatermarks(), "learner-gateway")
  *     .setParallelism(config.gatewayParallelism());
  * }</pre>
@@ -36,10 +37,10 @@ public final class LearnerGatewaySource
         implements Source<GatewayEvent, GatewaySplit, GatewayEnumeratorState> {
     private static final long serialVersionUID = 1L;
 
-    private final FederationConfig config;
+    private final GatewayOptions options;
 
-    LearnerGatewaySource(FederationConfig config) {
-        this.config = config;
+    LearnerGatewaySource(GatewayOptions options) {
+        this.options = options;
     }
 
     public static Builder builder() {
@@ -55,7 +56,7 @@ public final class LearnerGatewaySource
     public SplitEnumerator<GatewaySplit, GatewayEnumeratorState> createEnumerator(
             SplitEnumeratorContext<GatewaySplit> context) {
         List<Integer> gateways = new ArrayList<>();
-        for (int i = 0; i < config.gatewayParallelism(); i++) {
+        for (int i = 0; i < options.gatewayParallelism(); i++) {
             gateways.add(i);
         }
         return new GatewayEnumerator(
@@ -80,26 +81,33 @@ public final class LearnerGatewaySource
 
     @Override
     public SourceReader<GatewayEvent, GatewaySplit> createReader(SourceReaderContext context) {
-        return new GatewayReader(context, config, System::currentTimeMillis);
+        return new GatewayReader(context, options, System::currentTimeMillis);
     }
 
     /** Builds a {@link LearnerGatewaySource}. */
     public static final class Builder {
-        private FederationConfig config;
+        private GatewayOptions options;
 
         Builder() {}
 
-        public Builder config(FederationConfig config) {
-            this.config = config;
+        /** The gateway's options (required). */
+        public Builder options(GatewayOptions options) {
+            this.options = options;
             return this;
         }
 
+        /** The gateway's options, taken from a federation's validated configuration. */
+        public Builder config(FederationConfig config) {
+            return options(GatewayOptions.from(config));
+        }
+
         public LearnerGatewaySource build() {
-            if (config == null) {
+            if (options == null) {
                 throw new IllegalStateException(
-                        "LearnerGatewaySource needs a federation config: call config(...)");
+                        "LearnerGatewaySource needs its options: call options(GatewayOptions.from"
+                                + "(config)) or config(config)");
             }
-            return new LearnerGatewaySource(config);
+            return new LearnerGatewaySource(options);
         }
     }
 }

@@ -12,6 +12,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 import org.metisfl.flink.config.FederationConfig;
+import org.metisfl.flink.config.GatewayOptions;
 import org.metisfl.flink.connector.gateway.server.GatewayServer;
 import org.metisfl.flink.connector.gateway.server.GatewayState;
 import org.metisfl.flink.connector.gateway.server.StampedEventQueue;
@@ -56,7 +57,9 @@ class ModelSinkDeliveryTest {
 
     private Gateway gateway(FederationConfig config, int index) throws Exception {
         StampedEventQueue queue = new StampedEventQueue(System::currentTimeMillis);
-        GatewayState state = new GatewayState(config, index, new TokenAuthority(SECRET), queue);
+        GatewayState state =
+                new GatewayState(
+                        GatewayOptions.from(config), index, new TokenAuthority(SECRET), queue);
         GatewayServer server = new GatewayServer(state, "127.0.0.1", 0, SECRET);
         servers.add(server);
         GatewayEvent e = GatewayEvent.of(GatewayEvent.Kind.ANNOUNCE);

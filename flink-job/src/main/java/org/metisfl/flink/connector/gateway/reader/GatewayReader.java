@@ -16,7 +16,7 @@ import org.apache.flink.api.connector.source.ReaderOutput;
 import org.apache.flink.api.connector.source.SourceReader;
 import org.apache.flink.api.connector.source.SourceReaderContext;
 import org.apache.flink.core.io.InputStatus;
-import org.metisfl.flink.config.FederationConfig;
+import org.metisfl.flink.config.GatewayOptions;
 import org.metisfl.flink.connector.gateway.server.GatewayServer;
 import org.metisfl.flink.connector.gateway.server.GatewayState;
 import org.metisfl.flink.connector.gateway.server.StampedEventQueue;
@@ -38,7 +38,7 @@ public final class GatewayReader implements SourceReader<GatewayEvent, GatewaySp
     private static final long FINISH_GRACE_MS = 1_000;
 
     private final SourceReaderContext context;
-    private final FederationConfig config;
+    private final GatewayOptions config;
     private final LongSupplier clock;
     private final StampedEventQueue queue;
     private final ScheduledExecutorService ticker;
@@ -52,7 +52,7 @@ public final class GatewayReader implements SourceReader<GatewayEvent, GatewaySp
     private List<Runnable> emittedSinceSnapshot = new ArrayList<>();
     private final TreeMap<Long, List<Runnable>> awaitingCheckpoint = new TreeMap<>();
 
-    public GatewayReader(SourceReaderContext context, FederationConfig config, LongSupplier clock) {
+    public GatewayReader(SourceReaderContext context, GatewayOptions config, LongSupplier clock) {
         this.context = context;
         this.config = config;
         this.clock = clock;

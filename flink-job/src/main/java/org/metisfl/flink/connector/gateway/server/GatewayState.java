@@ -10,7 +10,7 @@ import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
-import org.metisfl.flink.config.FederationConfig;
+import org.metisfl.flink.config.GatewayOptions;
 import org.metisfl.flink.model.GatewayEvent;
 import org.metisfl.flink.model.ModelCodec;
 import org.metisfl.proto.v1.DirectiveHeader;
@@ -75,7 +75,7 @@ public final class GatewayState {
     /** Longest wait for pending acknowledgements before the learners are told to shut down. */
     private static final long SHUTDOWN_WAIT_MS = 30_000;
 
-    private final FederationConfig config;
+    private final GatewayOptions config;
     private final int gatewayIndex;
     private final TokenAuthority tokens;
     private final StampedEventQueue queue;
@@ -101,7 +101,7 @@ public final class GatewayState {
     private long selectionRound;
 
     public GatewayState(
-            FederationConfig config,
+            GatewayOptions config,
             int gatewayIndex,
             TokenAuthority tokens,
             StampedEventQueue queue) {
@@ -112,7 +112,7 @@ public final class GatewayState {
         this.chunkBytes = ModelCodec.chunkBytes(config.maxMessageBytes());
     }
 
-    public FederationConfig config() {
+    public GatewayOptions config() {
         return config;
     }
 
@@ -163,7 +163,7 @@ public final class GatewayState {
 
     /** True while the federation waits for a learner's weights as its initial model. */
     public boolean initialModelWanted() {
-        return config.initialModelFile().isEmpty() && model == null && !initialModelTaken;
+        return config.initialModelFromLearner() && model == null && !initialModelTaken;
     }
 
     /** Claims the initial-model slot of this gateway; false if it was taken. */

@@ -17,6 +17,7 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.metisfl.flink.config.FederationConfig;
+import org.metisfl.flink.config.GatewayOptions;
 import org.metisfl.proto.v1.Credentials;
 import org.metisfl.proto.v1.DType;
 import org.metisfl.proto.v1.LearnerServiceGrpc;
@@ -36,7 +37,7 @@ class SubmitUpdateFlowControlTest {
     private final StampedEventQueue queue =
             new StampedEventQueue(System::currentTimeMillis, new IngestBudget(6000, 1));
     private final GatewayState state =
-            new GatewayState(FederationConfig.of(Map.of()), 0, tokens, queue);
+            new GatewayState(GatewayOptions.from(FederationConfig.of(Map.of())), 0, tokens, queue);
     private Server server;
     private ManagedChannel channel;
 

@@ -13,6 +13,7 @@ import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.metisfl.flink.config.FederationConfig;
+import org.metisfl.flink.config.GatewayOptions;
 import org.metisfl.flink.model.GatewayEvent;
 import org.metisfl.proto.v1.Credentials;
 import org.metisfl.proto.v1.DType;
@@ -32,7 +33,7 @@ class UpdateReceiverTest {
     private final StampedEventQueue queue =
             new StampedEventQueue(System::currentTimeMillis, new IngestBudget(1500, 1));
     private final GatewayState state =
-            new GatewayState(FederationConfig.of(Map.of()), 0, tokens, queue);
+            new GatewayState(GatewayOptions.from(FederationConfig.of(Map.of())), 0, tokens, queue);
     private final LearnerServiceImpl service = new LearnerServiceImpl(state);
 
     /** What a granted upload asks for: all its messages (its whole size is reserved). */

@@ -1,0 +1,134 @@
+package org.metisfl.flink.config;
+
+import java.io.Serializable;
+import java.util.Optional;
+import org.metisfl.flink.config.FederationOptions.Scaling;
+
+/**
+ * What a learner gateway needs of a federation's configuration: where it listens, the message and
+ * model size limits, what it validates in an update, and the local work of the tasks it hands out.
+ * An immutable snapshot taken from the validated {@link FederationConfig}; accessors are named as
+ * there.
+ */
+public final class GatewayOptions implements Serializable {
+    private static final long serialVersionUID = 1L;
+
+    private final String host;
+    private final String advertisedHost;
+    private final int port;
+    private final int parallelism;
+    private final int maxMessageBytes;
+    private final long maxModelBytes;
+    private final boolean checkpointsEnabled;
+    private final boolean initialModelFromLearner;
+    private final boolean asynchronous;
+    private final long asyncMaxStaleness;
+    private final Scaling scaling;
+    private final int shardSize;
+    private final int trainEpochs;
+    private final int trainBatchSize;
+    private final double trainLearningRate;
+    private final long trainLocalSteps;
+    private final double proximalMu;
+    private final int evaluationBatchSize;
+
+    private GatewayOptions(FederationConfig c) {
+        host = c.gatewayHost();
+        advertisedHost = c.gatewayAdvertisedHost().orElse(null);
+        port = c.gatewayPort();
+        parallelism = c.gatewayParallelism();
+        maxMessageBytes = c.maxMessageBytes();
+        maxModelBytes = c.maxModelBytes();
+        checkpointsEnabled = c.checkpointsEnabled();
+        initialModelFromLearner = c.initialModelFile().isEmpty();
+        asynchronous = c.asynchronous();
+        asyncMaxStaleness = c.asyncMaxStaleness();
+        scaling = c.scaling();
+        shardSize = c.shardSize();
+        trainEpochs = c.trainEpochs();
+        trainBatchSize = c.trainBatchSize();
+        trainLearningRate = c.trainLearningRate();
+        trainLocalSteps = c.trainLocalSteps();
+        proximalMu = c.proximalMu();
+        evaluationBatchSize = c.evaluationBatchSize();
+    }
+
+    /** The gateway's part of a validated configuration. */
+    public static GatewayOptions from(FederationConfig config) {
+        return new GatewayOptions(config);
+    }
+
+    public String gatewayHost() {
+        return host;
+    }
+
+    public Optional<String> gatewayAdvertisedHost() {
+        return Optional.ofNullable(advertisedHost);
+    }
+
+    /** The first gateway's port (gateway i listens on port + i), or 0 for free ports. */
+    public int gatewayPort() {
+        return port;
+    }
+
+    public int gatewayParallelism() {
+        return parallelism;
+    }
+
+    public int maxMessageBytes() {
+        return maxMessageBytes;
+    }
+
+    public long maxModelBytes() {
+        return maxModelBytes;
+    }
+
+    public boolean checkpointsEnabled() {
+        return checkpointsEnabled;
+    }
+
+    /** True when the first learner's weights are the initial model (no model file). */
+    public boolean initialModelFromLearner() {
+        return initialModelFromLearner;
+    }
+
+    public boolean asynchronous() {
+        return asynchronous;
+    }
+
+    public long asyncMaxStaleness() {
+        return asyncMaxStaleness;
+    }
+
+    public Scaling scaling() {
+        return scaling;
+    }
+
+    public int shardSize() {
+        return shardSize;
+    }
+
+    public int trainEpochs() {
+        return trainEpochs;
+    }
+
+    public int trainBatchSize() {
+        return trainBatchSize;
+    }
+
+    public double trainLearningRate() {
+        return trainLearningRate;
+    }
+
+    public long trainLocalSteps() {
+        return trainLocalSteps;
+    }
+
+    public double proximalMu() {
+        return proximalMu;
+    }
+
+    public int evaluationBatchSize() {
+        return evaluationBatchSize;
+    }
+}

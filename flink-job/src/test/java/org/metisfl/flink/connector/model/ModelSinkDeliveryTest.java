@@ -108,7 +108,7 @@ class ModelSinkDeliveryTest {
     }
 
     private static float[] served(GatewayState state) {
-        GatewayState.ModelSnapshot m = state.model();
+        var m = state.model();
         assertThat(m.chunks()).allSatisfy(c -> assertThat(c.size()).isLessThanOrEqualTo(4096));
         float[] out = new float[(int) (m.totalBytes() / Float.BYTES)];
         int at = 0;

@@ -1,12 +1,11 @@
 package org.metisfl.flink.connector.gateway.server;
 
-import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
 import java.util.List;
 import java.util.Map;
-import org.metisfl.flink.connector.gateway.server.GatewayState.ModelSnapshot;
+import org.metisfl.flink.connector.gateway.server.ModelBoard.ModelSnapshot;
 import org.metisfl.flink.model.GatewayEvent;
 import org.metisfl.proto.v1.Credentials;
 import org.metisfl.proto.v1.EvaluationReport;
@@ -43,16 +42,17 @@ public final class LearnerServiceImpl extends LearnerServiceGrpc.LearnerServiceI
     @Override
     public void join(JoinRequest request, StreamObserver<JoinResponse> response) {
         if (state.isFinished()) {
-            response.onError(failedPrecondition("the federation is over"));
+            response.onError(LearnerStatus.failedPrecondition("the federation is over"));
             return;
         }
         if (request.getName().length() > MAX_NAME_LENGTH) {
             response.onError(
-                    invalid("name is longer than " + MAX_NAME_LENGTH + " characters; shorten it"));
+                    LearnerStatus.invalid(
+                            "name is longer than " + MAX_NAME_LENGTH + " characters; shorten it"));
             return;
         }
         if (request.getNumTrainingExamples() < 0 || request.getNumTestExamples() < 0) {
-            response.onError(invalid("example counts must not be negative"));
+            response.onError(LearnerStatus.invalid("example counts must not be negative"));
             return;
         }
         String id = state.tokens().newLearnerId();
@@ -65,7 +65,7 @@ public final class LearnerServiceImpl extends LearnerServiceGrpc.LearnerServiceI
                 JoinResponse.newBuilder()
                         .setLearnerId(id)
                         .setToken(state.tokens().tokenFor(id))
-                        .setInitialModelRequested(state.initialModelWanted())
+                        .setInitialModelRequested(state.board().initialModelWanted())
                         .setMaxMessageBytes(state.config().maxMessageBytes())
                         .build();
         // Answer once the registration is in a completed checkpoint: a learner never holds
@@ -98,7 +98,7 @@ public final class LearnerServiceImpl extends LearnerServiceGrpc.LearnerServiceI
     @Override
     public StreamObserver<UpdateChunk> submitUpdate(StreamObserver<SubmitUpdateResponse> response) {
         return UpdateReceiver.start(
-                state, this, (ServerCallStreamObserver<SubmitUpdateResponse>) response);
+                state, (ServerCallStreamObserver<SubmitUpdateResponse>) response);
     }
 
     @Override
@@ -110,31 +110,33 @@ public final class LearnerServiceImpl extends LearnerServiceGrpc.LearnerServiceI
             return;
         }
         String learner = request.getCredentials().getLearnerId();
-        if (request.getRound() > state.evalVersion()) {
+        if (request.getRound() > state.dispatch().evalVersion()) {
             response.onError(
-                    starting(
+                    LearnerStatus.starting(
                             "the gateway does not know the evaluation of round "
                                     + request.getRound()
                                     + " yet (it is starting); retry shortly"));
             return;
         }
-        if (request.getRound() != state.evalVersion() || !state.isEvaluator(learner)) {
+        if (request.getRound() != state.dispatch().evalVersion()
+                || !state.dispatch().isEvaluator(learner)) {
             response.onError(
-                    failedPrecondition(
+                    LearnerStatus.failedPrecondition(
                             "no evaluation of round "
                                     + request.getRound()
                                     + " is expected from this learner (current: round "
-                                    + state.evalVersion()
+                                    + state.dispatch().evalVersion()
                                     + ")"));
             return;
         }
         if (request.getNumExamples() < 0) {
-            response.onError(invalid("num_examples must not be negative"));
+            response.onError(LearnerStatus.invalid("num_examples must not be negative"));
             return;
         }
         for (Map.Entry<String, Double> m : request.getMetricsMap().entrySet()) {
             if (!Double.isFinite(m.getValue())) {
-                response.onError(invalid("metric '" + m.getKey() + "' is not finite"));
+                response.onError(
+                        LearnerStatus.invalid("metric '" + m.getKey() + "' is not finite"));
                 return;
             }
         }
@@ -147,7 +149,7 @@ public final class LearnerServiceImpl extends LearnerServiceGrpc.LearnerServiceI
                         LOG.debug("Evaluating learner went away: {}", gone.toString());
                     }
                 };
-        if (state.markEvaluated(learner, request.getRound())) {
+        if (state.ledger().markEvaluated(learner, request.getRound())) {
             GatewayEvent e = GatewayEvent.of(GatewayEvent.Kind.EVALUATION);
             e.gateway = state.gatewayIndex();
             e.learnerId = learner;
@@ -170,7 +172,9 @@ public final class LearnerServiceImpl extends LearnerServiceGrpc.LearnerServiceI
         }
         ModelSnapshot m = state.model();
         if (m == null) {
-            response.onError(failedPrecondition("there is no global model yet: wait for a task"));
+            response.onError(
+                    LearnerStatus.failedPrecondition(
+                            "there is no global model yet: wait for a task"));
             return;
         }
         new ModelStreamer(m, (ServerCallStreamObserver<ModelChunk>) response).start();
@@ -193,27 +197,8 @@ public final class LearnerServiceImpl extends LearnerServiceGrpc.LearnerServiceI
         response.onCompleted();
     }
 
-    /** Null if the credentials are valid, else the UNAUTHENTICATED error to return. */
-    StatusRuntimeException authenticate(Credentials c) {
-        String problem = state.tokens().check(c.getLearnerId(), c.getToken());
-        if (problem == null) {
-            return null;
-        }
-        LOG.debug("Refused credentials: {}", problem);
-        return Status.UNAUTHENTICATED.withDescription(problem).asRuntimeException();
-    }
-
-    static StatusRuntimeException invalid(String reason) {
-        return Status.INVALID_ARGUMENT.withDescription(reason).asRuntimeException();
-    }
-
-    /** A gateway that has not heard from the job yet (it just started): retry shortly. */
-    static StatusRuntimeException starting(String reason) {
-        return Status.UNAVAILABLE.withDescription(reason).asRuntimeException();
-    }
-
-    static StatusRuntimeException failedPrecondition(String reason) {
-        return Status.FAILED_PRECONDITION.withDescription(reason).asRuntimeException();
+    private StatusRuntimeException authenticate(Credentials c) {
+        return state.authentication().check(c);
     }
 
     /** Streams a model in chunks as fast as the learner reads them (gRPC flow control). */

@@ -12,8 +12,8 @@ import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import org.metisfl.flink.aggregation.rule.ContributionWeights;
 import org.metisfl.flink.config.FederationOptions.Scaling;
-import org.metisfl.flink.connector.gateway.server.GatewayState.ModelSnapshot;
-import org.metisfl.flink.connector.gateway.server.GatewayState.Plan;
+import org.metisfl.flink.connector.gateway.server.ModelBoard.ModelSnapshot;
+import org.metisfl.flink.connector.gateway.server.TaskDispatch.Plan;
 import org.metisfl.flink.model.GatewayEvent;
 import org.metisfl.flink.model.ModelCodec;
 import org.metisfl.flink.model.ShardDecoder;
@@ -48,7 +48,6 @@ final class UpdateReceiver implements StreamObserver<UpdateChunk> {
     private static final Logger LOG = LoggerFactory.getLogger(UpdateReceiver.class);
 
     private final GatewayState state;
-    private final LearnerServiceImpl service;
     private final ServerCallStreamObserver<SubmitUpdateResponse> response;
 
     private UpdateHeader header;
@@ -61,11 +60,8 @@ final class UpdateReceiver implements StreamObserver<UpdateChunk> {
     private boolean failed;
 
     private UpdateReceiver(
-            GatewayState state,
-            LearnerServiceImpl service,
-            ServerCallStreamObserver<SubmitUpdateResponse> response) {
+            GatewayState state, ServerCallStreamObserver<SubmitUpdateResponse> response) {
         this.state = state;
-        this.service = service;
         this.response = response;
     }
 
@@ -75,11 +71,9 @@ final class UpdateReceiver implements StreamObserver<UpdateChunk> {
      * set only then).
      */
     static UpdateReceiver start(
-            GatewayState state,
-            LearnerServiceImpl service,
-            ServerCallStreamObserver<SubmitUpdateResponse> response) {
+            GatewayState state, ServerCallStreamObserver<SubmitUpdateResponse> response) {
         response.disableAutoRequest();
-        UpdateReceiver receiver = new UpdateReceiver(state, service, response);
+        UpdateReceiver receiver = new UpdateReceiver(state, response);
         response.setOnCancelHandler(receiver::releaseBudget);
         response.request(1); // the header
         return receiver;
@@ -92,9 +86,7 @@ final class UpdateReceiver implements StreamObserver<UpdateChunk> {
         }
         if (header == null) {
             if (!chunk.hasHeader()) {
-                fail(
-                        LearnerServiceImpl.invalid(
-                                "the first message of an upload must be its header"));
+                fail(LearnerStatus.invalid("the first message of an upload must be its header"));
                 return;
             }
             header = chunk.getHeader();
@@ -115,7 +107,7 @@ final class UpdateReceiver implements StreamObserver<UpdateChunk> {
             return;
         }
         if (chunk.hasHeader()) {
-            fail(LearnerServiceImpl.invalid("an upload has one header, and it comes first"));
+            fail(LearnerStatus.invalid("an upload has one header, and it comes first"));
             return;
         }
         if (original != null) {
@@ -124,7 +116,7 @@ final class UpdateReceiver implements StreamObserver<UpdateChunk> {
         ByteString data = chunk.getData();
         if (data.size() > decoder.remainingBytes()) {
             fail(
-                    LearnerServiceImpl.invalid(
+                    LearnerStatus.invalid(
                             "the upload has more bytes than its header's tensors hold ("
                                     + decoder.totalBytes()
                                     + ")"));
@@ -149,7 +141,7 @@ final class UpdateReceiver implements StreamObserver<UpdateChunk> {
             return;
         }
         if (header == null) {
-            fail(LearnerServiceImpl.invalid("empty upload: send a header, then the tensor bytes"));
+            fail(LearnerStatus.invalid("empty upload: send a header, then the tensor bytes"));
             return;
         }
         if (original != null) {
@@ -158,7 +150,7 @@ final class UpdateReceiver implements StreamObserver<UpdateChunk> {
         }
         if (!decoder.isComplete()) {
             fail(
-                    LearnerServiceImpl.invalid(
+                    LearnerStatus.invalid(
                             "truncated upload: received "
                                     + decoder.receivedBytes()
                                     + " of "
@@ -168,7 +160,7 @@ final class UpdateReceiver implements StreamObserver<UpdateChunk> {
         }
         if (decoder.nonFiniteIndex() >= 0) {
             fail(
-                    LearnerServiceImpl.invalid(
+                    LearnerStatus.invalid(
                             nonFinite(decoder.nonFiniteIndex(), decoder.nonFiniteValue())));
             return;
         }
@@ -184,16 +176,16 @@ final class UpdateReceiver implements StreamObserver<UpdateChunk> {
     }
 
     private StatusRuntimeException checkHeader(UpdateHeader h) {
-        StatusRuntimeException denied = service.authenticate(h.getCredentials());
+        StatusRuntimeException denied = state.authentication().check(h.getCredentials());
         if (denied != null) {
             return denied;
         }
         if (state.isFinished()) {
-            return LearnerServiceImpl.failedPrecondition("the federation is over");
+            return LearnerStatus.failedPrecondition("the federation is over");
         }
         String problem = ModelCodec.checkSpecs(h.getTensorsList());
         if (problem != null) {
-            return LearnerServiceImpl.invalid(problem);
+            return LearnerStatus.invalid(problem);
         }
         long total = 0;
         tensors = new ArrayList<>(h.getTensorsCount());
@@ -217,8 +209,8 @@ final class UpdateReceiver implements StreamObserver<UpdateChunk> {
         boolean async = state.config().asynchronous();
         initialUpload = h.getRound() == 0 && (!async || state.model() == null);
         if (initialUpload) {
-            if (!state.initialModelWanted()) {
-                return LearnerServiceImpl.failedPrecondition(
+            if (!state.board().initialModelWanted()) {
+                return LearnerStatus.failedPrecondition(
                         "the federation already has an initial model; wait for a task");
             }
         } else {
@@ -226,14 +218,14 @@ final class UpdateReceiver implements StreamObserver<UpdateChunk> {
             String key;
             if (async) {
                 if (model == null) {
-                    return LearnerServiceImpl.starting(
+                    return LearnerStatus.starting(
                             "the gateway has no global model yet (it is starting);"
                                     + " retry shortly");
                 }
                 long base = h.hasBaseModelVersion() ? h.getBaseModelVersion() : h.getRound();
                 long stale = model.version() - base;
                 if (stale > state.config().asyncMaxStaleness()) {
-                    return LearnerServiceImpl.failedPrecondition(
+                    return LearnerStatus.failedPrecondition(
                             "the update was trained on model version "
                                     + base
                                     + ", "
@@ -245,22 +237,22 @@ final class UpdateReceiver implements StreamObserver<UpdateChunk> {
                                     + "); train on your next task instead");
                 }
                 if (h.getTaskId().isEmpty()) {
-                    return LearnerServiceImpl.invalid(
+                    return LearnerStatus.invalid(
                             "task_id is empty: send the id of the task the update answers");
                 }
-                key = GatewayState.updateKey(learner, h.getTaskId());
+                key = UpdateLedger.updateKey(learner, h.getTaskId());
             } else {
                 Plan plan = state.plan();
                 if (plan == null || model == null || !state.directiveSeen()) {
                     // A gateway that just (re)started learns the current round from the job in
                     // a moment: the learner should retry, not drop its update.
-                    return LearnerServiceImpl.starting(
+                    return LearnerStatus.starting(
                             "the gateway does not know round "
                                     + h.getRound()
                                     + " yet (it is starting); retry shortly");
                 }
-                key = GatewayState.updateKey(learner, Long.toString(h.getRound()));
-                CompletableFuture<Void> counted = state.accepted().get(key);
+                key = UpdateLedger.updateKey(learner, Long.toString(h.getRound()));
+                CompletableFuture<Void> counted = state.ledger().original(key);
                 if (counted != null) {
                     // A resend of an update that counted, maybe after its round closed.
                     updateKey = key;
@@ -268,7 +260,7 @@ final class UpdateReceiver implements StreamObserver<UpdateChunk> {
                     return null;
                 }
                 if (h.getRound() != plan.round()) {
-                    return LearnerServiceImpl.failedPrecondition(
+                    return LearnerStatus.failedPrecondition(
                             "round "
                                     + h.getRound()
                                     + " is not open"
@@ -278,14 +270,14 @@ final class UpdateReceiver implements StreamObserver<UpdateChunk> {
                                     + "; wait for the next task");
                 }
                 if (!plan.participants().contains(learner)) {
-                    return LearnerServiceImpl.failedPrecondition(
+                    return LearnerStatus.failedPrecondition(
                             "learner "
                                     + learner
                                     + " is not a participant of round "
                                     + plan.round());
                 }
                 if (plan.dropped().contains(learner)) {
-                    return LearnerServiceImpl.failedPrecondition(
+                    return LearnerStatus.failedPrecondition(
                             "learner "
                                     + learner
                                     + " was dropped from round "
@@ -296,26 +288,26 @@ final class UpdateReceiver implements StreamObserver<UpdateChunk> {
             }
             String mismatch = compareSpecs(h.getTensorsList(), model.tensors());
             if (mismatch != null) {
-                return LearnerServiceImpl.invalid(mismatch);
+                return LearnerStatus.invalid(mismatch);
             }
             if (state.config().scaling() == Scaling.EXAMPLES && h.getNumTrainingExamples() <= 0) {
-                return LearnerServiceImpl.invalid(
+                return LearnerStatus.invalid(
                         "num_training_examples must be > 0: it weighs the update in FedAvg");
             }
             if (state.config().scaling() == Scaling.BATCHES && h.getNumCompletedBatches() <= 0) {
-                return LearnerServiceImpl.invalid(
+                return LearnerStatus.invalid(
                         "num_completed_batches must be > 0: it weighs the update"
                                 + " (aggregation.scaling: batches)");
             }
             updateKey = key;
-            original = state.accepted().get(key);
+            original = state.ledger().original(key);
             if (original != null) {
                 return null; // a retry: answered DUPLICATE once the original is durable
             }
         }
         for (Map.Entry<String, Double> m : h.getMetricsMap().entrySet()) {
             if (!Double.isFinite(m.getValue())) {
-                return LearnerServiceImpl.invalid("metric '" + m.getKey() + "' is not finite");
+                return LearnerStatus.invalid("metric '" + m.getKey() + "' is not finite");
             }
         }
         // The initial model enters the job whole (one array); an update, cut in shards.
@@ -325,9 +317,9 @@ final class UpdateReceiver implements StreamObserver<UpdateChunk> {
     }
 
     private void acceptInitialModel(String learner, float[] values) {
-        if (!state.takeInitialModelSlot()) {
+        if (!state.board().takeInitialModelSlot()) {
             fail(
-                    LearnerServiceImpl.failedPrecondition(
+                    LearnerStatus.failedPrecondition(
                             "the federation already has an initial model; wait for a task"));
             return;
         }
@@ -349,7 +341,7 @@ final class UpdateReceiver implements StreamObserver<UpdateChunk> {
         boolean async = state.config().asynchronous();
         long base = header.hasBaseModelVersion() ? header.getBaseModelVersion() : round;
         CompletableFuture<Void> durable = new CompletableFuture<>();
-        CompletableFuture<Void> earlier = state.accepted().putIfAbsent(updateKey, durable);
+        CompletableFuture<Void> earlier = state.ledger().accept(updateKey, durable);
         if (earlier != null) {
             releaseBudget();
             earlier.whenComplete((v, e) -> answer(SubmitUpdateResponse.Status.DUPLICATE));
@@ -404,12 +396,12 @@ final class UpdateReceiver implements StreamObserver<UpdateChunk> {
             }
             return;
         }
-        state.accepted().remove(updateKey, durable);
+        state.ledger().withdraw(updateKey, durable);
         durable.complete(null);
         // Not counted, and resending it cannot help: FAILED_PRECONDITION tells the learner to
         // drop it and wait for its next task.
         fail(
-                LearnerServiceImpl.failedPrecondition(
+                LearnerStatus.failedPrecondition(
                         refused + "; the update was not counted, wait for the next task"));
     }
 

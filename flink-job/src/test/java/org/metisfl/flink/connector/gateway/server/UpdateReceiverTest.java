@@ -34,7 +34,6 @@ class UpdateReceiverTest {
             new StampedEventQueue(System::currentTimeMillis, new IngestBudget(1500, 1));
     private final GatewayState state =
             new GatewayState(GatewayOptions.from(FederationConfig.of(Map.of())), 0, tokens, queue);
-    private final LearnerServiceImpl service = new LearnerServiceImpl(state);
 
     /** What a granted upload asks for: all its messages (its whole size is reserved). */
     private static final int ALL = Integer.MAX_VALUE;
@@ -110,7 +109,7 @@ class UpdateReceiverTest {
 
     private Upload start() {
         FakeCall call = new FakeCall();
-        UpdateReceiver receiver = UpdateReceiver.start(state, service, call);
+        UpdateReceiver receiver = UpdateReceiver.start(state, call);
         assertThat(call.autoRequest).isFalse();
         assertThat(call.requested).isEqualTo(1); // the header only
         return new Upload(call, receiver);

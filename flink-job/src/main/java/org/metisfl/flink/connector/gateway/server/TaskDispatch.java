@@ -1,0 +1,354 @@
+package org.metisfl.flink.connector.gateway.server;
+
+import io.grpc.stub.ServerCallStreamObserver;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Supplier;
+import org.metisfl.flink.config.GatewayOptions;
+import org.metisfl.proto.v1.EvaluateTask;
+import org.metisfl.proto.v1.Shutdown;
+import org.metisfl.proto.v1.Task;
+import org.metisfl.proto.v1.TrainTask;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The task streams of the learners connected to this gateway and what they are asked to do: the
+ * open round's plan (who trains, until when, with how many local steps), the evaluation of the
+ * newest evaluated model, the outstanding asynchronous task of each learner, and at the end the
+ * Shutdown, sent only once every accepted update is durable.
+ */
+public final class TaskDispatch {
+    private static final Logger LOG = LoggerFactory.getLogger(TaskDispatch.class);
+
+    /** Longest wait for pending acknowledgements before the learners are told to shut down. */
+    static final long SHUTDOWN_WAIT_MS = 30_000;
+
+    /** The round currently open at this gateway, and the participants dropped from it. */
+    public record Plan(
+            long round,
+            Set<String> participants,
+            long deadline,
+            TrainTask train,
+            Map<String, Long> localSteps,
+            Set<String> dropped) {
+
+        /** True if {@code learnerId} is a participant still expected to contribute. */
+        boolean expects(String learnerId) {
+            return participants.contains(learnerId) && !dropped.contains(learnerId);
+        }
+
+        /** The training task of one participant (its own local steps, if sized). */
+        TrainTask trainTaskOf(String learnerId) {
+            Long steps = localSteps.get(learnerId);
+            return steps == null ? train : train.toBuilder().setLocalSteps(steps).build();
+        }
+    }
+
+    /** Hears when a learner's task stream opens or closes here (the job tracks reachability). */
+    public interface StreamListener {
+        void connected(String learnerId);
+
+        void disconnected(String learnerId);
+    }
+
+    private final GatewayOptions options;
+    private final ModelBoard board;
+    private final UpdateLedger ledger;
+    private final Supplier<String> newTaskId;
+    private final StreamListener listener;
+
+    private final Map<String, ServerCallStreamObserver<Task>> streams = new ConcurrentHashMap<>();
+
+    /** Asynchronous: the outstanding training task of each learner. */
+    private final Map<String, Task> asyncTasks = new ConcurrentHashMap<>();
+
+    private volatile Plan plan;
+    private volatile long evalVersion = -1;
+    private volatile Set<String> evaluators = Set.of();
+    private volatile boolean finished;
+    private volatile String finishReason = "";
+
+    /**
+     * @param newTaskId ids of asynchronous tasks (unique per gateway run)
+     * @param listener told of every task stream opened, and closed by its learner
+     */
+    public TaskDispatch(
+            GatewayOptions options,
+            ModelBoard board,
+            UpdateLedger ledger,
+            Supplier<String> newTaskId,
+            StreamListener listener) {
+        this.options = options;
+        this.board = board;
+        this.ledger = ledger;
+        this.newTaskId = newTaskId;
+        this.listener = listener;
+    }
+
+    public Plan plan() {
+        return plan;
+    }
+
+    public long evalVersion() {
+        return evalVersion;
+    }
+
+    public boolean isEvaluator(String learnerId) {
+        return evaluators.contains(learnerId);
+    }
+
+    public boolean isFinished() {
+        return finished;
+    }
+
+    public int connectedLearners() {
+        return streams.size();
+    }
+
+    /** The local work the federation's configuration asks of every training task. */
+    public TrainTask trainTask() {
+        return TrainTask.newBuilder()
+                .setEpochs(options.trainEpochs())
+                .setBatchSize(options.trainBatchSize())
+                .setLearningRate(options.trainLearningRate())
+                .setLocalSteps(options.trainLocalSteps())
+                .setProximalMu(options.proximalMu())
+                .build();
+    }
+
+    /** Registers a learner's task stream and sends it every task still outstanding. */
+    public void connect(String learnerId, ServerCallStreamObserver<Task> stream) {
+        ServerCallStreamObserver<Task> previous = streams.put(learnerId, stream);
+        if (previous != null && previous != stream) {
+            closeQuietly(previous);
+        }
+        listener.connected(learnerId);
+        stream.setOnCancelHandler(
+                () -> {
+                    if (streams.remove(learnerId, stream)) {
+                        listener.disconnected(learnerId);
+                    }
+                });
+        if (finished) {
+            sendShutdown(learnerId, stream);
+            return;
+        }
+        pushTasks(learnerId, true, !options.asynchronous());
+        if (options.asynchronous()) {
+            pushAsyncTask(learnerId);
+        }
+    }
+
+    /** Closes a learner's task stream (it left). */
+    public void disconnect(String learnerId) {
+        ServerCallStreamObserver<Task> s = streams.remove(learnerId);
+        if (s != null) {
+            closeQuietly(s);
+        }
+    }
+
+    /** Sets the model version to evaluate and its evaluators; returns them. */
+    Set<String> evaluate(long version, Set<String> learners) {
+        evalVersion = version;
+        evaluators = learners;
+        return learners;
+    }
+
+    /** Opens a new round. */
+    void open(Plan p) {
+        plan = p;
+    }
+
+    /** The open round, with a later deadline (the job restarted). */
+    void extendDeadline(long deadline) {
+        Plan p = plan;
+        plan =
+                new Plan(
+                        p.round(),
+                        p.participants(),
+                        deadline,
+                        p.train().toBuilder().setDeadlineUnixMs(deadline).build(),
+                        p.localSteps(),
+                        p.dropped());
+    }
+
+    /** The open round, with these participants dropped from it (their streams are gone). */
+    void drop(Set<String> dropped) {
+        Plan p = plan;
+        plan =
+                new Plan(
+                        p.round(),
+                        p.participants(),
+                        p.deadline(),
+                        p.train(),
+                        p.localSteps(),
+                        Set.copyOf(dropped));
+    }
+
+    /** The federation is over; returns false if it already was. */
+    boolean finish(String reason) {
+        if (finished) {
+            return false;
+        }
+        finished = true;
+        finishReason = reason;
+        return true;
+    }
+
+    /**
+     * Hands out what a directive changed: asynchronous tasks to every learner without one, the new
+     * round's training task to its participants and the evaluation to its evaluators.
+     */
+    void dispatch(Set<String> newEvaluators, Set<String> newParticipants) {
+        if (options.asynchronous()) {
+            for (String learner : streams.keySet()) {
+                if (!asyncTasks.containsKey(learner)) {
+                    pushAsyncTask(learner);
+                }
+            }
+        }
+        Set<String> affected = new HashSet<>(newEvaluators);
+        affected.addAll(newParticipants);
+        for (String learner : affected) {
+            if (streams.containsKey(learner)) {
+                pushTasks(
+                        learner,
+                        newEvaluators.contains(learner),
+                        newParticipants.contains(learner));
+            }
+        }
+    }
+
+    /** Asynchronous: a learner's update was accepted; hand it its next task right away. */
+    void onAsyncUpdateAccepted(String learnerId) {
+        asyncTasks.remove(learnerId);
+        pushAsyncTask(learnerId);
+    }
+
+    /** Sends the learner its outstanding asynchronous task, or a new one on the newest model. */
+    private void pushAsyncTask(String learnerId) {
+        ServerCallStreamObserver<Task> stream = streams.get(learnerId);
+        ModelBoard.ModelSnapshot m = board.current();
+        if (stream == null || m == null || finished) {
+            return;
+        }
+        Task task =
+                asyncTasks.computeIfAbsent(
+                        learnerId,
+                        id ->
+                                Task.newBuilder()
+                                        .setTaskId(newTaskId.get())
+                                        .setRound(m.version())
+                                        .setModelVersion(m.version())
+                                        .setTrain(trainTask())
+                                        .build());
+        send(learnerId, stream, List.of(task));
+    }
+
+    private void pushTasks(String learnerId, boolean evaluation, boolean training) {
+        ServerCallStreamObserver<Task> stream = streams.get(learnerId);
+        if (stream == null) {
+            return;
+        }
+        List<Task> tasks = new ArrayList<>(2);
+        long ev = evalVersion;
+        if (evaluation && evaluators.contains(learnerId) && !ledger.evaluated(learnerId, ev)) {
+            tasks.add(
+                    Task.newBuilder()
+                            .setTaskId("r" + ev + "/evaluate")
+                            .setRound(ev)
+                            .setModelVersion(ev)
+                            .setEvaluate(
+                                    EvaluateTask.newBuilder()
+                                            .setBatchSize(options.evaluationBatchSize()))
+                            .build());
+        }
+        Plan p = plan;
+        ModelBoard.ModelSnapshot m = board.current();
+        if (training
+                && p != null
+                && m != null
+                && p.expects(learnerId)
+                && !ledger.contains(UpdateLedger.updateKey(learnerId, Long.toString(p.round())))) {
+            tasks.add(
+                    Task.newBuilder()
+                            .setTaskId("r" + p.round() + "/train")
+                            .setRound(p.round())
+                            .setModelVersion(m.version())
+                            .setTrain(p.trainTaskOf(learnerId))
+                            .build());
+        }
+        send(learnerId, stream, tasks);
+    }
+
+    private void send(String learnerId, ServerCallStreamObserver<Task> stream, List<Task> tasks) {
+        if (tasks.isEmpty()) {
+            return;
+        }
+        synchronized (stream) {
+            try {
+                for (Task t : tasks) {
+                    stream.onNext(t);
+                }
+            } catch (RuntimeException e) {
+                LOG.debug("Task stream of {} is gone: {}", learnerId, e.toString());
+                streams.remove(learnerId, stream);
+            }
+        }
+    }
+
+    /**
+     * Sends every learner its Shutdown once the updates this gateway accepted are durable: a
+     * learner keeps an update until it is acknowledged, so it must not be told to stop before.
+     * Bounded by {@link #SHUTDOWN_WAIT_MS} in case no checkpoint completes any more.
+     */
+    void shutdownWhenDurable() {
+        ledger.allDurable(SHUTDOWN_WAIT_MS)
+                .whenComplete(
+                        (v, e) -> {
+                            for (Map.Entry<String, ServerCallStreamObserver<Task>> s :
+                                    streams.entrySet()) {
+                                sendShutdown(s.getKey(), s.getValue());
+                            }
+                        });
+    }
+
+    private void sendShutdown(String learnerId, ServerCallStreamObserver<Task> stream) {
+        synchronized (stream) {
+            try {
+                stream.onNext(
+                        Task.newBuilder()
+                                .setTaskId("shutdown")
+                                .setShutdown(Shutdown.newBuilder().setReason(finishReason))
+                                .build());
+                stream.onCompleted();
+            } catch (RuntimeException e) {
+                LOG.debug("Task stream of {} is gone: {}", learnerId, e.toString());
+            }
+        }
+        streams.remove(learnerId, stream);
+    }
+
+    private static void closeQuietly(ServerCallStreamObserver<Task> s) {
+        synchronized (s) {
+            try {
+                s.onCompleted();
+            } catch (RuntimeException ignored) {
+                // the stream was already closed by its learner
+            }
+        }
+    }
+
+    /** Closes every task stream (the gateway shuts down). */
+    public void closeAll() {
+        for (ServerCallStreamObserver<Task> s : streams.values()) {
+            closeQuietly(s);
+        }
+        streams.clear();
+    }
+}

@@ -89,6 +89,9 @@ abstract class ClusterCommand {
      * {@link CliException} if there is none or more than one.
      */
     JobInfo resolveJob(String jobId) {
+        if (jobId != null && !jobId.matches("[0-9a-fA-F]{32}")) {
+            return jobOfFederation(jobId);
+        }
         if (jobId != null) {
             return flink().job(jobId);
         }
@@ -131,6 +134,31 @@ abstract class ClusterCommand {
                         + repeatFor(active.get(0).id())
                         + "'",
                 CliException.USAGE);
+    }
+
+    /**
+     * The running job of the federation named {@code name} (names are unique among running jobs:
+     * submit refuses a second), else the latest job of that name.
+     */
+    private JobInfo jobOfFederation(String name) {
+        List<JobInfo> named =
+                flink().jobs().stream()
+                        .filter(j -> j.isMetisfl() && j.federation().equals(name))
+                        .toList();
+        return named.stream()
+                .filter(JobInfo::isActive)
+                .findFirst()
+                .or(() -> named.stream().findFirst())
+                .orElseThrow(
+                        () ->
+                                new CliException(
+                                        "'"
+                                                + name
+                                                + "' is neither a Flink job id (32 hex digits) nor"
+                                                + " the name of a federation on "
+                                                + flink().base()
+                                                + "; run 'metisfl status' to see the jobs",
+                                        CliException.USAGE));
     }
 
     /** Polls a savepoint request until it completes; returns its location. */

@@ -89,7 +89,7 @@ final class LearnersCommand extends ClusterCommand implements Callable<Integer> 
     @Option(
             names = "--logs",
             paramLabel = "DIR",
-            description = "Log folder (default: work/learners).")
+            description = "Log folder (default: work/learners/FEDERATION, by the job's federation).")
     Path logs;
 
     @Option(names = "--detach", description = "Start the learners and return; they keep running.")
@@ -122,10 +122,11 @@ final class LearnersCommand extends ClusterCommand implements Callable<Integer> 
                             + env().path(env().home().resolve("bin").resolve("setup"))
                             + "', or pass --data-dir DIR");
         }
+        Path defaultLogs = env().home().resolve("work").resolve("learners");
         Path logDir =
                 logs != null
                         ? env().resolve(logs.toString())
-                        : env().home().resolve("work").resolve("learners");
+                        : federation != null ? defaultLogs.resolve(federation) : defaultLogs;
         Files.createDirectories(logDir);
 
         List<Process> processes = new ArrayList<>();
@@ -220,8 +221,12 @@ final class LearnersCommand extends ClusterCommand implements Callable<Integer> 
         }
     }
 
+    /** The federation of the job whose gateways are used (its learners log under its name). */
+    private String federation;
+
     private List<String> gatewaysOfJob() {
         JobInfo job = resolveJob(jobId);
+        federation = job.federation();
         JobRecord record =
                 records()
                         .find(job.id())

@@ -54,7 +54,11 @@ abstract class SubmittingCommand extends ClusterCommand {
         FederationConfig config = submission.config();
         Path jobJar = jobJar();
         flink.overview(); // reachable?
+        checkNameFree(config);
         checkGatewaysFree(submission);
+        if (savepointPath == null && flink.isLocal()) {
+            archiveEarlierResults(Path.of(config.resultsFile()), config.name());
+        }
 
         String jarName = "metisfl-flink-job-" + checksum(jobJar) + ".jar";
         Optional<String> uploaded = flink.findJar(jarName);
@@ -150,6 +154,69 @@ abstract class SubmittingCommand extends ClusterCommand {
                                                 + env().home()
                                                 + "); build first: mvn install -DskipTests, or"
                                                 + " pass --jar"));
+    }
+
+    /**
+     * Refuses a federation whose name a running job on this cluster already has: a federation's
+     * results, learner logs and savepoints are kept under its name, so two running federations with
+     * one name would mix them.
+     */
+    private void checkNameFree(FederationConfig config) {
+        for (JobInfo j : flink().jobs()) {
+            if (j.isMetisfl() && j.isActive() && j.federation().equals(config.name())) {
+                throw new CliException(
+                        "a federation named '"
+                                + config.name()
+                                + "' is already running on "
+                                + flink().base()
+                                + " as job "
+                                + j.id()
+                                + "; its results, learner logs and savepoints are kept under its"
+                                + " name, so give this one another: --set federation.name="
+                                + config.name()
+                                + "-2 (or stop the other first with its job id)",
+                        CliException.USAGE);
+            }
+        }
+    }
+
+    /**
+     * A fresh federation starts with its own results: those an earlier federation of the same name
+     * left in the file are moved aside (a resumed federation appends to its file instead).
+     */
+    private void archiveEarlierResults(Path results, String name) {
+        try {
+            if (!Files.isRegularFile(results) || Files.size(results) == 0) {
+                return;
+            }
+            String stamp =
+                    java.time.format.DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")
+                            .withZone(java.time.ZoneId.systemDefault())
+                            .format(java.time.Instant.now());
+            String file = results.getFileName().toString();
+            int dot = file.lastIndexOf('.');
+            String archived =
+                    dot > 0
+                            ? file.substring(0, dot) + "-" + stamp + file.substring(dot)
+                            : file + "-" + stamp;
+            Path target = results.resolveSibling(archived);
+            Files.move(results, target);
+            out().println(
+                            "Results of an earlier federation '"
+                                    + name
+                                    + "' moved to "
+                                    + target
+                                    + " (this one starts its own "
+                                    + results.getFileName()
+                                    + ").");
+        } catch (IOException e) {
+            throw new CliException(
+                    "cannot move the earlier results "
+                            + results
+                            + " aside: "
+                            + e.getMessage()
+                            + "; move it yourself, or set federation.results-file");
+        }
     }
 
     /**

@@ -149,16 +149,8 @@ abstract class ClusterCommand {
                 .filter(JobInfo::isActive)
                 .findFirst()
                 .or(() -> named.stream().findFirst())
-                .orElseThrow(
-                        () ->
-                                new CliException(
-                                        "'"
-                                                + name
-                                                + "' is neither a Flink job id (32 hex digits) nor"
-                                                + " the name of a federation on "
-                                                + flink().base()
-                                                + "; run 'metisfl status' to see the jobs",
-                                        CliException.USAGE));
+                // not a federation's name either: the job id check says what to run
+                .orElseGet(() -> flink().job(name));
     }
 
     /** Polls a savepoint request until it completes; returns its location. */

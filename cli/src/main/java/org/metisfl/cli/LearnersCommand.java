@@ -89,7 +89,8 @@ final class LearnersCommand extends ClusterCommand implements Callable<Integer> 
     @Option(
             names = "--logs",
             paramLabel = "DIR",
-            description = "Log folder (default: work/learners/FEDERATION, by the job's federation).")
+            description =
+                    "Log folder (default: work/learners/FEDERATION, by the job's federation).")
     Path logs;
 
     @Option(names = "--detach", description = "Start the learners and return; they keep running.")

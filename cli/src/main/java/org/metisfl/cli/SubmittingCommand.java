@@ -164,6 +164,12 @@ abstract class SubmittingCommand extends ClusterCommand {
     private void checkNameFree(FederationConfig config) {
         for (JobInfo j : flink().jobs()) {
             if (j.isMetisfl() && j.isActive() && j.federation().equals(config.name())) {
+                List<String> extra =
+                        new ArrayList<>(
+                                List.of("--set", "federation.name=" + freeName(config.name())));
+                if (flink().isLocal() && config.gatewayPort() != 0) {
+                    extra.addAll(List.of("--set", "gateway.port=" + freePortBase(config)));
+                }
                 throw new CliException(
                         "a federation named '"
                                 + config.name()
@@ -172,12 +178,50 @@ abstract class SubmittingCommand extends ClusterCommand {
                                 + " as job "
                                 + j.id()
                                 + "; its results, learner logs and savepoints are kept under its"
-                                + " name, so give this one another: --set federation.name="
-                                + config.name()
-                                + "-2 (or stop the other first with its job id)",
+                                + " name, so run this one under another: '"
+                                + repeatWith(extra)
+                                + "' (or stop the other first: '"
+                                + suggest("stop", j.id())
+                                + "')",
                         CliException.USAGE);
             }
         }
+    }
+
+    /** {@code name-2}, {@code name-3}, ...: the first no job on the cluster has. */
+    private String freeName(String name) {
+        List<String> taken = flink().jobs().stream().map(JobInfo::federation).toList();
+        for (int i = 2; ; i++) {
+            if (!taken.contains(name + "-" + i)) {
+                return name + "-" + i;
+            }
+        }
+    }
+
+    /** A gateway port after the configured one with room for every gateway of the federation. */
+    private static int freePortBase(FederationConfig c) {
+        for (int base = c.gatewayPort() + 10; base < 65_000; base += 10) {
+            boolean free = true;
+            for (int i = 0; i < c.gatewayParallelism() && free; i++) {
+                free = portFree(c.gatewayHost(), base + i);
+            }
+            if (free) {
+                return base;
+            }
+        }
+        return c.gatewayPort() + 10;
+    }
+
+    /** This run's command line again with {@code extra} words appended. */
+    private String repeatWith(List<String> extra) {
+        StringBuilder b = new StringBuilder(env().command());
+        for (String a : spec.root().commandLine().getParseResult().originalArgs()) {
+            b.append(' ').append(shellWord(a));
+        }
+        for (String w : extra) {
+            b.append(' ').append(shellWord(w));
+        }
+        return b.toString();
     }
 
     /**

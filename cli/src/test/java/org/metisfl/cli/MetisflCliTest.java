@@ -414,6 +414,30 @@ class MetisflCliTest {
     }
 
     @Test
+    void aSecondFederationUnderARunningNameIsRefusedAndTheRenamingHintWorksWhenPasted()
+            throws Exception {
+        installHome();
+        Run first = submit();
+        assertThat(first.code()).as(first.err()).isZero();
+        String firstId = flink.jobs.keySet().iterator().next();
+        try (ServerSocket taken =
+                new ServerSocket(gatewayPort, 1, InetAddress.getLoopbackAddress())) {
+            Run again = submit();
+            assertThat(again.code()).isEqualTo(2);
+            assertThat(again.err())
+                    .contains("a federation named 'demo' is already running", firstId);
+            List<String> hints = hints(again.err());
+            assertThat(hints).hasSize(2);
+            assertThat(hints.get(0)).contains("--set federation.name=demo-2", "gateway.port=");
+            assertThat(hints.get(1)).isEqualTo(cli() + " stop " + firstId);
+            Run renamed = paste(hints.get(0));
+            assertThat(renamed.code()).as(renamed.err()).isZero();
+            assertThat(renamed.out()).contains("Submitted federation 'demo-2'");
+        }
+        assertThat(flink.jobs).hasSize(2);
+    }
+
+    @Test
     void withSeveralJobsTheHintRepeatsTheCommandForOneJobAndWorksWhenPasted() throws Exception {
         installHome();
         assertThat(submit().code()).isZero();

@@ -52,7 +52,8 @@ class TwoFederationsE2ECase {
                 .contains("'twin-a' is already running", jobA, "--set federation.name=twin-a-2");
 
         try (LearnerFleet a =
-                        new LearnerFleet(List.of("127.0.0.1:" + portA), SIZE, new long[] {1, 3}, 20);
+                        new LearnerFleet(
+                                List.of("127.0.0.1:" + portA), SIZE, new long[] {1, 3}, 20);
                 LearnerFleet b =
                         new LearnerFleet(
                                 List.of("127.0.0.1:" + portB), SIZE, new long[] {2, 5}, 20)) {

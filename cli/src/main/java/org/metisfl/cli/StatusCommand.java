@@ -57,8 +57,19 @@ final class StatusCommand extends ClusterCommand implements Callable<Integer> {
                     }
                 });
         out().println("  Federation: " + progress(job, record));
+        if (readableResults != null) {
+            // the report command reads the file here and needs no cluster: no --cluster
+            out().println(
+                            "  Report:     "
+                                    + env().command()
+                                    + " report "
+                                    + shellWord(env().path(readableResults)));
+        }
         return 0;
     }
+
+    /** The results file, once it holds a round and is readable here. */
+    private Path readableResults;
 
     private String progress(JobInfo job, Optional<JobRecord> record) {
         Path results =
@@ -84,6 +95,7 @@ final class StatusCommand extends ClusterCommand implements Callable<Integer> {
         if (rounds.isEmpty()) {
             return "no round finished yet (results go to " + results + ")";
         }
+        readableResults = results;
         RoundResult last = rounds.get(rounds.size() - 1);
         int total = record.map(r -> r.rounds).orElse(0);
         StringBuilder s = new StringBuilder();

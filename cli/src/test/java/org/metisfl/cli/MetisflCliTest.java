@@ -236,6 +236,18 @@ class MetisflCliTest {
                 .contains("federation 'demo'  RUNNING")
                 .contains("Gateways:   127.0.0.1:" + gatewayPort)
                 .contains("round 2 of 3 done, 1/2 learners contributed, last accuracy 0.7500");
+
+        // The report of the rounds so far, as status suggests it, pasted.
+        installHome();
+        List<String> hints = hints(r.out());
+        assertThat(hints).containsExactly(cli() + " report results/demo.jsonl");
+        Run report = paste(hints.get(0));
+        assertThat(report.code()).as(report.err()).isZero();
+        assertThat(
+                        org.metisfl.cli.report.FederationReport.readRows(
+                                dir.resolve("results/demo.html")))
+                .extracting(org.metisfl.cli.report.FederationReport.Row::round)
+                .containsExactly(1L, 2L);
     }
 
     @Test

@@ -218,13 +218,17 @@ public final class FederationConfigLoader {
 
     /**
      * Up to {@link #MAX_SUGGESTIONS} known keys close to {@code key}: the same last part under
-     * another section, or a small edit distance; else a few keys of the same section.
+     * another section, a last part containing this one's (or contained in it), or a small edit
+     * distance; else a few keys of the same section.
      */
     static String suggestion(String key, Collection<String> known) {
         String leaf = key.substring(key.lastIndexOf('.') + 1);
         List<String> close = new ArrayList<>();
         for (String k : known) {
-            if (k.endsWith("." + leaf) || editDistance(k, key) <= Math.max(2, key.length() / 5)) {
+            String kLeaf = k.substring(k.lastIndexOf('.') + 1);
+            if (k.endsWith("." + leaf)
+                    || editDistance(k, key) <= Math.max(2, key.length() / 5)
+                    || (leaf.length() >= 4 && (kLeaf.contains(leaf) || leaf.contains(kLeaf)))) {
                 close.add(k);
             }
         }

@@ -128,6 +128,11 @@ class FederationConfigLoaderTest {
                 FederationConfigLoader.knownOptions().keySet().stream().filter(s::contains).count();
         assertThat(named).isBetween(1L, 4L);
         assertThat(FederationConfigLoader.suggestion("nothing-like-it", List.of("a.b"))).isEmpty();
+        // a key named by part of its last word, under the wrong section
+        assertThat(
+                        FederationConfigLoader.suggestion(
+                                "learner.batch", FederationConfigLoader.knownOptions().keySet()))
+                .contains("train.batch-size");
     }
 
     @Test

@@ -49,6 +49,10 @@ public final class Quickstart {
                 return 0;
             }
             config = loadConfig(args);
+            if (!args.learner.equals("java") && !args.model.equals("mlp")) {
+                throw new IllegalArgumentException(
+                        "the Python example learner has the mlp model only; use --model mlp");
+            }
         } catch (IllegalArgumentException e) {
             System.err.println("quickstart: " + e.getMessage());
             return 2;
@@ -62,9 +66,12 @@ public final class Quickstart {
         Path logs = Files.createDirectories(args.workDir.resolve("logs"));
         long started = System.nanoTime();
         System.out.printf(
-                "Federation '%s': %d learners, %d %s of %s on Fashion-MNIST (%s, %s)%n",
+                "Federation '%s': %d %s learners, %d %s of %s on Fashion-MNIST (%s, %s)%n",
                 config.name(),
                 args.learners,
+                args.learner.equals("java")
+                        ? "DL4J"
+                        : args.learner.equals("python") ? "PyTorch" : "DL4J and PyTorch",
                 config.rounds(),
                 config.asynchronous() ? "model versions" : "rounds",
                 describe(config),
@@ -149,8 +156,65 @@ public final class Quickstart {
         return config;
     }
 
+    /** Whether learner {@code index} is a Python (PyTorch) learner; mixed alternates. */
+    static boolean pythonLearner(QuickstartArgs args, int index) {
+        return args.learner.equals("python") || (args.learner.equals("mixed") && index % 2 == 1);
+    }
+
+    /** The PyTorch learner of learner-python/examples, on Debian's python3 (METISFL_PYTHON). */
+    private static List<String> pythonLearnerCommand(
+            QuickstartArgs args, FederationConfig config, int index) {
+        String python = System.getenv().getOrDefault("METISFL_PYTHON", "/usr/bin/python3");
+        List<String> cmd = new ArrayList<>();
+        cmd.addAll(
+                List.of(
+                        python,
+                        "learner-python/examples/fashion_mnist.py",
+                        "--gateway",
+                        "127.0.0.1:" + config.gatewayPort(),
+                        "--learners",
+                        Integer.toString(args.learners),
+                        "--learner-index",
+                        Integer.toString(index),
+                        "--partition",
+                        args.partition,
+                        "--alpha",
+                        args.alpha,
+                        "--batch-size",
+                        Integer.toString(config.trainBatchSize())));
+        if (args.trainLimit != null) {
+            cmd.addAll(List.of("--train-limit", args.trainLimit));
+        }
+        if (args.testLimit != null) {
+            cmd.addAll(List.of("--test-limit", args.testLimit));
+        }
+        return cmd;
+    }
+
     private static Process startLearner(
             QuickstartArgs args, FederationConfig config, int index, Path logs) throws IOException {
+        List<String> cmd = new ArrayList<>();
+        if (pythonLearner(args, index)) {
+            cmd.addAll(pythonLearnerCommand(args, config, index));
+        } else {
+            cmd.addAll(javaLearnerCommand(args, config, index));
+        }
+        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
+        // Two cores shared by the job and every learner: one BLAS thread per learner.
+        pb.environment().put("OMP_NUM_THREADS", "1");
+        Process p = pb.start();
+        Path log = logs.resolve("learner-" + index + ".log");
+        Thread pump =
+                new Thread(
+                        () -> pump(p, "[learner-" + index + "] ", log),
+                        "learner-" + index + "-log");
+        pump.setDaemon(true);
+        pump.start();
+        return p;
+    }
+
+    private static List<String> javaLearnerCommand(
+            QuickstartArgs args, FederationConfig config, int index) {
         List<String> cmd = new ArrayList<>();
         cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         cmd.add("-Xmx2g");
@@ -183,18 +247,7 @@ public final class Quickstart {
         if (args.testLimit != null) {
             cmd.addAll(List.of("--test-limit", args.testLimit));
         }
-        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
-        // Two cores shared by the job and every learner: one BLAS thread per learner.
-        pb.environment().put("OMP_NUM_THREADS", "1");
-        Process p = pb.start();
-        Path log = logs.resolve("learner-" + index + ".log");
-        Thread pump =
-                new Thread(
-                        () -> pump(p, "[learner-" + index + "] ", log),
-                        "learner-" + index + "-log");
-        pump.setDaemon(true);
-        pump.start();
-        return p;
+        return cmd;
     }
 
     /** Copies a learner's output to its log file, and its progress lines to the console. */

@@ -19,6 +19,8 @@ final class QuickstartArgs {
               --partition P       iid | dirichlet (default iid)
               --alpha A           Dirichlet concentration (default 0.5)
               --model M           mlp | cnn (default mlp)
+              --learner L         java | python | mixed: DL4J learners, PyTorch learners
+                                  (learner-python/), or both in turns (default java)
               --train-limit K     learners use only the first K training examples (default all)
               --test-limit K      learners use only the first K test examples (default all)
               --web-ui-port P     Flink web UI port; -1 for none (default 8081)
@@ -33,6 +35,7 @@ final class QuickstartArgs {
     String partition = "iid";
     String alpha = "0.5";
     String model = "mlp";
+    String learner = "java";
     String trainLimit;
     String testLimit;
     int webUiPort = 8081;
@@ -59,6 +62,13 @@ final class QuickstartArgs {
                 case "--partition" -> a.partition = v;
                 case "--alpha" -> a.alpha = v;
                 case "--model" -> a.model = v;
+                case "--learner" -> {
+                    if (!List.of("java", "python", "mixed").contains(v)) {
+                        throw new IllegalArgumentException(
+                                "--learner takes java, python or mixed, got '" + v + "'");
+                    }
+                    a.learner = v;
+                }
                 case "--train-limit" -> a.trainLimit = Integer.toString(positive(flag, v));
                 case "--test-limit" -> a.testLimit = Integer.toString(positive(flag, v));
                 case "--web-ui-port" -> a.webUiPort = integer(flag, v);

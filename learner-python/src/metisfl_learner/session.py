@@ -1,0 +1,793 @@
+"""The learner's engine: joins, keeps one task stream open, and works through the tasks one at a
+time on the thread that called run(), while a reader thread only enqueues what the stream brings.
+Every failed call goes through failures.classify and one retry loop (_call). It mirrors the Java
+learner's LearnerSession, so both behave alike against the same gateway."""
+
+import logging
+import math
+import queue
+import random as _random
+import threading
+import time
+from typing import Callable, List, Optional, Sequence
+
+import grpc
+
+from metisfl_learner import codec
+from metisfl_learner._proto import LearnerServiceStub, pb
+from metisfl_learner.backoff import Backoff
+from metisfl_learner.errors import LearnerError, ModelMismatchError
+from metisfl_learner.failures import Kind, classify, code_of, describe
+from metisfl_learner.model import Model
+from metisfl_learner.options import LearnerOptions
+from metisfl_learner.types import EvaluateTask, LearnerSummary, TrainTask
+
+LOG = logging.getLogger("metisfl_learner")
+
+#: Task id of the learner's initial-model upload (round 0), as the Java learner's.
+INITIAL_TASK_ID = "init"
+#: Joins in a row that end in UNAUTHENTICATED again before the learner gives up.
+MAX_CONSECUTIVE_REJOINS = 5
+#: A task stream that stayed open this long proves the connection worked (seconds).
+STABLE_STREAM_SECONDS = 10.0
+#: Largest message the learner accepts from the gateway (model headers may exceed 4 MiB).
+MAX_INBOUND_MESSAGE_BYTES = 64 << 20
+#: Completed task ids remembered for deduplication.
+RECENT_IDS = 4096
+
+
+def channel_options(keepalive_time: float):
+    """gRPC channel settings of every learner connection: keepalive pings also without calls (a
+    dead gateway is noticed on an idle task stream), a large inbound limit, no built-in retries
+    (retrying is the learner's job: it knows which calls are idempotent)."""
+    return [
+        ("grpc.keepalive_time_ms", int(keepalive_time * 1000)),
+        ("grpc.keepalive_timeout_ms", 20000),
+        ("grpc.keepalive_permit_without_calls", 1),
+        ("grpc.http2.max_pings_without_data", 0),
+        ("grpc.max_receive_message_length", MAX_INBOUND_MESSAGE_BYTES),
+        ("grpc.max_send_message_length", MAX_INBOUND_MESSAGE_BYTES),
+        ("grpc.enable_retries", 0),
+    ]
+
+
+def parse_gateways(gateways) -> List[str]:
+    """'host:port' strings, validated."""
+    if isinstance(gateways, str):
+        gateways = [g for g in gateways.split(",") if g.strip()]
+    out = []
+    for g in gateways:
+        g = g.strip()
+        host, sep, port = g.rpartition(":")
+        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(
+                "gateway address '%s' is not host:port (e.g. 127.0.0.1:50051)" % g
+            )
+        out.append(g)
+    if not out:
+        raise ValueError("at least one gateway address (host:port) is required")
+    return out
+
+
+class Channels:
+    """The learner's one open channel, to one gateway of the list at a time; each reconnect moves
+    to the next gateway, round-robin. It closes only channels it created."""
+
+    def __init__(self, targets: Sequence[str], factory: Callable[[str], grpc.Channel]):
+        self.targets = list(targets)
+        self._factory = factory
+        self._index = -1
+        self._current = None
+        self._stub = None
+        self._lock = threading.Lock()
+
+    def stub(self) -> LearnerServiceStub:
+        with self._lock:
+            if self._current is None:
+                self._open_next()
+            return self._stub
+
+    def address(self) -> str:
+        return self.targets[max(self._index, 0)]
+
+    def next_address(self) -> str:
+        return self.targets[(self._index + 1) % len(self.targets)]
+
+    def next(self) -> None:
+        with self._lock:
+            self._open_next()
+
+    def _open_next(self):
+        if self._current is not None:
+            self._current.close()
+        self._index = (self._index + 1) % len(self.targets)
+        self._current = self._factory(self.targets[self._index])
+        self._stub = LearnerServiceStub(self._current)
+
+    def close(self) -> None:
+        """Closes the open channel (its calls fail with CANCELLED); the next stub() reopens."""
+        with self._lock:
+            if self._current is not None:
+                self._current.close()
+            self._current = None
+            self._stub = None
+            # The next stub() goes to the same gateway again.
+            self._index = max(self._index - 1, -1)
+
+
+class _Stop(Exception):
+    """Ends run() without an error: the user closed the learner or interrupted it."""
+
+
+class _Refused(Exception):
+    """The gateway refused one piece of work (an update, a report, a download): skip it."""
+
+    def __init__(self, kind: Kind, what: str, error):
+        super().__init__("%s: %s" % (what, describe(error)))
+        self.kind = kind
+        self.what = what
+        self.error = error
+
+
+class _Status:
+    """A failure of our own making, shaped like grpc.RpcError (code(), details())."""
+
+    def __init__(self, code, details):
+        self._code = code
+        self._details = details
+
+    def code(self):
+        return self._code
+
+    def details(self):
+        return self._details
+
+
+class LearnerSession:
+    def __init__(
+        self,
+        gateways,
+        name: str,
+        model: Model,
+        options: Optional[LearnerOptions] = None,
+        channel_factory: Optional[Callable[[str], grpc.Channel]] = None,
+        clock: Callable[[], float] = time.monotonic,
+        random: Callable[[], float] = _random.random,
+    ):
+        self.options = options or LearnerOptions()
+        self.name = name
+        self.model = model
+        if channel_factory is None:
+            opts = channel_options(self.options.keepalive_time)
+
+            def channel_factory(target):
+                return grpc.insecure_channel(target, options=opts)
+
+        self._channels = Channels(parse_gateways(gateways), channel_factory)
+        self._clock = clock
+        self._backoff = Backoff(
+            self.options.reconnect_initial_backoff, self.options.reconnect_max_backoff, random
+        )
+        self._lock = threading.Lock()
+        self._state = "new"
+        self._closing = False
+        self._close_requested = threading.Event()
+        self._run_exited = threading.Event()
+        self._run_thread = None
+        self._events = queue.Queue()
+        self._shutdown_announced = None
+
+        # Touched by the run() thread only.
+        self._credentials = None
+        self._max_message_bytes = 0
+        self._stream_wanted = False
+        self._stream = None
+        self._stream_generation = 0
+        self._stream_opened_at = 0.0
+        self._failed_attempts = 0
+        self._consecutive_rejoins = 0
+        self._gateway_unreachable = False
+        self._completed = {}
+        self._loaded_version = -1
+        self._local_specs = None
+
+        self.rounds_trained = 0
+        self.updates_dropped = 0
+        self.evaluations = 0
+        self.last_model_version = -1
+        self.reconnects = 0
+
+    # ---------------------------------------------------------------------------------------
+    # Lifecycle
+
+    def run(self) -> LearnerSummary:
+        with self._lock:
+            if self._state == "closed":
+                raise RuntimeError("the learner is closed; create a new Learner to run again")
+            if self._state != "new":
+                raise RuntimeError("run() was already called; a Learner runs once, create a new one")
+            self._state = "running"
+            self._run_thread = threading.current_thread()
+        try:
+            return self._run_loop()
+        finally:
+            self._cancel_stream()
+            self._channels.close()
+            with self._lock:
+                if self._state == "running":
+                    self._state = "ended"
+            self._run_exited.set()
+
+    def close(self) -> None:
+        """Leaves the federation if run() is still working and releases the connection. If a task
+        is running, waits up to the call timeout for it; the learner leaves when it ends."""
+        with self._lock:
+            previous = self._state
+            self._state = "closed"
+        if previous != "running":
+            self._channels.close()
+            return
+        self._closing = True
+        self._close_requested.set()
+        self._events.put(("wake", 0, None))
+        # Fails in-flight calls at once; run() then leaves on a fresh channel.
+        self._cancel_stream()
+        self._channels.close()
+        if threading.current_thread() is self._run_thread:
+            return
+        wait = self.options.call_timeout + 5
+        if not self._run_exited.wait(wait):
+            LOG.warning(
+                "the learner is still busy with a task after %.0f s; it leaves the federation"
+                " when the task ends",
+                wait,
+            )
+
+    def _run_loop(self) -> LearnerSummary:
+        try:
+            self._local_specs = self._encode(
+                self._adapter_call("get_weights", 0, self.model.get_weights), 0
+            ).specs
+            self._join()
+            self._stream_wanted = True
+            self._open_stream()
+            while True:
+                kind, generation, payload = self._next_event()
+                if kind == "task":
+                    # A task arrived: the connection works again.
+                    self._failed_attempts = 0
+                    reason = self._handle(payload)
+                    if reason is not None:
+                        return self._summary(True, reason)
+                elif kind == "ended" and generation == self._stream_generation:
+                    self._on_stream_ended(payload)
+        except _Stop as stop:
+            LOG.info("stopping: %s", stop)
+            self._leave()
+            return self._summary(False, str(stop))
+        except KeyboardInterrupt:
+            LOG.info("stopping: interrupted")
+            self._leave()
+            raise
+        except LearnerError:
+            if not self._gateway_unreachable:
+                self._leave()
+            raise
+        except Exception as e:  # noqa: BLE001 - reported as a LearnerError with its cause
+            self._leave()
+            raise LearnerError("the learner failed unexpectedly: %r" % (e,)) from e
+
+    def _next_event(self):
+        self._check_not_closing()
+        while True:
+            try:
+                event = self._events.get(timeout=1.0)
+                break
+            except queue.Empty:
+                self._check_not_closing()
+        self._check_not_closing()
+        return event
+
+    def _check_not_closing(self):
+        if self._closing:
+            raise _Stop("closed by the user")
+        if self._shutdown_announced is not None and self._failed_attempts >= 3:
+            # The federation announced its end and its gateway is gone: what still waits to be
+            # sent has no one to go to.
+            raise _Stop("the federation shut down (%s)" % self._shutdown_announced)
+
+    def _summary(self, finished: bool, reason: str) -> LearnerSummary:
+        return LearnerSummary(
+            learner_id=self._credentials.learner_id if self._credentials else "",
+            rounds_trained=self.rounds_trained,
+            updates_dropped=self.updates_dropped,
+            evaluations=self.evaluations,
+            last_model_version=self.last_model_version,
+            reconnects=self.reconnects,
+            federation_finished=finished,
+            reason=reason,
+        )
+
+    # ---------------------------------------------------------------------------------------
+    # Membership
+
+    def _join(self):
+        request = pb.JoinRequest(
+            name=self.name,
+            num_training_examples=int(self.model.num_training_examples()),
+            num_test_examples=int(self.model.num_test_examples()),
+        )
+        try:
+            # Join answers once the registration is in a completed checkpoint of the job.
+            response = self._call(
+                "join",
+                False,
+                lambda: self._channels.stub().join(request, timeout=self.options.call_timeout),
+            )
+        except _Refused as r:
+            raise LearnerError(
+                "gateway %s refused to let learner '%s' join: %s; check the federation's"
+                " configuration" % (self._channels.address(), self.name, describe(r.error))
+            ) from None
+        self._credentials = pb.Credentials(learner_id=response.learner_id, token=response.token)
+        self._max_message_bytes = response.max_message_bytes
+        LOG.info(
+            "joined the federation at %s as learner %s ('%s', %d training and %d test examples)",
+            self._channels.address(),
+            response.learner_id,
+            self.name,
+            request.num_training_examples,
+            request.num_test_examples,
+        )
+        if response.initial_model_requested:
+            self._upload_initial_model()
+
+    def _rejoin(self, what, error):
+        self._consecutive_rejoins += 1
+        if self._consecutive_rejoins > MAX_CONSECUTIVE_REJOINS:
+            raise LearnerError(
+                "%s keeps failing with %s even with fresh credentials (%d joins in a row); check"
+                " the gateway's authentication setup"
+                % (what, describe(error), MAX_CONSECUTIVE_REJOINS)
+            )
+        LOG.warning("%s failed (%s): joining the federation again", what, describe(error))
+        if self._consecutive_rejoins > 1:
+            self._sleep(self._backoff.delay(self._consecutive_rejoins - 1))
+        self._join()
+        if self._stream_wanted:
+            self._open_stream()
+
+    def _leave(self):
+        if self._credentials is None:
+            return
+        try:
+            self._channels.stub().leave(
+                pb.LeaveRequest(credentials=self._credentials), timeout=self.options.call_timeout
+            )
+            LOG.info("left the federation (learner %s)", self._credentials.learner_id)
+        except grpc.RpcError as e:
+            LOG.warning("could not leave the federation cleanly: %s", describe(e))
+
+    # ---------------------------------------------------------------------------------------
+    # Connection and retries
+
+    def _call(self, what: str, may_rejoin: bool, remote: Callable):
+        """Runs one remote call until it succeeds: reconnects on retryable failures, re-joins on
+        UNAUTHENTICATED, and raises _Refused for failures that drop this piece of work."""
+        while True:
+            self._check_not_closing()
+            try:
+                result = remote()
+                self._failed_attempts = 0
+                if may_rejoin:
+                    self._consecutive_rejoins = 0
+                return result
+            except grpc.RpcError as e:
+                self._check_not_closing()
+                kind = classify(code_of(e))
+                if kind is Kind.REJOIN and not may_rejoin:
+                    kind = Kind.FATAL
+                if kind is Kind.RETRY:
+                    self._reconnect(what, e)
+                elif kind is Kind.REJOIN:
+                    self._rejoin(what, e)
+                elif kind in (Kind.REJECTED, Kind.INVALID):
+                    raise _Refused(kind, what, e) from None
+                else:
+                    raise LearnerError(
+                        "%s failed at gateway %s: %s; retrying cannot fix this, so the learner"
+                        " stops" % (what, self._channels.address(), describe(e))
+                    ) from None
+
+    def _reconnect(self, what, error):
+        self._failed_attempts += 1
+        limit = self.options.max_reconnect_attempts
+        if limit is not None and self._failed_attempts > limit:
+            self._gateway_unreachable = True
+            raise LearnerError(
+                "gave up after %d reconnect attempts to gateways %s: %s failed with %s; check"
+                " that the federation is running and reachable, or raise"
+                " LearnerOptions.max_reconnect_attempts"
+                % (limit, self._channels.targets, what, describe(error))
+            )
+        delay = self._backoff.delay(self._failed_attempts)
+        LOG.warning(
+            "%s failed (%s); reconnecting to gateway %s in %d ms (attempt %d%s)",
+            what,
+            describe(error),
+            self._channels.next_address(),
+            int(delay * 1000),
+            self._failed_attempts,
+            "" if limit is None else " of %d" % limit,
+        )
+        self._sleep(delay)
+        self._channels.next()
+        self.reconnects += 1
+        if self._stream_wanted:
+            self._open_stream()
+
+    def _sleep(self, seconds):
+        """Waits out a backoff; close() cuts it short."""
+        self._close_requested.wait(seconds)
+        self._check_not_closing()
+
+    def _cancel_stream(self):
+        stream = self._stream
+        if stream is not None:
+            stream.cancel()
+
+    def _open_stream(self):
+        self._cancel_stream()
+        self._stream_generation += 1
+        generation = self._stream_generation
+        request = pb.StreamTasksRequest(credentials=self._credentials)
+        self._stream = self._channels.stub().stream_tasks(
+            request, timeout=self.options.stream_timeout
+        )
+        self._stream_opened_at = self._clock()
+        threading.Thread(
+            target=self._read_stream,
+            args=(self._stream, generation),
+            name="metisfl-task-stream-%d" % generation,
+            daemon=True,
+        ).start()
+
+    def _read_stream(self, stream, generation):
+        try:
+            for task in stream:
+                if task.WhichOneof("kind") == "shutdown":
+                    self._shutdown_announced = task.shutdown.reason or "no reason given"
+                self._events.put(("task", generation, task))
+            self._events.put(("ended", generation, None))
+        except grpc.RpcError as e:
+            self._events.put(("ended", generation, e))
+        except Exception as e:  # noqa: BLE001 - a broken stream is a retryable failure
+            self._events.put(
+                ("ended", generation, _Status(grpc.StatusCode.UNKNOWN, "task stream failed: %r" % e))
+            )
+
+    def _on_stream_ended(self, error):
+        if error is None:
+            error = _Status(
+                grpc.StatusCode.UNAVAILABLE,
+                "the gateway ended the task stream without a Shutdown task",
+            )
+        lived = self._clock() - self._stream_opened_at
+        if lived >= STABLE_STREAM_SECONDS:
+            self._failed_attempts = 0
+        if (
+            code_of(error) == grpc.StatusCode.DEADLINE_EXCEEDED
+            and lived >= 0.9 * self.options.stream_timeout
+        ):
+            # The stream's own deadline, not a failure: open the next one at once.
+            self._open_stream()
+            return
+        kind = classify(code_of(error))
+        if kind is Kind.RETRY:
+            self._reconnect("task stream", error)
+        elif kind is Kind.REJOIN:
+            self._rejoin("task stream", error)
+        else:
+            raise LearnerError(
+                "gateway %s closed the task stream: %s; the learner cannot receive tasks"
+                % (self._channels.address(), describe(error))
+            )
+
+    # ---------------------------------------------------------------------------------------
+    # Tasks
+
+    def _remember(self, task_id):
+        self._completed[task_id] = True
+        if len(self._completed) > RECENT_IDS:
+            del self._completed[next(iter(self._completed))]
+
+    def _handle(self, task) -> Optional[str]:
+        """Handles one task; returns the shutdown reason if the federation is over, else None."""
+        task_id = task.task_id
+        if task_id in self._completed:
+            LOG.debug("round %d: ignoring task %s, already completed", task.round, task_id)
+            return None
+        kind = task.WhichOneof("kind")
+        try:
+            if kind == "train":
+                if not self._train(task):
+                    # Refused: if the gateway sends this task again, train it again.
+                    return None
+            elif kind == "evaluate":
+                self._evaluate(task)
+            elif kind == "shutdown":
+                reason = task.shutdown.reason or "no reason given"
+                LOG.info(
+                    "the federation shut down (%s): %d rounds trained, %d updates dropped, %d"
+                    " evaluations",
+                    reason,
+                    self.rounds_trained,
+                    self.updates_dropped,
+                    self.evaluations,
+                )
+                return reason
+            else:
+                LOG.warning(
+                    "round %d: ignoring task %s of a kind this learner does not know (a newer"
+                    " gateway?)",
+                    task.round,
+                    task_id,
+                )
+        except _Refused as r:
+            log = LOG.warning if r.kind is Kind.REJECTED else LOG.error
+            log(
+                "round %d: %s %s by the gateway (%s); skipping task %s",
+                task.round,
+                r.what,
+                "refused" if r.kind is Kind.REJECTED else "rejected as invalid",
+                describe(r.error),
+                task_id,
+            )
+        self._remember(task_id)
+        return None
+
+    def _train(self, task) -> bool:
+        rnd = task.round
+        self._ensure_model(task.model_version)
+        base_version = self._loaded_version
+        t = task.train
+        train_task = TrainTask(
+            round=rnd,
+            epochs=t.epochs,
+            batch_size=t.batch_size,
+            learning_rate=t.learning_rate,
+            local_steps=t.local_steps,
+            deadline_unix_ms=t.deadline_unix_ms,
+            proximal_mu=t.proximal_mu,
+        )
+        start = self._clock()
+        result = self._adapter_call("train", rnd, lambda: self.model.train(train_task))
+        seconds = self._clock() - start
+        if result.num_training_examples <= 0:
+            raise LearnerError(
+                "the model's train() trained round %d on %d examples; an update needs at least"
+                " one, check the local training data" % (rnd, result.num_training_examples)
+            )
+        weights = self._adapter_call("get_weights", rnd, self.model.get_weights)
+        # The model now holds local weights, no longer any global model.
+        self._loaded_version = -1
+        encoded = self._encode(weights, rnd)
+        metrics = self._finite(result.metrics, "train", rnd)
+        work = (
+            "%d local steps" % result.num_completed_batches
+            if train_task.local_steps > 0
+            else "%d epoch%s" % (t.epochs, "" if t.epochs == 1 else "s")
+        )
+        try:
+            outcome = self._submit_update(
+                task.task_id,
+                rnd,
+                base_version,
+                result.num_training_examples,
+                result.num_completed_batches,
+                metrics,
+                encoded,
+            )
+            self.rounds_trained += 1
+        except _Refused as r:
+            self.updates_dropped += 1
+            log = LOG.warning if r.kind is Kind.REJECTED else LOG.error
+            log(
+                "round %d: trained %s on %d examples in %.1f s%s; update dropped, %s (%s)",
+                rnd,
+                work,
+                result.num_training_examples,
+                seconds,
+                format_metrics(metrics),
+                "refused" if r.kind is Kind.REJECTED else "rejected as invalid",
+                describe(r.error),
+            )
+            return False
+        LOG.info(
+            "round %d: trained %s on %d examples in %.1f s%s; update %s",
+            rnd,
+            work,
+            result.num_training_examples,
+            seconds,
+            format_metrics(metrics),
+            outcome,
+        )
+        return True
+
+    def _evaluate(self, task):
+        rnd = task.round
+        self._ensure_model(task.model_version)
+        evaluate_task = EvaluateTask(round=rnd, batch_size=task.evaluate.batch_size)
+        start = self._clock()
+        result = self._adapter_call("evaluate", rnd, lambda: self.model.evaluate(evaluate_task))
+        seconds = self._clock() - start
+        metrics = self._finite(result.metrics, "evaluate", rnd)
+
+        def report():
+            return self._channels.stub().submit_evaluation(
+                pb.EvaluationReport(
+                    credentials=self._credentials,
+                    task_id=task.task_id,
+                    round=rnd,
+                    num_examples=int(result.num_examples),
+                    metrics=metrics,
+                ),
+                timeout=self.options.call_timeout,
+            )
+
+        self._call("evaluation report", True, report)
+        self.evaluations += 1
+        LOG.info(
+            "round %d: evaluated model version %d on %d examples in %.1f s%s; reported",
+            rnd,
+            task.model_version,
+            result.num_examples,
+            seconds,
+            format_metrics(metrics),
+        )
+
+    def _upload_initial_model(self):
+        encoded = self._encode(self._adapter_call("get_weights", 0, self.model.get_weights), 0)
+        try:
+            outcome = self._submit_update(
+                INITIAL_TASK_ID, 0, 0, int(self.model.num_training_examples()), 0, {}, encoded
+            )
+            LOG.info(
+                "uploaded this learner's weights as the initial model (%d tensors, %d bytes): %s",
+                len(encoded.specs),
+                len(encoded.data),
+                outcome,
+            )
+        except _Refused as r:
+            if r.kind is Kind.REJECTED:
+                LOG.info("the gateway took another learner's initial model (%s)", describe(r.error))
+            else:
+                LOG.error("the gateway rejected this learner's initial model (%s)", describe(r.error))
+
+    def _submit_update(self, task_id, rnd, base_version, examples, batches, metrics, encoded):
+        """Uploads one update, resending it after reconnects until the gateway acknowledges it
+        (a resend of an update the gateway already has is answered DUPLICATE: it counts once)."""
+        size = codec.chunk_bytes(self.options.max_chunk_bytes, self._max_message_bytes)
+
+        def attempt():
+            # Built per attempt: a re-join changes the credentials.
+            header = pb.UpdateHeader(
+                credentials=self._credentials,
+                task_id=task_id,
+                round=rnd,
+                base_model_version=base_version,
+                num_training_examples=int(examples),
+                num_completed_batches=int(batches),
+                tensors=encoded.specs,
+                metrics=metrics,
+            )
+
+            def requests():
+                yield pb.UpdateChunk(header=header)
+                for chunk in encoded.chunks(size):
+                    yield pb.UpdateChunk(data=chunk)
+
+            return self._channels.stub().submit_update(
+                requests(), timeout=self.options.transfer_timeout
+            )
+
+        response = self._call("upload of the update for round %d" % rnd, True, attempt)
+        if response.status == pb.SubmitUpdateResponse.DUPLICATE:
+            return "duplicate (already accepted)"
+        return "accepted"
+
+    def _ensure_model(self, version):
+        """Loads the global model of this version into the model unless it already holds it."""
+        if version >= 0 and version == self._loaded_version:
+            return
+        model_version, specs, tensors = self._call("model download", True, self._download)
+        if model_version < version:
+            LOG.warning(
+                "the task asks for model version %d but the gateway served version %d; using that",
+                version,
+                model_version,
+            )
+        codec.check_specs_match(self._local_specs, specs, model_version)
+        try:
+            self.model.set_weights(tensors)
+        except Exception as e:  # noqa: BLE001
+            raise ModelMismatchError(
+                "the global model (version %d, tensors %s) does not fit the local model: %s; every"
+                " learner of a federation must build the same model"
+                % (model_version, codec.describe_specs(specs), e)
+            ) from e
+        self._loaded_version = model_version
+        self.last_model_version = model_version
+
+    def _download(self):
+        stream = self._channels.stub().get_model(
+            pb.GetModelRequest(credentials=self._credentials), timeout=self.options.transfer_timeout
+        )
+        try:
+            first = next(stream, None)
+            if first is None:
+                raise self._protocol_error("ended the model download without sending a header")
+            if first.WhichOneof("part") != "header":
+                raise self._protocol_error("sent model data before the model header")
+            header = first.header
+            try:
+                assembler = codec.Assembler(header.tensors, header.total_bytes)
+                for chunk in stream:
+                    if chunk.WhichOneof("part") != "data":
+                        raise self._protocol_error("sent a second model header in one download")
+                    assembler.append(chunk.data)
+                return header.model_version, list(header.tensors), assembler.finish()
+            except ValueError as e:
+                raise self._protocol_error(
+                    "sent a malformed model (version %d): %s" % (header.model_version, e)
+                ) from None
+        finally:
+            stream.cancel()
+
+    def _protocol_error(self, what):
+        return LearnerError(
+            "gateway %s %s; the gateway and this learner disagree on the protocol"
+            % (self._channels.address(), what)
+        )
+
+    def _encode(self, weights, rnd):
+        try:
+            return codec.encode(weights)
+        except (ValueError, TypeError, AttributeError) as e:
+            raise LearnerError(
+                "the model's get_weights() returned tensors the protocol cannot carry in round %d:"
+                " %s" % (rnd, e)
+            ) from e
+
+    @staticmethod
+    def _finite(metrics, method, rnd):
+        out = {}
+        for k, v in (metrics or {}).items():
+            v = float(v)
+            if math.isfinite(v):
+                out[str(k)] = v
+            else:
+                LOG.warning(
+                    "round %d: the model's %s() reported metric '%s' = %s; the gateway accepts"
+                    " finite metrics only, so it is left out",
+                    rnd,
+                    method,
+                    k,
+                    v,
+                )
+        return out
+
+    def _adapter_call(self, method, rnd, body):
+        try:
+            return body()
+        except (LearnerError, _Stop, KeyboardInterrupt):
+            raise
+        except Exception as e:  # noqa: BLE001
+            raise LearnerError(
+                "the model's %s() failed in round %d: %r" % (method, rnd, e)
+            ) from e
+
+
+def format_metrics(metrics) -> str:
+    """Metrics for a log line, sorted, 4 significant digits: ', accuracy 0.87, loss 0.43'."""
+    return "".join(", %s %s" % (k, "%.4g" % v) for k, v in sorted(metrics.items()))

@@ -42,7 +42,8 @@ def as_wire_array(name: str, array) -> np.ndarray:
             "tensor '%s' has dtype %s; the protocol carries float32 values only, convert it"
             " (e.g. array.astype(numpy.float32))" % (name, a.dtype)
         )
-    return np.ascontiguousarray(a, dtype=WIRE_DTYPE)
+    # asarray, not ascontiguousarray: that one turns a scalar (shape ()) into shape (1,).
+    return np.asarray(a, dtype=WIRE_DTYPE, order="C")
 
 
 def spec_of(name: str, shape: Sequence[int]) -> "pb.TensorSpec":

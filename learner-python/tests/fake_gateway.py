@@ -1,0 +1,172 @@
+"""An in-process stand-in for the learner gateway, for unit tests of the learner's logic
+(reconnects, resends, chunking) where the real job would make failures hard to stage. It serves
+the real metisfl.v1 messages over real gRPC on 127.0.0.1; the Java ITCases run the real job."""
+
+import queue
+import threading
+from concurrent import futures
+
+import grpc
+import numpy as np
+
+from metisfl_learner import codec
+from metisfl_learner._proto import SERVICE, pb
+from metisfl_learner.types import NamedTensor
+
+
+class FakeGateway:
+    def __init__(self, model, max_message_bytes=4 << 20, initial_model_requested=False):
+        self.model = list(model)  # NamedTensors served by GetModel
+        self.model_version = 0
+        self.max_message_bytes = max_message_bytes
+        self.initial_model_requested = initial_model_requested
+        self.tasks = queue.Queue()
+        self.lock = threading.Lock()
+        self.joins = []
+        self.leaves = []
+        self.evaluations = []
+        self.accepted = {}  # (learner, task_id) -> (header, values)
+        self.upload_attempts = []  # (task_id, [chunk sizes])
+        self.fail_next_upload_after_receiving = 0  # answer UNAVAILABLE this many times
+        self.unauthenticated_streams = 0
+        self._server = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
+        handlers = {
+            "Join": grpc.unary_unary_rpc_method_handler(
+                self._join, pb.JoinRequest.FromString, pb.JoinResponse.SerializeToString
+            ),
+            "StreamTasks": grpc.unary_stream_rpc_method_handler(
+                self._stream, pb.StreamTasksRequest.FromString, pb.Task.SerializeToString
+            ),
+            "SubmitUpdate": grpc.stream_unary_rpc_method_handler(
+                self._submit, pb.UpdateChunk.FromString, pb.SubmitUpdateResponse.SerializeToString
+            ),
+            "SubmitEvaluation": grpc.unary_unary_rpc_method_handler(
+                self._evaluation,
+                pb.EvaluationReport.FromString,
+                pb.SubmitEvaluationResponse.SerializeToString,
+            ),
+            "GetModel": grpc.unary_stream_rpc_method_handler(
+                self._get_model, pb.GetModelRequest.FromString, pb.ModelChunk.SerializeToString
+            ),
+            "Leave": grpc.unary_unary_rpc_method_handler(
+                self._leave, pb.LeaveRequest.FromString, pb.LeaveResponse.SerializeToString
+            ),
+        }
+        self._server.add_generic_rpc_handlers(
+            (grpc.method_handlers_generic_handler(SERVICE.full_name, handlers),)
+        )
+        self.port = self._server.add_insecure_port("127.0.0.1:0")
+        self._server.start()
+
+    @property
+    def address(self):
+        return "127.0.0.1:%d" % self.port
+
+    def stop(self):
+        self._server.stop(0)
+
+    # -- scripting ---------------------------------------------------------------------------
+
+    def train(self, round_, task_id=None, epochs=1):
+        self.tasks.put(
+            pb.Task(
+                task_id=task_id or "train-%d" % round_,
+                round=round_,
+                model_version=self.model_version,
+                train=pb.TrainTask(epochs=epochs),
+            )
+        )
+
+    def evaluate(self, round_):
+        self.tasks.put(
+            pb.Task(
+                task_id="eval-%d" % round_,
+                round=round_,
+                model_version=self.model_version,
+                evaluate=pb.EvaluateTask(),
+            )
+        )
+
+    def shutdown(self):
+        self.tasks.put(pb.Task(task_id="end", shutdown=pb.Shutdown(reason="test over")))
+
+    # -- service -----------------------------------------------------------------------------
+
+    def _join(self, request, context):
+        with self.lock:
+            learner = "L%d" % (len(self.joins) + 1)
+            self.joins.append(request)
+        return pb.JoinResponse(
+            learner_id=learner,
+            token="token-" + learner,
+            initial_model_requested=self.initial_model_requested,
+            max_message_bytes=self.max_message_bytes,
+        )
+
+    def _stream(self, request, context):
+        if self.unauthenticated_streams > 0:
+            self.unauthenticated_streams -= 1
+            context.abort(grpc.StatusCode.UNAUTHENTICATED, "unknown token")
+        while context.is_active():
+            try:
+                task = self.tasks.get(timeout=0.05)
+            except queue.Empty:
+                continue
+            yield task
+            if task.WhichOneof("kind") == "shutdown":
+                return
+
+    def _submit(self, chunks, context):
+        header = None
+        sizes = []
+        data = bytearray()
+        for c in chunks:
+            if c.WhichOneof("part") == "header":
+                header = c.header
+            else:
+                sizes.append(len(c.data))
+                data += c.data
+        key = (header.credentials.learner_id, header.task_id)
+        values = codec.decode(header.tensors, bytes(data))
+        with self.lock:
+            self.upload_attempts.append((header.task_id, sizes))
+            duplicate = key in self.accepted
+            if not duplicate:
+                self.accepted[key] = (header, values)
+            if self.fail_next_upload_after_receiving > 0:
+                # The update is in, but the acknowledgement is lost with the connection.
+                self.fail_next_upload_after_receiving -= 1
+                context.abort(grpc.StatusCode.UNAVAILABLE, "connection reset before the ack")
+        return pb.SubmitUpdateResponse(
+            status=pb.SubmitUpdateResponse.DUPLICATE if duplicate else pb.SubmitUpdateResponse.ACCEPTED
+        )
+
+    def _evaluation(self, request, context):
+        with self.lock:
+            self.evaluations.append(request)
+        return pb.SubmitEvaluationResponse()
+
+    def _get_model(self, request, context):
+        encoded = codec.encode(self.model)
+        yield pb.ModelChunk(
+            header=pb.ModelHeader(
+                model_version=self.model_version,
+                tensors=encoded.specs,
+                total_bytes=len(encoded.data),
+            )
+        )
+        for chunk in encoded.chunks(64 * 1024):
+            yield pb.ModelChunk(data=chunk)
+
+    def _leave(self, request, context):
+        with self.lock:
+            self.leaves.append(request.credentials.learner_id)
+        return pb.LeaveResponse()
+
+
+def tensors(shapes, scale=1.0):
+    out = []
+    for i, (name, shape) in enumerate(shapes):
+        n = int(np.prod(shape))
+        out.append(NamedTensor(name, (np.arange(n, dtype=np.float32) * scale + i).reshape(shape)))
+    return out

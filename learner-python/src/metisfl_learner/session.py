@@ -45,6 +45,9 @@ def channel_options(keepalive_time: float):
         ("grpc.keepalive_timeout_ms", 20000),
         ("grpc.keepalive_permit_without_calls", 1),
         ("grpc.http2.max_pings_without_data", 0),
+        # Older gRPC cores space pings on a connection without data by 5 min unless told.
+        ("grpc.http2.min_sent_ping_interval_without_data_ms", int(keepalive_time * 1000)),
+        ("grpc.http2.min_time_between_pings_ms", int(keepalive_time * 1000)),
         ("grpc.max_receive_message_length", MAX_INBOUND_MESSAGE_BYTES),
         ("grpc.max_send_message_length", MAX_INBOUND_MESSAGE_BYTES),
         ("grpc.enable_retries", 0),

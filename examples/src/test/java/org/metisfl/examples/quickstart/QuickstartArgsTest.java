@@ -49,4 +49,18 @@ class QuickstartArgsTest {
         assertThatThrownBy(() -> QuickstartArgs.parse(new String[] {"--learners"}))
                 .hasMessageContaining("needs a value");
     }
+
+    @Test
+    void learnerKindPicksJavaPythonOrBothInTurns() {
+        assertThat(QuickstartArgs.parse(new String[0]).learner).isEqualTo("java");
+        QuickstartArgs python = QuickstartArgs.parse(new String[] {"--learner", "python"});
+        assertThat(Quickstart.pythonLearner(python, 0)).isTrue();
+        assertThat(Quickstart.pythonLearner(python, 1)).isTrue();
+        QuickstartArgs mixed = QuickstartArgs.parse(new String[] {"--learner", "mixed"});
+        assertThat(Quickstart.pythonLearner(mixed, 0)).isFalse();
+        assertThat(Quickstart.pythonLearner(mixed, 1)).isTrue();
+        assertThat(Quickstart.pythonLearner(mixed, 2)).isFalse();
+        assertThatThrownBy(() -> QuickstartArgs.parse(new String[] {"--learner", "rust"}))
+                .hasMessageContaining("--learner takes java, python or mixed, got 'rust'");
+    }
 }

@@ -17,18 +17,22 @@ def test_pip_installs_the_library_with_its_generated_code_into_a_venv(tmp_path):
         ignore=shutil.ignore_patterns("target", "build", "*.egg-info", "__pycache__", "tests"),
     )
     venv = tmp_path / "venv"
+    # Without the source tree on the path, so that the import proves the installed copy works.
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     subprocess.run(
-        [sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True
+        [sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True, env=env
     )
     python = str(venv / "bin" / "python")
     subprocess.run(
         [python, "-m", "pip", "install", "-q", "--no-index", "--no-build-isolation", str(source)],
         check=True,
+        env=env,
     )
     out = subprocess.run(
         [python, "-c", "import metisfl_learner, metisfl_learner._proto as p;"
          " print(metisfl_learner.__file__); print(p.SERVICE.full_name)"],
         cwd=str(tmp_path),
+        env=env,
         check=True,
         capture_output=True,
         text=True,

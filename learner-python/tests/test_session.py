@@ -169,7 +169,10 @@ def test_gives_up_with_a_clear_error_when_no_gateway_answers():
     options = LearnerOptions(
         call_timeout=1, reconnect_initial_backoff=0.01, reconnect_max_backoff=0.02, max_reconnect_attempts=2
     )
-    with pytest.raises(LearnerError, match=r"gave up after 2 reconnect attempts .*join failed with UNAVAILABLE"):
+    with pytest.raises(
+        LearnerError,
+        match=r"gave up after 2 reconnect attempts .*join failed with UNAVAILABLE.*nothing ever answered",
+    ):
         Learner(Shifter(), "127.0.0.1:%d" % port, options=options).run()
 
 
@@ -192,3 +195,20 @@ def test_close_from_another_thread_stops_run_and_leaves(gateway):
 def test_model_must_be_a_model():
     with pytest.raises(TypeError, match="model must be a metisfl_learner.Model"):
         Learner(object(), "127.0.0.1:1")
+
+
+def test_says_once_that_nothing_listens_when_no_gateway_ever_answered(caplog):
+    import socket
+
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    options = LearnerOptions(
+        call_timeout=1, reconnect_initial_backoff=0.01, reconnect_max_backoff=0.02, max_reconnect_attempts=7
+    )
+    with pytest.raises(LearnerError):
+        Learner(Shifter(), "127.0.0.1:%d" % port, options=options).run()
+    said = [r.getMessage() for r in caplog.records if "nothing has answered" in r.getMessage()]
+    assert len(said) == 1
+    assert "127.0.0.1:%d in 5 attempts" % port in said[0] and "up to 7 attempts in all" in said[0]

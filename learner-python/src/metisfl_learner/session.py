@@ -30,6 +30,8 @@ INITIAL_TASK_ID = "init"
 MAX_CONSECUTIVE_REJOINS = 5
 #: A task stream that stayed open this long proves the connection worked (seconds).
 STABLE_STREAM_SECONDS = 10.0
+#: Failed attempts in a row, with no answer ever, before the learner says nothing listens there.
+NEVER_ANSWERED_AFTER = 5
 #: Largest message the learner accepts from the gateway (model headers may exceed 4 MiB).
 MAX_INBOUND_MESSAGE_BYTES = 64 << 20
 #: Completed task ids remembered for deduplication.
@@ -190,6 +192,7 @@ class LearnerSession:
         self._failed_attempts = 0
         self._consecutive_rejoins = 0
         self._gateway_unreachable = False
+        self._ever_answered = False
         self._completed = {}
         self._loaded_version = -1
         self._local_specs = None
@@ -382,6 +385,7 @@ class LearnerSession:
             try:
                 result = remote()
                 self._failed_attempts = 0
+                self._ever_answered = True
                 if may_rejoin:
                     self._consecutive_rejoins = 0
                 return result
@@ -408,10 +412,26 @@ class LearnerSession:
         if limit is not None and self._failed_attempts > limit:
             self._gateway_unreachable = True
             raise LearnerError(
-                "gave up after %d reconnect attempts to gateways %s: %s failed with %s; check"
+                "gave up after %d reconnect attempts to gateways %s: %s failed with %s%s; check"
                 " that the federation is running and reachable, or raise"
                 " LearnerOptions.max_reconnect_attempts"
-                % (limit, self._channels.targets, what, describe(error))
+                % (
+                    limit,
+                    self._channels.targets,
+                    what,
+                    describe(error),
+                    "" if self._ever_answered else " (nothing ever answered there)",
+                )
+            )
+        if not self._ever_answered and self._failed_attempts == NEVER_ANSWERED_AFTER:
+            LOG.error(
+                "nothing has answered at %s in %d attempts (%s): no federation gateway listens"
+                " there. Check that the federation job runs, that host and port are its learner"
+                " gateway's (its gateway.port) and reachable from here; still retrying%s",
+                ", ".join(self._channels.targets),
+                self._failed_attempts,
+                describe(error),
+                " until stopped" if limit is None else ", up to %d attempts in all" % limit,
             )
         delay = self._backoff.delay(self._failed_attempts)
         LOG.warning(

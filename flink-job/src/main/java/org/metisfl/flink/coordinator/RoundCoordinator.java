@@ -1,7 +1,6 @@
 package org.metisfl.flink.coordinator;
 
 import java.util.List;
-import java.util.Map;
 import org.apache.flink.api.common.functions.OpenContext;
 import org.apache.flink.api.common.functions.RuntimeContext;
 import org.apache.flink.api.common.state.MapState;
@@ -11,7 +10,6 @@ import org.apache.flink.api.common.typeinfo.TypeInformation;
 import org.apache.flink.api.common.typeinfo.Types;
 import org.apache.flink.streaming.api.functions.co.KeyedCoProcessFunction;
 import org.apache.flink.util.Collector;
-import org.apache.flink.util.FlinkRuntimeException;
 import org.apache.flink.util.OutputTag;
 import org.metisfl.flink.config.CoordinatorOptions;
 import org.metisfl.flink.model.Directive;
@@ -114,7 +112,7 @@ public class RoundCoordinator
                 Coordinator.of(
                         options,
                         new CoordinatorState(
-                                new MapStateMap<>(learners),
+                                FlinkStateMaps.of(learners),
                                 bind(model),
                                 bind(pendingModel),
                                 bind(stats),
@@ -162,7 +160,7 @@ public class RoundCoordinator
     }
 
     private <UK, UV> StateMap<UK, UV> bind(WriteBehindMap<String, UK, UV> state) {
-        return new WriteBehindStateMap<>(state, federation);
+        return FlinkStateMaps.of(state, federation);
     }
 
     /** The coordinator's output: directives, the results side output, processing-time timers. */
@@ -191,113 +189,6 @@ public class RoundCoordinator
         @Override
         public void timerAt(long timeMs) {
             ctx.timerService().registerProcessingTimeTimer(timeMs);
-        }
-    }
-
-    /** A write-behind map of the federation's key. */
-    private static final class WriteBehindStateMap<UK, UV> implements StateMap<UK, UV> {
-        private final WriteBehindMap<String, UK, UV> state;
-        private final String key;
-
-        WriteBehindStateMap(WriteBehindMap<String, UK, UV> state, String key) {
-            this.state = state;
-            this.key = key;
-        }
-
-        @Override
-        public UV get(UK entry) {
-            try {
-                return state.get(key, entry);
-            } catch (Exception e) {
-                throw new FlinkRuntimeException("cannot read coordinator state", e);
-            }
-        }
-
-        @Override
-        public void put(UK entry, UV value) {
-            try {
-                state.put(key, entry, value);
-            } catch (Exception e) {
-                throw new FlinkRuntimeException("cannot write coordinator state", e);
-            }
-        }
-
-        @Override
-        public void remove(UK entry) {
-            try {
-                state.remove(key, entry);
-            } catch (Exception e) {
-                throw new FlinkRuntimeException("cannot write coordinator state", e);
-            }
-        }
-
-        @Override
-        public void clear() {
-            try {
-                state.clear(key);
-            } catch (Exception e) {
-                throw new FlinkRuntimeException("cannot write coordinator state", e);
-            }
-        }
-
-        @Override
-        public Iterable<Map.Entry<UK, UV>> entries() {
-            try {
-                return state.view(key).entrySet();
-            } catch (Exception e) {
-                throw new FlinkRuntimeException("cannot read coordinator state", e);
-            }
-        }
-    }
-
-    /** A keyed map state, read and written through (the learner registry stays in the backend). */
-    private static final class MapStateMap<UK, UV> implements StateMap<UK, UV> {
-        private final MapState<UK, UV> state;
-
-        MapStateMap(MapState<UK, UV> state) {
-            this.state = state;
-        }
-
-        @Override
-        public UV get(UK entry) {
-            try {
-                return state.get(entry);
-            } catch (Exception e) {
-                throw new FlinkRuntimeException("cannot read coordinator state", e);
-            }
-        }
-
-        @Override
-        public void put(UK entry, UV value) {
-            try {
-                state.put(entry, value);
-            } catch (Exception e) {
-                throw new FlinkRuntimeException("cannot write coordinator state", e);
-            }
-        }
-
-        @Override
-        public void remove(UK entry) {
-            try {
-                state.remove(entry);
-            } catch (Exception e) {
-                throw new FlinkRuntimeException("cannot write coordinator state", e);
-            }
-        }
-
-        @Override
-        public void clear() {
-            state.clear();
-        }
-
-        @Override
-        public Iterable<Map.Entry<UK, UV>> entries() {
-            try {
-                Iterable<Map.Entry<UK, UV>> entries = state.entries();
-                return entries == null ? List.of() : entries;
-            } catch (Exception e) {
-                throw new FlinkRuntimeException("cannot read coordinator state", e);
-            }
         }
     }
 }

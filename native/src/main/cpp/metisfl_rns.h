@@ -128,6 +128,17 @@ inline void mulPointwiseAddMod(int64_t* a_, int aOff, const int64_t* w_, const i
     }
 }
 
+inline void mulScalarAddMod(int64_t* acc_, int accOff, const int64_t* b_, int bOff, int len,
+                            int64_t w_, int64_t wShoup_, int64_t q_) {
+    uint64_t* acc = (uint64_t*)acc_ + accOff;
+    const uint64_t* b = (const uint64_t*)b_ + bOff;
+    const uint64_t q = (uint64_t)q_, w = (uint64_t)w_, wp = (uint64_t)wShoup_;
+    for (int i = 0; i < len; i++) {
+        uint64_t r = reduce_once(mul_shoup_lazy(b[i], w, wp, q), q);
+        acc[i] = reduce_once(acc[i] + r, q);
+    }
+}
+
 }  // namespace metisfl
 
 #endif  // METISFL_RNS_H

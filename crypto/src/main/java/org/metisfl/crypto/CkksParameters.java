@@ -21,7 +21,7 @@ import java.util.Map;
  */
 public final class CkksParameters {
 
-    /** The default preset: n = 8192, two 60-bit primes, Δ = Δw = 2^40. */
+    /** The default preset: n = 8192, two 60-bit primes, Δ = 2^45, Δw = 2^35. */
     public static final String DEFAULT_PRESET = "n13-q120";
 
     private static final Map<String, CkksParameters> PRESETS = new LinkedHashMap<>();
@@ -32,8 +32,8 @@ public final class CkksParameters {
                 builder()
                         .ringDimension(8192)
                         .primeBits(60, 60)
-                        .scaleBits(40)
-                        .weightScaleBits(40)
+                        .scaleBits(45)
+                        .weightScaleBits(35)
                         .build());
         PRESETS.put(
                 "n13-q180",
@@ -164,8 +164,8 @@ public final class CkksParameters {
     public static final class Builder {
         private int ringDimension = 8192;
         private int[] primeBits = {60, 60};
-        private int scaleBits = 40;
-        private int weightScaleBits = 40;
+        private int scaleBits = 45;
+        private int weightScaleBits = 35;
 
         private Builder() {}
 

@@ -70,6 +70,47 @@ public interface HeContext {
 
     SecretKey deserializeSecretKey(byte[] bytes);
 
+    /**
+     * A new, empty weighted sum. The default composes {@link #multiply} and {@link #add}; a backend
+     * may accumulate in place.
+     */
+    default CiphertextSum newSum() {
+        return new CiphertextSum() {
+            private Ciphertext acc;
+            private int terms;
+
+            @Override
+            public void add(Ciphertext c, double w) {
+                Ciphertext t = multiply(c, w);
+                acc = acc == null ? t : HeContext.this.add(acc, t);
+                terms++;
+            }
+
+            @Override
+            public void merge(CiphertextSum other) {
+                if (other.terms() == 0) {
+                    return;
+                }
+                Ciphertext o = other.result();
+                acc = acc == null ? o : HeContext.this.add(acc, o);
+                terms += other.terms();
+            }
+
+            @Override
+            public int terms() {
+                return terms;
+            }
+
+            @Override
+            public Ciphertext result() {
+                if (acc == null) {
+                    throw new IllegalStateException("empty sum: add a term first");
+                }
+                return acc;
+            }
+        };
+    }
+
     /** The number of ciphertexts {@code length} values take. */
     default int ciphertextCount(int length) {
         return (length + valuesPerCiphertext() - 1) / valuesPerCiphertext();

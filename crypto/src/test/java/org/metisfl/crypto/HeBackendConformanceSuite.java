@@ -20,6 +20,9 @@ import org.junit.jupiter.api.Test;
  */
 public abstract class HeBackendConformanceSuite {
 
+    /** Every decryption must match within this relative error (infinity norm). */
+    protected static final double PRECISION = 1e-6;
+
     /** The backend under test. */
     protected abstract HeBackend backend();
 
@@ -95,7 +98,7 @@ public abstract class HeBackendConformanceSuite {
         assertThat(cts).hasSize(3);
         assertThat(cts.get(2).valueCount()).isEqualTo(17);
         double[] back = he.decrypt(keys.secretKey(), cts);
-        assertThat(relativeError(back, toDouble(x))).isLessThan(1e-7);
+        assertThat(relativeError(back, toDouble(x))).isLessThan(PRECISION);
     }
 
     @Test
@@ -104,7 +107,8 @@ public abstract class HeBackendConformanceSuite {
         float[] x = randomVector(length, 2, 1);
         Ciphertext sym = he.encrypt(keys.secretKey(), x, 0, length);
         Ciphertext pub = he.encrypt(keys.publicKey(), x, 0, length);
-        assertThat(relativeError(he.decrypt(keys.secretKey(), sym), toDouble(x))).isLessThan(1e-7);
+        assertThat(relativeError(he.decrypt(keys.secretKey(), sym), toDouble(x)))
+                .isLessThan(PRECISION);
         if (he.compactSymmetricCiphertexts()) {
             double ratio = (double) he.serialize(sym).length / he.serialize(pub).length;
             assertThat(ratio).isBetween(0.45, 0.55);
@@ -124,7 +128,8 @@ public abstract class HeBackendConformanceSuite {
         for (int i = 0; i < length; i++) {
             expected[i] = (double) x[i] + y[i];
         }
-        assertThat(relativeError(he.decrypt(keys.secretKey(), sum), expected)).isLessThan(1e-7);
+        assertThat(relativeError(he.decrypt(keys.secretKey(), sum), expected))
+                .isLessThan(PRECISION);
     }
 
     @Test
@@ -138,7 +143,7 @@ public abstract class HeBackendConformanceSuite {
                 expected[i] = w * x[i];
             }
             double[] got = he.decrypt(keys.secretKey(), he.multiply(c, w));
-            assertThat(relativeError(got, expected)).as("w=%s", w).isLessThan(1e-7);
+            assertThat(relativeError(got, expected)).as("w=%s", w).isLessThan(PRECISION);
         }
         double[] zero = he.decrypt(keys.secretKey(), he.multiply(c, 0));
         for (double v : zero) {
@@ -169,7 +174,7 @@ public abstract class HeBackendConformanceSuite {
         SecretKey sk = he.deserializeSecretKey(he.serialize(keys.secretKey()));
         assertThat(pk.keyId()).isEqualTo(keys.publicKey().keyId());
         double[] back = he.decrypt(sk, he.encrypt(pk, x, 0, 300));
-        assertThat(relativeError(back, toDouble(x))).isLessThan(1e-7);
+        assertThat(relativeError(back, toDouble(x))).isLessThan(PRECISION);
     }
 
     @Test
@@ -259,6 +264,49 @@ public abstract class HeBackendConformanceSuite {
                 .isInstanceOf(IllegalArgumentException.class);
     }
 
+    @Test
+    void weightedSumAccumulatesAndMergesPartialSumsInAnyGrouping() {
+        int length = 500;
+        CiphertextSum all = he.newSum();
+        CiphertextSum first = he.newSum();
+        CiphertextSum rest = he.newSum();
+        double[] exact = new double[length];
+        for (int v = 0; v < 20; v++) {
+            float[] x = randomVector(length, 50 + v, 5);
+            double w = 1 + v;
+            for (int i = 0; i < length; i++) {
+                exact[i] += w * x[i];
+            }
+            Ciphertext c =
+                    v % 3 == 0
+                            ? he.encrypt(keys.publicKey(), x, 0, length)
+                            : he.encrypt(keys.secretKey(), x, 0, length);
+            all.add(c, w);
+            (v < 8 ? first : rest).add(c, w);
+        }
+        first.merge(rest);
+        assertThat(first.terms()).isEqualTo(20);
+        assertThat(all.terms()).isEqualTo(20);
+        double[] a = he.decrypt(keys.secretKey(), all.result());
+        double[] b =
+                he.decrypt(
+                        keys.secretKey(), he.deserializeCiphertext(he.serialize(first.result())));
+        assertThat(relativeError(a, exact)).isLessThan(PRECISION);
+        assertThat(relativeError(b, exact)).isLessThan(PRECISION);
+        // the sum goes on after a snapshot
+        all.add(he.encrypt(keys.secretKey(), new float[length], 0, length), 1);
+        assertThat(relativeError(he.decrypt(keys.secretKey(), all.result()), exact))
+                .isLessThan(PRECISION);
+        assertThatThrownBy(() -> he.newSum().result()).isInstanceOf(IllegalStateException.class);
+        KeyPair other = he.generateKeys();
+        assertThatThrownBy(
+                        () ->
+                                all.add(
+                                        he.encrypt(other.publicKey(), new float[length], 0, length),
+                                        1))
+                .isInstanceOf(IncompatibleCiphertextException.class);
+    }
+
     /**
      * The weighted sum of 1,000 encrypted vectors (each spanning two ciphertexts, weights in [0.1,
      * 10], values in [-1, 1]) decrypts to the plaintext weighted sum within 1e-6 relative error.
@@ -269,7 +317,8 @@ public abstract class HeBackendConformanceSuite {
         int vectors = 1000;
         SplittableRandom r = new SplittableRandom(10);
         double[] exact = new double[length];
-        Ciphertext[] acc = new Ciphertext[2];
+        Ciphertext[] acc = new Ciphertext[1];
+        CiphertextSum second = he.newSum();
         for (int v = 0; v < vectors; v++) {
             float[] x = randomVector(length, 1000 + v, 1);
             double w = 0.1 + r.nextDouble() * 9.9;
@@ -278,12 +327,12 @@ public abstract class HeBackendConformanceSuite {
             }
             List<Ciphertext> cts =
                     v % 2 == 0 ? he.encrypt(keys.publicKey(), x) : he.encrypt(keys.secretKey(), x);
-            for (int k = 0; k < 2; k++) {
-                Ciphertext weighted = he.multiply(cts.get(k), w);
-                acc[k] = acc[k] == null ? weighted : he.add(acc[k], weighted);
-            }
+            // the first ciphertext through multiply and add, the second through a CiphertextSum
+            Ciphertext weighted = he.multiply(cts.get(0), w);
+            acc[0] = acc[0] == null ? weighted : he.add(acc[0], weighted);
+            second.add(cts.get(1), w);
         }
-        double[] got = he.decrypt(keys.secretKey(), List.of(acc));
-        assertThat(relativeError(got, exact)).isLessThan(1e-6);
+        double[] got = he.decrypt(keys.secretKey(), List.of(acc[0], second.result()));
+        assertThat(relativeError(got, exact)).isLessThan(PRECISION);
     }
 }

@@ -5,6 +5,7 @@ import java.util.List;
 import java.util.SplittableRandom;
 import java.util.concurrent.TimeUnit;
 import org.metisfl.crypto.Ciphertext;
+import org.metisfl.crypto.CiphertextSum;
 import org.metisfl.crypto.CkksParameters;
 import org.metisfl.crypto.HeContext;
 import org.metisfl.crypto.KeyPair;
@@ -53,6 +54,7 @@ public class CkksBenchmark {
     private List<Ciphertext> fresh;
     private List<Ciphertext> sum;
     private List<byte[]> wire;
+    private List<CiphertextSum> sums;
 
     @Setup(Level.Trial)
     public void setUp() {
@@ -70,9 +72,13 @@ public class CkksBenchmark {
         fresh = he.encrypt(keys.secretKey(), update);
         wire = new ArrayList<>();
         sum = new ArrayList<>();
+        sums = new ArrayList<>();
         for (Ciphertext c : fresh) {
             wire.add(he.serialize(c));
             sum.add(he.multiply(c, 0.5));
+            CiphertextSum s = he.newSum();
+            s.add(c, 0.5);
+            sums.add(s);
         }
     }
 
@@ -104,6 +110,24 @@ public class CkksBenchmark {
             out.add(he.add(sum.get(i), he.multiply(fresh.get(i), 0.25)));
         }
         return out;
+    }
+
+    /** Controller, per update, in place: sum += w * ct through a CiphertextSum per position. */
+    @Benchmark
+    public List<CiphertextSum> accumulateInPlace() {
+        for (int i = 0; i < fresh.size(); i++) {
+            sums.get(i).add(fresh.get(i), 0.25);
+        }
+        return sums;
+    }
+
+    /** Controller, per update, from the wire into the running sums: deserialize, weight, add. */
+    @Benchmark
+    public List<CiphertextSum> deserializeAndAccumulate() {
+        for (int i = 0; i < wire.size(); i++) {
+            sums.get(i).add(he.deserializeCiphertext(wire.get(i)), 0.25);
+        }
+        return sums;
     }
 
     /** Controller, per update, from the wire: deserialize, weight, add. */

@@ -6,6 +6,7 @@ import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.Arrays;
 import org.metisfl.crypto.Ciphertext;
+import org.metisfl.crypto.CiphertextSum;
 import org.metisfl.crypto.CkksParameters;
 import org.metisfl.crypto.HeContext;
 import org.metisfl.crypto.HeEnvelope;
@@ -201,10 +202,14 @@ public final class JavaCkksContext implements HeContext {
     /** The uniform polynomial of a seed, directly in the NTT domain (one PRG stream per prime). */
     long[] expandUniform(byte[] seed) {
         long[] a = new long[primeCount * n];
+        expandUniformInto(seed, a);
+        return a;
+    }
+
+    private void expandUniformInto(byte[] seed, long[] a) {
         for (int i = 0; i < primeCount; i++) {
             Samplers.uniform(new Prg(seed, 1 + i), a, i * n, n, basis.primes[i]);
         }
-        return a;
     }
 
     // ---------------------------------------------------------------- encryption
@@ -312,14 +317,7 @@ public final class JavaCkksContext implements HeContext {
     @Override
     public Ciphertext multiply(Ciphertext c, double w) {
         CkksCiphertext x = checkCiphertext(c);
-        if (!Double.isFinite(w)) {
-            throw new IllegalArgumentException("weight " + w + " is not finite");
-        }
-        double scaled = Math.rint(w * weightScale);
-        if (Math.abs(scaled) >= 0x1p62) {
-            throw new IllegalArgumentException(
-                    "weight " + w + " is too large for weight-scale 2^" + params.weightScaleBits());
-        }
+        long[] r = weightResidues(w);
         double newScale = x.scale * weightScale;
         double newBits = Math.log(newScale) / Math.log(2);
         if (newBits + MIN_HEADROOM_BITS > basis.log2Modulus) {
@@ -330,7 +328,6 @@ public final class JavaCkksContext implements HeContext {
                             + MIN_HEADROOM_BITS
                             + " bits of the modulus for the values; weight each term once");
         }
-        long[] r = basis.residuesOf((long) scaled);
         long[] c0 = x.c0.clone();
         long[] c1 = x.c1 != null ? x.c1.clone() : expandUniform(x.c1Seed);
         for (int i = 0; i < primeCount; i++) {
@@ -340,6 +337,146 @@ public final class JavaCkksContext implements HeContext {
             kernels.mulScalarMod(c1, i * n, n, r[i], ws, q);
         }
         return new CkksCiphertext(parameterHash, x.keyId, newScale, x.valueCount, c0, c1, null);
+    }
+
+    @Override
+    public CiphertextSum newSum() {
+        return new CkksSum();
+    }
+
+    /**
+     * Σ wᵢ·ctᵢ accumulated in place: one fused multiply-add per residue, no allocation per term.
+     */
+    private final class CkksSum implements CiphertextSum {
+        private long[] c0;
+        private long[] c1;
+        private long[] scratch;
+        private byte[] keyId;
+        private int valueCount;
+        private int terms;
+
+        @Override
+        public void add(Ciphertext c, double w) {
+            CkksCiphertext x = checkCiphertext(c);
+            if (x.scale != scale) {
+                throw new IncompatibleCiphertextException(
+                        "a sum takes fresh ciphertexts (scale 2^"
+                                + params.scaleBits()
+                                + "), this one has scale 2^"
+                                + Math.round(x.scaleBits()));
+            }
+            long[] r = weightResidues(w);
+            if (c0 == null) {
+                c0 = new long[primeCount * n];
+                c1 = new long[primeCount * n];
+                keyId = x.keyId;
+                valueCount = x.valueCount;
+            } else {
+                checkSameTerms(x.keyId, x.valueCount);
+            }
+            long[] xc1;
+            if (x.c1 != null) {
+                xc1 = x.c1;
+            } else {
+                if (scratch == null) {
+                    scratch = new long[primeCount * n];
+                }
+                expandUniformInto(x.c1Seed, scratch);
+                xc1 = scratch;
+            }
+            for (int i = 0; i < primeCount; i++) {
+                long q = basis.primes[i];
+                long ws = ModArith.shoupPrecompute(r[i], q);
+                int off = i * n;
+                kernels.mulScalarAddMod(c0, off, x.c0, off, n, r[i], ws, q);
+                kernels.mulScalarAddMod(c1, off, xc1, off, n, r[i], ws, q);
+            }
+            terms++;
+        }
+
+        private void checkSameTerms(byte[] otherKey, int otherCount) {
+            if (!Arrays.equals(keyId, otherKey)) {
+                throw new IncompatibleCiphertextException(
+                        "cannot add ciphertexts under different keys: "
+                                + HeEnvelope.hex(keyId)
+                                + " and "
+                                + HeEnvelope.hex(otherKey));
+            }
+            if (valueCount != otherCount) {
+                throw new IncompatibleCiphertextException(
+                        "cannot add ciphertexts of "
+                                + valueCount
+                                + " and "
+                                + otherCount
+                                + " values");
+            }
+        }
+
+        @Override
+        public void merge(CiphertextSum other) {
+            if (!(other instanceof CkksSum) || ((CkksSum) other).outer() != JavaCkksContext.this) {
+                if (other.terms() > 0) {
+                    throw new IncompatibleCiphertextException(
+                            "can only merge sums of the same context");
+                }
+                return;
+            }
+            CkksSum o = (CkksSum) other;
+            if (o.terms == 0) {
+                return;
+            }
+            if (c0 == null) {
+                c0 = o.c0.clone();
+                c1 = o.c1.clone();
+                keyId = o.keyId;
+                valueCount = o.valueCount;
+            } else {
+                checkSameTerms(o.keyId, o.valueCount);
+                for (int i = 0; i < primeCount; i++) {
+                    int off = i * n;
+                    kernels.addMod(c0, off, o.c0, off, n, basis.primes[i]);
+                    kernels.addMod(c1, off, o.c1, off, n, basis.primes[i]);
+                }
+            }
+            terms += o.terms;
+        }
+
+        private JavaCkksContext outer() {
+            return JavaCkksContext.this;
+        }
+
+        @Override
+        public int terms() {
+            return terms;
+        }
+
+        @Override
+        public Ciphertext result() {
+            if (terms == 0) {
+                throw new IllegalStateException("empty sum: add a term first");
+            }
+            return new CkksCiphertext(
+                    parameterHash,
+                    keyId,
+                    scale * weightScale,
+                    valueCount,
+                    c0.clone(),
+                    c1.clone(),
+                    null);
+        }
+    }
+
+    /** round(w · Δw) modulo each prime. */
+    private long[] weightResidues(double w) {
+        if (!Double.isFinite(w)) {
+            throw new IllegalArgumentException("weight " + w + " is not finite");
+        }
+        double scaled = Math.rint(w * weightScale);
+        if (Math.abs(scaled) >= 0x1p62) {
+            throw new IllegalArgumentException(
+                    "weight " + w + " is too large for weight-scale 2^" + params.weightScaleBits());
+        }
+        return basis.residuesOf((long) scaled);
     }
 
     // ---------------------------------------------------------------- decryption

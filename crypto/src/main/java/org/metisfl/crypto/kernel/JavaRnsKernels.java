@@ -118,4 +118,18 @@ public final class JavaRnsKernels implements RnsKernels {
             a[aOff + i] = s + ((s >> 63) & q);
         }
     }
+
+    @Override
+    public void mulScalarAddMod(
+            long[] acc, int accOff, long[] b, int bOff, int len, long w, long wShoup, long q) {
+        final long corr = wShoup >> 63;
+        for (int i = 0; i < len; i++) {
+            long x = b[bOff + i];
+            long hi = Math.multiplyHigh(x, wShoup) + (corr & x);
+            long r = x * w - hi * q - q;
+            r += (r >> 63) & q;
+            long s = acc[accOff + i] + r - q;
+            acc[accOff + i] = s + ((s >> 63) & q);
+        }
+    }
 }

@@ -48,4 +48,11 @@ public interface RnsKernels {
             int bOff,
             int len,
             long q);
+
+    /**
+     * {@code acc[accOff+i] = (acc[accOff+i] + b[bOff+i] * w) mod q}: one term of a weighted sum, in
+     * place.
+     */
+    void mulScalarAddMod(
+            long[] acc, int accOff, long[] b, int bOff, int len, long w, long wShoup, long q);
 }

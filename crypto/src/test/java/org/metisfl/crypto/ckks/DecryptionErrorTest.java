@@ -37,7 +37,7 @@ class DecryptionErrorTest {
                                 : he.encrypt(keys.secretKey(), x, 0, n));
         double[] dec =
                 he.basis.toCenteredDoubles(he.rawDecrypt((CkksSecretKey) keys.secretKey(), ct));
-        double[] m = he.encoder.encode(x, 0, n, 0x1p40);
+        double[] m = he.encoder.encode(x, 0, n, Math.scalb(1.0, he.params.scaleBits()));
         double[] err = new double[n];
         for (int k = 0; k < n; k++) {
             err[k] = dec[k] - Math.rint(m[k]);
@@ -82,14 +82,19 @@ class DecryptionErrorTest {
 
     @Test
     void decryptedValuesAreWithinTheNoiseBoundOfTheScale() {
-        // slot error <= coefficient noise * sqrt(n) * (a few) / scale: ~ 333 * 90 * 7 / 2^40 < 2e-7
+        // slot error <= coefficient noise * sqrt(n) * (a few) / scale: ~ 333 * 90 * 7 / 2^45 < 7e-9
         SplittableRandom r = new SplittableRandom(5);
         float[] x = new float[n];
         for (int i = 0; i < n; i++) {
             x[i] = (float) (r.nextGaussian() * 10);
         }
         double[] dec = he.decrypt(keys.secretKey(), he.encrypt(keys.publicKey(), x, 0, n));
-        double bound = 7 * Samplers.SIGMA * Math.sqrt(4.0 * n / 3 + 1) * Math.sqrt(n) / 0x1p40;
+        double bound =
+                7
+                        * Samplers.SIGMA
+                        * Math.sqrt(4.0 * n / 3 + 1)
+                        * Math.sqrt(n)
+                        / Math.scalb(1.0, he.params.scaleBits());
         for (int i = 0; i < n; i++) {
             assertThat(dec[i]).isCloseTo(x[i], within(bound));
         }

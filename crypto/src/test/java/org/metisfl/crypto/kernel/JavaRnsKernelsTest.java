@@ -144,6 +144,8 @@ class JavaRnsKernelsTest {
         for (int i = 0; i < n; i++) {
             bShoup[i] = ModArith.shoupPrecompute(b[i], q);
         }
+        long[] acc = b.clone();
+        K.mulScalarAddMod(acc, 0, a, 0, n, w, ws, q);
         long[] fma = a.clone();
         K.mulPointwiseAddMod(fma, 0, b, bShoup, 0, a, 0, n, q);
         for (int i = 0; i < n; i++) {
@@ -152,6 +154,8 @@ class JavaRnsKernelsTest {
             assertThat(sum[i]).isEqualTo(x.add(y).mod(bq).longValue());
             assertThat(scaled[i]).isEqualTo(x.multiply(BigInteger.valueOf(w)).mod(bq).longValue());
             assertThat(fma[i]).isEqualTo(x.multiply(y).add(x).mod(bq).longValue());
+            assertThat(acc[i])
+                    .isEqualTo(x.multiply(BigInteger.valueOf(w)).add(y).mod(bq).longValue());
         }
     }
 }

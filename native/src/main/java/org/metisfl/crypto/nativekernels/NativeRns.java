@@ -72,4 +72,14 @@ public final class NativeRns {
             int bOff,
             int len,
             long q);
+
+    public static native void mulScalarAddMod(
+            @Cast("int64_t*") long[] acc,
+            int accOff,
+            @Cast("const int64_t*") long[] b,
+            int bOff,
+            int len,
+            long w,
+            long wShoup,
+            long q);
 }

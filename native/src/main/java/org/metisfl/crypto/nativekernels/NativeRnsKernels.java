@@ -86,4 +86,12 @@ public final class NativeRnsKernels implements RnsKernels {
         check(b, bOff, len);
         NativeRns.mulPointwiseAddMod(a, aOff, w, wShoup, wOff, b, bOff, len, q);
     }
+
+    @Override
+    public void mulScalarAddMod(
+            long[] acc, int accOff, long[] b, int bOff, int len, long w, long wShoup, long q) {
+        check(acc, accOff, len);
+        check(b, bOff, len);
+        NativeRns.mulScalarAddMod(acc, accOff, b, bOff, len, w, wShoup, q);
+    }
 }

@@ -111,6 +111,10 @@ class NativeRnsKernelsTest {
         nat.mulPointwiseAddMod(x, 0, b, bs, 0, a, 0, n, q);
         JAVA.mulPointwiseAddMod(y, 0, b, bs, 0, a, 0, n, q);
         assertThat(x).containsExactly(y);
+
+        nat.mulScalarAddMod(x, 1, b, 0, n - 1, w, ws, q);
+        JAVA.mulScalarAddMod(y, 1, b, 0, n - 1, w, ws, q);
+        assertThat(x).containsExactly(y);
         for (int i = 0; i < n; i++) {
             assertThat(x[i]).isBetween(0L, q - 1);
         }

@@ -105,6 +105,14 @@ public final class Coordinator {
 
     /** A processing-time timer fired at {@code timestampMs}. */
     public void onTimer(FederationProgress p, long timestampMs, CoordinatorOutput out) {
+        if (p.reconnectCheckAt > 0 && p.reconnectCheckAt <= timestampMs) {
+            p.reconnectCheckAt = 0;
+            for (String gone : federation.learners.deactivateNotConnectedSince(p.restartedAt)) {
+                p.activeLearners--;
+                LOG.info("Learner {} did not reconnect after the restart", gone);
+                protocol.onLearnerGone(gone, p, timestampMs, out);
+            }
+        }
         List<RoundStats> due = federation.evaluation.due(timestampMs);
         protocol.onTimer(p, timestampMs, out);
         for (RoundStats s : due) {
@@ -118,6 +126,28 @@ public final class Coordinator {
     }
 
     /**
+     * How long after a restart the learners have to reconnect before they count as gone, on top of
+     * the participant grace period (a learner's reconnect backoff is capped at 30 s by default).
+     */
+    static final long RECONNECT_ALLOWANCE_MS = 60_000;
+
+    /**
+     * The coordinator (re)started (a failover or a resume; call it before anything else it is
+     * given): the whole job restarted with it, so every task stream was lost and no DISCONNECTED
+     * says so. Learners that do not reconnect within the grace period plus {@link
+     * #RECONNECT_ALLOWANCE_MS} are then made inactive, and dropped from the running round.
+     */
+    public void onRestart(FederationProgress p, long nowMs, CoordinatorOutput out) {
+        if (p.activeLearners <= 0) {
+            return;
+        }
+        p.restartedAt = nowMs;
+        p.reconnectCheckAt =
+                nowMs + federation.options.participantGraceMs() + RECONNECT_ALLOWANCE_MS;
+        out.timerAt(p.reconnectCheckAt);
+    }
+
+    /**
      * A learner whose task stream closed without a Leave (it failed, or its network did) is not
      * drawn for the next rounds until it reconnects; if it is a participant of the running round
      * and does not come back within {@code round.participant-grace}, the round drops it.
@@ -127,6 +157,9 @@ public final class Coordinator {
         boolean connected = e.kind == GatewayEvent.Kind.CONNECTED;
         LearnerRegistry.Change change =
                 federation.learners.connectivity(e.learnerId, connected, e.stamp);
+        if (connected) {
+            federation.learners.connectedAt(e.learnerId, nowMs);
+        }
         if (connected && federation.learners.get(e.learnerId) != null) {
             protocol.onLearnerConnected(e.learnerId, p, nowMs, out);
         }

@@ -36,6 +36,14 @@ public class FederationProgress {
      */
     public Map<String, Long> dropAt = new HashMap<>();
 
+    /**
+     * Processing time the coordinator last (re)started at, and when the learners that have not
+     * reconnected since count as gone (0 = no check pending).
+     */
+    public long restartedAt;
+
+    public long reconnectCheckAt;
+
     /** Learners asked to evaluate the current model version. */
     public List<String> evaluators = new ArrayList<>();
 

@@ -10,6 +10,9 @@ public class LearnerRecord {
     /** Gateway timestamp of the latest connect or disconnect seen (older news is ignored). */
     public long connectivityStamp;
 
+    /** Processing time of the latest task stream opening seen (0 = none since it joined). */
+    public long connectedAtMs;
+
     /** Latest reported training speed (semi-synchronous protocol); 0 = not measured yet. */
     public double msPerBatch;
 

@@ -73,6 +73,38 @@ public final class LearnerRegistry {
     }
 
     /**
+     * Notes when a learner's task stream opened (processing time); unknown learners are ignored.
+     */
+    public void connectedAt(String learnerId, long nowMs) {
+        LearnerRecord r = learners.get(learnerId);
+        if (r != null) {
+            r.connectedAtMs = nowMs;
+            learners.put(learnerId, r);
+        }
+    }
+
+    /**
+     * The active learners whose task stream has not opened since {@code sinceMs}, made inactive:
+     * after the job restarted every stream is new, so those are gone (their gateway went down with
+     * their stream, and no closing was ever reported).
+     */
+    public List<String> deactivateNotConnectedSince(long sinceMs) {
+        List<String> gone = new ArrayList<>();
+        for (Map.Entry<String, LearnerRecord> l : learners.entries()) {
+            LearnerRecord r = l.getValue();
+            if (r.active && r.connectedAtMs < sinceMs) {
+                gone.add(l.getKey());
+            }
+        }
+        for (String learnerId : gone) {
+            LearnerRecord r = learners.get(learnerId);
+            r.active = false;
+            learners.put(learnerId, r);
+        }
+        return gone;
+    }
+
+    /**
      * Keeps a learner's latest training speed, if the metrics carry a positive {@code ms_per_batch}
      * and {@code ms_per_epoch}; false if they do not or the learner is unknown.
      */

@@ -53,6 +53,9 @@ public class RoundCoordinator
     private transient List<WriteBehindState> writeBehind;
     private transient Coordinator coordinator;
 
+    /** False until the first record or timer after this operator (re)started. */
+    private transient boolean running;
+
     public RoundCoordinator(CoordinatorOptions options) {
         this.options = options;
         this.federation = options.name();
@@ -126,7 +129,9 @@ public class RoundCoordinator
             throws Exception {
         Output o = new Output(ctx, out);
         FederationProgress p = progress(o);
-        coordinator.onEvent(e, p, ctx.timerService().currentProcessingTime(), o);
+        long now = ctx.timerService().currentProcessingTime();
+        started(p, now, o);
+        coordinator.onEvent(e, p, now, o);
         progress.put(federation, p);
     }
 
@@ -135,7 +140,9 @@ public class RoundCoordinator
             throws Exception {
         Output o = new Output(ctx, out);
         FederationProgress p = progress(o);
-        coordinator.onShard(g, p, ctx.timerService().currentProcessingTime(), o);
+        long now = ctx.timerService().currentProcessingTime();
+        started(p, now, o);
+        coordinator.onShard(g, p, now, o);
         progress.put(federation, p);
     }
 
@@ -146,8 +153,18 @@ public class RoundCoordinator
         if (p == null) {
             return;
         }
-        coordinator.onTimer(p, timestamp, new Output(ctx, out));
+        Output o = new Output(ctx, out);
+        started(p, timestamp, o);
+        coordinator.onTimer(p, timestamp, o);
         progress.put(federation, p);
+    }
+
+    /** Tells the coordinator once, before anything else, that it (re)started. */
+    private void started(FederationProgress p, long nowMs, Output out) {
+        if (!running) {
+            running = true;
+            coordinator.onRestart(p, nowMs, out);
+        }
     }
 
     private FederationProgress progress(Output out) throws Exception {

@@ -177,6 +177,14 @@ public final class RoundProtocol implements TrainingProtocol {
     }
 
     @Override
+    public void onLearnerGone(
+            String learnerId, FederationProgress p, long nowMs, CoordinatorOutput out) {
+        if (p.phase == Phase.TRAINING && p.participants.contains(learnerId)) {
+            p.dropAt.put(learnerId, nowMs); // due now: the coordinator runs onTimer next
+        }
+    }
+
+    @Override
     public void onLearnerConnected(
             String learnerId, FederationProgress p, long nowMs, CoordinatorOutput out) {
         p.dropAt.remove(learnerId); // back within its grace period: it continues

@@ -38,6 +38,13 @@ public interface TrainingProtocol {
     default void onLearnerDeactivated(
             String learnerId, FederationProgress p, long nowMs, CoordinatorOutput out) {}
 
+    /**
+     * A learner did not come back after the job restarted (it is inactive now): a protocol that
+     * waits for participants stops waiting for it (in the {@link #onTimer} that follows).
+     */
+    default void onLearnerGone(
+            String learnerId, FederationProgress p, long nowMs, CoordinatorOutput out) {}
+
     /** A learner's task stream opened (again): it is back within any grace period it had. */
     default void onLearnerConnected(
             String learnerId, FederationProgress p, long nowMs, CoordinatorOutput out) {}

@@ -387,4 +387,49 @@ class RoundProtocolTest {
             assertThat(results(after).get(0).roundTimeMs).isEqualTo(500);
         }
     }
+
+    @Test
+    void afterARestartParticipantsThatDoNotReconnectAreDroppedAndNotDrawnAgain() throws Exception {
+        OperatorSubtaskState snapshot;
+        CoordinatorOptions options =
+                sync("evaluation.enabled", "false", "round.participant-grace", "2 s");
+        try (var before = harness(options, "hashmap")) {
+            before.open();
+            before.setProcessingTime(START);
+            for (String l : List.of("a", "b", "c")) {
+                before.processElement1(new StreamRecord<>(joined(l, 1)));
+                before.processElement1(new StreamRecord<>(connectivity(l, true, 1)));
+            }
+            before.processElement1(new StreamRecord<>(initialModel("a", filled(1024, 0f))));
+            before.processElement1(new StreamRecord<>(trainReport("a", 1, 1, Map.of())));
+            before.prepareSnapshotPreBarrier(1);
+            snapshot = before.snapshot(1, 1);
+        }
+        try (var after = harness(options, "hashmap")) {
+            after.initializeState(snapshot);
+            after.open();
+            // Every task stream died with the job; no DISCONNECTED reports it.
+            after.setProcessingTime(START + 10_000);
+            after.processElement1(new StreamRecord<>(announce()));
+            after.setProcessingTime(START + 11_000);
+            after.processElement1(new StreamRecord<>(connectivity("b", true, 100)));
+            directives(after);
+
+            long checkAt = START + 10_000 + 2_000 + Coordinator.RECONNECT_ALLOWANCE_MS;
+            after.setProcessingTime(checkAt - 1);
+            assertThat(directives(after)).isEmpty();
+            after.setProcessingTime(checkAt);
+            List<Directive> dropped = publishes(directives(after));
+            assertThat(dropped).hasSize(1);
+            assertThat(dropped.get(0).dropped)
+                    .as("a contributed before the restart; b came back")
+                    .containsExactly("c");
+
+            after.processElement2(new StreamRecord<>(shard(1, 0, 1, 1f, "a", "b")));
+            assertThat(results(after).get(0).dropped).containsExactly("c");
+            assertThat(publishes(directives(after)).get(0).participants)
+                    .as("only b reconnected")
+                    .containsExactly("b");
+        }
+    }
 }

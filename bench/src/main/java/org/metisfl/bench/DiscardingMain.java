@@ -1,7 +1,7 @@
 package org.metisfl.bench;
 
 import java.time.Duration;
-import org.metisfl.learner.simulation.DiscardingGateway;
+import org.metisfl.simulator.DiscardingGateway;
 
 /**
  * The raw-gRPC limit's server in a process of its own, like the controller: a {@link

@@ -25,9 +25,9 @@ import org.metisfl.flink.model.ModelCodec;
 import org.metisfl.flink.model.RoundResult;
 import org.metisfl.flink.model.RoundResults;
 import org.metisfl.flink.model.TensorSpecInfo;
-import org.metisfl.learner.simulation.RoundTimeline;
-import org.metisfl.learner.simulation.SimulatedFederation;
-import org.metisfl.learner.simulation.SimulationReport;
+import org.metisfl.simulator.RoundTimeline;
+import org.metisfl.simulator.SimulatedFederation;
+import org.metisfl.simulator.SimulationReport;
 
 /**
  * The end-to-end benchmark suite: runs federations on the embedded Flink job (one controller

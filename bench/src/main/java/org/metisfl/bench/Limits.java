@@ -12,9 +12,9 @@ import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
-import org.metisfl.learner.simulation.RoundTimeline;
-import org.metisfl.learner.simulation.SimulatedFederation;
-import org.metisfl.learner.simulation.SimulationReport;
+import org.metisfl.simulator.RoundTimeline;
+import org.metisfl.simulator.SimulatedFederation;
+import org.metisfl.simulator.SimulationReport;
 
 /** The two ceilings an ingest figure is compared with, measured in the benchmark's own run. */
 final class Limits {

@@ -19,9 +19,9 @@ import org.metisfl.flink.config.FederationConfig;
 import org.metisfl.flink.model.ModelCodec;
 import org.metisfl.flink.model.RoundResult;
 import org.metisfl.flink.model.TensorSpecInfo;
-import org.metisfl.learner.simulation.RoundTimeline;
-import org.metisfl.learner.simulation.SimulatedFederation;
-import org.metisfl.learner.simulation.SimulationReport;
+import org.metisfl.simulator.RoundTimeline;
+import org.metisfl.simulator.SimulatedFederation;
+import org.metisfl.simulator.SimulationReport;
 
 /** Simulated learners against the real federation job (embedded MiniCluster, RocksDB). */
 class SimulatedFederationITCase {

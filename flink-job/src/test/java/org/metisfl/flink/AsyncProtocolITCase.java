@@ -16,9 +16,9 @@ import org.apache.flink.api.common.JobStatus;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.metisfl.flink.testutil.FederationHarness;
-import org.metisfl.flink.testutil.RawLearner;
 import org.metisfl.proto.v1.Task;
 import org.metisfl.proto.v1.TensorSpec;
+import org.metisfl.simulator.RawLearner;
 
 /** The asynchronous protocol: model versions instead of rounds, through the whole job. */
 class AsyncProtocolITCase {
@@ -68,10 +68,10 @@ class AsyncProtocolITCase {
         return t;
     }
 
-    private static RawLearner.Downloaded awaitVersion(RawLearner l, long version) throws Exception {
+    private static RawLearner.Model awaitVersion(RawLearner l, long version) throws Exception {
         long end = System.nanoTime() + WAIT.toNanos();
         while (true) {
-            RawLearner.Downloaded m = l.getModel();
+            RawLearner.Model m = l.getModel();
             if (m.version() >= version) {
                 return m;
             }
@@ -133,7 +133,7 @@ class AsyncProtocolITCase {
             for (int i = 0; i < 4; i++) {
                 train(ls.get(i), i + 1);
             }
-            RawLearner.Downloaded m = awaitVersion(ls.get(0), 4);
+            RawLearner.Model m = awaitVersion(ls.get(0), 4);
             assertThat(m.version()).isEqualTo(4);
             float first = m.values()[0];
             assertThat(first).isIn(1f, 2f, 3f, 4f);
@@ -156,7 +156,7 @@ class AsyncProtocolITCase {
             train(ls.get(0), 2f);
             train(ls.get(1), 4f);
             // Deltas 2 and 4 from version 0: version 1 = 0 + (2 + 4) / 2.
-            RawLearner.Downloaded v1 = awaitVersion(ls.get(0), 1);
+            RawLearner.Model v1 = awaitVersion(ls.get(0), 1);
             assertThat(v1.version()).isEqualTo(1);
             assertThat(v1.values()).containsOnly(3f);
             // Both next tasks start from version 0 or 1; from 1: deltas 6-3 and 4-3 -> 3 + 2.

@@ -17,9 +17,9 @@ import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.metisfl.flink.config.FederationConfig;
-import org.metisfl.flink.testutil.RawLearner;
 import org.metisfl.proto.v1.Task;
 import org.metisfl.proto.v1.TensorSpec;
+import org.metisfl.simulator.RawLearner;
 
 /**
  * State stays bounded: dedup sets, closed rounds and round statistics are cleaned up, so the

@@ -12,10 +12,10 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.metisfl.flink.model.RoundResult;
 import org.metisfl.flink.testutil.FederationHarness;
-import org.metisfl.flink.testutil.RawLearner;
 import org.metisfl.proto.v1.SubmitUpdateResponse;
 import org.metisfl.proto.v1.Task;
 import org.metisfl.proto.v1.TensorSpec;
+import org.metisfl.simulator.RawLearner;
 
 /**
  * Two learner gateways (source parallelism 2): learners on either gateway get their tasks, the
@@ -68,7 +68,7 @@ class GatewayParallelismITCase {
                     RawLearner l = learners.get(i);
                     Task e = l.nextTask(Task.KindCase.EVALUATE, WAIT);
                     assertThat(e.getRound()).isEqualTo(r);
-                    RawLearner.Downloaded m = l.getModel();
+                    RawLearner.Model m = l.getModel();
                     assertThat(m.version()).isEqualTo(r);
                     assertThat(m.values()).containsOnly(r * 10 + 1.5f);
                     l.evaluate(r, 100, Map.of("accuracy", 0.5 + 0.1 * r));

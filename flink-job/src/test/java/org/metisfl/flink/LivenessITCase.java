@@ -20,10 +20,10 @@ import org.metisfl.flink.model.ModelCodec;
 import org.metisfl.flink.model.RoundResult;
 import org.metisfl.flink.model.TensorSpecInfo;
 import org.metisfl.flink.testutil.FederationHarness;
-import org.metisfl.flink.testutil.RawLearner;
 import org.metisfl.proto.v1.SubmitUpdateResponse;
 import org.metisfl.proto.v1.Task;
 import org.metisfl.proto.v1.TensorSpec;
+import org.metisfl.simulator.RawLearner;
 
 /**
  * What learners that go silent, die or straddle a deadline do to a synchronous round, on a
@@ -101,7 +101,7 @@ class LivenessITCase {
             assertThat(fast.submit(1, SPECS, fastUpdate, 300, Map.of()).getStatus())
                     .isEqualTo(SubmitUpdateResponse.Status.DUPLICATE);
             // Round 1's model is the fast learner's update alone.
-            RawLearner.Downloaded model = slow.getModel();
+            RawLearner.Model model = slow.getModel();
             assertThat(model.version()).isEqualTo(1);
             for (int k = 0; k < N; k++) {
                 assertThat(model.values()[k]).isEqualTo(fastUpdate[k]);
@@ -203,7 +203,7 @@ class LivenessITCase {
             assertThat(first.dropped).containsExactly(killedId);
             assertThat(first.contributors)
                     .containsExactlyInAnyOrder(learners.get(0).id(), learners.get(1).id());
-            RawLearner.Downloaded model = learners.get(0).getModel();
+            RawLearner.Model model = learners.get(0).getModel();
             assertThat(model.version()).isEqualTo(1);
             for (int k = 0; k < N; k++) {
                 double expected =

@@ -15,9 +15,9 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.metisfl.flink.model.RoundResult;
 import org.metisfl.flink.testutil.FederationHarness;
-import org.metisfl.flink.testutil.RawLearner;
 import org.metisfl.proto.v1.Task;
 import org.metisfl.proto.v1.TensorSpec;
+import org.metisfl.simulator.RawLearner;
 
 /** Semi-synchronous rounds, participant selection and early termination, end to end. */
 class ProtocolsITCase {

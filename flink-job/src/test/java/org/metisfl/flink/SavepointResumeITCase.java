@@ -12,10 +12,10 @@ import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.metisfl.flink.testutil.FederationHarness;
-import org.metisfl.flink.testutil.RawLearner;
 import org.metisfl.proto.v1.Credentials;
 import org.metisfl.proto.v1.Task;
 import org.metisfl.proto.v1.TensorSpec;
+import org.metisfl.simulator.RawLearner;
 
 /**
  * Stop with a savepoint mid-federation and resume (RocksDB state): the federation continues at the
@@ -67,7 +67,7 @@ class SavepointResumeITCase {
             a.submit(1, SPECS, pattern(1), 10, Map.of());
             b.submit(1, SPECS, pattern(3), 30, Map.of());
             assertThat(a.nextTask(Task.KindCase.TRAIN, WAIT).getRound()).isEqualTo(2);
-            RawLearner.Downloaded model = a.getModel();
+            RawLearner.Model model = a.getModel();
             assertThat(model.version()).isEqualTo(1);
             before = hash(model.values());
             ca = a.credentials();
@@ -88,7 +88,7 @@ class SavepointResumeITCase {
             b.openTaskStream();
             Task ta = a.nextTask(Task.KindCase.TRAIN, WAIT);
             assertThat(ta.getRound()).as("the same round as before the stop").isEqualTo(2);
-            RawLearner.Downloaded model = a.getModel();
+            RawLearner.Model model = a.getModel();
             assertThat(model.version()).isEqualTo(1);
             assertThat(hash(model.values())).isEqualTo(before);
             b.nextTask(Task.KindCase.TRAIN, WAIT);

@@ -11,10 +11,10 @@ import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.metisfl.flink.testutil.FederationHarness;
-import org.metisfl.flink.testutil.RawLearner;
 import org.metisfl.proto.v1.SubmitUpdateResponse;
 import org.metisfl.proto.v1.Task;
 import org.metisfl.proto.v1.TensorSpec;
+import org.metisfl.simulator.RawLearner;
 
 /**
  * {@code aggregation.scaling} through the whole job (MiniCluster, RocksDB, real gRPC learners): the
@@ -67,7 +67,7 @@ class ScalingITCase {
                 assertThat(r.getStatus()).isEqualTo(SubmitUpdateResponse.Status.ACCEPTED);
             }
             ls.get(0).nextTask(Task.KindCase.TRAIN, WAIT);
-            RawLearner.Downloaded m = ls.get(0).getModel();
+            RawLearner.Model m = ls.get(0).getModel();
             assertThat(m.version()).isEqualTo(1);
             for (RawLearner l : ls) {
                 l.close();

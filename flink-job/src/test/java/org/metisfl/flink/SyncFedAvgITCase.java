@@ -18,13 +18,13 @@ import org.metisfl.flink.model.ModelCodec;
 import org.metisfl.flink.model.RoundResult;
 import org.metisfl.flink.model.TensorSpecInfo;
 import org.metisfl.flink.testutil.FederationHarness;
-import org.metisfl.flink.testutil.RawLearner;
 import org.metisfl.proto.v1.Credentials;
 import org.metisfl.proto.v1.SubmitUpdateResponse;
 import org.metisfl.proto.v1.Task;
 import org.metisfl.proto.v1.TensorSpec;
 import org.metisfl.proto.v1.UpdateChunk;
 import org.metisfl.proto.v1.UpdateHeader;
+import org.metisfl.simulator.RawLearner;
 
 /** Synchronous FedAvg rounds on a MiniCluster with RocksDB and real gRPC learners. */
 class SyncFedAvgITCase {
@@ -79,7 +79,7 @@ class SyncFedAvgITCase {
                 RawLearner l = learners.get(i);
                 Task t = l.nextTask(Task.KindCase.TRAIN, WAIT);
                 assertThat(t.getRound()).isEqualTo(1);
-                RawLearner.Downloaded m = l.getModel();
+                RawLearner.Model m = l.getModel();
                 assertThat(m.version()).isZero();
                 assertThat(m.values()).containsExactly(pattern(n, 0.1f, 0));
                 updates[i] = pattern(n, i + 1, i);
@@ -94,7 +94,7 @@ class SyncFedAvgITCase {
                 assertThat(eval.getRound()).isEqualTo(1);
                 l.evaluate(1, 10 * (i + 1), Map.of("accuracy", 0.1 * (i + 1)));
             }
-            RawLearner.Downloaded global = learners.get(0).getModel();
+            RawLearner.Model global = learners.get(0).getModel();
             assertThat(global.version()).isEqualTo(1);
             double total = examples[0] + examples[1] + examples[2];
             for (int k = 0; k < n; k++) {
@@ -149,7 +149,7 @@ class SyncFedAvgITCase {
             assertThat(b.submit(1, SPECS, ub, 300, Map.of()).getStatus())
                     .isEqualTo(SubmitUpdateResponse.Status.ACCEPTED);
             a.nextTask(Task.KindCase.TRAIN, WAIT); // round 2 opened: round 1 closed
-            RawLearner.Downloaded global = a.getModel();
+            RawLearner.Model global = a.getModel();
             assertThat(global.version()).isEqualTo(1);
             for (int k = 0; k < n; k++) {
                 assertThat((double) global.values()[k])
@@ -194,7 +194,7 @@ class SyncFedAvgITCase {
             assertThat(r1.participants).isEqualTo(3);
             assertThat(r1.contributors).containsExactlyInAnyOrder(a.id(), b.id());
             assertThat(r1.roundTimeMs).isGreaterThanOrEqualTo(2_900);
-            RawLearner.Downloaded global = a.getModel();
+            RawLearner.Model global = a.getModel();
             assertThat(global.version()).isEqualTo(1);
             assertThat((double) global.values()[5])
                     .isCloseTo((pattern(n, 1, 0)[5] + pattern(n, 3, 0)[5]) / 2.0, within(1e-6));

@@ -18,6 +18,9 @@ import org.metisfl.cli.CliEnvironment;
 import org.metisfl.cli.MetisflCli;
 import org.metisfl.flink.model.RoundResult;
 import org.metisfl.flink.model.RoundResults;
+import org.metisfl.proto.v1.SubmitUpdateResponse;
+import org.metisfl.proto.v1.TensorSpec;
+import org.metisfl.simulator.RawLearner;
 
 /** Shared plumbing of the end-to-end tests: paths, ports, polling, and running the CLI. */
 final class E2E {
@@ -27,6 +30,32 @@ final class E2E {
     private E2E() {}
 
     /** The repository root (failsafe passes it; IDE runs find it upwards). */
+    /**
+     * A learner scripted over the raw contract, for what the learner library never does on purpose:
+     * dying half-way through an upload, or reading the global model without taking part. Uploads go
+     * in 4 KiB chunks, so a model of a few thousand values spans several.
+     */
+    static RawLearner rawLearner(String gateway) {
+        return RawLearner.connect(gateway).chunkBytes(4096);
+    }
+
+    /** The one tensor of a {@link DeterministicModel} of {@code size} values. */
+    static List<TensorSpec> tensors(int size) {
+        return List.of(RawLearner.spec(DeterministicModel.TENSOR, size));
+    }
+
+    /** The metrics the E2E learners report: a loss of 1/round after the initial model. */
+    static Map<String, Double> metrics(long round) {
+        return round > 0 ? Map.of("loss", 1.0 / round) : Map.of();
+    }
+
+    /** Uploads a whole update of a {@link DeterministicModel}; the gateway's answer. */
+    static SubmitUpdateResponse.Status submit(
+            RawLearner learner, long round, float[] values, long examples) {
+        return learner.submit(round, tensors(values.length), values, examples, metrics(round))
+                .getStatus();
+    }
+
     static Path home() {
         String p = System.getProperty("metisfl.home");
         if (p != null) {

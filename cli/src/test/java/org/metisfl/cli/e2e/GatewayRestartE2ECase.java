@@ -11,11 +11,11 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.ExecutionException;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 import org.metisfl.proto.v1.SubmitUpdateResponse;
 import org.metisfl.proto.v1.Task;
+import org.metisfl.simulator.RawLearner;
 
 /**
  * What a learner sees when it resends an unacknowledged update to a gateway that has just come back
@@ -44,7 +44,7 @@ class GatewayRestartE2ECase {
         Path fed = E2E.federationFile(work, "gateway-restart", s);
         String jobId = E2E.submit(cluster, work, fed);
 
-        try (RawGrpcLearner l = new RawGrpcLearner(gateway)) {
+        try (RawLearner l = E2E.rawLearner(gateway)) {
             E2E.await(
                     Duration.ofSeconds(60),
                     "the gateway accepts a join",
@@ -54,7 +54,8 @@ class GatewayRestartE2ECase {
                     });
             l.openTaskStream();
             float[] initial = DeterministicModel.initial(SIZE);
-            assertThat(l.submit(0, initial, 10)).isEqualTo(SubmitUpdateResponse.Status.ACCEPTED);
+            assertThat(E2E.submit(l, 0, initial, 10))
+                    .isEqualTo(SubmitUpdateResponse.Status.ACCEPTED);
             assertThat(l.nextTask(Task.KindCase.TRAIN, Duration.ofSeconds(60)).getRound())
                     .isEqualTo(1);
 
@@ -76,13 +77,12 @@ class GatewayRestartE2ECase {
             long first = -1;
             long end = System.nanoTime() + Duration.ofSeconds(90).toNanos();
             while (System.nanoTime() < end) {
-                try (RawGrpcLearner again =
-                        new RawGrpcLearner(gateway).useCredentials(l.credentials())) {
-                    String a = again.submit(1, initial, 10).name();
+                try (RawLearner again = E2E.rawLearner(gateway).useCredentials(l.credentials())) {
+                    String a = E2E.submit(again, 1, initial, 10).name();
                     answers.add(a + stamp(first));
                     break;
-                } catch (ExecutionException e) {
-                    Status st = ((StatusRuntimeException) e.getCause()).getStatus();
+                } catch (StatusRuntimeException e) {
+                    Status st = e.getStatus();
                     if (st.getCode() == Status.Code.UNAVAILABLE) {
                         Thread.sleep(5);
                         continue;

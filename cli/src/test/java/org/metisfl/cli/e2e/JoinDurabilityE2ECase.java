@@ -14,6 +14,7 @@ import org.junit.jupiter.api.extension.ExtendWith;
 import org.metisfl.flink.model.ModelCodec;
 import org.metisfl.flink.model.TensorSpecInfo;
 import org.metisfl.proto.v1.Task;
+import org.metisfl.simulator.RawLearner;
 
 /**
  * A learner that joined just before a failure keeps valid credentials after the job restarts from a
@@ -56,8 +57,9 @@ class JoinDurabilityE2ECase {
                 Duration.ofSeconds(30),
                 "the next checkpoint",
                 () -> completed(cluster, jobId) > before);
-        try (RawGrpcLearner early = new RawGrpcLearner(gateway).join("early", 10);
-                RawGrpcLearner late = new RawGrpcLearner(gateway)) {
+        try (RawLearner early = E2E.rawLearner(gateway);
+                RawLearner late = E2E.rawLearner(gateway)) {
+            early.join("early", 10);
             early.openTaskStream();
             long restarts = cluster.restarts(jobId);
             int tm =
@@ -79,7 +81,8 @@ class JoinDurabilityE2ECase {
                         return true;
                     });
             early.openTaskStream();
-            late.join("late", 10).openTaskStream();
+            late.join("late", 10);
+            late.openTaskStream();
 
             Task first = early.nextTask(Task.KindCase.TRAIN, Duration.ofSeconds(30));
             assertThat(first.getRound()).isEqualTo(1);

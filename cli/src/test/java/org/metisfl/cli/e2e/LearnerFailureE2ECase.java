@@ -15,6 +15,7 @@ import org.metisfl.flink.model.RoundResult;
 import org.metisfl.learner.LearnerSummary;
 import org.metisfl.proto.v1.SubmitUpdateResponse;
 import org.metisfl.proto.v1.Task;
+import org.metisfl.simulator.RawLearner;
 
 /**
  * A learner dies half-way through uploading its update (its connection torn down, as when its
@@ -58,7 +59,7 @@ class LearnerFailureE2ECase {
         Path fed = E2E.federationFile(work, "learner-failure", s);
         String jobId = E2E.submit(cluster, work, fed);
 
-        RawGrpcLearner c = new RawGrpcLearner(gateway);
+        RawLearner c = E2E.rawLearner(gateway);
         E2E.await(
                 WAIT,
                 "the gateway accepts a join",
@@ -68,21 +69,22 @@ class LearnerFailureE2ECase {
                 });
         c.openTaskStream();
         try (LearnerFleet fleet = new LearnerFleet(List.of(gateway), SIZE, FLEET_EXAMPLES, 50);
-                RawGrpcLearner restarted = new RawGrpcLearner(gateway)) {
+                RawLearner restarted = E2E.rawLearner(gateway)) {
             fleet.start();
 
             // Round 1: everyone contributes.
             assertThat(c.nextTask(Task.KindCase.TRAIN, WAIT).getRound()).isEqualTo(1);
             float[] g0 = c.getModel().values();
-            assertThat(c.submit(1, train(g0, 1), C_EXAMPLES))
+            assertThat(E2E.submit(c, 1, train(g0, 1), C_EXAMPLES))
                     .isEqualTo(SubmitUpdateResponse.Status.ACCEPTED);
 
             // Round 2: learner C dies half-way through its upload.
             assertThat(c.nextTask(Task.KindCase.TRAIN, WAIT).getRound()).isEqualTo(2);
-            RawGrpcLearner.Model g1 = c.getModel();
+            RawLearner.Model g1 = c.getModel();
             assertThat(g1.version()).isEqualTo(1);
             String deadId = c.id();
-            c.submitHalfAndDie(2, train(g1.values(), 2), C_EXAMPLES);
+            float[] half = train(g1.values(), 2);
+            c.submitHalfAndDie(2, E2E.tensors(half.length), half, C_EXAMPLES, E2E.metrics(2));
             long diedAt = System.currentTimeMillis();
 
             // Its restart joins again (a new process has no credentials) and waits for work.
@@ -103,7 +105,7 @@ class LearnerFailureE2ECase {
             // two complete updates.
             Task t3 = restarted.nextTask(Task.KindCase.TRAIN, WAIT);
             assertThat(t3.getRound()).isEqualTo(3);
-            RawGrpcLearner.Model g2 = restarted.getModel();
+            RawLearner.Model g2 = restarted.getModel();
             assertThat(g2.version()).isEqualTo(2);
             double total = FLEET_EXAMPLES[0] + FLEET_EXAMPLES[1];
             for (int k = 0; k < SIZE; k++) {
@@ -115,13 +117,13 @@ class LearnerFailureE2ECase {
                 }
                 assertThat((double) g2.values()[k]).isCloseTo(expected / total, within(1e-6));
             }
-            assertThat(restarted.submit(3, train(g2.values(), 3), C_EXAMPLES))
+            assertThat(E2E.submit(restarted, 3, train(g2.values(), 3), C_EXAMPLES))
                     .isEqualTo(SubmitUpdateResponse.Status.ACCEPTED);
 
             // Round 4: scheduled again; the federation ends normally.
             assertThat(restarted.nextTask(Task.KindCase.TRAIN, WAIT).getRound()).isEqualTo(4);
             float[] g3 = restarted.getModel().values();
-            assertThat(restarted.submit(4, train(g3, 4), C_EXAMPLES))
+            assertThat(E2E.submit(restarted, 4, train(g3, 4), C_EXAMPLES))
                     .isEqualTo(SubmitUpdateResponse.Status.ACCEPTED);
             List<LearnerSummary> summaries = fleet.awaitEnd(WAIT);
             E2E.await(

@@ -14,6 +14,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 import org.metisfl.flink.model.RoundResult;
 import org.metisfl.learner.LearnerSummary;
+import org.metisfl.simulator.RawLearner;
 
 /**
  * A federation is stopped with a savepoint in the middle of a round ({@code metisfl stop}) and
@@ -53,7 +54,7 @@ class SavepointResumeE2ECase {
         String jobId = E2E.submit(cluster, work, fed);
 
         // An observer with credentials to read the model, which leaves at once (no participant).
-        RawGrpcLearner observer = new RawGrpcLearner(gateway);
+        RawLearner observer = E2E.rawLearner(gateway);
         E2E.await(
                 Duration.ofSeconds(60),
                 "the gateway accepts a join",
@@ -69,7 +70,7 @@ class SavepointResumeE2ECase {
             for (DeterministicModel m : fleet.models) {
                 assertThat(m.awaitHeld(90, TimeUnit.SECONDS)).isTrue();
             }
-            RawGrpcLearner.Model before = observer.getModel();
+            RawLearner.Model before = observer.getModel();
             assertThat(before.version()).isEqualTo(STOP_ROUND - 1);
 
             long stoppedAt = System.currentTimeMillis();
@@ -93,7 +94,7 @@ class SavepointResumeE2ECase {
                             .ok()
                             .jobId();
             assertThat(resumed).isNotEqualTo(jobId);
-            RawGrpcLearner.Model[] after = new RawGrpcLearner.Model[1];
+            RawLearner.Model[] after = new RawLearner.Model[1];
             E2E.await(
                     Duration.ofSeconds(60),
                     "the resumed gateway serves the model",

@@ -19,6 +19,7 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 import org.metisfl.flink.model.RoundResult;
 import org.metisfl.learner.LearnerSummary;
+import org.metisfl.simulator.RawLearner;
 
 /**
  * A TaskManager is killed with SIGKILL in the middle of a synchronous FedAvg round, on a real
@@ -117,7 +118,7 @@ class TaskManagerFailureE2ECase {
         Path fed = E2E.federationFile(work, tag, s);
         String jobId = E2E.submit(cluster, work, fed);
 
-        RawGrpcLearner observer = new RawGrpcLearner("127.0.0.1:" + port);
+        RawLearner observer = E2E.rawLearner("127.0.0.1:" + port);
         if (kill) {
             // credentials to read the model, without taking part
             E2E.await(
@@ -174,7 +175,7 @@ class TaskManagerFailureE2ECase {
             LocalFlinkCluster.Cluster cluster,
             String jobId,
             LearnerFleet fleet,
-            RawGrpcLearner observer)
+            RawLearner observer)
             throws Exception {
         DeterministicModel first = fleet.models.get(0);
         assertThat(fleet.models.get(1).awaitHeld(90, TimeUnit.SECONDS)).isTrue();

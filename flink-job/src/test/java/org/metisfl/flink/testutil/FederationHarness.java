@@ -12,6 +12,7 @@ import org.metisfl.flink.EmbeddedFederation;
 import org.metisfl.flink.config.FederationConfig;
 import org.metisfl.flink.model.RoundResult;
 import org.metisfl.flink.model.RoundResults;
+import org.metisfl.simulator.RawLearner;
 
 /** Starts a federation job on an embedded MiniCluster with real gRPC gateways on 127.0.0.1. */
 public final class FederationHarness implements AutoCloseable {

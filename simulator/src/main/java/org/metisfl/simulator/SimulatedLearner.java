@@ -1,4 +1,4 @@
-package org.metisfl.learner.simulation;
+package org.metisfl.simulator;
 
 import com.google.protobuf.ByteString;
 import io.grpc.stub.ClientCallStreamObserver;

@@ -1,4 +1,4 @@
-package org.metisfl.learner.simulation;
+package org.metisfl.simulator;
 
 /**
  * Wall-clock time in microseconds since the epoch, read from the monotonic clock: comparable with

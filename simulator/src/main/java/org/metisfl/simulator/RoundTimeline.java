@@ -1,4 +1,4 @@
-package org.metisfl.learner.simulation;
+package org.metisfl.simulator;
 
 /**
  * What the simulated learners saw of one round, as seen from the learner side of the wire. Times

@@ -1,4 +1,4 @@
-package org.metisfl.learner.simulation;
+package org.metisfl.simulator;
 
 import io.grpc.ManagedChannel;
 import io.grpc.Status;

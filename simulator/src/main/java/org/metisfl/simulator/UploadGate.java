@@ -1,4 +1,4 @@
-package org.metisfl.learner.simulation;
+package org.metisfl.simulator;
 
 import java.util.ArrayDeque;
 import java.util.concurrent.Executor;

@@ -1,4 +1,4 @@
-package org.metisfl.learner.simulation;
+package org.metisfl.simulator;
 
 import static org.assertj.core.api.Assertions.assertThat;
 

@@ -1,51 +1,64 @@
 package org.metisfl.flink.connector.model;
 
-import com.google.protobuf.ByteString;
 import io.grpc.ManagedChannel;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.grpc.netty.shaded.io.netty.channel.EventLoopGroup;
 import io.grpc.netty.shaded.io.netty.channel.nio.NioEventLoopGroup;
 import io.grpc.netty.shaded.io.netty.channel.socket.nio.NioSocketChannel;
-import io.grpc.stub.StreamObserver;
 import java.io.IOException;
+import java.time.Duration;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicReference;
+import org.apache.flink.api.common.operators.MailboxExecutor;
 import org.apache.flink.api.connector.sink2.SinkWriter;
 import org.metisfl.flink.connector.gateway.server.LocalGateways;
 import org.metisfl.flink.model.Directive;
 import org.metisfl.flink.model.ModelCodec;
-import org.metisfl.proto.v1.DirectiveChunk;
 import org.metisfl.proto.v1.DirectiveHeader;
 import org.metisfl.proto.v1.EvaluateTask;
-import org.metisfl.proto.v1.GatewayControlServiceGrpc;
-import org.metisfl.proto.v1.PublishResponse;
 import org.metisfl.proto.v1.RoundPlan;
 import org.metisfl.proto.v1.TrainTask;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Keeps the announced gateways and delivers directives to them (the latest also to late ones).
+ * Keeps the announced gateways and delivers directives to them (the latest also to late ones),
+ * without blocking the task thread on the network.
  *
  * <p>The model comes as MODEL_SHARD directives before the PUBLISH that names it; each shard is
- * encoded once ({@link ModelAssembly}) and its bytes go to every gateway as they are. The latest
- * model is kept, encoded, for gateways that announce later and for directives that republish it.
+ * encoded once ({@link ModelAssembly}) and its bytes go to every gateway as they are, in one
+ * Publish call per PUBLISH, so a gateway never sees a PUBLISH before its model. The latest model is
+ * kept, encoded, for gateways that announce later and for directives that republish it.
+ *
+ * <p>Each gateway has its own {@link GatewayLink}: an ordered queue with one delivery in flight and
+ * its own retries, so a slow or restarting gateway delays neither the others nor the job. A gateway
+ * in this JVM with nothing queued gets the directive at once on the task thread ({@link
+ * LocalGateways}). The first failure for good (a refusal, or a gateway unreachable beyond {@link
+ * DeliveryPolicy#timeout()}) is kept and rethrown on the task thread: at once through the mailbox,
+ * else at the next write or flush.
+ *
+ * <p>A checkpoint does not wait for deliveries: after any restore the gateways announce again and
+ * the coordinator republishes its current model and plan, so nothing the checkpoint covers is lost.
+ * At the end of input the sink waits until every gateway has everything (each within the policy's
+ * timeout), so the federation's last directive is not cut off.
  */
 final class ModelSinkWriter implements SinkWriter<Directive> {
     private static final Logger LOG = LoggerFactory.getLogger(ModelSinkWriter.class);
-    private static final int ATTEMPTS = 5;
-
-    private record Gateway(String host, int port, String secret, ManagedChannel channel) {}
 
     private final boolean handOverLocally;
+    private final DeliveryPolicy policy;
+    private final MailboxExecutor mailbox;
     private final EventLoopGroup eventLoop;
-    private final Map<Integer, Gateway> gateways = new HashMap<>();
+    private final ScheduledExecutorService executor;
+    private final Map<Integer, GatewayLink> gateways = new HashMap<>();
     private final ModelAssembly assembly;
+    private final AtomicReference<IOException> failure = new AtomicReference<>();
     private Directive latest;
     private EncodedModel latestModel;
 
@@ -58,21 +71,35 @@ final class ModelSinkWriter implements SinkWriter<Directive> {
      *     LocalGateways}); false sends every directive over gRPC
      */
     ModelSinkWriter(int maxMessageBytes, boolean handOverLocally) {
+        this(maxMessageBytes, handOverLocally, DeliveryPolicy.defaults(), null);
+    }
+
+    /**
+     * @param mailbox the task's mailbox, to fail the task as soon as a delivery fails for good;
+     *     null to report it only at the next write or flush
+     */
+    ModelSinkWriter(
+            int maxMessageBytes,
+            boolean handOverLocally,
+            DeliveryPolicy policy,
+            MailboxExecutor mailbox) {
         this.handOverLocally = handOverLocally;
+        this.policy = policy;
+        this.mailbox = mailbox;
         this.assembly = new ModelAssembly(ModelCodec.chunkBytes(maxMessageBytes));
-        this.eventLoop =
-                new NioEventLoopGroup(
-                        1,
-                        (java.util.concurrent.ThreadFactory)
-                                r -> {
-                                    Thread t = new Thread(r, "metisfl-model-sink");
-                                    t.setDaemon(true);
-                                    return t;
-                                });
+        ThreadFactory threads =
+                r -> {
+                    Thread t = new Thread(r, "metisfl-model-sink");
+                    t.setDaemon(true);
+                    return t;
+                };
+        this.eventLoop = new NioEventLoopGroup(1, threads);
+        this.executor = Executors.newSingleThreadScheduledExecutor(threads);
     }
 
     @Override
     public void write(Directive d, Context context) throws IOException, InterruptedException {
+        checkFailure();
         switch (d.kind) {
             case ANNOUNCE -> announce(d);
             case MODEL_SHARD -> {
@@ -86,8 +113,9 @@ final class ModelSinkWriter implements SinkWriter<Directive> {
     }
 
     private void announce(Directive d) throws IOException, InterruptedException {
-        Gateway old = gateways.get(d.gateway);
+        GatewayLink old = gateways.remove(d.gateway);
         if (old != null) {
+            old.close(); // what it still had queued is older than what the new one gets
             old.channel().shutdownNow();
         }
         ManagedChannel channel =
@@ -97,20 +125,40 @@ final class ModelSinkWriter implements SinkWriter<Directive> {
                         .channelType(NioSocketChannel.class)
                         .directExecutor()
                         .build();
-        Gateway g = new Gateway(d.host, d.port, d.secret, channel);
+        GatewayLink g =
+                new GatewayLink(
+                        d.gateway,
+                        d.host,
+                        d.port,
+                        d.secret,
+                        channel,
+                        policy,
+                        executor,
+                        handOverLocally,
+                        this::failed);
         gateways.put(d.gateway, g);
         LOG.info("Gateway {} announced at {}:{}", d.gateway, d.host, d.port);
         if (latest != null) {
-            deliver(d.gateway, g, latest, latestModel);
+            deliver(g, latest, latestModel);
         }
     }
 
     private void publish(Directive d) throws IOException, InterruptedException {
         latestModel = modelOf(d);
         latest = d;
-        for (Map.Entry<Integer, Gateway> g : gateways.entrySet()) {
-            deliver(g.getKey(), g.getValue(), d, latestModel);
+        for (GatewayLink g : gateways.values()) {
+            deliver(g, d, latestModel);
         }
+    }
+
+    private void deliver(GatewayLink g, Directive d, EncodedModel model)
+            throws IOException, InterruptedException {
+        GatewayLink.Delivery delivery =
+                new GatewayLink.Delivery(d.toString(), header(g.secret(), d, model), model);
+        if (!g.handOver(delivery)) {
+            g.enqueue(delivery);
+        }
+        checkFailure();
     }
 
     /** The model a PUBLISH directive names: just gathered, or the one kept; null if none. */
@@ -131,10 +179,10 @@ final class ModelSinkWriter implements SinkWriter<Directive> {
         return null;
     }
 
-    private DirectiveHeader header(Gateway g, Directive d, EncodedModel model) {
+    private static DirectiveHeader header(String secret, Directive d, EncodedModel model) {
         DirectiveHeader.Builder h =
                 DirectiveHeader.newBuilder()
-                        .setSecret(g.secret())
+                        .setSecret(secret)
                         .setModelVersion(d.modelVersion)
                         .setModelBytes(model == null ? 0 : model.bytes())
                         .setNumShards(d.numShards)
@@ -161,92 +209,70 @@ final class ModelSinkWriter implements SinkWriter<Directive> {
                             .addAllDropped(d.dropped == null ? List.of() : d.dropped)
                             .setQuorum(d.quorum)
                             .setDeadlineUnixMs(d.deadline)
-                            .putAllLocalSteps(
-                                    d.localSteps == null ? java.util.Map.of() : d.localSteps)
+                            .putAllLocalSteps(d.localSteps == null ? Map.of() : d.localSteps)
                             .setTrain(TrainTask.newBuilder()));
         }
         return h.build();
     }
 
-    private void deliver(int index, Gateway g, Directive d, EncodedModel model)
-            throws IOException, InterruptedException {
-        IOException last = null;
-        for (int attempt = 1; attempt <= ATTEMPTS; attempt++) {
-            try {
-                send(g, header(g, d, model), model);
-                return;
-            } catch (ExecutionException | TimeoutException e) {
-                last =
-                        new IOException(
-                                "gateway "
-                                        + index
-                                        + " at "
-                                        + g.host()
-                                        + ":"
-                                        + g.port()
-                                        + " did not take "
-                                        + d
-                                        + ": "
-                                        + e.getMessage(),
-                                e);
-                LOG.warn("{} (attempt {} of {})", last.getMessage(), attempt, ATTEMPTS);
-                Thread.sleep(200L * attempt);
+    /** Called by a link that stopped for good: keep the first failure, fail the task. */
+    private void failed(IOException e) {
+        if (failure.compareAndSet(null, e)) {
+            LOG.error("Model delivery failed: {}", e.getMessage());
+            if (mailbox != null) {
+                try {
+                    mailbox.execute(this::checkFailure, "model sink delivery failure");
+                } catch (RuntimeException closed) {
+                    // the task is already shutting down; the next write or flush rethrows it
+                }
             }
         }
-        throw last;
     }
 
-    private void send(Gateway g, DirectiveHeader header, EncodedModel model)
-            throws ExecutionException, TimeoutException, InterruptedException {
-        if (handOverLocally
-                && LocalGateways.deliver(
-                        g.port(), g.secret(), header, model == null ? null : model.chunks())) {
-            return; // a gateway in this JVM: handed over, no loopback transfer
+    private void checkFailure() throws IOException {
+        IOException e = failure.get();
+        if (e != null) {
+            throw new IOException(e.getMessage(), e);
         }
-        CompletableFuture<Void> done = new CompletableFuture<>();
-        StreamObserver<DirectiveChunk> out =
-                GatewayControlServiceGrpc.newStub(g.channel())
-                        .withDeadlineAfter(60, TimeUnit.SECONDS)
-                        .publish(
-                                new StreamObserver<>() {
-                                    @Override
-                                    public void onNext(PublishResponse value) {}
+    }
 
-                                    @Override
-                                    public void onError(Throwable t) {
-                                        done.completeExceptionally(t);
-                                    }
-
-                                    @Override
-                                    public void onCompleted() {
-                                        done.complete(null);
-                                    }
-                                });
-        out.onNext(DirectiveChunk.newBuilder().setHeader(header).build());
-        if (model != null) {
-            for (ByteString chunk : model.chunks()) {
-                out.onNext(DirectiveChunk.newBuilder().setData(chunk).build());
+    /**
+     * Waits until every gateway has every directive so far (or one failed for good), checking for
+     * failures as it goes; bounded, since each queued directive is delivered or fails within the
+     * policy's timeout.
+     */
+    void awaitDelivered() throws IOException, InterruptedException {
+        for (GatewayLink g : gateways.values()) {
+            while (!g.awaitIdle(Duration.ofMillis(100))) {
+                checkFailure();
             }
         }
-        out.onCompleted();
-        done.get(90, TimeUnit.SECONDS);
+        checkFailure();
     }
 
     @Override
-    public void flush(boolean endOfInput) {}
+    public void flush(boolean endOfInput) throws IOException, InterruptedException {
+        if (endOfInput) {
+            awaitDelivered();
+        } else {
+            checkFailure();
+        }
+    }
 
     @Override
     public void close() {
-        for (Gateway g : gateways.values()) {
+        for (GatewayLink g : gateways.values()) {
+            g.close();
             g.channel().shutdownNow();
         }
-        for (Gateway g : gateways.values()) {
+        for (GatewayLink g : gateways.values()) {
             try {
                 g.channel().awaitTermination(1, TimeUnit.SECONDS);
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
             }
         }
+        executor.shutdownNow();
         eventLoop.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
     }
 }

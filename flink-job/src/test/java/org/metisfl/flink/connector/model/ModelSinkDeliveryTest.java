@@ -25,7 +25,8 @@ import org.metisfl.flink.model.TensorSpecInfo;
 /**
  * The model's way from the coordinator's directives through the sink and gRPC (or the in-JVM
  * hand-over) to the gateways' state, with a model sent in several shards and chunks (64 kb
- * messages: 4 kb chunks).
+ * messages: 4 kb chunks). Delivery is asynchronous: each step waits until the sink has delivered
+ * everything so far before looking at the gateways.
  */
 class ModelSinkDeliveryTest {
     private static final int SHARD = 2048;
@@ -87,6 +88,7 @@ class ModelSinkDeliveryTest {
             sink.write(Directive.modelShard(version, s, from, shard), null);
         }
         sink.write(publishDirective(version, values.length, planRound), null);
+        sink.awaitDelivered();
     }
 
     private static Directive publishDirective(long version, int values, long planRound) {
@@ -130,6 +132,7 @@ class ModelSinkDeliveryTest {
         sink.write(first.announce(), null);
 
         sink.write(publishDirective(-1, 0, 0), null);
+        sink.awaitDelivered();
         assertThat(first.state().directiveSeen()).isTrue();
         assertThat(first.state().model()).isNull();
 
@@ -146,6 +149,7 @@ class ModelSinkDeliveryTest {
 
         Gateway late = gateway(config, 1);
         sink.write(late.announce(), null);
+        sink.awaitDelivered();
         assertThat(late.state().model().version()).isEqualTo(1);
         assertThat(served(late.state())).containsExactly(v1);
         assertThat(late.state().plan().round()).isEqualTo(2);

@@ -151,7 +151,11 @@ public final class FederationPipeline {
                 .getSideOutput(ANNOUNCEMENTS)
                 .broadcast()
                 .union(directives)
-                .sinkTo(new ModelSink(config.maxMessageBytes()))
+                .sinkTo(
+                        ModelSink.builder()
+                                .maxMessageBytes(config.maxMessageBytes())
+                                .deliveryTimeout(config.deliveryTimeout())
+                                .build())
                 .setParallelism(1)
                 .name("model-sink")
                 .uid("model-sink");

@@ -82,6 +82,7 @@ public final class FederationConfig implements Serializable {
     private final int gatewayParallelism;
     private final int maxMessageBytes;
     private final long maxModelBytes;
+    private final Duration deliveryTimeout;
     private final int jobParallelism;
     private final long checkpointIntervalMs;
     private final StateBackend stateBackend;
@@ -146,6 +147,7 @@ public final class FederationConfig implements Serializable {
         gatewayParallelism = c.get(GATEWAY_PARALLELISM);
         long messageBytes = c.get(GATEWAY_MAX_MESSAGE_SIZE).getBytes();
         maxModelBytes = c.get(GATEWAY_MAX_MODEL_SIZE).getBytes();
+        deliveryTimeout = c.get(GATEWAY_DELIVERY_TIMEOUT);
         jobParallelism = c.get(JOB_PARALLELISM);
         checkpointIntervalMs = c.get(CHECKPOINT_INTERVAL).toMillis();
         stateBackend = c.get(STATE_BACKEND);
@@ -226,6 +228,11 @@ public final class FederationConfig implements Serializable {
                 GATEWAY_MAX_MODEL_SIZE,
                 c.get(GATEWAY_MAX_MODEL_SIZE),
                 "use a size between 4 bytes and 8 gb");
+        check(
+                !deliveryTimeout.isNegative() && !deliveryTimeout.isZero(),
+                GATEWAY_DELIVERY_TIMEOUT,
+                deliveryTimeout,
+                "use a positive duration, e.g. 2 min");
         check(jobParallelism >= 1, JOB_PARALLELISM, jobParallelism, "set it to 1 or more");
         check(
                 checkpointIntervalMs == 0 || checkpointIntervalMs >= 10,
@@ -614,6 +621,11 @@ public final class FederationConfig implements Serializable {
 
     public long maxModelBytes() {
         return maxModelBytes;
+    }
+
+    /** How long the model sink retries one gateway before the job fails. */
+    public Duration deliveryTimeout() {
+        return deliveryTimeout;
     }
 
     public int jobParallelism() {

@@ -509,6 +509,15 @@ public final class FederationOptions {
                     .defaultValue(MemorySize.parse("1 gb"))
                     .withDescription("Largest model (sum of tensor bytes) a gateway accepts.");
 
+    public static final ConfigOption<Duration> GATEWAY_DELIVERY_TIMEOUT =
+            ConfigOptions.key("gateway.delivery-timeout")
+                    .durationType()
+                    .defaultValue(Duration.ofMinutes(2))
+                    .withDescription(
+                            "How long the job keeps retrying to hand a new model or round plan to"
+                                    + " one gateway before it fails (and restarts, so the"
+                                    + " gateways announce themselves again).");
+
     public static final ConfigOption<Integer> JOB_PARALLELISM =
             ConfigOptions.key("job.parallelism")
                     .intType()

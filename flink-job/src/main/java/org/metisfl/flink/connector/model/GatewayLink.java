@@ -309,7 +309,7 @@ final class GatewayLink {
                                                 + last.getDescription())
                                 + "). The job fails so that it restarts and its gateways announce"
                                 + " themselves again; if the gateway is only slow, raise"
-                                + " sink.delivery-timeout."));
+                                + " gateway.delivery-timeout."));
     }
 
     private IOException refused(Delivery d, String reason) {

@@ -26,11 +26,6 @@ public final class ModelSink implements Sink<Directive> {
     private final int maxMessageBytes;
     private final DeliveryPolicy policy;
 
-    /** A sink with the default delivery policy. */
-    public ModelSink(int maxMessageBytes) {
-        this(maxMessageBytes, DeliveryPolicy.defaults());
-    }
-
     ModelSink(int maxMessageBytes, DeliveryPolicy policy) {
         this.maxMessageBytes = maxMessageBytes;
         this.policy = policy;

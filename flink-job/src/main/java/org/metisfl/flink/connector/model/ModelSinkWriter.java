@@ -87,14 +87,17 @@ final class ModelSinkWriter implements SinkWriter<Directive> {
         this.policy = policy;
         this.mailbox = mailbox;
         this.assembly = new ModelAssembly(ModelCodec.chunkBytes(maxMessageBytes));
-        ThreadFactory threads =
-                r -> {
-                    Thread t = new Thread(r, "metisfl-model-sink");
-                    t.setDaemon(true);
-                    return t;
-                };
-        this.eventLoop = new NioEventLoopGroup(1, threads);
-        this.executor = Executors.newSingleThreadScheduledExecutor(threads);
+        this.eventLoop = new NioEventLoopGroup(1, daemon("metisfl-model-sink"));
+        this.executor =
+                Executors.newSingleThreadScheduledExecutor(daemon("metisfl-model-sink-retry"));
+    }
+
+    private static ThreadFactory daemon(String name) {
+        return r -> {
+            Thread t = new Thread(r, name);
+            t.setDaemon(true);
+            return t;
+        };
     }
 
     @Override

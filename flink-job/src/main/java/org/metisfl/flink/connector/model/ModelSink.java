@@ -37,7 +37,12 @@ public final class ModelSink implements Sink<Directive> {
 
     @Override
     public SinkWriter<Directive> createWriter(WriterInitContext context) {
-        return new ModelSinkWriter(maxMessageBytes, true, policy, context.getMailboxExecutor());
+        ModelSinkWriter writer =
+                new ModelSinkWriter(maxMessageBytes, true, policy, context.getMailboxExecutor());
+        // A growing queue shows a gateway that does not keep up (or is down) before it fails.
+        context.metricGroup().gauge("pendingDirectives", writer::pendingDeliveries);
+        context.metricGroup().gauge("deliveredDirectives", writer::deliveredDirectives);
+        return writer;
     }
 
     /** Settings of a {@link ModelSink}; only the message size is required. */

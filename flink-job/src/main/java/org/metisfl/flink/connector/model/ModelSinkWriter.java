@@ -7,9 +7,9 @@ import io.grpc.netty.shaded.io.netty.channel.nio.NioEventLoopGroup;
 import io.grpc.netty.shaded.io.netty.channel.socket.nio.NioSocketChannel;
 import java.io.IOException;
 import java.time.Duration;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ThreadFactory;
@@ -56,7 +56,8 @@ final class ModelSinkWriter implements SinkWriter<Directive> {
     private final MailboxExecutor mailbox;
     private final EventLoopGroup eventLoop;
     private final ScheduledExecutorService executor;
-    private final Map<Integer, GatewayLink> gateways = new HashMap<>();
+    // written by the task thread only; concurrent for the metric gauges
+    private final Map<Integer, GatewayLink> gateways = new ConcurrentHashMap<>();
     private final ModelAssembly assembly;
     private final AtomicReference<IOException> failure = new AtomicReference<>();
     private Directive latest;
@@ -251,6 +252,24 @@ final class ModelSinkWriter implements SinkWriter<Directive> {
             }
         }
         checkFailure();
+    }
+
+    /** Directives queued for gateways and not yet delivered (a metric). */
+    long pendingDeliveries() {
+        long n = 0;
+        for (GatewayLink g : gateways.values()) {
+            n += g.pending();
+        }
+        return n;
+    }
+
+    /** Directives delivered to the gateways announced now (a metric). */
+    long deliveredDirectives() {
+        long n = 0;
+        for (GatewayLink g : gateways.values()) {
+            n += g.delivered();
+        }
+        return n;
     }
 
     @Override

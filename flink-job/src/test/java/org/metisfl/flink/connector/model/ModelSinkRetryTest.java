@@ -215,15 +215,19 @@ class ModelSinkRetryTest {
         assertThat(Duration.ofNanos(took)).isLessThan(Duration.ofSeconds(2));
 
         long end = System.nanoTime() + Duration.ofSeconds(10).toNanos();
-        while (fast.taken.size() < 3 && System.nanoTime() < end) {
+        while (sink.deliveredDirectives() < 3 && System.nanoTime() < end) {
             Thread.sleep(10);
         }
         assertThat(fast.taken).containsExactly(1L, 2L, 3L);
         assertThat(slow.taken).isEmpty();
+        assertThat(sink.pendingDeliveries()).isEqualTo(3); // all for the slow one
+        assertThat(sink.deliveredDirectives()).isEqualTo(3);
 
         slow.hold.countDown();
         sink.awaitDelivered();
         assertThat(slow.taken).containsExactly(1L, 2L, 3L);
+        assertThat(sink.pendingDeliveries()).isZero();
+        assertThat(sink.deliveredDirectives()).isEqualTo(6);
         assertThat(slow.models.get(2)).containsExactly(model(20_000));
     }
 

@@ -26,6 +26,15 @@ public interface CiphertextSum {
     /** {@code this += other}; {@code other} is left unchanged. */
     void merge(CiphertextSum other);
 
+    /**
+     * {@code this += partial}, where {@code partial} is the {@link #result()} of a sum of {@code
+     * terms} terms (for instance restored from a checkpoint's bytes): how a sum resumes.
+     *
+     * @throws IncompatibleCiphertextException if it is not such a sum (a fresh ciphertext, another
+     *     key or value count)
+     */
+    void merge(Ciphertext partial, int terms);
+
     /** How many terms were added, merged ones included. */
     int terms();
 

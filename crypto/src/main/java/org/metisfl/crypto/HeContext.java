@@ -97,6 +97,12 @@ public interface HeContext {
             }
 
             @Override
+            public void merge(Ciphertext partial, int partialTerms) {
+                acc = acc == null ? partial : HeContext.this.add(acc, partial);
+                terms += partialTerms;
+            }
+
+            @Override
             public int terms() {
                 return terms;
             }

@@ -284,6 +284,13 @@ public abstract class HeBackendConformanceSuite {
             all.add(c, w);
             (v < 8 ? first : rest).add(c, w);
         }
+        // a sum resumes from its serialized result (a checkpoint), then takes the other part
+        CiphertextSum restored = he.newSum();
+        restored.merge(he.deserializeCiphertext(he.serialize(first.result())), first.terms());
+        restored.merge(rest);
+        assertThat(restored.terms()).isEqualTo(20);
+        assertThat(relativeError(he.decrypt(keys.secretKey(), restored.result()), exact))
+                .isLessThan(PRECISION);
         first.merge(rest);
         assertThat(first.terms()).isEqualTo(20);
         assertThat(all.terms()).isEqualTo(20);
@@ -298,6 +305,9 @@ public abstract class HeBackendConformanceSuite {
         assertThat(relativeError(he.decrypt(keys.secretKey(), all.result()), exact))
                 .isLessThan(PRECISION);
         assertThatThrownBy(() -> he.newSum().result()).isInstanceOf(IllegalStateException.class);
+        Ciphertext fresh = he.encrypt(keys.secretKey(), new float[length], 0, length);
+        assertThatThrownBy(() -> he.newSum().merge(fresh, 1))
+                .isInstanceOf(IncompatibleCiphertextException.class);
         KeyPair other = he.generateKeys();
         assertThatThrownBy(
                         () ->

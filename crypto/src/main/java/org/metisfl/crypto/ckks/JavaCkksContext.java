@@ -441,6 +441,36 @@ public final class JavaCkksContext implements HeContext {
             terms += o.terms;
         }
 
+        @Override
+        public void merge(Ciphertext partial, int partialTerms) {
+            CkksCiphertext x = checkCiphertext(partial);
+            if (x.scale != scale * weightScale || x.c1 == null) {
+                throw new IncompatibleCiphertextException(
+                        "not a weighted sum (scale 2^"
+                                + Math.round(x.scaleBits())
+                                + ", expected 2^"
+                                + (params.scaleBits() + params.weightScaleBits())
+                                + "): add fresh ciphertexts with add(ciphertext, weight)");
+            }
+            if (partialTerms < 0) {
+                throw new IllegalArgumentException("terms must be >= 0, got " + partialTerms);
+            }
+            if (c0 == null) {
+                c0 = x.c0.clone();
+                c1 = x.c1.clone();
+                keyId = x.keyId;
+                valueCount = x.valueCount;
+            } else {
+                checkSameTerms(x.keyId, x.valueCount);
+                for (int i = 0; i < primeCount; i++) {
+                    int off = i * n;
+                    kernels.addMod(c0, off, x.c0, off, n, basis.primes[i]);
+                    kernels.addMod(c1, off, x.c1, off, n, basis.primes[i]);
+                }
+            }
+            terms += partialTerms;
+        }
+
         private JavaCkksContext outer() {
             return JavaCkksContext.this;
         }

@@ -58,6 +58,9 @@ public class AsyncShardAggregator extends KeyedProcessFunction<Integer, GatewayE
     private transient Counter duplicates;
     private transient Counter tooStale;
 
+    /** Staleness (versions) of the last update applied, for the {@code lastStaleness} gauge. */
+    private transient volatile long lastStaleness;
+
     public AsyncShardAggregator(FederationConfig config) {
         this(RuleOptions.of(config));
     }
@@ -108,6 +111,9 @@ public class AsyncShardAggregator extends KeyedProcessFunction<Integer, GatewayE
                                 "pending", new ListTypeInfo<>(GatewayEvent.class)));
         duplicates = getRuntimeContext().getMetricGroup().counter("duplicateUpdates");
         tooStale = getRuntimeContext().getMetricGroup().counter("tooStaleUpdates");
+        getRuntimeContext()
+                .getMetricGroup()
+                .gauge("lastStaleness", (org.apache.flink.metrics.Gauge<Long>) () -> lastStaleness);
     }
 
     @Override
@@ -196,6 +202,7 @@ public class AsyncShardAggregator extends KeyedProcessFunction<Integer, GatewayE
             tooStale.inc();
             return;
         }
+        lastStaleness = stale;
         AsyncUpdate update =
                 new AsyncUpdate(
                         e.learnerId,

@@ -13,6 +13,7 @@ import org.metisfl.flink.config.FederationOptions.Scaling;
 public final class GatewayOptions implements Serializable {
     private static final long serialVersionUID = 1L;
 
+    private final String federationName;
     private final String host;
     private final String advertisedHost;
     private final int port;
@@ -33,6 +34,7 @@ public final class GatewayOptions implements Serializable {
     private final int evaluationBatchSize;
 
     private GatewayOptions(FederationConfig c) {
+        federationName = c.name();
         host = c.gatewayHost();
         advertisedHost = c.gatewayAdvertisedHost().orElse(null);
         port = c.gatewayPort();
@@ -56,6 +58,11 @@ public final class GatewayOptions implements Serializable {
     /** The gateway's part of a validated configuration. */
     public static GatewayOptions from(FederationConfig config) {
         return new GatewayOptions(config);
+    }
+
+    /** The federation's name (its metric group). */
+    public String federationName() {
+        return federationName;
     }
 
     public String gatewayHost() {

@@ -132,6 +132,15 @@ public final class LearnerRegistry {
         return learners.get(learnerId);
     }
 
+    /** How many learners ever joined (O(learners): for a metric, counted once after a restore). */
+    public long registered() {
+        long n = 0;
+        for (Map.Entry<String, LearnerRecord> ignored : learners.entries()) {
+            n++;
+        }
+        return n;
+    }
+
     /** The active learners, in no particular order. */
     public List<String> active() {
         List<String> active = new ArrayList<>();

@@ -52,6 +52,10 @@ public class RoundCoordinator
     private transient WriteBehindValue<String, FederationProgress> progress;
     private transient List<WriteBehindState> writeBehind;
     private transient Coordinator coordinator;
+    private transient FederationMetrics metrics;
+
+    /** Learners that ever joined, for the metric; -1 until counted (after a start or restore). */
+    private transient long registered;
 
     /** False until the first record or timer after this operator (re)started. */
     private transient boolean running;
@@ -122,28 +126,41 @@ public class RoundCoordinator
                                 bind(optimizerState),
                                 bind(asyncPending),
                                 bind(asyncShardCounts)));
+        metrics = FlinkFederationMetrics.register(rc.getMetricGroup(), federation);
+        registered = -1;
     }
 
     @Override
     public void processElement1(GatewayEvent e, Context ctx, Collector<Directive> out)
             throws Exception {
-        Output o = new Output(ctx, out);
+        Output o = new Output(ctx, out, metrics);
         FederationProgress p = progress(o);
         long now = ctx.timerService().currentProcessingTime();
         started(p, now, o);
+        boolean newLearner =
+                e.kind == GatewayEvent.Kind.JOINED
+                        && coordinator.learners().get(e.learnerId) == null;
         coordinator.onEvent(e, p, now, o);
         progress.put(federation, p);
+        if (registered < 0) {
+            registered = coordinator.learners().registered();
+        } else if (newLearner) {
+            registered++;
+        }
+        metrics.registeredLearners(registered);
+        metrics.progress(p);
     }
 
     @Override
     public void processElement2(GlobalShard g, Context ctx, Collector<Directive> out)
             throws Exception {
-        Output o = new Output(ctx, out);
+        Output o = new Output(ctx, out, metrics);
         FederationProgress p = progress(o);
         long now = ctx.timerService().currentProcessingTime();
         started(p, now, o);
         coordinator.onShard(g, p, now, o);
         progress.put(federation, p);
+        metrics.progress(p);
     }
 
     @Override
@@ -153,10 +170,11 @@ public class RoundCoordinator
         if (p == null) {
             return;
         }
-        Output o = new Output(ctx, out);
+        Output o = new Output(ctx, out, metrics);
         started(p, timestamp, o);
         coordinator.onTimer(p, timestamp, o);
         progress.put(federation, p);
+        metrics.progress(p);
     }
 
     /** Tells the coordinator once, before anything else, that it (re)started. */
@@ -180,17 +198,23 @@ public class RoundCoordinator
         return FlinkStateMaps.of(state, federation);
     }
 
-    /** The coordinator's output: directives, the results side output, processing-time timers. */
+    /**
+     * The coordinator's output: directives, the results side output (and the metrics),
+     * processing-time timers.
+     */
     private static final class Output implements CoordinatorOutput {
         private final KeyedCoProcessFunction<String, GatewayEvent, GlobalShard, Directive>.Context
                 ctx;
         private final Collector<Directive> out;
+        private final FederationMetrics metrics;
 
         Output(
                 KeyedCoProcessFunction<String, GatewayEvent, GlobalShard, Directive>.Context ctx,
-                Collector<Directive> out) {
+                Collector<Directive> out,
+                FederationMetrics metrics) {
             this.ctx = ctx;
             this.out = out;
+            this.metrics = metrics;
         }
 
         @Override
@@ -201,6 +225,7 @@ public class RoundCoordinator
         @Override
         public void result(RoundResult result) {
             ctx.output(RESULTS, result);
+            metrics.result(result);
         }
 
         @Override

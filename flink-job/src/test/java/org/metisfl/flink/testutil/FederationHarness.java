@@ -29,6 +29,15 @@ public final class FederationHarness implements AutoCloseable {
     /** Starts a federation with these settings on top of test defaults. */
     public static FederationHarness start(Path workDir, Map<String, String> settings)
             throws Exception {
+        return start(workDir, settings, -1);
+    }
+
+    /**
+     * Starts a federation whose MiniCluster serves Flink's REST API and web UI on {@code webUiPort}
+     * (-1: none).
+     */
+    public static FederationHarness start(Path workDir, Map<String, String> settings, int webUiPort)
+            throws Exception {
         Map<String, String> s = new HashMap<>();
         int gateways = Integer.parseInt(settings.getOrDefault("gateway.parallelism", "1"));
         int port = freePorts(gateways);
@@ -37,7 +46,7 @@ public final class FederationHarness implements AutoCloseable {
         s.put("job.checkpoint-interval", "200 ms");
         s.putAll(settings);
         FederationConfig config = FederationConfig.of(s);
-        EmbeddedFederation f = EmbeddedFederation.start(config, -1, workDir);
+        EmbeddedFederation f = EmbeddedFederation.start(config, webUiPort, workDir);
         try {
             f.awaitGatewaysReady(Duration.ofSeconds(60));
         } catch (Exception e) {
@@ -98,7 +107,8 @@ public final class FederationHarness implements AutoCloseable {
         throw new AssertionError("only " + results().size() + " of " + n + " round results");
     }
 
-    static int freePorts(int count) throws IOException {
+    /** The first of {@code count} consecutive free ports on the loopback address. */
+    public static int freePorts(int count) throws IOException {
         for (int attempt = 0; attempt < 50; attempt++) {
             int base;
             try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {

@@ -48,6 +48,7 @@ public final class GatewayReader implements SourceReader<GatewayEvent, GatewaySp
     private GatewayServer server;
     private long lastWatermark = Long.MIN_VALUE;
     private long finishedSince = -1;
+    private GatewayReaderMetrics metrics;
 
     private List<Runnable> emittedSinceSnapshot = new ArrayList<>();
     private final TreeMap<Long, List<Runnable>> awaitingCheckpoint = new TreeMap<>();
@@ -111,6 +112,9 @@ public final class GatewayReader implements SourceReader<GatewayEvent, GatewaySp
     private void startServer(GatewaySplit s) throws IOException {
         state = new GatewayState(config, s.index(), new TokenAuthority(s.secret()), queue);
         server = new GatewayServer(state, config.gatewayHost(), portOf(s), s.secret());
+        metrics =
+                GatewayReaderMetrics.register(
+                        context.metricGroup(), config.federationName(), state);
         String host =
                 config.gatewayAdvertisedHost()
                         .orElse(
@@ -141,7 +145,13 @@ public final class GatewayReader implements SourceReader<GatewayEvent, GatewaySp
             }
             if (batch.onDurable() != null) {
                 if (config.checkpointsEnabled()) {
-                    emittedSinceSnapshot.add(batch.onDurable());
+                    Runnable ack = batch.onDurable();
+                    long emittedAt = clock.getAsLong();
+                    emittedSinceSnapshot.add(
+                            () -> {
+                                metrics.acknowledged(emittedAt, clock.getAsLong());
+                                ack.run();
+                            });
                 } else {
                     batch.onDurable().run();
                 }

@@ -41,6 +41,7 @@ public final class GatewayState {
     private final ModelBoard board;
     private final UpdateLedger ledger;
     private final TaskDispatch dispatch;
+    private final GatewayMetrics metrics = new GatewayMetrics();
 
     private volatile boolean directiveSeen;
     private long selectionRound;
@@ -101,6 +102,21 @@ public final class GatewayState {
 
     public ModelBoard board() {
         return board;
+    }
+
+    /** Bytes of updates admitted to the ingest budget and not yet emitted. */
+    public long ingestReservedBytes() {
+        return queue.budget().reservedBytes();
+    }
+
+    /** Uploads waiting for room in the ingest budget. */
+    public int ingestWaiting() {
+        return queue.budget().waiting();
+    }
+
+    /** Counters for the metric system. */
+    public GatewayMetrics metrics() {
+        return metrics;
     }
 
     public UpdateLedger ledger() {

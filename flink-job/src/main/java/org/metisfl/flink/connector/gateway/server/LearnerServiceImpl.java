@@ -177,6 +177,7 @@ public final class LearnerServiceImpl extends LearnerServiceGrpc.LearnerServiceI
                             "there is no global model yet: wait for a task"));
             return;
         }
+        state.metrics().addBytesOut(m.totalBytes());
         new ModelStreamer(m, (ServerCallStreamObserver<ModelChunk>) response).start();
     }
 

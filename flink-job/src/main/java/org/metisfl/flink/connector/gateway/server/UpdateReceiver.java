@@ -114,6 +114,7 @@ final class UpdateReceiver implements StreamObserver<UpdateChunk> {
             return; // a retry of an accepted update: its bytes are not needed
         }
         ByteString data = chunk.getData();
+        state.metrics().addBytesIn(data.size());
         if (data.size() > decoder.remainingBytes()) {
             fail(
                     LearnerStatus.invalid(
@@ -460,6 +461,7 @@ final class UpdateReceiver implements StreamObserver<UpdateChunk> {
     }
 
     private void fail(StatusRuntimeException error) {
+        state.metrics().countRefused(error.getStatus().getCode());
         failed = true;
         decoder = null;
         releaseBudget();
@@ -471,6 +473,11 @@ final class UpdateReceiver implements StreamObserver<UpdateChunk> {
     }
 
     private void answer(SubmitUpdateResponse.Status status) {
+        if (status == SubmitUpdateResponse.Status.ACCEPTED) {
+            state.metrics().countAccepted();
+        } else if (status == SubmitUpdateResponse.Status.DUPLICATE) {
+            state.metrics().countDuplicate();
+        }
         try {
             response.onNext(SubmitUpdateResponse.newBuilder().setStatus(status).build());
             response.onCompleted();

@@ -100,11 +100,22 @@ class AsyncProtocolITCase {
             for (int k = 0; k < perLearner; k++) {
                 for (int i = 0; i < learners; i++) {
                     float value = 10 * k + i + 1;
+                    // Accepted means durable, and the next update is sent only then: the
+                    // gateways stamp the updates in the order they are sent, and the job applies
+                    // them in stamp order.
                     train(ls.get(i), value);
                     sent.add(value);
+                    if (sent.size() < learners * perLearner) {
+                        // With alpha 1 a version is its one update: version v must hold the v-th
+                        // update sent, on every shard (three shards, read through the learner's
+                        // gateway, alternating between the two).
+                        RawLearner.Downloaded m = awaitVersion(ls.get(i), sent.size());
+                        assertThat(m.version()).isEqualTo(sent.size());
+                        assertThat(m.values()).containsOnly(value);
+                    }
                 }
             }
-            // With alpha 1 each version is one update: all shards must hold the same one.
+            assertThat(sent).hasSize(learners * perLearner).doesNotHaveDuplicates();
             for (RawLearner l : ls) {
                 assertThat(l.nextTask(WAIT).getKindCase())
                         .isIn(Task.KindCase.SHUTDOWN, Task.KindCase.TRAIN);

@@ -13,6 +13,7 @@ import org.metisfl.flink.aggregation.ShardAggregator;
 import org.metisfl.flink.config.FederationConfig;
 import org.metisfl.flink.model.GatewayEvent;
 import org.metisfl.flink.model.GlobalShard;
+import org.metisfl.flink.model.Payload;
 import org.metisfl.flink.state.FlushingKeyedProcessOperator;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
@@ -57,7 +58,7 @@ public class ShardStateBenchmark {
 
     private KeyedOneInputStreamOperatorTestHarness<Integer, GatewayEvent, GlobalShard> harness;
     private List<String> learners;
-    private float[] update;
+    private Payload update;
     private long round;
     private int next;
 
@@ -79,36 +80,29 @@ public class ShardStateBenchmark {
         for (int i = 0; i < participants; i++) {
             learners.add(String.format("learner-%016x", i));
         }
-        update = new float[values];
+        float[] v = new float[values];
         for (int i = 0; i < values; i++) {
-            update[i] = i * 1e-6f;
+            v[i] = i * 1e-6f;
         }
+        update = Payload.dense(v);
         openRound();
     }
 
     private void openRound() throws Exception {
         round++;
-        GatewayEvent e = GatewayEvent.of(GatewayEvent.Kind.ROUND_OPENED);
-        e.round = round;
-        e.shard = 0;
-        e.numShards = 1;
-        e.participantCount = participants;
-        e.quorum = participants;
-        e.deadline = Long.MAX_VALUE - 1;
-        harness.processElement(e, 0);
+        harness.processElement(
+                GatewayEvent.roundOpened(
+                        0, round, 0, 1, participants, participants, Long.MAX_VALUE - 1),
+                0);
         next = 0;
     }
 
     @Benchmark
     public int updateShard() throws Exception {
-        GatewayEvent e = GatewayEvent.of(GatewayEvent.Kind.UPDATE_SHARD);
-        e.learnerId = learners.get(next++);
-        e.round = round;
-        e.shard = 0;
-        e.numShards = 1;
-        e.weight = 100;
-        e.values = update;
-        harness.processElement(e, 1);
+        harness.processElement(
+                GatewayEvent.updateShard(
+                        0, learners.get(next++), round, 0, 1, 100, "t", round, update),
+                1);
         if (next == participants) {
             int emitted = harness.getOutput().size();
             harness.getOutput().clear();

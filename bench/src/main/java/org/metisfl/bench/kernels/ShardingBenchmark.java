@@ -9,6 +9,7 @@ import java.util.concurrent.TimeUnit;
 import org.metisfl.flink.connector.gateway.server.ModelChunks;
 import org.metisfl.flink.model.GatewayEvent;
 import org.metisfl.flink.model.ModelCodec;
+import org.metisfl.flink.model.Payload;
 import org.metisfl.flink.model.ShardDecoder;
 import org.metisfl.flink.model.TensorSpecInfo;
 import org.openjdk.jmh.annotations.Benchmark;
@@ -76,15 +77,20 @@ public class ShardingBenchmark {
         int numShards = TensorSpecInfo.numShards(model.length, SHARD);
         List<GatewayEvent> batch = new ArrayList<>(numShards + 1);
         for (int s = 0; s < numShards; s++) {
-            GatewayEvent e = GatewayEvent.of(GatewayEvent.Kind.UPDATE_SHARD);
-            e.learnerId = "learner-0123456789abcdef";
-            e.round = 1;
-            e.shard = s;
-            e.numShards = numShards;
-            e.weight = 1;
             int from = s * SHARD;
-            e.values = Arrays.copyOfRange(model, from, Math.min(model.length, from + SHARD));
-            batch.add(e);
+            batch.add(
+                    GatewayEvent.updateShard(
+                            0,
+                            "learner-0123456789abcdef",
+                            1,
+                            s,
+                            numShards,
+                            1,
+                            "r1/train",
+                            1,
+                            Payload.dense(
+                                    Arrays.copyOfRange(
+                                            model, from, Math.min(model.length, from + SHARD)))));
         }
         return batch;
     }
@@ -116,10 +122,18 @@ public class ShardingBenchmark {
         }
         float[][] shardValues = decoder.shards();
         List<GatewayEvent> batch = new ArrayList<>(shardValues.length);
-        for (float[] shard : shardValues) {
-            GatewayEvent e = GatewayEvent.of(GatewayEvent.Kind.UPDATE_SHARD);
-            e.values = shard;
-            batch.add(e);
+        for (int s = 0; s < shardValues.length; s++) {
+            batch.add(
+                    GatewayEvent.updateShard(
+                            0,
+                            "learner-0123456789abcdef",
+                            1,
+                            s,
+                            shardValues.length,
+                            1,
+                            "r1/train",
+                            1,
+                            Payload.dense(shardValues[s])));
         }
         return batch;
     }

@@ -131,7 +131,7 @@ public class AsyncShardAggregator extends KeyedProcessFunction<Integer, GatewayE
                     s = new AsyncShard();
                     s.version = e.round;
                     s.numShards = e.numShards;
-                    s.global = Payload.dense(e.values);
+                    s.global = e.values;
                     shardState.put(ctx.getCurrentKey(), s);
                     if (rule.keepsVersions()) {
                         history.put(s.version, s.global.copy());
@@ -205,11 +205,7 @@ public class AsyncShardAggregator extends KeyedProcessFunction<Integer, GatewayE
         lastStaleness = stale;
         AsyncUpdate update =
                 new AsyncUpdate(
-                        e.learnerId,
-                        Payload.dense(e.values),
-                        e.weight,
-                        staleness.weight(stale),
-                        e.baseVersion);
+                        e.learnerId, e.values, e.weight, staleness.weight(stale), e.baseVersion);
         List<String> learners = rule.apply(state, shard, update);
         if (learners == null) {
             return;
@@ -220,7 +216,7 @@ public class AsyncShardAggregator extends KeyedProcessFunction<Integer, GatewayE
         g.shard = shardIndex;
         g.numShards = s.numShards;
         // No copy: the record crosses a keyBy, so it is serialised when collected.
-        g.values = s.global.values();
+        g.values = s.global;
         g.contributors = learners;
         out.collect(g);
         if (rule.keepsVersions()) {

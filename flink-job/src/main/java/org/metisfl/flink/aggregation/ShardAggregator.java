@@ -17,7 +17,6 @@ import org.metisfl.flink.aggregation.rule.Selection;
 import org.metisfl.flink.config.FederationConfig;
 import org.metisfl.flink.model.GatewayEvent;
 import org.metisfl.flink.model.GlobalShard;
-import org.metisfl.flink.model.Payload;
 import org.metisfl.flink.state.CheckpointFlushing;
 import org.metisfl.flink.state.WriteBehindMap;
 import org.metisfl.flink.state.WriteBehindState;
@@ -129,7 +128,7 @@ public class ShardAggregator extends KeyedProcessFunction<Integer, GatewayEvent,
                     acc = rule.createAccumulator();
                     accumulators.put(key, sr.round, acc);
                 }
-                rule.add(acc, e.learnerId, Payload.dense(e.values), e.weight);
+                rule.add(acc, e.learnerId, e.values, e.weight);
                 sr.totalWeight += e.weight;
                 sr.addContributor(e.learnerId);
                 break;
@@ -192,8 +191,7 @@ public class ShardAggregator extends KeyedProcessFunction<Integer, GatewayEvent,
             g.aborted = true; // the rule refused the round (logged by the coordinator's side)
         } else {
             g.totalWeight = selected.size();
-            g.values =
-                    rule.selection().resultOf(accumulators.get(key, sr.round), selected).values();
+            g.values = rule.selection().resultOf(accumulators.get(key, sr.round), selected);
         }
         out.collect(g);
         rounds.open.remove(sr);
@@ -222,7 +220,7 @@ public class ShardAggregator extends KeyedProcessFunction<Integer, GatewayEvent,
             g.distances = selection.partial(accumulators.get(key, sr.round), contributors);
             sr.awaitingSelection = true;
         } else if (!abort) {
-            g.values = rule.result(accumulators.get(key, sr.round)).values();
+            g.values = rule.result(accumulators.get(key, sr.round));
         }
         out.collect(g);
         rounds.closedThrough = sr.round;

@@ -186,7 +186,7 @@ public final class Coordinator {
             return;
         }
         long expected = TensorSpecInfo.totalSize(e.tensors);
-        if (expected != e.values.length) {
+        if (expected != e.values.size()) {
             LOG.warn("Ignoring initial model of {}: size mismatch", e.learnerId);
             return;
         }
@@ -194,8 +194,8 @@ public final class Coordinator {
                 "Initial model from learner {}: {} tensors, {} values",
                 e.learnerId,
                 e.tensors.size(),
-                e.values.length);
-        federation.installInitialModel(p, e.tensors, e.values);
+                e.values.size());
+        federation.installInitialModel(p, e.tensors, e.values.values());
         if (!protocol.maybeStart(p, nowMs, out)) {
             federation.model.publish(p, false, out);
         }

@@ -1,5 +1,7 @@
 package org.metisfl.flink.coordinator;
 
+import org.metisfl.flink.model.Payload;
+
 /**
  * The maps of the coordinator's state besides its {@link FederationProgress}: keyed state in the
  * job ({@link RoundCoordinator} binds each to a state handle of its own name), heap maps in tests.
@@ -14,11 +16,11 @@ package org.metisfl.flink.coordinator;
  */
 public record CoordinatorState(
         StateMap<String, LearnerRecord> learners,
-        StateMap<Integer, float[]> model,
-        StateMap<Integer, float[]> pendingModel,
+        StateMap<Integer, Payload> model,
+        StateMap<Integer, Payload> pendingModel,
         StateMap<Long, RoundStats> stats,
         StateMap<Integer, OptimizerState> optimizerState,
-        StateMap<String, float[]> asyncPending,
+        StateMap<String, Payload> asyncPending,
         StateMap<Long, Integer> asyncShardCounts) {
 
     /** Every map on the heap. */

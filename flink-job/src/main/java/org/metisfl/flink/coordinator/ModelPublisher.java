@@ -4,7 +4,9 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import org.metisfl.flink.model.Directive;
+import org.metisfl.flink.model.Payload;
 import org.metisfl.flink.model.TensorSpecInfo;
 
 /**
@@ -14,10 +16,10 @@ import org.metisfl.flink.model.TensorSpecInfo;
  * and whether the federation finished.
  */
 public final class ModelPublisher {
-    private final StateMap<Integer, float[]> model;
+    private final StateMap<Integer, Payload> model;
     private final int shardSize;
 
-    public ModelPublisher(StateMap<Integer, float[]> model, int shardSize) {
+    public ModelPublisher(StateMap<Integer, Payload> model, int shardSize) {
         this.model = model;
         this.shardSize = shardSize;
     }
@@ -29,18 +31,18 @@ public final class ModelPublisher {
         for (int s = 0; s < p.numShards; s++) {
             int from = s * shardSize;
             int to = Math.min(values.length, from + shardSize);
-            model.put(s, Arrays.copyOfRange(values, from, to));
+            model.put(s, Payload.dense(Arrays.copyOfRange(values, from, to)));
         }
         p.modelVersion = 0;
     }
 
     /** The current global model's values of one shard. */
-    public float[] shard(int shard) {
+    public Payload shard(int shard) {
         return model.get(shard);
     }
 
     /** Replaces one shard of the global model (the caller sets the new version). */
-    public void replace(int shard, float[] values) {
+    public void replace(int shard, Payload values) {
         model.put(shard, values);
     }
 
@@ -62,39 +64,30 @@ public final class ModelPublisher {
 
     private void publish(
             FederationProgress p, boolean withPlan, boolean withValues, CoordinatorOutput out) {
-        Directive d = new Directive();
-        d.kind = Directive.Kind.PUBLISH;
-        d.modelVersion = p.modelVersion;
-        d.tensors = p.tensors;
-        d.numShards = p.numShards;
-        d.shardSize = shardSize;
+        long modelValues;
         if (p.modelVersion < 0) {
-            d.modelValues = 0;
+            modelValues = 0;
         } else if (withValues) {
-            d.modelValues = emitModel(p.modelVersion, p.numShards, out);
+            modelValues = emitModel(p.modelVersion, p.numShards, out);
         } else {
-            d.modelValues = TensorSpecInfo.totalSize(p.tensors);
+            modelValues = TensorSpecInfo.totalSize(p.tensors);
         }
+        Directive d =
+                Directive.publish(p.modelVersion, p.tensors, p.numShards, shardSize, modelValues);
         if (withPlan) {
-            d.planRound = p.round;
-            d.participants = p.participants;
-            d.dropped = p.dropped;
-            d.quorum = p.quorum;
-            d.deadline = p.deadline;
-            d.localSteps = new HashMap<>();
+            Map<String, Long> localSteps = new HashMap<>();
             for (String learner : p.participants) {
                 Long steps = p.localSteps.get(learner);
                 if (steps != null) {
-                    d.localSteps.put(learner, steps);
+                    localSteps.put(learner, steps);
                 }
             }
+            d.withPlan(p.round, p.participants, p.dropped, p.quorum, p.deadline, localSteps);
         }
-        d.evaluators = p.evaluators;
-        d.selection = p.krumSelection;
-        d.selectionRound = p.krumSelectionRound;
-        d.finished = p.phase == Phase.FINISHED;
-        d.finishReason = p.finishReason;
-        out.directive(d);
+        out.directive(
+                d.withEvaluators(p.evaluators)
+                        .withSelection(p.krumSelectionRound, p.krumSelection)
+                        .withEnd(p.phase == Phase.FINISHED, p.finishReason));
     }
 
     /**
@@ -104,19 +97,22 @@ public final class ModelPublisher {
     private long emitModel(long version, int numShards, CoordinatorOutput out) {
         int offset = 0;
         for (int s = 0; s < numShards; s++) {
-            float[] values = shard(s);
-            if (values.length <= Directive.MAX_SHARD_VALUES) {
-                out.directive(Directive.modelShard(version, s, offset, values));
-            } else {
-                for (int from = 0; from < values.length; from += Directive.MAX_SHARD_VALUES) {
-                    int to = Math.min(values.length, from + Directive.MAX_SHARD_VALUES);
-                    out.directive(
-                            Directive.modelShard(
-                                    version,
-                                    s,
-                                    offset + from,
-                                    Arrays.copyOfRange(values, from, to)));
-                }
+            Payload shard = shard(s);
+            if (!shard.isDense() || shard.size() <= Directive.MAX_SHARD_VALUES) {
+                // Ciphertexts are never cut: a shard is a whole number of them.
+                out.directive(Directive.modelShard(version, s, offset, shard));
+                offset += shard.size();
+                continue;
+            }
+            float[] values = shard.values();
+            for (int from = 0; from < values.length; from += Directive.MAX_SHARD_VALUES) {
+                int to = Math.min(values.length, from + Directive.MAX_SHARD_VALUES);
+                out.directive(
+                        Directive.modelShard(
+                                version,
+                                s,
+                                offset + from,
+                                Payload.dense(Arrays.copyOfRange(values, from, to))));
             }
             offset += values.length;
         }

@@ -15,8 +15,9 @@ import org.metisfl.flink.config.CoordinatorOptions;
 import org.metisfl.flink.model.Directive;
 import org.metisfl.flink.model.GatewayEvent;
 import org.metisfl.flink.model.GlobalShard;
+import org.metisfl.flink.model.Payload;
 import org.metisfl.flink.model.RoundResult;
-import org.metisfl.flink.model.serialization.BulkArrayTypeInfo;
+import org.metisfl.flink.model.serialization.PayloadTypeInfo;
 import org.metisfl.flink.state.CheckpointFlushing;
 import org.metisfl.flink.state.WriteBehindMap;
 import org.metisfl.flink.state.WriteBehindState;
@@ -42,7 +43,7 @@ public class RoundCoordinator
     public static final OutputTag<RoundResult> RESULTS =
             new OutputTag<>("round-results", TypeInformation.of(RoundResult.class));
 
-    private static final TypeInformation<float[]> FLOAT_ARRAY = BulkArrayTypeInfo.FLOATS;
+    private static final TypeInformation<Payload> PAYLOAD = PayloadTypeInfo.INSTANCE;
 
     private final CoordinatorOptions options;
 
@@ -82,12 +83,11 @@ public class RoundCoordinator
                 rc.getMapState(
                         new MapStateDescriptor<>(
                                 "learners", Types.STRING, TypeInformation.of(LearnerRecord.class)));
-        WriteBehindMap<String, Integer, float[]> model =
+        WriteBehindMap<String, Integer, Payload> model =
+                WriteBehindMap.of(rc, new MapStateDescriptor<>("global-model", Types.INT, PAYLOAD));
+        WriteBehindMap<String, Integer, Payload> pendingModel =
                 WriteBehindMap.of(
-                        rc, new MapStateDescriptor<>("global-model", Types.INT, FLOAT_ARRAY));
-        WriteBehindMap<String, Integer, float[]> pendingModel =
-                WriteBehindMap.of(
-                        rc, new MapStateDescriptor<>("pending-model", Types.INT, FLOAT_ARRAY));
+                        rc, new MapStateDescriptor<>("pending-model", Types.INT, PAYLOAD));
         WriteBehindMap<String, Integer, OptimizerState> optimizerState =
                 WriteBehindMap.of(
                         rc,
@@ -95,9 +95,9 @@ public class RoundCoordinator
                                 "optimizer-state",
                                 Types.INT,
                                 TypeInformation.of(OptimizerState.class)));
-        WriteBehindMap<String, String, float[]> asyncPending =
+        WriteBehindMap<String, String, Payload> asyncPending =
                 WriteBehindMap.of(
-                        rc, new MapStateDescriptor<>("async-pending", Types.STRING, FLOAT_ARRAY));
+                        rc, new MapStateDescriptor<>("async-pending", Types.STRING, PAYLOAD));
         WriteBehindMap<String, Long, Integer> asyncShardCounts =
                 WriteBehindMap.of(
                         rc, new MapStateDescriptor<>("async-shard-counts", Types.LONG, Types.INT));

@@ -8,6 +8,7 @@ import java.util.Map;
 import org.metisfl.flink.config.CoordinatorOptions;
 import org.metisfl.flink.model.GatewayEvent;
 import org.metisfl.flink.model.GlobalShard;
+import org.metisfl.flink.model.Payload;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -31,11 +32,11 @@ public final class RoundProtocol implements TrainingProtocol {
     private final ServerStep serverStep;
 
     /** The closed shards of the running round, until the last one closes it. */
-    private final StateMap<Integer, float[]> pendingModel;
+    private final StateMap<Integer, Payload> pendingModel;
 
     RoundProtocol(
             Federation federation,
-            StateMap<Integer, float[]> pendingModel,
+            StateMap<Integer, Payload> pendingModel,
             StateMap<Integer, OptimizerState> optimizerState) {
         this.federation = federation;
         this.options = federation.options;

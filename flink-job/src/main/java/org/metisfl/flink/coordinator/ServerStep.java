@@ -4,6 +4,7 @@ import org.metisfl.flink.aggregation.kernel.ServerOptimizer;
 import org.metisfl.flink.config.CoordinatorOptions;
 import org.metisfl.flink.config.FederationOptions;
 import org.metisfl.flink.model.GlobalShard;
+import org.metisfl.flink.model.Payload;
 
 /**
  * The new global values of a shard: the round's aggregate itself, or the server optimizer's step
@@ -26,17 +27,17 @@ final class ServerStep {
         this.model = model;
     }
 
-    float[] apply(GlobalShard g) {
+    Payload apply(GlobalShard g) {
         if (none) {
             return g.values;
         }
-        float[] global = model.shard(g.shard).clone();
+        float[] global = model.shard(g.shard).values().clone();
         OptimizerState st = state.get(g.shard);
         if (st == null) {
             st = OptimizerState.zeros(optimizer.stateSlots(), global.length);
         }
-        optimizer.step(global, g.values, st.slots(optimizer.stateSlots()), g.round);
+        optimizer.step(global, g.values.values(), st.slots(optimizer.stateSlots()), g.round);
         state.put(g.shard, st);
-        return global;
+        return Payload.dense(global);
     }
 }

@@ -6,6 +6,7 @@ import java.util.List;
 import org.metisfl.flink.config.CoordinatorOptions;
 import org.metisfl.flink.model.GatewayEvent;
 import org.metisfl.flink.model.GlobalShard;
+import org.metisfl.flink.model.Payload;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -23,14 +24,14 @@ public final class VersionProtocol implements TrainingProtocol {
     private final CoordinatorOptions options;
 
     /** Shards of versions not complete yet, by "version/shard". */
-    private final StateMap<String, float[]> pending;
+    private final StateMap<String, Payload> pending;
 
     /** How many shards of each incomplete version arrived. */
     private final StateMap<Long, Integer> shardCounts;
 
     VersionProtocol(
             Federation federation,
-            StateMap<String, float[]> pending,
+            StateMap<String, Payload> pending,
             StateMap<Long, Integer> shardCounts) {
         this.federation = federation;
         this.options = federation.options;

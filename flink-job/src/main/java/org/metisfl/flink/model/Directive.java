@@ -6,7 +6,10 @@ import org.metisfl.flink.model.serialization.BulkArrayPojoFactory;
 
 /**
  * What the model sink delivers to the learner gateways: a gateway's announcement (so the sink knows
- * where to deliver), or the coordinator's global model and next round plan.
+ * where to deliver), or the coordinator's global model and next round plan. Built with the factory
+ * of its kind ({@link #announce}, {@link #modelShard}, {@link #publish} and its {@code with...}
+ * steps) and read through accessors that check the kind; the public fields are for Flink's POJO
+ * serializer.
  *
  * <p>The coordinator never sends the model as one record (a large record is spilled to disk and
  * read back value by value on its way between tasks): it sends the model's values as {@link
@@ -47,7 +50,7 @@ public class Directive {
     /** Index of the first of {@link #values} in the whole model. */
     public int offset;
 
-    public float[] values;
+    public Payload values;
 
     // PUBLISH
     public List<TensorSpecInfo> tensors;
@@ -90,15 +93,15 @@ public class Directive {
     public static Directive announce(GatewayEvent e) {
         Directive d = new Directive();
         d.kind = Kind.ANNOUNCE;
-        d.gateway = e.gateway;
-        d.host = e.host;
-        d.port = e.port;
-        d.secret = e.secret;
+        d.gateway = e.gateway();
+        d.host = e.host();
+        d.port = e.port();
+        d.secret = e.secret();
         return d;
     }
 
     /** {@code values}, which start at value {@code offset} of the model, of shard {@code shard}. */
-    public static Directive modelShard(long modelVersion, int shard, int offset, float[] values) {
+    public static Directive modelShard(long modelVersion, int shard, int offset, Payload values) {
         Directive d = new Directive();
         d.kind = Kind.MODEL_SHARD;
         d.modelVersion = modelVersion;
@@ -106,6 +109,208 @@ public class Directive {
         d.offset = offset;
         d.values = values;
         return d;
+    }
+
+    /** A MODEL_SHARD of dense values. */
+    public static Directive modelShard(long modelVersion, int shard, int offset, float[] values) {
+        return modelShard(modelVersion, shard, offset, Payload.dense(values));
+    }
+
+    /**
+     * A PUBLISH of model {@code modelVersion} (-1: none yet) whose {@code modelValues} values were
+     * sent just before as MODEL_SHARD directives; add the plan, evaluators, selection and end with
+     * the {@code with...} steps.
+     */
+    public static Directive publish(
+            long modelVersion,
+            List<TensorSpecInfo> tensors,
+            int numShards,
+            int shardSize,
+            long modelValues) {
+        Directive d = new Directive();
+        d.kind = Kind.PUBLISH;
+        d.modelVersion = modelVersion;
+        d.tensors = tensors;
+        d.numShards = numShards;
+        d.shardSize = shardSize;
+        d.modelValues = modelValues;
+        return d;
+    }
+
+    /** The next round's plan (PUBLISH). */
+    public Directive withPlan(
+            long planRound,
+            List<String> participants,
+            List<String> dropped,
+            int quorum,
+            long deadline,
+            java.util.Map<String, Long> localSteps) {
+        requirePublish();
+        this.planRound = planRound;
+        this.participants = participants;
+        this.dropped = dropped;
+        this.quorum = quorum;
+        this.deadline = deadline;
+        this.localSteps = localSteps;
+        return this;
+    }
+
+    /** Learners that evaluate the model (PUBLISH). */
+    public Directive withEvaluators(List<String> evaluators) {
+        requirePublish();
+        this.evaluators = evaluators;
+        return this;
+    }
+
+    /** The updates selected for {@code selectionRound} (PUBLISH; 0 = none). */
+    public Directive withSelection(long selectionRound, List<String> selection) {
+        requirePublish();
+        this.selectionRound = selectionRound;
+        this.selection = selection;
+        return this;
+    }
+
+    /** Whether the federation finished, and why (PUBLISH). */
+    public Directive withEnd(boolean finished, String finishReason) {
+        requirePublish();
+        this.finished = finished;
+        this.finishReason = finishReason;
+        return this;
+    }
+
+    private void requirePublish() {
+        if (kind != Kind.PUBLISH) {
+            throw new IllegalStateException("a " + kind + " directive has no plan");
+        }
+    }
+
+    private void require(String field, Kind a, Kind b) {
+        if (kind != a && kind != b) {
+            throw new IllegalStateException("a " + kind + " directive has no " + field);
+        }
+    }
+
+    // Accessors: each checks that the field belongs to the directive's kind.
+
+    public Kind kind() {
+        return kind;
+    }
+
+    /** The model slice's values (MODEL_SHARD). */
+    public Payload values() {
+        require("values", Kind.MODEL_SHARD, Kind.MODEL_SHARD);
+        return values;
+    }
+
+    public long modelVersion() {
+        require("modelVersion", Kind.MODEL_SHARD, Kind.PUBLISH);
+        return modelVersion;
+    }
+
+    public int shard() {
+        require("shard", Kind.MODEL_SHARD, Kind.MODEL_SHARD);
+        return shard;
+    }
+
+    public int offset() {
+        require("offset", Kind.MODEL_SHARD, Kind.MODEL_SHARD);
+        return offset;
+    }
+
+    public int gateway() {
+        require("gateway", Kind.ANNOUNCE, Kind.ANNOUNCE);
+        return gateway;
+    }
+
+    public String host() {
+        require("host", Kind.ANNOUNCE, Kind.ANNOUNCE);
+        return host;
+    }
+
+    public int port() {
+        require("port", Kind.ANNOUNCE, Kind.ANNOUNCE);
+        return port;
+    }
+
+    public String secret() {
+        require("secret", Kind.ANNOUNCE, Kind.ANNOUNCE);
+        return secret;
+    }
+
+    public List<TensorSpecInfo> tensors() {
+        require("tensors", Kind.PUBLISH, Kind.PUBLISH);
+        return tensors;
+    }
+
+    public long modelValues() {
+        require("modelValues", Kind.PUBLISH, Kind.PUBLISH);
+        return modelValues;
+    }
+
+    public int numShards() {
+        require("numShards", Kind.PUBLISH, Kind.PUBLISH);
+        return numShards;
+    }
+
+    public int shardSize() {
+        require("shardSize", Kind.PUBLISH, Kind.PUBLISH);
+        return shardSize;
+    }
+
+    public long planRound() {
+        require("planRound", Kind.PUBLISH, Kind.PUBLISH);
+        return planRound;
+    }
+
+    public List<String> participants() {
+        require("participants", Kind.PUBLISH, Kind.PUBLISH);
+        return participants;
+    }
+
+    /** Participants of the plan's round dropped from it (PUBLISH). */
+    public List<String> dropped() {
+        require("dropped", Kind.PUBLISH, Kind.PUBLISH);
+        return dropped;
+    }
+
+    public int quorum() {
+        require("quorum", Kind.PUBLISH, Kind.PUBLISH);
+        return quorum;
+    }
+
+    public long deadline() {
+        require("deadline", Kind.PUBLISH, Kind.PUBLISH);
+        return deadline;
+    }
+
+    public java.util.Map<String, Long> localSteps() {
+        require("localSteps", Kind.PUBLISH, Kind.PUBLISH);
+        return localSteps;
+    }
+
+    public List<String> evaluators() {
+        require("evaluators", Kind.PUBLISH, Kind.PUBLISH);
+        return evaluators;
+    }
+
+    public List<String> selection() {
+        require("selection", Kind.PUBLISH, Kind.PUBLISH);
+        return selection;
+    }
+
+    public long selectionRound() {
+        require("selectionRound", Kind.PUBLISH, Kind.PUBLISH);
+        return selectionRound;
+    }
+
+    public boolean finished() {
+        require("finished", Kind.PUBLISH, Kind.PUBLISH);
+        return finished;
+    }
+
+    public String finishReason() {
+        require("finishReason", Kind.PUBLISH, Kind.PUBLISH);
+        return finishReason;
     }
 
     @Override
@@ -121,7 +326,7 @@ public class Directive {
                     + ", values "
                     + offset
                     + "+"
-                    + (values == null ? 0 : values.length)
+                    + (values == null ? 0 : values.size())
                     + "}";
         }
         return "Directive{model v"

@@ -1,13 +1,20 @@
 package org.metisfl.flink.model;
 
+import java.util.EnumSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import org.apache.flink.api.common.typeinfo.TypeInfo;
 import org.metisfl.flink.model.serialization.BulkArrayPojoFactory;
 
 /**
- * A record a learner gateway emits into the job (a Flink POJO; one type for all kinds, since a
- * source has one output type). Which fields are set depends on {@link #kind}.
+ * A record a learner gateway emits into the job. A source has one output type, so this is one type
+ * for twelve kinds: build one with the static factory of its kind ({@link #updateShard}, {@link
+ * #roundOpened}, ...) and read it through the accessors, which check that the field belongs to the
+ * record's kind. The public fields and no-argument constructor are for Flink's POJO serializer
+ * (measured faster than a hand-written union serializer would need to be to matter: the model
+ * values, the bulk of every record, are one {@link Payload} written in bulk either way); code
+ * outside this class never sets them.
  */
 @TypeInfo(BulkArrayPojoFactory.class)
 public class GatewayEvent {
@@ -63,6 +70,59 @@ public class GatewayEvent {
         PARTICIPANT_DROPPED
     }
 
+    private static final Set<Kind> HAS_GATEWAYS = EnumSet.of(Kind.PARTICIPANT_DROPPED);
+    private static final Set<Kind> HAS_LEARNER_ID =
+            EnumSet.of(
+                    Kind.JOINED,
+                    Kind.LEFT,
+                    Kind.CONNECTED,
+                    Kind.DISCONNECTED,
+                    Kind.INITIAL_MODEL,
+                    Kind.UPDATE_SHARD,
+                    Kind.TRAIN_REPORT,
+                    Kind.EVALUATION,
+                    Kind.PARTICIPANT_DROPPED);
+    private static final Set<Kind> HAS_LEARNER_NAME = EnumSet.of(Kind.JOINED);
+    private static final Set<Kind> HAS_NUM_EXAMPLES =
+            EnumSet.of(Kind.JOINED, Kind.TRAIN_REPORT, Kind.EVALUATION);
+    private static final Set<Kind> HAS_ROUND =
+            EnumSet.of(
+                    Kind.ROUND_OPENED,
+                    Kind.UPDATE_SHARD,
+                    Kind.TRAIN_REPORT,
+                    Kind.EVALUATION,
+                    Kind.MODEL_SHARD,
+                    Kind.SELECTION,
+                    Kind.PARTICIPANT_DROPPED);
+    private static final Set<Kind> HAS_SHARD =
+            EnumSet.of(
+                    Kind.ROUND_OPENED,
+                    Kind.UPDATE_SHARD,
+                    Kind.MODEL_SHARD,
+                    Kind.SELECTION,
+                    Kind.PARTICIPANT_DROPPED);
+    private static final Set<Kind> HAS_NUM_SHARDS =
+            EnumSet.of(
+                    Kind.ROUND_OPENED,
+                    Kind.UPDATE_SHARD,
+                    Kind.MODEL_SHARD,
+                    Kind.SELECTION,
+                    Kind.PARTICIPANT_DROPPED);
+    private static final Set<Kind> HAS_WEIGHT = EnumSet.of(Kind.UPDATE_SHARD);
+    private static final Set<Kind> HAS_VALUES =
+            EnumSet.of(Kind.INITIAL_MODEL, Kind.UPDATE_SHARD, Kind.MODEL_SHARD);
+    private static final Set<Kind> HAS_PARTICIPANTS = EnumSet.of(Kind.SELECTION);
+    private static final Set<Kind> HAS_PARTICIPANT_COUNT = EnumSet.of(Kind.ROUND_OPENED);
+    private static final Set<Kind> HAS_QUORUM = EnumSet.of(Kind.ROUND_OPENED);
+    private static final Set<Kind> HAS_DEADLINE = EnumSet.of(Kind.ROUND_OPENED);
+    private static final Set<Kind> HAS_METRICS = EnumSet.of(Kind.TRAIN_REPORT, Kind.EVALUATION);
+    private static final Set<Kind> HAS_TENSORS = EnumSet.of(Kind.INITIAL_MODEL);
+    private static final Set<Kind> HAS_TASK_ID = EnumSet.of(Kind.UPDATE_SHARD);
+    private static final Set<Kind> HAS_BASE_VERSION = EnumSet.of(Kind.UPDATE_SHARD);
+    private static final Set<Kind> HAS_HOST = EnumSet.of(Kind.ANNOUNCE);
+    private static final Set<Kind> HAS_PORT = EnumSet.of(Kind.ANNOUNCE);
+    private static final Set<Kind> HAS_SECRET = EnumSet.of(Kind.ANNOUNCE);
+
     public Kind kind;
     public int gateway;
     public String host;
@@ -75,7 +135,7 @@ public class GatewayEvent {
     public int shard;
     public int numShards;
     public double weight;
-    public float[] values;
+    public Payload values;
     public List<String> participants;
 
     /** A round opening: how many participants its plan has (the list stays at the gateways). */
@@ -100,10 +160,296 @@ public class GatewayEvent {
 
     public GatewayEvent() {}
 
+    /**
+     * An empty record of {@code kind}, for Flink and for the tests of records the job must refuse;
+     * the job's code uses the factories below.
+     */
     public static GatewayEvent of(Kind kind) {
         GatewayEvent e = new GatewayEvent();
         e.kind = kind;
         return e;
+    }
+
+    /** Gateway {@code gateway} started and is reached at {@code host:port} with {@code secret}. */
+    public static GatewayEvent announce(int gateway, String host, int port, String secret) {
+        GatewayEvent e = of(Kind.ANNOUNCE);
+        e.gateway = gateway;
+        e.host = host;
+        e.port = port;
+        e.secret = secret;
+        return e;
+    }
+
+    /** A learner joined at {@code gateway}. */
+    public static GatewayEvent joined(
+            int gateway, String learnerId, String learnerName, long numExamples) {
+        GatewayEvent e = learnerEvent(Kind.JOINED, gateway, learnerId);
+        e.learnerName = learnerName;
+        e.numExamples = numExamples;
+        return e;
+    }
+
+    /**
+     * A learner left, or its task stream opened or closed ({@code LEFT, CONNECTED, DISCONNECTED}).
+     */
+    public static GatewayEvent learnerEvent(Kind kind, int gateway, String learnerId) {
+        if (kind != Kind.LEFT
+                && kind != Kind.CONNECTED
+                && kind != Kind.DISCONNECTED
+                && kind != Kind.JOINED) {
+            throw new IllegalArgumentException(kind + " is not a learner event");
+        }
+        GatewayEvent e = of(kind);
+        e.gateway = gateway;
+        e.learnerId = learnerId;
+        return e;
+    }
+
+    /** A learner's proposed initial model. */
+    public static GatewayEvent initialModel(
+            int gateway, String learnerId, List<TensorSpecInfo> tensors, Payload values) {
+        GatewayEvent e = of(Kind.INITIAL_MODEL);
+        e.gateway = gateway;
+        e.learnerId = learnerId;
+        e.tensors = tensors;
+        e.values = values;
+        return e;
+    }
+
+    /** Round {@code round} opened at a gateway, announced to shard {@code shard}. */
+    public static GatewayEvent roundOpened(
+            int gateway,
+            long round,
+            int shard,
+            int numShards,
+            int participantCount,
+            int quorum,
+            long deadline) {
+        GatewayEvent e = of(Kind.ROUND_OPENED);
+        e.gateway = gateway;
+        e.round = round;
+        e.shard = shard;
+        e.numShards = numShards;
+        e.participantCount = participantCount;
+        e.quorum = quorum;
+        e.deadline = deadline;
+        return e;
+    }
+
+    /**
+     * Shard {@code shard} of an accepted update for round {@code round} (asynchronous: the round of
+     * its task), answering task {@code taskId} trained from model {@code baseVersion}.
+     */
+    public static GatewayEvent updateShard(
+            int gateway,
+            String learnerId,
+            long round,
+            int shard,
+            int numShards,
+            double weight,
+            String taskId,
+            long baseVersion,
+            Payload values) {
+        GatewayEvent e = of(Kind.UPDATE_SHARD);
+        e.gateway = gateway;
+        e.learnerId = learnerId;
+        e.round = round;
+        e.shard = shard;
+        e.numShards = numShards;
+        e.weight = weight;
+        e.taskId = taskId;
+        e.baseVersion = baseVersion;
+        e.values = values;
+        return e;
+    }
+
+    /** The training metrics of an accepted update ({@code TRAIN_REPORT}) or of an evaluation. */
+    public static GatewayEvent metrics(
+            Kind kind,
+            int gateway,
+            String learnerId,
+            long round,
+            long numExamples,
+            Map<String, Double> metrics) {
+        if (kind != Kind.TRAIN_REPORT && kind != Kind.EVALUATION) {
+            throw new IllegalArgumentException(kind + " carries no metrics");
+        }
+        GatewayEvent e = of(kind);
+        e.gateway = gateway;
+        e.learnerId = learnerId;
+        e.round = round;
+        e.numExamples = numExamples;
+        e.metrics = metrics;
+        return e;
+    }
+
+    /**
+     * Asynchronous: shard {@code shard} of model version {@code version} a gateway started from.
+     */
+    public static GatewayEvent modelShard(long version, int shard, int numShards, Payload values) {
+        GatewayEvent e = of(Kind.MODEL_SHARD);
+        e.round = version;
+        e.shard = shard;
+        e.numShards = numShards;
+        e.values = values;
+        return e;
+    }
+
+    /** The updates of round {@code round} the coordinator selected, for shard {@code shard}. */
+    public static GatewayEvent selection(
+            int gateway, long round, int shard, int numShards, List<String> participants) {
+        GatewayEvent e = of(Kind.SELECTION);
+        e.gateway = gateway;
+        e.round = round;
+        e.shard = shard;
+        e.numShards = numShards;
+        e.participants = participants;
+        return e;
+    }
+
+    /**
+     * Gateway {@code gateway} (of {@code gateways}) dropped {@code learnerId} from round {@code
+     * round}; one copy per shard.
+     */
+    public static GatewayEvent participantDropped(
+            int gateway, int gateways, String learnerId, long round, int shard, int numShards) {
+        GatewayEvent e = of(Kind.PARTICIPANT_DROPPED);
+        e.gateway = gateway;
+        e.gateways = gateways;
+        e.learnerId = learnerId;
+        e.round = round;
+        e.shard = shard;
+        e.numShards = numShards;
+        return e;
+    }
+
+    /** Sets the gateway's timestamp (the record's event time), once, as the reader emits it. */
+    public GatewayEvent stampedAt(long stamp) {
+        this.stamp = stamp;
+        return this;
+    }
+
+    // Accessors: each checks that the field belongs to the record's kind.
+
+    public Kind kind() {
+        return kind;
+    }
+
+    public int gateway() {
+        return gateway;
+    }
+
+    public String learnerId() {
+        require("learnerId", HAS_LEARNER_ID);
+        return learnerId;
+    }
+
+    public String learnerName() {
+        require("learnerName", HAS_LEARNER_NAME);
+        return learnerName;
+    }
+
+    public long numExamples() {
+        require("numExamples", HAS_NUM_EXAMPLES);
+        return numExamples;
+    }
+
+    /** The round (the model version for MODEL_SHARD). */
+    public long round() {
+        require("round", HAS_ROUND);
+        return round;
+    }
+
+    public int shard() {
+        require("shard", HAS_SHARD);
+        return shard;
+    }
+
+    public int numShards() {
+        require("numShards", HAS_NUM_SHARDS);
+        return numShards;
+    }
+
+    public double weight() {
+        require("weight", HAS_WEIGHT);
+        return weight;
+    }
+
+    /** The model values (INITIAL_MODEL, UPDATE_SHARD, MODEL_SHARD). */
+    public Payload values() {
+        require("values", HAS_VALUES);
+        return values;
+    }
+
+    public List<String> participants() {
+        require("participants", HAS_PARTICIPANTS);
+        return participants;
+    }
+
+    public int participantCount() {
+        require("participantCount", HAS_PARTICIPANT_COUNT);
+        return participantCount;
+    }
+
+    public int quorum() {
+        require("quorum", HAS_QUORUM);
+        return quorum;
+    }
+
+    public long deadline() {
+        require("deadline", HAS_DEADLINE);
+        return deadline;
+    }
+
+    public Map<String, Double> metrics() {
+        require("metrics", HAS_METRICS);
+        return metrics;
+    }
+
+    public List<TensorSpecInfo> tensors() {
+        require("tensors", HAS_TENSORS);
+        return tensors;
+    }
+
+    public String taskId() {
+        require("taskId", HAS_TASK_ID);
+        return taskId;
+    }
+
+    public long baseVersion() {
+        require("baseVersion", HAS_BASE_VERSION);
+        return baseVersion;
+    }
+
+    /** How many gateways send a copy of a PARTICIPANT_DROPPED. */
+    public int gateways() {
+        require("gateways", HAS_GATEWAYS);
+        return gateways;
+    }
+
+    public long stamp() {
+        return stamp;
+    }
+
+    public String host() {
+        require("host", HAS_HOST);
+        return host;
+    }
+
+    public int port() {
+        require("port", HAS_PORT);
+        return port;
+    }
+
+    public String secret() {
+        require("secret", HAS_SECRET);
+        return secret;
+    }
+
+    private void require(String field, Set<Kind> kinds) {
+        if (!kinds.contains(kind)) {
+            throw new IllegalStateException("a " + kind + " record has no " + field);
+        }
     }
 
     @Override

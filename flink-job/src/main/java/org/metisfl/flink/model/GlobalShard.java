@@ -12,7 +12,7 @@ public class GlobalShard {
     public int numShards;
 
     /** The aggregated values; null when {@link #aborted}. */
-    public float[] values;
+    public Payload values;
 
     /** Learners whose updates went into this shard, sorted. */
     public List<String> contributors;

@@ -21,6 +21,7 @@ import org.metisfl.flink.aggregation.rule.FedBuff;
 import org.metisfl.flink.aggregation.rule.FedRec;
 import org.metisfl.flink.model.GatewayEvent;
 import org.metisfl.flink.model.GlobalShard;
+import org.metisfl.flink.model.Payload;
 import org.metisfl.flink.state.FlushingKeyedProcessOperator;
 
 /**
@@ -47,9 +48,10 @@ class AsyncShardAggregatorTest {
                     .containsExactly(List.of("a"), List.of("b"));
             assertThat(out).extracting(g -> g.round).containsExactly(1L, 2L);
             // a: staleness 0, weight 1: 0.5 * 0 + 0.5 * 2 = 1
-            assertThat(out.get(0).values).containsExactly(1f, 1f);
+            assertThat(out.get(0).values.values()).containsExactly(1f, 1f);
             // b: trained on version 0, applied to version 1: staleness 1, s = 1/2, alpha_t = 1/4
-            assertThat((double) out.get(1).values[0]).isCloseTo(0.75 * 1 + 0.25 * 4, within(1e-6));
+            assertThat((double) out.get(1).values.values()[0])
+                    .isCloseTo(0.75 * 1 + 0.25 * 4, within(1e-6));
         }
     }
 
@@ -67,7 +69,7 @@ class AsyncShardAggregatorTest {
             assertThat(out)
                     .extracting(g -> g.contributors)
                     .containsExactly(List.of("a"), List.of("b"));
-            assertThat(out.get(1).values).containsExactly(3f, 3f);
+            assertThat(out.get(1).values.values()).containsExactly(3f, 3f);
         }
     }
 
@@ -82,9 +84,9 @@ class AsyncShardAggregatorTest {
             h.processWatermark(4);
             List<GlobalShard> out = shards(h);
             assertThat(out).hasSize(3);
-            assertThat(out.get(0).values[0]).isEqualTo(2f);
-            assertThat(out.get(1).values[0]).isEqualTo((2f * 1 + 5f * 3) / 4);
-            assertThat(out.get(2).values[0]).isEqualTo((10f * 1 + 5f * 3) / 4);
+            assertThat(out.get(0).values.values()[0]).isEqualTo(2f);
+            assertThat(out.get(1).values.values()[0]).isEqualTo((2f * 1 + 5f * 3) / 4);
+            assertThat(out.get(2).values.values()[0]).isEqualTo((10f * 1 + 5f * 3) / 4);
         }
     }
 
@@ -102,7 +104,7 @@ class AsyncShardAggregatorTest {
             List<GlobalShard> out = shards(before);
             // v1 = 1 + ((3 - 1) + (5 - 1)) / 2 = 4
             assertThat(out).hasSize(1);
-            assertThat(out.get(0).values).containsExactly(4f, 4f);
+            assertThat(out.get(0).values.values()).containsExactly(4f, 4f);
             assertThat(out.get(0).contributors).containsExactly("a", "b");
             before.processElement(update("c", "t1", 0, 3, 2f), 3); // delta from v0: 1
             before.processWatermark(3);
@@ -119,7 +121,7 @@ class AsyncShardAggregatorTest {
             // v2 = 4 + (1 + 2) / 2 = 5.5
             assertThat(out).hasSize(1);
             assertThat(out.get(0).round).isEqualTo(2);
-            assertThat(out.get(0).values).containsExactly(5.5f, 5.5f);
+            assertThat(out.get(0).values.values()).containsExactly(5.5f, 5.5f);
             assertThat(out.get(0).contributors).containsExactly("c", "a");
         }
     }
@@ -156,7 +158,7 @@ class AsyncShardAggregatorTest {
         GatewayEvent e = GatewayEvent.of(GatewayEvent.Kind.MODEL_SHARD);
         e.round = version;
         e.numShards = 1;
-        e.values = new float[] {value, value};
+        e.values = Payload.dense(new float[] {value, value});
         return e;
     }
 
@@ -174,7 +176,7 @@ class AsyncShardAggregatorTest {
         e.stamp = stamp;
         e.numShards = 1;
         e.weight = weight;
-        e.values = new float[] {value, value};
+        e.values = Payload.dense(new float[] {value, value});
         return e;
     }
 }

@@ -37,7 +37,7 @@ class ShardAggregatorDropTest {
             assertThat(g.aborted).isFalse();
             assertThat(g.contributors).as("%s", order).containsExactly("a", "b", "c");
             // (1 x 1 + 2 x 2 + 4 x 3) / 6
-            assertThat(g.values[0]).isEqualTo(17f / 6f);
+            assertThat(g.values.values()[0]).isEqualTo(17f / 6f);
         }
     }
 
@@ -51,7 +51,7 @@ class ShardAggregatorDropTest {
             GlobalShard g = out.get(0);
             assertThat(g.aborted).as("quorum 3 of 3 becomes all of the 2 remaining").isFalse();
             assertThat(g.contributors).containsExactly("a", "c");
-            assertThat(g.values[0]).isEqualTo(13f / 4f); // (1 x 1 + 4 x 3) / 4
+            assertThat(g.values.values()[0]).isEqualTo(13f / 4f); // (1 x 1 + 4 x 3) / 4
         }
     }
 
@@ -150,7 +150,7 @@ class ShardAggregatorDropTest {
         e.round = 1;
         e.numShards = 1;
         e.weight = weight;
-        e.values = new float[] {value, value};
+        e.values = org.metisfl.flink.model.Payload.dense(new float[] {value, value});
         return e;
     }
 }

@@ -13,6 +13,7 @@ import org.metisfl.flink.aggregation.rule.Bulyan;
 import org.metisfl.flink.aggregation.rule.Krum;
 import org.metisfl.flink.model.GatewayEvent;
 import org.metisfl.flink.model.GlobalShard;
+import org.metisfl.flink.model.Payload;
 import org.metisfl.flink.state.FlushingKeyedProcessOperator;
 
 /**
@@ -49,7 +50,7 @@ class ShardAggregatorSelectionTest {
             after.processElement(selection(List.of("b", "a")), 6);
             List<GlobalShard> out = shards(after);
             assertThat(out).hasSize(1);
-            assertThat(out.get(0).values).containsExactly(2f, 2f);
+            assertThat(out.get(0).values.values()).containsExactly(2f, 2f);
             assertThat(out.get(0).contributors).containsExactly("a", "b");
             after.processElement(selection(List.of("a")), 7); // another gateway's copy: ignored
             assertThat(shards(after)).isEmpty();
@@ -117,7 +118,7 @@ class ShardAggregatorSelectionTest {
         e.round = 1;
         e.numShards = 1;
         e.weight = 1;
-        e.values = new float[] {value, value};
+        e.values = Payload.dense(new float[] {value, value});
         return e;
     }
 }

@@ -16,6 +16,7 @@ import org.junit.jupiter.params.provider.ValueSource;
 import org.metisfl.flink.config.FederationConfig;
 import org.metisfl.flink.model.GatewayEvent;
 import org.metisfl.flink.model.GlobalShard;
+import org.metisfl.flink.model.Payload;
 import org.metisfl.flink.state.FlushingKeyedProcessOperator;
 
 /**
@@ -55,8 +56,8 @@ class ShardAggregatorStateTest {
             assertThat(g.contributors).containsExactly("a", "b", "c");
             assertThat(g.totalWeight).isEqualTo(8.0);
             // (1*1 + 2*3 + 4*4) / 8
-            assertThat(g.values[0]).isEqualTo(23f / 8f);
-            assertThat(g.values[1]).isEqualTo(23f / 8f);
+            assertThat(g.values.values()[0]).isEqualTo(23f / 8f);
+            assertThat(g.values.values()[1]).isEqualTo(23f / 8f);
         }
     }
 
@@ -125,7 +126,7 @@ class ShardAggregatorStateTest {
         e.round = 1;
         e.numShards = 1;
         e.weight = weight;
-        e.values = new float[] {value, value};
+        e.values = Payload.dense(new float[] {value, value});
         return e;
     }
 }

@@ -15,6 +15,7 @@ import org.metisfl.flink.config.FederationConfig;
 import org.metisfl.flink.model.Directive;
 import org.metisfl.flink.model.GatewayEvent;
 import org.metisfl.flink.model.GlobalShard;
+import org.metisfl.flink.model.Payload;
 import org.metisfl.flink.model.RoundResult;
 import org.metisfl.flink.model.TensorSpecInfo;
 import org.metisfl.flink.state.FlushingKeyedCoProcessOperator;
@@ -88,7 +89,7 @@ final class CoordinatorTestData {
         GatewayEvent e = GatewayEvent.of(GatewayEvent.Kind.INITIAL_MODEL);
         e.learnerId = learner;
         e.tensors = List.of(new TensorSpecInfo("w", new long[] {values.length}));
-        e.values = values;
+        e.values = Payload.dense(values);
         return e;
     }
 
@@ -117,7 +118,7 @@ final class CoordinatorTestData {
         g.round = round;
         g.shard = shard;
         g.numShards = numShards;
-        g.values = filled(1024, value);
+        g.values = Payload.dense(filled(1024, value));
         g.contributors = List.of(from);
         g.totalWeight = from.length;
         return g;
@@ -163,13 +164,13 @@ final class CoordinatorTestData {
         int total = 0;
         for (Directive d : directives) {
             if (d.kind == Directive.Kind.MODEL_SHARD && d.modelVersion == version) {
-                total = Math.max(total, d.offset + d.values.length);
+                total = Math.max(total, d.offset + d.values.size());
             }
         }
         float[] values = new float[total];
         for (Directive d : directives) {
             if (d.kind == Directive.Kind.MODEL_SHARD && d.modelVersion == version) {
-                System.arraycopy(d.values, 0, values, d.offset, d.values.length);
+                System.arraycopy(d.values.values(), 0, values, d.offset, d.values.size());
             }
         }
         return values;

@@ -41,9 +41,9 @@ class ModelPublisherTest {
         publisher.install(p, List.of(new TensorSpecInfo("w", new long[] {2500})), ramp(2500));
         assertThat(p.modelVersion).isZero();
         assertThat(p.numShards).isEqualTo(3);
-        assertThat(publisher.shard(0)).hasSize(1024);
-        assertThat(publisher.shard(2)).hasSize(2500 - 2048);
-        assertThat(publisher.shard(2)[0]).isEqualTo(2048f);
+        assertThat(publisher.shard(0).values()).hasSize(1024);
+        assertThat(publisher.shard(2).values()).hasSize(2500 - 2048);
+        assertThat(publisher.shard(2).values()[0]).isEqualTo(2048f);
     }
 
     @Test
@@ -65,8 +65,8 @@ class ModelPublisherTest {
         float[] assembled = new float[total];
         for (Directive d : sent.subList(0, 4)) {
             assertThat(d.kind).isEqualTo(Directive.Kind.MODEL_SHARD);
-            assertThat(d.values.length).isLessThanOrEqualTo(Directive.MAX_SHARD_VALUES);
-            System.arraycopy(d.values, 0, assembled, d.offset, d.values.length);
+            assertThat(d.values.size()).isLessThanOrEqualTo(Directive.MAX_SHARD_VALUES);
+            System.arraycopy(d.values.values(), 0, assembled, d.offset, d.values.size());
         }
         assertThat(java.util.Arrays.equals(assembled, ramp(total))).isTrue();
         Directive header = sent.get(4);

@@ -43,7 +43,9 @@ final class ModelAssembly {
             }
             reset(shard.modelVersion);
         }
-        ByteString bytes = ModelCodec.toBytes(shard.values);
+        // The gateways serve plaintext models only (see the payload plan in the architecture).
+        float[] dense = shard.values().values();
+        ByteString bytes = ModelCodec.toBytes(dense);
         if (bytes.size() <= chunkBytes) {
             chunks.add(bytes);
         } else {
@@ -51,7 +53,7 @@ final class ModelAssembly {
                 chunks.add(bytes.substring(off, Math.min(bytes.size(), off + chunkBytes)));
             }
         }
-        values += shard.values.length;
+        values += dense.length;
     }
 
     /**

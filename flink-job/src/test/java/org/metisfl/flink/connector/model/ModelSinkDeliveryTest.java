@@ -184,7 +184,7 @@ class ModelSinkDeliveryTest {
             int from = e.shard * SHARD;
             assertThat(e.round).isZero();
             assertThat(e.numShards).isEqualTo(3);
-            assertThat(e.values)
+            assertThat(e.values.values())
                     .containsExactly(
                             Arrays.copyOfRange(v0, from, Math.min(v0.length, from + SHARD)));
         }

@@ -15,6 +15,7 @@ import org.metisfl.flink.aggregation.ShardRound;
 import org.metisfl.flink.model.Directive;
 import org.metisfl.flink.model.GatewayEvent;
 import org.metisfl.flink.model.GlobalShard;
+import org.metisfl.flink.model.Payload;
 
 class BulkArraySerializersTest {
 
@@ -44,29 +45,29 @@ class BulkArraySerializersTest {
         assertThat(info).isInstanceOf(PojoTypeInfo.class);
         PojoTypeInfo<GatewayEvent> pojo = (PojoTypeInfo<GatewayEvent>) info;
         assertThat(pojo.getTypeAt(pojo.getFieldIndex("values")))
-                .isEqualTo(BulkArrayTypeInfo.FLOATS);
+                .isEqualTo(PayloadTypeInfo.INSTANCE);
         assertThat(TypeInformation.of(ShardRound.class)).isInstanceOf(PojoTypeInfo.class);
 
         SerializerConfigImpl config = new SerializerConfigImpl();
         config.setGenericTypes(false);
         GatewayEvent e = GatewayEvent.of(GatewayEvent.Kind.UPDATE_SHARD);
         e.learnerId = "learner-1";
-        e.values = new float[] {1, 2, 3};
+        e.values = Payload.dense(new float[] {1, 2, 3});
         e.participants = List.of("a", "b");
         e.metrics = Map.of("loss", 0.5);
         GatewayEvent back = roundTrip(info.createSerializer(config), e);
-        assertThat(back.values).containsExactly(1, 2, 3);
+        assertThat(back.values.values()).containsExactly(1, 2, 3);
         assertThat(back.participants).containsExactly("a", "b");
         assertThat(back.metrics).containsEntry("loss", 0.5);
         assertThat(back.kind).isEqualTo(GatewayEvent.Kind.UPDATE_SHARD);
 
         GlobalShard g = new GlobalShard();
-        g.values = new float[] {4};
+        g.values = Payload.dense(new float[] {4});
         g.distances = new double[] {0.25};
         g.contributors = List.of("x");
         GlobalShard gb =
                 roundTrip(TypeInformation.of(GlobalShard.class).createSerializer(config), g);
-        assertThat(gb.values).containsExactly(4);
+        assertThat(gb.values.values()).containsExactly(4);
         assertThat(gb.distances).containsExactly(0.25);
     }
 
@@ -76,18 +77,18 @@ class BulkArraySerializersTest {
         assertThat(info).isInstanceOf(PojoTypeInfo.class);
         PojoTypeInfo<Directive> pojo = (PojoTypeInfo<Directive>) info;
         assertThat(pojo.getTypeAt(pojo.getFieldIndex("values")))
-                .isEqualTo(BulkArrayTypeInfo.FLOATS);
+                .isEqualTo(PayloadTypeInfo.INSTANCE);
 
         SerializerConfigImpl config = new SerializerConfigImpl();
         config.setGenericTypes(false);
         Directive back =
                 roundTrip(
                         info.createSerializer(config),
-                        Directive.modelShard(7, 2, 131_072, new float[] {1, 2, 3}));
+                        Directive.modelShard(7, 2, 131_072, Payload.dense(new float[] {1, 2, 3})));
         assertThat(back.kind).isEqualTo(Directive.Kind.MODEL_SHARD);
         assertThat(back.modelVersion).isEqualTo(7);
         assertThat(back.shard).isEqualTo(2);
         assertThat(back.offset).isEqualTo(131_072);
-        assertThat(back.values).containsExactly(1, 2, 3);
+        assertThat(back.values.values()).containsExactly(1, 2, 3);
     }
 }

@@ -122,11 +122,7 @@ public final class GatewayReader implements SourceReader<GatewayEvent, GatewaySp
                                                 || "::".equals(config.gatewayHost())
                                         ? context.getLocalHostName()
                                         : config.gatewayHost());
-        GatewayEvent announce = GatewayEvent.of(GatewayEvent.Kind.ANNOUNCE);
-        announce.gateway = s.index();
-        announce.host = host;
-        announce.port = server.port();
-        announce.secret = s.secret();
+        GatewayEvent announce = GatewayEvent.announce(s.index(), host, server.port(), s.secret());
         queue.offer(List.of(announce), Long.MAX_VALUE, null);
         LOG.info(
                 "Learner gateway {} listening on {}:{}",
@@ -140,7 +136,7 @@ public final class GatewayReader implements SourceReader<GatewayEvent, GatewaySp
         StampedEventQueue.Batch batch = queue.poll();
         if (batch != null) {
             for (GatewayEvent e : batch.events()) {
-                e.stamp = batch.timestamp();
+                e.stampedAt(batch.timestamp());
                 output.collect(e, batch.timestamp());
             }
             if (batch.onDurable() != null) {

@@ -10,6 +10,7 @@ import java.util.Set;
 import org.metisfl.flink.config.GatewayOptions;
 import org.metisfl.flink.model.GatewayEvent;
 import org.metisfl.flink.model.ModelCodec;
+import org.metisfl.flink.model.Payload;
 import org.metisfl.proto.v1.DirectiveHeader;
 import org.metisfl.proto.v1.RoundPlan;
 import org.metisfl.proto.v1.Task;
@@ -183,10 +184,10 @@ public final class GatewayState {
         if (dispatch.isFinished()) {
             return;
         }
-        GatewayEvent e = GatewayEvent.of(kind);
-        e.gateway = gatewayIndex;
-        e.learnerId = learnerId;
-        queue.offer(List.of(e), Long.MAX_VALUE, null);
+        queue.offer(
+                List.of(GatewayEvent.learnerEvent(kind, gatewayIndex, learnerId)),
+                Long.MAX_VALUE,
+                null);
     }
 
     /**
@@ -282,14 +283,14 @@ public final class GatewayState {
                 continue;
             }
             for (int s = 0; s < header.getNumShards(); s++) {
-                GatewayEvent e = GatewayEvent.of(GatewayEvent.Kind.PARTICIPANT_DROPPED);
-                e.gateway = gatewayIndex;
-                e.gateways = config.gatewayParallelism();
-                e.learnerId = learner;
-                e.round = plan.round();
-                e.shard = s;
-                e.numShards = header.getNumShards();
-                events.add(e);
+                events.add(
+                        GatewayEvent.participantDropped(
+                                gatewayIndex,
+                                config.gatewayParallelism(),
+                                learner,
+                                plan.round(),
+                                s,
+                                header.getNumShards()));
             }
             LOG.info(
                     "Gateway {}: learner {} dropped from round {} (its task stream is gone)",
@@ -342,15 +343,15 @@ public final class GatewayState {
         RoundPlan p = header.getPlan();
         List<GatewayEvent> opened = new ArrayList<>(header.getNumShards());
         for (int s = 0; s < header.getNumShards(); s++) {
-            GatewayEvent e = GatewayEvent.of(GatewayEvent.Kind.ROUND_OPENED);
-            e.gateway = gatewayIndex;
-            e.round = p.getRound();
-            e.shard = s;
-            e.numShards = header.getNumShards();
-            e.participantCount = p.getParticipantsCount();
-            e.quorum = p.getQuorum();
-            e.deadline = p.getDeadlineUnixMs();
-            opened.add(e);
+            opened.add(
+                    GatewayEvent.roundOpened(
+                            gatewayIndex,
+                            p.getRound(),
+                            s,
+                            header.getNumShards(),
+                            p.getParticipantsCount(),
+                            p.getQuorum(),
+                            p.getDeadlineUnixMs()));
         }
         return opened;
     }
@@ -359,13 +360,13 @@ public final class GatewayState {
     private List<GatewayEvent> selection(DirectiveHeader header) {
         List<GatewayEvent> selected = new ArrayList<>(header.getNumShards());
         for (int s = 0; s < header.getNumShards(); s++) {
-            GatewayEvent e = GatewayEvent.of(GatewayEvent.Kind.SELECTION);
-            e.gateway = gatewayIndex;
-            e.round = selectionRound;
-            e.shard = s;
-            e.numShards = header.getNumShards();
-            e.participants = header.getSelectionList();
-            selected.add(e);
+            selected.add(
+                    GatewayEvent.selection(
+                            gatewayIndex,
+                            selectionRound,
+                            s,
+                            header.getNumShards(),
+                            header.getSelectionList()));
         }
         return selected;
     }
@@ -376,12 +377,12 @@ public final class GatewayState {
         int numShards = header.getNumShards();
         List<GatewayEvent> out = new ArrayList<>(numShards);
         for (int s = 0; s < numShards; s++) {
-            GatewayEvent e = GatewayEvent.of(GatewayEvent.Kind.MODEL_SHARD);
-            e.round = header.getModelVersion();
-            e.shard = s;
-            e.numShards = numShards;
-            e.values = s < shards.size() ? shards.get(s) : new float[0];
-            out.add(e);
+            out.add(
+                    GatewayEvent.modelShard(
+                            header.getModelVersion(),
+                            s,
+                            numShards,
+                            Payload.dense(s < shards.size() ? shards.get(s) : new float[0])));
         }
         return out;
     }

@@ -56,11 +56,12 @@ public final class LearnerServiceImpl extends LearnerServiceGrpc.LearnerServiceI
             return;
         }
         String id = state.tokens().newLearnerId();
-        GatewayEvent e = GatewayEvent.of(GatewayEvent.Kind.JOINED);
-        e.gateway = state.gatewayIndex();
-        e.learnerId = id;
-        e.learnerName = request.getName().isEmpty() ? id : request.getName();
-        e.numExamples = request.getNumTrainingExamples();
+        GatewayEvent e =
+                GatewayEvent.joined(
+                        state.gatewayIndex(),
+                        id,
+                        request.getName().isEmpty() ? id : request.getName(),
+                        request.getNumTrainingExamples());
         JoinResponse joined =
                 JoinResponse.newBuilder()
                         .setLearnerId(id)
@@ -150,12 +151,14 @@ public final class LearnerServiceImpl extends LearnerServiceGrpc.LearnerServiceI
                     }
                 };
         if (state.ledger().markEvaluated(learner, request.getRound())) {
-            GatewayEvent e = GatewayEvent.of(GatewayEvent.Kind.EVALUATION);
-            e.gateway = state.gatewayIndex();
-            e.learnerId = learner;
-            e.round = request.getRound();
-            e.numExamples = request.getNumExamples();
-            e.metrics = Map.copyOf(request.getMetricsMap());
+            GatewayEvent e =
+                    GatewayEvent.metrics(
+                            GatewayEvent.Kind.EVALUATION,
+                            state.gatewayIndex(),
+                            learner,
+                            request.getRound(),
+                            request.getNumExamples(),
+                            Map.copyOf(request.getMetricsMap()));
             // Answered once durable, like updates: a lost report is sent again.
             state.queue().offer(List.of(e), Long.MAX_VALUE, answer);
         } else {
@@ -189,10 +192,13 @@ public final class LearnerServiceImpl extends LearnerServiceGrpc.LearnerServiceI
             return;
         }
         String learner = request.getCredentials().getLearnerId();
-        GatewayEvent e = GatewayEvent.of(GatewayEvent.Kind.LEFT);
-        e.gateway = state.gatewayIndex();
-        e.learnerId = learner;
-        state.queue().offer(List.of(e), Long.MAX_VALUE, null);
+        state.queue()
+                .offer(
+                        List.of(
+                                GatewayEvent.learnerEvent(
+                                        GatewayEvent.Kind.LEFT, state.gatewayIndex(), learner)),
+                        Long.MAX_VALUE,
+                        null);
         state.disconnect(learner);
         response.onNext(LeaveResponse.getDefaultInstance());
         response.onCompleted();

@@ -16,6 +16,7 @@ import org.metisfl.flink.connector.gateway.server.ModelBoard.ModelSnapshot;
 import org.metisfl.flink.connector.gateway.server.TaskDispatch.Plan;
 import org.metisfl.flink.model.GatewayEvent;
 import org.metisfl.flink.model.ModelCodec;
+import org.metisfl.flink.model.Payload;
 import org.metisfl.flink.model.ShardDecoder;
 import org.metisfl.flink.model.TensorSpecInfo;
 import org.metisfl.proto.v1.SubmitUpdateResponse;
@@ -324,11 +325,9 @@ final class UpdateReceiver implements StreamObserver<UpdateChunk> {
                             "the federation already has an initial model; wait for a task"));
             return;
         }
-        GatewayEvent e = GatewayEvent.of(GatewayEvent.Kind.INITIAL_MODEL);
-        e.gateway = state.gatewayIndex();
-        e.learnerId = learner;
-        e.tensors = tensors;
-        e.values = values;
+        GatewayEvent e =
+                GatewayEvent.initialModel(
+                        state.gatewayIndex(), learner, tensors, Payload.dense(values));
         state.queue()
                 .offer(
                         List.of(e),
@@ -355,25 +354,26 @@ final class UpdateReceiver implements StreamObserver<UpdateChunk> {
                         header.getNumTrainingExamples(),
                         header.getNumCompletedBatches());
         List<GatewayEvent> batch = new ArrayList<>(numShards + 1);
-        GatewayEvent report = GatewayEvent.of(GatewayEvent.Kind.TRAIN_REPORT);
-        report.gateway = state.gatewayIndex();
-        report.learnerId = learner;
-        report.round = round;
-        report.numExamples = header.getNumTrainingExamples();
-        report.metrics = Map.copyOf(header.getMetricsMap());
-        batch.add(report);
+        batch.add(
+                GatewayEvent.metrics(
+                        GatewayEvent.Kind.TRAIN_REPORT,
+                        state.gatewayIndex(),
+                        learner,
+                        round,
+                        header.getNumTrainingExamples(),
+                        Map.copyOf(header.getMetricsMap())));
         for (int s = 0; s < numShards; s++) {
-            GatewayEvent e = GatewayEvent.of(GatewayEvent.Kind.UPDATE_SHARD);
-            e.gateway = state.gatewayIndex();
-            e.learnerId = learner;
-            e.round = round;
-            e.shard = s;
-            e.numShards = numShards;
-            e.weight = weight;
-            e.taskId = header.getTaskId();
-            e.baseVersion = base;
-            e.values = shards[s];
-            batch.add(e);
+            batch.add(
+                    GatewayEvent.updateShard(
+                            state.gatewayIndex(),
+                            learner,
+                            round,
+                            s,
+                            numShards,
+                            weight,
+                            header.getTaskId(),
+                            base,
+                            Payload.dense(shards[s])));
         }
         Runnable onDurable =
                 () -> {

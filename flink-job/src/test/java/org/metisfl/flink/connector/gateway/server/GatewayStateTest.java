@@ -152,7 +152,7 @@ class GatewayStateTest {
         s.apply(header(0, 1).setShardSize(1024).build(), model(1, 2, 3, 4));
         List<GatewayEvent> shards = drained();
         assertThat(shards).extracting(e -> e.kind).containsExactly(GatewayEvent.Kind.MODEL_SHARD);
-        assertThat(shards.get(0).values).containsExactly(1f, 2f, 3f, 4f);
+        assertThat(shards.get(0).values.values()).containsExactly(1f, 2f, 3f, 4f);
         s.apply(header(1, 1).setShardSize(1024).build(), model(5, 6, 7, 8));
         assertThat(drained()).isEmpty();
         assertThat(s.model().version()).isEqualTo(1);

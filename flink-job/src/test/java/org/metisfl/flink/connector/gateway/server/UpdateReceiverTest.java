@@ -181,7 +181,7 @@ class UpdateReceiverTest {
         assertThat(batch.events()).hasSize(1);
         GatewayEvent e = batch.events().get(0);
         assertThat(e.kind).isEqualTo(GatewayEvent.Kind.INITIAL_MODEL);
-        assertThat(e.values).containsExactly(v);
+        assertThat(e.values().values()).containsExactly(v);
         assertThat(u.call.answers).isEmpty();
         batch.onDurable().run();
         assertThat(u.call.answers)

@@ -124,14 +124,14 @@ public class AsyncShardAggregator extends KeyedProcessFunction<Integer, GatewayE
     @Override
     public void processElement(GatewayEvent e, Context ctx, Collector<GlobalShard> out)
             throws Exception {
-        switch (e.kind) {
+        switch (e.kind()) {
             case MODEL_SHARD -> {
                 AsyncShard s = shardState.get(ctx.getCurrentKey());
                 if (s == null) {
                     s = new AsyncShard();
-                    s.version = e.round;
-                    s.numShards = e.numShards;
-                    s.global = e.values;
+                    s.version = e.round();
+                    s.numShards = e.numShards();
+                    s.global = e.values();
                     shardState.put(ctx.getCurrentKey(), s);
                     if (rule.keepsVersions()) {
                         history.put(s.version, s.global.copy());
@@ -158,16 +158,16 @@ public class AsyncShardAggregator extends KeyedProcessFunction<Integer, GatewayE
         List<GatewayEvent> later = new ArrayList<>();
         List<GatewayEvent> waiting = pending.get(ctx.getCurrentKey());
         for (GatewayEvent e : waiting == null ? List.<GatewayEvent>of() : waiting) {
-            (e.stamp <= timestamp ? due : later).add(e);
+            (e.stamp() <= timestamp ? due : later).add(e);
         }
         if (due.isEmpty()) {
             return;
         }
         pending.put(ctx.getCurrentKey(), later.isEmpty() ? null : later);
         due.sort(
-                Comparator.<GatewayEvent>comparingLong(e -> e.stamp)
-                        .thenComparing(e -> e.learnerId)
-                        .thenComparing(e -> e.taskId));
+                Comparator.<GatewayEvent>comparingLong(e -> e.stamp())
+                        .thenComparing(e -> e.learnerId())
+                        .thenComparing(e -> e.taskId()));
         AsyncShard s = shardState.get(ctx.getCurrentKey());
         if (s == null) {
             return; // no model yet: cannot happen, the gateways hand out tasks only with one
@@ -192,12 +192,12 @@ public class AsyncShardAggregator extends KeyedProcessFunction<Integer, GatewayE
             int shardIndex,
             Collector<GlobalShard> out)
             throws Exception {
-        if (e.taskId.equals(lastTask.get(e.learnerId))) {
+        if (e.taskId().equals(lastTask.get(e.learnerId()))) {
             duplicates.inc();
             return;
         }
-        lastTask.put(e.learnerId, e.taskId);
-        long stale = Math.max(0, s.version - e.baseVersion);
+        lastTask.put(e.learnerId(), e.taskId());
+        long stale = Math.max(0, s.version - e.baseVersion());
         if (stale > maxStaleness) {
             tooStale.inc();
             return;
@@ -205,7 +205,11 @@ public class AsyncShardAggregator extends KeyedProcessFunction<Integer, GatewayE
         lastStaleness = stale;
         AsyncUpdate update =
                 new AsyncUpdate(
-                        e.learnerId, e.values, e.weight, staleness.weight(stale), e.baseVersion);
+                        e.learnerId(),
+                        e.values(),
+                        e.weight(),
+                        staleness.weight(stale),
+                        e.baseVersion());
         List<String> learners = rule.apply(state, shard, update);
         if (learners == null) {
             return;

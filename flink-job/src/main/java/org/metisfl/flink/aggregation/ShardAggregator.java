@@ -83,29 +83,29 @@ public class ShardAggregator extends KeyedProcessFunction<Integer, GatewayEvent,
             throws Exception {
         Integer key = ctx.getCurrentKey();
         ShardRounds rounds = rounds(key);
-        if (e.kind == GatewayEvent.Kind.SELECTION) {
+        if (e.kind() == GatewayEvent.Kind.SELECTION) {
             select(e, key, rounds, out);
             return;
         }
-        if (e.round <= rounds.closedThrough) {
-            if (e.kind == GatewayEvent.Kind.UPDATE_SHARD) {
+        if (e.round() <= rounds.closedThrough) {
+            if (e.kind() == GatewayEvent.Kind.UPDATE_SHARD) {
                 late.inc();
             }
             return;
         }
-        ShardRound sr = rounds.find(e.round);
+        ShardRound sr = rounds.find(e.round());
         if (sr == null) {
             sr = new ShardRound();
-            sr.round = e.round;
-            sr.numShards = e.numShards;
+            sr.round = e.round();
+            sr.numShards = e.numShards();
             rounds.open.add(sr);
         }
-        switch (e.kind) {
+        switch (e.kind()) {
             case ROUND_OPENED:
-                if (sr.opened && e.deadline > sr.deadline) {
+                if (sr.opened && e.deadline() > sr.deadline) {
                     // The job restarted and the coordinator gave the round a fresh deadline.
                     ctx.timerService().deleteEventTimeTimer(sr.deadline);
-                    sr.deadline = e.deadline;
+                    sr.deadline = e.deadline();
                     ctx.timerService().registerEventTimeTimer(sr.deadline);
                     return;
                 }
@@ -113,13 +113,13 @@ public class ShardAggregator extends KeyedProcessFunction<Integer, GatewayEvent,
                     return; // every gateway announces the round; the first copy counts
                 }
                 sr.opened = true;
-                sr.expected = e.participantCount;
-                sr.quorum = e.quorum;
-                sr.deadline = e.deadline;
-                ctx.timerService().registerEventTimeTimer(e.deadline);
+                sr.expected = e.participantCount();
+                sr.quorum = e.quorum();
+                sr.deadline = e.deadline();
+                ctx.timerService().registerEventTimeTimer(e.deadline());
                 break;
             case UPDATE_SHARD:
-                if (sr.hasContributed(e.learnerId)) {
+                if (sr.hasContributed(e.learnerId())) {
                     duplicates.inc();
                     return;
                 }
@@ -128,9 +128,9 @@ public class ShardAggregator extends KeyedProcessFunction<Integer, GatewayEvent,
                     acc = rule.createAccumulator();
                     accumulators.put(key, sr.round, acc);
                 }
-                rule.add(acc, e.learnerId, e.values, e.weight);
-                sr.totalWeight += e.weight;
-                sr.addContributor(e.learnerId);
+                rule.add(acc, e.learnerId(), e.values(), e.weight());
+                sr.totalWeight += e.weight();
+                sr.addContributor(e.learnerId());
                 break;
             case PARTICIPANT_DROPPED:
                 if (!sr.addDropCopy(e.learnerId, e.gateway, e.gateways)) {
@@ -176,11 +176,11 @@ public class ShardAggregator extends KeyedProcessFunction<Integer, GatewayEvent,
     /** The selection phase's end: this shard's aggregate over the updates the coordinator chose. */
     private void select(GatewayEvent e, Integer key, ShardRounds rounds, Collector<GlobalShard> out)
             throws Exception {
-        ShardRound sr = rounds.find(e.round);
+        ShardRound sr = rounds.find(e.round());
         if (sr == null || !sr.awaitingSelection) {
             return; // every gateway forwards the selection; the first copy counts
         }
-        List<String> selected = new ArrayList<>(e.participants);
+        List<String> selected = new ArrayList<>(e.participants());
         Collections.sort(selected);
         GlobalShard g = new GlobalShard();
         g.round = sr.round;

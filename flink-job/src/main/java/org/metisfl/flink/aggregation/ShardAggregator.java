@@ -133,7 +133,7 @@ public class ShardAggregator extends KeyedProcessFunction<Integer, GatewayEvent,
                 sr.addContributor(e.learnerId());
                 break;
             case PARTICIPANT_DROPPED:
-                if (!sr.addDropCopy(e.learnerId, e.gateway, e.gateways)) {
+                if (!sr.addDropCopy(e.learnerId(), e.gateway(), e.gateways())) {
                     return;
                 }
                 break;

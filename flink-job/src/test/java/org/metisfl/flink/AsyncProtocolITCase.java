@@ -109,7 +109,7 @@ class AsyncProtocolITCase {
                         // With alpha 1 a version is its one update: version v must hold the v-th
                         // update sent, on every shard (three shards, read through the learner's
                         // gateway, alternating between the two).
-                        RawLearner.Downloaded m = awaitVersion(ls.get(i), sent.size());
+                        RawLearner.Model m = awaitVersion(ls.get(i), sent.size());
                         assertThat(m.version()).isEqualTo(sent.size());
                         assertThat(m.values()).containsOnly(value);
                     }

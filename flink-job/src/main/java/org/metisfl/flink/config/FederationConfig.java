@@ -8,8 +8,11 @@ import java.util.Map;
 import java.util.Optional;
 import org.apache.flink.configuration.ConfigOption;
 import org.apache.flink.configuration.Configuration;
+import org.metisfl.flink.config.FederationOptions.ClipOn;
+import org.metisfl.flink.config.FederationOptions.Clipping;
 import org.metisfl.flink.config.FederationOptions.MetricGoal;
 import org.metisfl.flink.config.FederationOptions.Optimizer;
+import org.metisfl.flink.config.FederationOptions.PrivacyMechanism;
 import org.metisfl.flink.config.FederationOptions.Protocol;
 import org.metisfl.flink.config.FederationOptions.Rule;
 import org.metisfl.flink.config.FederationOptions.Scaling;
@@ -87,6 +90,16 @@ public final class FederationConfig implements Serializable {
     private final long checkpointIntervalMs;
     private final StateBackend stateBackend;
     private final String checkpointDir;
+    private final PrivacyMechanism privacy;
+    private final double noiseMultiplier;
+    private final double clipNorm;
+    private final Clipping clipping;
+    private final double targetQuantile;
+    private final double clipLearningRate;
+    private final Double clippedCountStddev;
+    private final double privacyDelta;
+    private final ClipOn clipOn;
+    private final Long noiseSeed;
 
     private FederationConfig(Configuration c) {
         name = c.get(NAME);
@@ -98,7 +111,12 @@ public final class FederationConfig implements Serializable {
         roundTimeoutMs = c.get(ROUND_TIMEOUT).toMillis();
         participantGraceMs = c.get(ROUND_PARTICIPANT_GRACE).toMillis();
         quorum = c.get(ROUND_QUORUM);
-        scaling = c.get(SCALING);
+        privacy = parseEnum(PrivacyMechanism.class, PRIVACY_MECHANISM, c.get(PRIVACY_MECHANISM));
+        // Central DP bounds each learner's influence by the clip norm only with equal weights.
+        scaling =
+                privacy == PrivacyMechanism.CENTRAL_DP && !c.contains(SCALING)
+                        ? Scaling.PARTICIPANTS
+                        : c.get(SCALING);
         semiSyncLambda = c.get(SEMI_SYNC_LAMBDA);
         semiSyncRecompute = c.get(SEMI_SYNC_RECOMPUTE);
         rule = parseEnum(Rule.class, RULE, c.get(RULE));
@@ -152,6 +170,15 @@ public final class FederationConfig implements Serializable {
         checkpointIntervalMs = c.get(CHECKPOINT_INTERVAL).toMillis();
         stateBackend = c.get(STATE_BACKEND);
         checkpointDir = c.getOptional(CHECKPOINT_DIR).orElse(null);
+        noiseMultiplier = c.get(PRIVACY_NOISE_MULTIPLIER);
+        clipNorm = c.get(PRIVACY_CLIP_NORM);
+        clipping = c.get(PRIVACY_CLIPPING);
+        targetQuantile = c.get(PRIVACY_TARGET_QUANTILE);
+        clipLearningRate = c.get(PRIVACY_CLIP_LEARNING_RATE);
+        clippedCountStddev = c.getOptional(PRIVACY_CLIPPED_COUNT_STDDEV).orElse(null);
+        privacyDelta = c.get(PRIVACY_DELTA);
+        clipOn = c.get(PRIVACY_CLIP_ON);
+        noiseSeed = c.getOptional(PRIVACY_NOISE_SEED).orElse(null);
 
         check(
                 !name.isBlank() && name.matches("[A-Za-z0-9._-]+"),
@@ -336,6 +363,71 @@ public final class FederationConfig implements Serializable {
                     "server optimizers apply to rounds; use async.rule: fedbuff with"
                             + " async.server-learning-rate, or a synchronous protocol");
         }
+        if (privacy == PrivacyMechanism.CENTRAL_DP) {
+            checkPrivacy(c);
+        }
+    }
+
+    /** Central DP holds only where its noise covers one bounded sum per round. */
+    private void checkPrivacy(Configuration c) {
+        check(
+                protocol != Protocol.ASYNCHRONOUS,
+                PRIVACY_MECHANISM,
+                "central-dp",
+                "the asynchronous protocol applies each update (or a small buffer) to the model as"
+                        + " it arrives, so no round sum exists to carry the noise and one"
+                        + " learner's update would reach the model almost unnoised; use"
+                        + " protocol.type: synchronous or semi-synchronous");
+        check(
+                rule == Rule.FEDAVG,
+                RULE,
+                c.get(RULE),
+                "central-dp wraps fedavg only: median, trimmed-mean, krum and multi-krum pick or"
+                        + " rank individual updates, so their result is not a sum whose"
+                        + " sensitivity the clip norm bounds and Gaussian noise cannot protect it"
+                        + " (fedstride computes the same mean as fedavg); set aggregation.rule:"
+                        + " fedavg or privacy.mechanism: none");
+        check(
+                scaling == Scaling.PARTICIPANTS,
+                SCALING,
+                c.get(SCALING),
+                "with central-dp every update must weigh the same, or one learner's weight would"
+                        + " multiply its clipped update past the clip norm; set"
+                        + " aggregation.scaling: participants (the default under central-dp)");
+        check(
+                noiseMultiplier > 0 && Double.isFinite(noiseMultiplier),
+                PRIVACY_NOISE_MULTIPLIER,
+                noiseMultiplier,
+                "use a positive multiplier such as 1.0 (0 adds no noise and gives no privacy;"
+                        + " use privacy.mechanism: none for that)");
+        check(
+                clipNorm > 0 && Double.isFinite(clipNorm),
+                PRIVACY_CLIP_NORM,
+                clipNorm,
+                "use a positive L2 norm such as 1.0");
+        check(
+                privacyDelta > 0 && privacyDelta < 1,
+                PRIVACY_DELTA,
+                privacyDelta,
+                "use a probability in (0, 1) below 1 / the number of learners, e.g. 1e-5");
+        check(
+                targetQuantile > 0 && targetQuantile < 1,
+                PRIVACY_TARGET_QUANTILE,
+                targetQuantile,
+                "use a fraction in (0, 1), e.g. 0.5 for the median norm");
+        check(
+                clipLearningRate > 0 && Double.isFinite(clipLearningRate),
+                PRIVACY_CLIP_LEARNING_RATE,
+                clipLearningRate,
+                "use a positive step such as 0.2");
+        check(
+                clippedCountStddev == null || clippedCountStddev > noiseMultiplier / 2,
+                PRIVACY_CLIPPED_COUNT_STDDEV,
+                clippedCountStddev,
+                "it must exceed privacy.noise-multiplier / 2 = "
+                        + noiseMultiplier / 2
+                        + ", or the count of unclipped updates alone would spend the whole"
+                        + " privacy budget");
     }
 
     /** Reads and validates a snapshot; throws {@link InvalidConfigException} naming the key. */
@@ -646,5 +738,60 @@ public final class FederationConfig implements Serializable {
 
     public Optional<String> checkpointDir() {
         return Optional.ofNullable(checkpointDir);
+    }
+
+    /** The privacy mechanism wrapping the rule (none or central DP). */
+    public PrivacyMechanism privacy() {
+        return privacy;
+    }
+
+    public boolean centralDp() {
+        return privacy == PrivacyMechanism.CENTRAL_DP;
+    }
+
+    public double noiseMultiplier() {
+        return noiseMultiplier;
+    }
+
+    /** The clip norm of the first round (of every round with fixed clipping). */
+    public double clipNorm() {
+        return clipNorm;
+    }
+
+    public Clipping clipping() {
+        return clipping;
+    }
+
+    public double targetQuantile() {
+        return targetQuantile;
+    }
+
+    public double clipLearningRate() {
+        return clipLearningRate;
+    }
+
+    /**
+     * Adaptive clipping: the noise stddev on the count of unclipped updates of a round with {@code
+     * participants}: the configured one, or max(participants / 20, noise-multiplier) (Andrew et al.
+     * suggest m / 20 for large m; the floor keeps the count's share of the budget at a quarter when
+     * m is small).
+     */
+    public double clippedCountStddevOf(int participants) {
+        return clippedCountStddev != null
+                ? clippedCountStddev
+                : Math.max(participants / 20.0, noiseMultiplier);
+    }
+
+    public double privacyDelta() {
+        return privacyDelta;
+    }
+
+    public ClipOn clipOn() {
+        return clipOn;
+    }
+
+    /** The noise seed, for tests only; empty means SecureRandom. */
+    public Optional<Long> noiseSeed() {
+        return Optional.ofNullable(noiseSeed);
     }
 }

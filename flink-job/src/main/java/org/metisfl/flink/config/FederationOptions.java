@@ -83,6 +83,37 @@ public final class FederationOptions {
         FEDYOGI
     }
 
+    /** A privacy mechanism that wraps the aggregation rule. */
+    public enum PrivacyMechanism {
+        /** No privacy mechanism: updates are aggregated as they are. */
+        NONE,
+        /**
+         * Central differential privacy, DP-FedAvg (McMahan et al. 2018): each update's delta is
+         * clipped to an L2 norm, Gaussian noise is added to the round's sum, and an accountant
+         * reports epsilon per round. The controller is trusted with the updates.
+         */
+        CENTRAL_DP
+    }
+
+    /** How the clip norm of central DP is chosen. */
+    public enum Clipping {
+        /** privacy.clip-norm, every round. */
+        FIXED,
+        /**
+         * Starts at privacy.clip-norm and follows privacy.target-quantile of the update norms
+         * (Andrew et al. 2021).
+         */
+        ADAPTIVE
+    }
+
+    /** Where an update's delta is clipped. */
+    public enum ClipOn {
+        /** The learner clips before uploading; the job still enforces the bound. */
+        LEARNER,
+        /** The job clips each update against the round's global model as it arrives. */
+        JOB
+    }
+
     /** Whether a termination metric must rise above or fall below its cutoff. */
     public enum MetricGoal {
         MAX,
@@ -406,6 +437,88 @@ public final class FederationOptions {
                     .enumType(Scaling.class)
                     .defaultValue(Scaling.EXAMPLES)
                     .withDescription("Weight of each update in the average.");
+
+    public static final ConfigOption<String> PRIVACY_MECHANISM =
+            ConfigOptions.key("privacy.mechanism")
+                    .stringType()
+                    .defaultValue("none")
+                    .withDescription(
+                            "none, or central-dp: DP-FedAvg (clip each update's delta, add Gaussian"
+                                    + " noise to the round's sum, account epsilon). Needs a"
+                                    + " synchronous or semi-synchronous protocol and the fedavg"
+                                    + " rule; see docs/explanation/privacy.md.");
+
+    public static final ConfigOption<Double> PRIVACY_NOISE_MULTIPLIER =
+            ConfigOptions.key("privacy.noise-multiplier")
+                    .doubleType()
+                    .defaultValue(1.0)
+                    .withDescription(
+                            "central-dp: the noise's standard deviation on the round's sum, in"
+                                    + " units of the clip norm (z in z x C).");
+
+    public static final ConfigOption<Double> PRIVACY_CLIP_NORM =
+            ConfigOptions.key("privacy.clip-norm")
+                    .doubleType()
+                    .defaultValue(1.0)
+                    .withDescription(
+                            "central-dp: the L2 norm C each update's delta (its weights minus the"
+                                    + " round's global model) is clipped to; with adaptive"
+                                    + " clipping, the first round's.");
+
+    public static final ConfigOption<Clipping> PRIVACY_CLIPPING =
+            ConfigOptions.key("privacy.clipping")
+                    .enumType(Clipping.class)
+                    .defaultValue(Clipping.FIXED)
+                    .withDescription("central-dp: fixed or adaptive clip norm.");
+
+    public static final ConfigOption<Double> PRIVACY_TARGET_QUANTILE =
+            ConfigOptions.key("privacy.target-quantile")
+                    .doubleType()
+                    .defaultValue(0.5)
+                    .withDescription(
+                            "adaptive clipping: the fraction of updates the clip norm should leave"
+                                    + " unclipped, in (0, 1).");
+
+    public static final ConfigOption<Double> PRIVACY_CLIP_LEARNING_RATE =
+            ConfigOptions.key("privacy.clip-learning-rate")
+                    .doubleType()
+                    .defaultValue(0.2)
+                    .withDescription(
+                            "adaptive clipping: the geometric step eta of the clip norm per round.");
+
+    public static final ConfigOption<Double> PRIVACY_CLIPPED_COUNT_STDDEV =
+            ConfigOptions.key("privacy.clipped-count-stddev")
+                    .doubleType()
+                    .noDefaultValue()
+                    .withDescription(
+                            "adaptive clipping: standard deviation of the noise on the count of"
+                                    + " unclipped updates; default max(participants / 20,"
+                                    + " noise-multiplier). Must exceed noise-multiplier / 2.");
+
+    public static final ConfigOption<Double> PRIVACY_DELTA =
+            ConfigOptions.key("privacy.delta")
+                    .doubleType()
+                    .defaultValue(1e-5)
+                    .withDescription(
+                            "central-dp: the delta for which epsilon is reported; keep it below 1"
+                                    + " / the number of learners.");
+
+    public static final ConfigOption<ClipOn> PRIVACY_CLIP_ON =
+            ConfigOptions.key("privacy.clip-on")
+                    .enumType(ClipOn.class)
+                    .defaultValue(ClipOn.JOB)
+                    .withDescription(
+                            "central-dp: where updates are clipped, learner or job (the job"
+                                    + " enforces the bound either way).");
+
+    public static final ConfigOption<Long> PRIVACY_NOISE_SEED =
+            ConfigOptions.key("privacy.noise-seed")
+                    .longType()
+                    .noDefaultValue()
+                    .withDescription(
+                            "For tests only: a fixed seed makes the noise reproducible, and"
+                                    + " therefore no protection. Default: a SecureRandom seeded"
+                                    + " by the operating system.");
 
     public static final ConfigOption<Integer> SHARD_SIZE =
             ConfigOptions.key("aggregation.shard-size")

@@ -615,6 +615,10 @@ public final class LearnerSession implements AutoCloseable {
         ensureModel(task.getModelVersion());
         long baseVersion = loadedModelVersion;
         TrainTask trainTask = Protos.trainTask(task);
+        double clipNorm = task.getTrain().getClipNorm();
+        // Central DP, clipping on the learner: the task's model, to clip the delta against.
+        List<NamedTensor> global =
+                clipNorm > 0 ? adapterCall("getWeights", round, adapter::getWeights) : null;
         long start = nanoTime.getAsLong();
         TrainResult result = adapterCall("train", round, () -> adapter.train(trainTask));
         double seconds = (nanoTime.getAsLong() - start) / 1e9;
@@ -628,6 +632,12 @@ public final class LearnerSession implements AutoCloseable {
                             + " data");
         }
         List<NamedTensor> weights = adapterCall("getWeights", round, adapter::getWeights);
+        Boolean unclipped = null;
+        if (global != null) {
+            UpdateClipping.Result clipped = UpdateClipping.clip(global, weights, clipNorm);
+            weights = clipped.weights();
+            unclipped = clipped.unclipped();
+        }
         // The adapter now holds local weights, no longer any global model.
         loadedModelVersion = -1;
         EncodedModel model = TensorCodec.encode(weights);
@@ -645,6 +655,7 @@ public final class LearnerSession implements AutoCloseable {
                             result.numTrainingExamples(),
                             result.numCompletedBatches(),
                             result.metrics(),
+                            unclipped,
                             model);
             roundsTrained++;
         } catch (Refused r) {
@@ -724,6 +735,7 @@ public final class LearnerSession implements AutoCloseable {
                             adapter.numTrainingExamples(),
                             0,
                             Map.of(),
+                            null,
                             model);
             LOG.info(
                     "uploaded this learner's weights as the initial model ({} tensors, {} bytes):"
@@ -756,6 +768,7 @@ public final class LearnerSession implements AutoCloseable {
             long numTrainingExamples,
             long numCompletedBatches,
             Map<String, Double> metrics,
+            Boolean unclipped,
             EncodedModel model) {
         int chunkBytes = chunkBytes();
         SubmitUpdateResponse response =
@@ -764,7 +777,7 @@ public final class LearnerSession implements AutoCloseable {
                         true,
                         () -> {
                             // Built per attempt: a re-join changes the credentials.
-                            UpdateHeader header =
+                            UpdateHeader.Builder header =
                                     UpdateHeader.newBuilder()
                                             .setCredentials(credentials)
                                             .setTaskId(taskId)
@@ -773,11 +786,13 @@ public final class LearnerSession implements AutoCloseable {
                                             .setNumTrainingExamples(numTrainingExamples)
                                             .setNumCompletedBatches(numCompletedBatches)
                                             .addAllTensors(model.specs())
-                                            .putAllMetrics(metrics)
-                                            .build();
+                                            .putAllMetrics(metrics);
+                            if (unclipped != null) {
+                                header.setUnclipped(unclipped);
+                            }
                             return UpdateUpload.run(
                                     channels.channel(),
-                                    header,
+                                    header.build(),
                                     model.chunks(chunkBytes),
                                     options.transferTimeout());
                         });

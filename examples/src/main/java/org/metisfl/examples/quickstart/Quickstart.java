@@ -314,7 +314,7 @@ public final class Quickstart {
         System.out.printf(
                 Locale.ROOT,
                 "round %d/%d | participants %d/%d | round time %.1f s | test accuracy %s | test"
-                        + " loss %s%s%n",
+                        + " loss %s%s%s%n",
                 r.round,
                 config.rounds(),
                 r.contributors == null ? 0 : r.contributors.size(),
@@ -322,7 +322,20 @@ public final class Quickstart {
                 r.roundTimeMs / 1000.0,
                 metric(r, "accuracy"),
                 metric(r, "loss"),
+                privacy(r),
                 r.aborted ? " | ABORTED (no quorum)" : "");
+    }
+
+    /** Central DP: the epsilon spent so far, for the configured delta. */
+    private static String privacy(RoundResult r) {
+        return r.epsilon == null
+                ? ""
+                : String.format(
+                        Locale.ROOT,
+                        " | epsilon %.3f (delta %.0e, clip norm %.3g)",
+                        r.epsilon,
+                        r.delta,
+                        r.clipNorm == null ? Double.NaN : r.clipNorm);
     }
 
     private static String metric(RoundResult r, String name) {

@@ -116,6 +116,7 @@ public class ShardAggregator extends KeyedProcessFunction<Integer, GatewayEvent,
                 sr.expected = e.participantCount();
                 sr.quorum = e.quorum();
                 sr.deadline = e.deadline();
+                sr.clipNorm = e.clipNorm;
                 ctx.timerService().registerEventTimeTimer(e.deadline());
                 break;
             case UPDATE_SHARD:
@@ -131,6 +132,9 @@ public class ShardAggregator extends KeyedProcessFunction<Integer, GatewayEvent,
                 rule.add(acc, e.learnerId(), e.values(), e.weight());
                 sr.totalWeight += e.weight();
                 sr.addContributor(e.learnerId());
+                if (e.unclipped) {
+                    sr.unclipped++;
+                }
                 break;
             case PARTICIPANT_DROPPED:
                 if (!sr.addDropCopy(e.learnerId(), e.gateway(), e.gateways())) {
@@ -220,7 +224,13 @@ public class ShardAggregator extends KeyedProcessFunction<Integer, GatewayEvent,
             g.distances = selection.partial(accumulators.get(key, sr.round), contributors);
             sr.awaitingSelection = true;
         } else if (!abort) {
-            g.values = rule.result(accumulators.get(key, sr.round));
+            g.values =
+                    rule.result(
+                            accumulators.get(key, sr.round),
+                            new AggregationRule.RoundContext(
+                                    sr.round, g.shard, sr.expected, sr.clipNorm));
+            g.delta = rule.resultIsDelta();
+            g.unclipped = sr.unclipped;
         }
         out.collect(g);
         rounds.closedThrough = sr.round;

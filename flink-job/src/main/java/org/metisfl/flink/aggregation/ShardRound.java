@@ -25,6 +25,12 @@ public class ShardRound {
     public double totalWeight;
     public List<String> contributors = new ArrayList<>();
 
+    /** Central DP: contributors whose update delta was within the clip norm. */
+    public int unclipped;
+
+    /** Central DP: the round's clip norm (from its plan). */
+    public double clipNorm;
+
     /** A rule with a selection phase: closed, statistic sent; waiting for the selection. */
     public boolean awaitingSelection;
 

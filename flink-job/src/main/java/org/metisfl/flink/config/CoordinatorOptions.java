@@ -43,6 +43,7 @@ public final class CoordinatorOptions implements Serializable {
     private final int shardSize;
     private final boolean evaluationEnabled;
     private final long evaluationTimeoutMs;
+    private final PrivacyOptions privacy;
 
     private CoordinatorOptions(FederationConfig c) {
         name = c.name();
@@ -74,9 +75,15 @@ public final class CoordinatorOptions implements Serializable {
         shardSize = c.shardSize();
         evaluationEnabled = c.evaluationEnabled();
         evaluationTimeoutMs = c.evaluationTimeoutMs();
+        privacy = PrivacyOptions.from(c);
     }
 
     /** The coordinator's part of a validated configuration. */
+    /** The privacy mechanism's settings (central DP accounting and adaptive clipping). */
+    public PrivacyOptions privacy() {
+        return privacy;
+    }
+
     public static CoordinatorOptions from(FederationConfig config) {
         return new CoordinatorOptions(config);
     }

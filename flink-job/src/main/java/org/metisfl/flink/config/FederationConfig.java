@@ -382,7 +382,8 @@ public final class FederationConfig implements Serializable {
                 rule == Rule.FEDAVG,
                 RULE,
                 c.get(RULE),
-                "central-dp wraps fedavg only: median, trimmed-mean, krum and multi-krum pick or"
+                "central-dp wraps fedavg only: median, trimmed-mean, krum, multi-krum and bulyan"
+                        + " pick or"
                         + " rank individual updates, so their result is not a sum whose"
                         + " sensitivity the clip norm bounds and Gaussian noise cannot protect it"
                         + " (fedstride computes the same mean as fedavg); set aggregation.rule:"
@@ -780,6 +781,11 @@ public final class FederationConfig implements Serializable {
         return clippedCountStddev != null
                 ? clippedCountStddev
                 : Math.max(participants / 20.0, noiseMultiplier);
+    }
+
+    /** The configured privacy.clipped-count-stddev, or null for the default. */
+    Double configuredClippedCountStddev() {
+        return clippedCountStddev;
     }
 
     public double privacyDelta() {

@@ -31,6 +31,7 @@ public final class GatewayOptions implements Serializable {
     private final double trainLearningRate;
     private final long trainLocalSteps;
     private final double proximalMu;
+    private final PrivacyOptions privacy;
     private final int evaluationBatchSize;
 
     private GatewayOptions(FederationConfig c) {
@@ -52,6 +53,7 @@ public final class GatewayOptions implements Serializable {
         trainLearningRate = c.trainLearningRate();
         trainLocalSteps = c.trainLocalSteps();
         proximalMu = c.proximalMu();
+        privacy = PrivacyOptions.from(c);
         evaluationBatchSize = c.evaluationBatchSize();
     }
 
@@ -129,6 +131,11 @@ public final class GatewayOptions implements Serializable {
 
     public long trainLocalSteps() {
         return trainLocalSteps;
+    }
+
+    /** The {@code privacy.*} keys: central DP clips updates at the gateway or the learner. */
+    public PrivacyOptions privacy() {
+        return privacy;
     }
 
     public double proximalMu() {

@@ -30,6 +30,7 @@ public final class RuleOptions implements Serializable {
     private final long asyncMaxStaleness;
     private final int asyncBufferSize;
     private final double asyncServerLearningRate;
+    private final PrivacyOptions privacy;
 
     private RuleOptions(FederationConfig c) {
         rule = c.rule();
@@ -48,10 +49,16 @@ public final class RuleOptions implements Serializable {
         asyncMaxStaleness = c.asyncMaxStaleness();
         asyncBufferSize = c.asyncBufferSize();
         asyncServerLearningRate = c.asyncServerLearningRate();
+        privacy = PrivacyOptions.from(c);
     }
 
     public static RuleOptions of(FederationConfig config) {
         return new RuleOptions(config);
+    }
+
+    /** The {@code privacy.*} keys: a privacy mechanism wraps the rule. */
+    public PrivacyOptions privacy() {
+        return privacy;
     }
 
     /** {@code aggregation.rule}. */

@@ -103,6 +103,11 @@ public final class EvaluationTracker {
         r.evaluators = s.expectedEvaluators.size();
         r.evaluationsReceived = s.evalReporters.size();
         r.last = s.last;
+        if (!Double.isNaN(s.epsilon)) {
+            r.epsilon = s.epsilon;
+            r.delta = s.delta;
+            r.clipNorm = s.clipNorm;
+        }
         stats.remove(s.round);
         return r;
     }

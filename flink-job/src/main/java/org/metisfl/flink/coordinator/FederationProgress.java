@@ -76,6 +76,18 @@ public class FederationProgress {
     /** O(1) membership over {@link #contributors} (rebuilt after a restore or a reset). */
     private transient MemberIndex contributorIndex;
 
+    /** Central DP: the Rényi DP spent so far, one value per order of the accountant. */
+    public double[] privacyRdp;
+
+    /** Central DP: the clip norm of the current round (adaptive clipping moves it). */
+    public double clipNorm;
+
+    /** Active learners when the current round opened. */
+    public int roundActive;
+
+    /** Central DP: how many of the current round's contributors were within the clip norm. */
+    public int unclipped;
+
     public FederationProgress() {}
 
     /** Adds {@code learner} to the contributors unless it is one already; O(1). */

@@ -82,7 +82,8 @@ public final class ModelPublisher {
                     localSteps.put(learner, steps);
                 }
             }
-            d.withPlan(p.round, p.participants, p.dropped, p.quorum, p.deadline, localSteps);
+            d.withPlan(p.round, p.participants, p.dropped, p.quorum, p.deadline, localSteps)
+                    .withClipNorm(p.clipNorm);
         }
         out.directive(
                 d.withEvaluators(p.evaluators)

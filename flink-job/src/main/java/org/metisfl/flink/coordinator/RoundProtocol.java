@@ -31,6 +31,9 @@ public final class RoundProtocol implements TrainingProtocol {
     private final KrumGather krum;
     private final ServerStep serverStep;
 
+    /** Central DP: epsilon per round and the adaptive clip norm; null without it. */
+    private final PrivacyLedger privacy;
+
     /** The closed shards of the running round, until the last one closes it. */
     private final StateMap<Integer, Payload> pendingModel;
 
@@ -48,6 +51,7 @@ public final class RoundProtocol implements TrainingProtocol {
         this.krum = new KrumGather(options);
         this.serverStep = new ServerStep(options, optimizerState, federation.model);
         this.pendingModel = pendingModel;
+        this.privacy = options.privacy().centralDp() ? new PrivacyLedger(options.privacy()) : null;
     }
 
     @Override
@@ -113,6 +117,7 @@ public final class RoundProtocol implements TrainingProtocol {
         }
         if (p.contributors.isEmpty()) {
             p.contributors = new ArrayList<>(g.contributors);
+            p.unclipped = g.unclipped;
         }
         if (p.shardsReceived == p.numShards) {
             closeRound(p, nowMs, out);
@@ -226,6 +231,10 @@ public final class RoundProtocol implements TrainingProtocol {
         p.contributors = new ArrayList<>();
         p.dropped = new ArrayList<>();
         p.dropAt = new HashMap<>();
+        p.roundActive = active.size();
+        if (privacy != null) {
+            privacy.clipNorm(p);
+        }
         federation.evaluation.open(round, participants.size(), now);
         LOG.info(
                 "Round {} started: {} participants, quorum {}, deadline in {} ms",
@@ -269,6 +278,11 @@ public final class RoundProtocol implements TrainingProtocol {
             p.evaluators = new ArrayList<>();
         }
         pendingModel.clear();
+        if (privacy != null) {
+            s.active = p.roundActive;
+            s.unclipped = p.roundAborted ? 0 : p.unclipped;
+            privacy.account(p, s);
+        }
         s.expectedEvaluators = new ArrayList<>(p.evaluators);
         LOG.info(
                 "Round {} {} after {} ms with {} of {} participants{}",

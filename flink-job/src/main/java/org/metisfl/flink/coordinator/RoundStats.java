@@ -29,6 +29,19 @@ public class RoundStats {
     public Map<String, Double> evalWeights = new HashMap<>();
     public long evalExamples;
 
+    /** Central DP: active learners when the round opened (the sampling rate's denominator). */
+    public int active;
+
+    /** Central DP: contributors whose update delta was within the clip norm. */
+    public int unclipped;
+
+    /** Central DP: the round's clip norm, and epsilon spent through this round (NaN: none). */
+    public double clipNorm = Double.NaN;
+
+    public double epsilon = Double.NaN;
+
+    public double delta = Double.NaN;
+
     /** O(1) membership over the lists above (rebuilt after a restore or a reassignment). */
     private transient MemberIndex trainReporterIndex;
 

@@ -28,15 +28,22 @@ final class ServerStep {
     }
 
     Payload apply(GlobalShard g) {
+        Payload average = g.values;
+        if (g.delta) {
+            // Central DP: the shard is the noised mean delta; the aggregate is the model plus it.
+            average =
+                    Payload.dense(
+                            PrivacyLedger.plus(model.shard(g.shard).values(), g.values.values()));
+        }
         if (none) {
-            return g.values;
+            return average;
         }
         float[] global = model.shard(g.shard).values().clone();
         OptimizerState st = state.get(g.shard);
         if (st == null) {
             st = OptimizerState.zeros(optimizer.stateSlots(), global.length);
         }
-        optimizer.step(global, g.values.values(), st.slots(optimizer.stateSlots()), g.round);
+        optimizer.step(global, average.values(), st.slots(optimizer.stateSlots()), g.round);
         state.put(g.shard, st);
         return Payload.dense(global);
     }

@@ -75,6 +75,9 @@ public class Directive {
     public int quorum;
     public long deadline;
 
+    /** Central DP: the round's clip norm (adaptive clipping moves it); 0 without central DP. */
+    public double clipNorm;
+
     /** Semi-synchronous: local steps per participant (others train by epochs). */
     public java.util.Map<String, Long> localSteps;
 
@@ -152,6 +155,13 @@ public class Directive {
         this.quorum = quorum;
         this.deadline = deadline;
         this.localSteps = localSteps;
+        return this;
+    }
+
+    /** Central DP: the planned round's clip norm (PUBLISH with a plan). */
+    public Directive withClipNorm(double clipNorm) {
+        requirePublish();
+        this.clipNorm = clipNorm;
         return this;
     }
 

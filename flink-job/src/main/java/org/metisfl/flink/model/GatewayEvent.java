@@ -148,6 +148,16 @@ public class GatewayEvent {
     public int gateways;
 
     public Map<String, Double> metrics;
+
+    /**
+     * UPDATE_SHARD under central DP: whether the update's delta was within the clip norm (the bit
+     * adaptive clipping counts); the values are then the clipped delta, not the model.
+     */
+    public boolean unclipped;
+
+    /** ROUND_OPENED under central DP: the round's clip norm. */
+    public double clipNorm;
+
     public List<TensorSpecInfo> tensors;
 
     /** Asynchronous protocol: the task an update answers (its identity) and its base version. */

@@ -28,5 +28,14 @@ public class GlobalShard {
      */
     public double[] distances;
 
+    /**
+     * Central DP: the values are the noised mean of the clipped deltas, to add to the round's
+     * global model, not the new model itself.
+     */
+    public boolean delta;
+
+    /** Central DP: how many of the contributors' deltas were within the clip norm. */
+    public int unclipped;
+
     public GlobalShard() {}
 }

@@ -28,6 +28,18 @@ public class RoundResult {
     public int evaluators;
     public int evaluationsReceived;
 
+    /**
+     * Central DP: the epsilon spent so far (this round included) for {@link #delta}, by the
+     * Rényi-DP accountant; absent without a privacy mechanism.
+     */
+    public Double epsilon;
+
+    /** Central DP: the delta that {@link #epsilon} is for. */
+    public Double delta;
+
+    /** Central DP: the L2 norm this round's update deltas were clipped to. */
+    public Double clipNorm;
+
     /** This is the federation's last round. */
     public boolean last;
 

@@ -20,6 +20,28 @@ public final class GaussianNoise {
         return new SecureRandom();
     }
 
+    /** 32 bytes from the operating system's entropy: the secret seed of one release. */
+    public static byte[] secretSeed() {
+        byte[] seed = new byte[32];
+        new SecureRandom().nextBytes(seed);
+        return seed;
+    }
+
+    /**
+     * A cryptographically strong generator that draws the same stream for the same secret seed
+     * (SHA1PRNG seeded before its first use): a release drawn again after a failover gets the same
+     * noise, so the job never publishes two different noisy versions of one round.
+     */
+    public static Random fromSecret(byte[] seed) {
+        try {
+            SecureRandom r = SecureRandom.getInstance("SHA1PRNG");
+            r.setSeed(seed);
+            return r;
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException("this JVM has no SHA1PRNG", e);
+        }
+    }
+
     /**
      * A reproducible generator for tests, distinct for every (round, stream) so that shards and
      * rounds never share draws.
@@ -43,6 +65,24 @@ public final class GaussianNoise {
         for (int i = 0; i < sum.length; i++) {
             sum[i] += stddev * rng.nextGaussian();
         }
+    }
+
+    /**
+     * DP-FedAvg's release of one shard: {@code (sum + N(0, stddev^2)) / expected}, as float32 (the
+     * sum is left unchanged).
+     */
+    public static float[] noisedMean(double[] sum, double stddev, double expected, Random rng) {
+        if (!(expected > 0)) {
+            throw new IllegalArgumentException(
+                    "expected contributions must be > 0, was " + expected);
+        }
+        double[] noised = sum.clone();
+        addTo(noised, stddev, rng);
+        float[] out = new float[noised.length];
+        for (int i = 0; i < out.length; i++) {
+            out[i] = (float) (noised[i] / expected);
+        }
+        return out;
     }
 
     /** SplitMix64's finaliser: spreads nearby seeds over the whole 64-bit space. */

@@ -51,7 +51,8 @@ class PrivacyConfigTest {
 
     @Test
     void refusesRobustRulesAndSaysWhy() {
-        for (String rule : new String[] {"median", "trimmed-mean", "krum", "multi-krum"}) {
+        for (String rule :
+                new String[] {"median", "trimmed-mean", "krum", "multi-krum", "bulyan"}) {
             assertThatThrownBy(() -> dp("aggregation.rule", rule))
                     .isInstanceOf(InvalidConfigException.class)
                     .hasMessageContaining("'aggregation.rule'")

@@ -75,6 +75,34 @@ public interface AggregationRule<A> extends Serializable {
      */
     Payload result(A acc);
 
+    /**
+     * What a shard knows of the round whose result is asked: its plan (expected contributions, the
+     * clip norm of central DP) and where it is. For rules whose result depends on the round, such
+     * as a wrapper adding noise calibrated to it.
+     *
+     * @param round the round
+     * @param shard the shard
+     * @param expected the contributions the round's plan expects (its participants)
+     * @param clipNorm the round's clip norm under central DP, else 0
+     */
+    record RoundContext(long round, int shard, int expected, double clipNorm) {}
+
+    /**
+     * The shard's aggregate for a round known by its {@link RoundContext}; {@link #result(Object)}
+     * unless the rule needs the round.
+     */
+    default Payload result(A acc, RoundContext round) {
+        return result(acc);
+    }
+
+    /**
+     * True if the result is a delta to add to the round's global model (central DP aggregates the
+     * clipped deltas of the updates), false if it is the new model shard itself.
+     */
+    default boolean resultIsDelta() {
+        return false;
+    }
+
     /** The versioned serializer of the accumulator (checkpoints, savepoints, heap copies). */
     TypeSerializer<A> accumulatorSerializer();
 

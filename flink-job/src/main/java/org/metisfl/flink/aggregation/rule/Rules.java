@@ -26,7 +26,7 @@ public final class Rules {
             new EnumMap<>(Rule.class);
 
     private static final List<BiFunction<RuleOptions, AggregationRule<?>, AggregationRule<?>>>
-            WRAPPERS = List.of();
+            WRAPPERS = List.of(CentralDp::wrapIfConfigured);
 
     private static final Map<AsyncRule, Function<RuleOptions, AsyncAggregationRule<?>>> ASYNC =
             new EnumMap<>(AsyncRule.class);

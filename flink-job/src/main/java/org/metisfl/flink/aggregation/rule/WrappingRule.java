@@ -82,6 +82,14 @@ public abstract class WrappingRule<S, A> implements AggregationRule<WrappingRule
         return result;
     }
 
+    /**
+     * As {@link #onResult(Object, Object, Payload)}, knowing the round (its plan and shard); calls
+     * that one by default.
+     */
+    protected Payload onResult(S state, A innerAccumulator, Payload result, RoundContext round) {
+        return onResult(state, innerAccumulator, result);
+    }
+
     @Override
     public String name() {
         return wrapperName() + "(" + inner.name() + ")";
@@ -118,6 +126,16 @@ public abstract class WrappingRule<S, A> implements AggregationRule<WrappingRule
     @Override
     public final Payload result(Wrapped<S, A> acc) {
         return onResult(acc.state, acc.inner, inner.result(acc.inner));
+    }
+
+    @Override
+    public final Payload result(Wrapped<S, A> acc, RoundContext round) {
+        return onResult(acc.state, acc.inner, inner.result(acc.inner, round), round);
+    }
+
+    @Override
+    public boolean resultIsDelta() {
+        return inner.resultIsDelta();
     }
 
     @Override

@@ -214,7 +214,7 @@ final class ModelSinkWriter implements SinkWriter<Directive> {
                             .setQuorum(d.quorum)
                             .setDeadlineUnixMs(d.deadline)
                             .putAllLocalSteps(d.localSteps == null ? Map.of() : d.localSteps)
-                            .setTrain(TrainTask.newBuilder()));
+                            .setTrain(TrainTask.newBuilder().setClipNorm(d.clipNorm)));
         }
         return h.build();
     }

@@ -42,6 +42,7 @@ public final class GatewayState {
     private final ModelBoard board;
     private final UpdateLedger ledger;
     private final TaskDispatch dispatch;
+    private final UpdateClipper clipper = new UpdateClipper();
     private final GatewayMetrics metrics = new GatewayMetrics();
 
     private volatile boolean directiveSeen;
@@ -99,6 +100,11 @@ public final class GatewayState {
 
     public StampedEventQueue queue() {
         return queue;
+    }
+
+    /** Central DP: clips accepted updates against the current model. */
+    UpdateClipper clipper() {
+        return clipper;
     }
 
     public ModelBoard board() {
@@ -230,11 +236,12 @@ public final class GatewayState {
                                 p.getRound(),
                                 Set.copyOf(p.getParticipantsList()),
                                 p.getDeadlineUnixMs(),
-                                dispatch.trainTask().toBuilder()
+                                dispatch.trainTask(p.getTrain().getClipNorm()).toBuilder()
                                         .setDeadlineUnixMs(p.getDeadlineUnixMs())
                                         .build(),
                                 Map.copyOf(p.getLocalStepsMap()),
-                                Set.of());
+                                Set.of(),
+                                p.getTrain().getClipNorm());
                 dispatch.open(opened);
                 newParticipants = opened.participants();
                 ledger.forgetBefore(opened.round() - LEDGER_ROUNDS);
@@ -352,6 +359,8 @@ public final class GatewayState {
                             p.getParticipantsCount(),
                             p.getQuorum(),
                             p.getDeadlineUnixMs()));
+            // Central DP: the round's clip norm, for the noise on the sum.
+            opened.get(s).clipNorm = p.getTrain().getClipNorm();
         }
         return opened;
     }

@@ -8,7 +8,9 @@ import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.Supplier;
+import org.metisfl.flink.config.FederationOptions.ClipOn;
 import org.metisfl.flink.config.GatewayOptions;
+import org.metisfl.flink.config.PrivacyOptions;
 import org.metisfl.proto.v1.EvaluateTask;
 import org.metisfl.proto.v1.Shutdown;
 import org.metisfl.proto.v1.Task;
@@ -35,7 +37,8 @@ public final class TaskDispatch {
             long deadline,
             TrainTask train,
             Map<String, Long> localSteps,
-            Set<String> dropped) {
+            Set<String> dropped,
+            double clipNorm) {
 
         /** True if {@code learnerId} is a participant still expected to contribute. */
         boolean expects(String learnerId) {
@@ -112,12 +115,25 @@ public final class TaskDispatch {
 
     /** The local work the federation's configuration asks of every training task. */
     public TrainTask trainTask() {
+        return trainTask(0);
+    }
+
+    /**
+     * The training task, with the round's clip norm when central DP clips on the learner (0: the
+     * configured one).
+     */
+    public TrainTask trainTask(double roundClipNorm) {
+        PrivacyOptions privacy = options.privacy();
         return TrainTask.newBuilder()
                 .setEpochs(options.trainEpochs())
                 .setBatchSize(options.trainBatchSize())
                 .setLearningRate(options.trainLearningRate())
                 .setLocalSteps(options.trainLocalSteps())
                 .setProximalMu(options.proximalMu())
+                .setClipNorm(
+                        privacy.centralDp() && privacy.clipOn() == ClipOn.LEARNER
+                                ? (roundClipNorm > 0 ? roundClipNorm : privacy.clipNorm())
+                                : 0)
                 .build();
     }
 
@@ -174,7 +190,8 @@ public final class TaskDispatch {
                         deadline,
                         p.train().toBuilder().setDeadlineUnixMs(deadline).build(),
                         p.localSteps(),
-                        p.dropped());
+                        p.dropped(),
+                        p.clipNorm());
     }
 
     /** The open round, with these participants dropped from it (their streams are gone). */
@@ -187,7 +204,8 @@ public final class TaskDispatch {
                         p.deadline(),
                         p.train(),
                         p.localSteps(),
-                        Set.copyOf(dropped));
+                        Set.copyOf(dropped),
+                        p.clipNorm());
     }
 
     /** The federation is over; returns false if it already was. */

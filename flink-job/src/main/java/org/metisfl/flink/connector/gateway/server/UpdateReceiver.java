@@ -12,6 +12,7 @@ import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import org.metisfl.flink.aggregation.rule.ContributionWeights;
 import org.metisfl.flink.config.FederationOptions.Scaling;
+import org.metisfl.flink.config.PrivacyOptions;
 import org.metisfl.flink.connector.gateway.server.ModelBoard.ModelSnapshot;
 import org.metisfl.flink.connector.gateway.server.TaskDispatch.Plan;
 import org.metisfl.flink.model.GatewayEvent;
@@ -340,6 +341,35 @@ final class UpdateReceiver implements StreamObserver<UpdateChunk> {
     private void acceptUpdate(String learner, long round, float[][] shards) {
         boolean async = state.config().asynchronous();
         long base = header.hasBaseModelVersion() ? header.getBaseModelVersion() : round;
+        boolean unclipped = true;
+        PrivacyOptions privacy = state.config().privacy();
+        if (privacy.centralDp()) {
+            TaskDispatch.Plan plan = state.plan();
+            UpdateClipper.Clipped c =
+                    state.clipper()
+                            .clip(
+                                    state.model(),
+                                    header.hasBaseModelVersion() ? base : -1,
+                                    shards,
+                                    state.config().shardSize(),
+                                    plan != null && plan.clipNorm() > 0
+                                            ? plan.clipNorm()
+                                            : privacy.clipNorm(),
+                                    privacy.clipOn(),
+                                    header.hasUnclipped() ? header.getUnclipped() : null);
+            if (c == null) {
+                fail(
+                        LearnerStatus.failedPrecondition(
+                                "the update was trained from model version "
+                                        + base
+                                        + ", not from the round's model; central DP clips each"
+                                        + " update against the round's model: wait for the next"
+                                        + " task"));
+                return;
+            }
+            shards = c.deltas();
+            unclipped = c.unclipped();
+        }
         CompletableFuture<Void> durable = new CompletableFuture<>();
         CompletableFuture<Void> earlier = state.ledger().accept(updateKey, durable);
         if (earlier != null) {
@@ -363,7 +393,7 @@ final class UpdateReceiver implements StreamObserver<UpdateChunk> {
                         header.getNumTrainingExamples(),
                         Map.copyOf(header.getMetricsMap())));
         for (int s = 0; s < numShards; s++) {
-            batch.add(
+            GatewayEvent e =
                     GatewayEvent.updateShard(
                             state.gatewayIndex(),
                             learner,
@@ -373,7 +403,9 @@ final class UpdateReceiver implements StreamObserver<UpdateChunk> {
                             weight,
                             header.getTaskId(),
                             base,
-                            Payload.dense(shards[s])));
+                            Payload.dense(shards[s]));
+            e.unclipped = unclipped; // central DP: the values are the clipped delta
+            batch.add(e);
         }
         Runnable onDurable =
                 () -> {

@@ -40,6 +40,17 @@ public final class TaskDispatch {
             Set<String> dropped,
             double clipNorm) {
 
+        /** A round without central DP (no clip norm). */
+        public Plan(
+                long round,
+                Set<String> participants,
+                long deadline,
+                TrainTask train,
+                Map<String, Long> localSteps,
+                Set<String> dropped) {
+            this(round, participants, deadline, train, localSteps, dropped, 0);
+        }
+
         /** True if {@code learnerId} is a participant still expected to contribute. */
         boolean expects(String learnerId) {
             return participants.contains(learnerId) && !dropped.contains(learnerId);

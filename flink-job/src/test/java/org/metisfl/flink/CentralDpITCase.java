@@ -15,10 +15,10 @@ import org.metisfl.flink.model.ModelCodec;
 import org.metisfl.flink.model.RoundResult;
 import org.metisfl.flink.model.TensorSpecInfo;
 import org.metisfl.flink.testutil.FederationHarness;
-import org.metisfl.flink.testutil.RawLearner;
 import org.metisfl.proto.v1.SubmitUpdateResponse;
 import org.metisfl.proto.v1.Task;
 import org.metisfl.proto.v1.TensorSpec;
+import org.metisfl.simulator.RawLearner;
 
 /**
  * Central DP (DP-FedAvg) end to end on a MiniCluster with RocksDB and real gRPC learners: the job
@@ -144,7 +144,7 @@ class CentralDpITCase {
             assertThat(norm(updates[0], g0)).isLessThan(clip);
             assertThat(norm(updates[1], g0)).isGreaterThan(clip);
             RoundResult r1 = h.awaitResults(1, WAIT).get(0);
-            RawLearner.Downloaded global = ls.get(0).getModel();
+            RawLearner.Model global = ls.get(0).getModel();
             assertThat(global.version()).isEqualTo(1);
             for (int k = 0; k < N; k++) {
                 // equal weights despite 100/200/300 examples; noise std 2e-6 / 3
@@ -207,7 +207,7 @@ class CentralDpITCase {
                     ls.get(i).submit(round, SPECS, update, 100, Map.of());
                 }
                 List<RoundResult> results = h.awaitResults(round, WAIT);
-                RawLearner.Downloaded global = ls.get(0).getModel();
+                RawLearner.Model global = ls.get(0).getModel();
                 assertThat(global.version()).isEqualTo(round);
                 double mean = 0;
                 double sq = 0;
@@ -296,7 +296,7 @@ class CentralDpITCase {
             List<RoundResult> results = h.awaitResults(2, WAIT);
             assertThat(results.get(0).clipNorm).isEqualTo(c0);
             assertThat(results.get(1).clipNorm).isCloseTo(c1, within(1e-6));
-            RawLearner.Downloaded g2 = ls.get(0).getModel();
+            RawLearner.Model g2 = ls.get(0).getModel();
             assertThat(g2.version()).isEqualTo(2);
             for (int k = 0; k < N; k++) {
                 assertThat((double) g2.values()[k] - g1[k])

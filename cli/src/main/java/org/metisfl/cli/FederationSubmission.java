@@ -64,6 +64,13 @@ public final class FederationSubmission {
                                         flat.put(
                                                 FederationOptions.INITIAL_MODEL.key(),
                                                 workingDir.resolve(m).normalize().toString()));
+                checked.modelStorePath()
+                        .filter(m -> !m.contains(":/") && !Path.of(m).isAbsolute())
+                        .ifPresent(
+                                m ->
+                                        flat.put(
+                                                FederationOptions.MODEL_STORE_PATH.key(),
+                                                workingDir.resolve(m).normalize().toString()));
             }
             // What the job will see: the same keys without the file.
             FederationConfig config = FederationConfig.of(flat);

@@ -16,6 +16,7 @@ import picocli.CommandLine.Command;
  * bin/metisfl stop                     # stop with a savepoint; prints its path
  * bin/metisfl resume --from SAVEPOINT conf/federations/quickstart.yaml
  * bin/metisfl report results/quickstart.jsonl   # HTML report with charts
+ * bin/metisfl models list                       # the model versions the job stored
  * </pre>
  *
  * <p>Errors are one line, {@code metisfl: <problem>; <fix>}, with exit code 1 (cluster or job) or 2
@@ -35,6 +36,7 @@ import picocli.CommandLine.Command;
             ResumeCommand.class,
             LearnersCommand.class,
             ReportCommand.class,
+            ModelsCommand.class,
             CommandLine.HelpCommand.class
         })
 public final class MetisflCli implements Runnable {

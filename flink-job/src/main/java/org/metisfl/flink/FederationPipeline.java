@@ -26,6 +26,7 @@ import org.metisfl.flink.config.RuleOptions;
 import org.metisfl.flink.connector.gateway.LearnerGatewaySource;
 import org.metisfl.flink.connector.model.ModelSink;
 import org.metisfl.flink.connector.results.ResultsSink;
+import org.metisfl.flink.connector.store.ModelStoreSink;
 import org.metisfl.flink.coordinator.RoundCoordinator;
 import org.metisfl.flink.model.Directive;
 import org.metisfl.flink.model.GatewayEvent;
@@ -166,6 +167,26 @@ public final class FederationPipeline {
                 .setParallelism(1)
                 .name("results-sink")
                 .uid("results-sink");
+
+        if (config.modelStorePath().isPresent()) {
+            String store = config.modelStorePath().get();
+            directives
+                    .sinkTo(
+                            ModelStoreSink.models(
+                                    store,
+                                    config.name(),
+                                    config.modelStoreEvery(),
+                                    config.modelStoreKeepLast()))
+                    .setParallelism(1)
+                    .name("model-store")
+                    .uid("model-store");
+            directives
+                    .getSideOutput(RoundCoordinator.RESULTS)
+                    .sinkTo(ModelStoreSink.results(store, config.name(), config.modelStoreEvery()))
+                    .setParallelism(1)
+                    .name("model-store-results")
+                    .uid("model-store-results");
+        }
     }
 
     /**

@@ -34,6 +34,9 @@ public final class FederationConfig implements Serializable {
     private final int minLearners;
     private final String initialModel;
     private final String resultsFile;
+    private final String modelStorePath;
+    private final int modelStoreEvery;
+    private final int modelStoreKeepLast;
     private final Protocol protocol;
     private final long roundTimeoutMs;
     private final long participantGraceMs;
@@ -107,6 +110,9 @@ public final class FederationConfig implements Serializable {
         minLearners = c.get(MIN_LEARNERS);
         initialModel = c.get(INITIAL_MODEL);
         resultsFile = c.getOptional(RESULTS_FILE).orElse("results/" + name + ".jsonl");
+        modelStorePath = c.getOptional(MODEL_STORE_PATH).orElse(null);
+        modelStoreEvery = c.get(MODEL_STORE_EVERY);
+        modelStoreKeepLast = c.get(MODEL_STORE_KEEP_LAST);
         protocol = parseEnum(Protocol.class, PROTOCOL, c.get(PROTOCOL));
         roundTimeoutMs = c.get(ROUND_TIMEOUT).toMillis();
         participantGraceMs = c.get(ROUND_PARTICIPANT_GRACE).toMillis();
@@ -186,6 +192,17 @@ public final class FederationConfig implements Serializable {
                 name,
                 "use letters, digits, '.', '_' or '-'");
         check(rounds >= 1, ROUNDS, rounds, "set it to 1 or more");
+        check(modelStoreEvery >= 1, MODEL_STORE_EVERY, modelStoreEvery, "set it to 1 or more");
+        check(
+                modelStoreKeepLast >= 0,
+                MODEL_STORE_KEEP_LAST,
+                modelStoreKeepLast,
+                "set it to 0 (keep all) or more");
+        check(
+                modelStorePath == null || !modelStorePath.isBlank(),
+                MODEL_STORE_PATH,
+                modelStorePath,
+                "give a directory, or remove the key for no store");
         check(minLearners >= 1, MIN_LEARNERS, minLearners, "set it to 1 or more");
         check(
                 !initialModel.isBlank(),
@@ -490,6 +507,19 @@ public final class FederationConfig implements Serializable {
 
     public String resultsFile() {
         return resultsFile;
+    }
+
+    /** The model store's directory (a Flink file system URI), if the job keeps models. */
+    public Optional<String> modelStorePath() {
+        return Optional.ofNullable(modelStorePath);
+    }
+
+    public int modelStoreEvery() {
+        return modelStoreEvery;
+    }
+
+    public int modelStoreKeepLast() {
+        return modelStoreKeepLast;
     }
 
     public Protocol protocol() {

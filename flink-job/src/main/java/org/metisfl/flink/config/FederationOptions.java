@@ -172,6 +172,32 @@ public final class FederationOptions {
                             "JSON-lines file that receives one line per round. Default:"
                                     + " results/<federation.name>.jsonl");
 
+    public static final ConfigOption<String> MODEL_STORE_PATH =
+            ConfigOptions.key("model-store.path")
+                    .stringType()
+                    .noDefaultValue()
+                    .withDescription(
+                            "Directory (a Flink file system URI: file:///..., s3://..., hdfs://...)"
+                                    + " of the model store: the job writes global model versions"
+                                    + " to <path>/<federation.name>/, each published once its"
+                                    + " checkpoint completes. Default: no store.");
+
+    public static final ConfigOption<Integer> MODEL_STORE_EVERY =
+            ConfigOptions.key("model-store.every")
+                    .intType()
+                    .defaultValue(1)
+                    .withDescription(
+                            "Store every k-th model version (versions divisible by k; the initial"
+                                    + " and the final model are always stored).");
+
+    public static final ConfigOption<Integer> MODEL_STORE_KEEP_LAST =
+            ConfigOptions.key("model-store.keep-last")
+                    .intType()
+                    .defaultValue(0)
+                    .withDescription(
+                            "Keep only the newest N stored versions (older ones are deleted once a"
+                                    + " new one is published); 0 keeps all.");
+
     public static final ConfigOption<String> PROTOCOL =
             ConfigOptions.key("protocol.type")
                     .stringType()

@@ -114,10 +114,14 @@ public final class ModelCodec {
     public record LoadedModel(List<TensorSpecInfo> tensors, float[] values) {}
 
     public static LoadedModel readModelFile(Path file) throws IOException {
-        Model model;
         try (InputStream in = Files.newInputStream(file)) {
-            model = Model.parseFrom(in);
+            return readModel(in, file.toString());
         }
+    }
+
+    /** Reads a model file's bytes from {@code in}; {@code file} names it in errors. */
+    public static LoadedModel readModel(InputStream in, String file) throws IOException {
+        Model model = Model.parseFrom(in);
         List<TensorSpec> specs = new ArrayList<>();
         for (Tensor t : model.getTensorsList()) {
             specs.add(t.getSpec());
@@ -164,6 +168,11 @@ public final class ModelCodec {
     /** Writes a model file readable by {@link #readModelFile}. */
     public static void writeModelFile(Path file, List<TensorSpecInfo> tensors, float[] values)
             throws IOException {
+        Files.write(file, modelFileBytes(tensors, values));
+    }
+
+    /** The bytes of a model file (a serialized {@code metisfl.v1.Model}). */
+    public static byte[] modelFileBytes(List<TensorSpecInfo> tensors, float[] values) {
         Model.Builder b = Model.newBuilder();
         int offset = 0;
         for (TensorSpecInfo t : tensors) {
@@ -172,6 +181,6 @@ public final class ModelCodec {
                     Tensor.newBuilder().setSpec(toProto(t)).setData(toBytes(values, offset, n)));
             offset += n;
         }
-        Files.write(file, b.build().toByteArray());
+        return b.build().toByteArray();
     }
 }

@@ -1,0 +1,293 @@
+package org.metisfl.flink.connector.store;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.List;
+import org.apache.flink.api.connector.sink2.Committer;
+import org.apache.flink.api.connector.sink2.CommitterInitContext;
+import org.apache.flink.api.connector.sink2.CommittingSinkWriter;
+import org.apache.flink.api.connector.sink2.Sink;
+import org.apache.flink.api.connector.sink2.SinkWriter;
+import org.apache.flink.api.connector.sink2.SupportsCommitter;
+import org.apache.flink.api.connector.sink2.WriterInitContext;
+import org.apache.flink.core.io.SimpleVersionedSerializer;
+import org.metisfl.flink.model.Directive;
+import org.metisfl.flink.model.RoundResult;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Keeps global model versions in a {@link ModelStore}, exactly once: the writer gathers each
+ * published model from the coordinator's directives (every k-th version, the initial and the final
+ * one) or takes each round's result, writes it to the store's {@code _pending/} and hands its name
+ * to the checkpoint; the committer publishes it once that checkpoint completes, idempotently.
+ *
+ * <p>Across failures: a version written after the last completed checkpoint is not committed; the
+ * coordinator, restored from that checkpoint, computes the version again and it is written again
+ * (its orphaned pending files are deleted when the version is published). A committable restored
+ * from a checkpoint is committed again, which publishes it if the first attempt did not get to. So
+ * every version is published once, never twice, and never lost.
+ */
+public final class ModelStoreSink<T> implements Sink<T>, SupportsCommitter<String> {
+    private static final long serialVersionUID = 1L;
+
+    private final String storeUri;
+    private final String federation;
+    private final int every;
+    private final int keepLast;
+    private final boolean results;
+
+    private ModelStoreSink(
+            String storeUri, String federation, int every, int keepLast, boolean results) {
+        this.storeUri = storeUri;
+        this.federation = federation;
+        this.every = every;
+        this.keepLast = keepLast;
+        this.results = results;
+    }
+
+    /** Stores the models the coordinator's directives publish. */
+    public static ModelStoreSink<Directive> models(
+            String storeUri, String federation, int every, int keepLast) {
+        return new ModelStoreSink<>(storeUri, federation, every, keepLast, false);
+    }
+
+    /** Stores each round's result next to its model version. */
+    public static ModelStoreSink<RoundResult> results(
+            String storeUri, String federation, int every) {
+        return new ModelStoreSink<>(storeUri, federation, every, 0, true);
+    }
+
+    static boolean kept(long version, int every, boolean last) {
+        return version == 0 || last || version % every == 0;
+    }
+
+    @Override
+    public SinkWriter<T> createWriter(WriterInitContext context) throws IOException {
+        ModelStore store = ModelStore.open(storeUri, federation);
+        return new Writer<>(
+                results
+                        ? new ResultGatherer(store, every)
+                        : new ModelGatherer(
+                                store,
+                                federation,
+                                every,
+                                () ->
+                                        context.getProcessingTimeService()
+                                                .getCurrentProcessingTime()));
+    }
+
+    @Override
+    public Committer<String> createCommitter(CommitterInitContext context) throws IOException {
+        return new StoreCommitter(storeUri, federation, keepLast);
+    }
+
+    @Override
+    public SimpleVersionedSerializer<String> getCommittableSerializer() {
+        return new NameSerializer();
+    }
+
+    /** Turns records into pending store entries; returns an entry's name, or null. */
+    interface Gatherer<T> {
+        String add(T record) throws IOException;
+    }
+
+    static final class Writer<T> implements CommittingSinkWriter<T, String> {
+        private final Gatherer<Object> gatherer;
+        private List<String> pending = new ArrayList<>();
+
+        @SuppressWarnings("unchecked")
+        Writer(Gatherer<?> gatherer) {
+            this.gatherer = (Gatherer<Object>) gatherer;
+        }
+
+        @Override
+        public void write(T element, Context context) throws IOException {
+            String name = gatherer.add(element);
+            if (name != null) {
+                pending.add(name);
+            }
+        }
+
+        @Override
+        public void flush(boolean endOfInput) {}
+
+        @Override
+        public Collection<String> prepareCommit() {
+            List<String> out = pending;
+            pending = new ArrayList<>();
+            return out;
+        }
+
+        @Override
+        public void close() {}
+    }
+
+    /** Gathers MODEL_SHARD directives into the model the next PUBLISH names. */
+    static final class ModelGatherer implements Gatherer<Directive> {
+        private static final Logger LOG = LoggerFactory.getLogger(ModelGatherer.class);
+
+        private final ModelStore store;
+        private final String federation;
+        private final int every;
+        private final java.util.function.LongSupplier clock;
+        private long version = -1;
+        private List<float[]> parts = new ArrayList<>();
+        private long values;
+        private long lastWritten = -1;
+
+        ModelGatherer(
+                ModelStore store,
+                String federation,
+                int every,
+                java.util.function.LongSupplier clock) {
+            this.store = store;
+            this.federation = federation;
+            this.every = every;
+            this.clock = clock;
+        }
+
+        @Override
+        public String add(Directive d) throws IOException {
+            if (d.kind == Directive.Kind.MODEL_SHARD) {
+                if (d.modelVersion != version || d.offset != values) {
+                    parts = new ArrayList<>();
+                    values = 0;
+                    version = d.offset == 0 ? d.modelVersion : -1;
+                    if (version < 0) {
+                        return null;
+                    }
+                }
+                if (!d.values().isDense()) {
+                    // Ciphertexts (secure aggregation) are not stored yet: skip this version.
+                    parts = new ArrayList<>();
+                    values = 0;
+                    version = -1;
+                    return null;
+                }
+                float[] v = d.values().values();
+                parts.add(v);
+                values += v.length;
+                return null;
+            }
+            if (d.kind != Directive.Kind.PUBLISH) {
+                return null;
+            }
+            boolean complete =
+                    d.modelVersion >= 0 && d.modelVersion == version && d.modelValues == values;
+            long v = version;
+            List<float[]> gathered = parts;
+            parts = new ArrayList<>();
+            values = 0;
+            version = -1;
+            if (!complete
+                    || v == lastWritten
+                    || !kept(v, every, d.finished)
+                    || values(gathered) > Integer.MAX_VALUE - 8) {
+                return null;
+            }
+            StoredModel meta = new StoredModel();
+            meta.federation = federation;
+            meta.version = v;
+            meta.parentVersion = v - 1;
+            meta.publishedAtMs = clock.getAsLong();
+            meta.values = d.modelValues;
+            meta.tensors = d.tensors == null ? List.of() : new ArrayList<>(d.tensors);
+            meta.nextRound = d.planRound;
+            meta.nextRoundParticipants =
+                    d.participants == null ? List.of() : new ArrayList<>(d.participants);
+            meta.evaluators = d.evaluators == null ? List.of() : new ArrayList<>(d.evaluators);
+            meta.finished = d.finished;
+            meta.finishReason = d.finishReason;
+            float[] all = new float[(int) values(gathered)];
+            int off = 0;
+            for (float[] p : gathered) {
+                System.arraycopy(p, 0, all, off, p.length);
+                off += p.length;
+            }
+            String name = store.writePending(meta, meta.tensors, all);
+            lastWritten = v;
+            LOG.info("Model v{} written to the model store (published at the next checkpoint)", v);
+            return name;
+        }
+
+        private static long values(List<float[]> parts) {
+            long n = 0;
+            for (float[] p : parts) {
+                n += p.length;
+            }
+            return n;
+        }
+    }
+
+    /** Takes the round results of stored versions. */
+    static final class ResultGatherer implements Gatherer<RoundResult> {
+        private final ModelStore store;
+        private final int every;
+
+        ResultGatherer(ModelStore store, int every) {
+            this.store = store;
+            this.every = every;
+        }
+
+        @Override
+        public String add(RoundResult r) throws IOException {
+            return kept(r.round, every, r.last) ? store.writePendingResult(r) : null;
+        }
+    }
+
+    /** Publishes pending entries once their checkpoint completed; then applies the retention. */
+    static final class StoreCommitter implements Committer<String> {
+        private static final Logger LOG = LoggerFactory.getLogger(StoreCommitter.class);
+        private final ModelStore store;
+        private final int keepLast;
+
+        StoreCommitter(String storeUri, String federation, int keepLast) throws IOException {
+            this.store = ModelStore.open(storeUri, federation);
+            this.keepLast = keepLast;
+        }
+
+        @Override
+        public void commit(Collection<CommitRequest<String>> requests) throws IOException {
+            boolean published = false;
+            for (CommitRequest<String> r : requests) {
+                if (store.commit(r.getCommittable())) {
+                    LOG.info(
+                            "Published {} in the model store {}",
+                            r.getCommittable(),
+                            store.directory());
+                    published = true;
+                }
+            }
+            if (published) {
+                store.retain(keepLast);
+            }
+        }
+
+        @Override
+        public void close() {}
+    }
+
+    /** A committable is a pending entry's name. */
+    static final class NameSerializer implements SimpleVersionedSerializer<String> {
+        @Override
+        public int getVersion() {
+            return 1;
+        }
+
+        @Override
+        public byte[] serialize(String name) {
+            return name.getBytes(StandardCharsets.UTF_8);
+        }
+
+        @Override
+        public String deserialize(int version, byte[] serialized) throws IOException {
+            if (version != 1) {
+                throw new IOException("unknown model store committable version " + version);
+            }
+            return new String(serialized, StandardCharsets.UTF_8);
+        }
+    }
+}

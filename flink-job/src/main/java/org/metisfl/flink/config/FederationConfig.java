@@ -16,6 +16,7 @@ import org.metisfl.flink.config.FederationOptions.PrivacyMechanism;
 import org.metisfl.flink.config.FederationOptions.Protocol;
 import org.metisfl.flink.config.FederationOptions.Rule;
 import org.metisfl.flink.config.FederationOptions.Scaling;
+import org.metisfl.flink.config.FederationOptions.SecureAggregation;
 import org.metisfl.flink.config.FederationOptions.StateBackend;
 
 /**
@@ -93,6 +94,9 @@ public final class FederationConfig implements Serializable {
     private final long checkpointIntervalMs;
     private final StateBackend stateBackend;
     private final String checkpointDir;
+    private final SecureAggregation secureAggregation;
+    private final String heBackend;
+    private final String hePreset;
     private final PrivacyMechanism privacy;
     private final double noiseMultiplier;
     private final double clipNorm;
@@ -176,6 +180,10 @@ public final class FederationConfig implements Serializable {
         checkpointIntervalMs = c.get(CHECKPOINT_INTERVAL).toMillis();
         stateBackend = c.get(STATE_BACKEND);
         checkpointDir = c.getOptional(CHECKPOINT_DIR).orElse(null);
+        secureAggregation =
+                parseEnum(SecureAggregation.class, SECURE_AGGREGATION, c.get(SECURE_AGGREGATION));
+        heBackend = c.get(SECURE_AGGREGATION_BACKEND);
+        hePreset = c.get(SECURE_AGGREGATION_PRESET);
         noiseMultiplier = c.get(PRIVACY_NOISE_MULTIPLIER);
         clipNorm = c.get(PRIVACY_CLIP_NORM);
         clipping = c.get(PRIVACY_CLIPPING);
@@ -383,6 +391,66 @@ public final class FederationConfig implements Serializable {
         if (privacy == PrivacyMechanism.CENTRAL_DP) {
             checkPrivacy(c);
         }
+        if (secureAggregation == SecureAggregation.CKKS) {
+            checkSecureAggregation(c);
+        }
+    }
+
+    /** The job only adds and weights ciphertexts: refuse everything that needs more. */
+    private void checkSecureAggregation(Configuration c) {
+        String why = " cannot work on ciphertexts the job cannot read (secure-aggregation: ckks)";
+        check(
+                rule == Rule.FEDAVG,
+                RULE,
+                c.get(RULE),
+                "median, trimmed-mean, krum, multi-krum and bulyan compare or rank individual"
+                        + " values and"
+                        + why
+                        + "; set aggregation.rule: fedavg or secure-aggregation: none");
+        check(
+                optimizer == Optimizer.NONE,
+                OPTIMIZER,
+                c.get(OPTIMIZER),
+                "a server optimizer transforms the plaintext aggregate and"
+                        + why
+                        + "; set optimizer.type: none or secure-aggregation: none");
+        check(
+                protocol != Protocol.ASYNCHRONOUS,
+                PROTOCOL,
+                c.get(PROTOCOL),
+                "asynchronous rules mix updates into a plaintext global model (fedasync,"
+                        + " fedrec), and fedbuff over ciphertexts is not implemented yet; use"
+                        + " protocol.type: synchronous or semi-synchronous");
+        check(
+                privacy != PrivacyMechanism.CENTRAL_DP,
+                PRIVACY_MECHANISM,
+                c.get(PRIVACY_MECHANISM),
+                "central DP clips plaintext updates and adds noise to the plaintext aggregate, which"
+                        + why
+                        + "; set privacy.mechanism: none or secure-aggregation: none");
+        try {
+            org.metisfl.crypto.HeBackends.get(heBackend);
+        } catch (RuntimeException e) {
+            check(false, SECURE_AGGREGATION_BACKEND, heBackend, e.getMessage());
+        }
+        check(
+                org.metisfl.crypto.CkksParameters.presetNames().contains(hePreset),
+                SECURE_AGGREGATION_PRESET,
+                hePreset,
+                "use one of " + org.metisfl.crypto.CkksParameters.presetNames());
+        int perCiphertext =
+                org.metisfl.crypto.CkksParameters.preset(hePreset).valuesPerCiphertext();
+        check(
+                shardSize % perCiphertext == 0,
+                SHARD_SIZE,
+                shardSize,
+                "with secure-aggregation: ckks a shard is a whole number of ciphertexts: use a"
+                        + " multiple of "
+                        + perCiphertext
+                        + " (secure-aggregation.preset "
+                        + hePreset
+                        + "), e.g. "
+                        + Math.max(perCiphertext, shardSize / perCiphertext * perCiphertext));
     }
 
     /** Central DP holds only where its noise covers one bounded sum per round. */
@@ -829,5 +897,20 @@ public final class FederationConfig implements Serializable {
     /** The noise seed, for tests only; empty means SecureRandom. */
     public Optional<Long> noiseSeed() {
         return Optional.ofNullable(noiseSeed);
+    }
+
+    /** {@code secure-aggregation}: none, or ckks (the job aggregates ciphertexts). */
+    public SecureAggregation secureAggregation() {
+        return secureAggregation;
+    }
+
+    /** {@code secure-aggregation.backend}. */
+    public String heBackend() {
+        return heBackend;
+    }
+
+    /** {@code secure-aggregation.preset}. */
+    public String hePreset() {
+        return hePreset;
     }
 }

@@ -130,6 +130,17 @@ public final class FederationOptions {
         PARTICIPANTS
     }
 
+    /** Whether the job aggregates plaintext updates or ciphertexts it cannot read. */
+    public enum SecureAggregation {
+        /** Plaintext float32 updates. */
+        NONE,
+        /**
+         * CKKS homomorphic encryption: learners encrypt their updates, the job adds weighted
+         * ciphertexts without any key, learners decrypt the global model.
+         */
+        CKKS
+    }
+
     /** Where the job keeps its state. */
     public enum StateBackend {
         ROCKSDB,
@@ -685,4 +696,31 @@ public final class FederationOptions {
                     .withDescription(
                             "Checkpoint directory URI; default: the cluster's setting (the"
                                     + " embedded runner uses a folder in its work directory).");
+
+    public static final ConfigOption<String> SECURE_AGGREGATION =
+            ConfigOptions.key("secure-aggregation")
+                    .stringType()
+                    .defaultValue("none")
+                    .withDescription(
+                            "none, or ckks: learners encrypt their updates with CKKS and the job"
+                                    + " adds weighted ciphertexts without any key (it never sees a"
+                                    + " plaintext model); needs aggregation.rule: fedavg, no server"
+                                    + " optimizer and a synchronous or semi-synchronous protocol.");
+
+    public static final ConfigOption<String> SECURE_AGGREGATION_BACKEND =
+            ConfigOptions.key("secure-aggregation.backend")
+                    .stringType()
+                    .defaultValue("metisfl-ckks")
+                    .withDescription(
+                            "secure-aggregation: ckks: the HE backend's id (metisfl-ckks, the pure"
+                                    + " Java default, or openfhe-ckks where built).");
+
+    public static final ConfigOption<String> SECURE_AGGREGATION_PRESET =
+            ConfigOptions.key("secure-aggregation.preset")
+                    .stringType()
+                    .defaultValue("n13-q120")
+                    .withDescription(
+                            "secure-aggregation: ckks: the CKKS parameter preset (n13-q120,"
+                                    + " n13-q180, n14-q180); aggregation.shard-size must be a"
+                                    + " multiple of its values per ciphertext (8192 or 16384).");
 }

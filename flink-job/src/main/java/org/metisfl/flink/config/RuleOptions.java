@@ -3,6 +3,7 @@ package org.metisfl.flink.config;
 import java.io.Serializable;
 import org.metisfl.flink.config.FederationOptions.AsyncRule;
 import org.metisfl.flink.config.FederationOptions.Rule;
+import org.metisfl.flink.config.FederationOptions.SecureAggregation;
 import org.metisfl.flink.config.FederationOptions.StalenessFunction;
 
 /**
@@ -30,6 +31,9 @@ public final class RuleOptions implements Serializable {
     private final long asyncMaxStaleness;
     private final int asyncBufferSize;
     private final double asyncServerLearningRate;
+    private final SecureAggregation secureAggregation;
+    private final String heBackend;
+    private final String hePreset;
     private final PrivacyOptions privacy;
 
     private RuleOptions(FederationConfig c) {
@@ -49,6 +53,9 @@ public final class RuleOptions implements Serializable {
         asyncMaxStaleness = c.asyncMaxStaleness();
         asyncBufferSize = c.asyncBufferSize();
         asyncServerLearningRate = c.asyncServerLearningRate();
+        secureAggregation = c.secureAggregation();
+        heBackend = c.heBackend();
+        hePreset = c.hePreset();
         privacy = PrivacyOptions.from(c);
     }
 
@@ -126,5 +133,20 @@ public final class RuleOptions implements Serializable {
 
     public double asyncServerLearningRate() {
         return asyncServerLearningRate;
+    }
+
+    /** {@code secure-aggregation}. */
+    public SecureAggregation secureAggregation() {
+        return secureAggregation;
+    }
+
+    /** {@code secure-aggregation.backend}. */
+    public String heBackend() {
+        return heBackend;
+    }
+
+    /** {@code secure-aggregation.preset}. */
+    public String hePreset() {
+        return hePreset;
     }
 }

@@ -9,6 +9,7 @@ import org.metisfl.flink.aggregation.kernel.Staleness;
 import org.metisfl.flink.config.FederationConfig;
 import org.metisfl.flink.config.FederationOptions.AsyncRule;
 import org.metisfl.flink.config.FederationOptions.Rule;
+import org.metisfl.flink.config.FederationOptions.SecureAggregation;
 import org.metisfl.flink.config.RuleOptions;
 
 /**
@@ -59,6 +60,10 @@ public final class Rules {
 
     /** The synchronous rule {@code options} name, wrapped as configured. */
     public static AggregationRule<?> of(RuleOptions config) {
+        if (config.secureAggregation() == SecureAggregation.CKKS) {
+            // The configuration allows only fedavg here; over ciphertexts it is a secure sum.
+            return new SecureSum(config.heBackend(), config.hePreset());
+        }
         Function<RuleOptions, AggregationRule<?>> factory = RULES.get(config.rule());
         if (factory == null) {
             throw new IllegalStateException(

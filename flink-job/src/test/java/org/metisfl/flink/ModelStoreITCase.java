@@ -109,6 +109,15 @@ class ModelStoreITCase {
 
     @Test
     void savepointAndResumeNeitherLoseNorDuplicateAVersion() throws Exception {
+        // An earlier run of the same federation left a version: a new run moves it aside.
+        ModelStore earlier = ModelStore.open(work.resolve("store").toUri().toString(), "lineage");
+        StoredModel old = new StoredModel();
+        old.version = 7;
+        earlier.commit(
+                earlier.writePending(
+                        old,
+                        List.of(new org.metisfl.flink.model.TensorSpecInfo("x", new long[] {1})),
+                        new float[] {7}));
         FederationHarness h = FederationHarness.start(work.resolve("run"), settings(4, 2, 0));
         Credentials ca;
         Credentials cb;
@@ -154,6 +163,13 @@ class ModelStoreITCase {
                 .isEqualTo(v2PublishedAt);
         assertThat(store.metadata(4).contributors).hasSize(2);
         assertThat(pendingFiles()).isEmpty();
+        try (var dirs = Files.list(work.resolve("store"))) {
+            Path moved =
+                    dirs.filter(d -> d.getFileName().toString().startsWith("lineage."))
+                            .findFirst()
+                            .orElseThrow();
+            assertThat(moved.resolve("v000000000007.json")).exists();
+        }
     }
 
     private List<Path> pendingFiles() throws Exception {

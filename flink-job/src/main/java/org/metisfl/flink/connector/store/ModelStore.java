@@ -151,6 +151,18 @@ public final class ModelStore {
         return deleted;
     }
 
+    /**
+     * Moves this federation's directory aside, to {@code <federation>.<suffix>} next to it (a new
+     * run of a federation of the same name starts with an empty store); returns where it went.
+     */
+    public Path archive(String suffix) throws IOException {
+        Path target = new Path(dir.getParent(), dir.getName() + "." + suffix);
+        if (!fs.rename(dir, target)) {
+            throw new IOException("cannot move the earlier run's models " + dir + " to " + target);
+        }
+        return target;
+    }
+
     /** The published versions, oldest first. */
     public List<Long> versions() throws IOException {
         List<Long> versions = new ArrayList<>();

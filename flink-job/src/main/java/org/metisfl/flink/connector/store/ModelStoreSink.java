@@ -67,6 +67,9 @@ public final class ModelStoreSink<T> implements Sink<T>, SupportsCommitter<Strin
     @Override
     public SinkWriter<T> createWriter(WriterInitContext context) throws IOException {
         ModelStore store = ModelStore.open(storeUri, federation);
+        if (!results && context.getRestoredCheckpointId().isEmpty()) {
+            archiveEarlierRun(store, context.getProcessingTimeService().getCurrentProcessingTime());
+        }
         return new Writer<>(
                 results
                         ? new ResultGatherer(store, every)
@@ -77,6 +80,30 @@ public final class ModelStoreSink<T> implements Sink<T>, SupportsCommitter<Strin
                                 () ->
                                         context.getProcessingTimeService()
                                                 .getCurrentProcessingTime()));
+    }
+
+    /**
+     * A job that starts without state (not restored from a checkpoint or savepoint) is a new run:
+     * the versions of an earlier run of the same federation are moved aside, not mixed with its
+     * own. (Nothing of this run is published before its first checkpoint completes, and a restart
+     * after that is restored from a checkpoint.)
+     */
+    private static void archiveEarlierRun(ModelStore store, long nowMs) throws IOException {
+        List<Long> earlier = store.versions();
+        if (earlier.isEmpty()) {
+            return;
+        }
+        String suffix =
+                java.time.format.DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")
+                        .withZone(java.time.ZoneOffset.UTC)
+                        .format(java.time.Instant.ofEpochMilli(nowMs));
+        org.apache.flink.core.fs.Path moved = store.archive(suffix);
+        LoggerFactory.getLogger(ModelStoreSink.class)
+                .info(
+                        "A new run of the federation: the earlier run's model versions {} moved"
+                                + " to {}",
+                        earlier,
+                        moved);
     }
 
     @Override

@@ -37,6 +37,7 @@ import picocli.CommandLine.Command;
             LearnersCommand.class,
             ReportCommand.class,
             ModelsCommand.class,
+            KeysCommand.class,
             CommandLine.HelpCommand.class
         })
 public final class MetisflCli implements Runnable {

@@ -1,0 +1,139 @@
+package org.metisfl.flink.aggregation;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Map;
+import org.apache.flink.api.common.typeinfo.Types;
+import org.apache.flink.runtime.checkpoint.OperatorSubtaskState;
+import org.apache.flink.runtime.state.StateBackend;
+import org.apache.flink.runtime.state.hashmap.HashMapStateBackend;
+import org.apache.flink.state.rocksdb.EmbeddedRocksDBStateBackend;
+import org.apache.flink.streaming.runtime.streamrecord.StreamRecord;
+import org.apache.flink.streaming.util.KeyedOneInputStreamOperatorTestHarness;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+import org.metisfl.crypto.Ciphertext;
+import org.metisfl.crypto.HeBackends;
+import org.metisfl.crypto.HeContext;
+import org.metisfl.crypto.KeyPair;
+import org.metisfl.crypto.ShardCiphertexts;
+import org.metisfl.flink.config.FederationConfig;
+import org.metisfl.flink.model.GatewayEvent;
+import org.metisfl.flink.model.GlobalShard;
+import org.metisfl.flink.model.Payload;
+import org.metisfl.flink.state.FlushingKeyedProcessOperator;
+
+/**
+ * The synchronous aggregator with {@code secure-aggregation: ckks}: a round of encrypted updates
+ * survives a checkpoint taken in its middle on both backends, and the restored job's global shard
+ * decrypts (in the test, which plays the learners) to the plaintext weighted mean.
+ */
+class SecureSumAggregatorStateTest {
+
+    private static final ShardKeys KEYS = new ShardKeys(1);
+    private static final HeContext HE = HeBackends.context(HeBackends.DEFAULT_BACKEND, "n13-q120");
+    private static final KeyPair KEY = HE.generateKeys();
+    private static final int LENGTH = 300;
+
+    @ParameterizedTest
+    @ValueSource(strings = {"hashmap", "rocksdb"})
+    void anEncryptedRoundSurvivesACheckpointAndDecryptsToTheWeightedMean(String backend)
+            throws Exception {
+        OperatorSubtaskState snapshot;
+        try (var before = harness(backend)) {
+            before.open();
+            before.processElement(roundOpened(3), 1);
+            before.processElement(update("a", 1f, 1), 2);
+            before.processElement(update("b", 2f, 3), 3);
+            before.prepareSnapshotPreBarrier(1);
+            snapshot = before.snapshot(1, 4);
+            before.processElement(update("c", 100f, 1), 5); // after the checkpoint
+            assertThat(shards(before)).hasSize(1);
+        }
+        try (var after = harness(backend)) {
+            after.initializeState(snapshot);
+            after.open();
+            after.processElement(update("a", 50f, 1), 6); // a retry after the failure: dropped
+            assertThat(shards(after)).isEmpty();
+            after.processElement(update("c", 4f, 4), 7);
+            List<GlobalShard> out = shards(after);
+            assertThat(out).hasSize(1);
+            GlobalShard g = out.get(0);
+            assertThat(g.contributors).containsExactly("a", "b", "c");
+            assertThat(g.totalWeight).isEqualTo(8.0);
+            assertThat(g.values.kind()).isEqualTo(Payload.Kind.CIPHERTEXT);
+            ShardCiphertexts sc = ShardCiphertexts.decode(g.values.ciphertext());
+            assertThat(sc.weightSum()).isEqualTo(8.0);
+            List<Ciphertext> cts = new ArrayList<>();
+            sc.ciphertexts().forEach(b -> cts.add(HE.deserializeCiphertext(b)));
+            double[] sum = HE.decrypt(KEY.secretKey(), cts);
+            assertThat(sum).hasSize(LENGTH);
+            for (double v : sum) {
+                // (1*1 + 2*3 + 4*4) / 8
+                assertThat(Math.abs(v / sc.weightSum() - 23.0 / 8)).isLessThan(1e-6);
+            }
+        }
+    }
+
+    private static KeyedOneInputStreamOperatorTestHarness<Integer, GatewayEvent, GlobalShard>
+            harness(String backend) throws Exception {
+        var h =
+                new KeyedOneInputStreamOperatorTestHarness<>(
+                        new FlushingKeyedProcessOperator<>(
+                                new ShardAggregator(
+                                        FederationConfig.of(Map.of("secure-aggregation", "ckks")))),
+                        (GatewayEvent e) -> KEYS.keyOf(e.shard),
+                        Types.INT);
+        StateBackend b =
+                backend.equals("rocksdb")
+                        ? new EmbeddedRocksDBStateBackend()
+                        : new HashMapStateBackend();
+        h.setStateBackend(b);
+        return h;
+    }
+
+    private static List<GlobalShard> shards(
+            KeyedOneInputStreamOperatorTestHarness<Integer, GatewayEvent, GlobalShard> h) {
+        List<GlobalShard> out =
+                h.getOutput().stream()
+                        .filter(StreamRecord.class::isInstance)
+                        .map(r -> (GlobalShard) ((StreamRecord<?>) r).getValue())
+                        .toList();
+        h.getOutput().clear();
+        return out;
+    }
+
+    private static GatewayEvent roundOpened(int participants) {
+        GatewayEvent e = GatewayEvent.of(GatewayEvent.Kind.ROUND_OPENED);
+        e.round = 1;
+        e.numShards = 1;
+        e.participantCount = participants;
+        e.quorum = participants;
+        e.deadline = Long.MAX_VALUE - 1;
+        return e;
+    }
+
+    private static GatewayEvent update(String learner, float value, double weight) {
+        float[] v = new float[LENGTH];
+        java.util.Arrays.fill(v, value);
+        List<byte[]> cts = new ArrayList<>();
+        for (Ciphertext c : HE.encrypt(KEY.secretKey(), v)) {
+            cts.add(HE.serialize(c));
+        }
+        GatewayEvent e = GatewayEvent.of(GatewayEvent.Kind.UPDATE_SHARD);
+        e.learnerId = learner;
+        e.round = 1;
+        e.numShards = 1;
+        e.weight = weight;
+        e.values =
+                Payload.ciphertext(
+                        HE.backendId(),
+                        HexFormat.of().formatHex(HE.parameterHash()),
+                        LENGTH,
+                        ShardCiphertexts.update(cts).encode());
+        return e;
+    }
+}

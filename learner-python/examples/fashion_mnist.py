@@ -27,7 +27,7 @@ try:
 except ImportError:  # running from a source checkout
     sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "src"))
 
-from metisfl_learner import Learner, LearnerError, TorchModel  # noqa: E402
+from metisfl_learner import Learner, LearnerError, LearnerOptions, TorchModel  # noqa: E402
 
 DATA_DIR = "/usr/share/datasets/fashion-mnist"
 NUM_CLASSES = 10
@@ -93,9 +93,24 @@ def main(argv=None):
     p.add_argument("--data-dir", default=DATA_DIR)
     p.add_argument("--threads", type=int, default=1, help="PyTorch CPU threads")
     p.add_argument("--name", default=None)
+    p.add_argument("--ca", default=None, help="PEM CA the gateway's TLS certificate is checked against (default: system roots)")
+    p.add_argument("--cert", default=None, help="PEM client certificate (mutual TLS; with --key)")
+    p.add_argument("--key", default=None, help="PEM client private key (mutual TLS; with --cert)")
+    p.add_argument("--enrollment-token", default=None, help="the operator's enrollment token (metisfl enroll create)")
+    p.add_argument("--insecure", action="store_true", help="plaintext, to a gateway run with security.insecure: true")
     args = p.parse_args(argv)
     if not 0 <= args.learner_index < args.learners:
         p.error("--learner-index must be in [0, --learners)")
+    try:
+        options = LearnerOptions(
+            root_certificates=args.ca,
+            certificate_chain=args.cert,
+            private_key=args.key,
+            enrollment_token=args.enrollment_token,
+            insecure=args.insecure,
+        )
+    except ValueError as e:
+        p.error(str(e))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
@@ -124,7 +139,7 @@ def main(argv=None):
     model = TorchModel(mlp(), train, test)
     name = args.name or "python-%d" % i
     try:
-        summary = Learner(model, args.gateway, name=name).run()
+        summary = Learner(model, args.gateway, name=name, options=options).run()
     except LearnerError as e:
         logging.error("error: %s", e)
         return 1

@@ -4,6 +4,7 @@ the real metisfl.v1 messages over real gRPC on 127.0.0.1; the Java ITCases run t
 
 import queue
 import threading
+import time
 from concurrent import futures
 
 import grpc
@@ -14,8 +15,26 @@ from metisfl_learner._proto import SERVICE, pb
 from metisfl_learner.types import NamedTensor
 
 
+def bearer(context):
+    """The token of the call's `authorization: Bearer <token>` metadata, or None."""
+    for key, value in context.invocation_metadata():
+        if key == "authorization" and value.startswith("Bearer "):
+            return value[len("Bearer "):]
+    return None
+
+
 class FakeGateway:
-    def __init__(self, model, max_message_bytes=4 << 20, initial_model_requested=False):
+    """tls: (private key PEM, certificate chain PEM) to serve TLS; None = plaintext.
+    token_lifetime_ms: announced lifetime of the tokens it issues; 0 = announce none."""
+
+    def __init__(
+        self,
+        model,
+        max_message_bytes=4 << 20,
+        initial_model_requested=False,
+        tls=None,
+        token_lifetime_ms=0,
+    ):
         self.model = list(model)  # NamedTensors served by GetModel
         self.model_version = 0
         self.max_message_bytes = max_message_bytes
@@ -29,6 +48,9 @@ class FakeGateway:
         self.upload_attempts = []  # (task_id, [chunk sizes])
         self.fail_next_upload_after_receiving = 0  # answer UNAVAILABLE this many times
         self.unauthenticated_streams = 0
+        self.token_lifetime_ms = token_lifetime_ms
+        self.bearers = []  # (method, bearer token or None) of every call, in order
+        self.renewals = 0
         self._server = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
         handlers = {
             "Join": grpc.unary_unary_rpc_method_handler(
@@ -52,10 +74,19 @@ class FakeGateway:
                 self._leave, pb.LeaveRequest.FromString, pb.LeaveResponse.SerializeToString
             ),
         }
+        if hasattr(pb, "RenewTokenRequest"):
+            handlers["RenewToken"] = grpc.unary_unary_rpc_method_handler(
+                self._renew, pb.RenewTokenRequest.FromString, pb.RenewTokenResponse.SerializeToString
+            )
         self._server.add_generic_rpc_handlers(
             (grpc.method_handlers_generic_handler(SERVICE.full_name, handlers),)
         )
-        self.port = self._server.add_insecure_port("127.0.0.1:0")
+        if tls is None:
+            self.port = self._server.add_insecure_port("127.0.0.1:0")
+        else:
+            self.port = self._server.add_secure_port(
+                "127.0.0.1:0", grpc.ssl_server_credentials([tls])
+            )
         self._server.start()
 
     @property
@@ -92,7 +123,17 @@ class FakeGateway:
 
     # -- service -----------------------------------------------------------------------------
 
+    def _record(self, method, context):
+        with self.lock:
+            self.bearers.append((method, bearer(context)))
+
+    def _expiry(self):
+        if not self.token_lifetime_ms:
+            return {}
+        return {"token_expires_at_ms": int(time.time() * 1000) + self.token_lifetime_ms}
+
     def _join(self, request, context):
+        self._record("Join", context)
         with self.lock:
             learner = "L%d" % (len(self.joins) + 1)
             self.joins.append(request)
@@ -101,9 +142,18 @@ class FakeGateway:
             token="token-" + learner,
             initial_model_requested=self.initial_model_requested,
             max_message_bytes=self.max_message_bytes,
+            **self._expiry()
         )
 
+    def _renew(self, request, context):
+        self._record("RenewToken", context)
+        with self.lock:
+            self.renewals += 1
+            token = "token-%s-r%d" % (request.learner_id, self.renewals)
+        return pb.RenewTokenResponse(token=token, **self._expiry())
+
     def _stream(self, request, context):
+        self._record("StreamTasks", context)
         if self.unauthenticated_streams > 0:
             self.unauthenticated_streams -= 1
             context.abort(grpc.StatusCode.UNAUTHENTICATED, "unknown token")
@@ -117,6 +167,7 @@ class FakeGateway:
                 return
 
     def _submit(self, chunks, context):
+        self._record("SubmitUpdate", context)
         header = None
         sizes = []
         data = bytearray()
@@ -142,11 +193,13 @@ class FakeGateway:
         )
 
     def _evaluation(self, request, context):
+        self._record("SubmitEvaluation", context)
         with self.lock:
             self.evaluations.append(request)
         return pb.SubmitEvaluationResponse()
 
     def _get_model(self, request, context):
+        self._record("GetModel", context)
         encoded = codec.encode(self.model)
         yield pb.ModelChunk(
             header=pb.ModelHeader(
@@ -159,6 +212,7 @@ class FakeGateway:
             yield pb.ModelChunk(data=chunk)
 
     def _leave(self, request, context):
+        self._record("Leave", context)
         with self.lock:
             self.leaves.append(request.credentials.learner_id)
         return pb.LeaveResponse()

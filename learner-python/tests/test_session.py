@@ -19,7 +19,11 @@ from fake_gateway import FakeGateway, tensors
 
 SHAPES = [("0_W", (300, 250)), ("0_b", (250,))]  # 301,000 bytes: several chunks
 FAST = LearnerOptions(
-    call_timeout=5, transfer_timeout=10, reconnect_initial_backoff=0.01, reconnect_max_backoff=0.05
+    call_timeout=5,
+    transfer_timeout=10,
+    reconnect_initial_backoff=0.01,
+    reconnect_max_backoff=0.05,
+    insecure=True,
 )
 
 
@@ -167,7 +171,8 @@ def test_gives_up_with_a_clear_error_when_no_gateway_answers():
     port = s.getsockname()[1]
     s.close()
     options = LearnerOptions(
-        call_timeout=1, reconnect_initial_backoff=0.01, reconnect_max_backoff=0.02, max_reconnect_attempts=2
+        call_timeout=1, reconnect_initial_backoff=0.01, reconnect_max_backoff=0.02, max_reconnect_attempts=2,
+        insecure=True,
     )
     with pytest.raises(
         LearnerError,
@@ -194,7 +199,7 @@ def test_close_from_another_thread_stops_run_and_leaves(gateway):
 
 def test_model_must_be_a_model():
     with pytest.raises(TypeError, match="model must be a metisfl_learner.Model"):
-        Learner(object(), "127.0.0.1:1")
+        Learner(object(), "127.0.0.1:1", options=LearnerOptions(insecure=True))
 
 
 def test_says_once_that_nothing_listens_when_no_gateway_ever_answered(caplog):
@@ -205,7 +210,8 @@ def test_says_once_that_nothing_listens_when_no_gateway_ever_answered(caplog):
     port = s.getsockname()[1]
     s.close()
     options = LearnerOptions(
-        call_timeout=1, reconnect_initial_backoff=0.01, reconnect_max_backoff=0.02, max_reconnect_attempts=7
+        call_timeout=1, reconnect_initial_backoff=0.01, reconnect_max_backoff=0.02, max_reconnect_attempts=7,
+        insecure=True,
     )
     with pytest.raises(LearnerError):
         Learner(Shifter(), "127.0.0.1:%d" % port, options=options).run()

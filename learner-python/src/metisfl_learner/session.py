@@ -56,6 +56,30 @@ def channel_options(keepalive_time: float):
     ]
 
 
+class BearerPlugin(grpc.AuthMetadataPlugin):
+    """Call credentials: `authorization: Bearer <token>` with the session's current token (the
+    enrollment token before Join), nothing when there is none."""
+
+    def __init__(self, token: Callable[[], Optional[str]]):
+        self._token = token
+
+    def __call__(self, context, callback):
+        callback(bearer_metadata(self._token()) or (), None)
+
+
+def bearer_metadata(token: Optional[str]):
+    """The gRPC metadata that carries ``token``; None without a token."""
+    return (("authorization", "Bearer " + token),) if token else None
+
+
+def renewal_due(issued_at_ms: int, expires_at_ms: int, now_ms: int) -> bool:
+    """True when less than a third of the token's lifetime is left (as the Java learner)."""
+    if expires_at_ms <= 0:
+        return False
+    lifetime = max(expires_at_ms - issued_at_ms, 0)
+    return expires_at_ms - now_ms < lifetime / 3.0
+
+
 def parse_gateways(gateways) -> List[str]:
     """'host:port' strings, validated."""
     if isinstance(gateways, str):
@@ -158,15 +182,32 @@ class LearnerSession:
         channel_factory: Optional[Callable[[str], grpc.Channel]] = None,
         clock: Callable[[], float] = time.monotonic,
         random: Callable[[], float] = _random.random,
+        wall_clock: Callable[[], float] = time.time,
     ):
         self.options = options or LearnerOptions()
         self.name = name
         self.model = model
+        # The bearer token calls carry: the enrollment token until Join answers, then the
+        # session token (read by BearerPlugin on gRPC's threads: one reference assignment).
+        self._bearer = self.options.enrollment_token
+        self._wall_clock = wall_clock
+        self._token_issued_at_ms = 0
+        self._token_expires_at_ms = 0
         if channel_factory is None:
             opts = channel_options(self.options.keepalive_time)
+            if self.options.insecure:
 
-            def channel_factory(target):
-                return grpc.insecure_channel(target, options=opts)
+                def channel_factory(target):
+                    return grpc.insecure_channel(target, options=opts)
+
+            else:
+                credentials = grpc.composite_channel_credentials(
+                    self.options.channel_credentials(),
+                    grpc.metadata_call_credentials(BearerPlugin(lambda: self._bearer)),
+                )
+
+                def channel_factory(target):
+                    return grpc.secure_channel(target, credentials, options=opts)
 
         self._channels = Channels(parse_gateways(gateways), channel_factory)
         self._clock = clock
@@ -291,6 +332,7 @@ class LearnerSession:
                 break
             except queue.Empty:
                 self._check_not_closing()
+                self._renew_if_due()
         self._check_not_closing()
         return event
 
@@ -325,10 +367,14 @@ class LearnerSession:
         )
         try:
             # Join answers once the registration is in a completed checkpoint of the job.
+            self._bearer = self.options.enrollment_token
+            self._token_expires_at_ms = 0
             response = self._call(
                 "join",
                 False,
-                lambda: self._channels.stub().join(request, timeout=self.options.call_timeout),
+                lambda: self._channels.stub().join(
+                    request, timeout=self.options.call_timeout, metadata=self._metadata()
+                ),
             )
         except _Refused as r:
             raise LearnerError(
@@ -336,6 +382,7 @@ class LearnerSession:
                 " configuration" % (self._channels.address(), self.name, describe(r.error))
             ) from None
         self._credentials = pb.Credentials(learner_id=response.learner_id, token=response.token)
+        self._set_token(response.token, getattr(response, "token_expires_at_ms", 0))
         self._max_message_bytes = response.max_message_bytes
         LOG.info(
             "joined the federation at %s as learner %s ('%s', %d training and %d test examples)",
@@ -347,6 +394,41 @@ class LearnerSession:
         )
         if response.initial_model_requested:
             self._upload_initial_model()
+
+    def _set_token(self, token, expires_at_ms):
+        self._bearer = token or None
+        self._token_issued_at_ms = int(self._wall_clock() * 1000)
+        self._token_expires_at_ms = int(expires_at_ms)
+
+    def _metadata(self):
+        """Per-call metadata: the bearer token on a plaintext channel, where gRPC refuses call
+        credentials; None with TLS (the channel's call credentials carry it)."""
+        return bearer_metadata(self._bearer) if self.options.insecure else None
+
+    def _renew_if_due(self):
+        """Exchanges the session token for a fresh one once less than a third of its lifetime is
+        left. A failure is logged: the token may still be valid, and an expired one is answered
+        with UNAUTHENTICATED, which makes the learner join again."""
+        if self._credentials is None or not renewal_due(
+            self._token_issued_at_ms, self._token_expires_at_ms, int(self._wall_clock() * 1000)
+        ):
+            return
+        try:
+            response = self._channels.stub().renew_token(
+                pb.RenewTokenRequest(learner_id=self._credentials.learner_id),
+                timeout=self.options.call_timeout,
+                metadata=self._metadata(),
+            )
+        except grpc.RpcError as e:
+            LOG.warning("could not renew the session token: %s", describe(e))
+            # Try again at the next call, but not in a tight loop.
+            self._token_issued_at_ms = int(self._wall_clock() * 1000) - 1
+            return
+        self._credentials = pb.Credentials(
+            learner_id=self._credentials.learner_id, token=response.token
+        )
+        self._set_token(response.token, response.token_expires_at_ms)
+        LOG.info("renewed the session token of learner %s", self._credentials.learner_id)
 
     def _rejoin(self, what, error):
         self._consecutive_rejoins += 1
@@ -368,7 +450,9 @@ class LearnerSession:
             return
         try:
             self._channels.stub().leave(
-                pb.LeaveRequest(credentials=self._credentials), timeout=self.options.call_timeout
+                pb.LeaveRequest(credentials=self._credentials),
+                timeout=self.options.call_timeout,
+                metadata=self._metadata(),
             )
             LOG.info("left the federation (learner %s)", self._credentials.learner_id)
         except grpc.RpcError as e:
@@ -382,6 +466,8 @@ class LearnerSession:
         UNAUTHENTICATED, and raises _Refused for failures that drop this piece of work."""
         while True:
             self._check_not_closing()
+            if what != "join":
+                self._renew_if_due()
             try:
                 result = remote()
                 self._failed_attempts = 0
@@ -463,9 +549,10 @@ class LearnerSession:
         self._cancel_stream()
         self._stream_generation += 1
         generation = self._stream_generation
+        self._renew_if_due()
         request = pb.StreamTasksRequest(credentials=self._credentials)
         self._stream = self._channels.stub().stream_tasks(
-            request, timeout=self.options.stream_timeout
+            request, timeout=self.options.stream_timeout, metadata=self._metadata()
         )
         self._stream_opened_at = self._clock()
         threading.Thread(
@@ -656,6 +743,7 @@ class LearnerSession:
                     metrics=metrics,
                 ),
                 timeout=self.options.call_timeout,
+                metadata=self._metadata(),
             )
 
         self._call("evaluation report", True, report)
@@ -711,7 +799,7 @@ class LearnerSession:
                     yield pb.UpdateChunk(data=chunk)
 
             return self._channels.stub().submit_update(
-                requests(), timeout=self.options.transfer_timeout
+                requests(), timeout=self.options.transfer_timeout, metadata=self._metadata()
             )
 
         response = self._call("upload of the update for round %d" % rnd, True, attempt)
@@ -744,7 +832,9 @@ class LearnerSession:
 
     def _download(self):
         stream = self._channels.stub().get_model(
-            pb.GetModelRequest(credentials=self._credentials), timeout=self.options.transfer_timeout
+            pb.GetModelRequest(credentials=self._credentials),
+            timeout=self.options.transfer_timeout,
+            metadata=self._metadata(),
         )
         try:
             first = next(stream, None)

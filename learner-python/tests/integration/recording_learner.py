@@ -169,7 +169,8 @@ def main():
         shapes = MLP if not args.wrong_shape else [
             ("0_W", (784, 64)), ("0_b", (64,)), ("1_W", (64, 10)), ("1_b", (10,))]
         inner = Shift(shapes, args.examples, args.shift)
-    options = LearnerOptions(reconnect_initial_backoff=0.2, reconnect_max_backoff=2.0)
+    # The ITCase's federations run with security.insecure: true.
+    options = LearnerOptions(reconnect_initial_backoff=0.2, reconnect_max_backoff=2.0, insecure=True)
     try:
         summary = Learner(
             Recording(inner, args.record, args.train_delay), args.gateway, name=args.name, options=options

@@ -181,7 +181,10 @@ public final class Quickstart {
                         "--alpha",
                         args.alpha,
                         "--batch-size",
-                        Integer.toString(config.trainBatchSize())));
+                        Integer.toString(config.trainBatchSize()),
+                        // The quickstart's learner port is plaintext; the Python library
+                        // defaults to TLS.
+                        "--insecure"));
         if (args.trainLimit != null) {
             cmd.addAll(List.of("--train-limit", args.trainLimit));
         }

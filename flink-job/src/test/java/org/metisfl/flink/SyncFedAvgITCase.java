@@ -93,6 +93,14 @@ class SyncFedAvgITCase {
                 Task eval = l.nextTask(Task.KindCase.EVALUATE, WAIT);
                 assertThat(eval.getRound()).isEqualTo(1);
                 l.evaluate(1, 10 * (i + 1), Map.of("accuracy", 0.1 * (i + 1)));
+                if (i == 0) {
+                    // Each evaluation task is reported once: a second report is refused and
+                    // the first one's values stand (checked in the round's metrics below).
+                    assertRefused(
+                            () -> l.evaluate(1, 1000, Map.of("accuracy", 0.9)),
+                            Status.Code.FAILED_PRECONDITION,
+                            "already reported");
+                }
             }
             RawLearner.Model global = learners.get(0).getModel();
             assertThat(global.version()).isEqualTo(1);
@@ -134,26 +142,32 @@ class SyncFedAvgITCase {
                                         "aggregation.shard-size", "1024"));
                 RawLearner a = h.learner(0);
                 RawLearner b = h.learner(0)) {
-            a.join("a", 100);
-            b.join("b", 300);
+            a.join("a", 1000);
+            b.join("b", 3000);
             a.openTaskStream();
             b.openTaskStream();
             a.nextTask(Task.KindCase.TRAIN, WAIT);
             b.nextTask(Task.KindCase.TRAIN, WAIT);
             float[] ua = pattern(n, 1, 0);
             float[] ub = pattern(n, 3, 1);
-            assertThat(a.submit(1, SPECS, ua, 100, Map.of()).getStatus())
+            // An update's weight is bounded by the examples declared at join (x the task's one
+            // epoch): a claim of 10^12 is refused, and does not count in the mean below.
+            assertRefused(
+                    () -> a.submit(1, SPECS, pattern(n, 50, 2), 1_000_000_000_000L, Map.of()),
+                    Status.Code.INVALID_ARGUMENT,
+                    "declared at join");
+            assertThat(a.submit(1, SPECS, ua, 1000, Map.of()).getStatus())
                     .isEqualTo(SubmitUpdateResponse.Status.ACCEPTED);
-            assertThat(a.submit(1, SPECS, ua, 100, Map.of()).getStatus())
+            assertThat(a.submit(1, SPECS, ua, 1000, Map.of()).getStatus())
                     .isEqualTo(SubmitUpdateResponse.Status.DUPLICATE);
-            assertThat(b.submit(1, SPECS, ub, 300, Map.of()).getStatus())
+            assertThat(b.submit(1, SPECS, ub, 3000, Map.of()).getStatus())
                     .isEqualTo(SubmitUpdateResponse.Status.ACCEPTED);
             a.nextTask(Task.KindCase.TRAIN, WAIT); // round 2 opened: round 1 closed
             RawLearner.Model global = a.getModel();
             assertThat(global.version()).isEqualTo(1);
             for (int k = 0; k < n; k++) {
                 assertThat((double) global.values()[k])
-                        .isCloseTo((100.0 * ua[k] + 300.0 * ub[k]) / 400, within(1e-6));
+                        .isCloseTo((1000.0 * ua[k] + 3000.0 * ub[k]) / 4000, within(1e-6));
             }
             assertThat(h.awaitResults(1, WAIT).get(0).contributors).hasSize(2);
         }

@@ -4,6 +4,7 @@ import java.util.List;
 import org.metisfl.flink.config.CoordinatorOptions;
 import org.metisfl.flink.model.GatewayEvent;
 import org.metisfl.flink.model.GlobalShard;
+import org.metisfl.flink.model.LogSafe;
 import org.metisfl.flink.model.TensorSpecInfo;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -67,7 +68,7 @@ public final class Coordinator {
                 LOG.info(
                         "Learner {} ({}, {} examples) joined; {} active",
                         e.learnerId,
-                        e.learnerName,
+                        LogSafe.of(e.learnerName),
                         e.numExamples,
                         p.activeLearners);
                 protocol.maybeStart(p, nowMs, out);
@@ -78,7 +79,7 @@ public final class Coordinator {
                     LOG.info(
                             "Learner {} ({}) left",
                             e.learnerId,
-                            federation.learners.get(e.learnerId).name);
+                            LogSafe.of(federation.learners.get(e.learnerId).name));
                     protocol.onLearnerDeactivated(e.learnerId, p, nowMs, out);
                 }
             }
@@ -170,7 +171,7 @@ public final class Coordinator {
         LOG.info(
                 "Learner {} ({}) {}; {} active",
                 e.learnerId,
-                federation.learners.get(e.learnerId).name,
+                LogSafe.of(federation.learners.get(e.learnerId).name),
                 connected ? "reconnected" : "disconnected",
                 p.activeLearners);
         if (connected) {

@@ -4,6 +4,7 @@ import com.google.protobuf.ByteString;
 import io.grpc.stub.ServerCallStreamObserver;
 import java.util.ArrayList;
 import java.util.HashSet;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -44,6 +45,22 @@ public final class GatewayState {
     private final TaskDispatch dispatch;
     private final UpdateClipper clipper = new UpdateClipper();
     private final GatewayMetrics metrics = new GatewayMetrics();
+
+    /**
+     * What each learner that joined at this gateway declared as its training examples (the bound of
+     * its updates' weight, see {@link UpdateReceiver}). Bounded: at most {@link #MAX_DECLARATIONS}
+     * learners, the oldest joins forgotten first; a forgotten learner, one that joined at another
+     * gateway or before this gateway (re)started, has no bound here.
+     */
+    static final int MAX_DECLARATIONS = 1 << 18;
+
+    private final Map<String, Long> declaredExamples =
+            new LinkedHashMap<>(16, 0.75f, false) {
+                @Override
+                protected boolean removeEldestEntry(Map.Entry<String, Long> eldest) {
+                    return size() > MAX_DECLARATIONS;
+                }
+            };
 
     private volatile boolean directiveSeen;
     private long selectionRound;
@@ -155,6 +172,21 @@ public final class GatewayState {
      */
     public boolean directiveSeen() {
         return directiveSeen;
+    }
+
+    /** Remembers the training examples a learner declared when it joined here. */
+    void declareExamples(String learnerId, long examples) {
+        synchronized (declaredExamples) {
+            declaredExamples.put(learnerId, examples);
+        }
+    }
+
+    /** The training examples {@code learnerId} declared at join here, or -1 if unknown. */
+    long declaredExamples(String learnerId) {
+        synchronized (declaredExamples) {
+            Long n = declaredExamples.get(learnerId);
+            return n == null ? -1 : n;
+        }
     }
 
     /** Registers a learner's task stream and sends it every task still outstanding. */

@@ -56,6 +56,7 @@ public final class LearnerServiceImpl extends LearnerServiceGrpc.LearnerServiceI
             return;
         }
         String id = state.tokens().newLearnerId();
+        state.declareExamples(id, request.getNumTrainingExamples());
         GatewayEvent e =
                 GatewayEvent.joined(
                         state.gatewayIndex(),
@@ -150,20 +151,27 @@ public final class LearnerServiceImpl extends LearnerServiceGrpc.LearnerServiceI
                         LOG.debug("Evaluating learner went away: {}", gone.toString());
                     }
                 };
-        if (state.ledger().markEvaluated(learner, request.getRound())) {
-            GatewayEvent e =
-                    GatewayEvent.metrics(
-                            GatewayEvent.Kind.EVALUATION,
-                            state.gatewayIndex(),
-                            learner,
-                            request.getRound(),
-                            request.getNumExamples(),
-                            Map.copyOf(request.getMetricsMap()));
-            // Answered once durable, like updates: a lost report is sent again.
-            state.queue().offer(List.of(e), Long.MAX_VALUE, answer);
-        } else {
-            answer.run();
+        if (!state.ledger().markEvaluated(learner, request.getRound())) {
+            // Each evaluation task is reported once: the first report's values stand.
+            response.onError(
+                    LearnerStatus.failedPrecondition(
+                            "the evaluation of round "
+                                    + request.getRound()
+                                    + " was already reported by this learner; its first report"
+                                    + " stands"));
+            return;
         }
+        GatewayEvent e =
+                GatewayEvent.metrics(
+                        GatewayEvent.Kind.EVALUATION,
+                        state.gatewayIndex(),
+                        learner,
+                        request.getRound(),
+                        request.getNumExamples(),
+                        Map.copyOf(request.getMetricsMap()));
+        // Answered once durable, like updates. A resent report (its answer was lost) is refused
+        // above: the first one is in the job.
+        state.queue().offer(List.of(e), Long.MAX_VALUE, answer);
     }
 
     @Override

@@ -22,6 +22,7 @@ import org.metisfl.flink.model.ShardDecoder;
 import org.metisfl.flink.model.TensorSpecInfo;
 import org.metisfl.proto.v1.SubmitUpdateResponse;
 import org.metisfl.proto.v1.TensorSpec;
+import org.metisfl.proto.v1.TrainTask;
 import org.metisfl.proto.v1.UpdateChunk;
 import org.metisfl.proto.v1.UpdateHeader;
 import org.slf4j.Logger;
@@ -302,6 +303,10 @@ final class UpdateReceiver implements StreamObserver<UpdateChunk> {
                         "num_completed_batches must be > 0: it weighs the update"
                                 + " (aggregation.scaling: batches)");
             }
+            String inflated = checkWeight(learner, h);
+            if (inflated != null) {
+                return LearnerStatus.invalid(inflated);
+            }
             updateKey = key;
             original = state.ledger().original(key);
             if (original != null) {
@@ -436,6 +441,48 @@ final class UpdateReceiver implements StreamObserver<UpdateChunk> {
         fail(
                 LearnerStatus.failedPrecondition(
                         refused + "; the update was not counted, wait for the next task"));
+    }
+
+    /**
+     * Passes over its data a learner may count in {@code num_training_examples} when the round's
+     * task does not fix its epochs (the learner's own epochs, or local steps).
+     */
+    static final long MAX_PASSES = 100;
+
+    /**
+     * Why an update's declared weight is refused, or null: {@code num_training_examples} may be at
+     * most what the learner declared at join times the passes over its data the round asked for
+     * (the task's epochs, or {@link #MAX_PASSES} when the task leaves them to the learner or sets
+     * local steps). A learner this gateway has no declaration of (it joined elsewhere or before a
+     * restart) is not bounded here.
+     */
+    private String checkWeight(String learner, UpdateHeader h) {
+        long declared = state.declaredExamples(learner);
+        if (declared < 0) {
+            return null;
+        }
+        Plan plan = state.config().asynchronous() ? null : state.plan();
+        long passes = MAX_PASSES;
+        if (plan != null) {
+            TrainTask task = plan.trainTaskOf(learner);
+            if (task.getEpochs() > 0 && task.getLocalSteps() == 0) {
+                passes = task.getEpochs();
+            }
+        }
+        long bound = declared > Long.MAX_VALUE / passes ? Long.MAX_VALUE : declared * passes;
+        if (h.getNumTrainingExamples() <= bound) {
+            return null;
+        }
+        return "num_training_examples "
+                + h.getNumTrainingExamples()
+                + " exceeds the "
+                + bound
+                + " this learner may claim ("
+                + declared
+                + " training examples declared at join x "
+                + passes
+                + (passes == MAX_PASSES ? " passes at most" : " epochs of the task")
+                + ")";
     }
 
     private static String compareSpecs(List<TensorSpec> got, List<TensorSpec> want) {

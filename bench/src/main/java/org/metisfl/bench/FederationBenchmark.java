@@ -644,6 +644,9 @@ public final class FederationBenchmark {
         settings.put("federation.initial-model", modelFile(s.values).toAbsolutePath().toString());
         settings.put("federation.results-file", results.toAbsolutePath().toString());
         settings.put("gateway.port", Integer.toString(port));
+        // The simulated learners speak plaintext; TLS on the learner path is not measured yet.
+        settings.put("security.insecure", "true");
+        settings.put("security.admission", "open");
         settings.put("job.checkpoint-interval", s.checkpointInterval);
         settings.put("evaluation.enabled", "false");
         settings.put("round.timeout", "5 min");

@@ -45,6 +45,8 @@ class SimulatedFederationITCase {
         settings.put("federation.results-file", dir.resolve("results.jsonl").toString());
         settings.put("gateway.port", Integer.toString(port));
         settings.put("job.checkpoint-interval", "200 ms");
+        settings.put("security.insecure", "true");
+        settings.put("security.admission", "open");
         settings.put("evaluation.timeout", "20 s");
         Map<Long, float[]> models = new ConcurrentHashMap<>();
         try (EmbeddedFederation federation =

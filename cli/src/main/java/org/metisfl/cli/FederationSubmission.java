@@ -13,6 +13,8 @@ import org.metisfl.flink.config.FederationConfig;
 import org.metisfl.flink.config.FederationConfigLoader;
 import org.metisfl.flink.config.FederationOptions;
 import org.metisfl.flink.config.InvalidConfigException;
+import org.metisfl.flink.connector.gateway.security.GatewaySecurity;
+import org.metisfl.transport.DevSecurity;
 import org.yaml.snakeyaml.LoaderOptions;
 import org.yaml.snakeyaml.Yaml;
 import org.yaml.snakeyaml.constructor.SafeConstructor;
@@ -72,8 +74,17 @@ public final class FederationSubmission {
                                                 FederationOptions.MODEL_STORE_PATH.key(),
                                                 workingDir.resolve(m).normalize().toString()));
             }
+            if (localCluster
+                    && !"true".equalsIgnoreCase(flat.get("security.insecure"))
+                    && !flat.containsKey("security.tls.certificate")) {
+                // Secure by default on a local cluster without a setup step: TLS with the
+                // development CA, and enrollment with the development key (bin/metisfl certs).
+                DevSecurity dev = DevSecurity.ensure(workingDir.resolve("work").resolve("certs"));
+                dev.jobSettings().forEach(flat::putIfAbsent);
+            }
             // What the job will see: the same keys without the file.
             FederationConfig config = FederationConfig.of(flat);
+            GatewaySecurity.from(config);
             return new FederationSubmission(file, flat, config);
         } catch (InvalidConfigException e) {
             throw new CliException(

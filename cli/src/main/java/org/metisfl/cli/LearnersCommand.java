@@ -4,11 +4,16 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.Callable;
 import org.metisfl.cli.FlinkRestClient.JobInfo;
 import org.metisfl.cli.JobRecords.JobRecord;
+import org.metisfl.transport.EnrollmentTokens;
+import org.metisfl.transport.TransportConfigException;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -93,6 +98,25 @@ final class LearnersCommand extends ClusterCommand implements Callable<Integer> 
                     "Log folder (default: work/learners/FEDERATION, by the job's federation).")
     Path logs;
 
+    @Option(
+            names = "--ca",
+            paramLabel = "FILE",
+            description =
+                    "PEM CA the gateway's certificate is checked against (default: the"
+                            + " development CA the job was submitted with, if any).")
+    String ca;
+
+    @Option(
+            names = "--enrollment-token",
+            paramLabel = "TOKEN",
+            description =
+                    "Enrollment token for the learners (default: one made with the job's"
+                            + " development enrollment key, if it has one).")
+    String enrollmentToken;
+
+    @Option(names = "--insecure", description = "Plaintext connection (development only).")
+    boolean insecure;
+
     @Option(names = "--detach", description = "Start the learners and return; they keep running.")
     boolean detach;
 
@@ -113,7 +137,9 @@ final class LearnersCommand extends ClusterCommand implements Callable<Integer> 
                             + "; raise --learners or lower --first-index",
                     CliException.USAGE);
         }
-        List<String> targets = gateways.isEmpty() ? gatewaysOfJob() : gateways;
+        JobRecord record = gateways.isEmpty() ? recordOfJob() : null;
+        List<String> targets = record != null ? gatewaysOf(record) : gateways;
+        List<String> security = securityArgs(record);
         String classpath = exampleClasspath();
         if (dataDir == null && !Files.isDirectory(DEFAULT_DATA)) {
             throw new CliException(
@@ -134,6 +160,7 @@ final class LearnersCommand extends ClusterCommand implements Callable<Integer> 
         for (int i = 0; i < count; i++) {
             int index = firstIndex + i;
             List<String> cmd = command(classpath, targets, index, parts);
+            cmd.addAll(security);
             Path log = logDir.resolve("learner-" + index + ".log");
             ProcessBuilder pb =
                     new ProcessBuilder(cmd)
@@ -225,30 +252,77 @@ final class LearnersCommand extends ClusterCommand implements Callable<Integer> 
     /** The federation of the job whose gateways are used (its learners log under its name). */
     private String federation;
 
-    private List<String> gatewaysOfJob() {
-        JobInfo job = resolveJob(jobId);
-        federation = job.federation();
-        JobRecord record =
-                records()
-                        .find(job.id())
-                        .orElseThrow(
-                                () ->
-                                        new CliException(
-                                                "job "
-                                                        + job.id()
-                                                        + " was not submitted with this CLI, so"
-                                                        + " its gateway address is unknown; pass"
-                                                        + " --gateway HOST:PORT",
-                                                CliException.USAGE));
+    /**
+     * How the learners connect: the options given, else what the job was submitted with (plaintext
+     * if it is insecure; its development CA and a token of its development enrollment key).
+     */
+    private List<String> securityArgs(JobRecord record) {
+        List<String> args = new ArrayList<>();
+        Map<String, String> settings =
+                record != null && record.settings != null ? record.settings : Map.of();
+        if (insecure || "true".equalsIgnoreCase(settings.get("security.insecure"))) {
+            args.add("--insecure");
+            return args;
+        }
+        String roots = ca;
+        String certificate = settings.get("security.tls.certificate");
+        if (roots == null && certificate != null) {
+            Path dev = Path.of(certificate).resolveSibling("ca.pem");
+            if (Files.isRegularFile(dev)) {
+                roots = dev.toString();
+            }
+        }
+        if (roots != null) {
+            args.addAll(List.of("--ca", roots));
+        }
+        String token = enrollmentToken;
+        String key = settings.get("security.enrollment-key");
+        String admission = settings.getOrDefault("security.admission", "enrollment");
+        if (token == null && key != null && admission.equalsIgnoreCase("enrollment")) {
+            try {
+                token =
+                        EnrollmentTokens.fromKeyFile(Path.of(key))
+                                .issue(count, Duration.ofDays(1), Instant.now());
+            } catch (TransportConfigException e) {
+                throw new CliException(
+                        "cannot make an enrollment token for the learners: "
+                                + e.getMessage()
+                                + "; pass --enrollment-token TOKEN",
+                        CliException.USAGE);
+            }
+        }
+        if (token != null) {
+            args.addAll(List.of("--enrollment-token", token));
+        }
+        return args;
+    }
+
+    private List<String> gatewaysOf(JobRecord record) {
         if (record.gateways.isEmpty()) {
             throw new CliException(
                     "job "
-                            + job.id()
+                            + record.jobId
                             + " chose its gateway ports at start (gateway.port 0); pass --gateway"
                             + " HOST:PORT from the TaskManager log",
                     CliException.USAGE);
         }
         return record.gateways;
+    }
+
+    private JobRecord recordOfJob() {
+        JobInfo job = resolveJob(jobId);
+        federation = job.federation();
+        return records()
+                .find(job.id())
+                .orElseThrow(
+                        () ->
+                                new CliException(
+                                        "job "
+                                                + job.id()
+                                                + " was not submitted with this CLI, so"
+                                                + " its gateway address is unknown; pass"
+                                                + " --gateway HOST:PORT",
+                                        CliException.USAGE));
     }
 
     /** The example module's classpath, as {@code mvn install} leaves it. */

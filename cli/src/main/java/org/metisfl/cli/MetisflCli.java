@@ -38,6 +38,8 @@ import picocli.CommandLine.Command;
             ReportCommand.class,
             ModelsCommand.class,
             KeysCommand.class,
+            CertsCommand.class,
+            EnrollCommand.class,
             CommandLine.HelpCommand.class
         })
 public final class MetisflCli implements Runnable {

@@ -1,5 +1,6 @@
 package org.metisfl.flink;
 
+import io.grpc.ChannelCredentials;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -19,6 +20,7 @@ import org.apache.flink.core.execution.SavepointFormatType;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.metisfl.flink.config.FederationConfig;
 import org.metisfl.flink.connector.gateway.GatewayHealth;
+import org.metisfl.flink.connector.gateway.security.GatewaySecurity;
 
 /**
  * Runs a federation on an embedded Flink MiniCluster in this JVM (for trying it and for tests),
@@ -52,10 +54,12 @@ public final class EmbeddedFederation implements AutoCloseable {
         }
         long end = System.nanoTime() + timeout.toNanos();
         String host = "0.0.0.0".equals(config.gatewayHost()) ? "127.0.0.1" : config.gatewayHost();
+        ChannelCredentials credentials = GatewayHealth.credentialsFor(GatewaySecurity.from(config));
         for (int i = 0; i < config.gatewayParallelism(); i++) {
             GatewayHealth.awaitServing(
                     host,
                     config.gatewayPort() + i,
+                    credentials,
                     Duration.ofNanos(Math.max(0, end - System.nanoTime())),
                     () -> {
                         if (client.getJobExecutionResult().isDone()) {
@@ -97,6 +101,11 @@ public final class EmbeddedFederation implements AutoCloseable {
         }
         if (savepoint != null) {
             flink.set(StateRecoveryOptions.SAVEPOINT_PATH, savepoint);
+        }
+        // The web UI and REST API answer this machine only, unless the caller says otherwise.
+        if (!flink.contains(RestOptions.BIND_ADDRESS)) {
+            flink.set(RestOptions.BIND_ADDRESS, "127.0.0.1");
+            flink.set(RestOptions.ADDRESS, "127.0.0.1");
         }
         StreamExecutionEnvironment env;
         if (webUiPort >= 0) {

@@ -24,6 +24,7 @@ import org.metisfl.flink.config.FederationOptions.StateBackend;
 import org.metisfl.flink.config.GatewayOptions;
 import org.metisfl.flink.config.RuleOptions;
 import org.metisfl.flink.connector.gateway.LearnerGatewaySource;
+import org.metisfl.flink.connector.gateway.security.GatewaySecurity;
 import org.metisfl.flink.connector.model.ModelSink;
 import org.metisfl.flink.connector.results.ResultsSink;
 import org.metisfl.flink.connector.store.ModelStoreSink;
@@ -94,6 +95,7 @@ public final class FederationPipeline {
                 env.fromSource(
                                 LearnerGatewaySource.builder()
                                         .options(GatewayOptions.from(config))
+                                        .security(GatewaySecurity.from(config))
                                         .build(),
                                 WatermarkStrategy.noWatermarks(),
                                 "learner-gateway")

@@ -52,7 +52,9 @@ class BoundedStateITCase {
                                 "job.state-backend", "hashmap",
                                 "job.checkpoint-interval", "50 ms",
                                 "aggregation.shard-size", "1024",
-                                "gateway.port", Integer.toString(gatewayPort)));
+                                "gateway.port", Integer.toString(gatewayPort),
+                                "security.insecure", "true",
+                                "security.admission", "open"));
         HttpClient http = HttpClient.newHttpClient();
         try (EmbeddedFederation f = EmbeddedFederation.start(config, restPort, work);
                 RawLearner l = new RawLearner("127.0.0.1", gatewayPort)) {

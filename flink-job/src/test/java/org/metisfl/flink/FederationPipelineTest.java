@@ -19,13 +19,26 @@ class FederationPipelineTest {
         StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment();
         FederationConfig missing =
                 FederationConfig.of(
-                        Map.of("federation.initial-model", dir.resolve("nope.model").toString()));
+                        Map.of(
+                                "federation.initial-model",
+                                dir.resolve("nope.model").toString(),
+                                "security.insecure",
+                                "true",
+                                "security.admission",
+                                "open"));
         assertThatThrownBy(() -> FederationPipeline.build(env, missing))
                 .isInstanceOf(InvalidConfigException.class)
                 .hasMessageContaining("file not found");
         Path junk = Files.writeString(dir.resolve("junk.model"), "not a model");
         FederationConfig malformed =
-                FederationConfig.of(Map.of("federation.initial-model", junk.toString()));
+                FederationConfig.of(
+                        Map.of(
+                                "federation.initial-model",
+                                junk.toString(),
+                                "security.insecure",
+                                "true",
+                                "security.admission",
+                                "open"));
         assertThatThrownBy(() -> FederationPipeline.build(env, malformed))
                 .isInstanceOf(InvalidConfigException.class)
                 .hasMessageContaining("is not a model file");

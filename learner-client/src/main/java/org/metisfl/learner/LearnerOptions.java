@@ -2,6 +2,7 @@ package org.metisfl.learner;
 
 import java.time.Duration;
 import java.util.Objects;
+import org.metisfl.transport.TransportSecurity;
 
 /**
  * Timeouts, reconnection and transfer settings of a {@link Learner}; immutable. The defaults suit a
@@ -27,6 +28,8 @@ public final class LearnerOptions {
     private final int maxReconnectAttempts;
     private final int maxChunkBytes;
     private final Duration keepAliveTime;
+    private final TransportSecurity transportSecurity;
+    private final String enrollmentToken;
 
     private LearnerOptions(Builder b) {
         this.callTimeout = b.callTimeout;
@@ -36,6 +39,8 @@ public final class LearnerOptions {
         this.maxReconnectAttempts = b.maxReconnectAttempts;
         this.maxChunkBytes = b.maxChunkBytes;
         this.keepAliveTime = b.keepAliveTime;
+        this.transportSecurity = b.transportSecurity;
+        this.enrollmentToken = b.enrollmentToken;
     }
 
     public static Builder builder() {
@@ -94,6 +99,20 @@ public final class LearnerOptions {
         return keepAliveTime;
     }
 
+    /**
+     * How the learner protects its connection to the gateways: TLS against the gateway's trust
+     * roots (mutual TLS with the learner's own certificate), or plaintext for local development.
+     * Default: TLS, trusting the system's root certificates.
+     */
+    public TransportSecurity transportSecurity() {
+        return transportSecurity;
+    }
+
+    /** The operator-issued enrollment token the learner joins with, if the federation needs one. */
+    public java.util.Optional<String> enrollmentToken() {
+        return java.util.Optional.ofNullable(enrollmentToken);
+    }
+
     /** A builder that starts from these options. */
     public Builder toBuilder() {
         return new Builder()
@@ -103,7 +122,9 @@ public final class LearnerOptions {
                 .reconnectMaxBackoff(reconnectMaxBackoff)
                 .maxReconnectAttempts(maxReconnectAttempts)
                 .maxChunkBytes(maxChunkBytes)
-                .keepAliveTime(keepAliveTime);
+                .keepAliveTime(keepAliveTime)
+                .transportSecurity(transportSecurity)
+                .enrollmentToken(enrollmentToken);
     }
 
     @Override
@@ -122,6 +143,8 @@ public final class LearnerOptions {
                 + maxChunkBytes
                 + ", keepAliveTime="
                 + keepAliveTime
+                + ", transport="
+                + transportSecurity.describe()
                 + "}";
     }
 
@@ -134,6 +157,9 @@ public final class LearnerOptions {
         private int maxReconnectAttempts = Integer.MAX_VALUE;
         private int maxChunkBytes = MAX_CHUNK_BYTES_LIMIT;
         private Duration keepAliveTime = Duration.ofSeconds(30);
+        private TransportSecurity transportSecurity =
+                TransportSecurity.builder().mode(TransportSecurity.Mode.TLS).build();
+        private String enrollmentToken;
 
         Builder() {}
 
@@ -171,6 +197,27 @@ public final class LearnerOptions {
 
         public Builder keepAliveTime(Duration keepAliveTime) {
             this.keepAliveTime = Objects.requireNonNull(keepAliveTime, "keepAliveTime");
+            return this;
+        }
+
+        /**
+         * TLS (the default, with the system's trust roots), mutual TLS, or {@link
+         * TransportSecurity#insecure()} for local development only.
+         */
+        public Builder transportSecurity(TransportSecurity transportSecurity) {
+            this.transportSecurity = Objects.requireNonNull(transportSecurity, "transportSecurity");
+            return this;
+        }
+
+        /**
+         * The enrollment token from the federation's operator ({@code metisfl enroll create}); sent
+         * with Join only, as call credentials. Null for federations that admit otherwise.
+         */
+        public Builder enrollmentToken(String enrollmentToken) {
+            this.enrollmentToken =
+                    enrollmentToken == null || enrollmentToken.isBlank()
+                            ? null
+                            : enrollmentToken.trim();
             return this;
         }
 

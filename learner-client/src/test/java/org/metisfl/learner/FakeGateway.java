@@ -35,6 +35,7 @@ import org.metisfl.proto.v1.SubmitUpdateResponse;
 import org.metisfl.proto.v1.Task;
 import org.metisfl.proto.v1.UpdateChunk;
 import org.metisfl.proto.v1.UpdateHeader;
+import org.metisfl.transport.BearerToken;
 
 /**
  * An in-test learner gateway on 127.0.0.1 (one or more Netty servers sharing one state): joins,
@@ -44,7 +45,8 @@ import org.metisfl.proto.v1.UpdateHeader;
 final class FakeGateway extends LearnerServiceGrpc.LearnerServiceImplBase implements AutoCloseable {
 
     /** One complete update as the gateway received it. */
-    record ReceivedUpdate(UpdateHeader header, List<Integer> chunkSizes, ByteString data) {
+    record ReceivedUpdate(
+            UpdateHeader header, List<Integer> chunkSizes, ByteString data, String bearer) {
         List<NamedTensor> tensors() {
             return TensorCodec.decode(header.getTensorsList(), data);
         }
@@ -85,7 +87,9 @@ final class FakeGateway extends LearnerServiceGrpc.LearnerServiceImplBase implem
         for (int i = 0; i < count; i++) {
             gateway.servers.add(
                     NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", 0))
-                            .addService(gateway)
+                            .addService(
+                                    io.grpc.ServerInterceptors.intercept(
+                                            gateway, BearerToken.interceptor()))
                             .permitKeepAliveTime(1, TimeUnit.SECONDS)
                             .permitKeepAliveWithoutCalls(true)
                             .build()
@@ -141,13 +145,19 @@ final class FakeGateway extends LearnerServiceGrpc.LearnerServiceImplBase implem
         outstanding.removeIf(t -> t.getTaskId().equals(taskId));
     }
 
+    /** The call's token: as call credentials (the learner's way), else in the message. */
+    private static String tokenOf(Credentials credentials) {
+        String bearer = BearerToken.current();
+        return bearer != null ? bearer : credentials.getToken();
+    }
+
     private boolean authenticated(Credentials credentials, StreamObserver<?> observer) {
-        if (validTokens.contains(credentials.getToken())) {
+        if (validTokens.contains(tokenOf(credentials))) {
             return true;
         }
         observer.onError(
                 Status.UNAUTHENTICATED
-                        .withDescription("unknown token " + credentials.getToken())
+                        .withDescription("unknown token " + tokenOf(credentials))
                         .asRuntimeException());
         return false;
     }
@@ -213,6 +223,7 @@ final class FakeGateway extends LearnerServiceGrpc.LearnerServiceImplBase implem
     @Override
     public StreamObserver<UpdateChunk> submitUpdate(StreamObserver<SubmitUpdateResponse> observer) {
         int call = submitCalls.incrementAndGet();
+        String bearer = BearerToken.current();
         return new StreamObserver<>() {
             UpdateHeader header;
             final List<Integer> sizes = new ArrayList<>();
@@ -229,7 +240,7 @@ final class FakeGateway extends LearnerServiceGrpc.LearnerServiceImplBase implem
                     submitAttempts.add(header);
                     Status verdict = submitVerdict.apply(header);
                     if (verdict == null
-                            && !validTokens.contains(header.getCredentials().getToken())) {
+                            && !validTokens.contains(tokenOf(header.getCredentials()))) {
                         verdict = Status.UNAUTHENTICATED.withDescription("unknown token");
                     }
                     if (verdict != null) {
@@ -261,7 +272,7 @@ final class FakeGateway extends LearnerServiceGrpc.LearnerServiceImplBase implem
                                     .asRuntimeException());
                     return;
                 }
-                updates.add(new ReceivedUpdate(header, List.copyOf(sizes), data));
+                updates.add(new ReceivedUpdate(header, List.copyOf(sizes), data, bearer));
                 boolean first =
                         acceptedTasks.add(
                                 header.getCredentials().getLearnerId() + "/" + header.getTaskId());
@@ -293,7 +304,7 @@ final class FakeGateway extends LearnerServiceGrpc.LearnerServiceImplBase implem
     @Override
     public void leave(LeaveRequest request, StreamObserver<LeaveResponse> observer) {
         leaves.add(request);
-        validTokens.remove(request.getCredentials().getToken());
+        validTokens.remove(tokenOf(request.getCredentials()));
         observer.onNext(LeaveResponse.getDefaultInstance());
         observer.onCompleted();
     }

@@ -24,6 +24,8 @@ import org.metisfl.proto.v1.EvaluationReport;
 import org.metisfl.proto.v1.Shutdown;
 import org.metisfl.proto.v1.Task;
 import org.metisfl.proto.v1.UpdateHeader;
+import org.metisfl.transport.BearerToken;
+import org.metisfl.transport.TransportSecurity;
 
 class LearnerTest {
     private static final Duration TIMEOUT = Duration.ofSeconds(20);
@@ -43,6 +45,7 @@ class LearnerTest {
 
     private static LearnerOptions.Builder fastOptions() {
         return LearnerOptions.builder()
+                .transportSecurity(TransportSecurity.insecure())
                 .callTimeout(Duration.ofSeconds(5))
                 .transferTimeout(Duration.ofSeconds(10))
                 .reconnectInitialBackoff(Duration.ofMillis(20))
@@ -96,7 +99,10 @@ class LearnerTest {
         assertThat(gateway.updates).hasSize(1);
         UpdateHeader header = update.header();
         assertThat(header.getCredentials().getLearnerId()).isEqualTo("learner-1");
-        assertThat(header.getCredentials().getToken()).isEqualTo("token-1");
+        assertThat(header.getCredentials().getToken())
+                .as("the token travels as call credentials, not in the message")
+                .isEmpty();
+        assertThat(update.bearer()).isEqualTo("token-1");
         assertThat(header.getTaskId()).isEqualTo("t1");
         assertThat(header.getRound()).isEqualTo(1);
         assertThat(header.getNumTrainingExamples()).isEqualTo(120);
@@ -273,7 +279,7 @@ class LearnerTest {
         gateway = FakeGateway.start(1);
         gateway.submitVerdict =
                 h -> {
-                    if (h.getCredentials().getToken().equals("token-1")) {
+                    if ("token-1".equals(BearerToken.current())) {
                         gateway.validTokens.remove("token-1");
                         return Status.UNAUTHENTICATED.withDescription("token expired");
                     }
@@ -290,7 +296,7 @@ class LearnerTest {
                         u -> {
                             assertThat(u.header().getCredentials().getLearnerId())
                                     .isEqualTo("learner-2");
-                            assertThat(u.header().getCredentials().getToken()).isEqualTo("token-2");
+                            assertThat(u.bearer()).isEqualTo("token-2");
                             assertThat(u.header().getTaskId()).isEqualTo("t1");
                         });
         assertThat(summary.learnerId()).isEqualTo("learner-2");

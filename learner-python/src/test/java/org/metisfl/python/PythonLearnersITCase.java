@@ -67,6 +67,9 @@ class PythonLearnersITCase {
         s.put("federation.results-file", work.resolve("results.jsonl").toString());
         s.put("job.checkpoint-interval", "200 ms");
         s.put("aggregation.shard-size", "16384");
+        // The Python library does not speak TLS yet: these federations run plaintext, open.
+        s.put("security.insecure", "true");
+        s.put("security.admission", "open");
         s.putAll(settings);
         EmbeddedFederation f = EmbeddedFederation.start(FederationConfig.of(s), -1, work);
         open.add(f);
@@ -226,7 +229,12 @@ class PythonLearnersITCase {
                             .gateways(gateway)
                             .name("dl4j-" + i)
                             .adapter(adapter)
-                            .options(LearnerOptions.defaults())
+                            .options(
+                                    LearnerOptions.builder()
+                                            .transportSecurity(
+                                                    org.metisfl.transport.TransportSecurity
+                                                            .insecure())
+                                            .build())
                             .build();
             open.add(learner);
             runs.add(pool.submit(learner::run));

@@ -120,8 +120,11 @@ public final class SignedToken {
         }
     }
 
-    /** SP 800-108 KDF in counter mode, one block: HMAC(K, 1 || label || 0x00 || 256). */
-    static byte[] derive(byte[] master, String label) {
+    /**
+     * A 256-bit key for {@code purpose} derived from {@code master}: SP 800-108 KDF in counter
+     * mode, one block: HMAC(K, 1 || label || 0x00 || 256).
+     */
+    public static byte[] derive(byte[] master, String label) {
         Mac m = newMac(master);
         byte[] l = label.getBytes(StandardCharsets.US_ASCII);
         ByteBuffer in = ByteBuffer.allocate(4 + l.length + 1 + 4);

@@ -78,6 +78,11 @@ public final class TransportSecurity implements Serializable {
         return mode == Mode.INSECURE;
     }
 
+    /** This end's certificate chain file, if it has one. */
+    public java.util.Optional<Path> certificateChainFile() {
+        return java.util.Optional.ofNullable(certificateChain).map(Path::of);
+    }
+
     /** The credentials of a server; reads and checks its files now. */
     public ServerCredentials serverCredentials() {
         if (mode == Mode.INSECURE) {

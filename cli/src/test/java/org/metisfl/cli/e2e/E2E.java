@@ -165,7 +165,13 @@ final class E2E {
     static Path federationFile(Path work, String name, Map<String, String> settings)
             throws IOException {
         StringBuilder yaml = new StringBuilder("# written by an end-to-end test\n");
-        settings.forEach((k, v) -> yaml.append(k).append(": '").append(v).append("'\n"));
+        // These cases test failures and recovery over plaintext with open admission; the
+        // security ITCases test TLS and admission.
+        Map<String, String> all = new java.util.LinkedHashMap<>();
+        all.put("security.insecure", "true");
+        all.put("security.admission", "open");
+        all.putAll(settings);
+        all.forEach((k, v) -> yaml.append(k).append(": '").append(v).append("'\n"));
         return Files.writeString(work.resolve(name + ".yaml"), yaml.toString());
     }
 

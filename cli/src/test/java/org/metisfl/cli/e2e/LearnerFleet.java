@@ -16,6 +16,7 @@ import org.metisfl.learner.LearnerSummary;
 final class LearnerFleet implements AutoCloseable {
     static final LearnerOptions OPTIONS =
             LearnerOptions.builder()
+                    .transportSecurity(org.metisfl.transport.TransportSecurity.insecure())
                     .callTimeout(Duration.ofSeconds(10))
                     .transferTimeout(Duration.ofSeconds(90))
                     .reconnectInitialBackoff(Duration.ofMillis(200))

@@ -169,6 +169,9 @@ public final class ProtocolComparison {
         s.put("evaluation.timeout", "60 s");
         s.put("train.batch-size", "32");
         s.put("gateway.port", Integer.toString(port));
+        // A local experiment in one JVM: plaintext learner port, open admission.
+        s.put("security.insecure", "true");
+        s.put("security.admission", "open");
         FederationConfig config = FederationConfig.of(s);
         System.out.printf("== %s: %s%n", protocol, Quickstart.describe(config));
         ExecutorService pool = Executors.newFixedThreadPool(learners);
@@ -190,7 +193,8 @@ public final class ProtocolComparison {
                                 "--batch-size",
                                 "32",
                                 "--test-limit",
-                                "5000");
+                                "5000",
+                                "--insecure");
                 ModelAdapter adapter = FashionMnistLearner.adapterFor(args, data);
                 if (i >= learners - slow) {
                     adapter = new SlowedAdapter(adapter, slowdown);
@@ -203,6 +207,10 @@ public final class ProtocolComparison {
                                             .gateways(args.gateways())
                                             .name(args.name())
                                             .adapter(learnerAdapter)
+                                            .options(
+                                                    org.metisfl.learner.LearnerOptions.builder()
+                                                            .transportSecurity(args.transport())
+                                                            .build())
                                             .build()) {
                                 return l.run();
                             }

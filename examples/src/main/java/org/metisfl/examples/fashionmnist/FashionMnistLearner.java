@@ -3,6 +3,7 @@ package org.metisfl.examples.fashionmnist;
 import java.io.PrintStream;
 import org.metisfl.learner.Learner;
 import org.metisfl.learner.LearnerException;
+import org.metisfl.learner.LearnerOptions;
 import org.metisfl.learner.LearnerSummary;
 import org.metisfl.learner.ModelAdapter;
 import org.metisfl.learner.dl4j.DeepLearning4jAdapter;
@@ -62,6 +63,11 @@ public final class FashionMnistLearner {
                             .gateways(args.gateways())
                             .name(args.name())
                             .adapter(adapter)
+                            .options(
+                                    LearnerOptions.builder()
+                                            .transportSecurity(args.transport())
+                                            .enrollmentToken(args.enrollmentToken())
+                                            .build())
                             .build()) {
                 LearnerSummary summary = learner.run();
                 LOG.info(summary(args.name(), summary, adapter));

@@ -6,6 +6,7 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Set;
+import org.metisfl.transport.TransportSecurity;
 
 /**
  * The validated command line of {@link FashionMnistLearner}. Parsed by hand: the example has a
@@ -40,6 +41,11 @@ public final class LearnerArgs {
               --train-limit K      use only the first K training examples (default all)
               --test-limit K       use only the first K test examples (default all)
               --name NAME          learner name shown by the federation (default fashion-mnist-I)
+              --ca FILE            PEM CA the gateway's certificate is checked against
+                                   (default: the system's trust roots)
+              --cert FILE --key FILE  this learner's client certificate and key (mutual TLS)
+              --enrollment-token T the operator's enrollment token (metisfl enroll create)
+              --insecure           plaintext connection (local development only)
               --help               print this help and exit
             """
                     .formatted(FashionMnist.DEFAULT_DIR);
@@ -57,6 +63,8 @@ public final class LearnerArgs {
     private final int testLimit;
     private final String name;
     private final boolean help;
+    private final TransportSecurity transport;
+    private final String enrollmentToken;
 
     private LearnerArgs(Parser p) {
         this.gateways = List.copyOf(p.gateways);
@@ -72,6 +80,18 @@ public final class LearnerArgs {
         this.testLimit = p.testLimit;
         this.name = p.name != null ? p.name : "fashion-mnist-" + p.learnerIndex;
         this.help = p.help;
+        this.transport = p.transport();
+        this.enrollmentToken = p.enrollmentToken;
+    }
+
+    /** How the learner protects its connection (TLS by default). */
+    public TransportSecurity transport() {
+        return transport;
+    }
+
+    /** The enrollment token, or null. */
+    public String enrollmentToken() {
+        return enrollmentToken;
     }
 
     /**
@@ -193,6 +213,11 @@ public final class LearnerArgs {
         private int testLimit = 0;
         private String name;
         private boolean help;
+        private boolean insecure;
+        private Path ca;
+        private Path cert;
+        private Path key;
+        private String enrollmentToken;
 
         void parse(String[] args) {
             for (String arg : args) {
@@ -213,6 +238,8 @@ public final class LearnerArgs {
                 if (eq >= 0) {
                     flag = arg.substring(0, eq);
                     value = arg.substring(eq + 1);
+                } else if (arg.equals("--insecure")) {
+                    value = null;
                 } else if (i + 1 < args.length && !args[i + 1].startsWith("--")) {
                     value = args[++i];
                 } else {
@@ -223,7 +250,40 @@ public final class LearnerArgs {
             validate();
         }
 
+        private TransportSecurity transport() {
+            if (insecure) {
+                if (ca != null || cert != null || key != null) {
+                    throw new UsageException(
+                            "--insecure contradicts --ca/--cert/--key: give one or the other");
+                }
+                return TransportSecurity.insecure();
+            }
+            if ((cert == null) != (key == null)) {
+                throw new UsageException("--cert and --key go together: give both or neither");
+            }
+            TransportSecurity.Builder b =
+                    TransportSecurity.builder()
+                            .mode(
+                                    cert != null
+                                            ? TransportSecurity.Mode.MUTUAL_TLS
+                                            : TransportSecurity.Mode.TLS);
+            if (ca != null) {
+                b.trustRoots(ca);
+            }
+            if (cert != null) {
+                b.certificateChain(cert).privateKey(key);
+            }
+            return b.build();
+        }
+
         private void apply(String flag, String value) {
+            if (flag.equals("--insecure")) {
+                if (value != null && !value.equals("true")) {
+                    throw new UsageException("--insecure takes no value");
+                }
+                insecure = true;
+                return;
+            }
             if (!KNOWN.contains(flag)) {
                 throw new UsageException("unknown option " + flag + "; see --help");
             }
@@ -246,6 +306,10 @@ public final class LearnerArgs {
                 case "--train-limit" -> trainLimit = integer(flag, value, 1);
                 case "--test-limit" -> testLimit = integer(flag, value, 1);
                 case "--name" -> name = value;
+                case "--ca" -> ca = Path.of(value);
+                case "--cert" -> cert = Path.of(value);
+                case "--key" -> key = Path.of(value);
+                case "--enrollment-token" -> enrollmentToken = value;
                 default -> throw new AssertionError(flag);
             }
         }
@@ -297,7 +361,11 @@ public final class LearnerArgs {
                         "--data-dir",
                         "--train-limit",
                         "--test-limit",
-                        "--name");
+                        "--name",
+                        "--ca",
+                        "--cert",
+                        "--key",
+                        "--enrollment-token");
 
         private static String gateway(String value) {
             int colon = value.lastIndexOf(':');

@@ -22,6 +22,8 @@ import org.metisfl.flink.config.FederationConfig;
 import org.metisfl.flink.config.FederationConfigLoader;
 import org.metisfl.flink.model.RoundResult;
 import org.metisfl.flink.model.RoundResults;
+import org.metisfl.transport.DevSecurity;
+import org.metisfl.transport.EnrollmentTokens;
 
 /**
  * The quickstart: runs the federation job on an embedded Flink MiniCluster with the web UI, starts
@@ -145,7 +147,23 @@ public final class Quickstart {
             int eq = kv.indexOf('=');
             overrides.put(kv.substring(0, eq).trim(), kv.substring(eq + 1).trim());
         }
+        if (!args.learner.equals("java") && !overrides.containsKey("security.insecure")) {
+            // The Python learner library does not speak TLS yet (docs/how-to/security.md).
+            System.out.println(
+                    "Python learners: the learner port runs in PLAINTEXT with open admission"
+                            + " (the Python library has no TLS yet)");
+            overrides.put("security.insecure", "true");
+            overrides.put("security.admission", "open");
+        }
         FederationConfig config = FederationConfigLoader.load(args.federation, overrides);
+        Map<String, String> security = config.security().toMap();
+        if (!"true".equalsIgnoreCase(security.get("security.insecure"))
+                && !security.containsKey("security.tls.certificate")) {
+            // Secure by default without a setup step: TLS with a development CA and enrollment.
+            DevSecurity dev = DevSecurity.ensure(DEV_SECURITY_DIR);
+            dev.jobSettings().forEach(overrides::putIfAbsent);
+            config = FederationConfigLoader.load(args.federation, overrides);
+        }
         if (!overrides.containsKey("federation.results-file")) {
             String stamp =
                     LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss"));
@@ -192,6 +210,33 @@ public final class Quickstart {
             cmd.addAll(List.of("--test-limit", args.testLimit));
         }
         return cmd;
+    }
+
+    /** Where the quickstart keeps its development CA and enrollment key. */
+    static final Path DEV_SECURITY_DIR = Path.of("work", "certs");
+
+    /** How the quickstart's learners connect: TLS to the dev CA with an enrollment token. */
+    static List<String> learnerSecurityArgs(FederationConfig config) {
+        Map<String, String> security = config.security().toMap();
+        if ("true".equalsIgnoreCase(security.get("security.insecure"))) {
+            return List.of("--insecure");
+        }
+        List<String> a = new ArrayList<>();
+        DevSecurity dev = DevSecurity.ensure(DEV_SECURITY_DIR);
+        String certificate = security.getOrDefault("security.tls.certificate", "");
+        if (certificate.equals(dev.jobSettings().get("security.tls.certificate"))) {
+            a.addAll(List.of("--ca", dev.trustRoots().toString()));
+        }
+        String key = security.get("security.enrollment-key");
+        String admission = security.getOrDefault("security.admission", "enrollment");
+        if (key != null && admission.equalsIgnoreCase("enrollment")) {
+            a.addAll(
+                    List.of(
+                            "--enrollment-token",
+                            EnrollmentTokens.fromKeyFile(Path.of(key))
+                                    .issue(1, Duration.ofHours(12), java.time.Instant.now())));
+        }
+        return a;
     }
 
     private static Process startLearner(
@@ -244,6 +289,7 @@ public final class Quickstart {
                         args.model,
                         "--batch-size",
                         Integer.toString(config.trainBatchSize())));
+        cmd.addAll(learnerSecurityArgs(config));
         if (args.trainLimit != null) {
             cmd.addAll(List.of("--train-limit", args.trainLimit));
         }

@@ -24,7 +24,9 @@ import org.metisfl.flink.config.FederationConfig;
 import org.metisfl.flink.model.RoundResult;
 import org.metisfl.flink.model.RoundResults;
 import org.metisfl.learner.Learner;
+import org.metisfl.learner.LearnerOptions;
 import org.metisfl.learner.LearnerSummary;
+import org.metisfl.transport.DevSecurity;
 
 /**
  * Three DL4J learners on a Fashion-MNIST subset federate through the real job (MiniCluster,
@@ -41,16 +43,20 @@ class FashionMnistFederationITCase {
             port = s.getLocalPort();
         }
         int rounds = 3;
-        FederationConfig config =
-                FederationConfig.of(
-                        Map.of(
-                                "federation.name", "fashion-mnist-it",
-                                "federation.rounds", Integer.toString(rounds),
-                                "federation.min-learners", "3",
-                                "federation.results-file", work.resolve("results.jsonl").toString(),
-                                "gateway.port", Integer.toString(port),
-                                "job.checkpoint-interval", "500 ms",
-                                "train.batch-size", "32"));
+        // As the quickstart runs: TLS with a development CA, admission by enrollment token.
+        DevSecurity security = DevSecurity.ensure(work.resolve("certs"));
+        Map<String, String> settings = new java.util.HashMap<>(security.jobSettings());
+        settings.putAll(
+                Map.of(
+                        "federation.name", "fashion-mnist-it",
+                        "federation.rounds", Integer.toString(rounds),
+                        "federation.min-learners", "3",
+                        "federation.results-file", work.resolve("results.jsonl").toString(),
+                        "gateway.port", Integer.toString(port),
+                        "job.checkpoint-interval", "500 ms",
+                        "train.batch-size", "32"));
+        FederationConfig config = FederationConfig.of(settings);
+        String enrollment = security.enrollmentToken(3);
         FashionMnist data = FashionMnist.load(FashionMnist.DEFAULT_DIR, 3000, 1500);
         ExecutorService pool = Executors.newFixedThreadPool(3);
         try (EmbeddedFederation federation = EmbeddedFederation.start(config, -1, work)) {
@@ -66,7 +72,11 @@ class FashionMnistFederationITCase {
                                 "--learner-index",
                                 Integer.toString(i),
                                 "--batch-size",
-                                "32");
+                                "32",
+                                "--ca",
+                                security.trustRoots().toString(),
+                                "--enrollment-token",
+                                enrollment);
                 var adapter = FashionMnistLearner.adapterFor(args, data);
                 learners.add(
                         pool.submit(
@@ -76,6 +86,13 @@ class FashionMnistFederationITCase {
                                                     .gateways(args.gateways())
                                                     .name(args.name())
                                                     .adapter(adapter)
+                                                    .options(
+                                                            LearnerOptions.builder()
+                                                                    .transportSecurity(
+                                                                            args.transport())
+                                                                    .enrollmentToken(
+                                                                            args.enrollmentToken())
+                                                                    .build())
                                                     .build()) {
                                         return l.run();
                                     }

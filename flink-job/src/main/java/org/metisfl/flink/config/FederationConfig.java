@@ -108,7 +108,19 @@ public final class FederationConfig implements Serializable {
     private final ClipOn clipOn;
     private final Long noiseSeed;
 
+    /** The {@code security.*} keys as given; see {@link #security()}. */
+    private final Map<String, String> security;
+
     private FederationConfig(Configuration c) {
+        Map<String, String> sec = new java.util.TreeMap<>();
+        c.toMap()
+                .forEach(
+                        (k, v) -> {
+                            if (k.startsWith("security.")) {
+                                sec.put(k, v);
+                            }
+                        });
+        security = Map.copyOf(sec);
         name = c.get(NAME);
         rounds = c.get(ROUNDS);
         minLearners = c.get(MIN_LEARNERS);
@@ -558,6 +570,15 @@ public final class FederationConfig implements Serializable {
 
     public String name() {
         return name;
+    }
+
+    /**
+     * The {@code security.*} settings as a Flink configuration, read and validated by the gateway's
+     * security snapshot ({@code GatewaySecurity.from}) when a job graph is built, so that only a
+     * federation that runs a gateway needs certificates.
+     */
+    public Configuration security() {
+        return Configuration.fromMap(security);
     }
 
     public int rounds() {

@@ -74,6 +74,29 @@ public final class FederationOptions {
         BULYAN
     }
 
+    /** Who may join a federation. */
+    public enum Admission {
+        /**
+         * Learners join with an enrollment token issued by the operator ({@code metisfl enroll}).
+         */
+        ENROLLMENT,
+        /**
+         * Learners join with a client certificate whose common name is on {@code
+         * security.allowed-identities} (needs {@code security.tls.client-auth: require}).
+         */
+        CERTIFICATE,
+        /** Anyone who reaches the port joins: for local development only. */
+        OPEN
+    }
+
+    /** Whether the learner port asks learners for a client certificate. */
+    public enum ClientAuth {
+        /** TLS: the gateway proves its identity; learners authenticate with tokens. */
+        NONE,
+        /** Mutual TLS: every learner presents a certificate issued by the trust roots. */
+        REQUIRE
+    }
+
     /** Server-side optimizer applied to the round's aggregate (Reddi et al., ICLR 2021). */
     public enum Optimizer {
         NONE,
@@ -723,4 +746,79 @@ public final class FederationOptions {
                             "secure-aggregation: ckks: the CKKS parameter preset (n13-q120,"
                                     + " n13-q180, n14-q180); aggregation.shard-size must be a"
                                     + " multiple of its values per ciphertext (8192 or 16384).");
+
+    public static final ConfigOption<Boolean> SECURITY_INSECURE =
+            ConfigOptions.key("security.insecure")
+                    .booleanType()
+                    .defaultValue(false)
+                    .withDescription(
+                            "Serve the learner port in plaintext, without TLS: anyone on the"
+                                    + " network can read models and forge learners. For local"
+                                    + " development only; the gateway logs a warning.");
+
+    public static final ConfigOption<String> SECURITY_TLS_CERTIFICATE =
+            ConfigOptions.key("security.tls.certificate")
+                    .stringType()
+                    .noDefaultValue()
+                    .withDescription(
+                            "PEM certificate chain of the learner port (leaf first), a path on the"
+                                    + " task managers. `bin/metisfl certs` creates development"
+                                    + " files.");
+
+    public static final ConfigOption<String> SECURITY_TLS_PRIVATE_KEY =
+            ConfigOptions.key("security.tls.private-key")
+                    .stringType()
+                    .noDefaultValue()
+                    .withDescription(
+                            "PKCS#8 PEM private key of security.tls.certificate, a path on the"
+                                    + " task managers (readable by Flink's user only).");
+
+    public static final ConfigOption<ClientAuth> SECURITY_TLS_CLIENT_AUTH =
+            ConfigOptions.key("security.tls.client-auth")
+                    .enumType(ClientAuth.class)
+                    .defaultValue(ClientAuth.NONE)
+                    .withDescription(
+                            "REQUIRE for mutual TLS: every learner presents a certificate issued"
+                                    + " by security.tls.trust-roots.");
+
+    public static final ConfigOption<String> SECURITY_TLS_TRUST_ROOTS =
+            ConfigOptions.key("security.tls.trust-roots")
+                    .stringType()
+                    .noDefaultValue()
+                    .withDescription(
+                            "PEM CA certificates that issue learner certificates (mutual TLS).");
+
+    public static final ConfigOption<Admission> SECURITY_ADMISSION =
+            ConfigOptions.key("security.admission")
+                    .enumType(Admission.class)
+                    .defaultValue(Admission.ENROLLMENT)
+                    .withDescription(
+                            "Who may join: ENROLLMENT (an operator-issued enrollment token),"
+                                    + " CERTIFICATE (a client certificate named in"
+                                    + " security.allowed-identities) or OPEN (anyone who reaches"
+                                    + " the port; development only).");
+
+    public static final ConfigOption<String> SECURITY_ENROLLMENT_KEY =
+            ConfigOptions.key("security.enrollment-key")
+                    .stringType()
+                    .noDefaultValue()
+                    .withDescription(
+                            "File holding the key enrollment tokens are signed with, a path on the"
+                                    + " task managers (`bin/metisfl enroll init` creates it).");
+
+    public static final ConfigOption<String> SECURITY_ALLOWED_IDENTITIES =
+            ConfigOptions.key("security.allowed-identities")
+                    .stringType()
+                    .defaultValue("")
+                    .withDescription(
+                            "Comma-separated common names of the learner certificates that may"
+                                    + " join under CERTIFICATE admission.");
+
+    public static final ConfigOption<Duration> SECURITY_TOKEN_LIFETIME =
+            ConfigOptions.key("security.token-lifetime")
+                    .durationType()
+                    .defaultValue(Duration.ofHours(1))
+                    .withDescription(
+                            "How long a learner's session token is valid; the learner library"
+                                    + " renews it before it expires.");
 }

@@ -37,7 +37,12 @@ public class Directive {
     public int gateway;
     public String host;
     public int port;
+
+    /** The gateway's control credential (derived from the federation secret, never it). */
     public String secret;
+
+    /** SHA-256 of the gateway's control certificate, pinned by the sink. */
+    public String controlFingerprint;
 
     // MODEL_SHARD and PUBLISH
     /** Version of the model (the round that produced it, 0 = initial); -1 = none yet. */
@@ -100,6 +105,7 @@ public class Directive {
         d.host = e.host();
         d.port = e.port();
         d.secret = e.secret();
+        d.controlFingerprint = e.controlFingerprint;
         return d;
     }
 

@@ -22,7 +22,9 @@ public class GatewayEvent {
     /** What happened at the gateway. */
     public enum Kind {
         /**
-         * A gateway started: where the model sink reaches it ({@code gateway, host, port, secret}).
+         * A gateway started: where the model sink reaches its control endpoint ({@code gateway,
+         * host, port, secret} = the control credential, {@code controlFingerprint} = the SHA-256 of
+         * the endpoint's certificate, which the sink pins).
          */
         ANNOUNCE,
         /** A learner joined ({@code learnerId, learnerName, numExamples}). */
@@ -128,6 +130,7 @@ public class GatewayEvent {
     public String host;
     public int port;
     public String secret;
+    public String controlFingerprint;
     public String learnerId;
     public String learnerName;
     public long numExamples;

@@ -44,6 +44,10 @@ public final class FederationHarness implements AutoCloseable {
         s.put("gateway.port", Integer.toString(port));
         s.put("federation.results-file", workDir.resolve("results.jsonl").toString());
         s.put("job.checkpoint-interval", "200 ms");
+        // Tests of other things run the learner port in plaintext with open admission; the
+        // security ITCases turn TLS and admission on.
+        s.put("security.insecure", "true");
+        s.put("security.admission", "open");
         s.putAll(settings);
         FederationConfig config = FederationConfig.of(s);
         EmbeddedFederation f = EmbeddedFederation.start(config, webUiPort, workDir);

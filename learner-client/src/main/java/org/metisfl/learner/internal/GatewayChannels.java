@@ -1,11 +1,13 @@
 package org.metisfl.learner.internal;
 
+import io.grpc.ChannelCredentials;
 import io.grpc.ManagedChannel;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Function;
+import org.metisfl.transport.TransportSecurity;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -33,11 +35,20 @@ public final class GatewayChannels implements AutoCloseable {
         this.factory = factory;
     }
 
-    /** Plaintext Netty channels with keepalive on idle connections and no built-in retries. */
-    public static Function<GatewayAddress, ManagedChannel> nettyFactory(Duration keepAliveTime) {
+    /**
+     * Netty channels protected as {@code security} says, with keepalive on idle connections and no
+     * built-in retries. Reads and checks the certificate files once, now.
+     */
+    public static Function<GatewayAddress, ManagedChannel> nettyFactory(
+            Duration keepAliveTime, TransportSecurity security) {
+        ChannelCredentials credentials = security.channelCredentials();
+        if (security.isInsecure()) {
+            LOG.warn(
+                    "connecting to the gateways in plaintext: the model and the credentials can be"
+                            + " read and forged on the network (local development only)");
+        }
         return address ->
-                NettyChannelBuilder.forAddress(address.host(), address.port())
-                        .usePlaintext()
+                NettyChannelBuilder.forAddress(address.host(), address.port(), credentials)
                         .keepAliveTime(keepAliveTime.toNanos(), TimeUnit.NANOSECONDS)
                         .keepAliveWithoutCalls(true)
                         .maxInboundMessageSize(MAX_INBOUND_MESSAGE_BYTES)

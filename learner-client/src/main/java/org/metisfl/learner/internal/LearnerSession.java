@@ -1,5 +1,6 @@
 package org.metisfl.learner.internal;
 
+import io.grpc.CallCredentials;
 import io.grpc.Context;
 import io.grpc.ManagedChannel;
 import io.grpc.Status;
@@ -42,10 +43,13 @@ import org.metisfl.proto.v1.LearnerServiceGrpc.LearnerServiceBlockingStub;
 import org.metisfl.proto.v1.LeaveRequest;
 import org.metisfl.proto.v1.ModelChunk;
 import org.metisfl.proto.v1.ModelHeader;
+import org.metisfl.proto.v1.RenewTokenRequest;
+import org.metisfl.proto.v1.RenewTokenResponse;
 import org.metisfl.proto.v1.StreamTasksRequest;
 import org.metisfl.proto.v1.SubmitUpdateResponse;
 import org.metisfl.proto.v1.Task;
 import org.metisfl.proto.v1.UpdateHeader;
+import org.metisfl.transport.BearerToken;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -98,6 +102,13 @@ public final class LearnerSession implements AutoCloseable {
     // Everything below is touched by the run() thread only.
     private Credentials credentials;
     private int maxMessageBytes;
+
+    /** The session token (call credentials); null until joined. */
+    private volatile String token;
+
+    private volatile long tokenExpiresAtMs;
+    private final CallCredentials callCredentials =
+            BearerToken.credentials(this::currentCredential, true);
     private boolean streamWanted;
     private TaskStreamObserver stream;
     private long streamGeneration;
@@ -144,7 +155,7 @@ public final class LearnerSession implements AutoCloseable {
                 name,
                 adapter,
                 options,
-                GatewayChannels.nettyFactory(options.keepAliveTime()),
+                GatewayChannels.nettyFactory(options.keepAliveTime(), options.transportSecurity()),
                 System::nanoTime,
                 () -> ThreadLocalRandom.current().nextDouble());
     }
@@ -321,11 +332,13 @@ public final class LearnerSession implements AutoCloseable {
                             + Failures.describe(r.status)
                             + "; check the federation's configuration");
         }
-        credentials =
-                Credentials.newBuilder()
-                        .setLearnerId(response.getLearnerId())
-                        .setToken(response.getToken())
-                        .build();
+        credentials = Credentials.newBuilder().setLearnerId(response.getLearnerId()).build();
+        token = response.getToken();
+        tokenExpiresAtMs = response.getTokenExpiresAtMs();
+        tokenLifetimeMs =
+                tokenExpiresAtMs > 0
+                        ? Math.max(1, tokenExpiresAtMs - System.currentTimeMillis())
+                        : Long.MAX_VALUE;
         maxMessageBytes = response.getMaxMessageBytes();
         LOG.info(
                 "joined the federation at {} as learner {} ('{}', {} training and {} test"
@@ -517,7 +530,9 @@ public final class LearnerSession implements AutoCloseable {
                             events.add(event);
                         });
         streamOpenedAt = nanoTime.getAsLong();
+        renewTokenIfDue();
         LearnerServiceGrpc.newStub(channels.channel())
+                .withCallCredentials(callCredentials)
                 .streamTasks(
                         StreamTasksRequest.newBuilder().setCredentials(credentials).build(),
                         stream);
@@ -546,9 +561,58 @@ public final class LearnerSession implements AutoCloseable {
     }
 
     private LearnerServiceBlockingStub blockingStub(Duration deadline) {
+        renewTokenIfDue();
         return LearnerServiceGrpc.newBlockingStub(channels.channel())
+                .withCallCredentials(callCredentials)
                 .withDeadlineAfter(deadline.toNanos(), TimeUnit.NANOSECONDS);
     }
+
+    /**
+     * What the calls carry as {@code authorization}: the session token once joined, the operator's
+     * enrollment token (if any) for the Join itself.
+     */
+    private String currentCredential() {
+        String t = token;
+        return t != null ? t : options.enrollmentToken().orElse(null);
+    }
+
+    /**
+     * Renews the session token when less than a third of its lifetime is left, so a long federation
+     * never meets an expired token; a failed renewal is retried at the next call (an expired token
+     * later makes the learner join again).
+     */
+    private void renewTokenIfDue() {
+        String t = token;
+        long expires = tokenExpiresAtMs;
+        if (t == null || expires <= 0) {
+            return;
+        }
+        long now = System.currentTimeMillis();
+        long left = expires - now;
+        if (left > tokenLifetimeMs / 3) {
+            return;
+        }
+        try {
+            RenewTokenResponse r =
+                    LearnerServiceGrpc.newBlockingStub(channels.channel())
+                            .withCallCredentials(callCredentials)
+                            .withDeadlineAfter(
+                                    options.callTimeout().toNanos(), TimeUnit.NANOSECONDS)
+                            .renewToken(
+                                    RenewTokenRequest.newBuilder()
+                                            .setLearnerId(credentials.getLearnerId())
+                                            .build());
+            token = r.getToken();
+            tokenExpiresAtMs = r.getTokenExpiresAtMs();
+            LOG.debug("renewed the session token until {}", r.getTokenExpiresAtMs());
+        } catch (StatusRuntimeException e) {
+            LOG.warn(
+                    "could not renew the session token ({}); will retry",
+                    Failures.describe(e.getStatus()));
+        }
+    }
+
+    private long tokenLifetimeMs = Long.MAX_VALUE;
 
     // ---------------------------------------------------------------------------------------
     // Tasks
@@ -790,8 +854,10 @@ public final class LearnerSession implements AutoCloseable {
                             if (unclipped != null) {
                                 header.setUnclipped(unclipped);
                             }
+                            renewTokenIfDue();
                             return UpdateUpload.run(
                                     channels.channel(),
+                                    callCredentials,
                                     header.build(),
                                     model.chunks(chunkBytes),
                                     options.transferTimeout());

@@ -1,6 +1,7 @@
 package org.metisfl.learner.internal;
 
 import com.google.protobuf.ByteString;
+import io.grpc.CallCredentials;
 import io.grpc.ManagedChannel;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
@@ -35,10 +36,15 @@ final class UpdateUpload implements ClientResponseObserver<UpdateChunk, SubmitUp
      * @throws InterruptedException if the thread is interrupted (the call is cancelled)
      */
     static SubmitUpdateResponse run(
-            ManagedChannel channel, UpdateHeader header, List<ByteString> chunks, Duration timeout)
+            ManagedChannel channel,
+            CallCredentials credentials,
+            UpdateHeader header,
+            List<ByteString> chunks,
+            Duration timeout)
             throws InterruptedException {
         UpdateUpload upload = new UpdateUpload();
         LearnerServiceGrpc.newStub(channel)
+                .withCallCredentials(credentials)
                 .withDeadlineAfter(timeout.toNanos(), TimeUnit.NANOSECONDS)
                 .submitUpdate(upload);
         try {

@@ -15,6 +15,7 @@ import org.metisfl.flink.connector.gateway.enumerator.GatewayEnumerator;
 import org.metisfl.flink.connector.gateway.enumerator.GatewayEnumeratorState;
 import org.metisfl.flink.connector.gateway.enumerator.GatewayEnumeratorStateSerializer;
 import org.metisfl.flink.connector.gateway.reader.GatewayReader;
+import org.metisfl.flink.connector.gateway.security.GatewaySecurity;
 import org.metisfl.flink.connector.gateway.server.TokenAuthority;
 import org.metisfl.flink.connector.gateway.split.GatewaySplit;
 import org.metisfl.flink.connector.gateway.split.GatewaySplitSerializer;
@@ -38,9 +39,11 @@ public final class LearnerGatewaySource
     private static final long serialVersionUID = 1L;
 
     private final GatewayOptions options;
+    private final GatewaySecurity security;
 
-    LearnerGatewaySource(GatewayOptions options) {
+    LearnerGatewaySource(GatewayOptions options, GatewaySecurity security) {
         this.options = options;
+        this.security = security;
     }
 
     public static Builder builder() {
@@ -81,14 +84,21 @@ public final class LearnerGatewaySource
 
     @Override
     public SourceReader<GatewayEvent, GatewaySplit> createReader(SourceReaderContext context) {
-        return new GatewayReader(context, options, System::currentTimeMillis);
+        return new GatewayReader(context, options, security, System::currentTimeMillis);
     }
 
     /** Builds a {@link LearnerGatewaySource}. */
     public static final class Builder {
         private GatewayOptions options;
+        private GatewaySecurity security;
 
         Builder() {}
+
+        /** TLS, admission and token settings of the learner port (required). */
+        public Builder security(GatewaySecurity security) {
+            this.security = security;
+            return this;
+        }
 
         /** The gateway's options (required). */
         public Builder options(GatewayOptions options) {
@@ -98,7 +108,7 @@ public final class LearnerGatewaySource
 
         /** The gateway's options, taken from a federation's validated configuration. */
         public Builder config(FederationConfig config) {
-            return options(GatewayOptions.from(config));
+            return options(GatewayOptions.from(config)).security(GatewaySecurity.from(config));
         }
 
         public LearnerGatewaySource build() {
@@ -107,7 +117,12 @@ public final class LearnerGatewaySource
                         "LearnerGatewaySource needs its options: call options(GatewayOptions.from"
                                 + "(config)) or config(config)");
             }
-            return new LearnerGatewaySource(options);
+            if (security == null) {
+                throw new IllegalStateException(
+                        "LearnerGatewaySource needs its security settings: call"
+                                + " security(GatewaySecurity.from(config))");
+            }
+            return new LearnerGatewaySource(options, security);
         }
     }
 }

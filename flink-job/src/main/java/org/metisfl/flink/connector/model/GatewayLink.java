@@ -24,9 +24,9 @@ import org.slf4j.LoggerFactory;
  * The model sink's way to one announced gateway: directives queue in order and go one at a time (a
  * gateway must apply them in the order the coordinator sent them), each as one Publish call that
  * sends the model's chunks only while the transport is ready. A failed attempt is retried after a
- * bounded exponential backoff ({@link DeliveryPolicy}); a refusal (wrong secret, malformed
- * directive) or a directive still undelivered after the policy's timeout stops the link and reports
- * the reason once to {@code onFatal}, which the sink rethrows on its task thread.
+ * bounded exponential backoff ({@link DeliveryPolicy}); a refusal (wrong control credential,
+ * malformed directive) or a directive still undelivered after the policy's timeout stops the link
+ * and reports the reason once to {@code onFatal}, which the sink rethrows on its task thread.
  *
  * <p>Only the sink's task thread queues; attempts run on the sink's executor and gRPC callbacks.
  */
@@ -213,6 +213,7 @@ final class GatewayLink {
             inFlight = call;
         }
         GatewayControlServiceGrpc.newStub(channel)
+                .withCallCredentials(ControlChannels.callCredentials(secret))
                 .withDeadlineAfter(deadline, TimeUnit.NANOSECONDS)
                 .publish(call);
         call.pump();
@@ -325,7 +326,7 @@ final class GatewayLink {
                         + ": "
                         + reason
                         + " (not retried: the job and the gateway disagree on the protocol or"
-                        + " the secret)");
+                        + " the control credential)");
     }
 
     private void fail(IOException e) {

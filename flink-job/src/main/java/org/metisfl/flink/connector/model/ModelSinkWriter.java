@@ -123,8 +123,7 @@ final class ModelSinkWriter implements SinkWriter<Directive> {
             old.channel().shutdownNow();
         }
         ManagedChannel channel =
-                NettyChannelBuilder.forAddress(d.host, d.port)
-                        .usePlaintext()
+                NettyChannelBuilder.forAddress(d.host, d.port, ControlChannels.credentials(d))
                         .eventLoopGroup(eventLoop)
                         .channelType(NioSocketChannel.class)
                         .directExecutor()
@@ -158,7 +157,7 @@ final class ModelSinkWriter implements SinkWriter<Directive> {
     private void deliver(GatewayLink g, Directive d, EncodedModel model)
             throws IOException, InterruptedException {
         GatewayLink.Delivery delivery =
-                new GatewayLink.Delivery(d.toString(), header(g.secret(), d, model), model);
+                new GatewayLink.Delivery(d.toString(), header(d, model), model);
         if (!g.handOver(delivery)) {
             g.enqueue(delivery);
         }
@@ -183,10 +182,9 @@ final class ModelSinkWriter implements SinkWriter<Directive> {
         return null;
     }
 
-    private static DirectiveHeader header(String secret, Directive d, EncodedModel model) {
+    private static DirectiveHeader header(Directive d, EncodedModel model) {
         DirectiveHeader.Builder h =
                 DirectiveHeader.newBuilder()
-                        .setSecret(secret)
                         .setModelVersion(d.modelVersion)
                         .setModelBytes(model == null ? 0 : model.bytes())
                         .setNumShards(d.numShards)

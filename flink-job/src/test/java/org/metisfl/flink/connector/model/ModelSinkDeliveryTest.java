@@ -13,6 +13,8 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 import org.metisfl.flink.config.FederationConfig;
 import org.metisfl.flink.config.GatewayOptions;
+import org.metisfl.flink.connector.gateway.security.Admission;
+import org.metisfl.flink.connector.gateway.security.GatewaySecurity;
 import org.metisfl.flink.connector.gateway.server.GatewayServer;
 import org.metisfl.flink.connector.gateway.server.GatewayState;
 import org.metisfl.flink.connector.gateway.server.StampedEventQueue;
@@ -30,7 +32,7 @@ import org.metisfl.flink.model.TensorSpecInfo;
  */
 class ModelSinkDeliveryTest {
     private static final int SHARD = 2048;
-    private static final String SECRET = "gateway-secret";
+    private static final String SECRET = "gateway-secret-for-tests";
 
     private final List<GatewayServer> servers = new ArrayList<>();
     private ModelSinkWriter sink;
@@ -61,13 +63,16 @@ class ModelSinkDeliveryTest {
         GatewayState state =
                 new GatewayState(
                         GatewayOptions.from(config), index, new TokenAuthority(SECRET), queue);
-        GatewayServer server = new GatewayServer(state, "127.0.0.1", 0, SECRET);
+        GatewaySecurity dev = GatewaySecurity.insecureForDevelopment();
+        GatewayServer server =
+                new GatewayServer(state, "127.0.0.1", 0, dev, new Admission(dev, Map.of()));
         servers.add(server);
         GatewayEvent e = GatewayEvent.of(GatewayEvent.Kind.ANNOUNCE);
         e.gateway = index;
         e.host = "127.0.0.1";
-        e.port = server.port();
-        e.secret = SECRET;
+        e.port = server.controlPort();
+        e.secret = server.controlToken();
+        e.controlFingerprint = server.controlFingerprint();
         return new Gateway(state, queue, Directive.announce(e));
     }
 

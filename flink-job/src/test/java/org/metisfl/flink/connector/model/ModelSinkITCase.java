@@ -33,6 +33,7 @@ class ModelSinkITCase {
         e.host = "127.0.0.1";
         e.port = port;
         e.secret = "s";
+        e.controlFingerprint = "0".repeat(64);
         Directive publish = new Directive();
         publish.kind = Directive.Kind.PUBLISH;
         publish.modelVersion = 0;

@@ -5,7 +5,9 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.google.protobuf.ByteString;
 import io.grpc.Server;
+import io.grpc.ServerInterceptors;
 import io.grpc.Status;
+import io.grpc.TlsServerCredentials;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import io.grpc.stub.StreamObserver;
 import java.io.IOException;
@@ -26,6 +28,7 @@ import org.apache.flink.api.common.operators.MailboxExecutor;
 import org.apache.flink.util.function.ThrowingRunnable;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.metisfl.flink.connector.gateway.security.ControlCertificate;
 import org.metisfl.flink.model.Directive;
 import org.metisfl.flink.model.GatewayEvent;
 import org.metisfl.flink.model.ModelCodec;
@@ -34,6 +37,7 @@ import org.metisfl.proto.v1.DirectiveChunk;
 import org.metisfl.proto.v1.DirectiveHeader;
 import org.metisfl.proto.v1.GatewayControlServiceGrpc;
 import org.metisfl.proto.v1.PublishResponse;
+import org.metisfl.transport.BearerToken;
 
 /**
  * The model sink's asynchronous delivery against scripted gateways on real gRPC (127.0.0.1): the
@@ -42,6 +46,10 @@ import org.metisfl.proto.v1.PublishResponse;
  */
 class ModelSinkRetryTest {
     private static final String SECRET = "s";
+
+    /** The scripted gateways' control endpoint: TLS with a certificate the sink pins. */
+    private static final ControlCertificate CERT = ControlCertificate.generate(Duration.ofDays(1));
+
     private static final int VALUES = 3000; // 12,000 bytes: three 4 kb chunks (64 kb messages)
     private static final int MESSAGE_BYTES = 64 * 1024;
 
@@ -74,6 +82,7 @@ class ModelSinkRetryTest {
         @Override
         public StreamObserver<DirectiveChunk> publish(StreamObserver<PublishResponse> response) {
             int call = calls.incrementAndGet();
+            String credential = BearerToken.current();
             return new StreamObserver<>() {
                 private DirectiveHeader header;
                 private ByteString bytes = ByteString.EMPTY;
@@ -102,7 +111,7 @@ class ModelSinkRetryTest {
                         response.onError(refusal.asRuntimeException());
                         return;
                     }
-                    assertThat(header.getSecret()).isEqualTo(SECRET);
+                    assertThat(credential).as("the control credential").isEqualTo(SECRET);
                     assertThat(bytes.size()).isEqualTo(header.getModelBytes());
                     taken.add(header.getPlan().getRound());
                     models.add(ModelCodec.toFloats(bytes.asReadOnlyByteBuffer()));
@@ -116,8 +125,11 @@ class ModelSinkRetryTest {
     private int serve(ScriptedGateway g) throws IOException {
         // A pool, not the event loop: a held call must not stop the others.
         Server s =
-                NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", 0))
-                        .addService(g)
+                NettyServerBuilder.forAddress(
+                                new InetSocketAddress("127.0.0.1", 0),
+                                TlsServerCredentials.create(
+                                        CERT.certificateChain(), CERT.privateKey()))
+                        .addService(ServerInterceptors.intercept(g, BearerToken.interceptor()))
                         .build()
                         .start();
         servers.add(s);
@@ -136,6 +148,7 @@ class ModelSinkRetryTest {
         e.host = "127.0.0.1";
         e.port = port;
         e.secret = SECRET;
+        e.controlFingerprint = CERT.fingerprint();
         return Directive.announce(e);
     }
 

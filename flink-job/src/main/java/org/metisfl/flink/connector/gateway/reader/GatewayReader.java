@@ -17,6 +17,8 @@ import org.apache.flink.api.connector.source.SourceReader;
 import org.apache.flink.api.connector.source.SourceReaderContext;
 import org.apache.flink.core.io.InputStatus;
 import org.metisfl.flink.config.GatewayOptions;
+import org.metisfl.flink.connector.gateway.security.Admission;
+import org.metisfl.flink.connector.gateway.security.GatewaySecurity;
 import org.metisfl.flink.connector.gateway.server.GatewayServer;
 import org.metisfl.flink.connector.gateway.server.GatewayState;
 import org.metisfl.flink.connector.gateway.server.StampedEventQueue;
@@ -53,9 +55,17 @@ public final class GatewayReader implements SourceReader<GatewayEvent, GatewaySp
     private List<Runnable> emittedSinceSnapshot = new ArrayList<>();
     private final TreeMap<Long, List<Runnable>> awaitingCheckpoint = new TreeMap<>();
 
-    public GatewayReader(SourceReaderContext context, GatewayOptions config, LongSupplier clock) {
+    private final GatewaySecurity security;
+    private Admission admission;
+
+    public GatewayReader(
+            SourceReaderContext context,
+            GatewayOptions config,
+            GatewaySecurity security,
+            LongSupplier clock) {
         this.context = context;
         this.config = config;
+        this.security = security;
         this.clock = clock;
         this.queue = new StampedEventQueue(clock);
         this.ticker =
@@ -110,8 +120,11 @@ public final class GatewayReader implements SourceReader<GatewayEvent, GatewaySp
     }
 
     private void startServer(GatewaySplit s) throws IOException {
-        state = new GatewayState(config, s.index(), new TokenAuthority(s.secret()), queue);
-        server = new GatewayServer(state, config.gatewayHost(), portOf(s), s.secret());
+        TokenAuthority tokens = new TokenAuthority(s.secret(), security.tokenLifetime(), clock);
+        s.revoked().forEach(tokens::revoke);
+        state = new GatewayState(config, s.index(), tokens, queue);
+        admission = new Admission(security, s.enrollmentUses());
+        server = new GatewayServer(state, config.gatewayHost(), portOf(s), security, admission);
         metrics =
                 GatewayReaderMetrics.register(
                         context.metricGroup(), config.federationName(), state);
@@ -122,13 +135,19 @@ public final class GatewayReader implements SourceReader<GatewayEvent, GatewaySp
                                                 || "::".equals(config.gatewayHost())
                                         ? context.getLocalHostName()
                                         : config.gatewayHost());
-        GatewayEvent announce = GatewayEvent.announce(s.index(), host, server.port(), s.secret());
+        GatewayEvent announce =
+                GatewayEvent.announce(s.index(), host, server.controlPort(), server.controlToken());
+        announce.controlFingerprint = server.controlFingerprint();
         queue.offer(List.of(announce), Long.MAX_VALUE, null);
         LOG.info(
-                "Learner gateway {} listening on {}:{}",
+                "Learner gateway {} listening on {}:{} ({}; admission {}), control endpoint on"
+                        + " port {}",
                 s.index(),
                 config.gatewayHost(),
-                server.port());
+                server.port(),
+                security.learnerPort().describe(),
+                security.admission(),
+                server.controlPort());
     }
 
     @Override
@@ -176,7 +195,15 @@ public final class GatewayReader implements SourceReader<GatewayEvent, GatewaySp
             awaitingCheckpoint.put(checkpointId, emittedSinceSnapshot);
             emittedSinceSnapshot = new ArrayList<>();
         }
-        return split == null ? List.of() : List.of(split);
+        if (split == null) {
+            return List.of();
+        }
+        return List.of(
+                new GatewaySplit(
+                        split.index(),
+                        split.secret(),
+                        admission == null ? split.enrollmentUses() : admission.uses(),
+                        state == null ? split.revoked() : state.tokens().revoked()));
     }
 
     @Override

@@ -11,6 +11,7 @@ import org.metisfl.proto.v1.DirectiveChunk;
 import org.metisfl.proto.v1.DirectiveHeader;
 import org.metisfl.proto.v1.GatewayControlServiceGrpc;
 import org.metisfl.proto.v1.PublishResponse;
+import org.metisfl.transport.BearerToken;
 
 /**
  * Receives the model sink's directives (new model, next round, the end) for one gateway. The
@@ -19,24 +20,30 @@ import org.metisfl.proto.v1.PublishResponse;
 public final class GatewayControlServiceImpl
         extends GatewayControlServiceGrpc.GatewayControlServiceImplBase {
     private final GatewayState state;
-    private final byte[] secret;
+    private final byte[] credential;
 
-    public GatewayControlServiceImpl(GatewayState state, String secret) {
+    /**
+     * @param credential the control credential the model sink presents (derived from the federation
+     *     secret for this purpose; see {@link TokenAuthority#controlToken()})
+     */
+    public GatewayControlServiceImpl(GatewayState state, String credential) {
         this.state = state;
-        this.secret = secret.getBytes(StandardCharsets.UTF_8);
+        this.credential = credential.getBytes(StandardCharsets.UTF_8);
+    }
+
+    private boolean isModelSink(String presented) {
+        return presented != null
+                && MessageDigest.isEqual(credential, presented.getBytes(StandardCharsets.UTF_8));
     }
 
     /**
      * Applies a directive, received over gRPC or handed over in this JVM ({@link LocalGateways}):
-     * both paths check the job's secret and the model's size here.
+     * the caller has authenticated the model sink; this checks the model's size.
      *
      * @param chunks the model's bytes, or null without a model
      * @return null, or what is wrong with it
      */
     String apply(DirectiveHeader header, List<ByteString> chunks) {
-        if (!MessageDigest.isEqual(secret, header.getSecret().getBytes(StandardCharsets.UTF_8))) {
-            return "not the job's model sink";
-        }
         long bytes = 0;
         for (ByteString c : chunks == null ? List.<ByteString>of() : chunks) {
             bytes += c.size();
@@ -62,12 +69,7 @@ public final class GatewayControlServiceImpl
                     return;
                 }
                 if (header == null) {
-                    if (!chunk.hasHeader()
-                            || !MessageDigest.isEqual(
-                                    secret,
-                                    chunk.getHeader()
-                                            .getSecret()
-                                            .getBytes(StandardCharsets.UTF_8))) {
+                    if (!chunk.hasHeader() || !isModelSink(BearerToken.current())) {
                         failed = true;
                         response.onError(
                                 Status.PERMISSION_DENIED

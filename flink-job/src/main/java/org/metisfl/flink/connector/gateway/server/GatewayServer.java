@@ -1,6 +1,10 @@
 package org.metisfl.flink.connector.gateway.server;
 
 import io.grpc.Server;
+import io.grpc.ServerCredentials;
+import io.grpc.ServerInterceptor;
+import io.grpc.ServerInterceptors;
+import io.grpc.TlsServerCredentials;
 import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import io.grpc.netty.shaded.io.netty.channel.EventLoopGroup;
@@ -9,31 +13,59 @@ import io.grpc.netty.shaded.io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.grpc.protobuf.services.HealthStatusManager;
 import java.io.IOException;
 import java.net.InetSocketAddress;
+import java.time.Duration;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import org.metisfl.flink.connector.gateway.security.Admission;
+import org.metisfl.flink.connector.gateway.security.ControlCertificate;
+import org.metisfl.flink.connector.gateway.security.GatewaySecurity;
+import org.metisfl.transport.BearerToken;
+import org.metisfl.transport.PeerIdentity;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
- * The gRPC server of one gateway: the learner service, the control service for the model sink, and
- * gRPC health. It owns its event loops and executor and releases them in {@link #close()}, so
- * nothing of it outlives the Flink task (whose class loader closes right after).
+ * The gRPC servers of one gateway: the learner port (the learner service and gRPC health, with the
+ * federation's TLS settings), and a control endpoint apart from it for the model sink (its own
+ * port, TLS with a certificate made when the gateway starts and pinned by the sink, and the job's
+ * control credential). It owns its event loops and executor and releases them in {@link #close()},
+ * so nothing of it outlives the Flink task (whose class loader closes right after).
  */
 public final class GatewayServer implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(GatewayServer.class);
+
     private final Server server;
+    private final Server controlServer;
+    private final ControlCertificate controlCertificate;
     private final EventLoopGroup boss;
     private final EventLoopGroup workers;
     private final ExecutorService executor;
     private final HealthStatusManager health = new HealthStatusManager();
     private final GatewayState state;
-    private final String secret;
+    private final String controlToken;
     private final GatewayControlServiceImpl control;
 
-    public GatewayServer(GatewayState state, String host, int port, String secret)
+    public GatewayServer(
+            GatewayState state,
+            String host,
+            int port,
+            GatewaySecurity security,
+            Admission admission)
             throws IOException {
         this.state = state;
-        this.secret = secret;
-        this.control = new GatewayControlServiceImpl(state, secret);
+        this.controlToken = state.tokens().controlToken();
+        this.control = new GatewayControlServiceImpl(state, controlToken);
+        this.controlCertificate = ControlCertificate.generate(Duration.ofDays(365));
+        ServerCredentials learnerCredentials = security.learnerPort().serverCredentials();
+        if (security.learnerPort().isInsecure()) {
+            LOG.warn(
+                    "Learner gateway {} serves PLAINTEXT (security.insecure: true): models and"
+                            + " credentials can be read and forged on the network; for local"
+                            + " development only",
+                    state.gatewayIndex());
+        }
         AtomicInteger n = new AtomicInteger();
         String prefix = "metisfl-gateway-" + state.gatewayIndex() + "-";
         boss =
@@ -47,8 +79,9 @@ public final class GatewayServer implements AutoCloseable {
         executor =
                 Executors.newFixedThreadPool(
                         4, r -> daemon(r, prefix + "call-" + n.incrementAndGet()));
+        ServerInterceptor[] identity = {BearerToken.interceptor(), new PeerIdentity()};
         server =
-                NettyServerBuilder.forAddress(new InetSocketAddress(host, port))
+                NettyServerBuilder.forAddress(new InetSocketAddress(host, port), learnerCredentials)
                         .bossEventLoopGroup(boss)
                         .workerEventLoopGroup(workers)
                         .channelType(NioServerSocketChannel.class)
@@ -56,13 +89,31 @@ public final class GatewayServer implements AutoCloseable {
                         .maxInboundMessageSize(state.config().maxMessageBytes())
                         .permitKeepAliveTime(10, TimeUnit.SECONDS)
                         .permitKeepAliveWithoutCalls(true)
-                        .addService(new LearnerServiceImpl(state))
-                        .addService(control)
+                        .addService(
+                                ServerInterceptors.intercept(
+                                        new LearnerServiceImpl(state, admission), identity))
                         .addService(health.getHealthService())
                         .build()
                         .start();
+        ServerCredentials controlCredentials =
+                TlsServerCredentials.newBuilder()
+                        .keyManager(
+                                controlCertificate.certificateChain(),
+                                controlCertificate.privateKey())
+                        .build();
+        controlServer =
+                NettyServerBuilder.forAddress(new InetSocketAddress(host, 0), controlCredentials)
+                        .bossEventLoopGroup(boss)
+                        .workerEventLoopGroup(workers)
+                        .channelType(NioServerSocketChannel.class)
+                        .executor(executor)
+                        .maxInboundMessageSize(state.config().maxMessageBytes())
+                        .addService(
+                                ServerInterceptors.intercept(control, BearerToken.interceptor()))
+                        .build()
+                        .start();
         health.setStatus("", ServingStatus.SERVING);
-        LocalGateways.register(server.getPort(), secret, control);
+        LocalGateways.register(controlServer.getPort(), controlToken, control);
     }
 
     private static Thread daemon(Runnable r, String name) {
@@ -71,23 +122,44 @@ public final class GatewayServer implements AutoCloseable {
         return t;
     }
 
+    /** The learner port. */
     public int port() {
         return server.getPort();
     }
 
+    /** The control endpoint's port (the model sink's). */
+    public int controlPort() {
+        return controlServer.getPort();
+    }
+
+    /** SHA-256 fingerprint of the control endpoint's certificate, for the sink to pin. */
+    public String controlFingerprint() {
+        return controlCertificate.fingerprint();
+    }
+
+    /** The credential the model sink presents at the control endpoint. */
+    public String controlToken() {
+        return controlToken;
+    }
+
     @Override
     public void close() {
-        LocalGateways.unregister(server.getPort(), secret, control);
+        LocalGateways.unregister(controlServer.getPort(), controlToken, control);
         health.enterTerminalState();
         state.closeAll();
-        server.shutdown();
+        for (Server s : new Server[] {server, controlServer}) {
+            s.shutdown();
+        }
         try {
-            if (!server.awaitTermination(2, TimeUnit.SECONDS)) {
-                server.shutdownNow();
-                server.awaitTermination(2, TimeUnit.SECONDS);
+            for (Server s : new Server[] {server, controlServer}) {
+                if (!s.awaitTermination(2, TimeUnit.SECONDS)) {
+                    s.shutdownNow();
+                    s.awaitTermination(2, TimeUnit.SECONDS);
+                }
             }
         } catch (InterruptedException e) {
             server.shutdownNow();
+            controlServer.shutdownNow();
             Thread.currentThread().interrupt();
         }
         executor.shutdownNow();

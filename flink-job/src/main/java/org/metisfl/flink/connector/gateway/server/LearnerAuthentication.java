@@ -3,10 +3,15 @@ package org.metisfl.flink.connector.gateway.server;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import org.metisfl.proto.v1.Credentials;
+import org.metisfl.transport.BearerToken;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-/** Checks the credentials every learner call carries (the learner id and its token). */
+/**
+ * Checks the credentials every learner call carries: the learner id, and its session token as call
+ * credentials ({@code authorization: Bearer}); the token field of the request is read only when the
+ * metadata is absent (older learners; deprecated).
+ */
 public final class LearnerAuthentication {
     private static final Logger LOG = LoggerFactory.getLogger(LearnerAuthentication.class);
 
@@ -18,7 +23,8 @@ public final class LearnerAuthentication {
 
     /** Null if the credentials are valid, else the UNAUTHENTICATED error to return. */
     public StatusRuntimeException check(Credentials c) {
-        String problem = tokens.check(c.getLearnerId(), c.getToken());
+        String token = BearerToken.current();
+        String problem = tokens.check(c.getLearnerId(), token != null ? token : c.getToken());
         if (problem == null) {
             return null;
         }

@@ -1,10 +1,12 @@
 package org.metisfl.flink.connector.gateway.server;
 
+import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
 import java.util.List;
 import java.util.Map;
+import org.metisfl.flink.connector.gateway.security.Admission;
 import org.metisfl.flink.connector.gateway.server.ModelBoard.ModelSnapshot;
 import org.metisfl.flink.model.GatewayEvent;
 import org.metisfl.proto.v1.Credentials;
@@ -17,11 +19,15 @@ import org.metisfl.proto.v1.LeaveRequest;
 import org.metisfl.proto.v1.LeaveResponse;
 import org.metisfl.proto.v1.ModelChunk;
 import org.metisfl.proto.v1.ModelHeader;
+import org.metisfl.proto.v1.RenewTokenRequest;
+import org.metisfl.proto.v1.RenewTokenResponse;
 import org.metisfl.proto.v1.StreamTasksRequest;
 import org.metisfl.proto.v1.SubmitEvaluationResponse;
 import org.metisfl.proto.v1.SubmitUpdateResponse;
 import org.metisfl.proto.v1.Task;
 import org.metisfl.proto.v1.UpdateChunk;
+import org.metisfl.transport.BearerToken;
+import org.metisfl.transport.PeerIdentity;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -34,9 +40,11 @@ public final class LearnerServiceImpl extends LearnerServiceGrpc.LearnerServiceI
     private static final int MAX_NAME_LENGTH = 256;
 
     private final GatewayState state;
+    private final Admission admission;
 
-    public LearnerServiceImpl(GatewayState state) {
+    public LearnerServiceImpl(GatewayState state, Admission admission) {
         this.state = state;
+        this.admission = admission;
     }
 
     @Override
@@ -55,6 +63,14 @@ public final class LearnerServiceImpl extends LearnerServiceGrpc.LearnerServiceI
             response.onError(LearnerStatus.invalid("example counts must not be negative"));
             return;
         }
+        String refused =
+                admission.admit(
+                        BearerToken.current(), PeerIdentity.current(), state.tokens().now());
+        if (refused != null) {
+            LOG.debug("Refused a join: {}", refused);
+            response.onError(Status.UNAUTHENTICATED.withDescription(refused).asRuntimeException());
+            return;
+        }
         String id = state.tokens().newLearnerId();
         state.declareExamples(id, request.getNumTrainingExamples());
         GatewayEvent e =
@@ -67,6 +83,7 @@ public final class LearnerServiceImpl extends LearnerServiceGrpc.LearnerServiceI
                 JoinResponse.newBuilder()
                         .setLearnerId(id)
                         .setToken(state.tokens().tokenFor(id))
+                        .setTokenExpiresAtMs(state.tokens().expiresAtMs())
                         .setInitialModelRequested(state.board().initialModelWanted())
                         .setMaxMessageBytes(state.config().maxMessageBytes())
                         .build();
@@ -200,6 +217,7 @@ public final class LearnerServiceImpl extends LearnerServiceGrpc.LearnerServiceI
             return;
         }
         String learner = request.getCredentials().getLearnerId();
+        state.tokens().revoke(learner);
         state.queue()
                 .offer(
                         List.of(
@@ -209,6 +227,22 @@ public final class LearnerServiceImpl extends LearnerServiceGrpc.LearnerServiceI
                         null);
         state.disconnect(learner);
         response.onNext(LeaveResponse.getDefaultInstance());
+        response.onCompleted();
+    }
+
+    @Override
+    public void renewToken(RenewTokenRequest request, StreamObserver<RenewTokenResponse> response) {
+        StatusRuntimeException denied =
+                authenticate(Credentials.newBuilder().setLearnerId(request.getLearnerId()).build());
+        if (denied != null) {
+            response.onError(denied);
+            return;
+        }
+        response.onNext(
+                RenewTokenResponse.newBuilder()
+                        .setToken(state.tokens().tokenFor(request.getLearnerId()))
+                        .setTokenExpiresAtMs(state.tokens().expiresAtMs())
+                        .build());
         response.onCompleted();
     }
 

@@ -46,6 +46,15 @@ public final class LocalGateways {
         return true;
     }
 
+    /** The control ports of the gateways running in this JVM (diagnostics and tests). */
+    public static java.util.Set<Integer> controlPorts() {
+        java.util.Set<Integer> ports = new java.util.TreeSet<>();
+        for (String k : RUNNING.keySet()) {
+            ports.add(Integer.parseInt(k.substring(0, k.indexOf('/'))));
+        }
+        return ports;
+    }
+
     private static String key(int port, String secret) {
         return port + "/" + secret;
     }

@@ -1,40 +1,49 @@
 package org.metisfl.flink.connector.gateway.server;
 
 import java.nio.charset.StandardCharsets;
-import java.security.GeneralSecurityException;
-import java.security.MessageDigest;
 import java.security.SecureRandom;
+import java.time.Duration;
+import java.time.Instant;
 import java.util.Base64;
 import java.util.HexFormat;
-import javax.crypto.Mac;
-import javax.crypto.spec.SecretKeySpec;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.LongSupplier;
+import org.metisfl.transport.SignedToken;
 
 /**
- * Issues learner ids and tokens, and checks them. A token is an HMAC of the learner id under the
- * federation's secret, so every gateway (and a restored job) verifies tokens without a registry.
+ * Issues learner ids and session tokens, and checks them. A token is signed (HMAC-SHA256) with a
+ * key derived from the federation's secret for this purpose alone, names its learner and expires,
+ * so every gateway (and a restored job) verifies tokens without a registry, and neither a token nor
+ * the job's control credential (derived for another purpose) reveals the secret.
  */
 public final class TokenAuthority {
     private static final SecureRandom RANDOM = new SecureRandom();
     private static final String PREFIX = "learner-";
+    static final String LEARNER_PURPOSE = "mfl-learner-v1";
+    static final String CONTROL_PURPOSE = "mfl-control-v1";
 
-    private final byte[] key;
+    private final SignedToken tokens;
+    private final String controlToken;
+    private final Duration lifetime;
+    private final LongSupplier clock;
+    private final Set<String> revoked = ConcurrentHashMap.newKeySet();
 
-    /** One Mac per thread: creating one per call cost 6% of the gateway's CPU at 1K learners. */
-    private final ThreadLocal<Mac> mac;
-
+    /** Tokens valid for an hour, on the system clock. */
     public TokenAuthority(String secret) {
-        this.key = secret.getBytes(StandardCharsets.UTF_8);
-        this.mac =
-                ThreadLocal.withInitial(
-                        () -> {
-                            try {
-                                Mac m = Mac.getInstance("HmacSHA256");
-                                m.init(new SecretKeySpec(key, "HmacSHA256"));
-                                return m;
-                            } catch (GeneralSecurityException e) {
-                                throw new IllegalStateException("HmacSHA256 unavailable", e);
-                            }
-                        });
+        this(secret, Duration.ofHours(1), System::currentTimeMillis);
+    }
+
+    public TokenAuthority(String secret, Duration lifetime, LongSupplier clock) {
+        byte[] key = secret.getBytes(StandardCharsets.UTF_8);
+        this.tokens = SignedToken.forPurpose(LEARNER_PURPOSE, key);
+        this.controlToken =
+                Base64.getUrlEncoder()
+                        .withoutPadding()
+                        .encodeToString(SignedToken.derive(key, CONTROL_PURPOSE));
+        this.lifetime = lifetime;
+        this.clock = clock;
     }
 
     /** A fresh random secret for a new federation. */
@@ -50,9 +59,42 @@ public final class TokenAuthority {
         return PREFIX + HexFormat.of().formatHex(b);
     }
 
+    /** A session token for {@code learnerId}, valid from now for the configured lifetime. */
     public String tokenFor(String learnerId) {
-        byte[] h = mac.get().doFinal(learnerId.getBytes(StandardCharsets.UTF_8));
-        return Base64.getUrlEncoder().withoutPadding().encodeToString(h);
+        return tokens.sign(Map.of("sub", learnerId), expiryFromNow());
+    }
+
+    /** The gateway's clock. */
+    public Instant now() {
+        return Instant.ofEpochMilli(clock.getAsLong());
+    }
+
+    /** When a token issued now expires (ms since the epoch). */
+    public long expiresAtMs() {
+        return expiryFromNow().toEpochMilli();
+    }
+
+    private Instant expiryFromNow() {
+        return Instant.ofEpochSecond(
+                Instant.ofEpochMilli(clock.getAsLong()).plus(lifetime).getEpochSecond());
+    }
+
+    /**
+     * The credential the job's model sink presents at a gateway's control endpoint: derived from
+     * the secret, so a learner token can never pass for it (nor the other way round).
+     */
+    public String controlToken() {
+        return controlToken;
+    }
+
+    /** The learner left: its tokens are refused from now on, at this gateway. */
+    public void revoke(String learnerId) {
+        revoked.add(learnerId);
+    }
+
+    /** The learners whose tokens were revoked, for the gateway's checkpoint. */
+    public Set<String> revoked() {
+        return Set.copyOf(revoked);
     }
 
     /** Null if the credentials are valid, else the reason they are not. */
@@ -63,13 +105,21 @@ public final class TokenAuthority {
         if (!learnerId.startsWith(PREFIX) || learnerId.length() != PREFIX.length() + 16) {
             return "unknown learner '" + learnerId + "': call Join to register";
         }
-        byte[] expected = tokenFor(learnerId).getBytes(StandardCharsets.UTF_8);
-        byte[] given = token.getBytes(StandardCharsets.UTF_8);
-        if (!MessageDigest.isEqual(expected, given)) {
+        Map<String, String> claims;
+        try {
+            claims = tokens.verify(token, Instant.ofEpochMilli(clock.getAsLong()));
+        } catch (SignedToken.InvalidTokenException e) {
             return "invalid token for learner '"
                     + learnerId
-                    + "': use the token Join returned,"
-                    + " or Join again";
+                    + "' ("
+                    + e.getMessage()
+                    + "): use the token Join or RenewToken returned, or Join again";
+        }
+        if (!learnerId.equals(claims.get("sub"))) {
+            return "the token was issued to another learner than '" + learnerId + "'";
+        }
+        if (revoked.contains(learnerId)) {
+            return "learner '" + learnerId + "' left the federation: Join again to take part";
         }
         return null;
     }

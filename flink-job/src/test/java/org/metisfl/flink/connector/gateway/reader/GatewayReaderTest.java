@@ -19,6 +19,7 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.metisfl.flink.config.FederationConfig;
 import org.metisfl.flink.config.GatewayOptions;
+import org.metisfl.flink.connector.gateway.security.GatewaySecurity;
 import org.metisfl.flink.connector.gateway.server.LocalGateways;
 import org.metisfl.flink.connector.gateway.server.TokenAuthority;
 import org.metisfl.flink.connector.gateway.split.GatewaySplit;
@@ -41,8 +42,10 @@ class GatewayReaderTest {
     private final AtomicLong clock = new AtomicLong(1_000_000);
     private final TestingReaderContext context = new TestingReaderContext();
     private final RecordingOutput output = new RecordingOutput();
+    private static final String CONTROL = new TokenAuthority(SECRET).controlToken();
     private GatewayReader reader;
     private ManagedChannel channel;
+    private int learnerPort;
 
     /** Flink's testing output, also keeping the watermarks the reader emits. */
     private static final class RecordingOutput extends TestingReaderOutput<GatewayEvent> {
@@ -57,16 +60,28 @@ class GatewayReaderTest {
     private GatewayReader start(String... keyValues) {
         Map<String, String> settings = new HashMap<>();
         settings.put("gateway.host", "127.0.0.1");
-        settings.put("gateway.port", "0");
+        learnerPort = freePort();
+        settings.put("gateway.port", Integer.toString(learnerPort));
         for (int i = 0; i < keyValues.length; i += 2) {
             settings.put(keyValues[i], keyValues[i + 1]);
         }
         reader =
                 new GatewayReader(
-                        context, GatewayOptions.from(FederationConfig.of(settings)), clock::get);
+                        context,
+                        GatewayOptions.from(FederationConfig.of(settings)),
+                        GatewaySecurity.insecureForDevelopment(),
+                        clock::get);
         reader.start();
         reader.addSplits(List.of(new GatewaySplit(0, SECRET)));
         return reader;
+    }
+
+    private static int freePort() {
+        try (java.net.ServerSocket s = new java.net.ServerSocket(0)) {
+            return s.getLocalPort();
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
     }
 
     @AfterEach
@@ -94,8 +109,14 @@ class GatewayReaderTest {
         throw new AssertionError(kind + " was never emitted; got " + output.getEmittedRecords());
     }
 
+    /** The announced control port (the learner port is {@link #learnerPort}). */
     private int announcedPort() throws InterruptedException {
         return pollUntil(GatewayEvent.Kind.ANNOUNCE).port;
+    }
+
+    private int learnerPortOnceAnnounced() throws InterruptedException {
+        announcedPort();
+        return learnerPort;
     }
 
     private ListenableFuture<JoinResponse> join(int port) {
@@ -105,7 +126,7 @@ class GatewayReaderTest {
     }
 
     private static DirectiveHeader.Builder directive() {
-        return DirectiveHeader.newBuilder().setSecret(SECRET).setModelVersion(-1).setNumShards(2);
+        return DirectiveHeader.newBuilder().setModelVersion(-1).setNumShards(2);
     }
 
     @Test
@@ -115,8 +136,13 @@ class GatewayReaderTest {
         GatewayEvent announce = pollUntil(GatewayEvent.Kind.ANNOUNCE);
         assertThat(announce.gateway).isZero();
         assertThat(announce.host).isEqualTo("127.0.0.1");
-        assertThat(announce.port).isPositive();
-        assertThat(announce.secret).isEqualTo(SECRET);
+        assertThat(announce.port).as("its control endpoint, apart from learners").isPositive();
+        assertThat(announce.port).isNotEqualTo(learnerPort);
+        assertThat(announce.secret)
+                .as("the control credential, derived: never the federation secret")
+                .isEqualTo(CONTROL)
+                .isNotEqualTo(SECRET);
+        assertThat(announce.controlFingerprint).hasSize(64);
         assertThat(announce.stamp).isEqualTo(clock.get());
     }
 
@@ -134,7 +160,7 @@ class GatewayReaderTest {
                         .setQuorum(1)
                         .setDeadlineUnixMs(9_999_999)
                         .build();
-        assertThat(LocalGateways.deliver(port, SECRET, directive().setPlan(plan).build(), null))
+        assertThat(LocalGateways.deliver(port, CONTROL, directive().setPlan(plan).build(), null))
                 .isTrue();
         output.clearEmittedRecords();
         reader.pollNext(output);
@@ -152,7 +178,7 @@ class GatewayReaderTest {
     @Test
     void aLearnerIsAnsweredOnlyOnceTheCheckpointHoldingItsJoinCompletes() throws Exception {
         start("job.checkpoint-interval", "1 s");
-        ListenableFuture<JoinResponse> answer = join(announcedPort());
+        ListenableFuture<JoinResponse> answer = join(learnerPortOnceAnnounced());
         GatewayEvent joined = pollUntil(GatewayEvent.Kind.JOINED);
         assertThat(joined.learnerName).isEqualTo("alice");
         assertThat(joined.numExamples).isEqualTo(5);
@@ -171,7 +197,7 @@ class GatewayReaderTest {
     @Test
     void withoutCheckpointsALearnerIsAnsweredOnceWhatItSentIsEmitted() throws Exception {
         start("job.checkpoint-interval", "0 ms");
-        ListenableFuture<JoinResponse> answer = join(announcedPort());
+        ListenableFuture<JoinResponse> answer = join(learnerPortOnceAnnounced());
         GatewayEvent joined = pollUntil(GatewayEvent.Kind.JOINED);
         assertThat(answer.get(10, TimeUnit.SECONDS).getLearnerId()).isEqualTo(joined.learnerId);
     }
@@ -182,7 +208,7 @@ class GatewayReaderTest {
         int port = announcedPort();
         LocalGateways.deliver(
                 port,
-                SECRET,
+                CONTROL,
                 directive().setFinished(true).setFinishReason("completed 1 rounds").build(),
                 null);
         assertThat(reader.pollNext(output)).isEqualTo(InputStatus.NOTHING_AVAILABLE);

@@ -18,6 +18,8 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.metisfl.flink.config.FederationConfig;
 import org.metisfl.flink.config.GatewayOptions;
+import org.metisfl.flink.connector.gateway.security.Admission;
+import org.metisfl.flink.connector.gateway.security.GatewaySecurity;
 import org.metisfl.proto.v1.Credentials;
 import org.metisfl.proto.v1.DType;
 import org.metisfl.proto.v1.LearnerServiceGrpc;
@@ -46,7 +48,12 @@ class SubmitUpdateFlowControlTest {
         String name = InProcessServerBuilder.generateName();
         server =
                 InProcessServerBuilder.forName(name)
-                        .addService(new LearnerServiceImpl(state))
+                        .addService(
+                                new LearnerServiceImpl(
+                                        state,
+                                        new Admission(
+                                                GatewaySecurity.insecureForDevelopment(),
+                                                Map.of())))
                         .build()
                         .start();
         channel = InProcessChannelBuilder.forName(name).build();

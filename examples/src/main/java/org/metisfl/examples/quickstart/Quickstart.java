@@ -147,14 +147,6 @@ public final class Quickstart {
             int eq = kv.indexOf('=');
             overrides.put(kv.substring(0, eq).trim(), kv.substring(eq + 1).trim());
         }
-        if (!args.learner.equals("java") && !overrides.containsKey("security.insecure")) {
-            // The Python learner library does not speak TLS yet (docs/how-to/security.md).
-            System.out.println(
-                    "Python learners: the learner port runs in PLAINTEXT with open admission"
-                            + " (the Python library has no TLS yet)");
-            overrides.put("security.insecure", "true");
-            overrides.put("security.admission", "open");
-        }
         FederationConfig config = FederationConfigLoader.load(args.federation, overrides);
         Map<String, String> security = config.security().toMap();
         if (!"true".equalsIgnoreCase(security.get("security.insecure"))
@@ -199,10 +191,8 @@ public final class Quickstart {
                         "--alpha",
                         args.alpha,
                         "--batch-size",
-                        Integer.toString(config.trainBatchSize()),
-                        // The quickstart's learner port is plaintext; the Python library
-                        // defaults to TLS.
-                        "--insecure"));
+                        Integer.toString(config.trainBatchSize())));
+        cmd.addAll(learnerSecurityArgs(config));
         if (args.trainLimit != null) {
             cmd.addAll(List.of("--train-limit", args.trainLimit));
         }

@@ -381,7 +381,7 @@ class LearnerSession:
                 "gateway %s refused to let learner '%s' join: %s; check the federation's"
                 " configuration" % (self._channels.address(), self.name, describe(r.error))
             ) from None
-        self._credentials = pb.Credentials(learner_id=response.learner_id, token=response.token)
+        self._credentials = pb.Credentials(learner_id=response.learner_id)
         self._set_token(response.token, getattr(response, "token_expires_at_ms", 0))
         self._max_message_bytes = response.max_message_bytes
         LOG.info(
@@ -424,9 +424,6 @@ class LearnerSession:
             # Try again at the next call, but not in a tight loop.
             self._token_issued_at_ms = int(self._wall_clock() * 1000) - 1
             return
-        self._credentials = pb.Credentials(
-            learner_id=self._credentials.learner_id, token=response.token
-        )
         self._set_token(response.token, response.token_expires_at_ms)
         LOG.info("renewed the session token of learner %s", self._credentials.learner_id)
 

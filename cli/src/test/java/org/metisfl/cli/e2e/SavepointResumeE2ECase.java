@@ -53,7 +53,8 @@ class SavepointResumeE2ECase {
         Path fed = E2E.federationFile(work, "resumable", s);
         String jobId = E2E.submit(cluster, work, fed);
 
-        // An observer with credentials to read the model, which leaves at once (no participant).
+        // An observer with credentials to read the model: it never opens a task stream, so it is
+        // never drawn as a participant; its token stays valid across the savepoint and resume.
         RawLearner observer = E2E.rawLearner(gateway);
         E2E.await(
                 Duration.ofSeconds(60),
@@ -62,7 +63,6 @@ class SavepointResumeE2ECase {
                     observer.join("observer", 1);
                     return true;
                 });
-        observer.leave();
 
         try (LearnerFleet fleet = new LearnerFleet(List.of(gateway), SIZE, EXAMPLES, 50)) {
             fleet.models.forEach(m -> m.holdAt(STOP_ROUND));
@@ -103,6 +103,7 @@ class SavepointResumeE2ECase {
                         return true;
                     });
             assertThat(after[0].version()).isEqualTo(before.version());
+            observer.leave();
             assertThat(after[0].sha256())
                     .as("global model before the stop and after the resume")
                     .isEqualTo(before.sha256());

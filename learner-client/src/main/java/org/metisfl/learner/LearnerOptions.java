@@ -2,6 +2,8 @@ package org.metisfl.learner;
 
 import java.time.Duration;
 import java.util.Objects;
+import java.util.Optional;
+import org.metisfl.crypto.KeyBundle;
 import org.metisfl.transport.TransportSecurity;
 
 /**
@@ -30,6 +32,7 @@ public final class LearnerOptions {
     private final Duration keepAliveTime;
     private final TransportSecurity transportSecurity;
     private final String enrollmentToken;
+    private final KeyBundle keyBundle;
 
     private LearnerOptions(Builder b) {
         this.callTimeout = b.callTimeout;
@@ -41,6 +44,7 @@ public final class LearnerOptions {
         this.keepAliveTime = b.keepAliveTime;
         this.transportSecurity = b.transportSecurity;
         this.enrollmentToken = b.enrollmentToken;
+        this.keyBundle = b.keyBundle;
     }
 
     public static Builder builder() {
@@ -113,6 +117,18 @@ public final class LearnerOptions {
         return java.util.Optional.ofNullable(enrollmentToken);
     }
 
+    /**
+     * The federation's CKKS key bundle (secure aggregation, shared-key mode), if the learner joins
+     * a federation with {@code secure-aggregation: ckks}: updates are then encrypted before they
+     * leave the learner and the global model is decrypted before the adapter sees it. Join fails
+     * with a {@link LearnerException} naming the difference when the bundle does not match the
+     * federation's backend and parameters, when a CKKS federation is joined without one, or when a
+     * plaintext federation is joined with one.
+     */
+    public Optional<KeyBundle> keyBundle() {
+        return Optional.ofNullable(keyBundle);
+    }
+
     /** A builder that starts from these options. */
     public Builder toBuilder() {
         return new Builder()
@@ -124,7 +140,8 @@ public final class LearnerOptions {
                 .maxChunkBytes(maxChunkBytes)
                 .keepAliveTime(keepAliveTime)
                 .transportSecurity(transportSecurity)
-                .enrollmentToken(enrollmentToken);
+                .enrollmentToken(enrollmentToken)
+                .keyBundle(keyBundle);
     }
 
     @Override
@@ -145,6 +162,14 @@ public final class LearnerOptions {
                 + keepAliveTime
                 + ", transport="
                 + transportSecurity.describe()
+                + (keyBundle == null
+                        ? ""
+                        : ", keyBundle="
+                                + keyBundle.backendId()
+                                + "/"
+                                + keyBundle.preset()
+                                + " key "
+                                + keyBundle.keyId())
                 + "}";
     }
 
@@ -160,6 +185,7 @@ public final class LearnerOptions {
         private TransportSecurity transportSecurity =
                 TransportSecurity.builder().mode(TransportSecurity.Mode.TLS).build();
         private String enrollmentToken;
+        private KeyBundle keyBundle;
 
         Builder() {}
 
@@ -218,6 +244,16 @@ public final class LearnerOptions {
                     enrollmentToken == null || enrollmentToken.isBlank()
                             ? null
                             : enrollmentToken.trim();
+            return this;
+        }
+
+        /**
+         * The federation's key bundle for secure aggregation ({@code KeyBundle.load(dir.resolve(
+         * KeyBundle.SECRET_FILE))}, written by {@code metisfl keys generate}); null (the default)
+         * for a plaintext federation.
+         */
+        public Builder keyBundle(KeyBundle keyBundle) {
+            this.keyBundle = keyBundle;
             return this;
         }
 

@@ -24,6 +24,11 @@ final class FakeAdapter implements ModelAdapter {
         this.weights = weights;
     }
 
+    /** A model of these tensors. */
+    static FakeAdapter of(List<NamedTensor> weights) {
+        return new FakeAdapter(weights);
+    }
+
     /** Three tensors of odd sizes: 23 floats, 92 bytes. */
     static FakeAdapter small() {
         return new FakeAdapter(model(0f));

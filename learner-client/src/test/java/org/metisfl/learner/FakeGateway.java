@@ -20,6 +20,7 @@ import java.util.function.Function;
 import org.metisfl.learner.internal.TensorCodec;
 import org.metisfl.learner.task.NamedTensor;
 import org.metisfl.proto.v1.Credentials;
+import org.metisfl.proto.v1.Encryption;
 import org.metisfl.proto.v1.EvaluationReport;
 import org.metisfl.proto.v1.GetModelRequest;
 import org.metisfl.proto.v1.JoinRequest;
@@ -58,6 +59,14 @@ final class FakeGateway extends LearnerServiceGrpc.LearnerServiceImplBase implem
     volatile int maxMessageBytes;
     volatile long modelVersion;
     volatile List<NamedTensor> model = FakeAdapter.model(10f);
+
+    /** Secure aggregation: announced at join when set (null: a plaintext federation). */
+    volatile Encryption encryption;
+
+    /** When set, served in place of {@link #model}: an encrypted model's header and data. */
+    volatile ModelHeader encryptedModelHeader;
+
+    volatile ByteString encryptedModelData;
 
     /** Decides an upload from its header: null accepts, a status fails the call. */
     volatile Function<UpdateHeader, Status> submitVerdict = header -> null;
@@ -167,13 +176,16 @@ final class FakeGateway extends LearnerServiceGrpc.LearnerServiceImplBase implem
         joins.add(request);
         int n = joins.size();
         validTokens.add("token-" + n);
-        observer.onNext(
+        JoinResponse.Builder response =
                 JoinResponse.newBuilder()
                         .setLearnerId("learner-" + n)
                         .setToken("token-" + n)
                         .setInitialModelRequested(initialModelRequested)
-                        .setMaxMessageBytes(maxMessageBytes)
-                        .build());
+                        .setMaxMessageBytes(maxMessageBytes);
+        if (encryption != null) {
+            response.setEncryption(encryption);
+        }
+        observer.onNext(response.build());
         observer.onCompleted();
     }
 
@@ -204,6 +216,16 @@ final class FakeGateway extends LearnerServiceGrpc.LearnerServiceImplBase implem
             return;
         }
         getModelCalls.incrementAndGet();
+        if (encryptedModelHeader != null) {
+            observer.onNext(ModelChunk.newBuilder().setHeader(encryptedModelHeader).build());
+            ByteString data = encryptedModelData;
+            // Chunks that cut through shards and ciphertexts.
+            for (ByteString chunk : TensorCodec.chunks(data, 10_007)) {
+                observer.onNext(ModelChunk.newBuilder().setData(chunk).build());
+            }
+            observer.onCompleted();
+            return;
+        }
         TensorCodec.EncodedModel encoded = TensorCodec.encode(model);
         observer.onNext(
                 ModelChunk.newBuilder()
@@ -264,7 +286,12 @@ final class FakeGateway extends LearnerServiceGrpc.LearnerServiceImplBase implem
                 if (failed) {
                     return;
                 }
-                long expected = TensorCodec.totalBytes(header.getTensorsList());
+                long expected =
+                        header.hasEncryption()
+                                ? header.getEncryption().getShardBytesList().stream()
+                                        .mapToLong(Long::longValue)
+                                        .sum()
+                                : TensorCodec.totalBytes(header.getTensorsList());
                 if (data.size() != expected) {
                     observer.onError(
                             Status.INVALID_ARGUMENT

@@ -1,5 +1,6 @@
 package org.metisfl.learner.internal;
 
+import com.google.protobuf.ByteString;
 import io.grpc.CallCredentials;
 import io.grpc.Context;
 import io.grpc.ManagedChannel;
@@ -34,6 +35,7 @@ import org.metisfl.learner.task.NamedTensor;
 import org.metisfl.learner.task.TrainResult;
 import org.metisfl.learner.task.TrainTask;
 import org.metisfl.proto.v1.Credentials;
+import org.metisfl.proto.v1.Encryption;
 import org.metisfl.proto.v1.EvaluationReport;
 import org.metisfl.proto.v1.GetModelRequest;
 import org.metisfl.proto.v1.JoinRequest;
@@ -48,6 +50,7 @@ import org.metisfl.proto.v1.RenewTokenResponse;
 import org.metisfl.proto.v1.StreamTasksRequest;
 import org.metisfl.proto.v1.SubmitUpdateResponse;
 import org.metisfl.proto.v1.Task;
+import org.metisfl.proto.v1.TensorSpec;
 import org.metisfl.proto.v1.UpdateHeader;
 import org.metisfl.transport.BearerToken;
 import org.slf4j.Logger;
@@ -119,6 +122,9 @@ public final class LearnerSession implements AutoCloseable {
     private boolean everAnswered;
     private final RecentIds completed = new RecentIds(4096);
     private long loadedModelVersion = -1;
+
+    /** Set at join when the federation aggregates with CKKS; null for plaintext. */
+    private SecureAggregation secure;
 
     private int roundsTrained;
     private int updatesDropped;
@@ -340,14 +346,32 @@ public final class LearnerSession implements AutoCloseable {
                         ? Math.max(1, tokenExpiresAtMs - System.currentTimeMillis())
                         : Long.MAX_VALUE;
         maxMessageBytes = response.getMaxMessageBytes();
+        try {
+            secure =
+                    SecureAggregation.atJoin(
+                            options.keyBundle().orElse(null),
+                            response.hasEncryption() ? response.getEncryption() : null,
+                            String.valueOf(channels.address()));
+        } catch (IllegalStateException e) {
+            // Joined, so run() leaves again before it throws.
+            throw new LearnerException(e.getMessage());
+        }
         LOG.info(
                 "joined the federation at {} as learner {} ('{}', {} training and {} test"
-                        + " examples)",
+                        + " examples{})",
                 channels.address(),
                 response.getLearnerId(),
                 name,
                 request.getNumTrainingExamples(),
-                request.getNumTestExamples());
+                request.getNumTestExamples(),
+                secure == null
+                        ? ""
+                        : "; secure aggregation: "
+                                + secure.keys().backendId()
+                                + " "
+                                + secure.keys().preset()
+                                + ", key "
+                                + secure.keys().keyId());
         if (response.getInitialModelRequested()) {
             uploadInitialModel();
         }
@@ -704,7 +728,7 @@ public final class LearnerSession implements AutoCloseable {
         }
         // The adapter now holds local weights, no longer any global model.
         loadedModelVersion = -1;
-        EncodedModel model = TensorCodec.encode(weights);
+        Upload model = upload(weights);
         String work =
                 trainTask.localSteps() > 0
                         ? result.numCompletedBatches() + " local steps"
@@ -789,7 +813,7 @@ public final class LearnerSession implements AutoCloseable {
 
     private void uploadInitialModel() {
         List<NamedTensor> weights = adapterCall("getWeights", 0, adapter::getWeights);
-        EncodedModel model = TensorCodec.encode(weights);
+        Upload model = upload(weights);
         try {
             String outcome =
                     submitUpdate(
@@ -833,7 +857,7 @@ public final class LearnerSession implements AutoCloseable {
             long numCompletedBatches,
             Map<String, Double> metrics,
             Boolean unclipped,
-            EncodedModel model) {
+            Upload model) {
         int chunkBytes = chunkBytes();
         SubmitUpdateResponse response =
                 call(
@@ -854,17 +878,39 @@ public final class LearnerSession implements AutoCloseable {
                             if (unclipped != null) {
                                 header.setUnclipped(unclipped);
                             }
+                            if (model.encryption() != null) {
+                                header.setEncryption(model.encryption());
+                            }
                             renewTokenIfDue();
                             return UpdateUpload.run(
                                     channels.channel(),
                                     callCredentials,
                                     header.build(),
-                                    model.chunks(chunkBytes),
+                                    TensorCodec.chunks(model.data(), chunkBytes),
                                     options.transferTimeout());
                         });
         return response.getStatus() == SubmitUpdateResponse.Status.DUPLICATE
                 ? "duplicate (already accepted)"
                 : "accepted";
+    }
+
+    /** An update's wire form: plaintext specs, data bytes, and their encryption (or null). */
+    private record Upload(List<TensorSpec> specs, ByteString data, Encryption encryption) {}
+
+    /** Encodes an update, encrypting it shard by shard in a CKKS federation. */
+    private Upload upload(List<NamedTensor> weights) {
+        if (secure == null) {
+            EncodedModel model = TensorCodec.encode(weights);
+            return new Upload(model.specs(), model.data(), null);
+        }
+        long start = nanoTime.getAsLong();
+        SecureAggregation.EncryptedModel model = secure.encrypt(weights);
+        LOG.debug(
+                "encrypted the update into {} shards, {} bytes, in {} ms",
+                model.encryption().getShardBytesCount(),
+                model.data().size(),
+                (nanoTime.getAsLong() - start) / 1_000_000);
+        return new Upload(model.specs(), model.data(), model.encryption());
     }
 
     /** Chunk size: the configured bound, and 64 KiB below the gateway's message limit. */
@@ -930,9 +976,36 @@ public final class LearnerSession implements AutoCloseable {
                 throw protocolError("sent model data before the model header");
             }
             ModelHeader header = first.getHeader();
-            TensorCodec.Assembler assembler;
+            if (header.hasEncryption() && secure == null) {
+                throw protocolError(
+                        "sent an encrypted model (version "
+                                + header.getModelVersion()
+                                + ") to a learner that joined a plaintext federation");
+            }
+            if (!header.hasEncryption() && secure != null && header.getModelVersion() > 0) {
+                throw protocolError(
+                        "sent a plaintext model (version "
+                                + header.getModelVersion()
+                                + ") in a federation with secure aggregation");
+            }
             try {
-                assembler = TensorCodec.assembler(header.getTensorsList(), header.getTotalBytes());
+                if (header.hasEncryption()) {
+                    SecureAggregation.Decryptor decryptor =
+                            secure.decryptor(
+                                    header.getTensorsList(),
+                                    header.getTotalBytes(),
+                                    header.getEncryption());
+                    while (chunks.hasNext()) {
+                        ModelChunk chunk = chunks.next();
+                        if (!chunk.hasData()) {
+                            throw protocolError("sent a second model header in one download");
+                        }
+                        decryptor.append(chunk.getData());
+                    }
+                    return new DownloadedModel(header.getModelVersion(), decryptor.finish());
+                }
+                TensorCodec.Assembler assembler =
+                        TensorCodec.assembler(header.getTensorsList(), header.getTotalBytes());
                 while (chunks.hasNext()) {
                     ModelChunk chunk = chunks.next();
                     if (!chunk.hasData()) {
@@ -941,6 +1014,18 @@ public final class LearnerSession implements AutoCloseable {
                     assembler.append(chunk.getData());
                 }
                 return new DownloadedModel(header.getModelVersion(), assembler.finish());
+            } catch (SecureAggregation.DecryptionFailed e) {
+                throw new LearnerException(
+                        "could not decrypt the global model (version "
+                                + header.getModelVersion()
+                                + ") from gateway "
+                                + channels.address()
+                                + ": "
+                                + e.getMessage()
+                                + "; every learner of the federation needs the same key bundle"
+                                + " (the ckks-secret.key that 'metisfl keys generate' wrote for"
+                                + " it)",
+                        e);
             } catch (IllegalArgumentException e) {
                 throw protocolError(
                         "sent a malformed model (version "

@@ -42,6 +42,26 @@ public final class TensorCodec {
 
     /** Encodes tensors as specs plus their concatenated little-endian float32 bytes. */
     public static EncodedModel encode(List<NamedTensor> tensors) {
+        List<TensorSpec> specs = specs(tensors);
+        long total = totalBytes(specs);
+        byte[] bytes = new byte[(int) total];
+        ByteBuffer buffer = ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN);
+        int offset = 0;
+        for (NamedTensor t : tensors) {
+            buffer.position(offset);
+            buffer.asFloatBuffer().put(t.values());
+            offset += t.size() * Float.BYTES;
+        }
+        // The array is never written again, so sharing it with the ByteString is safe.
+        return new EncodedModel(specs, UnsafeByteOperations.unsafeWrap(bytes));
+    }
+
+    /**
+     * The tensor specs of a model, validated: unique names, at most 2 GiB of values.
+     *
+     * @throws IllegalArgumentException naming the offending tensor
+     */
+    public static List<TensorSpec> specs(List<NamedTensor> tensors) {
         List<TensorSpec> specs = new ArrayList<>(tensors.size());
         Set<String> names = new HashSet<>();
         long total = 0;
@@ -61,16 +81,7 @@ public final class TensorCodec {
             total += (long) t.size() * Float.BYTES;
         }
         checkModelSize(total);
-        byte[] bytes = new byte[(int) total];
-        ByteBuffer buffer = ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN);
-        int offset = 0;
-        for (NamedTensor t : tensors) {
-            buffer.position(offset);
-            buffer.asFloatBuffer().put(t.values());
-            offset += t.size() * Float.BYTES;
-        }
-        // The array is never written again, so sharing it with the ByteString is safe.
-        return new EncodedModel(specs, UnsafeByteOperations.unsafeWrap(bytes));
+        return specs;
     }
 
     /** Decodes specs plus concatenated little-endian bytes into named tensors. */

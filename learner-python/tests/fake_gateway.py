@@ -51,6 +51,7 @@ class FakeGateway:
         self.token_lifetime_ms = token_lifetime_ms
         self.bearers = []  # (method, bearer token or None) of every call, in order
         self.renewals = 0
+        self.encryption = None  # pb.Encryption announced at join (secure aggregation), or None
         self._server = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
         handlers = {
             "Join": grpc.unary_unary_rpc_method_handler(
@@ -137,13 +138,16 @@ class FakeGateway:
         with self.lock:
             learner = "L%d" % (len(self.joins) + 1)
             self.joins.append(request)
-        return pb.JoinResponse(
+        response = pb.JoinResponse(
             learner_id=learner,
             token="token-" + learner,
             initial_model_requested=self.initial_model_requested,
             max_message_bytes=self.max_message_bytes,
             **self._expiry()
         )
+        if self.encryption is not None:
+            response.encryption.CopyFrom(self.encryption)
+        return response
 
     def _renew(self, request, context):
         self._record("RenewToken", context)

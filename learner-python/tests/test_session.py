@@ -15,6 +15,7 @@ from metisfl_learner import (
     NumpyModel,
     TrainResult,
 )
+from metisfl_learner._proto import pb
 from fake_gateway import FakeGateway, tensors
 
 SHAPES = [("0_W", (300, 250)), ("0_b", (250,))]  # 301,000 bytes: several chunks
@@ -139,6 +140,23 @@ def test_refuses_a_global_model_with_other_tensor_shapes_and_leaves(gateway):
     assert isinstance(error, ModelMismatchError)
     assert "tensor '0_W' has shape [300, 200] in the global model but [300, 250] here" in str(error)
     assert gateway.leaves == ["L1"]
+
+
+def test_refuses_a_ckks_federation_at_join_with_a_clear_message_and_leaves(gateway):
+    gateway.encryption = pb.Encryption(
+        backend_id="metisfl-ckks", parameter_hash="ab" * 32, preset="n13-q120", shard_size=65536
+    )
+    gateway.train(1)
+    t, result = run_learner(gateway, Shifter())
+    t.join(30)
+    error = result["error"]
+    assert isinstance(error, LearnerError)
+    assert "aggregates with secure aggregation (backend metisfl-ckks, preset n13-q120)" in str(
+        error
+    )
+    assert "the Python learner cannot encrypt updates" in str(error)
+    assert gateway.leaves == ["L1"]
+    assert not gateway.accepted
 
 
 def test_uploads_its_weights_when_the_federation_asks_for_an_initial_model(gateway):

@@ -384,6 +384,16 @@ class LearnerSession:
         self._credentials = pb.Credentials(learner_id=response.learner_id)
         self._set_token(response.token, getattr(response, "token_expires_at_ms", 0))
         self._max_message_bytes = response.max_message_bytes
+        if response.HasField("encryption"):
+            # Joined, so run() leaves again before it raises.
+            enc = response.encryption
+            raise LearnerError(
+                "the federation at %s aggregates with secure aggregation (backend %s, preset %s):"
+                " the Python learner cannot encrypt updates or decrypt the global model yet"
+                " (CKKS is in the Java learner only); join it with the Java learner"
+                " (--ckks-key DIR) or use a federation without secure-aggregation"
+                % (self._channels.address(), enc.backend_id, enc.preset)
+            )
         LOG.info(
             "joined the federation at %s as learner %s ('%s', %d training and %d test examples)",
             self._channels.address(),

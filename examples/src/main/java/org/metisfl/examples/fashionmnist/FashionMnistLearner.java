@@ -1,6 +1,9 @@
 package org.metisfl.examples.fashionmnist;
 
+import java.io.IOException;
 import java.io.PrintStream;
+import java.nio.file.Path;
+import org.metisfl.crypto.KeyBundle;
 import org.metisfl.learner.Learner;
 import org.metisfl.learner.LearnerException;
 import org.metisfl.learner.LearnerOptions;
@@ -57,6 +60,7 @@ public final class FashionMnistLearner {
         }
         try {
             LOG.info("Starting Fashion-MNIST learner: {}", args);
+            KeyBundle keys = args.ckksKey() == null ? null : loadKey(args.ckksKey());
             ModelAdapter adapter = adapterFor(args);
             try (Learner learner =
                     Learner.builder()
@@ -67,6 +71,7 @@ public final class FashionMnistLearner {
                                     LearnerOptions.builder()
                                             .transportSecurity(args.transport())
                                             .enrollmentToken(args.enrollmentToken())
+                                            .keyBundle(keys)
                                             .build())
                             .build()) {
                 LearnerSummary summary = learner.run();
@@ -79,6 +84,21 @@ public final class FashionMnistLearner {
         } catch (IllegalArgumentException e) {
             err.println("error: " + e.getMessage());
             return EXIT_USAGE;
+        }
+    }
+
+    private static KeyBundle loadKey(Path file) {
+        try {
+            KeyBundle keys = KeyBundle.load(file);
+            LOG.info(
+                    "CKKS key bundle {} ({} {}) from {}",
+                    keys.keyId(),
+                    keys.backendId(),
+                    keys.preset(),
+                    file);
+            return keys;
+        } catch (IOException e) {
+            throw new IllegalArgumentException("--ckks-key: cannot read " + file + ": " + e);
         }
     }
 

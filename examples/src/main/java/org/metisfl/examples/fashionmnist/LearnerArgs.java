@@ -46,6 +46,8 @@ public final class LearnerArgs {
               --cert FILE --key FILE  this learner's client certificate and key (mutual TLS)
               --enrollment-token T the operator's enrollment token (metisfl enroll create)
               --insecure           plaintext connection (local development only)
+              --ckks-key PATH      the federation's CKKS secret key (secure-aggregation: ckks):
+                                   its ckks-secret.key or the folder holding it
               --help               print this help and exit
             """
                     .formatted(FashionMnist.DEFAULT_DIR);
@@ -65,6 +67,7 @@ public final class LearnerArgs {
     private final boolean help;
     private final TransportSecurity transport;
     private final String enrollmentToken;
+    private final Path ckksKey;
 
     private LearnerArgs(Parser p) {
         this.gateways = List.copyOf(p.gateways);
@@ -82,6 +85,15 @@ public final class LearnerArgs {
         this.help = p.help;
         this.transport = p.transport();
         this.enrollmentToken = p.enrollmentToken;
+        this.ckksKey = p.ckksKey;
+    }
+
+    /**
+     * The CKKS secret key file ({@code --ckks-key}: the file, or {@code ckks-secret.key} in the
+     * folder given), or null for a plaintext federation.
+     */
+    public Path ckksKey() {
+        return ckksKey;
     }
 
     /** How the learner protects its connection (TLS by default). */
@@ -218,6 +230,7 @@ public final class LearnerArgs {
         private Path cert;
         private Path key;
         private String enrollmentToken;
+        private Path ckksKey;
 
         void parse(String[] args) {
             for (String arg : args) {
@@ -310,6 +323,7 @@ public final class LearnerArgs {
                 case "--cert" -> cert = Path.of(value);
                 case "--key" -> key = Path.of(value);
                 case "--enrollment-token" -> enrollmentToken = value;
+                case "--ckks-key" -> ckksKey = ckksKey(value);
                 default -> throw new AssertionError(flag);
             }
         }
@@ -365,7 +379,24 @@ public final class LearnerArgs {
                         "--ca",
                         "--cert",
                         "--key",
-                        "--enrollment-token");
+                        "--enrollment-token",
+                        "--ckks-key");
+
+        private static Path ckksKey(String value) {
+            Path path = Path.of(value);
+            if (java.nio.file.Files.isDirectory(path)) {
+                path = path.resolve(org.metisfl.crypto.KeyBundle.SECRET_FILE);
+            }
+            if (!java.nio.file.Files.isRegularFile(path)) {
+                throw new UsageException(
+                        "--ckks-key "
+                                + value
+                                + ": no such key file; give the federation's "
+                                + org.metisfl.crypto.KeyBundle.SECRET_FILE
+                                + " or the folder holding it ('metisfl keys generate --out DIR')");
+            }
+            return path;
+        }
 
         private static String gateway(String value) {
             int colon = value.lastIndexOf(':');

@@ -9,6 +9,29 @@ import org.junit.jupiter.api.Test;
 class LearnerArgsTest {
 
     @Test
+    void takesTheCkksSecretKeyAsItsFileOrTheFolderHoldingItAndRefusesAMissingOne(
+            @org.junit.jupiter.api.io.TempDir Path dir) throws Exception {
+        Path key = dir.resolve("ckks-secret.key");
+        java.nio.file.Files.write(key, new byte[] {1});
+
+        assertThat(LearnerArgs.parse("--gateway", "h:1").ckksKey()).isNull();
+        assertThat(LearnerArgs.parse("--gateway", "h:1", "--ckks-key", dir.toString()).ckksKey())
+                .isEqualTo(key);
+        assertThat(LearnerArgs.parse("--gateway", "h:1", "--ckks-key=" + key).ckksKey())
+                .isEqualTo(key);
+        assertThatThrownBy(
+                        () ->
+                                LearnerArgs.parse(
+                                        "--gateway",
+                                        "h:1",
+                                        "--ckks-key",
+                                        dir.resolve("nowhere").toString()))
+                .isInstanceOf(LearnerArgs.UsageException.class)
+                .hasMessageContaining("--ckks-key")
+                .hasMessageContaining("no such key file");
+    }
+
+    @Test
     void appliesDefaultsWhenOnlyAGatewayIsGiven() {
         LearnerArgs args = LearnerArgs.parse("--gateway", "localhost:50051");
 

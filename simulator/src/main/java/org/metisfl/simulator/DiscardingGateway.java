@@ -41,6 +41,8 @@ import org.metisfl.proto.v1.TensorSpec;
 import org.metisfl.proto.v1.TrainTask;
 import org.metisfl.proto.v1.UpdateChunk;
 import org.metisfl.proto.v1.UpdateHeader;
+import org.metisfl.transport.LeasedMessage;
+import org.metisfl.transport.ZeroCopyRequests;
 
 /**
  * A trivial learner gateway that speaks the learner contract and discards every update byte: the
@@ -105,7 +107,14 @@ public final class DiscardingGateway implements AutoCloseable {
                         .maxInboundMessageSize(config.maxMessageBytes)
                         .permitKeepAliveTime(10, TimeUnit.SECONDS)
                         .permitKeepAliveWithoutCalls(true)
-                        .addService(new Service());
+                        .addService(
+                                // Upload chunks parsed like the real gateway's: views of the
+                                // receive buffers, no copy (ZeroCopyRequests).
+                                ZeroCopyRequests.bind(
+                                        new Service().bindService(),
+                                        LearnerServiceGrpc.getSubmitUpdateMethod(),
+                                        UpdateChunk.DATA_FIELD_NUMBER,
+                                        this::receiveUpdate));
         if (config.directExecutor) {
             sb.directExecutor();
         } else {
@@ -265,6 +274,51 @@ public final class DiscardingGateway implements AutoCloseable {
         }
     }
 
+    /** Counts an upload's bytes and discards them. */
+    private StreamObserver<LeasedMessage<UpdateChunk>> receiveUpdate(
+            StreamObserver<SubmitUpdateResponse> response) {
+        return new StreamObserver<>() {
+            private UpdateHeader header;
+            private long bytes;
+
+            @Override
+            public void onNext(LeasedMessage<UpdateChunk> c) {
+                if (c.message().hasHeader()) {
+                    header = c.message().getHeader();
+                } else {
+                    bytes += c.bytesSize();
+                }
+            }
+
+            @Override
+            public void onError(Throwable t) {}
+
+            @Override
+            public void onCompleted() {
+                bytesReceived.addAndGet(bytes);
+                if (header == null || bytes != modelBytes) {
+                    rejected.incrementAndGet();
+                    response.onError(
+                            Status.INVALID_ARGUMENT
+                                    .withDescription(
+                                            "expected a header and "
+                                                    + modelBytes
+                                                    + " bytes, got "
+                                                    + bytes)
+                                    .asRuntimeException());
+                    return;
+                }
+                updates.incrementAndGet();
+                response.onNext(
+                        SubmitUpdateResponse.newBuilder()
+                                .setStatus(SubmitUpdateResponse.Status.ACCEPTED)
+                                .build());
+                response.onCompleted();
+                uploaded(header.getCredentials().getLearnerId(), header.getRound());
+            }
+        };
+    }
+
     private final class Service extends LearnerServiceGrpc.LearnerServiceImplBase {
         @Override
         public void join(JoinRequest request, StreamObserver<JoinResponse> response) {
@@ -285,51 +339,6 @@ public final class DiscardingGateway implements AutoCloseable {
             s.setOnCancelHandler(() -> streams.remove(id, s));
             streams.put(id, s);
             maybeStartFirstRound();
-        }
-
-        @Override
-        public StreamObserver<UpdateChunk> submitUpdate(
-                StreamObserver<SubmitUpdateResponse> response) {
-            return new StreamObserver<>() {
-                private UpdateHeader header;
-                private long bytes;
-
-                @Override
-                public void onNext(UpdateChunk c) {
-                    if (c.hasHeader()) {
-                        header = c.getHeader();
-                    } else {
-                        bytes += c.getData().size();
-                    }
-                }
-
-                @Override
-                public void onError(Throwable t) {}
-
-                @Override
-                public void onCompleted() {
-                    bytesReceived.addAndGet(bytes);
-                    if (header == null || bytes != modelBytes) {
-                        rejected.incrementAndGet();
-                        response.onError(
-                                Status.INVALID_ARGUMENT
-                                        .withDescription(
-                                                "expected a header and "
-                                                        + modelBytes
-                                                        + " bytes, got "
-                                                        + bytes)
-                                        .asRuntimeException());
-                        return;
-                    }
-                    updates.incrementAndGet();
-                    response.onNext(
-                            SubmitUpdateResponse.newBuilder()
-                                    .setStatus(SubmitUpdateResponse.Status.ACCEPTED)
-                                    .build());
-                    response.onCompleted();
-                    uploaded(header.getCredentials().getLearnerId(), header.getRound());
-                }
-            };
         }
 
         @Override

@@ -88,6 +88,16 @@ public final class FederationConfig implements Serializable {
     private final int gatewayPort;
     private final int gatewayParallelism;
     private final int maxMessageBytes;
+
+    /**
+     * The largest model (bytes of float32 values) a federation can run: 2047 MiB. The initial
+     * model, the coordinator's global model, its checkpointed state and model files each hold a
+     * whole model as one Java array (or one protobuf message), which holds at most 2^31 - 1 bytes;
+     * 1 MiB below that leaves room for a model file's framing. {@code gateway.max-model-size} may
+     * not exceed it.
+     */
+    public static final long MAX_MODEL_BYTES = 2047L << 20;
+
     private final long maxModelBytes;
     private final Duration deliveryTimeout;
     private final int jobParallelism;
@@ -288,10 +298,15 @@ public final class FederationConfig implements Serializable {
                 "use a size between 64 kb and 2 gb");
         maxMessageBytes = (int) messageBytes;
         check(
-                maxModelBytes >= 4 && maxModelBytes <= 4L * Integer.MAX_VALUE - 4,
+                maxModelBytes >= 4 && maxModelBytes <= MAX_MODEL_BYTES,
                 GATEWAY_MAX_MODEL_SIZE,
                 c.get(GATEWAY_MAX_MODEL_SIZE),
-                "use a size between 4 bytes and 8 gb");
+                "use a size between 4 bytes and "
+                        + (MAX_MODEL_BYTES >> 20)
+                        + " mb, the largest model the job can hold: it keeps a whole model as one"
+                        + " Java array (the initial model, the coordinator's global model and its"
+                        + " checkpointed state, model files), and Java arrays hold at most 2^31 - 1"
+                        + " bytes");
         check(
                 !deliveryTimeout.isNegative() && !deliveryTimeout.isZero(),
                 GATEWAY_DELIVERY_TIMEOUT,

@@ -680,7 +680,10 @@ public final class FederationOptions {
             ConfigOptions.key("gateway.max-model-size")
                     .memoryType()
                     .defaultValue(MemorySize.parse("1 gb"))
-                    .withDescription("Largest model (sum of tensor bytes) a gateway accepts.");
+                    .withDescription(
+                            "Largest model (sum of tensor bytes) a gateway accepts; at most 2047"
+                                    + " mb, the largest model the job can hold (it keeps a whole"
+                                    + " model as one Java array, at most 2^31 - 1 bytes).");
 
     public static final ConfigOption<Duration> GATEWAY_DELIVERY_TIMEOUT =
             ConfigOptions.key("gateway.delivery-timeout")

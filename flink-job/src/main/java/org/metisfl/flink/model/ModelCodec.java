@@ -114,6 +114,16 @@ public final class ModelCodec {
     public record LoadedModel(List<TensorSpecInfo> tensors, float[] values) {}
 
     public static LoadedModel readModelFile(Path file) throws IOException {
+        long size = Files.size(file);
+        if (size > Integer.MAX_VALUE - 8) {
+            throw new IOException(
+                    "model file "
+                            + file
+                            + " has "
+                            + size
+                            + " bytes; a model file holds at most 2^31 - 9 bytes (one protobuf"
+                            + " message), and a federation's model at most 2047 MiB of values");
+        }
         try (InputStream in = Files.newInputStream(file)) {
             return readModel(in, file.toString());
         }

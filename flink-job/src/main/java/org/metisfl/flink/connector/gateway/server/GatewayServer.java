@@ -4,6 +4,7 @@ import io.grpc.Server;
 import io.grpc.ServerCredentials;
 import io.grpc.ServerInterceptor;
 import io.grpc.ServerInterceptors;
+import io.grpc.ServerServiceDefinition;
 import io.grpc.TlsServerCredentials;
 import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
@@ -11,6 +12,7 @@ import io.grpc.netty.shaded.io.netty.channel.EventLoopGroup;
 import io.grpc.netty.shaded.io.netty.channel.nio.NioEventLoopGroup;
 import io.grpc.netty.shaded.io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.grpc.protobuf.services.HealthStatusManager;
+import io.grpc.stub.ServerCallStreamObserver;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.time.Duration;
@@ -21,8 +23,12 @@ import java.util.concurrent.atomic.AtomicInteger;
 import org.metisfl.flink.connector.gateway.security.Admission;
 import org.metisfl.flink.connector.gateway.security.ControlCertificate;
 import org.metisfl.flink.connector.gateway.security.GatewaySecurity;
+import org.metisfl.proto.v1.LearnerServiceGrpc;
+import org.metisfl.proto.v1.SubmitUpdateResponse;
+import org.metisfl.proto.v1.UpdateChunk;
 import org.metisfl.transport.BearerToken;
 import org.metisfl.transport.PeerIdentity;
+import org.metisfl.transport.ZeroCopyRequests;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -91,7 +97,7 @@ public final class GatewayServer implements AutoCloseable {
                         .permitKeepAliveWithoutCalls(true)
                         .addService(
                                 ServerInterceptors.intercept(
-                                        new LearnerServiceImpl(state, admission), identity))
+                                        learnerService(state, admission), identity))
                         .addService(health.getHealthService())
                         .build()
                         .start();
@@ -114,6 +120,21 @@ public final class GatewayServer implements AutoCloseable {
                         .start();
         health.setStatus("", ServingStatus.SERVING);
         LocalGateways.register(controlServer.getPort(), controlToken, control);
+    }
+
+    /**
+     * The learner service, its uploads parsed without copying their data: an upload chunk's bytes
+     * reach {@link UpdateReceiver} as views of gRPC's receive buffers, decoded from there straight
+     * into the update's shard arrays.
+     */
+    static ServerServiceDefinition learnerService(GatewayState state, Admission admission) {
+        return ZeroCopyRequests.bind(
+                new LearnerServiceImpl(state, admission).bindService(),
+                LearnerServiceGrpc.getSubmitUpdateMethod(),
+                UpdateChunk.DATA_FIELD_NUMBER,
+                response ->
+                        UpdateReceiver.start(
+                                state, (ServerCallStreamObserver<SubmitUpdateResponse>) response));
     }
 
     private static Thread daemon(Runnable r, String name) {

@@ -27,6 +27,7 @@ import org.metisfl.proto.v1.SubmitUpdateResponse;
 import org.metisfl.proto.v1.Task;
 import org.metisfl.proto.v1.UpdateChunk;
 import org.metisfl.transport.BearerToken;
+import org.metisfl.transport.LeasedMessage;
 import org.metisfl.transport.PeerIdentity;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -114,10 +115,17 @@ public final class LearnerServiceImpl extends LearnerServiceGrpc.LearnerServiceI
                 request.getCredentials().getLearnerId(), (ServerCallStreamObserver<Task>) response);
     }
 
+    /**
+     * Uploads parsed by gRPC's own marshaller (a copy of each chunk). The gateway's server binds
+     * this method to {@link UpdateReceiver} on views of the receive buffers instead ({@link
+     * GatewayServer#learnerService}).
+     */
     @Override
     public StreamObserver<UpdateChunk> submitUpdate(StreamObserver<SubmitUpdateResponse> response) {
-        return UpdateReceiver.start(
-                state, (ServerCallStreamObserver<SubmitUpdateResponse>) response);
+        return LeasedMessage.owning(
+                UpdateReceiver.start(
+                        state, (ServerCallStreamObserver<SubmitUpdateResponse>) response),
+                UpdateChunk.DATA_FIELD_NUMBER);
     }
 
     @Override

@@ -1,6 +1,5 @@
 package org.metisfl.flink.connector.gateway.server;
 
-import com.google.protobuf.ByteString;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.stub.ServerCallStreamObserver;
@@ -25,6 +24,7 @@ import org.metisfl.proto.v1.TensorSpec;
 import org.metisfl.proto.v1.TrainTask;
 import org.metisfl.proto.v1.UpdateChunk;
 import org.metisfl.proto.v1.UpdateHeader;
+import org.metisfl.transport.LeasedMessage;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -34,7 +34,10 @@ import org.slf4j.LoggerFactory;
  * (its checkpoint completed), so an acknowledged update is never lost.
  *
  * <p>The bytes are decoded as they arrive straight into the float arrays of the update's shards
- * ({@link ShardDecoder}), which become the job's records without another copy.
+ * ({@link ShardDecoder}), which become the job's records without another copy. A chunk's bytes come
+ * as views of gRPC's receive buffers ({@link LeasedMessage}, bound by {@link
+ * GatewayServer#learnerService}), valid only during {@code onNext}: they are decoded there and
+ * never kept.
  *
  * <p>Memory is bounded by the gateway's {@link IngestBudget}, with gRPC manual flow control: the
  * receiver asks for one message at a time, and after the header it asks for the update's bytes only
@@ -47,7 +50,7 @@ import org.slf4j.LoggerFactory;
  * call one at a time; only the budget's grant may come from another thread, and it only asks gRPC
  * for the next message.
  */
-final class UpdateReceiver implements StreamObserver<UpdateChunk> {
+final class UpdateReceiver implements StreamObserver<LeasedMessage<UpdateChunk>> {
     private static final Logger LOG = LoggerFactory.getLogger(UpdateReceiver.class);
 
     private final GatewayState state;
@@ -83,7 +86,8 @@ final class UpdateReceiver implements StreamObserver<UpdateChunk> {
     }
 
     @Override
-    public void onNext(UpdateChunk chunk) {
+    public void onNext(LeasedMessage<UpdateChunk> received) {
+        UpdateChunk chunk = received.message();
         if (failed) {
             return;
         }
@@ -116,9 +120,9 @@ final class UpdateReceiver implements StreamObserver<UpdateChunk> {
         if (original != null) {
             return; // a retry of an accepted update: its bytes are not needed
         }
-        ByteString data = chunk.getData();
-        state.metrics().addBytesIn(data.size());
-        if (data.size() > decoder.remainingBytes()) {
+        long size = received.bytesSize();
+        state.metrics().addBytesIn(size);
+        if (size > decoder.remainingBytes()) {
             fail(
                     LearnerStatus.invalid(
                             "the upload has more bytes than its header's tensors hold ("
@@ -126,7 +130,8 @@ final class UpdateReceiver implements StreamObserver<UpdateChunk> {
                                     + ")"));
             return;
         }
-        for (ByteBuffer part : data.asReadOnlyByteBufferList()) {
+        // Views of gRPC's receive buffers, valid during this call only: decoded now.
+        for (ByteBuffer part : received.bytes()) {
             decoder.append(part);
         }
     }

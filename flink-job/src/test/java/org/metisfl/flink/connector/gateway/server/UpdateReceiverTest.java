@@ -6,6 +6,7 @@ import com.google.protobuf.ByteString;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.stub.ServerCallStreamObserver;
+import io.grpc.stub.StreamObserver;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.ArrayList;
@@ -21,6 +22,7 @@ import org.metisfl.proto.v1.SubmitUpdateResponse;
 import org.metisfl.proto.v1.TensorSpec;
 import org.metisfl.proto.v1.UpdateChunk;
 import org.metisfl.proto.v1.UpdateHeader;
+import org.metisfl.transport.LeasedMessage;
 
 /**
  * The receiver's flow control and budget, driven message by message as gRPC would, through the
@@ -99,20 +101,51 @@ class UpdateReceiverTest {
         public void onCompleted() {}
 
         /** gRPC's cancel: the handler, then onError for a call not half-closed. */
-        void cancel(UpdateReceiver receiver) {
+        void cancel(StreamObserver<UpdateChunk> receiver) {
             onCancel.run();
             receiver.onError(Status.CANCELLED.asRuntimeException());
         }
     }
 
-    private record Upload(FakeCall call, UpdateReceiver receiver) {}
+    /** An upload whose chunks the receiver takes as owned messages (no transport buffers). */
+    private record Upload(FakeCall call, StreamObserver<UpdateChunk> receiver) {}
 
     private Upload start() {
         FakeCall call = new FakeCall();
-        UpdateReceiver receiver = UpdateReceiver.start(state, call);
+        StreamObserver<UpdateChunk> receiver =
+                LeasedMessage.owning(
+                        UpdateReceiver.start(state, call), UpdateChunk.DATA_FIELD_NUMBER);
         assertThat(call.autoRequest).isFalse();
         assertThat(call.requested).isEqualTo(1); // the header only
         return new Upload(call, receiver);
+    }
+
+    @Test
+    void refusesAnUpdateBeyondTheModelSizeLimitBeforeReservingAnything() {
+        GatewayState limited =
+                new GatewayState(
+                        GatewayOptions.from(
+                                FederationConfig.of(Map.of("gateway.max-model-size", "2047 mb"))),
+                        0,
+                        tokens,
+                        queue);
+        FakeCall call = new FakeCall();
+        StreamObserver<UpdateChunk> receiver =
+                LeasedMessage.owning(
+                        UpdateReceiver.start(limited, call), UpdateChunk.DATA_FIELD_NUMBER);
+        int overLimit = (int) (FederationConfig.MAX_MODEL_BYTES / Float.BYTES) + 1;
+        receiver.onNext(header(overLimit));
+        assertThat(call.error)
+                .isInstanceOfSatisfying(
+                        StatusRuntimeException.class,
+                        e -> {
+                            assertThat(e.getStatus().getCode())
+                                    .isEqualTo(Status.Code.RESOURCE_EXHAUSTED);
+                            assertThat(e.getStatus().getDescription())
+                                    .contains("2146435076 bytes")
+                                    .contains("gateway.max-model-size (2146435072)");
+                        });
+        assertThat(call.requested).as("no byte of it is read").isEqualTo(1);
     }
 
     private UpdateChunk header(int values) {

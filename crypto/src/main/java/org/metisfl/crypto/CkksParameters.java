@@ -24,6 +24,13 @@ public final class CkksParameters {
     /** The default preset: n = 8192, two 60-bit primes, Δ = 2^45, Δw = 2^35. */
     public static final String DEFAULT_PRESET = "n13-q120";
 
+    /**
+     * The preset for threshold mode: n = 8192, three 60-bit primes, Δ = 2^80, Δw = 2^35. The large
+     * Δ leaves room for the smudging noise of partial decryptions (2^45 times the scale ratio, see
+     * {@link ThresholdHe}) while keeping the decoded values accurate to about 2e-9.
+     */
+    public static final String THRESHOLD_PRESET = "n13-q180-t";
+
     private static final Map<String, CkksParameters> PRESETS = new LinkedHashMap<>();
 
     static {
@@ -42,6 +49,14 @@ public final class CkksParameters {
                         .primeBits(60, 60, 60)
                         .scaleBits(50)
                         .weightScaleBits(50)
+                        .build());
+        PRESETS.put(
+                THRESHOLD_PRESET,
+                builder()
+                        .ringDimension(8192)
+                        .primeBits(60, 60, 60)
+                        .scaleBits(80)
+                        .weightScaleBits(35)
                         .build());
         PRESETS.put(
                 "n14-q180",

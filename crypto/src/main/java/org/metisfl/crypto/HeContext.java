@@ -2,6 +2,7 @@ package org.metisfl.crypto;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 
 /**
  * One backend bound to one parameter set: key generation, encoding and encryption of float vectors,
@@ -69,6 +70,14 @@ public interface HeContext {
     byte[] serialize(SecretKey key);
 
     SecretKey deserializeSecretKey(byte[] bytes);
+
+    /**
+     * The threshold (multiparty) operations of this backend, or empty when it has none: key shares
+     * of a committee, a joint public key, partial decryptions and their combination.
+     */
+    default Optional<ThresholdHe> threshold() {
+        return Optional.empty();
+    }
 
     /**
      * A new, empty weighted sum. The default composes {@link #multiply} and {@link #add}; a backend

@@ -26,7 +26,13 @@ public record HeEnvelope(Kind kind, String backendId, byte[] parameterHash, byte
     public enum Kind {
         CIPHERTEXT,
         PUBLIC_KEY,
-        SECRET_KEY
+        SECRET_KEY,
+        /** Threshold mode: a member's public key share. */
+        PUBLIC_KEY_SHARE,
+        /** Threshold mode: a member's secret key share. */
+        SECRET_KEY_SHARE,
+        /** Threshold mode: a member's partial decryption of one ciphertext. */
+        PARTIAL_DECRYPTION
     }
 
     public HeEnvelope {

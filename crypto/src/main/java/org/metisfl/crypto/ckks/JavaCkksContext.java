@@ -5,6 +5,7 @@ import java.nio.ByteBuffer;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.Arrays;
+import java.util.Optional;
 import org.metisfl.crypto.Ciphertext;
 import org.metisfl.crypto.CiphertextSum;
 import org.metisfl.crypto.CkksParameters;
@@ -15,6 +16,7 @@ import org.metisfl.crypto.KeyPair;
 import org.metisfl.crypto.MalformedCiphertextException;
 import org.metisfl.crypto.PublicKey;
 import org.metisfl.crypto.SecretKey;
+import org.metisfl.crypto.ThresholdHe;
 import org.metisfl.crypto.kernel.ModArith;
 import org.metisfl.crypto.kernel.RnsKernels;
 
@@ -39,12 +41,13 @@ public final class JavaCkksContext implements HeContext {
     final RnsBasis basis;
     final CkksEncoder encoder;
     final RnsKernels kernels;
-    private final RandomSource random;
-    private final byte[] parameterHash;
-    private final double scale;
+    final RandomSource random;
+    final byte[] parameterHash;
+    final double scale;
     private final double weightScale;
-    private final int n;
-    private final int primeCount;
+    private final JavaCkksThreshold threshold;
+    final int n;
+    final int primeCount;
 
     JavaCkksContext(CkksParameters params, RnsKernels kernels, RandomSource random) {
         this.params = params;
@@ -57,6 +60,7 @@ public final class JavaCkksContext implements HeContext {
         this.scale = Math.scalb(1.0, params.scaleBits());
         this.weightScale = Math.scalb(1.0, params.weightScaleBits());
         this.parameterHash = computeParameterHash();
+        this.threshold = new JavaCkksThreshold(this);
     }
 
     private byte[] computeParameterHash() {
@@ -147,7 +151,7 @@ public final class JavaCkksContext implements HeContext {
         return new KeyPair(pk, sk);
     }
 
-    private byte[] keyIdOf(byte[] aSeed, long[] b) {
+    byte[] keyIdOf(byte[] aSeed, long[] b) {
         ByteBuffer buf = ByteBuffer.allocate(32 + 8 * b.length + 32);
         buf.put(parameterHash).put(aSeed);
         for (long v : b) {
@@ -156,7 +160,7 @@ public final class JavaCkksContext implements HeContext {
         return Arrays.copyOf(sha256(buf.array()), HeEnvelope.KEY_ID_BYTES);
     }
 
-    private long[] negate(long[] x) {
+    long[] negate(long[] x) {
         long[] out = new long[x.length];
         for (int i = 0; i < primeCount; i++) {
             long q = basis.primes[i];
@@ -167,7 +171,7 @@ public final class JavaCkksContext implements HeContext {
         return out;
     }
 
-    private long[] shoup(long[] x) {
+    long[] shoup(long[] x) {
         long[] out = new long[x.length];
         for (int i = 0; i < primeCount; i++) {
             long q = basis.primes[i];
@@ -178,21 +182,21 @@ public final class JavaCkksContext implements HeContext {
         return out;
     }
 
-    private long[] ntt(long[] poly) {
+    long[] ntt(long[] poly) {
         for (int i = 0; i < primeCount; i++) {
             kernels.forwardNtt(poly, i * n, basis.ntt[i]);
         }
         return poly;
     }
 
-    private void inverseNtt(long[] poly) {
+    void inverseNtt(long[] poly) {
         for (int i = 0; i < primeCount; i++) {
             kernels.inverseNtt(poly, i * n, basis.ntt[i]);
         }
     }
 
     /** {@code t = t * w + add}, prime by prime. */
-    private void mulAdd(long[] t, long[] w, long[] wShoup, long[] add) {
+    void mulAdd(long[] t, long[] w, long[] wShoup, long[] add) {
         for (int i = 0; i < primeCount; i++) {
             int off = i * n;
             kernels.mulPointwiseAddMod(t, off, w, wShoup, off, add, off, n, basis.primes[i]);
@@ -271,7 +275,7 @@ public final class JavaCkksContext implements HeContext {
 
     // ---------------------------------------------------------------- evaluation
 
-    private long[] c1Of(CkksCiphertext c) {
+    long[] c1Of(CkksCiphertext c) {
         return c.c1 != null ? c.c1 : expandUniform(c.c1Seed);
     }
 
@@ -337,6 +341,11 @@ public final class JavaCkksContext implements HeContext {
             kernels.mulScalarMod(c1, i * n, n, r[i], ws, q);
         }
         return new CkksCiphertext(parameterHash, x.keyId, newScale, x.valueCount, c0, c1, null);
+    }
+
+    @Override
+    public Optional<ThresholdHe> threshold() {
+        return Optional.of(threshold);
     }
 
     @Override
@@ -537,7 +546,7 @@ public final class JavaCkksContext implements HeContext {
 
     // ---------------------------------------------------------------- checks
 
-    private CkksCiphertext checkCiphertext(Ciphertext c) {
+    CkksCiphertext checkCiphertext(Ciphertext c) {
         checkOrigin("ciphertext", c.backendId(), c.parameterHash());
         if (!(c instanceof CkksCiphertext)) {
             throw new IncompatibleCiphertextException(
@@ -556,7 +565,7 @@ public final class JavaCkksContext implements HeContext {
         return (CkksSecretKey) k;
     }
 
-    private void checkOrigin(String what, String backend, byte[] hash) {
+    void checkOrigin(String what, String backend, byte[] hash) {
         if (!BACKEND_ID.equals(backend)) {
             throw new IncompatibleCiphertextException(
                     "a "
@@ -587,11 +596,11 @@ public final class JavaCkksContext implements HeContext {
 
     // ---------------------------------------------------------------- serialization
 
-    private HeEnvelope envelope(HeEnvelope.Kind kind, byte[] keyId) {
+    HeEnvelope envelope(HeEnvelope.Kind kind, byte[] keyId) {
         return new HeEnvelope(kind, BACKEND_ID, parameterHash, keyId);
     }
 
-    private int polyBytes() {
+    int polyBytes() {
         int total = 0;
         for (long q : basis.primes) {
             total += BitPacking.packedBytes(n, 64 - Long.numberOfLeadingZeros(q));
@@ -599,13 +608,13 @@ public final class JavaCkksContext implements HeContext {
         return total;
     }
 
-    private void packPoly(long[] p, ByteBuffer out) {
+    void packPoly(long[] p, ByteBuffer out) {
         for (int i = 0; i < primeCount; i++) {
             BitPacking.pack(p, i * n, n, 64 - Long.numberOfLeadingZeros(basis.primes[i]), out);
         }
     }
 
-    private long[] unpackPoly(ByteBuffer in) {
+    long[] unpackPoly(ByteBuffer in) {
         long[] p = new long[primeCount * n];
         for (int i = 0; i < primeCount; i++) {
             long q = basis.primes[i];
@@ -644,7 +653,7 @@ public final class JavaCkksContext implements HeContext {
         return out.array();
     }
 
-    private HeEnvelope readEnvelope(ByteBuffer in, HeEnvelope.Kind kind) {
+    HeEnvelope readEnvelope(ByteBuffer in, HeEnvelope.Kind kind) {
         HeEnvelope env = HeEnvelope.readFrom(in);
         if (env.kind() != kind) {
             throw new MalformedCiphertextException(
@@ -699,7 +708,7 @@ public final class JavaCkksContext implements HeContext {
     }
 
     /** A scale must be Δ · Δw^k for some k ≥ 0 within the modulus. */
-    private void checkScale(double s) {
+    void checkScale(double s) {
         double expected = scale;
         while (Math.log(expected) / Math.log(2) + MIN_HEADROOM_BITS <= basis.log2Modulus) {
             if (s == expected) {

@@ -28,6 +28,11 @@ final class RnsBasis {
 
     private final long[][] garnerInvShoup;
 
+    /** {@code pow2[i][e] = 2^e mod q_i} (and Shoup factors) for encoding large coefficients. */
+    private final long[][] pow2;
+
+    private final long[][] pow2Shoup;
+
     /** Mixed-radix digits of (Q - 1) / 2, most significant last. */
     private final long[] halfDigits;
 
@@ -54,6 +59,17 @@ final class RnsBasis {
                 long inv = ModArith.invMod(primes[j] % primes[i], primes[i]);
                 garnerInv[j][i] = inv;
                 garnerInvShoup[j][i] = ModArith.shoupPrecompute(inv, primes[i]);
+            }
+        }
+        int maxExp = q.bitLength() + 1;
+        pow2 = new long[primeCount][maxExp];
+        pow2Shoup = new long[primeCount][maxExp];
+        for (int i = 0; i < primeCount; i++) {
+            long p = 1;
+            for (int e = 0; e < maxExp; e++) {
+                pow2[i][e] = p;
+                pow2Shoup[i][e] = ModArith.shoupPrecompute(p, primes[i]);
+                p = ModArith.addMod(p, p, primes[i]);
             }
         }
         halfDigits = mixedRadix(q.subtract(BigInteger.ONE).shiftRight(1));
@@ -84,6 +100,17 @@ final class RnsBasis {
                     long q = primes[i];
                     long r = c % q;
                     out[i * n + k] = r + ((r >> 63) & q);
+                }
+            } else if (Math.getExponent(v) + 2 < log2Modulus) {
+                // an integer-valued double m·2^e (|m| < 2^53, e >= 10): exact, without BigDecimal
+                int exp = Math.getExponent(v) - 52;
+                long mant = (long) Math.scalb(v, -exp);
+                for (int i = 0; i < primeCount; i++) {
+                    long q = primes[i];
+                    long r =
+                            ModArith.mulShoup(
+                                    Math.floorMod(mant, q), pow2[i][exp], pow2Shoup[i][exp], q);
+                    out[i * n + k] = ModArith.addMod(r, Math.floorMod((long) e, q), q);
                 }
             } else {
                 BigInteger c =
@@ -118,6 +145,19 @@ final class RnsBasis {
             }
         }
         return out;
+    }
+
+    /**
+     * Adds {@code v · 2^shift} to coefficient {@code k} of a polynomial (coefficient domain), for
+     * {@code 0 <= shift} and {@code |v| · 2^shift} well below Q/2 (smudging noise).
+     */
+    void addShifted(long[] poly, int k, long v, int shift) {
+        for (int i = 0; i < primeCount; i++) {
+            long q = primes[i];
+            long r = ModArith.mulShoup(Math.floorMod(v, q), pow2[i][shift], pow2Shoup[i][shift], q);
+            int at = i * n + k;
+            poly[at] = ModArith.addMod(poly[at], r, q);
+        }
     }
 
     /** Residues of one integer, for each prime. */

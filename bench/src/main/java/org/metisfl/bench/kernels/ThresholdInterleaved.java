@@ -23,12 +23,11 @@ import org.metisfl.crypto.kernel.RnsKernelsLoader;
 /**
  * Threshold CKKS on 1M parameters (preset {@value CkksParameters#THRESHOLD_PRESET}), Java and
  * native kernels interleaved round by round as in {@link CkksInterleaved}: one member's key share,
- * the joint key of a committee, encryption under the joint key, one member's partial decryptions
- * of a 1M-parameter weighted sum, and the combination of the committee's partial decryptions;
- * prints the minimum and median per operation (ms) and the bytes a member sends.
+ * the joint key of a committee, encryption under the joint key, one member's partial decryptions of
+ * a 1M-parameter weighted sum, and the combination of the committee's partial decryptions; prints
+ * the minimum and median per operation (ms) and the bytes a member sends.
  *
- * <p>Usage: {@code java -cp ... org.metisfl.bench.kernels.ThresholdInterleaved [rounds]
- * [members]}.
+ * <p>Usage: {@code java -cp ... org.metisfl.bench.kernels.ThresholdInterleaved [rounds] [members]}.
  */
 public final class ThresholdInterleaved {
 

@@ -181,26 +181,45 @@ final class JavaCkksThreshold implements ThresholdHe {
      */
     long[] smudging(Prg prg, double sigma) {
         long[] out = new long[he.primeCount * he.n];
+        Normals normals = new Normals(prg);
         for (int k = 0; k < he.n; k++) {
-            addGaussian(prg, out, k, sigma);
+            addGaussian(normals, out, k, sigma);
         }
         return out;
     }
 
-    private void addGaussian(Prg prg, long[] out, int k, double sigma) {
+    private void addGaussian(Normals normals, long[] out, int k, double sigma) {
         int shift = Math.max(0, Math.getExponent(sigma) - (DIRECT_SAMPLE_BITS - 1));
         double top = Math.scalb(sigma, -shift);
-        he.basis.addShifted(out, k, Math.round(top * normal(prg)), shift);
+        he.basis.addShifted(out, k, Math.round(top * normals.next()), shift);
         if (shift > 0) {
-            addGaussian(prg, out, k, Math.scalb(1.0, shift + 2));
+            addGaussian(normals, out, k, Math.scalb(1.0, shift + 2));
         }
     }
 
-    /** A standard normal value (Box–Muller, from two 53-bit uniforms of the PRG). */
-    private static double normal(Prg prg) {
-        double u1 = ((prg.nextLong() >>> 11) + 1) * 0x1p-53; // (0, 1]
-        double u2 = (prg.nextLong() >>> 11) * 0x1p-53;
-        return Math.sqrt(-2 * Math.log(u1)) * Math.cos(2 * Math.PI * u2);
+    /** Standard normal values, two per Box–Muller step, from 53-bit uniforms of the PRG. */
+    private static final class Normals {
+        private final Prg prg;
+        private double spare;
+        private boolean hasSpare;
+
+        Normals(Prg prg) {
+            this.prg = prg;
+        }
+
+        double next() {
+            if (hasSpare) {
+                hasSpare = false;
+                return spare;
+            }
+            double u1 = ((prg.nextLong() >>> 11) + 1) * 0x1p-53; // (0, 1]
+            double u2 = (prg.nextLong() >>> 11) * 0x1p-53;
+            double r = Math.sqrt(-2 * Math.log(u1));
+            double t = 2 * Math.PI * u2;
+            spare = r * Math.sin(t);
+            hasSpare = true;
+            return r * Math.cos(t);
+        }
     }
 
     /** SHA-256 of a ciphertext's contents (scale, value count, c0, c1): what partials commit to. */

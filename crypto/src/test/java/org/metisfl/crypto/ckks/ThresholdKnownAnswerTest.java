@@ -37,7 +37,7 @@ class ThresholdKnownAnswerTest {
             "accf323d1f523138bc0d020f44612b79505721144459a4d24f57c75effa3de8c";
 
     private static final String PARTIAL_SHA256 =
-            "f2dc10ede37921359fd3a2f9ebadbb064d3d875b61191ff6a558093903dc63f7";
+            "79a727d817f4d2bf64a9f248501a13bb956098e2622eb0f1a91dfb137257904a";
 
     private static CkksParameters insecureSmallRing() throws Exception {
         CkksParameters.Builder b =

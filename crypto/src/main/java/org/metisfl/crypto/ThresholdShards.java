@@ -1,0 +1,127 @@
+package org.metisfl.crypto;
+
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.List;
+
+/**
+ * Threshold mode at the level of a model shard, the unit the federation moves: what {@link
+ * KeyBundle}'s shard operations are to shared-key mode. Learners encrypt a shard under the
+ * committee's joint key; each committee member turns the global model's shard into its partial
+ * decryptions (one per ciphertext, in the same {@link ShardCiphertexts} container, the weight sum
+ * echoed); whoever holds all members' partial shards combines them into the weighted mean.
+ *
+ * <pre>{@code
+ * ThresholdShards ts = ThresholdShards.of(HeBackends.context("metisfl-ckks", "n13-q180-t"));
+ * byte[] upd = ts.encryptShard(committee.jointKey(), values);       // a learner
+ * byte[] mine = ts.partialDecryptShard(myShare, globalShard);      // each committee member
+ * float[] mean = ts.combineShard(committee, globalShard, allParts); // the combiner
+ * }</pre>
+ */
+public final class ThresholdShards {
+
+    private final HeContext he;
+    private final ThresholdHe th;
+
+    private ThresholdShards(HeContext he, ThresholdHe th) {
+        this.he = he;
+        this.th = th;
+    }
+
+    /**
+     * @throws IllegalArgumentException if the context's backend has no threshold mode
+     */
+    public static ThresholdShards of(HeContext he) {
+        ThresholdHe th =
+                he.threshold()
+                        .orElseThrow(
+                                () ->
+                                        new IllegalArgumentException(
+                                                "backend "
+                                                        + he.backendId()
+                                                        + " has no threshold mode; use"
+                                                        + " metisfl-ckks"));
+        return new ThresholdShards(he, th);
+    }
+
+    public ThresholdHe threshold() {
+        return th;
+    }
+
+    /** A learner's shard of an update, encrypted under the joint key (public-key ciphertexts). */
+    public byte[] encryptShard(PublicKey jointKey, float[] values) {
+        List<byte[]> cts = new ArrayList<>();
+        for (Ciphertext c : he.encrypt(jointKey, values)) {
+            cts.add(he.serialize(c));
+        }
+        return ShardCiphertexts.update(cts).encode();
+    }
+
+    /**
+     * A committee member's partial decryptions of a shard of the global model (the smudging scales
+     * with the shard's weight sum, 1 for an initial model).
+     */
+    public byte[] partialDecryptShard(SecretKeyShare share, byte[] shard) {
+        ShardCiphertexts sc = ShardCiphertexts.decode(shard);
+        double w = sc.weightSum() > 0 ? sc.weightSum() : 1;
+        List<byte[]> parts = new ArrayList<>(sc.count());
+        for (byte[] b : sc.ciphertexts()) {
+            parts.add(th.serialize(th.partialDecrypt(share, he.deserializeCiphertext(b), w)));
+        }
+        return new ShardCiphertexts(sc.weightSum(), parts).encode();
+    }
+
+    /**
+     * The shard's weighted mean (Σ w·x / Σ w, float32) from every committee member's partial shard;
+     * a shard with weight sum 0 (an initial model) is returned as decrypted.
+     *
+     * @throws IllegalArgumentException when a member's partial shard is missing, or does not match
+     *     the shard (count, weight sum, ciphertexts)
+     */
+    public float[] combineShard(Committee committee, byte[] shard, List<byte[]> partialShards) {
+        ShardCiphertexts sc = ShardCiphertexts.decode(shard);
+        List<ShardCiphertexts> members = new ArrayList<>(partialShards.size());
+        for (byte[] p : partialShards) {
+            ShardCiphertexts m = ShardCiphertexts.decode(p);
+            if (m.count() != sc.count() || m.weightSum() != sc.weightSum()) {
+                throw new IllegalArgumentException(
+                        "a partial shard of "
+                                + m.count()
+                                + " partial decryptions (weight sum "
+                                + m.weightSum()
+                                + ") does not match the shard of "
+                                + sc.count()
+                                + " ciphertexts (weight sum "
+                                + sc.weightSum()
+                                + ")");
+            }
+            members.add(m);
+        }
+        List<double[]> values = new ArrayList<>(sc.count());
+        int total = 0;
+        for (int j = 0; j < sc.count(); j++) {
+            Ciphertext c = he.deserializeCiphertext(sc.ciphertexts().get(j));
+            List<PartialDecryption> parts = new ArrayList<>(members.size());
+            for (ShardCiphertexts m : members) {
+                parts.add(th.deserializePartialDecryption(m.ciphertexts().get(j)));
+            }
+            double[] v = th.combine(committee, c, parts);
+            values.add(v);
+            total += v.length;
+        }
+        double div = sc.weightSum() > 0 ? sc.weightSum() : 1;
+        float[] out = new float[total];
+        int pos = 0;
+        for (double[] v : values) {
+            for (double x : v) {
+                out[pos++] = (float) (x / div);
+            }
+        }
+        return out;
+    }
+
+    /** A member's share id in hex, as {@link Committee#memberIds()} lists it. */
+    public static String memberId(PublicKeyShare share) {
+        return HexFormat.of().formatHex(share.shareId());
+    }
+}

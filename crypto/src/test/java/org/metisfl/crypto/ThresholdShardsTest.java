@@ -1,0 +1,77 @@
+package org.metisfl.crypto;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.SplittableRandom;
+import org.junit.jupiter.api.Test;
+
+/**
+ * A round in threshold mode at the shard level: learners encrypt shards under the joint key, the
+ * controller sums them without a key (as the job's secure sum does), every committee member
+ * partially decrypts the global shard, the combination is the weighted mean.
+ */
+class ThresholdShardsTest {
+
+    private final HeContext he =
+            HeBackends.context("metisfl-ckks", CkksParameters.THRESHOLD_PRESET);
+    private final ThresholdShards ts = ThresholdShards.of(he);
+    private final ThresholdHe th = ts.threshold();
+
+    @Test
+    void committeeDecryptsTheWeightedMeanOfEncryptedShards() {
+        byte[] seed = th.newCommonSeed();
+        List<KeyShare> members = new ArrayList<>();
+        List<PublicKeyShare> pub = new ArrayList<>();
+        for (int i = 0; i < 4; i++) {
+            KeyShare k = th.generateKeyShare(seed);
+            members.add(k);
+            pub.add(k.publicShare());
+        }
+        Committee committee = th.combineKeyShares(pub);
+        assertThat(committee.memberIds()).contains(ThresholdShards.memberId(pub.get(2)));
+        int len = he.valuesPerCiphertext() + 50;
+        SplittableRandom r = new SplittableRandom(4);
+        double[] weights = {120, 30, 75};
+        double[] exact = new double[len];
+        List<CiphertextSum> sums = List.of(he.newSum(), he.newSum());
+        for (double w : weights) {
+            float[] x = new float[len];
+            for (int i = 0; i < len; i++) {
+                x[i] = (float) (r.nextDouble() * 2 - 1);
+                exact[i] += w * x[i] / 225;
+            }
+            ShardCiphertexts upd =
+                    ShardCiphertexts.decode(ts.encryptShard(committee.jointKey(), x));
+            for (int j = 0; j < 2; j++) {
+                sums.get(j).add(he.deserializeCiphertext(upd.ciphertexts().get(j)), w);
+            }
+        }
+        List<byte[]> cts = new ArrayList<>();
+        for (CiphertextSum s : sums) {
+            cts.add(he.serialize(s.result()));
+        }
+        byte[] global = new ShardCiphertexts(225, cts).encode();
+        List<byte[]> partials = new ArrayList<>();
+        for (KeyShare k : members) {
+            partials.add(ts.partialDecryptShard(k.secretShare(), global));
+        }
+        float[] mean = ts.combineShard(committee, global, partials);
+        assertThat(mean).hasSize(len);
+        for (int i = 0; i < len; i++) {
+            assertThat((double) mean[i])
+                    .isCloseTo(exact[i], org.assertj.core.api.Assertions.within(1e-6));
+        }
+        assertThatThrownBy(() -> ts.combineShard(committee, global, partials.subList(0, 3)))
+                .hasMessageContaining("1 of 4 missing");
+        byte[] wrongWeight =
+                new ShardCiphertexts(224, ShardCiphertexts.decode(partials.get(0)).ciphertexts())
+                        .encode();
+        List<byte[]> bad = new ArrayList<>(partials.subList(1, 4));
+        bad.add(wrongWeight);
+        assertThatThrownBy(() -> ts.combineShard(committee, global, bad))
+                .hasMessageContaining("does not match the shard");
+    }
+}

@@ -32,7 +32,11 @@ public record HeEnvelope(Kind kind, String backendId, byte[] parameterHash, byte
         /** Threshold mode: a member's secret key share. */
         SECRET_KEY_SHARE,
         /** Threshold mode: a member's partial decryption of one ciphertext. */
-        PARTIAL_DECRYPTION
+        PARTIAL_DECRYPTION,
+        /** t-out-of-n: one member's Shamir dealing of its share, addressed to one member. */
+        SHAMIR_DEALING,
+        /** t-out-of-n: a member's Shamir share of the joint secret. */
+        SHAMIR_KEY_SHARE
     }
 
     public HeEnvelope {

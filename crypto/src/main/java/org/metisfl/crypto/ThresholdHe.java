@@ -20,7 +20,9 @@ import java.util.List;
  * </ol>
  *
  * <p>Every member must answer: with one partial decryption missing the result is uniformly random
- * (n-out-of-n; see docs/explanation/secure-aggregation.md for what dropouts mean).
+ * (n-out-of-n; see docs/explanation/secure-aggregation.md for what dropouts mean). The t-out-of-n
+ * methods re-share the additive shares with Shamir's scheme over each RNS prime, so that any t
+ * members decrypt.
  *
  * <p>Smudging: each member's e_i has standard deviation {@link #smudgingStdDev} = 2^45 · (scale/Δ)
  * · max(1, W) per coefficient, where W = Σ|w_j| is the weight sum of the weighted sum the
@@ -66,6 +68,56 @@ public interface ThresholdHe {
      * The standard deviation of one member's smudging noise for this ciphertext (per coefficient).
      */
     double smudgingStdDev(Ciphertext c, double weightSum);
+
+    // ---------------------------------------------------------------- t-out-of-n
+
+    /**
+     * t-out-of-n setup, step 1 (every member): Shamir dealings of the member's additive share s_i,
+     * f_i(j) for a random polynomial f_i of degree t − 1 with f_i(0) = s_i, one per committee
+     * member j in {@link Committee#memberIds()} order (the member's own included). Each must reach
+     * its recipient confidentially: t dealings of one member reveal its share.
+     *
+     * @throws IllegalArgumentException if t is not in [1, N] or the share is not a member's
+     */
+    List<byte[]> dealShamirShares(SecretKeyShare share, Committee committee, int threshold);
+
+    /**
+     * t-out-of-n setup, step 2 (every member): the member's Shamir share s̃_j = Σ_i f_i(j) from the
+     * dealings of all N members addressed to it (any order).
+     *
+     * @throws IllegalArgumentException for a missing, duplicate or foreign dealing, one addressed
+     *     to another member or made for another threshold or committee
+     */
+    ShamirKeyShare combineDealings(
+            SecretKeyShare own, Committee committee, int threshold, List<byte[]> dealings);
+
+    /**
+     * A member's partial decryption for the set of members that answer (at least t, the member
+     * among them): c1·λ_j·s̃_j + smudging, with λ_j the Lagrange coefficient of the set. It is
+     * bound to the set: partial decryptions for different sets do not combine.
+     */
+    PartialDecryption partialDecrypt(
+            ShamirKeyShare share,
+            Committee committee,
+            Ciphertext c,
+            double weightSum,
+            List<String> answering);
+
+    /**
+     * Combines the partial decryptions of a set of at least t members, all made for that set.
+     *
+     * @throws IllegalArgumentException for fewer than t, duplicates, strangers, or partial
+     *     decryptions made for another set of members
+     */
+    double[] combine(
+            Committee committee, int threshold, Ciphertext c, List<PartialDecryption> parts);
+
+    byte[] serialize(ShamirKeyShare share);
+
+    /** As {@link #deserializePublicKeyShare}, for a Shamir key share. */
+    ShamirKeyShare deserializeShamirKeyShare(byte[] bytes);
+
+    // ---------------------------------------------------------------- serialization
 
     byte[] serialize(PublicKeyShare share);
 

@@ -72,6 +72,34 @@ public final class ThresholdShards {
     }
 
     /**
+     * t-out-of-n: a member's partial decryptions of a shard for the set of answering members (at
+     * least t, this member among them; every member of the set must use the same list).
+     */
+    public byte[] partialDecryptShard(
+            ShamirKeyShare share, Committee committee, byte[] shard, List<String> answering) {
+        ShardCiphertexts sc = ShardCiphertexts.decode(shard);
+        double w = sc.weightSum() > 0 ? sc.weightSum() : 1;
+        List<byte[]> parts = new ArrayList<>(sc.count());
+        for (byte[] b : sc.ciphertexts()) {
+            parts.add(
+                    th.serialize(
+                            th.partialDecrypt(
+                                    share, committee, he.deserializeCiphertext(b), w, answering)));
+        }
+        return new ShardCiphertexts(sc.weightSum(), parts).encode();
+    }
+
+    /**
+     * t-out-of-n: the shard's weighted mean from the partial shards of a set of at least t members,
+     * all made for that set.
+     */
+    public float[] combineShard(
+            Committee committee, int threshold, byte[] shard, List<byte[]> partialShards) {
+        return combine(
+                shard, partialShards, (c, parts) -> th.combine(committee, threshold, c, parts));
+    }
+
+    /**
      * The shard's weighted mean (Σ w·x / Σ w, float32) from every committee member's partial shard;
      * a shard with weight sum 0 (an initial model) is returned as decrypted.
      *
@@ -79,6 +107,14 @@ public final class ThresholdShards {
      *     the shard (count, weight sum, ciphertexts)
      */
     public float[] combineShard(Committee committee, byte[] shard, List<byte[]> partialShards) {
+        return combine(shard, partialShards, (c, parts) -> th.combine(committee, c, parts));
+    }
+
+    private interface Combiner {
+        double[] combine(Ciphertext c, List<PartialDecryption> parts);
+    }
+
+    private float[] combine(byte[] shard, List<byte[]> partialShards, Combiner combiner) {
         ShardCiphertexts sc = ShardCiphertexts.decode(shard);
         List<ShardCiphertexts> members = new ArrayList<>(partialShards.size());
         for (byte[] p : partialShards) {
@@ -105,7 +141,7 @@ public final class ThresholdShards {
             for (ShardCiphertexts m : members) {
                 parts.add(th.deserializePartialDecryption(m.ciphertexts().get(j)));
             }
-            double[] v = th.combine(committee, c, parts);
+            double[] v = combiner.combine(c, parts);
             values.add(v);
             total += v.length;
         }

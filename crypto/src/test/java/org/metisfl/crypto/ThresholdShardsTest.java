@@ -66,6 +66,35 @@ class ThresholdShardsTest {
         }
         assertThatThrownBy(() -> ts.combineShard(committee, global, partials.subList(0, 3)))
                 .hasMessageContaining("1 of 4 missing");
+
+        // t-out-of-n (3 of 4): every member deals, each combines its dealings, 3 decrypt
+        List<KeyShare> ordered = new ArrayList<>();
+        for (String id : committee.memberIds()) {
+            for (KeyShare k : members) {
+                if (ThresholdShards.memberId(k.publicShare()).equals(id)) {
+                    ordered.add(k);
+                }
+            }
+        }
+        List<List<byte[]>> dealt = new ArrayList<>();
+        for (KeyShare k : ordered) {
+            dealt.add(th.dealShamirShares(k.secretShare(), committee, 3));
+        }
+        List<byte[]> tPartials = new ArrayList<>();
+        List<String> answering = committee.memberIds().subList(1, 4);
+        for (int j = 1; j < 4; j++) {
+            List<byte[]> toJ = new ArrayList<>();
+            for (List<byte[]> d : dealt) {
+                toJ.add(d.get(j));
+            }
+            ShamirKeyShare sh = th.combineDealings(ordered.get(j).secretShare(), committee, 3, toJ);
+            tPartials.add(ts.partialDecryptShard(sh, committee, global, answering));
+        }
+        float[] tMean = ts.combineShard(committee, 3, global, tPartials);
+        for (int i = 0; i < len; i++) {
+            assertThat((double) tMean[i])
+                    .isCloseTo(exact[i], org.assertj.core.api.Assertions.within(1e-6));
+        }
         byte[] wrongWeight =
                 new ShardCiphertexts(224, ShardCiphertexts.decode(partials.get(0)).ciphertexts())
                         .encode();

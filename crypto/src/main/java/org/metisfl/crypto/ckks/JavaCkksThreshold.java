@@ -22,7 +22,9 @@ import org.metisfl.crypto.PartialDecryption;
 import org.metisfl.crypto.PublicKey;
 import org.metisfl.crypto.PublicKeyShare;
 import org.metisfl.crypto.SecretKeyShare;
+import org.metisfl.crypto.ShamirKeyShare;
 import org.metisfl.crypto.ThresholdHe;
+import org.metisfl.crypto.kernel.ModArith;
 
 /**
  * n-out-of-n threshold RNS-CKKS over a {@link JavaCkksContext}: additive secret shares, a joint
@@ -320,6 +322,356 @@ final class JavaCkksThreshold implements ThresholdHe {
         }
         he.inverseNtt(t);
         return t;
+    }
+
+    // ---------------------------------------------------------------- t-out-of-n
+
+    private static void checkThreshold(int t, int members) {
+        if (t < 1 || t > members) {
+            throw new IllegalArgumentException(
+                    "threshold " + t + " must be between 1 and the committee size " + members);
+        }
+        if (members > 255) {
+            throw new IllegalArgumentException("at most 255 committee members, got " + members);
+        }
+    }
+
+    private static CkksCommittee checkCommittee(Committee committee) {
+        if (!(committee instanceof CkksCommittee)) {
+            throw new IncompatibleCiphertextException(
+                    "not a committee of this backend: " + committee);
+        }
+        return (CkksCommittee) committee;
+    }
+
+    /** The member's 1-based evaluation point, or an error naming it. */
+    private static int indexOf(CkksCommittee cm, byte[] shareId) {
+        int i = cm.memberIds.indexOf(HexFormat.of().formatHex(shareId));
+        if (i < 0) {
+            throw new IllegalArgumentException(
+                    "share "
+                            + HexFormat.of().formatHex(shareId)
+                            + " is not a member of this committee");
+        }
+        return i + 1;
+    }
+
+    /** x^e residues of a small integer x for each prime. */
+    private long[] powers(long x, int e) {
+        long[] r = new long[he.primeCount];
+        for (int i = 0; i < he.primeCount; i++) {
+            r[i] = ModArith.powMod(x, e, he.basis.primes[i]);
+        }
+        return r;
+    }
+
+    /** {@code acc += w·p} prime by prime (w one residue per prime). */
+    private void addScaled(long[] acc, long[] p, long[] w) {
+        for (int i = 0; i < he.primeCount; i++) {
+            long q = he.basis.primes[i];
+            long ws = ModArith.shoupPrecompute(w[i], q);
+            he.kernels.mulScalarAddMod(acc, i * he.n, p, i * he.n, he.n, w[i], ws, q);
+        }
+    }
+
+    @Override
+    public List<byte[]> dealShamirShares(SecretKeyShare share, Committee committee, int threshold) {
+        CkksSecretKeyShare sk = checkShare(share);
+        CkksCommittee cm = checkCommittee(committee);
+        int members = cm.memberIds.size();
+        checkThreshold(threshold, members);
+        indexOf(cm, sk.shareId);
+        // f(X) = s_i + r_1·X + ... + r_(t-1)·X^(t-1), coefficients uniform ring elements (NTT
+        // domain: uniform there as in the coefficient domain)
+        List<long[]> coeffs = new ArrayList<>();
+        Prg prg = new Prg(he.random.seed(), 0);
+        for (int k = 1; k < threshold; k++) {
+            long[] r = new long[he.primeCount * he.n];
+            for (int i = 0; i < he.primeCount; i++) {
+                Samplers.uniform(prg, r, i * he.n, he.n, he.basis.primes[i]);
+            }
+            coeffs.add(r);
+        }
+        List<byte[]> out = new ArrayList<>(members);
+        for (int j = 1; j <= members; j++) {
+            long[] f = sk.s.clone();
+            for (int k = 1; k < threshold; k++) {
+                addScaled(f, coeffs.get(k - 1), powers(j, k));
+            }
+            byte[] to = HexFormat.of().parseHex(cm.memberIds.get(j - 1));
+            HeEnvelope env = he.envelope(HeEnvelope.Kind.SHAMIR_DEALING, sk.shareId);
+            ByteBuffer buf =
+                    ByteBuffer.allocate(
+                            env.size() + 2 * HeEnvelope.KEY_ID_BYTES + 2 + he.polyBytes());
+            env.writeTo(buf);
+            buf.put(to).put(cm.jointKey.keyId);
+            buf.put((byte) threshold).put((byte) members);
+            he.packPoly(f, buf);
+            out.add(buf.array());
+        }
+        return out;
+    }
+
+    @Override
+    public ShamirKeyShare combineDealings(
+            SecretKeyShare own, Committee committee, int threshold, List<byte[]> dealings) {
+        CkksSecretKeyShare sk = checkShare(own);
+        CkksCommittee cm = checkCommittee(committee);
+        int members = cm.memberIds.size();
+        checkThreshold(threshold, members);
+        int index = indexOf(cm, sk.shareId);
+        long[] acc = new long[he.primeCount * he.n];
+        TreeSet<String> dealers = new TreeSet<>();
+        for (byte[] bytes : dealings) {
+            ByteBuffer in = ByteBuffer.wrap(bytes);
+            HeEnvelope env = he.readEnvelope(in, HeEnvelope.Kind.SHAMIR_DEALING);
+            String dealer = HexFormat.of().formatHex(env.keyId());
+            try {
+                byte[] to = new byte[HeEnvelope.KEY_ID_BYTES];
+                in.get(to);
+                byte[] keyId = new byte[HeEnvelope.KEY_ID_BYTES];
+                in.get(keyId);
+                int t = in.get() & 0xff;
+                int m = in.get() & 0xff;
+                long[] f = he.unpackPoly(in);
+                if (in.hasRemaining()) {
+                    throw new MalformedCiphertextException(
+                            in.remaining() + " unexpected bytes after the Shamir dealing");
+                }
+                if (!Arrays.equals(to, sk.shareId)) {
+                    throw new IllegalArgumentException(
+                            "a dealing from "
+                                    + dealer
+                                    + " is addressed to "
+                                    + HexFormat.of().formatHex(to)
+                                    + ", not to this member");
+                }
+                if (!Arrays.equals(keyId, cm.jointKey.keyId) || t != threshold || m != members) {
+                    throw new IllegalArgumentException(
+                            "the dealing from "
+                                    + dealer
+                                    + " is for another committee or threshold ("
+                                    + t
+                                    + " of "
+                                    + m
+                                    + ", expected "
+                                    + threshold
+                                    + " of "
+                                    + members
+                                    + ")");
+                }
+                if (!cm.memberIds.contains(dealer)) {
+                    throw new IllegalArgumentException(
+                            "a dealing from " + dealer + ", who is not a member of this committee");
+                }
+                if (!dealers.add(dealer)) {
+                    throw new IllegalArgumentException("two dealings from member " + dealer);
+                }
+                for (int i = 0; i < he.primeCount; i++) {
+                    he.kernels.addMod(acc, i * he.n, f, i * he.n, he.n, he.basis.primes[i]);
+                }
+            } catch (BufferUnderflowException e) {
+                throw new MalformedCiphertextException("truncated Shamir dealing");
+            }
+        }
+        if (dealers.size() != members) {
+            List<String> missing = new ArrayList<>(cm.memberIds);
+            missing.removeAll(dealers);
+            throw new IllegalArgumentException(
+                    "a Shamir share needs the dealings of every committee member: missing "
+                            + missing);
+        }
+        return new CkksShamirShare(
+                he.parameterHash,
+                sk.shareId,
+                cm.jointKey.keyId,
+                index,
+                threshold,
+                acc,
+                he.shoup(acc));
+    }
+
+    /** λ_j for the set of evaluation points: Π_{k≠j} k / (k − j) modulo each prime. */
+    long[] lagrange(int j, List<Integer> points) {
+        long[] out = new long[he.primeCount];
+        for (int i = 0; i < he.primeCount; i++) {
+            long q = he.basis.primes[i];
+            long num = 1;
+            long den = 1;
+            for (int k : points) {
+                if (k != j) {
+                    num = ModArith.mulModSlow(num, k, q);
+                    den = ModArith.mulModSlow(den, Math.floorMod((long) k - j, q), q);
+                }
+            }
+            out[i] = ModArith.mulModSlow(num, ModArith.invMod(den, q), q);
+        }
+        return out;
+    }
+
+    private List<Integer> points(CkksCommittee cm, List<String> answering, int threshold) {
+        TreeSet<Integer> pts = new TreeSet<>();
+        for (String id : answering) {
+            int i = cm.memberIds.indexOf(id);
+            if (i < 0) {
+                throw new IllegalArgumentException(
+                        "answering member " + id + " is not a member of this committee");
+            }
+            if (!pts.add(i + 1)) {
+                throw new IllegalArgumentException("member " + id + " answers twice");
+            }
+        }
+        if (pts.size() < threshold) {
+            throw new IllegalArgumentException(
+                    "t-out-of-n decryption needs at least "
+                            + threshold
+                            + " of "
+                            + cm.memberIds.size()
+                            + " members, got "
+                            + pts.size());
+        }
+        return List.copyOf(pts);
+    }
+
+    /** The ciphertext digest bound to the answering set (sorted evaluation points). */
+    private byte[] setDigest(byte[] ctDigest, List<Integer> points) {
+        ByteBuffer b = ByteBuffer.allocate(16 + 32 + 4 * points.size());
+        b.put("metisfl-tofn/1\0\0".getBytes(StandardCharsets.US_ASCII)).put(ctDigest);
+        for (int p : points) {
+            b.putInt(p);
+        }
+        return JavaCkksContext.sha256(b.array());
+    }
+
+    @Override
+    public PartialDecryption partialDecrypt(
+            ShamirKeyShare share,
+            Committee committee,
+            Ciphertext c,
+            double weightSum,
+            List<String> answering) {
+        CkksShamirShare sh = checkShamir(share);
+        CkksCommittee cm = checkCommittee(committee);
+        CkksCiphertext x = he.checkCiphertext(c);
+        if (!Arrays.equals(cm.jointKey.keyId, sh.keyId) || !Arrays.equals(x.keyId, sh.keyId)) {
+            throw new IncompatibleCiphertextException(
+                    "the ciphertext (key "
+                            + HeEnvelope.hex(x.keyId)
+                            + ") and committee (key "
+                            + HeEnvelope.hex(cm.jointKey.keyId)
+                            + ") must be those of this Shamir share (key "
+                            + HeEnvelope.hex(sh.keyId)
+                            + ")");
+        }
+        List<Integer> pts = points(cm, answering, sh.threshold);
+        if (!pts.contains(sh.index)) {
+            throw new IllegalArgumentException(
+                    "this member ("
+                            + HexFormat.of().formatHex(sh.shareId)
+                            + ") is not among the answering members "
+                            + answering);
+        }
+        double sigma = smudgingStdDev(c, weightSum);
+        long[] e = smudging(new Prg(he.random.seed(), 0), sigma);
+        he.ntt(e);
+        long[] lambda = lagrange(sh.index, pts);
+        long[] t = he.c1Of(x).clone();
+        for (int i = 0; i < he.primeCount; i++) {
+            long q = he.basis.primes[i];
+            // c1 · λ_j (scalar), then · s̃_j (pointwise) + e
+            he.kernels.mulScalarMod(
+                    t, i * he.n, he.n, lambda[i], ModArith.shoupPrecompute(lambda[i], q), q);
+        }
+        he.mulAdd(t, sh.s, sh.sShoup, e);
+        return new CkksPartialDecryption(
+                he.parameterHash, sh.shareId, x.keyId, setDigest(digest(x), pts), x.valueCount, t);
+    }
+
+    @Override
+    public double[] combine(
+            Committee committee, int threshold, Ciphertext c, List<PartialDecryption> parts) {
+        CkksCommittee cm = checkCommittee(committee);
+        checkThreshold(threshold, cm.memberIds.size());
+        CkksCiphertext x = he.checkCiphertext(c);
+        if (!Arrays.equals(x.keyId, cm.jointKey.keyId)) {
+            throw new IncompatibleCiphertextException(
+                    "the ciphertext is encrypted under key "
+                            + HeEnvelope.hex(x.keyId)
+                            + ", not under this committee's joint key "
+                            + HeEnvelope.hex(cm.jointKey.keyId));
+        }
+        List<String> ids = new ArrayList<>();
+        List<CkksPartialDecryption> ds = new ArrayList<>();
+        for (PartialDecryption p : parts) {
+            CkksPartialDecryption d = checkPart(p);
+            ids.add(HexFormat.of().formatHex(d.shareId));
+            ds.add(d);
+        }
+        List<Integer> pts = points(cm, ids, threshold);
+        byte[] digest = setDigest(digest(x), pts);
+        List<long[]> polys = new ArrayList<>();
+        for (int k = 0; k < ds.size(); k++) {
+            CkksPartialDecryption d = ds.get(k);
+            if (!Arrays.equals(d.keyId, x.keyId)
+                    || !Arrays.equals(d.digest, digest)
+                    || d.valueCount != x.valueCount) {
+                throw new IncompatibleCiphertextException(
+                        "the partial decryption of member "
+                                + ids.get(k)
+                                + " is of another ciphertext or made for another set of"
+                                + " answering members");
+            }
+            polys.add(d.d);
+        }
+        long[] t = combineRaw(x, polys);
+        return he.encoder.decode(he.basis.toCenteredDoubles(t), x.scale, x.valueCount);
+    }
+
+    @Override
+    public byte[] serialize(ShamirKeyShare share) {
+        CkksShamirShare sh = checkShamir(share);
+        HeEnvelope env = he.envelope(HeEnvelope.Kind.SHAMIR_KEY_SHARE, sh.shareId);
+        ByteBuffer out =
+                ByteBuffer.allocate(env.size() + HeEnvelope.KEY_ID_BYTES + 2 + he.polyBytes());
+        env.writeTo(out);
+        out.put(sh.keyId);
+        out.put((byte) sh.index).put((byte) sh.threshold);
+        he.packPoly(sh.s, out);
+        return out.array();
+    }
+
+    @Override
+    public ShamirKeyShare deserializeShamirKeyShare(byte[] bytes) {
+        ByteBuffer in = ByteBuffer.wrap(bytes);
+        HeEnvelope env = he.readEnvelope(in, HeEnvelope.Kind.SHAMIR_KEY_SHARE);
+        try {
+            byte[] keyId = new byte[HeEnvelope.KEY_ID_BYTES];
+            in.get(keyId);
+            int index = in.get() & 0xff;
+            int t = in.get() & 0xff;
+            if (index < 1 || t < 1) {
+                throw new MalformedCiphertextException(
+                        "Shamir share with index " + index + " and threshold " + t);
+            }
+            long[] s = he.unpackPoly(in);
+            if (in.hasRemaining()) {
+                throw new MalformedCiphertextException(
+                        in.remaining() + " unexpected bytes after the Shamir share");
+            }
+            return new CkksShamirShare(
+                    he.parameterHash, env.keyId(), keyId, index, t, s, he.shoup(s));
+        } catch (BufferUnderflowException e) {
+            throw new MalformedCiphertextException("truncated Shamir share");
+        }
+    }
+
+    private CkksShamirShare checkShamir(ShamirKeyShare s) {
+        he.checkOrigin("Shamir key share", s.backendId(), s.parameterHash());
+        if (!(s instanceof CkksShamirShare)) {
+            throw new IncompatibleCiphertextException(
+                    "not a Shamir share of this backend: " + s.getClass().getName());
+        }
+        return (CkksShamirShare) s;
     }
 
     // ---------------------------------------------------------------- checks
@@ -634,6 +986,75 @@ final class JavaCkksThreshold implements ThresholdHe {
                     + ", key="
                     + HeEnvelope.hex(keyId)
                     + "}";
+        }
+    }
+
+    /** s̃_j (NTT domain, uniform residues) with its evaluation point and threshold. */
+    static final class CkksShamirShare implements ShamirKeyShare {
+        final byte[] parameterHash;
+        final byte[] shareId;
+        final byte[] keyId;
+        final int index;
+        final int threshold;
+        final long[] s;
+        final long[] sShoup;
+
+        CkksShamirShare(
+                byte[] parameterHash,
+                byte[] shareId,
+                byte[] keyId,
+                int index,
+                int threshold,
+                long[] s,
+                long[] sShoup) {
+            this.parameterHash = parameterHash;
+            this.shareId = shareId;
+            this.keyId = keyId;
+            this.index = index;
+            this.threshold = threshold;
+            this.s = s;
+            this.sShoup = sShoup;
+        }
+
+        @Override
+        public String backendId() {
+            return JavaCkksContext.BACKEND_ID;
+        }
+
+        @Override
+        public byte[] parameterHash() {
+            return parameterHash.clone();
+        }
+
+        @Override
+        public byte[] shareId() {
+            return shareId.clone();
+        }
+
+        @Override
+        public int index() {
+            return index;
+        }
+
+        @Override
+        public int threshold() {
+            return threshold;
+        }
+
+        @Override
+        public byte[] keyId() {
+            return keyId.clone();
+        }
+
+        @Override
+        public String toString() {
+            return "CkksShamirShare{member="
+                    + index
+                    + ", t="
+                    + threshold
+                    + ", key="
+                    + HeEnvelope.hex(keyId)
+                    + ", <secret>}";
         }
     }
 

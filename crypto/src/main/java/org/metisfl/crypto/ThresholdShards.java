@@ -1,5 +1,10 @@
 package org.metisfl.crypto;
 
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
@@ -154,6 +159,56 @@ public final class ThresholdShards {
             }
         }
         return out;
+    }
+
+    /**
+     * Writes a member's secret share (additive or Shamir, serialized) to a new file readable by its
+     * owner only (where the file system has POSIX permissions): a committee member must keep it
+     * across restarts, or the committee cannot decrypt. Refuses to overwrite a file.
+     */
+    public static void writeSecret(Path file, byte[] serializedShare) throws IOException {
+        HeEnvelope.Kind kind = HeEnvelope.of(serializedShare).kind();
+        if (kind != HeEnvelope.Kind.SECRET_KEY_SHARE && kind != HeEnvelope.Kind.SHAMIR_KEY_SHARE) {
+            throw new IllegalArgumentException(
+                    "not a secret key share or Shamir key share but a " + kind);
+        }
+        if (file.getParent() != null) {
+            Files.createDirectories(file.getParent());
+        }
+        try {
+            Files.createFile(
+                    file,
+                    PosixFilePermissions.asFileAttribute(
+                            PosixFilePermissions.fromString("rw-------")));
+        } catch (UnsupportedOperationException e) {
+            Files.createFile(file);
+        }
+        Files.write(file, serializedShare, StandardOpenOption.TRUNCATE_EXISTING);
+    }
+
+    /** Reads a member's additive secret share written by {@link #writeSecret}. */
+    public SecretKeyShare loadSecretShare(Path file) throws IOException {
+        return th.deserializeSecretKeyShare(readKind(file, HeEnvelope.Kind.SECRET_KEY_SHARE));
+    }
+
+    /** Reads a member's Shamir share written by {@link #writeSecret}. */
+    public ShamirKeyShare loadShamirShare(Path file) throws IOException {
+        return th.deserializeShamirKeyShare(readKind(file, HeEnvelope.Kind.SHAMIR_KEY_SHARE));
+    }
+
+    private static byte[] readKind(Path file, HeEnvelope.Kind kind) throws IOException {
+        byte[] bytes = Files.readAllBytes(file);
+        HeEnvelope env;
+        try {
+            env = HeEnvelope.of(bytes);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException(
+                    file + " is not a MetisFL key file: " + e.getMessage(), e);
+        }
+        if (env.kind() != kind) {
+            throw new IllegalArgumentException(file + " holds a " + env.kind() + ", not a " + kind);
+        }
+        return bytes;
     }
 
     /** A member's share id in hex, as {@link Committee#memberIds()} lists it. */

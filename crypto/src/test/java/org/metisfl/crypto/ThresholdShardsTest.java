@@ -21,6 +21,42 @@ class ThresholdShardsTest {
     private final ThresholdHe th = ts.threshold();
 
     @Test
+    void membersKeepTheirSharesInOwnerOnlyFilesThatLoadBackAndRefuseOtherKinds(
+            @org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws Exception {
+        byte[] seed = th.newCommonSeed();
+        KeyShare a = th.generateKeyShare(seed);
+        KeyShare b = th.generateKeyShare(seed);
+        Committee committee = th.combineKeyShares(List.of(a.publicShare(), b.publicShare()));
+        java.nio.file.Path file = dir.resolve("member/threshold-share.key");
+        ThresholdShards.writeSecret(file, th.serialize(a.secretShare()));
+        assertThat(java.nio.file.Files.getPosixFilePermissions(file))
+                .containsExactlyInAnyOrder(
+                        java.nio.file.attribute.PosixFilePermission.OWNER_READ,
+                        java.nio.file.attribute.PosixFilePermission.OWNER_WRITE);
+        SecretKeyShare back = ts.loadSecretShare(file);
+        assertThat(back.shareId()).isEqualTo(a.secretShare().shareId());
+        float[] x = {0.5f, -0.25f};
+        Ciphertext ct = he.encrypt(committee.jointKey(), x, 0, 2);
+        double[] got =
+                th.combine(
+                        committee,
+                        ct,
+                        List.of(
+                                th.partialDecrypt(back, ct, 1),
+                                th.partialDecrypt(b.secretShare(), ct, 1)));
+        assertThat(got[1]).isCloseTo(-0.25, org.assertj.core.api.Assertions.within(1e-7));
+        assertThatThrownBy(() -> ThresholdShards.writeSecret(file, th.serialize(b.secretShare())))
+                .isInstanceOf(java.nio.file.FileAlreadyExistsException.class);
+        assertThatThrownBy(() -> ts.loadShamirShare(file))
+                .hasMessageContaining("holds a SECRET_KEY_SHARE, not a SHAMIR_KEY_SHARE");
+        assertThatThrownBy(
+                        () ->
+                                ThresholdShards.writeSecret(
+                                        dir.resolve("pub"), th.serialize(a.publicShare())))
+                .hasMessageContaining("not a secret key share");
+    }
+
+    @Test
     void committeeDecryptsTheWeightedMeanOfEncryptedShards() {
         byte[] seed = th.newCommonSeed();
         List<KeyShare> members = new ArrayList<>();

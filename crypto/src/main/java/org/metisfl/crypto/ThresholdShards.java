@@ -6,8 +6,10 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
+import java.util.Base64;
 import java.util.HexFormat;
 import java.util.List;
+import java.util.Properties;
 
 /**
  * Threshold mode at the level of a model shard, the unit the federation moves: what {@link
@@ -209,6 +211,53 @@ public final class ThresholdShards {
             throw new IllegalArgumentException(file + " holds a " + env.kind() + ", not a " + kind);
         }
         return bytes;
+    }
+
+    /**
+     * Writes the committee's public parameters to {@code dir}/{@value KeyBundle#PUBLIC_FILE}: the
+     * same properties {@link KeyBundle#write} writes for a shared key (backend, preset, parameter
+     * hash, key id, the joint public key), plus the committee ({@code threshold.members}: the
+     * member ids, comma-separated, and {@code threshold.t}: how many must answer, N for
+     * n-out-of-n). A job given this file as {@code secure-aggregation.public-key} encrypts the
+     * initial model under the joint key and refuses updates under any other key, as in shared-key
+     * mode; it never gets a share. Refuses to overwrite the file.
+     */
+    public void writePublicParameters(Path dir, String preset, Committee committee, int threshold)
+            throws IOException {
+        if (!CkksParameters.preset(preset).equals(he.parameters())
+                || !java.util.Arrays.equals(
+                        he.parameterHash(), committee.jointKey().parameterHash())) {
+            throw new IllegalArgumentException(
+                    "preset "
+                            + preset
+                            + " is not the committee's parameters ("
+                            + he.parameters()
+                            + ")");
+        }
+        if (threshold < 1 || threshold > committee.size()) {
+            throw new IllegalArgumentException(
+                    "threshold " + threshold + " must be between 1 and " + committee.size());
+        }
+        Properties p = new Properties();
+        p.setProperty("secure-aggregation", "ckks");
+        p.setProperty("secure-aggregation.backend", he.backendId());
+        p.setProperty("secure-aggregation.preset", preset);
+        p.setProperty("parameter-hash", HexFormat.of().formatHex(he.parameterHash()));
+        p.setProperty("key-id", HexFormat.of().formatHex(committee.jointKey().keyId()));
+        p.setProperty(
+                "public-key",
+                Base64.getEncoder().encodeToString(he.serialize(committee.jointKey())));
+        p.setProperty("threshold.members", String.join(",", committee.memberIds()));
+        p.setProperty("threshold.t", Integer.toString(threshold));
+        Files.createDirectories(dir);
+        try (var out =
+                Files.newBufferedWriter(
+                        dir.resolve(KeyBundle.PUBLIC_FILE), StandardOpenOption.CREATE_NEW)) {
+            p.store(
+                    out,
+                    "MetisFL CKKS public parameters of a threshold committee's joint key (no"
+                            + " share): for the federation file");
+        }
     }
 
     /** A member's share id in hex, as {@link Committee#memberIds()} lists it. */

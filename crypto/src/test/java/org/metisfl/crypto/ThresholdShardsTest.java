@@ -57,6 +57,71 @@ class ThresholdShardsTest {
     }
 
     @Test
+    void committeePublicParametersAreTheSharedKeyPropertiesWithTheJointKey(
+            @org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws Exception {
+        byte[] seed = th.newCommonSeed();
+        KeyShare a = th.generateKeyShare(seed);
+        KeyShare b = th.generateKeyShare(seed);
+        KeyShare c = th.generateKeyShare(seed);
+        Committee committee =
+                th.combineKeyShares(List.of(a.publicShare(), b.publicShare(), c.publicShare()));
+        ts.writePublicParameters(dir, CkksParameters.THRESHOLD_PRESET, committee, 2);
+        java.util.Properties p = new java.util.Properties();
+        try (var in = java.nio.file.Files.newBufferedReader(dir.resolve(KeyBundle.PUBLIC_FILE))) {
+            p.load(in);
+        }
+        assertThat(p.getProperty("secure-aggregation")).isEqualTo("ckks");
+        assertThat(p.getProperty("secure-aggregation.backend")).isEqualTo("metisfl-ckks");
+        assertThat(p.getProperty("secure-aggregation.preset"))
+                .isEqualTo(CkksParameters.THRESHOLD_PRESET);
+        assertThat(p.getProperty("parameter-hash"))
+                .isEqualTo(java.util.HexFormat.of().formatHex(he.parameterHash()));
+        assertThat(p.getProperty("key-id"))
+                .isEqualTo(java.util.HexFormat.of().formatHex(committee.jointKey().keyId()));
+        assertThat(p.getProperty("threshold.members").split(","))
+                .containsExactlyElementsOf(committee.memberIds());
+        assertThat(p.getProperty("threshold.t")).isEqualTo("2");
+        assertThat(p.stringPropertyNames()).noneMatch(k -> k.contains("secret"));
+        // the job's view: an ordinary public key, encrypting what the committee decrypts
+        PublicKey key =
+                he.deserializePublicKey(
+                        java.util.Base64.getDecoder().decode(p.getProperty("public-key")));
+        assertThat(
+                        HeEnvelope.of(
+                                        java.util.Base64.getDecoder()
+                                                .decode(p.getProperty("public-key")))
+                                .kind())
+                .isEqualTo(HeEnvelope.Kind.PUBLIC_KEY);
+        float[] x = {4f, -8f};
+        Ciphertext ct = he.encrypt(key, x, 0, 2);
+        double[] got =
+                th.combine(
+                        committee,
+                        ct,
+                        List.of(
+                                th.partialDecrypt(a.secretShare(), ct, 1),
+                                th.partialDecrypt(b.secretShare(), ct, 1),
+                                th.partialDecrypt(c.secretShare(), ct, 1)));
+        assertThat(got[1]).isCloseTo(-8, org.assertj.core.api.Assertions.within(1e-7));
+        assertThatThrownBy(
+                        () ->
+                                ts.writePublicParameters(
+                                        dir, CkksParameters.THRESHOLD_PRESET, committee, 2))
+                .isInstanceOf(java.nio.file.FileAlreadyExistsException.class);
+        assertThatThrownBy(
+                        () -> ts.writePublicParameters(dir.resolve("x"), "n13-q120", committee, 2))
+                .hasMessageContaining("is not the committee's parameters");
+        assertThatThrownBy(
+                        () ->
+                                ts.writePublicParameters(
+                                        dir.resolve("y"),
+                                        CkksParameters.THRESHOLD_PRESET,
+                                        committee,
+                                        4))
+                .hasMessageContaining("between 1 and 3");
+    }
+
+    @Test
     void committeeDecryptsTheWeightedMeanOfEncryptedShards() {
         byte[] seed = th.newCommonSeed();
         List<KeyShare> members = new ArrayList<>();

@@ -18,6 +18,9 @@ public final class CoordinatorOptions implements Serializable {
     private final int rounds;
     private final int minLearners;
     private final String initialModelFile;
+    private final String heBackend;
+    private final String hePreset;
+    private final String hePublicKeyFile;
     private final Protocol protocol;
     private final long roundTimeoutMs;
     private final long participantGraceMs;
@@ -50,6 +53,10 @@ public final class CoordinatorOptions implements Serializable {
         rounds = c.rounds();
         minLearners = c.minLearners();
         initialModelFile = c.initialModelFile().orElse(null);
+        boolean encrypted = c.secureAggregation() == FederationOptions.SecureAggregation.CKKS;
+        heBackend = encrypted ? c.heBackend() : null;
+        hePreset = encrypted ? c.hePreset() : null;
+        hePublicKeyFile = encrypted ? c.hePublicKeyFile().orElse(null) : null;
         protocol = c.protocol();
         roundTimeoutMs = c.roundTimeoutMs();
         participantGraceMs = c.participantGraceMs();
@@ -103,6 +110,29 @@ public final class CoordinatorOptions implements Serializable {
     /** The initial model file, or empty when the first learner's weights are the initial model. */
     public Optional<String> initialModelFile() {
         return Optional.ofNullable(initialModelFile);
+    }
+
+    /** True for {@code secure-aggregation: ckks}: the global model is ciphertexts. */
+    public boolean encrypted() {
+        return heBackend != null;
+    }
+
+    /** {@code secure-aggregation.backend} when {@link #encrypted()}, else null. */
+    public String heBackend() {
+        return heBackend;
+    }
+
+    /** {@code secure-aggregation.preset} when {@link #encrypted()}, else null. */
+    public String hePreset() {
+        return hePreset;
+    }
+
+    /**
+     * {@code secure-aggregation.public-key} (a path, read where the coordinator runs) when {@link
+     * #encrypted()}; the job encrypts an initial model file with it.
+     */
+    public Optional<String> hePublicKeyFile() {
+        return Optional.ofNullable(hePublicKeyFile);
     }
 
     public Protocol protocol() {

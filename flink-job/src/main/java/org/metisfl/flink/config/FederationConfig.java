@@ -105,6 +105,8 @@ public final class FederationConfig implements Serializable {
     private final StateBackend stateBackend;
     private final String checkpointDir;
     private final SecureAggregation secureAggregation;
+    private final String hePublicKeyFile;
+    private org.metisfl.flink.model.CkksPublicParameters hePublic;
     private final String heBackend;
     private final String hePreset;
     private final PrivacyMechanism privacy;
@@ -206,6 +208,7 @@ public final class FederationConfig implements Serializable {
                 parseEnum(SecureAggregation.class, SECURE_AGGREGATION, c.get(SECURE_AGGREGATION));
         heBackend = c.get(SECURE_AGGREGATION_BACKEND);
         hePreset = c.get(SECURE_AGGREGATION_PRESET);
+        hePublicKeyFile = c.getOptional(SECURE_AGGREGATION_PUBLIC_KEY).orElse(null);
         noiseMultiplier = c.get(PRIVACY_NOISE_MULTIPLIER);
         clipNorm = c.get(PRIVACY_CLIP_NORM);
         clipping = c.get(PRIVACY_CLIPPING);
@@ -465,6 +468,7 @@ public final class FederationConfig implements Serializable {
                 SECURE_AGGREGATION_PRESET,
                 hePreset,
                 "use one of " + org.metisfl.crypto.CkksParameters.presetNames());
+        checkPublicParameters();
         int perCiphertext =
                 org.metisfl.crypto.CkksParameters.preset(hePreset).valuesPerCiphertext();
         check(
@@ -478,6 +482,72 @@ public final class FederationConfig implements Serializable {
                         + hePreset
                         + "), e.g. "
                         + Math.max(perCiphertext, shardSize / perCiphertext * perCiphertext));
+    }
+
+    /**
+     * Reads {@code secure-aggregation.public-key} (never a secret key) and checks it against the
+     * configured backend and preset; an initial-model file needs it (the job encrypts the file).
+     */
+    private void checkPublicParameters() {
+        if (hePublicKeyFile == null) {
+            check(
+                    initialModelFile().isEmpty(),
+                    SECURE_AGGREGATION_PUBLIC_KEY,
+                    "(not set)",
+                    "with secure-aggregation: ckks the job encrypts the initial model file "
+                            + initialModel
+                            + " with the federation's public key: set it to the key bundle's"
+                            + " ckks-public.properties ('metisfl keys generate'), or use"
+                            + " federation.initial-model: "
+                            + FIRST_LEARNER);
+            return;
+        }
+        try {
+            hePublic =
+                    org.metisfl.flink.model.CkksPublicParameters.read(
+                            java.nio.file.Path.of(hePublicKeyFile));
+        } catch (java.io.IOException e) {
+            check(
+                    false,
+                    SECURE_AGGREGATION_PUBLIC_KEY,
+                    hePublicKeyFile,
+                    "cannot read it ("
+                            + e
+                            + "); give the path of the key bundle's ckks-public.properties");
+        } catch (IllegalArgumentException e) {
+            check(false, SECURE_AGGREGATION_PUBLIC_KEY, hePublicKeyFile, e.getMessage());
+        }
+        check(
+                hePublic.backend().equals(heBackend) && hePublic.preset().equals(hePreset),
+                SECURE_AGGREGATION_PUBLIC_KEY,
+                hePublicKeyFile,
+                "its keys are of backend "
+                        + hePublic.backend()
+                        + ", preset "
+                        + hePublic.preset()
+                        + ", the federation sets secure-aggregation.backend "
+                        + heBackend
+                        + " and secure-aggregation.preset "
+                        + hePreset
+                        + "; make them agree (the bundle's file prints the right keys)");
+        String hash =
+                java.util.HexFormat.of()
+                        .formatHex(
+                                org.metisfl.flink.model.HeContexts.of(heBackend, hePreset)
+                                        .parameterHash());
+        check(
+                hePublic.parameterHash().equals(hash),
+                SECURE_AGGREGATION_PUBLIC_KEY,
+                hePublicKeyFile,
+                "its parameter hash "
+                        + hePublic.parameterHash()
+                        + " is not this build's "
+                        + hash
+                        + " for "
+                        + heBackend
+                        + "/"
+                        + hePreset
+                        + "; generate the bundle with this version's 'metisfl keys generate'");
     }
 
     /** Central DP holds only where its noise covers one bounded sum per round. */
@@ -948,5 +1018,16 @@ public final class FederationConfig implements Serializable {
     /** {@code secure-aggregation.preset}. */
     public String hePreset() {
         return hePreset;
+    }
+
+    /** {@code secure-aggregation.public-key}: the public parameters file, if given. */
+    public Optional<String> hePublicKeyFile() {
+        return Optional.ofNullable(hePublicKeyFile);
+    }
+
+    /** The key pair's id from {@code secure-aggregation.public-key}, if given and CKKS is on. */
+    public Optional<String> heKeyId() {
+        return Optional.ofNullable(hePublic)
+                .map(org.metisfl.flink.model.CkksPublicParameters::keyId);
     }
 }

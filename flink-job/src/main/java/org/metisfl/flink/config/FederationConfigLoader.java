@@ -59,6 +59,18 @@ public final class FederationConfigLoader {
             Map<String, String> flat, Function<String, String> origin) {
         Map<String, ConfigOption<?>> known = knownOptions();
         for (String key : flat.keySet()) {
+            if (!known.containsKey(key)
+                    && key.startsWith("secure-aggregation")
+                    && key.contains("secret")) {
+                throw new InvalidConfigException(
+                        origin.apply(key)
+                                + ": '"
+                                + key
+                                + "': the job never takes a CKKS secret key (whoever reads the"
+                                + " job's files could decrypt every update); keep ckks-secret.key"
+                                + " with the learners and give the job its public parameters:"
+                                + " secure-aggregation.public-key: <dir>/ckks-public.properties");
+            }
             if (!known.containsKey(key)) {
                 throw new InvalidConfigException(
                         origin.apply(key)

@@ -750,6 +750,18 @@ public final class FederationOptions {
                                     + " n13-q180, n14-q180); aggregation.shard-size must be a"
                                     + " multiple of its values per ciphertext (8192 or 16384).");
 
+    public static final ConfigOption<String> SECURE_AGGREGATION_PUBLIC_KEY =
+            ConfigOptions.key("secure-aggregation.public-key")
+                    .stringType()
+                    .noDefaultValue()
+                    .withDescription(
+                            "secure-aggregation: ckks: the path of the key bundle's public"
+                                    + " parameters (ckks-public.properties from 'metisfl keys"
+                                    + " generate'; never the secret key, which the job refuses)."
+                                    + " Needed with an initial-model file (the job encrypts it"
+                                    + " with the public key); when given, learners learn the key"
+                                    + " id at join and updates under another key are refused.");
+
     public static final ConfigOption<Boolean> SECURITY_INSECURE =
             ConfigOptions.key("security.insecure")
                     .booleanType()

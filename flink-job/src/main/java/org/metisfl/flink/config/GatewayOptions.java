@@ -33,6 +33,10 @@ public final class GatewayOptions implements Serializable {
     private final double proximalMu;
     private final PrivacyOptions privacy;
     private final int evaluationBatchSize;
+    private final boolean encrypted;
+    private final String heBackend;
+    private final String hePreset;
+    private final String heKeyId;
 
     private GatewayOptions(FederationConfig c) {
         federationName = c.name();
@@ -55,6 +59,10 @@ public final class GatewayOptions implements Serializable {
         proximalMu = c.proximalMu();
         privacy = PrivacyOptions.from(c);
         evaluationBatchSize = c.evaluationBatchSize();
+        encrypted = c.secureAggregation() == FederationOptions.SecureAggregation.CKKS;
+        heBackend = encrypted ? c.heBackend() : null;
+        hePreset = encrypted ? c.hePreset() : null;
+        heKeyId = encrypted ? c.heKeyId().orElse(null) : null;
     }
 
     /** The gateway's part of a validated configuration. */
@@ -144,5 +152,31 @@ public final class GatewayOptions implements Serializable {
 
     public int evaluationBatchSize() {
         return evaluationBatchSize;
+    }
+
+    /**
+     * True for {@code secure-aggregation: ckks}: updates and models are ciphertexts ({@link
+     * #heBackend()}, {@link #hePreset()}), plaintext uploads are refused.
+     */
+    public boolean encrypted() {
+        return encrypted;
+    }
+
+    /** {@code secure-aggregation.backend} when {@link #encrypted()}, else null. */
+    public String heBackend() {
+        return heBackend;
+    }
+
+    /** {@code secure-aggregation.preset} when {@link #encrypted()}, else null. */
+    public String hePreset() {
+        return hePreset;
+    }
+
+    /**
+     * The key pair's id (lower-case hex) from {@code secure-aggregation.public-key}, or empty when
+     * the job was not given the public parameters.
+     */
+    public Optional<String> heKeyId() {
+        return Optional.ofNullable(heKeyId);
     }
 }

@@ -186,6 +186,15 @@ public final class Coordinator {
         if (p.phase != Phase.WAITING_FOR_MODEL) {
             return;
         }
+        if (e.values.isDense() == federation.options.encrypted()) {
+            // The gateways refuse such uploads; a record like it never installs a model.
+            LOG.warn(
+                    "Ignoring initial model of {}: {} in a federation {}",
+                    e.learnerId,
+                    e.values,
+                    federation.options.encrypted() ? "with secure aggregation" : "without");
+            return;
+        }
         long expected = TensorSpecInfo.totalSize(e.tensors);
         if (expected != e.values.size()) {
             LOG.warn("Ignoring initial model of {}: size mismatch", e.learnerId);
@@ -196,7 +205,7 @@ public final class Coordinator {
                 e.learnerId,
                 e.tensors.size(),
                 e.values.size());
-        federation.installInitialModel(p, e.tensors, e.values.values());
+        federation.installInitialModel(p, e.tensors, e.values);
         if (!protocol.maybeStart(p, nowMs, out)) {
             federation.model.publish(p, false, out);
         }

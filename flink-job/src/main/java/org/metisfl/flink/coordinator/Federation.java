@@ -4,8 +4,17 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.List;
+import org.metisfl.crypto.Ciphertext;
+import org.metisfl.crypto.HeContext;
+import org.metisfl.crypto.PublicKey;
+import org.metisfl.crypto.ShardCiphertexts;
 import org.metisfl.flink.config.CoordinatorOptions;
+import org.metisfl.flink.model.CkksPublicParameters;
+import org.metisfl.flink.model.HeContexts;
 import org.metisfl.flink.model.ModelCodec;
+import org.metisfl.flink.model.Payload;
 import org.metisfl.flink.model.RoundResult;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -51,7 +60,12 @@ public final class Federation {
                 throw new UncheckedIOException("cannot read the initial model " + file, e);
             }
             LOG.info("Initial model from {}: {} values", file, loaded.values().length);
-            installInitialModel(p, loaded.tensors(), loaded.values());
+            installInitialModel(
+                    p,
+                    loaded.tensors(),
+                    options.encrypted()
+                            ? encryptInitialModel(loaded.values())
+                            : Payload.dense(loaded.values()));
             model.publish(p, false, out);
         } else {
             p.phase = Phase.WAITING_FOR_MODEL;
@@ -59,13 +73,60 @@ public final class Federation {
         return p;
     }
 
-    /** Installs model version 0; the federation then waits for learners. */
+    /**
+     * Installs model version 0 (dense values, or with secure aggregation the whole model's
+     * ciphertexts in order); the federation then waits for learners.
+     */
     void installInitialModel(
             FederationProgress p,
             java.util.List<org.metisfl.flink.model.TensorSpecInfo> tensors,
-            float[] values) {
-        model.install(p, tensors, values);
+            Payload values) {
+        model.install(
+                p,
+                tensors,
+                values,
+                options.encrypted()
+                        ? HeContexts.of(options.heBackend(), options.hePreset())
+                                .valuesPerCiphertext()
+                        : 1);
         p.phase = Phase.WAITING_FOR_LEARNERS;
+    }
+
+    /**
+     * Secure aggregation: the initial model file encrypted with the federation's public key (the
+     * job holds no secret key), all ciphertexts in order as one payload. The plaintext array is
+     * dropped right after; only ciphertexts reach the job's state.
+     */
+    private Payload encryptInitialModel(float[] values) {
+        String file =
+                options.hePublicKeyFile()
+                        .orElseThrow(
+                                () ->
+                                        new IllegalStateException(
+                                                "secure-aggregation.public-key is needed to"
+                                                        + " encrypt the initial model file"));
+        HeContext he = HeContexts.of(options.heBackend(), options.hePreset());
+        CkksPublicParameters pub;
+        try {
+            pub = CkksPublicParameters.read(Path.of(file));
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read the public parameters " + file, e);
+        }
+        PublicKey key = pub.publicKey(he);
+        List<byte[]> cts = new ArrayList<>();
+        for (Ciphertext c : he.encrypt(key, values)) {
+            cts.add(he.serialize(c));
+        }
+        LOG.info(
+                "Initial model encrypted with the public key {} ({}): {} ciphertexts",
+                pub.keyId(),
+                file,
+                cts.size());
+        return Payload.ciphertext(
+                he.backendId(),
+                HexFormat.of().formatHex(he.parameterHash()),
+                values.length,
+                ShardCiphertexts.update(cts).encode());
     }
 
     /**

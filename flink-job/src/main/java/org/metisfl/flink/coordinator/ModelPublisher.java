@@ -5,6 +5,7 @@ import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import org.metisfl.crypto.ShardCiphertexts;
 import org.metisfl.flink.model.Directive;
 import org.metisfl.flink.model.Payload;
 import org.metisfl.flink.model.TensorSpecInfo;
@@ -22,6 +23,57 @@ public final class ModelPublisher {
     public ModelPublisher(StateMap<Integer, Payload> model, int shardSize) {
         this.model = model;
         this.shardSize = shardSize;
+    }
+
+    /**
+     * Installs the initial model (version 0): dense values cut into shards of the configured size,
+     * or (secure aggregation) the ciphertexts of the whole model in order, one {@link
+     * ShardCiphertexts} (a learner's encrypted weights, or the model file encrypted by the job),
+     * regrouped into shards of the configured size with a plaintext weight total of 1, so that
+     * learners decrypt it as they decrypt any global model (Σw·x / Σw). Ciphertexts are only
+     * regrouped, never read.
+     */
+    public void install(
+            FederationProgress p,
+            List<TensorSpecInfo> tensors,
+            Payload values,
+            int valuesPerCiphertext) {
+        if (values.isDense()) {
+            install(p, tensors, values.values());
+            return;
+        }
+        if (shardSize % valuesPerCiphertext != 0) {
+            throw new IllegalArgumentException(
+                    "shard size " + shardSize + " is no multiple of " + valuesPerCiphertext);
+        }
+        List<byte[]> all = ShardCiphertexts.decode(values.ciphertext()).ciphertexts();
+        long total = values.size();
+        if (all.size() != (total + valuesPerCiphertext - 1) / valuesPerCiphertext) {
+            throw new IllegalArgumentException(
+                    all.size()
+                            + " ciphertexts cannot hold "
+                            + total
+                            + " values of "
+                            + valuesPerCiphertext
+                            + " per ciphertext");
+        }
+        int perShard = shardSize / valuesPerCiphertext;
+        int numShards = TensorSpecInfo.numShards(total, shardSize);
+        p.tensors = new ArrayList<>(tensors);
+        p.numShards = numShards;
+        for (int s = 0; s < numShards; s++) {
+            int from = s * perShard;
+            int to = Math.min(all.size(), from + perShard);
+            int shardValues = (int) Math.min(shardSize, total - (long) s * shardSize);
+            model.put(
+                    s,
+                    Payload.ciphertext(
+                            values.scheme(),
+                            values.parameterHash(),
+                            shardValues,
+                            new ShardCiphertexts(1.0, all.subList(from, to)).encode()));
+        }
+        p.modelVersion = 0;
     }
 
     /** Installs the initial model (version 0), cut into shards of the configured size. */

@@ -43,7 +43,9 @@ public final class CiphertextShardDecoder {
         /** A number of shards, ciphertexts or values that does not match the model. */
         WRONG_CIPHERTEXT_COUNT,
         /** Ciphertexts of one update under different keys. */
-        MIXED_KEYS
+        MIXED_KEYS,
+        /** Ciphertexts under another key than the federation's (when the job knows its key id). */
+        WRONG_KEY
     }
 
     /** A refused encrypted upload: its reason and a message for the learner's log. */
@@ -79,6 +81,7 @@ public final class CiphertextShardDecoder {
     private final long totalBytes;
     private final byte[][] shards;
 
+    private byte[] federationKeyId;
     private long receivedBytes;
     private int shard;
     private int inShard;
@@ -164,8 +167,22 @@ public final class CiphertextShardDecoder {
         return new CiphertextShardDecoder(he, totalValues, shardSize, sizes, total);
     }
 
+    /**
+     * Refuses ciphertexts under another key than {@code keyIdHex} (the federation's key pair, from
+     * its public parameters) with {@link Reason#WRONG_KEY}; null or empty: any one key.
+     */
+    public CiphertextShardDecoder expectingKey(String keyIdHex) {
+        federationKeyId =
+                keyIdHex == null || keyIdHex.isEmpty() ? null : HexFormat.of().parseHex(keyIdHex);
+        return this;
+    }
+
     public long totalBytes() {
         return totalBytes;
+    }
+
+    public long receivedBytes() {
+        return receivedBytes;
     }
 
     public long remainingBytes() {
@@ -256,6 +273,16 @@ public final class CiphertextShardDecoder {
                     throw new Refusal(
                             Reason.WRONG_CIPHERTEXT_COUNT,
                             where + c.valueCount() + " values, the model needs " + wantValues);
+                }
+                if (federationKeyId != null && !Arrays.equals(federationKeyId, c.keyId())) {
+                    throw new Refusal(
+                            Reason.WRONG_KEY,
+                            where
+                                    + "encrypted under key "
+                                    + HexFormat.of().formatHex(c.keyId())
+                                    + ", the federation's key is "
+                                    + HexFormat.of().formatHex(federationKeyId)
+                                    + "; use the federation's key bundle");
                 }
                 if (keyId == null) {
                     keyId = c.keyId();

@@ -7,9 +7,7 @@ import java.util.Collections;
 import java.util.EnumSet;
 import java.util.HexFormat;
 import java.util.List;
-import java.util.Map;
 import java.util.Set;
-import java.util.concurrent.ConcurrentHashMap;
 import org.apache.flink.api.common.typeutils.TypeSerializer;
 import org.apache.flink.core.memory.DataInputView;
 import org.apache.flink.core.memory.DataOutputView;
@@ -19,6 +17,7 @@ import org.metisfl.crypto.HeBackends;
 import org.metisfl.crypto.HeContext;
 import org.metisfl.crypto.IncompatibleCiphertextException;
 import org.metisfl.crypto.ShardCiphertexts;
+import org.metisfl.flink.model.HeContexts;
 import org.metisfl.flink.model.Payload;
 
 /**
@@ -46,9 +45,6 @@ public final class SecureSum implements AggregationRule<SecureSum.Sums> {
     private static final Set<Payload.Kind> CIPHERTEXT_ONLY =
             Collections.unmodifiableSet(EnumSet.of(Payload.Kind.CIPHERTEXT));
 
-    /** Contexts are costly to build (primes, NTT tables) and thread-safe: one per parameter set. */
-    private static final Map<String, HeContext> CONTEXTS = new ConcurrentHashMap<>();
-
     private final String backend;
     private final String preset;
 
@@ -59,8 +55,7 @@ public final class SecureSum implements AggregationRule<SecureSum.Sums> {
     }
 
     static HeContext context(String backend, String preset) {
-        return CONTEXTS.computeIfAbsent(
-                backend + "/" + preset, k -> HeBackends.context(backend, preset));
+        return HeContexts.of(backend, preset);
     }
 
     /** The parameter hash as ciphertext payloads carry it (lower-case hex of the SHA-256). */

@@ -1,19 +1,24 @@
 package org.metisfl.flink.connector.model;
 
 import com.google.protobuf.ByteString;
+import com.google.protobuf.UnsafeByteOperations;
 import java.util.ArrayList;
 import java.util.List;
 import org.metisfl.flink.model.Directive;
 import org.metisfl.flink.model.ModelCodec;
+import org.metisfl.flink.model.Payload;
+import org.metisfl.proto.v1.Encryption;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
  * Gathers the MODEL_SHARD directives the coordinator sends before a PUBLISH into an {@link
  * EncodedModel}: each shard is encoded once into little-endian float32 bytes and cut, without
- * copying, into chunks of at most the gRPC chunk size. Shards arrive in order; a shard that does
- * not continue the model being gathered starts a new one (or, if it is not a model's first shard,
- * is dropped with what was gathered).
+ * copying, into chunks of at most the gRPC chunk size. An encrypted shard (secure aggregation) is
+ * sent as its ciphertext bytes, untouched (the job cannot read it), and its byte length is noted
+ * for the model's {@code Encryption}. Shards arrive in order; a shard that does not continue the
+ * model being gathered starts a new one (or, if it is not a model's first shard, is dropped with
+ * what was gathered).
  */
 final class ModelAssembly {
     private static final Logger LOG = LoggerFactory.getLogger(ModelAssembly.class);
@@ -21,7 +26,9 @@ final class ModelAssembly {
     private final int chunkBytes;
     private long version = -1;
     private long values;
+    private long bytes;
     private List<ByteString> chunks = new ArrayList<>();
+    private Encryption.Builder encryption;
 
     /**
      * @param chunkBytes the most bytes per chunk; a multiple of 4, so no value spans two chunks
@@ -43,17 +50,37 @@ final class ModelAssembly {
             }
             reset(shard.modelVersion);
         }
-        // The gateways serve plaintext models only (see the payload plan in the architecture).
-        float[] dense = shard.values().values();
-        ByteString bytes = ModelCodec.toBytes(dense);
-        if (bytes.size() <= chunkBytes) {
-            chunks.add(bytes);
+        Payload p = shard.values();
+        boolean encrypted = !p.isDense();
+        if (values > 0 && encrypted != (encryption != null)) {
+            LOG.warn(
+                    "Dropping {}: model v{} mixes plaintext and ciphertext shards", shard, version);
+            reset(-1);
+            return;
+        }
+        ByteString encoded;
+        if (encrypted) {
+            if (encryption == null) {
+                encryption =
+                        Encryption.newBuilder()
+                                .setBackendId(p.scheme())
+                                .setParameterHash(p.parameterHash());
+            }
+            // Never changed after it is emitted (see Payload): sent without a copy.
+            encoded = UnsafeByteOperations.unsafeWrap(p.ciphertext());
+            encryption.addShardBytes(encoded.size());
         } else {
-            for (int off = 0; off < bytes.size(); off += chunkBytes) {
-                chunks.add(bytes.substring(off, Math.min(bytes.size(), off + chunkBytes)));
+            encoded = ModelCodec.toBytes(p.values());
+        }
+        if (encoded.size() <= chunkBytes) {
+            chunks.add(encoded);
+        } else {
+            for (int off = 0; off < encoded.size(); off += chunkBytes) {
+                chunks.add(encoded.substring(off, Math.min(encoded.size(), off + chunkBytes)));
             }
         }
-        values += dense.length;
+        values += p.size();
+        bytes += encoded.size();
     }
 
     /**
@@ -63,7 +90,12 @@ final class ModelAssembly {
     EncodedModel take(long version, long values) {
         EncodedModel model =
                 version >= 0 && this.version == version && this.values == values
-                        ? new EncodedModel(version, values, chunks)
+                        ? new EncodedModel(
+                                version,
+                                values,
+                                bytes,
+                                chunks,
+                                encryption == null ? null : encryption.build())
                         : null;
         reset(-1);
         return model;
@@ -72,6 +104,8 @@ final class ModelAssembly {
     private void reset(long newVersion) {
         version = newVersion;
         values = 0;
+        bytes = 0;
         chunks = new ArrayList<>();
+        encryption = null;
     }
 }

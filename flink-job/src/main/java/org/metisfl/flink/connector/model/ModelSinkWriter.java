@@ -193,6 +193,9 @@ final class ModelSinkWriter implements SinkWriter<Directive> {
         if (d.tensors != null) {
             h.addAllTensors(ModelCodec.toProto(d.tensors));
         }
+        if (model != null && model.encryption() != null) {
+            h.setEncryption(model.encryption());
+        }
         if (d.selectionRound > 0 && d.selection != null) {
             h.addAllSelection(d.selection).setSelectionRound(d.selectionRound);
         }

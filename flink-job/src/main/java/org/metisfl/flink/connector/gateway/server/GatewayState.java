@@ -4,15 +4,19 @@ import com.google.protobuf.ByteString;
 import io.grpc.stub.ServerCallStreamObserver;
 import java.util.ArrayList;
 import java.util.HashSet;
+import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import org.metisfl.crypto.HeContext;
 import org.metisfl.flink.config.GatewayOptions;
 import org.metisfl.flink.model.GatewayEvent;
+import org.metisfl.flink.model.HeContexts;
 import org.metisfl.flink.model.ModelCodec;
 import org.metisfl.flink.model.Payload;
 import org.metisfl.proto.v1.DirectiveHeader;
+import org.metisfl.proto.v1.Encryption;
 import org.metisfl.proto.v1.RoundPlan;
 import org.metisfl.proto.v1.Task;
 import org.slf4j.Logger;
@@ -63,6 +67,7 @@ public final class GatewayState {
             };
 
     private volatile boolean directiveSeen;
+    private volatile Encryption encryption;
     private long selectionRound;
 
     public GatewayState(
@@ -126,6 +131,61 @@ public final class GatewayState {
 
     public ModelBoard board() {
         return board;
+    }
+
+    /**
+     * What a learner of a CKKS federation must use (backend, parameter hash, preset, shard size,
+     * key id if known), for JoinResponse; null for a plaintext federation.
+     */
+    public Encryption encryption() {
+        if (!config.encrypted()) {
+            return null;
+        }
+        Encryption e = encryption;
+        if (e == null) {
+            HeContext he = he();
+            e =
+                    Encryption.newBuilder()
+                            .setBackendId(he.backendId())
+                            .setParameterHash(HexFormat.of().formatHex(he.parameterHash()))
+                            .setPreset(config.hePreset())
+                            .setShardSize(config.shardSize())
+                            .setKeyId(config.heKeyId().orElse(""))
+                            .build();
+            encryption = e;
+        }
+        return e;
+    }
+
+    /**
+     * What learners are told of an encrypted model: the federation's {@link #encryption()} with the
+     * model's shard byte lengths from the sink; null for a plaintext model.
+     */
+    private Encryption servedEncryption(DirectiveHeader header) {
+        if (!header.hasEncryption()) {
+            return null;
+        }
+        Encryption base = encryption();
+        if (base == null
+                || !base.getBackendId().equals(header.getEncryption().getBackendId())
+                || !base.getParameterHash().equals(header.getEncryption().getParameterHash())) {
+            LOG.warn(
+                    "Gateway {}: model v{} is encrypted with backend {} / parameter hash {}, not"
+                            + " the federation's; serving it as it is",
+                    gatewayIndex,
+                    header.getModelVersion(),
+                    header.getEncryption().getBackendId(),
+                    header.getEncryption().getParameterHash());
+            return header.getEncryption();
+        }
+        return base.toBuilder()
+                .addAllShardBytes(header.getEncryption().getShardBytesList())
+                .build();
+    }
+
+    /** The federation's HE context (parameters, no key); only for a CKKS federation. */
+    HeContext he() {
+        return HeContexts.of(config.heBackend(), config.hePreset());
     }
 
     /** Bytes of updates admitted to the ingest budget and not yet emitted. */
@@ -240,8 +300,12 @@ public final class GatewayState {
             boolean firstModel = board.current() == null;
             if (modelChunks != null) {
                 ModelBoard.ModelSnapshot m =
-                        board.offer(header.getModelVersion(), header.getTensorsList(), modelChunks);
-                if (m != null && firstModel && config.asynchronous()) {
+                        board.offer(
+                                header.getModelVersion(),
+                                header.getTensorsList(),
+                                modelChunks,
+                                servedEncryption(header));
+                if (m != null && firstModel && config.asynchronous() && !m.encrypted()) {
                     // The asynchronous aggregators fold updates into the model itself.
                     queue.offer(modelShards(header, m.bytes()), Long.MAX_VALUE, null);
                 }

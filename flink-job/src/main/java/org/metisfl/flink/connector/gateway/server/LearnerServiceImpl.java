@@ -80,14 +80,17 @@ public final class LearnerServiceImpl extends LearnerServiceGrpc.LearnerServiceI
                         id,
                         request.getName().isEmpty() ? id : request.getName(),
                         request.getNumTrainingExamples());
-        JoinResponse joined =
+        JoinResponse.Builder answer =
                 JoinResponse.newBuilder()
                         .setLearnerId(id)
                         .setToken(state.tokens().tokenFor(id))
                         .setTokenExpiresAtMs(state.tokens().expiresAtMs())
                         .setInitialModelRequested(state.board().initialModelWanted())
-                        .setMaxMessageBytes(state.config().maxMessageBytes())
-                        .build();
+                        .setMaxMessageBytes(state.config().maxMessageBytes());
+        if (state.encryption() != null) {
+            answer.setEncryption(state.encryption());
+        }
+        JoinResponse joined = answer.build();
         // Answer once the registration is in a completed checkpoint: a learner never holds
         // credentials of a registration the job could lose in a failover.
         state.queue()
@@ -283,14 +286,15 @@ public final class LearnerServiceImpl extends LearnerServiceGrpc.LearnerServiceI
             try {
                 while (out.isReady() && !out.isCancelled()) {
                     if (next < 0) {
-                        out.onNext(
-                                ModelChunk.newBuilder()
-                                        .setHeader(
-                                                ModelHeader.newBuilder()
-                                                        .setModelVersion(model.version())
-                                                        .addAllTensors(model.tensors())
-                                                        .setTotalBytes(model.totalBytes()))
-                                        .build());
+                        ModelHeader.Builder h =
+                                ModelHeader.newBuilder()
+                                        .setModelVersion(model.version())
+                                        .addAllTensors(model.tensors())
+                                        .setTotalBytes(model.totalBytes());
+                        if (model.encrypted()) {
+                            h.setEncryption(model.encryption());
+                        }
+                        out.onNext(ModelChunk.newBuilder().setHeader(h).build());
                     } else if (next < model.chunks().size()) {
                         out.onNext(
                                 ModelChunk.newBuilder().setData(model.chunks().get(next)).build());

@@ -2,6 +2,7 @@ package org.metisfl.flink.connector.gateway.server;
 
 import com.google.protobuf.ByteString;
 import java.util.List;
+import org.metisfl.proto.v1.Encryption;
 import org.metisfl.proto.v1.TensorSpec;
 
 /**
@@ -11,8 +12,21 @@ import org.metisfl.proto.v1.TensorSpec;
  */
 public final class ModelBoard {
 
-    /** The global model as served to learners: its version, tensors and bytes. */
-    public record ModelSnapshot(long version, List<TensorSpec> tensors, ModelChunks bytes) {
+    /**
+     * The global model as served to learners: its version, tensors and bytes, and for an encrypted
+     * model (secure aggregation) its {@code Encryption} (served as {@code ModelHeader.encryption};
+     * the bytes are then the shards' ciphertexts), else null.
+     */
+    public record ModelSnapshot(
+            long version, List<TensorSpec> tensors, ModelChunks bytes, Encryption encryption) {
+
+        public ModelSnapshot(long version, List<TensorSpec> tensors, ModelChunks bytes) {
+            this(version, tensors, bytes, null);
+        }
+
+        public boolean encrypted() {
+            return encryption != null;
+        }
 
         /** The bytes in chunks of at most the gateway's chunk size, to send as they are. */
         public List<ByteString> chunks() {
@@ -51,14 +65,25 @@ public final class ModelBoard {
      * Puts up a model the job published unless the board holds a newer one; returns the model now
      * up, or null if {@code version} was older.
      */
+    public ModelSnapshot offer(long version, List<TensorSpec> tensors, List<ByteString> chunks) {
+        return offer(version, tensors, chunks, null);
+    }
+
+    /** As {@link #offer(long, List, List)}, for a model encrypted as {@code encryption} says. */
     public synchronized ModelSnapshot offer(
-            long version, List<TensorSpec> tensors, List<ByteString> chunks) {
+            long version,
+            List<TensorSpec> tensors,
+            List<ByteString> chunks,
+            Encryption encryption) {
         if (model != null && version < model.version()) {
             return null;
         }
         model =
                 new ModelSnapshot(
-                        version, List.copyOf(tensors), ModelChunks.of(chunks, chunkBytes));
+                        version,
+                        List.copyOf(tensors),
+                        ModelChunks.of(chunks, chunkBytes),
+                        encryption);
         return model;
     }
 

@@ -9,11 +9,13 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
+import org.metisfl.crypto.ShardCiphertexts;
 import org.metisfl.flink.aggregation.rule.ContributionWeights;
 import org.metisfl.flink.config.FederationOptions.Scaling;
 import org.metisfl.flink.config.PrivacyOptions;
 import org.metisfl.flink.connector.gateway.server.ModelBoard.ModelSnapshot;
 import org.metisfl.flink.connector.gateway.server.TaskDispatch.Plan;
+import org.metisfl.flink.model.CiphertextShardDecoder;
 import org.metisfl.flink.model.GatewayEvent;
 import org.metisfl.flink.model.ModelCodec;
 import org.metisfl.flink.model.Payload;
@@ -59,6 +61,7 @@ final class UpdateReceiver implements StreamObserver<LeasedMessage<UpdateChunk>>
     private UpdateHeader header;
     private List<TensorSpecInfo> tensors;
     private ShardDecoder decoder;
+    private CiphertextShardDecoder sealed;
     private IngestBudget.Reservation reservation;
     private CompletableFuture<Void> original;
     private String updateKey;
@@ -107,9 +110,7 @@ final class UpdateReceiver implements StreamObserver<LeasedMessage<UpdateChunk>>
                 reservation =
                         state.queue()
                                 .budget()
-                                .reserve(
-                                        decoder.totalBytes(),
-                                        () -> response.request(Integer.MAX_VALUE));
+                                .reserve(totalBytes(), () -> response.request(Integer.MAX_VALUE));
             }
             return;
         }
@@ -122,24 +123,43 @@ final class UpdateReceiver implements StreamObserver<LeasedMessage<UpdateChunk>>
         }
         long size = received.bytesSize();
         state.metrics().addBytesIn(size);
-        if (size > decoder.remainingBytes()) {
+        if (size > remainingBytes()) {
             fail(
                     LearnerStatus.invalid(
-                            "the upload has more bytes than its header's tensors hold ("
-                                    + decoder.totalBytes()
-                                    + ")"));
+                            sealed != null
+                                    ? "the upload has more bytes than its header's shard_bytes"
+                                            + " announce ("
+                                            + totalBytes()
+                                            + ")"
+                                    : "the upload has more bytes than its header's tensors hold ("
+                                            + totalBytes()
+                                            + ")"));
             return;
         }
-        // Views of gRPC's receive buffers, valid during this call only: decoded now.
+        // Views of gRPC's receive buffers, valid during this call only: decoded (or, for
+        // ciphertexts, copied) now.
         for (ByteBuffer part : received.bytes()) {
-            decoder.append(part);
+            if (sealed != null) {
+                sealed.append(part);
+            } else {
+                decoder.append(part);
+            }
         }
+    }
+
+    private long totalBytes() {
+        return sealed != null ? sealed.totalBytes() : decoder.totalBytes();
+    }
+
+    private long remainingBytes() {
+        return sealed != null ? sealed.remainingBytes() : decoder.remainingBytes();
     }
 
     @Override
     public void onError(Throwable t) {
         failed = true;
         decoder = null;
+        sealed = null;
         releaseBudget();
         LOG.debug("Upload aborted by the learner: {}", t.toString());
     }
@@ -155,6 +175,10 @@ final class UpdateReceiver implements StreamObserver<LeasedMessage<UpdateChunk>>
         }
         if (original != null) {
             original.whenComplete((v, e) -> answer(SubmitUpdateResponse.Status.DUPLICATE));
+            return;
+        }
+        if (sealed != null) {
+            onEncryptedCompleted();
             return;
         }
         if (!decoder.isComplete()) {
@@ -178,10 +202,65 @@ final class UpdateReceiver implements StreamObserver<LeasedMessage<UpdateChunk>>
         String learner = header.getCredentials().getLearnerId();
         long round = header.getRound();
         if (initialUpload) {
-            acceptInitialModel(learner, shards[0]);
+            acceptInitialModel(learner, Payload.dense(shards[0]));
         } else {
-            acceptUpdate(learner, round, shards);
+            Payload[] payloads = new Payload[shards.length];
+            for (int s = 0; s < shards.length; s++) {
+                payloads[s] = Payload.dense(shards[s]);
+            }
+            acceptUpdate(learner, round, payloads);
         }
+    }
+
+    /**
+     * An encrypted upload is complete: every ciphertext is checked without a key (well-formed, the
+     * federation's backend, parameters and key, counts) before anything enters the job.
+     */
+    private void onEncryptedCompleted() {
+        if (!sealed.isComplete()) {
+            fail(
+                    LearnerStatus.invalid(
+                            "truncated upload: received "
+                                    + sealed.receivedBytes()
+                                    + " of "
+                                    + sealed.totalBytes()
+                                    + " bytes its shard_bytes announce; send the whole update"
+                                    + " again"));
+            return;
+        }
+        Payload[] payloads;
+        try {
+            payloads = sealed.payloads();
+        } catch (CiphertextShardDecoder.Refusal r) {
+            LOG.debug("Refused an encrypted upload: {}", r.getMessage());
+            fail(r.status().asRuntimeException());
+            return;
+        }
+        sealed = null;
+        String learner = header.getCredentials().getLearnerId();
+        if (initialUpload) {
+            acceptInitialModel(learner, joined(payloads));
+        } else {
+            acceptUpdate(learner, header.getRound(), payloads);
+        }
+    }
+
+    /**
+     * The shards of an encrypted initial model as one payload: all their ciphertexts in order, in
+     * one {@link ShardCiphertexts} (the coordinator cuts it into the model's shards again).
+     */
+    private static Payload joined(Payload[] shards) {
+        List<byte[]> all = new ArrayList<>();
+        long values = 0;
+        for (Payload p : shards) {
+            all.addAll(ShardCiphertexts.decode(p.ciphertext()).ciphertexts());
+            values += p.size();
+        }
+        return Payload.ciphertext(
+                shards[0].scheme(),
+                shards[0].parameterHash(),
+                (int) values,
+                ShardCiphertexts.update(all).encode());
     }
 
     private StatusRuntimeException checkHeader(UpdateHeader h) {
@@ -191,6 +270,23 @@ final class UpdateReceiver implements StreamObserver<LeasedMessage<UpdateChunk>>
         }
         if (state.isFinished()) {
             return LearnerStatus.failedPrecondition("the federation is over");
+        }
+        if (state.config().encrypted() && !h.hasEncryption()) {
+            return LearnerStatus.invalid(
+                    "plaintext update to an encrypted federation: this federation aggregates"
+                            + " CKKS ciphertexts only (secure-aggregation: ckks, backend "
+                            + state.config().heBackend()
+                            + ", preset "
+                            + state.config().hePreset()
+                            + "); give the learner the federation's key bundle so it encrypts its"
+                            + " updates (JoinResponse.encryption says what to use)");
+        }
+        if (!state.config().encrypted() && h.hasEncryption()) {
+            return LearnerStatus.invalid(
+                    "encrypted update to a plaintext federation: this federation has no secure"
+                            + " aggregation (secure-aggregation: none) and cannot add ciphertexts;"
+                            + " send plaintext float32 values, or join a federation with"
+                            + " secure-aggregation: ckks");
         }
         String problem = ModelCodec.checkSpecs(h.getTensorsList());
         if (problem != null) {
@@ -323,22 +419,47 @@ final class UpdateReceiver implements StreamObserver<LeasedMessage<UpdateChunk>>
                 return LearnerStatus.invalid("metric '" + m.getKey() + "' is not finite");
             }
         }
+        if (state.config().encrypted()) {
+            // Shards of ciphertexts, also for the initial model: the learner encrypts each shard.
+            try {
+                sealed =
+                        CiphertextShardDecoder.of(
+                                        state.he(),
+                                        total,
+                                        state.config().shardSize(),
+                                        h.getEncryption().getBackendId(),
+                                        h.getEncryption().getParameterHash(),
+                                        h.getEncryption().getShardBytesList(),
+                                        maxCiphertextBytes(totalBytes))
+                                .expectingKey(state.config().heKeyId().orElse(null));
+            } catch (CiphertextShardDecoder.Refusal r) {
+                return r.status().asRuntimeException();
+            }
+            return null;
+        }
         // The initial model enters the job whole (one array); an update, cut in shards.
         int shardSize = initialUpload ? (int) Math.max(1, total) : state.config().shardSize();
         decoder = new ShardDecoder(total, shardSize);
         return null;
     }
 
-    private void acceptInitialModel(String learner, float[] values) {
+    /**
+     * The most ciphertext bytes an encrypted upload of a model of {@code plaintextBytes} float32
+     * bytes may announce: CKKS expands a value 3.75 to 11.25 times with the shipped presets (see
+     * secure-aggregation.md), so 16 times and 1 MiB of framing bound every honest upload.
+     */
+    static long maxCiphertextBytes(long plaintextBytes) {
+        return 16 * plaintextBytes + (1 << 20);
+    }
+
+    private void acceptInitialModel(String learner, Payload values) {
         if (!state.board().takeInitialModelSlot()) {
             fail(
                     LearnerStatus.failedPrecondition(
                             "the federation already has an initial model; wait for a task"));
             return;
         }
-        GatewayEvent e =
-                GatewayEvent.initialModel(
-                        state.gatewayIndex(), learner, tensors, Payload.dense(values));
+        GatewayEvent e = GatewayEvent.initialModel(state.gatewayIndex(), learner, tensors, values);
         state.queue()
                 .offer(
                         List.of(e),
@@ -348,19 +469,24 @@ final class UpdateReceiver implements StreamObserver<LeasedMessage<UpdateChunk>>
         reservation = null; // the queue's now
     }
 
-    private void acceptUpdate(String learner, long round, float[][] shards) {
+    private void acceptUpdate(String learner, long round, Payload[] shards) {
         boolean async = state.config().asynchronous();
         long base = header.hasBaseModelVersion() ? header.getBaseModelVersion() : round;
         boolean unclipped = true;
         PrivacyOptions privacy = state.config().privacy();
         if (privacy.centralDp()) {
+            // Central DP is refused with secure aggregation at submit: the shards are dense.
+            float[][] dense = new float[shards.length][];
+            for (int s = 0; s < shards.length; s++) {
+                dense[s] = shards[s].values();
+            }
             TaskDispatch.Plan plan = state.plan();
             UpdateClipper.Clipped c =
                     state.clipper()
                             .clip(
                                     state.model(),
                                     header.hasBaseModelVersion() ? base : -1,
-                                    shards,
+                                    dense,
                                     state.config().shardSize(),
                                     plan != null && plan.clipNorm() > 0
                                             ? plan.clipNorm()
@@ -377,7 +503,10 @@ final class UpdateReceiver implements StreamObserver<LeasedMessage<UpdateChunk>>
                                         + " task"));
                 return;
             }
-            shards = c.deltas();
+            float[][] deltas = c.deltas();
+            for (int s = 0; s < shards.length; s++) {
+                shards[s] = Payload.dense(deltas[s]);
+            }
             unclipped = c.unclipped();
         }
         CompletableFuture<Void> durable = new CompletableFuture<>();
@@ -413,7 +542,7 @@ final class UpdateReceiver implements StreamObserver<LeasedMessage<UpdateChunk>>
                             weight,
                             header.getTaskId(),
                             base,
-                            Payload.dense(shards[s]));
+                            shards[s]);
             e.unclipped = unclipped; // central DP: the values are the clipped delta
             batch.add(e);
         }
@@ -548,6 +677,7 @@ final class UpdateReceiver implements StreamObserver<LeasedMessage<UpdateChunk>>
         state.metrics().countRefused(error.getStatus().getCode());
         failed = true;
         decoder = null;
+        sealed = null;
         releaseBudget();
         try {
             response.onError(error);

@@ -109,7 +109,7 @@ class SecureAggregationITCase {
         s.put("secure-aggregation.public-key", keys.resolve(KeyBundle.PUBLIC_FILE).toString());
         s.put("aggregation.shard-size", Integer.toString(SHARD));
         s.put("evaluation.enabled", "false");
-        s.put("state.backend", "rocksdb");
+        s.put("job.state-backend", "rocksdb");
         return s;
     }
 

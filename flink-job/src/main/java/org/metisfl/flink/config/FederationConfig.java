@@ -448,9 +448,12 @@ public final class FederationConfig implements Serializable {
                 protocol != Protocol.ASYNCHRONOUS,
                 PROTOCOL,
                 c.get(PROTOCOL),
-                "asynchronous rules mix updates into a plaintext global model (fedasync,"
-                        + " fedrec), and fedbuff over ciphertexts is not implemented yet; use"
-                        + " protocol.type: synchronous or semi-synchronous");
+                "asynchronous rules move the global model by weighted updates again and again"
+                        + " (fedasync, fedrec: staleness-weighted mixing; fedbuff: the model plus a"
+                        + " weighted sum of deltas from weighted older models), which chains"
+                        + " plaintext multiplications on ciphertexts: the CKKS backend weights each"
+                        + " term once and has no rescaling, so none of them can run on ciphertexts;"
+                        + " use protocol.type: synchronous or semi-synchronous");
         check(
                 privacy != PrivacyMechanism.CENTRAL_DP,
                 PRIVACY_MECHANISM,

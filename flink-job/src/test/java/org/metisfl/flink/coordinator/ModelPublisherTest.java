@@ -6,7 +6,9 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
+import org.metisfl.crypto.ShardCiphertexts;
 import org.metisfl.flink.model.Directive;
+import org.metisfl.flink.model.Payload;
 import org.metisfl.flink.model.RoundResult;
 import org.metisfl.flink.model.TensorSpecInfo;
 
@@ -90,5 +92,56 @@ class ModelPublisherTest {
         assertThat(sent.get(0).planRound).isZero();
         assertThat(sent.get(0).finished).isTrue();
         assertThat(sent.get(0).finishReason).isEqualTo("done");
+    }
+
+    @Test
+    void anEncryptedInitialModelIsRegroupedIntoShardsOfWholeCiphertextsWithWeightSumOne() {
+        // 8 values per ciphertext, shards of 16: 40 values are 5 ciphertexts in 3 shards.
+        ModelPublisher publisher = new ModelPublisher(StateMap.onHeap(), 16);
+        FederationProgress p = new FederationProgress();
+        List<byte[]> cts = new ArrayList<>();
+        for (int i = 0; i < 5; i++) {
+            cts.add(new byte[] {(byte) i, 7});
+        }
+        Payload all = Payload.ciphertext("he", "ab", 40, ShardCiphertexts.update(cts).encode());
+
+        publisher.install(p, List.of(new TensorSpecInfo("w", new long[] {40})), all, 8);
+
+        assertThat(p.numShards).isEqualTo(3);
+        assertThat(p.modelVersion).isZero();
+        int[] values = {16, 16, 8};
+        int[][] members = {{0, 1}, {2, 3}, {4}};
+        for (int s = 0; s < 3; s++) {
+            Payload shard = publisher.shard(s);
+            assertThat(shard.size()).isEqualTo(values[s]);
+            assertThat(shard.scheme()).isEqualTo("he");
+            ShardCiphertexts sc = ShardCiphertexts.decode(shard.ciphertext());
+            assertThat(sc.weightSum()).isEqualTo(1.0);
+            assertThat(sc.ciphertexts()).hasSize(members[s].length);
+            for (int k = 0; k < members[s].length; k++) {
+                assertThat(sc.ciphertexts().get(k)).containsExactly((byte) members[s][k], 7);
+            }
+        }
+        publisher.publish(p, false, out);
+        assertThat(sent.get(sent.size() - 1).modelValues).isEqualTo(40);
+    }
+
+    @Test
+    void anEncryptedInitialModelWithTheWrongCiphertextCountIsRefused() {
+        ModelPublisher publisher = new ModelPublisher(StateMap.onHeap(), 16);
+        Payload all =
+                Payload.ciphertext(
+                        "he",
+                        "ab",
+                        40,
+                        ShardCiphertexts.update(List.of(new byte[1], new byte[1])).encode());
+        org.assertj.core.api.Assertions.assertThatThrownBy(
+                        () ->
+                                publisher.install(
+                                        new FederationProgress(),
+                                        List.of(new TensorSpecInfo("w", new long[] {40})),
+                                        all,
+                                        8))
+                .hasMessageContaining("2 ciphertexts cannot hold 40 values");
     }
 }

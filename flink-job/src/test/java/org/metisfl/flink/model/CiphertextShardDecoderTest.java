@@ -152,6 +152,25 @@ class CiphertextShardDecoderTest {
     }
 
     @Test
+    void refusesAnotherKeyThanTheFederationsWhenItsKeyIdIsKnown() {
+        List<byte[]> theirs = encryptShards(HE, HE.generateKeys(), model(8), SHARD);
+        String federationKey = HexFormat.of().formatHex(KEYS.secretKey().keyId());
+        CiphertextShardDecoder d =
+                CiphertextShardDecoder.of(
+                                HE, TOTAL, SHARD, HE.backendId(), HASH, sizes(theirs), MAX)
+                        .expectingKey(federationKey);
+        theirs.forEach(b -> d.append(ByteBuffer.wrap(b)));
+        assertRefused(d::payloads, Reason.WRONG_KEY, "the federation's key is " + federationKey);
+
+        List<byte[]> mine = encryptShards(HE, KEYS, model(8), SHARD);
+        CiphertextShardDecoder ok =
+                CiphertextShardDecoder.of(HE, TOTAL, SHARD, HE.backendId(), HASH, sizes(mine), MAX)
+                        .expectingKey(federationKey);
+        mine.forEach(b -> ok.append(ByteBuffer.wrap(b)));
+        assertThat(ok.payloads()).hasSize(2);
+    }
+
+    @Test
     void refusesMalformedBytesWithAnInvalidArgumentStatusNamingTheShard() {
         List<byte[]> shards = new ArrayList<>(encryptShards(HE, KEYS, model(7), SHARD));
         byte[] bad = shards.get(1).clone();

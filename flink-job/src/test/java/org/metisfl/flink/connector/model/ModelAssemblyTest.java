@@ -7,6 +7,7 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import org.junit.jupiter.api.Test;
 import org.metisfl.flink.model.Directive;
+import org.metisfl.flink.model.Payload;
 
 class ModelAssemblyTest {
 
@@ -78,5 +79,41 @@ class ModelAssemblyTest {
         assembly.add(Directive.modelShard(3, 2, 16, values(16, 8)));
         assertThat(assembly.take(3, 24)).isNull();
         assertThat(assembly.take(3, 8)).isNull();
+    }
+
+    @Test
+    void sendsCiphertextShardsAsTheyAreWithTheirByteLengths() {
+        ModelAssembly assembly = new ModelAssembly(16);
+        byte[] a = new byte[37];
+        byte[] b = new byte[5];
+        for (int i = 0; i < a.length; i++) {
+            a[i] = (byte) i;
+        }
+        b[4] = 99;
+        assembly.add(Directive.modelShard(2, 0, 0, Payload.ciphertext("he", "ab12", 8, a)));
+        assembly.add(Directive.modelShard(2, 1, 8, Payload.ciphertext("he", "ab12", 3, b)));
+
+        EncodedModel m = assembly.take(2, 11);
+
+        assertThat(m).isNotNull();
+        assertThat(m.bytes()).isEqualTo(42);
+        assertThat(m.chunks()).extracting(ByteString::size).containsExactly(16, 16, 5, 5);
+        ByteString all = ByteString.EMPTY;
+        for (ByteString c : m.chunks()) {
+            all = all.concat(c);
+        }
+        assertThat(all.substring(0, 37).toByteArray()).isEqualTo(a);
+        assertThat(all.substring(37).toByteArray()).isEqualTo(b);
+        assertThat(m.encryption().getBackendId()).isEqualTo("he");
+        assertThat(m.encryption().getParameterHash()).isEqualTo("ab12");
+        assertThat(m.encryption().getShardBytesList()).containsExactly(37L, 5L);
+    }
+
+    @Test
+    void aModelMixingPlaintextAndCiphertextShardsIsDropped() {
+        ModelAssembly assembly = new ModelAssembly(1024);
+        assembly.add(Directive.modelShard(1, 0, 0, Payload.ciphertext("he", "ab", 8, new byte[9])));
+        assembly.add(Directive.modelShard(1, 1, 8, values(0, 4)));
+        assertThat(assembly.take(1, 12)).isNull();
     }
 }

@@ -38,8 +38,8 @@ import org.metisfl.simulator.SimulationReport;
  * bench/run                          # the standard suite, within a 15-minute budget (what does
  *                                    # not fit is skipped and listed); tables to bench/results/
  * bench/run --quick                  # a 2-minute subset for development
- * bench/run --only size-10M-2,limits # some scenarios (ids or groups: limits ingest size tail
- *                                    # learners registered async)
+ * bench/run --only size-10M-2,limits # some scenarios (ids or groups: limits ingest size large
+ *                                    # tail learners registered async)
  * bench/run --set key=value          # a federation setting for every scenario (repeatable)
  * bench/run --profile ingest-10M-10  # also record that scenario's controller with JFR
  * bench/run --budget-minutes 40      # another time budget
@@ -48,6 +48,12 @@ import org.metisfl.simulator.SimulationReport;
 public final class FederationBenchmark {
     private static final long K = 1_000;
     private static final long M = 1_000_000;
+
+    /** A scenario's checkpoint interval when it leaves job.checkpoint-interval at its default. */
+    static final String DEFAULT_CHECKPOINTS = "default";
+
+    /** Groups of synchronous scenarios measured against the raw-gRPC time of their bytes. */
+    private static final Set<String> BOUNDED = Set.of("size", "learners", "large");
 
     /**
      * Bound on simulated learners transferring at once in scenarios of 5,000+ uploaders: without
@@ -80,7 +86,20 @@ public final class FederationBenchmark {
             long peakHeap,
             long heapAfterGc,
             double wallSeconds,
-            String note) {
+            String note,
+            Limits.RoundBound bound,
+            double learnersCpuSeconds,
+            double controllerCpuSeconds) {
+
+        /** The controller's coordinator round time over the raw-gRPC time of the round's bytes. */
+        double roundOverBound() {
+            return bound == null ? Double.NaN : roundTimeUs() / bound.roundUs();
+        }
+
+        /** The period (first task to next first task) over the raw-gRPC round. */
+        double periodOverBound() {
+            return bound == null ? Double.NaN : periodUs() / bound.roundUs();
+        }
 
         /**
          * Rounds whose figures count: not the first (warm-up) and, with 3 or more, not the last (a
@@ -212,6 +231,7 @@ public final class FederationBenchmark {
     private final List<String> skipped = new ArrayList<>();
     private final StringBuilder log = new StringBuilder();
     private Limits.Raw raw;
+    private Limits.Rate tcp;
     private double inMemory = Double.NaN;
     private final Map<String, String> profileSummaries = new LinkedHashMap<>();
 
@@ -335,16 +355,75 @@ public final class FederationBenchmark {
                                 n,
                                 4,
                                 true,
-                                "1 s",
+                                DEFAULT_CHECKPOINTS,
                                 none(),
                                 "6g",
                                 90));
             }
         }
-        s.add(scenario("size-10M-2", "size", 10 * M, 2, 6, true, "1 s", none(), "6g", 120));
-        s.add(scenario("size-10M-10", "size", 10 * M, 10, 4, true, "1 s", none(), "6g", 150));
-        s.add(scenario("size-50M-2", "size", 50 * M, 2, 2, true, "1 s", none(), "8g", 180));
-        s.add(scenario("size-50M-10", "size", 50 * M, 10, 2, true, "1 s", none(), "8g", 300));
+        s.add(
+                scenario(
+                        "size-10M-2",
+                        "size",
+                        10 * M,
+                        2,
+                        6,
+                        true,
+                        DEFAULT_CHECKPOINTS,
+                        none(),
+                        "6g",
+                        120));
+        s.add(
+                scenario(
+                        "size-10M-10",
+                        "size",
+                        10 * M,
+                        10,
+                        4,
+                        true,
+                        DEFAULT_CHECKPOINTS,
+                        none(),
+                        "6g",
+                        150));
+        s.add(
+                scenario(
+                        "size-50M-2",
+                        "size",
+                        50 * M,
+                        2,
+                        2,
+                        true,
+                        DEFAULT_CHECKPOINTS,
+                        none(),
+                        "8g",
+                        180));
+        s.add(
+                scenario(
+                        "size-50M-10",
+                        "size",
+                        50 * M,
+                        10,
+                        2,
+                        true,
+                        DEFAULT_CHECKPOINTS,
+                        none(),
+                        "8g",
+                        300));
+        // A large model, bounded to this machine's share of memory: gateway.max-model-size may be
+        // up to 2047 MiB, but a model of that size needs some 20 GB of controller heap and 8 GB in
+        // the driver, more than a 23 GB machine shared by several people has.
+        s.add(
+                scenario(
+                        "large-100M-2",
+                        "large",
+                        100 * M,
+                        2,
+                        3,
+                        true,
+                        DEFAULT_CHECKPOINTS,
+                        none(),
+                        "10g",
+                        300));
         s.add(scenario("tail-10M-2", "tail", 10 * M, 2, 6, true, "0", none(), "6g", 90));
         s.add(
                 scenario(
@@ -354,7 +433,7 @@ public final class FederationBenchmark {
                         100,
                         4,
                         true,
-                        "1 s",
+                        DEFAULT_CHECKPOINTS,
                         none(),
                         "6g",
                         90));
@@ -366,7 +445,7 @@ public final class FederationBenchmark {
                         1_000,
                         3,
                         true,
-                        "1 s",
+                        DEFAULT_CHECKPOINTS,
                         none(),
                         "6g",
                         120));
@@ -378,7 +457,7 @@ public final class FederationBenchmark {
                         10_000,
                         3,
                         true,
-                        "1 s",
+                        DEFAULT_CHECKPOINTS,
                         none(),
                         "6g",
                         300));
@@ -519,12 +598,20 @@ public final class FederationBenchmark {
                             + label(ingest.values));
             inMemory = Limits.inMemoryWeightedSum(ingest.values, ingest.learners, 2, 3);
             raw = Limits.rawGrpc(ingest.values, ingest.learners, ingest.channels, ingest.rounds);
+            tcp =
+                    Limits.loopbackTcp(
+                            ingest.values,
+                            ingest.learners,
+                            ingest.channels,
+                            1 << 20,
+                            ingest.rounds);
             say(
                     String.format(
                             Locale.ROOT,
-                            "  in-memory %.2f GB/s, raw gRPC %.2f GB/s",
+                            "  in-memory %.2f GB/s, raw gRPC %.2f GB/s, loopback TCP %.2f GB/s",
                             inMemory / 1e9,
-                            raw.bytesPerSecond() / 1e9));
+                            raw.bytesPerSecond() / 1e9,
+                            tcp.bytesPerSecond() / 1e9));
         }
         for (Scenario s : suite) {
             if (!selected(s.id, s.group)) {
@@ -632,6 +719,27 @@ public final class FederationBenchmark {
     }
 
     private Outcome runScenario(Scenario s) throws Exception {
+        Limits.RoundBound bound = null;
+        if (BOUNDED.contains(s.group)) {
+            // the raw-gRPC time of this round's bytes, measured right before the scenario
+            bound =
+                    Limits.rawGrpcRound(
+                            s.values,
+                            s.learners,
+                            s.channels,
+                            s.fetchModel,
+                            maxTransfers(s),
+                            3,
+                            s.timeout);
+            say(
+                    String.format(
+                            Locale.ROOT,
+                            "  raw-gRPC round of the same bytes: %s ms (learners %.2f, server"
+                                    + " %.2f CPU s per round)",
+                            Table.ms(bound.roundUs()),
+                            bound.learnersCpuPerRound(),
+                            bound.serverCpuPerRound()));
+        }
         Path work = base.resolve(s.id);
         deleteTree(work);
         Files.createDirectories(work);
@@ -647,7 +755,9 @@ public final class FederationBenchmark {
         // The simulated learners speak plaintext; TLS on the learner path is not measured yet.
         settings.put("security.insecure", "true");
         settings.put("security.admission", "open");
-        settings.put("job.checkpoint-interval", s.checkpointInterval);
+        if (!s.checkpointInterval.equals(DEFAULT_CHECKPOINTS)) {
+            settings.put("job.checkpoint-interval", s.checkpointInterval);
+        }
         settings.put("evaluation.enabled", "false");
         settings.put("round.timeout", "5 min");
         settings.putAll(s.extra);
@@ -700,19 +810,31 @@ public final class FederationBenchmark {
                             },
                             "bench-heap-probe");
             SimulationReport report;
+            double learnersCpu0 = Double.NaN;
+            double controllerCpu0 =
+                    controller instanceof ControllerProcess p
+                            ? Limits.cpuSeconds(p.pid())
+                            : Double.NaN;
+            double learnersCpu = Double.NaN;
             try {
+                learnersCpu0 = Limits.driverCpuSeconds();
                 sim.start();
                 probe.start();
                 report = sim.awaitCompletion(s.timeout);
                 probe.join(60_000);
             } finally {
                 sim.close();
+                learnersCpu = Limits.driverCpuSeconds() - learnersCpu0;
             }
             if (heapAfterGc.get() < 0) {
                 // the rounds were too quick to probe mid-way: the live set at the end is the model
                 heapAfterGc.set(controller.heapAfterGc());
             }
             List<RoundResult> rounds = readResults(results, s.rounds, 15_000);
+            double controllerCpu =
+                    controller instanceof ControllerProcess p
+                            ? Limits.cpuSeconds(p.pid()) - controllerCpu0
+                            : Double.NaN;
             long[] mem = controller.stop();
             double wall = (System.nanoTime() - start) / 1e9;
             String note = "";
@@ -720,7 +842,18 @@ public final class FederationBenchmark {
                 profileSummaries.put(
                         s.id, JfrSummary.summarize(work.resolve("controller.jfr"), 20));
             }
-            return new Outcome(s, report, rounds, mem[0], mem[1], heapAfterGc.get(), wall, note);
+            return new Outcome(
+                    s,
+                    report,
+                    rounds,
+                    mem[0],
+                    mem[1],
+                    heapAfterGc.get(),
+                    wall,
+                    note,
+                    bound,
+                    learnersCpu,
+                    controllerCpu);
         }
     }
 
@@ -772,18 +905,41 @@ public final class FederationBenchmark {
                 outcomes.stream().filter(o -> o.scenario.group.equals("ingest")).findFirst();
         if (raw != null || ingest.isPresent()) {
             md.append("## Update ingest against its limits (same run)\n\n");
-            Table t = new Table("what", "GB/s", "ratio to raw gRPC", "ratio to in-memory loop");
+            Table t =
+                    new Table(
+                            "what",
+                            "GB/s",
+                            "ratio to raw gRPC",
+                            "ratio to loopback TCP",
+                            "ratio to in-memory loop",
+                            "sender (simulated learners) CPU s per GB",
+                            "server CPU s per GB");
             double rawRate = raw == null ? Double.NaN : raw.bytesPerSecond();
+            double tcpRate = tcp == null ? Double.NaN : tcp.bytesPerSecond();
             t.row(
                     "in-memory weighted sum (decode + FedAvg loop)",
                     Table.gbps(inMemory),
                     Table.pct(inMemory / rawRate),
-                    "100%");
+                    Table.pct(inMemory / tcpRate),
+                    "100%",
+                    "–",
+                    "–");
+            t.row(
+                    "loopback TCP (plain socket sink in its own process)",
+                    Table.gbps(tcpRate),
+                    Table.pct(tcpRate / rawRate),
+                    "100%",
+                    Table.pct(tcpRate / inMemory),
+                    tcp == null ? "–" : cpu(tcp.senderCpuPerGb()),
+                    tcp == null ? "–" : cpu(tcp.serverCpuPerGb()));
             t.row(
                     "raw gRPC over loopback (server discards bytes)",
                     Table.gbps(rawRate),
                     "100%",
-                    Table.pct(rawRate / inMemory));
+                    Table.pct(rawRate / tcpRate),
+                    Table.pct(rawRate / inMemory),
+                    raw == null ? "–" : cpu(raw.senderCpuPerGb()),
+                    raw == null ? "–" : cpu(raw.serverCpuPerGb()));
             for (Outcome o : outcomes) {
                 if (o.scenario.group.equals("ingest")) {
                     t.row(
@@ -794,13 +950,70 @@ public final class FederationBenchmark {
                                     + ", checkpoints off: ack on entry)",
                             Table.gbps(o.ingest()),
                             Table.pct(o.ingest() / rawRate),
-                            Table.pct(o.ingest() / inMemory));
+                            Table.pct(o.ingest() / tcpRate),
+                            Table.pct(o.ingest() / inMemory),
+                            cpu(perGb(o.learnersCpuSeconds, o)),
+                            cpu(perGb(o.controllerCpuSeconds, o)));
                 }
             }
             md.append(t).append('\n');
             md.append(
                     "Ingest = update bytes of a round / (last ack − first upload start), median"
-                            + " of rounds 2.. ; target ≥ 50% of raw gRPC.\n\n");
+                            + " of rounds 2.. ; target ≥ 50% of raw gRPC; raw gRPC target ≥ 50% of"
+                            + " loopback TCP. The same 10 learners' uploads, channels and 1 MiB"
+                            + " chunks in all three; CPU s per GB: what each side spent, over the"
+                            + " whole run (the learners share the 2 cores with the server).\n\n");
+        }
+
+        Table bounded =
+                new Table(
+                        "scenario",
+                        "params",
+                        "learners",
+                        "checkpoints",
+                        "MB per round (down + up)",
+                        "raw-gRPC round ms (bound)",
+                        "round time ms",
+                        "period ms",
+                        "round / bound",
+                        "period / bound",
+                        "learners CPU s / round (bound run)",
+                        "learners CPU s / round",
+                        "controller CPU s / round",
+                        "status");
+        for (Outcome o : outcomes) {
+            if (o.bound != null) {
+                Scenario sc = o.scenario;
+                long perRound = sc.learners * sc.values * Float.BYTES * (sc.fetchModel ? 2 : 1);
+                bounded.row(
+                        sc.id,
+                        label(sc.values),
+                        Table.count(sc.learners),
+                        sc.checkpointInterval,
+                        Table.count(perRound / 1_000_000),
+                        Table.ms(o.bound.roundUs()),
+                        Table.ms(o.roundTimeUs()),
+                        Table.ms(o.periodUs()),
+                        ratio(o.roundOverBound()),
+                        ratio(o.periodOverBound()),
+                        cpu(o.bound.learnersCpuPerRound()),
+                        cpu(o.learnersCpuSeconds / sc.rounds),
+                        cpu(o.controllerCpuSeconds / sc.rounds),
+                        o.status());
+            }
+        }
+        if (!bounded.isEmpty()) {
+            md.append("## Synchronous rounds against the transfer bound of their bytes\n\n");
+            md.append(bounded).append('\n');
+            md.append(
+                    "Bound = the raw-gRPC time of the same round measured right before the scenario:"
+                            + " the same learners, channels, 1 MiB chunks, model download and"
+                            + " upload, against the discarding gateway in its own process (first"
+                            + " task → last acknowledged upload, median of rounds 2–3). Round time ="
+                            + " the coordinator's; period = first task → next round's first task at"
+                            + " the learners. Targets: ≤ 1.5× at 1M, 10M, 50M with 2 and 10 learners;"
+                            + " ≤ 2× for 10,000 learners. CPU s per round: the simulated learners'"
+                            + " (this JVM) and the controller's, averaged over the scenario.\n\n");
         }
 
         Table size =
@@ -816,7 +1029,7 @@ public final class FederationBenchmark {
                         "heap after GC MiB",
                         "status");
         for (Outcome o : outcomes) {
-            if (o.scenario.group.equals("size")) {
+            if (o.scenario.group.equals("size") || o.scenario.group.equals("large")) {
                 size.row(
                         label(o.scenario.values),
                         o.scenario.learners,
@@ -832,7 +1045,8 @@ public final class FederationBenchmark {
         }
         if (!size.isEmpty()) {
             md.append(
-                    "## Round time against model size (sync, RocksDB, checkpoints every 1 s)\n\n");
+                    "## Round time against model size (sync, RocksDB, checkpoints at the default"
+                            + " interval)\n\n");
             md.append(size).append('\n');
         }
 
@@ -1062,6 +1276,20 @@ public final class FederationBenchmark {
                                 .append('\n'));
         md.append("## Log\n\n```\n").append(log).append("```\n");
         return md.toString();
+    }
+
+    private static String cpu(double seconds) {
+        return Double.isNaN(seconds) ? "–" : String.format(Locale.ROOT, "%.2f", seconds);
+    }
+
+    private static String ratio(double r) {
+        return Double.isNaN(r) ? "–" : String.format(Locale.ROOT, "%.2f×", r);
+    }
+
+    /** CPU seconds per GB uploaded over a scenario. */
+    private static double perGb(double seconds, Outcome o) {
+        long bytes = o.report.rounds().stream().mapToLong(RoundTimeline::bytesUploaded).sum();
+        return bytes == 0 ? Double.NaN : seconds / (bytes / 1e9);
     }
 
     /** The round times of a scenario, the first dozen when there are many (async versions). */

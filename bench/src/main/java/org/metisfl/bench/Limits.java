@@ -16,7 +16,13 @@ import org.metisfl.simulator.RoundTimeline;
 import org.metisfl.simulator.SimulatedFederation;
 import org.metisfl.simulator.SimulationReport;
 
-/** The two ceilings an ingest figure is compared with, measured in the benchmark's own run. */
+/**
+ * The limits a figure is compared with, measured in the benchmark's own run: an in-memory loop over
+ * the same bytes, loopback TCP (a plain socket sink in its own process), and raw gRPC (a gateway
+ * that discards the bytes, in its own process, driven by the same simulated learners, channels and
+ * chunks as the scenario). Each also states what the sending side (the simulated learners) spent in
+ * CPU, since it shares the machine's cores with the server.
+ */
 final class Limits {
     private Limits() {}
 
@@ -59,7 +65,11 @@ final class Limits {
     }
 
     /** Result of the raw gRPC run: rate and the per-round timelines it came from. */
-    record Raw(double bytesPerSecond, SimulationReport report) {}
+    record Raw(
+            double bytesPerSecond,
+            SimulationReport report,
+            double senderCpuPerGb,
+            double serverCpuPerGb) {}
 
     /**
      * Raw gRPC byte throughput over loopback: the same simulated learners, channels and chunks as
@@ -93,6 +103,8 @@ final class Limits {
             if (port < 0) {
                 throw new IllegalStateException("the discarding server did not start");
             }
+            double cpu0 = driverCpuSeconds();
+            double server0 = cpuSeconds(server.pid());
             try (SimulatedFederation sim =
                     SimulatedFederation.builder()
                             .gateway("127.0.0.1", port)
@@ -108,12 +120,252 @@ final class Limits {
                     throw new IllegalStateException(
                             "raw gRPC run failed: " + report.failureSamples());
                 }
-                return new Raw(medianIngest(report.rounds()), report);
+                double gb =
+                        report.rounds().stream().mapToLong(RoundTimeline::bytesUploaded).sum()
+                                / 1e9;
+                return new Raw(
+                        medianIngest(report.rounds()),
+                        report,
+                        (driverCpuSeconds() - cpu0) / gb,
+                        (cpuSeconds(server.pid()) - server0) / gb);
             }
         } finally {
             server.destroy();
             server.waitFor(10, TimeUnit.SECONDS);
         }
+    }
+
+    /** CPU seconds this JVM (the driver: the simulated learners) has used so far. */
+    static double driverCpuSeconds() {
+        java.lang.management.OperatingSystemMXBean os =
+                java.lang.management.ManagementFactory.getOperatingSystemMXBean();
+        if (os instanceof com.sun.management.OperatingSystemMXBean sun) {
+            return sun.getProcessCpuTime() / 1e9;
+        }
+        return Double.NaN;
+    }
+
+    /** CPU seconds another process has used so far (NaN if the system does not say). */
+    static double cpuSeconds(long pid) {
+        return ProcessHandle.of(pid)
+                .flatMap(p -> p.info().totalCpuDuration())
+                .map(d -> d.toNanos() / 1e9)
+                .orElse(Double.NaN);
+    }
+
+    /**
+     * A transfer limit: its rate, and the CPU seconds the sending side (the driver) and the server
+     * spent per GB moved.
+     */
+    record Rate(double bytesPerSecond, double senderCpuPerGb, double serverCpuPerGb) {}
+
+    /**
+     * Loopback TCP: {@code channels} plain sockets to a sink in its own process, carrying the
+     * uploads of {@code learners} learners of {@code values} floats (learner i on socket i mod
+     * channels) in writes of {@code chunkBytes}, from one shared direct buffer. Rate = bytes of a
+     * round / (first write → last socket's acknowledgement), median of rounds 2..{@code rounds}.
+     */
+    static Rate loopbackTcp(long values, int learners, int channels, int chunkBytes, int rounds)
+            throws Exception {
+        Process server = startChild(TcpSinkMain.class.getName(), "-Xmx256m");
+        try {
+            int port = awaitReady(server);
+            long perLearner = values * Float.BYTES;
+            java.nio.channels.SocketChannel[] sockets =
+                    new java.nio.channels.SocketChannel[channels];
+            long[] share = new long[channels];
+            for (int l = 0; l < learners; l++) {
+                share[l % channels] += perLearner;
+            }
+            for (int c = 0; c < channels; c++) {
+                sockets[c] =
+                        java.nio.channels.SocketChannel.open(
+                                new java.net.InetSocketAddress("127.0.0.1", port));
+            }
+            ByteBuffer data = ByteBuffer.allocateDirect(chunkBytes);
+            float[] synthetic = SimulatedFederation.syntheticUpdate(42, 0, chunkBytes / 4);
+            data.order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().put(synthetic);
+            List<Double> rates = new ArrayList<>();
+            double cpu0 = driverCpuSeconds();
+            double server0 = cpuSeconds(server.pid());
+            long moved = 0;
+            for (int r = 0; r < rounds; r++) {
+                java.util.concurrent.CountDownLatch done =
+                        new java.util.concurrent.CountDownLatch(channels);
+                long start = System.nanoTime();
+                for (int c = 0; c < channels; c++) {
+                    java.nio.channels.SocketChannel s = sockets[c];
+                    long bytes = share[c];
+                    Thread t =
+                            new Thread(
+                                    () -> {
+                                        try {
+                                            send(s, bytes, data.duplicate());
+                                        } catch (java.io.IOException e) {
+                                            throw new java.io.UncheckedIOException(e);
+                                        } finally {
+                                            done.countDown();
+                                        }
+                                    },
+                                    "tcp-writer");
+                    t.start();
+                }
+                if (!done.await(3, TimeUnit.MINUTES)) {
+                    throw new IllegalStateException("loopback TCP round did not finish");
+                }
+                double took = (System.nanoTime() - start) / 1e9;
+                moved += learners * perLearner;
+                if (r > 0 || rounds == 1) {
+                    rates.add(learners * perLearner / took);
+                }
+            }
+            double senderCpu = driverCpuSeconds() - cpu0;
+            double serverCpu = cpuSeconds(server.pid()) - server0;
+            for (java.nio.channels.SocketChannel s : sockets) {
+                s.close();
+            }
+            Collections.sort(rates);
+            return new Rate(
+                    rates.get(rates.size() / 2),
+                    senderCpu / (moved / 1e9),
+                    serverCpu / (moved / 1e9));
+        } finally {
+            server.destroy();
+            server.waitFor(10, TimeUnit.SECONDS);
+        }
+    }
+
+    private static void send(java.nio.channels.SocketChannel s, long bytes, ByteBuffer chunk)
+            throws java.io.IOException {
+        ByteBuffer count = ByteBuffer.allocate(Long.BYTES).putLong(bytes).flip();
+        while (count.hasRemaining()) {
+            s.write(count);
+        }
+        long left = bytes;
+        while (left > 0) {
+            chunk.clear();
+            if (left < chunk.capacity()) {
+                chunk.limit((int) left);
+            }
+            while (chunk.hasRemaining()) {
+                left -= s.write(chunk);
+            }
+        }
+        ByteBuffer ack = ByteBuffer.allocate(1);
+        while (ack.hasRemaining()) {
+            if (s.read(ack) < 0) {
+                throw new java.io.EOFException("the sink closed the connection");
+            }
+        }
+    }
+
+    /** The raw-gRPC time of one sync round's bytes, and what the two sides spent in CPU. */
+    record RoundBound(double roundUs, double learnersCpuPerRound, double serverCpuPerRound) {}
+
+    /**
+     * The raw-gRPC time of a synchronous round of the scenario's shape: the same learners,
+     * channels, chunks, model download and transfer bound against the discarding gateway in its own
+     * process. Round = first task → last acknowledged upload (every participant's download and
+     * upload), median of rounds 2..{@code rounds}.
+     */
+    static RoundBound rawGrpcRound(
+            long values,
+            int learners,
+            int channels,
+            boolean fetchModel,
+            int maxTransfers,
+            int rounds,
+            Duration timeout)
+            throws Exception {
+        Process server =
+                startChild(
+                        DiscardingMain.class.getName(),
+                        "-Xmx2g",
+                        Long.toString(values),
+                        Integer.toString(learners),
+                        Integer.toString(rounds));
+        try {
+            int port = awaitReady(server);
+            double cpu0 = driverCpuSeconds();
+            double server0 = cpuSeconds(server.pid());
+            try (SimulatedFederation sim =
+                    SimulatedFederation.builder()
+                            .gateway("127.0.0.1", port)
+                            .learners(learners)
+                            .channels(channels)
+                            .modelValues(values)
+                            .fetchModel(fetchModel)
+                            .evaluate(false)
+                            .distinctUpdates(2)
+                            .joinConcurrency(10_000)
+                            .maxConcurrentTransfers(maxTransfers)
+                            .timeout(timeout)
+                            .callTimeout(timeout)
+                            .build()) {
+                SimulationReport report = sim.run();
+                if (report.failures() > 0 || report.timedOut()) {
+                    throw new IllegalStateException(
+                            "raw gRPC round failed: " + report.failureSamples());
+                }
+                List<Double> times = new ArrayList<>();
+                for (RoundTimeline t : report.rounds()) {
+                    if ((t.round() > 1 || rounds == 1) && t.acks() > 0) {
+                        times.add((double) (t.lastAckAtUs() - t.firstTaskAtUs()));
+                    }
+                }
+                Collections.sort(times);
+                double learnersCpu = (driverCpuSeconds() - cpu0) / rounds;
+                double serverCpu = (cpuSeconds(server.pid()) - server0) / rounds;
+                return new RoundBound(
+                        times.isEmpty() ? Double.NaN : times.get(times.size() / 2),
+                        learnersCpu,
+                        serverCpu);
+            }
+        } finally {
+            server.destroy();
+            server.waitFor(10, TimeUnit.SECONDS);
+        }
+    }
+
+    private static Process startChild(String main, String heap, String... args)
+            throws java.io.IOException {
+        List<String> cmd = new ArrayList<>();
+        cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        cmd.add(heap);
+        cmd.add("-XX:+UseG1GC");
+        cmd.add("-cp");
+        cmd.add(System.getProperty("java.class.path"));
+        cmd.add(main);
+        cmd.addAll(List.of(args));
+        return new ProcessBuilder(cmd).redirectErrorStream(true).start();
+    }
+
+    /** Reads the child's output until its {@code READY port} line; keeps draining it after. */
+    private static int awaitReady(Process p) throws java.io.IOException {
+        BufferedReader out =
+                new BufferedReader(
+                        new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
+        String line;
+        while ((line = out.readLine()) != null) {
+            if (line.startsWith("READY ")) {
+                Thread drain =
+                        new Thread(
+                                () -> {
+                                    try {
+                                        while (out.readLine() != null) {
+                                            // discard
+                                        }
+                                    } catch (java.io.IOException e) {
+                                        // the child ended
+                                    }
+                                },
+                                "bench-child-output");
+                drain.setDaemon(true);
+                drain.start();
+                return Integer.parseInt(line.substring(6).trim());
+            }
+        }
+        throw new IllegalStateException("the server process did not start");
     }
 
     /** Median per-round ingest rate, skipping round 1 (warm-up) when there are more. */

@@ -1,7 +1,5 @@
 package org.metisfl.examples.experiment;
 
-import java.net.InetAddress;
-import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -10,20 +8,11 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.TimeUnit;
 import org.metisfl.cli.report.Charts;
 import org.metisfl.examples.fashionmnist.FashionMnist;
-import org.metisfl.examples.fashionmnist.FashionMnistLearner;
-import org.metisfl.examples.fashionmnist.LearnerArgs;
 import org.metisfl.examples.quickstart.Quickstart;
-import org.metisfl.flink.EmbeddedFederation;
 import org.metisfl.flink.config.FederationConfig;
 import org.metisfl.flink.model.RoundResult;
-import org.metisfl.flink.model.RoundResults;
-import org.metisfl.learner.Learner;
-import org.metisfl.learner.ModelAdapter;
 
 /**
  * The protocol experiment: the same non-IID Fashion-MNIST federation (Dirichlet alpha, N learners
@@ -152,40 +141,21 @@ public final class ProtocolComparison {
             FashionMnist data,
             Path work)
             throws Exception {
-        int port;
-        try (ServerSocket socket = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-            port = socket.getLocalPort();
-        }
-        Path dir = Files.createDirectories(work.resolve(protocol));
-        Path results = dir.resolve("results.jsonl");
-        Files.deleteIfExists(results);
         Map<String, String> s = settings(protocol);
         s.put("federation.name", "experiment-" + protocol);
         s.put("federation.rounds", "100000");
-        s.put("federation.min-learners", Integer.toString(learners));
-        s.put("federation.results-file", results.toString());
         s.put("termination.max-duration", budgetSeconds + " s");
         s.put("round.quorum", "1.0");
         s.put("evaluation.timeout", "60 s");
         s.put("train.batch-size", "32");
-        s.put("gateway.port", Integer.toString(port));
-        // A local experiment in one JVM: plaintext learner port, open admission.
         s.put("security.insecure", "true");
         s.put("security.admission", "open");
-        FederationConfig config = FederationConfig.of(s);
-        System.out.printf("== %s: %s%n", protocol, Quickstart.describe(config));
-        ExecutorService pool = Executors.newFixedThreadPool(learners);
-        try (EmbeddedFederation federation = EmbeddedFederation.start(config, -1, dir)) {
-            federation.awaitGatewaysReady(Duration.ofMinutes(1));
-            for (int i = 0; i < learners; i++) {
-                LearnerArgs args =
-                        LearnerArgs.parse(
-                                "--gateway",
-                                "127.0.0.1:" + port,
-                                "--learners",
-                                Integer.toString(learners),
-                                "--learner-index",
-                                Integer.toString(i),
+        System.out.printf("== %s: %s%n", protocol, Quickstart.describe(FederationConfig.of(s)));
+        List<RoundResult> r =
+                InProcessFederation.run(
+                        s,
+                        learners,
+                        List.of(
                                 "--partition",
                                 "dirichlet",
                                 "--alpha",
@@ -193,35 +163,14 @@ public final class ProtocolComparison {
                                 "--batch-size",
                                 "32",
                                 "--test-limit",
-                                "5000",
-                                "--insecure");
-                ModelAdapter adapter = FashionMnistLearner.adapterFor(args, data);
-                if (i >= learners - slow) {
-                    adapter = new SlowedAdapter(adapter, slowdown);
-                }
-                ModelAdapter learnerAdapter = adapter;
-                pool.submit(
-                        () -> {
-                            try (Learner l =
-                                    Learner.builder()
-                                            .gateways(args.gateways())
-                                            .name(args.name())
-                                            .adapter(learnerAdapter)
-                                            .options(
-                                                    org.metisfl.learner.LearnerOptions.builder()
-                                                            .transportSecurity(args.transport())
-                                                            .build())
-                                            .build()) {
-                                return l.run();
-                            }
-                        });
-            }
-            federation.awaitCompletion(Duration.ofSeconds(budgetSeconds + 600L));
-        } finally {
-            pool.shutdownNow();
-            pool.awaitTermination(30, TimeUnit.SECONDS);
-        }
-        List<RoundResult> r = RoundResults.read(results);
+                                "5000"),
+                        data,
+                        work.resolve(protocol),
+                        Duration.ofSeconds(budgetSeconds + 600L),
+                        (i, adapter) ->
+                                i >= learners - slow
+                                        ? new SlowedAdapter(adapter, slowdown)
+                                        : adapter);
         for (RoundResult x : r) {
             System.out.printf(
                     Locale.ROOT,

@@ -25,6 +25,7 @@ import org.metisfl.examples.fashionmnist.Partitioner;
 import org.metisfl.examples.quickstart.Quickstart;
 import org.metisfl.flink.config.FederationConfig;
 import org.metisfl.flink.model.RoundResult;
+import org.metisfl.flink.model.RoundResults;
 import org.metisfl.learner.ModelAdapter;
 import org.metisfl.learner.task.EvaluateTask;
 import org.metisfl.learner.task.EvaluationResult;
@@ -80,6 +81,7 @@ public final class LearningExperiment {
         a.put("--out", "docs/experiments");
         a.put("--work-dir", "work/learning");
         a.put("--rerun", "false");
+        a.put("--report-only", "false");
         for (int i = 0; i < argv.length; i++) {
             if (!a.containsKey(argv[i]) || i + 1 >= argv.length) {
                 System.err.println(
@@ -110,8 +112,9 @@ public final class LearningExperiment {
         Path work = Files.createDirectories(Path.of(a.get("--work-dir")));
         Path out = Files.createDirectories(Path.of(a.get("--out")));
         boolean rerun = Boolean.parseBoolean(a.get("--rerun"));
-        FashionMnist data = FashionMnist.load();
-        for (String partition : partitions) {
+        boolean reportOnly = Boolean.parseBoolean(a.get("--report-only"));
+        FashionMnist data = reportOnly ? null : FashionMnist.load();
+        for (String partition : reportOnly ? List.<String>of() : partitions) {
             for (String method : methods) {
                 String p =
                         method.equals(LearningResults.CENTRALIZED)
@@ -216,6 +219,27 @@ public final class LearningExperiment {
                     try (Stream<String> lines = Files.lines(dir.resolve("run.csv"))) {
                         lines.skip(1).forEach(x -> runs.append(x).append('\n'));
                     }
+                } else if (Files.exists(dir.resolve("results.jsonl"))) {
+                    // A cell still running (or stopped): its rounds so far are final.
+                    List<RoundResult> partial;
+                    try {
+                        partial = RoundResults.read(dir.resolve("results.jsonl"));
+                    } catch (RuntimeException | java.io.IOException e) {
+                        continue; // a line being written
+                    }
+                    List<LearningResults.Row> r =
+                            LearningResults.fromResults(
+                                    method, p, partial, roundsPerResult(method, s));
+                    rows.addAll(r);
+                    runs.append(
+                            String.format(
+                                    Locale.ROOT,
+                                    "%s,%s,%d,,,,unfinished (%d of %d rounds)%n",
+                                    method,
+                                    p,
+                                    s.rounds(),
+                                    r.size(),
+                                    s.rounds()));
                 }
             }
         }

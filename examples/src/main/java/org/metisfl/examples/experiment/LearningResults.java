@@ -140,8 +140,9 @@ public final class LearningResults {
 
     /**
      * A Markdown table: one line per method and partition, the accuracy after each of {@code
-     * rounds} (and DP's epsilon), and the command that reproduces the line; a cell without results
-     * says "not run yet".
+     * rounds} (with its difference to the centralized baseline after as many epochs, and DP's
+     * epsilon), and the command that reproduces the line; a cell without results says "not run
+     * yet".
      *
      * @param command the command of a (method, partition) line
      */
@@ -162,28 +163,38 @@ public final class LearningResults {
             for (String partition : parts) {
                 b.append("| ").append(method).append(" | ").append(partition).append(" |");
                 for (int r : rounds) {
-                    Optional<Row> row = at(rows, method, partition, r);
-                    b.append(' ')
-                            .append(
-                                    row.map(
-                                                    x ->
-                                                            String.format(
-                                                                            Locale.ROOT,
-                                                                            "%.4f",
-                                                                            x.accuracy())
-                                                                    + (x.epsilon() == null
-                                                                            ? ""
-                                                                            : String.format(
-                                                                                    Locale.ROOT,
-                                                                                    " (ε %.3g)",
-                                                                                    x.epsilon())))
-                                            .orElse("not run yet"))
-                            .append(" |");
+                    b.append(' ').append(cell(rows, method, partition, r)).append(" |");
                 }
                 b.append(" `").append(command.apply(method, partition)).append("` |\n");
             }
         }
         return b.toString();
+    }
+
+    /**
+     * A table cell: the accuracy after round r, then in brackets its difference to the centralized
+     * model after r epochs and DP's epsilon, when there are such.
+     */
+    static String cell(List<Row> rows, String method, String partition, int round) {
+        Optional<Row> row = at(rows, method, partition, round);
+        if (row.isEmpty()) {
+            return "not run yet";
+        }
+        List<String> notes = new ArrayList<>();
+        Optional<Row> central = at(rows, CENTRALIZED, FULL, round);
+        if (!method.equals(CENTRALIZED) && central.isPresent()) {
+            notes.add(
+                    String.format(
+                                    Locale.ROOT,
+                                    "%+.4f",
+                                    row.get().accuracy() - central.get().accuracy())
+                            .replace('-', '−'));
+        }
+        if (row.get().epsilon() != null) {
+            notes.add(String.format(Locale.ROOT, "ε %.3g", row.get().epsilon()));
+        }
+        String accuracy = String.format(Locale.ROOT, "%.4f", row.get().accuracy());
+        return notes.isEmpty() ? accuracy : accuracy + " (" + String.join("; ", notes) + ")";
     }
 
     /**

@@ -204,6 +204,7 @@ public final class LearningExperiment {
 
     /** Collects every finished cell into the CSV files, the charts and the Markdown table. */
     static void report(Path work, Path out, Settings s, int[] reportRounds) throws Exception {
+        Files.createDirectories(out);
         List<LearningResults.Row> rows = new ArrayList<>();
         StringBuilder runs = new StringBuilder(RUNS_HEADER).append('\n');
         for (String method : ALL_METHODS) {

@@ -156,8 +156,11 @@ public final class LearningResults {
         for (int r : rounds) {
             b.append(" accuracy after ").append(r).append(" |");
         }
+        int last = rounds[rounds.length - 1];
+        int from = last / 2 + 1;
+        b.append(" rounds ").append(from).append("–").append(last).append(" (min–max) |");
         b.append(" command |\n|---|---|");
-        b.append("---|".repeat(rounds.length)).append("---|\n");
+        b.append("---|".repeat(rounds.length + 1)).append("---|\n");
         for (String method : methods) {
             List<String> parts = method.equals(CENTRALIZED) ? List.of(FULL) : partitions;
             for (String partition : parts) {
@@ -165,10 +168,29 @@ public final class LearningResults {
                 for (int r : rounds) {
                     b.append(' ').append(cell(rows, method, partition, r)).append(" |");
                 }
+                b.append(' ').append(range(rows, method, partition, from, last)).append(" |");
                 b.append(" `").append(command.apply(method, partition)).append("` |\n");
             }
         }
         return b.toString();
+    }
+
+    /**
+     * The lowest and highest accuracy of rounds {@code from..to}, if all of them were evaluated: on
+     * skewed splits one round's accuracy swings, and a single reading can mislead.
+     */
+    static String range(List<Row> rows, String method, String partition, int from, int to) {
+        double min = Double.POSITIVE_INFINITY;
+        double max = Double.NEGATIVE_INFINITY;
+        for (int r = from; r <= to; r++) {
+            Optional<Row> row = at(rows, method, partition, r);
+            if (row.isEmpty()) {
+                return "–";
+            }
+            min = Math.min(min, row.get().accuracy());
+            max = Math.max(max, row.get().accuracy());
+        }
+        return String.format(Locale.ROOT, "%.4f–%.4f", min, max);
     }
 
     /**

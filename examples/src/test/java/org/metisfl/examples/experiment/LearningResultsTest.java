@@ -84,13 +84,16 @@ class LearningResultsTest {
                         (m, p) -> "run " + m + " " + p);
 
         assertThat(table)
-                .contains("| centralized | full | 0.8000 | 0.8300 | `run centralized full` |")
+                .contains("| method | partition | accuracy after 1 | accuracy after 2 | rounds 2–2")
+                .contains(
+                        "| centralized | full | 0.8000 | 0.8300 | 0.8300–0.8300 |"
+                                + " `run centralized full` |")
                 .contains(
                         "| fedavg | dir0.1 | 0.4100 (−0.3900) | 0.6200 (−0.2100) |"
-                                + " `run fedavg dir0.1` |")
-                .contains("| fedavg | iid | not run yet | 0.8400 (+0.0100) | `run fedavg iid` |")
+                                + " 0.6200–0.6200 | `run fedavg dir0.1` |")
+                .contains("| fedavg | iid | not run yet | 0.8400 (+0.0100) | 0.8400–0.8400 |")
                 .contains("| fedbuff | dir0.1 | 0.4500 (−0.3500; ε 12.5) | not run yet |")
-                .contains("| fedbuff | iid | not run yet | not run yet |");
+                .contains("| fedbuff | iid | not run yet | not run yet | – |");
         // a header, a rule, one centralized line and two lines per federated method
         assertThat(table.lines()).hasSize(2 + 1 + 2 * 2);
     }

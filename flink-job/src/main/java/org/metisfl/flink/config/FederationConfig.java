@@ -106,7 +106,11 @@ public final class FederationConfig implements Serializable {
     private final String checkpointDir;
     private final SecureAggregation secureAggregation;
     private final String hePublicKeyFile;
-    private org.metisfl.flink.model.CkksPublicParameters hePublic;
+
+    /** Read at validation only; the snapshot keeps the key id, not the public key's bytes. */
+    private transient org.metisfl.flink.model.CkksPublicParameters hePublic;
+
+    private String heKeyId;
     private final String heBackend;
     private final String hePreset;
     private final PrivacyMechanism privacy;
@@ -551,6 +555,7 @@ public final class FederationConfig implements Serializable {
                         + "/"
                         + hePreset
                         + "; generate the bundle with this version's 'metisfl keys generate'");
+        heKeyId = hePublic.keyId();
     }
 
     /** Central DP holds only where its noise covers one bounded sum per round. */
@@ -1030,7 +1035,6 @@ public final class FederationConfig implements Serializable {
 
     /** The key pair's id from {@code secure-aggregation.public-key}, if given and CKKS is on. */
     public Optional<String> heKeyId() {
-        return Optional.ofNullable(hePublic)
-                .map(org.metisfl.flink.model.CkksPublicParameters::keyId);
+        return Optional.ofNullable(heKeyId);
     }
 }

@@ -82,6 +82,27 @@ public final class FederationSubmission {
                 DevSecurity dev = DevSecurity.ensure(workingDir.resolve("work").resolve("certs"));
                 dev.jobSettings().forEach(flat::putIfAbsent);
             }
+            if (localCluster
+                    && checked.secureAggregation() == FederationOptions.SecureAggregation.CKKS) {
+                String pub = flat.get(DevKeys.PUBLIC_KEY_SETTING);
+                if (pub == null) {
+                    // Like the development PKI: a key bundle made on first use, its public
+                    // parameters for the job; `metisfl learners` gives the secret key beside them
+                    // to its learners.
+                    Path dir =
+                            DevKeys.ensure(
+                                    workingDir.resolve("work").resolve("keys"),
+                                    checked.heBackend(),
+                                    checked.hePreset());
+                    flat.put(
+                            DevKeys.PUBLIC_KEY_SETTING,
+                            dir.resolve(org.metisfl.crypto.KeyBundle.PUBLIC_FILE).toString());
+                } else if (!Path.of(pub).isAbsolute()) {
+                    flat.put(
+                            DevKeys.PUBLIC_KEY_SETTING,
+                            workingDir.resolve(pub).normalize().toString());
+                }
+            }
             // What the job will see: the same keys without the file.
             FederationConfig config = FederationConfig.of(flat);
             GatewaySecurity.from(config);

@@ -114,6 +114,15 @@ final class LearnersCommand extends ClusterCommand implements Callable<Integer> 
                             + " development enrollment key, if it has one).")
     String enrollmentToken;
 
+    @Option(
+            names = "--ckks-key",
+            paramLabel = "PATH",
+            description =
+                    "The federation's CKKS secret key (ckks-secret.key or its folder) for a"
+                            + " federation with secure-aggregation: ckks (default: the one beside"
+                            + " the public parameters the job was submitted with, if any).")
+    String ckksKey;
+
     @Option(names = "--insecure", description = "Plaintext connection (development only).")
     boolean insecure;
 
@@ -140,6 +149,7 @@ final class LearnersCommand extends ClusterCommand implements Callable<Integer> 
         JobRecord record = gateways.isEmpty() ? recordOfJob() : null;
         List<String> targets = record != null ? gatewaysOf(record) : gateways;
         List<String> security = securityArgs(record);
+        security.addAll(keyArgs(record));
         String classpath = exampleClasspath();
         if (dataDir == null && !Files.isDirectory(DEFAULT_DATA)) {
             throw new CliException(
@@ -295,6 +305,32 @@ final class LearnersCommand extends ClusterCommand implements Callable<Integer> 
             args.addAll(List.of("--enrollment-token", token));
         }
         return args;
+    }
+
+    /**
+     * The learners' CKKS key: the one given, else the secret key beside the public parameters the
+     * job was submitted with (the development bundle of a local submit).
+     */
+    private List<String> keyArgs(JobRecord record) {
+        if (ckksKey != null) {
+            return List.of("--ckks-key", env().resolve(ckksKey).toString());
+        }
+        Map<String, String> settings =
+                record != null && record.settings != null ? record.settings : Map.of();
+        if (!"ckks".equalsIgnoreCase(settings.get("secure-aggregation"))) {
+            return List.of();
+        }
+        String pub = settings.get(DevKeys.PUBLIC_KEY_SETTING);
+        return DevKeys.secretBeside(Path.of(pub == null ? "" : pub).toAbsolutePath())
+                .map(secret -> List.of("--ckks-key", secret.toString()))
+                .orElseThrow(
+                        () ->
+                                new CliException(
+                                        "the federation aggregates with CKKS"
+                                                + " (secure-aggregation: ckks) and no secret key"
+                                                + " is known for its learners; pass --ckks-key"
+                                                + " PATH (the ckks-secret.key of its bundle)",
+                                        CliException.USAGE));
     }
 
     private List<String> gatewaysOf(JobRecord record) {

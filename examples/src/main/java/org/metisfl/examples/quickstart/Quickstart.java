@@ -15,6 +15,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
+import org.metisfl.cli.DevKeys;
 import org.metisfl.cli.report.FederationReport;
 import org.metisfl.examples.fashionmnist.FashionMnistLearner;
 import org.metisfl.flink.EmbeddedFederation;
@@ -54,6 +55,12 @@ public final class Quickstart {
             if (!args.learner.equals("java") && !args.model.equals("mlp")) {
                 throw new IllegalArgumentException(
                         "the Python example learner has the mlp model only; use --model mlp");
+            }
+            if (!args.learner.equals("java") && ckks(config)) {
+                throw new IllegalArgumentException(
+                        "the Python learner does not do secure aggregation (CKKS) yet; use"
+                                + " --learner java with "
+                                + args.federation);
             }
         } catch (IllegalArgumentException e) {
             System.err.println("quickstart: " + e.getMessage());
@@ -134,7 +141,8 @@ public final class Quickstart {
                 c.optimizer() == org.metisfl.flink.config.FederationOptions.Optimizer.NONE
                         ? ""
                         : " + " + c.optimizer().name().toLowerCase(Locale.ROOT);
-        return protocol + " " + rule + optimizer;
+        String secure = ckks(c) ? " over CKKS ciphertexts (" + c.hePreset() + ")" : "";
+        return protocol + " " + rule + optimizer + secure;
     }
 
     private static FederationConfig loadConfig(QuickstartArgs args) {
@@ -154,6 +162,15 @@ public final class Quickstart {
             // Secure by default without a setup step: TLS with a development CA and enrollment.
             DevSecurity dev = DevSecurity.ensure(DEV_SECURITY_DIR);
             dev.jobSettings().forEach(overrides::putIfAbsent);
+            config = FederationConfigLoader.load(args.federation, overrides);
+        }
+        if (ckks(config) && config.hePublicKeyFile().isEmpty()) {
+            // Like the development PKI: a key bundle made on first use in work/keys, its public
+            // parameters for the job, its secret key for the learners (--ckks-key).
+            Path dir = DevKeys.ensure(DEV_KEYS_DIR, config.heBackend(), config.hePreset());
+            overrides.put(
+                    DevKeys.PUBLIC_KEY_SETTING,
+                    dir.resolve(org.metisfl.crypto.KeyBundle.PUBLIC_FILE).toString());
             config = FederationConfigLoader.load(args.federation, overrides);
         }
         if (!overrides.containsKey("federation.results-file")) {
@@ -204,6 +221,34 @@ public final class Quickstart {
 
     /** Where the quickstart keeps its development CA and enrollment key. */
     static final Path DEV_SECURITY_DIR = Path.of("work", "certs");
+
+    /** Where the quickstart keeps its development CKKS key bundles. */
+    static final Path DEV_KEYS_DIR = Path.of("work", "keys");
+
+    static boolean ckks(FederationConfig config) {
+        return config.secureAggregation()
+                == org.metisfl.flink.config.FederationOptions.SecureAggregation.CKKS;
+    }
+
+    /** A CKKS federation's learners get the secret key beside the job's public parameters. */
+    static List<String> learnerKeyArgs(FederationConfig config) {
+        if (!ckks(config)) {
+            return List.of();
+        }
+        Path pub = Path.of(config.hePublicKeyFile().orElseThrow());
+        Path secret =
+                DevKeys.secretBeside(pub)
+                        .orElseThrow(
+                                () ->
+                                        new IllegalArgumentException(
+                                                "no "
+                                                        + org.metisfl.crypto.KeyBundle.SECRET_FILE
+                                                        + " beside "
+                                                        + pub
+                                                        + " for the learners; put the bundle's"
+                                                        + " secret key there"));
+        return List.of("--ckks-key", secret.toString());
+    }
 
     /** How the quickstart's learners connect: TLS to the dev CA with an enrollment token. */
     static List<String> learnerSecurityArgs(FederationConfig config) {
@@ -280,6 +325,7 @@ public final class Quickstart {
                         "--batch-size",
                         Integer.toString(config.trainBatchSize())));
         cmd.addAll(learnerSecurityArgs(config));
+        cmd.addAll(learnerKeyArgs(config));
         if (args.trainLimit != null) {
             cmd.addAll(List.of("--train-limit", args.trainLimit));
         }

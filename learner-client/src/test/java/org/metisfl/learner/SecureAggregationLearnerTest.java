@@ -169,6 +169,28 @@ class SecureAggregationLearnerTest {
     }
 
     @Test
+    void refusesAtJoinAnotherKeyPairOfTheSameParametersWhenTheFederationNamesItsKey()
+            throws Exception {
+        KeyBundle federationKeys = KeyBundle.generate(BACKEND, PRESET);
+        gateway = FakeGateway.start(1);
+        gateway.encryption =
+                federation(federationKeys).toBuilder().setKeyId(federationKeys.keyId()).build();
+        KeyBundle other = KeyBundle.generate(BACKEND, PRESET);
+
+        assertThatThrownBy(
+                        () ->
+                                runToEnd(
+                                        learner(
+                                                FakeAdapter.small(),
+                                                options().keyBundle(other).build())))
+                .isInstanceOf(LearnerException.class)
+                .hasMessageContaining("under key " + federationKeys.keyId())
+                .hasMessageContaining("this learner's key bundle is key " + other.keyId())
+                .hasMessageContaining("could not decrypt the federation's models");
+        assertThat(gateway.leaves).hasSize(1);
+    }
+
+    @Test
     void refusesAtJoinACkksFederationWhenItHasNoKeyBundle() throws Exception {
         gateway = FakeGateway.start(1);
         gateway.encryption = federation(KeyBundle.generate(BACKEND, PRESET));

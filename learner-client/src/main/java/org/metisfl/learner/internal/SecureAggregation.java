@@ -99,6 +99,17 @@ public final class SecureAggregation {
                             + keys.preset()
                             + ": give it the federation's key bundle");
         }
+        if (!federation.getKeyId().isEmpty() && !federation.getKeyId().equals(keys.keyId())) {
+            throw new IllegalStateException(
+                    what
+                            + " under key "
+                            + federation.getKeyId()
+                            + " but this learner's key bundle is key "
+                            + keys.keyId()
+                            + " (same parameters, another key pair): it could not decrypt the"
+                            + " federation's models; give it the federation's "
+                            + KeyBundle.SECRET_FILE);
+        }
         int shardSize = federation.getShardSize();
         if (shardSize <= 0 || shardSize % keys.valuesPerCiphertext() != 0) {
             throw new IllegalStateException(
@@ -187,6 +198,14 @@ public final class SecureAggregation {
                             + ", "
                             + abbreviate(keys.parameterHash())
                             + ")");
+        }
+        if (!encryption.getKeyId().isEmpty() && !encryption.getKeyId().equals(keys.keyId())) {
+            throw new DecryptionFailed(
+                    "the model is encrypted under key "
+                            + encryption.getKeyId()
+                            + ", this learner holds key "
+                            + keys.keyId(),
+                    null);
         }
         if (encryption.getShardSize() != shardSize) {
             throw new IllegalArgumentException(

@@ -311,7 +311,7 @@ final class LearnersCommand extends ClusterCommand implements Callable<Integer> 
      * The learners' CKKS key: the one given, else the secret key beside the public parameters the
      * job was submitted with (the development bundle of a local submit).
      */
-    private List<String> keyArgs(JobRecord record) {
+    List<String> keyArgs(JobRecord record) {
         if (ckksKey != null) {
             return List.of("--ckks-key", env().resolve(ckksKey).toString());
         }

@@ -586,8 +586,28 @@ public final class FederationBenchmark {
         return only.contains(id) || only.contains(group);
     }
 
+    /** The CKKS-against-plaintext rows, when asked for with --only ckks (not in the suites). */
+    private List<CkksRounds.Row> ckksRows;
+
+    private long[] ckksUpload;
+    private String ckksLoad;
+
     private void run(List<Scenario> suite) throws Exception {
         Files.createDirectories(base);
+        if (only.contains("ckks")) {
+            String before = loadAverage();
+            say("ckks: CKKS rounds against plaintext rounds, 1M parameters (load " + before + ")");
+            ckksRows = CkksRounds.run(base.resolve("ckks"), M, new int[] {2, 10}, System.out);
+            ckksUpload =
+                    CkksRounds.uploadBytes(
+                            org.metisfl.crypto.KeyBundle.load(
+                                    base.resolve("ckks")
+                                            .resolve("ckks-keys")
+                                            .resolve(org.metisfl.crypto.KeyBundle.SECRET_FILE)),
+                            (int) M,
+                            65536);
+            ckksLoad = before + " before, " + loadAverage() + " after";
+        }
         Scenario ingest =
                 suite.stream().filter(x -> x.group.equals("ingest")).findFirst().orElseThrow();
         if (selected("limits", "limits") || selected(ingest.id, ingest.group)) {
@@ -1275,6 +1295,35 @@ public final class FederationBenchmark {
                                 .append(summary)
                                 .append('\n'));
         md.append("## Log\n\n```\n").append(log).append("```\n");
+        if (ckksRows != null) {
+            md.append("## Secure aggregation: a CKKS round against a plaintext round\n\n");
+            md.append(
+                    "Real Java learners (learner-client) with a synthetic 1-tensor model whose"
+                            + " training adds a constant; the job in this JVM (embedded"
+                            + " MiniCluster); synchronous FedAvg, 4 rounds, median of rounds 2-4;"
+                            + " preset n13-q120, shard size 65,536. A CKKS round includes every"
+                            + " learner's encryption and decryption. Load average: "
+                            + ckksLoad
+                            + ".\n\n");
+            Table t = new Table("parameters", "learners", "plaintext round", "CKKS round", "ratio");
+            for (CkksRounds.Row r : ckksRows) {
+                t.row(
+                        label(r.values()),
+                        Integer.toString(r.learners()),
+                        String.format(Locale.ROOT, "%.0f ms", r.plainMs()),
+                        String.format(Locale.ROOT, "%.0f ms", r.ckksMs()),
+                        String.format(Locale.ROOT, "%.1fx", r.ckksMs() / r.plainMs()));
+            }
+            md.append(t).append('\n');
+            md.append(
+                    String.format(
+                            Locale.ROOT,
+                            "Upload per update at 1M parameters: %,d bytes float32, %,d bytes CKKS"
+                                    + " (%.2fx).%n%n",
+                            ckksUpload[0],
+                            ckksUpload[1],
+                            (double) ckksUpload[1] / ckksUpload[0]));
+        }
         return md.toString();
     }
 

@@ -75,7 +75,12 @@ final class CkksRounds {
     }
 
     private static double federate(
-            Path dir, long values, int learners, KeyBundle keys, Path keysDir, java.io.PrintStream log)
+            Path dir,
+            long values,
+            int learners,
+            KeyBundle keys,
+            Path keysDir,
+            java.io.PrintStream log)
             throws Exception {
         int port;
         try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {

@@ -44,15 +44,17 @@ public final class LearningResults {
             Double epsilon) {}
 
     /**
-     * The evaluated rounds of a federation's results file as rows; {@code roundsPerResult} turns
-     * its round (or model version) numbers into rounds.
+     * The evaluated rounds of a federation's results file as rows (only those evaluated by every
+     * learner asked, i.e. on the whole test set); {@code roundsPerResult} turns its round (or model
+     * version) numbers into rounds.
      */
     public static List<Row> fromResults(
             String method, String partition, List<RoundResult> results, double roundsPerResult) {
         List<Row> rows = new ArrayList<>();
         for (RoundResult r : results) {
             Double accuracy = r.evalMetrics == null ? null : r.evalMetrics.get("accuracy");
-            if (accuracy == null) {
+            if (accuracy == null || r.evaluationsReceived < r.evaluators) {
+                // not evaluated, or only on some learners' parts of the test set
                 continue;
             }
             rows.add(

@@ -60,10 +60,17 @@ class LearningResultsTest {
     }
 
     @Test
-    void resultsBecomeRowsOnlyForEvaluatedRoundsScaledToRounds() {
+    void resultsBecomeRowsOnlyForRoundsEvaluatedByEveryLearnerScaledToRounds() {
         // FedBuff with K = 5 and 10 learners: results every 2 versions, half a round per version.
+        RoundResult partlyEvaluated = round(3, 0.9, null);
+        partlyEvaluated.evaluators = 10;
+        partlyEvaluated.evaluationsReceived = 7;
         List<RoundResult> results =
-                List.of(round(1, null, null), round(2, 0.5, null), round(4, 0.6, 3.0));
+                List.of(
+                        round(1, null, null),
+                        round(2, 0.5, null),
+                        partlyEvaluated,
+                        round(4, 0.6, 3.0));
 
         List<Row> rows = LearningResults.fromResults("fedbuff", "iid", results, 0.5);
 

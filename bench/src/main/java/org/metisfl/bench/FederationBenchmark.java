@@ -422,7 +422,7 @@ public final class FederationBenchmark {
                         true,
                         DEFAULT_CHECKPOINTS,
                         none(),
-                        "10g",
+                        "8g",
                         300));
         s.add(scenario("tail-10M-2", "tail", 10 * M, 2, 6, true, "0", none(), "6g", 90));
         s.add(

@@ -410,8 +410,8 @@ public final class FederationBenchmark {
                         "8g",
                         300));
         // A large model, bounded to this machine's share of memory: gateway.max-model-size may be
-        // up to 2047 MiB, but a model of that size needs some 20 GB of controller heap and 8 GB in
-        // the driver, more than a 23 GB machine shared by several people has.
+        // up to 2047 MiB, but 100M values already took 9.5 GB of controller RSS here: a model at
+        // the limit needs several times the memory of a 23 GB machine shared by several people.
         s.add(
                 scenario(
                         "large-100M-2",

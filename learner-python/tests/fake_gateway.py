@@ -12,6 +12,7 @@ import numpy as np
 
 from metisfl_learner import codec
 from metisfl_learner._proto import SERVICE, pb
+from metisfl_learner.crc32c import crc32c
 from metisfl_learner.types import NamedTensor
 
 
@@ -179,8 +180,13 @@ class FakeGateway:
             if c.WhichOneof("part") == "header":
                 header = c.header
             else:
+                # As the real gateway: each chunk names its offset, the header the bytes' CRC-32C.
+                if not c.HasField("offset") or c.offset != len(data):
+                    context.abort(grpc.StatusCode.INVALID_ARGUMENT, "chunk offset missing or wrong")
                 sizes.append(len(c.data))
                 data += c.data
+        if not header.HasField("crc32c") or header.crc32c != crc32c(bytes(data)):
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, "CRC-32C missing or wrong")
         key = (header.credentials.learner_id, header.task_id)
         values = codec.decode(header.tensors, bytes(data))
         with self.lock:

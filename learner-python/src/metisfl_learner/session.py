@@ -16,6 +16,7 @@ import grpc
 from metisfl_learner import codec
 from metisfl_learner._proto import LearnerServiceStub, pb
 from metisfl_learner.backoff import Backoff
+from metisfl_learner.crc32c import crc32c
 from metisfl_learner.errors import LearnerError, ModelMismatchError
 from metisfl_learner.failures import Kind, classify, code_of, describe
 from metisfl_learner.model import Model
@@ -786,6 +787,8 @@ class LearnerSession:
         """Uploads one update, resending it after reconnects until the gateway acknowledges it
         (a resend of an update the gateway already has is answered DUPLICATE: it counts once)."""
         size = codec.chunk_bytes(self.options.max_chunk_bytes, self._max_message_bytes)
+        # The gateway refuses reordered, missing or corrupted bytes by these (learner-protocol.md).
+        checksum = crc32c(encoded.data)
 
         def attempt():
             # Built per attempt: a re-join changes the credentials.
@@ -798,12 +801,15 @@ class LearnerSession:
                 num_completed_batches=int(batches),
                 tensors=encoded.specs,
                 metrics=metrics,
+                crc32c=checksum,
             )
 
             def requests():
                 yield pb.UpdateChunk(header=header)
+                offset = 0
                 for chunk in encoded.chunks(size):
-                    yield pb.UpdateChunk(data=chunk)
+                    yield pb.UpdateChunk(data=chunk, offset=offset)
+                    offset += len(chunk)
 
             return self._channels.stub().submit_update(
                 requests(), timeout=self.options.transfer_timeout, metadata=self._metadata()

@@ -78,7 +78,7 @@ class LivenessITCase {
             assertThat(fast.nextTask(Task.KindCase.TRAIN, WAIT).getRound()).isEqualTo(1);
 
             // The header of round 1 arrives well before its deadline...
-            RawLearner.PartialUpload straddling = slow.beginSubmit(1, SPECS, 100);
+            RawLearner.PartialUpload straddling = slow.beginSubmit(1, SPECS, 100, pattern(5f, 2));
             float[] fastUpdate = pattern(2f, 1);
             assertThat(fast.submit(1, SPECS, fastUpdate, 300, Map.of()).getStatus())
                     .isEqualTo(SubmitUpdateResponse.Status.ACCEPTED);
@@ -87,7 +87,7 @@ class LivenessITCase {
             assertThat(first.contributors).containsExactly(fast.id());
             assertThat(slow.nextTask(Task.KindCase.TRAIN, WAIT).getRound()).isEqualTo(2);
             // ... and only then does the rest of the upload arrive: refused, not ACCEPTED.
-            assertThatThrownBy(() -> straddling.finish(pattern(5f, 2)))
+            assertThatThrownBy(() -> straddling.finish())
                     .isInstanceOfSatisfying(
                             StatusRuntimeException.class,
                             e -> {

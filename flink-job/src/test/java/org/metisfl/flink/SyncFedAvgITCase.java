@@ -290,6 +290,7 @@ class SyncFedAvgITCase {
                             .setRound(1)
                             .setNumTrainingExamples(100)
                             .addAllTensors(SPECS)
+                            .setCrc32C(RawLearner.crc32c(RawLearner.bytes(good)))
                             .build();
             ByteString all = RawLearner.bytes(good);
             assertRefused(
@@ -299,9 +300,28 @@ class SyncFedAvgITCase {
                                             UpdateChunk.newBuilder().setHeader(header).build(),
                                             UpdateChunk.newBuilder()
                                                     .setData(all.substring(0, all.size() / 2))
+                                                    .setOffset(0)
                                                     .build())),
                     Status.Code.INVALID_ARGUMENT,
                     "truncated");
+            // Integrity: two swapped chunks, and one flipped bit, are refused naming the reason.
+            l.chunkBytes(1001);
+            List<UpdateChunk> inOrder = l.updateChunks(1, SPECS, good, 100, Map.of());
+            List<UpdateChunk> swapped = new java.util.ArrayList<>(inOrder);
+            java.util.Collections.swap(swapped, 1, 2);
+            assertRefused(
+                    () -> l.submitRaw(swapped),
+                    Status.Code.INVALID_ARGUMENT,
+                    "chunks are missing, repeated or out of order");
+            List<UpdateChunk> corrupted = new java.util.ArrayList<>(inOrder);
+            byte[] flipped = corrupted.get(1).getData().toByteArray();
+            flipped[0] ^= 1;
+            corrupted.set(
+                    1, corrupted.get(1).toBuilder().setData(ByteString.copyFrom(flipped)).build());
+            assertRefused(
+                    () -> l.submitRaw(corrupted),
+                    Status.Code.INVALID_ARGUMENT,
+                    "the bytes were corrupted");
             assertRefused(
                     () ->
                             l.submitRaw(
@@ -318,6 +338,7 @@ class SyncFedAvgITCase {
                                             UpdateChunk.newBuilder().setHeader(header).build(),
                                             UpdateChunk.newBuilder()
                                                     .setData(ByteString.copyFrom(new byte[2 << 20]))
+                                                    .setOffset(0)
                                                     .build())),
                     Status.Code.RESOURCE_EXHAUSTED,
                     "");

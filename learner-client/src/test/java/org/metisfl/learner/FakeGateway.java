@@ -271,6 +271,15 @@ final class FakeGateway extends LearnerServiceGrpc.LearnerServiceImplBase implem
                     }
                     return;
                 }
+                if (!chunk.hasOffset() || chunk.getOffset() != data.size()) {
+                    // As the real gateway: each chunk names where its bytes belong.
+                    failed = true;
+                    observer.onError(
+                            Status.INVALID_ARGUMENT
+                                    .withDescription("chunk offset missing or wrong")
+                                    .asRuntimeException());
+                    return;
+                }
                 sizes.add(chunk.getData().size());
                 data = data.concat(chunk.getData());
                 onDataChunk.accept(call, sizes.size());
@@ -292,6 +301,15 @@ final class FakeGateway extends LearnerServiceGrpc.LearnerServiceImplBase implem
                                         .mapToLong(Long::longValue)
                                         .sum()
                                 : TensorCodec.totalBytes(header.getTensorsList());
+                java.util.zip.CRC32C crc = new java.util.zip.CRC32C();
+                crc.update(data.toByteArray());
+                if (!header.hasCrc32C() || header.getCrc32C() != (int) crc.getValue()) {
+                    observer.onError(
+                            Status.INVALID_ARGUMENT
+                                    .withDescription("CRC-32C missing or wrong")
+                                    .asRuntimeException());
+                    return;
+                }
                 if (data.size() != expected) {
                     observer.onError(
                             Status.INVALID_ARGUMENT

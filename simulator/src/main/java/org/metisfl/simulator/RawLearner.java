@@ -21,6 +21,7 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.zip.CRC32C;
 import org.metisfl.proto.v1.Credentials;
 import org.metisfl.proto.v1.DType;
 import org.metisfl.proto.v1.EvaluationReport;
@@ -292,6 +293,7 @@ public final class RawLearner implements AutoCloseable {
                         .setNumCompletedBatches(batches)
                         .addAllTensors(tensors)
                         .putAllMetrics(metrics)
+                        .setCrc32C(crc32c(bytes(values)))
                         .build();
         List<UpdateChunk> chunks = new ArrayList<>();
         chunks.add(UpdateChunk.newBuilder().setHeader(header).build());
@@ -300,6 +302,7 @@ public final class RawLearner implements AutoCloseable {
             chunks.add(
                     UpdateChunk.newBuilder()
                             .setData(all.substring(off, Math.min(all.size(), off + chunkBytes)))
+                            .setOffset(off)
                             .build());
         }
         return chunks;
@@ -340,11 +343,15 @@ public final class RawLearner implements AutoCloseable {
     public final class PartialUpload {
         private final StreamObserver<UpdateChunk> out;
         private final CompletableFuture<SubmitUpdateResponse> result;
+        private final float[] values;
 
         private PartialUpload(
-                StreamObserver<UpdateChunk> out, CompletableFuture<SubmitUpdateResponse> result) {
+                StreamObserver<UpdateChunk> out,
+                CompletableFuture<SubmitUpdateResponse> result,
+                float[] values) {
             this.out = out;
             this.result = result;
+            this.values = values;
         }
 
         /**
@@ -352,15 +359,29 @@ public final class RawLearner implements AutoCloseable {
          *
          * @throws StatusRuntimeException the gateway's refusal
          */
-        public SubmitUpdateResponse finish(float[] values) {
-            out.onNext(UpdateChunk.newBuilder().setData(bytes(values)).build());
+        public SubmitUpdateResponse finish() {
+            out.onNext(UpdateChunk.newBuilder().setData(bytes(values)).setOffset(0).build());
             out.onCompleted();
             return await(result);
         }
+
+        /** Cancels the upload without sending its bytes. */
+        public void cancel() {
+            out.onError(new IllegalStateException("cancelled by the test"));
+        }
+
+        /** The gateway's answer, once it came (e.g. a refusal while the bytes were held back). */
+        public CompletableFuture<SubmitUpdateResponse> result() {
+            return result;
+        }
     }
 
-    /** Starts an upload: sends its header only (the bytes follow with {@code finish}). */
-    public PartialUpload beginSubmit(long round, List<TensorSpec> tensors, long examples) {
+    /**
+     * Starts an upload of {@code values}: sends its header only (with the values' CRC-32C); the
+     * bytes follow with {@code finish}.
+     */
+    public PartialUpload beginSubmit(
+            long round, List<TensorSpec> tensors, long examples, float[] values) {
         UpdateHeader header =
                 UpdateHeader.newBuilder()
                         .setCredentials(credentials)
@@ -368,13 +389,23 @@ public final class RawLearner implements AutoCloseable {
                         .setRound(round)
                         .setNumTrainingExamples(examples)
                         .addAllTensors(tensors)
+                        .setCrc32C(crc32c(bytes(values)))
                         .build();
         CompletableFuture<SubmitUpdateResponse> result = new CompletableFuture<>();
         StreamObserver<UpdateChunk> out =
                 async.withDeadlineAfter(2 * TRANSFER_SECONDS, TimeUnit.SECONDS)
                         .submitUpdate(observer(result));
         out.onNext(UpdateChunk.newBuilder().setHeader(header).build());
-        return new PartialUpload(out, result);
+        return new PartialUpload(out, result, values);
+    }
+
+    /** The CRC-32C of an update's bytes, as {@code UpdateHeader.crc32c} carries it. */
+    public static int crc32c(ByteString bytes) {
+        CRC32C crc = new CRC32C();
+        for (ByteBuffer part : bytes.asReadOnlyByteBufferList()) {
+            crc.update(part);
+        }
+        return (int) crc.getValue();
     }
 
     /** Answers an asynchronous training task, trained from the task's model version. */
@@ -394,10 +425,11 @@ public final class RawLearner implements AutoCloseable {
                         .setBaseModelVersion(baseVersion)
                         .setNumTrainingExamples(examples)
                         .addAllTensors(tensors)
+                        .setCrc32C(crc32c(bytes(values)))
                         .build();
         List<UpdateChunk> chunks = new ArrayList<>();
         chunks.add(UpdateChunk.newBuilder().setHeader(header).build());
-        chunks.add(UpdateChunk.newBuilder().setData(bytes(values)).build());
+        chunks.add(UpdateChunk.newBuilder().setData(bytes(values)).setOffset(0).build());
         return submitRaw(chunks);
     }
 

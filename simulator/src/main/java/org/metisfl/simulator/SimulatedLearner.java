@@ -266,6 +266,7 @@ final class SimulatedLearner {
                         .setNumCompletedBatches(1)
                         .addAllTensors(sim.specs())
                         .putMetrics("loss", 1.0 / (1 + task.getRound()))
+                        .setCrc32C(sim.updates().crc32cFor(index))
                         .build();
         Upload u = new Upload(r, header, sim.updates().chunksFor(index), taskAt, downloadUs);
         uploadsUnanswered.incrementAndGet();

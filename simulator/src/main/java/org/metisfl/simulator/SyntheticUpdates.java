@@ -7,6 +7,7 @@ import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.zip.CRC32C;
 import org.metisfl.proto.v1.UpdateChunk;
 
 /**
@@ -17,18 +18,28 @@ final class SyntheticUpdates {
     private static final int BLOCK = 1 << 16;
 
     private final List<List<UpdateChunk>> variants;
+    private final int[] crcs;
     private final long bytesPerUpdate;
 
     SyntheticUpdates(long seed, int variants, long values, int chunkBytes) {
         this.bytesPerUpdate = values * Float.BYTES;
         List<List<UpdateChunk>> all = new ArrayList<>(variants);
+        this.crcs = new int[variants];
         for (int v = 0; v < variants; v++) {
             ByteString data = encode(seed, v, values);
+            CRC32C crc = new CRC32C();
+            for (ByteBuffer part : data.asReadOnlyByteBufferList()) {
+                crc.update(part);
+            }
+            crcs[v] = (int) crc.getValue();
             List<UpdateChunk> chunks = new ArrayList<>();
             for (long off = 0; off < data.size(); off += chunkBytes) {
                 int end = (int) Math.min(data.size(), off + chunkBytes);
                 chunks.add(
-                        UpdateChunk.newBuilder().setData(data.substring((int) off, end)).build());
+                        UpdateChunk.newBuilder()
+                                .setData(data.substring((int) off, end))
+                                .setOffset(off)
+                                .build());
             }
             all.add(List.copyOf(chunks));
         }
@@ -37,6 +48,11 @@ final class SyntheticUpdates {
 
     List<UpdateChunk> chunksFor(int learnerIndex) {
         return variants.get(learnerIndex % variants.size());
+    }
+
+    /** The CRC-32C of the bytes of {@link #chunksFor}, for the update's header. */
+    int crc32cFor(int learnerIndex) {
+        return crcs[learnerIndex % crcs.length];
     }
 
     long bytesPerUpdate() {

@@ -127,6 +127,8 @@ public final class FederationConfig implements Serializable {
     /** The {@code security.*} keys as given; see {@link #security()}. */
     private final Map<String, String> security;
 
+    private final GatewayLimits gatewayLimits;
+
     private FederationConfig(Configuration c) {
         Map<String, String> sec = new java.util.TreeMap<>();
         c.toMap()
@@ -137,6 +139,7 @@ public final class FederationConfig implements Serializable {
                             }
                         });
         security = Map.copyOf(sec);
+        gatewayLimits = GatewayLimits.from(c);
         name = c.get(NAME);
         rounds = c.get(ROUNDS);
         minLearners = c.get(MIN_LEARNERS);
@@ -663,6 +666,11 @@ public final class FederationConfig implements Serializable {
 
     public String name() {
         return name;
+    }
+
+    /** The {@code gateway.upload-integrity} and {@code gateway.limits.*} keys. */
+    public GatewayLimits gatewayLimits() {
+        return gatewayLimits;
     }
 
     /**

@@ -694,6 +694,129 @@ public final class FederationOptions {
                                     + " one gateway before it fails (and restarts, so the"
                                     + " gateways announce themselves again).");
 
+    /** Whether uploads must carry chunk offsets and a CRC-32C (see learner-protocol.md). */
+    public enum UploadIntegrity {
+        /** Every upload carries them; one without is refused (INVALID_ARGUMENT). */
+        REQUIRED,
+        /** Checked when present; uploads of older learners without them are accepted. */
+        OPTIONAL
+    }
+
+    public static final ConfigOption<UploadIntegrity> GATEWAY_UPLOAD_INTEGRITY =
+            ConfigOptions.key("gateway.upload-integrity")
+                    .enumType(UploadIntegrity.class)
+                    .defaultValue(UploadIntegrity.REQUIRED)
+                    .withDescription(
+                            "REQUIRED: every upload carries chunk offsets and a CRC-32C of its"
+                                    + " bytes, and one that does not, or whose bytes do not match,"
+                                    + " is refused. OPTIONAL: checked when present (learners"
+                                    + " older than the integrity fields).");
+
+    public static final ConfigOption<Integer> GATEWAY_MAX_CALLS_PER_CONNECTION =
+            ConfigOptions.key("gateway.limits.max-calls-per-connection")
+                    .intType()
+                    .defaultValue(8192)
+                    .withDescription(
+                            "Concurrent calls (HTTP/2 streams) one connection may hold on the"
+                                    + " learner port. A learner needs 3 (task stream, download,"
+                                    + " upload); clients that multiplex many learners over one"
+                                    + " connection (the simulator) need about 1 per learner plus"
+                                    + " the uploads in flight. Past it the client queues new calls"
+                                    + " (HTTP/2 flow control); a client that ignores the limit gets"
+                                    + " its streams reset (REFUSED_STREAM).");
+
+    public static final ConfigOption<MemorySize> GATEWAY_MAX_METADATA_SIZE =
+            ConfigOptions.key("gateway.limits.max-metadata-size")
+                    .memoryType()
+                    .defaultValue(MemorySize.parse("8 kb"))
+                    .withDescription(
+                            "Largest header block (gRPC metadata, e.g. the bearer token) of a"
+                                    + " call on the learner port; a larger one is refused with"
+                                    + " RESOURCE_EXHAUSTED. The message size limit is"
+                                    + " gateway.max-message-size.");
+
+    public static final ConfigOption<Duration> GATEWAY_HANDSHAKE_TIMEOUT =
+            ConfigOptions.key("gateway.limits.handshake-timeout")
+                    .durationType()
+                    .defaultValue(Duration.ofSeconds(20))
+                    .withDescription(
+                            "A connection that has not completed its TLS and HTTP/2 handshake"
+                                    + " within this time is closed.");
+
+    public static final ConfigOption<Duration> GATEWAY_CONNECTION_IDLE_TIMEOUT =
+            ConfigOptions.key("gateway.limits.connection-idle-timeout")
+                    .durationType()
+                    .defaultValue(Duration.ofMinutes(15))
+                    .withDescription(
+                            "A connection without any call for this long is closed (GOAWAY);"
+                                    + " a learner holds its task stream open, so only abandoned"
+                                    + " connections are.");
+
+    public static final ConfigOption<Integer> GATEWAY_MAX_LEARNERS =
+            ConfigOptions.key("gateway.limits.max-learners")
+                    .intType()
+                    .defaultValue(250_000)
+                    .withDescription(
+                            "Learners one gateway admits at once (joined there, not left, token"
+                                    + " not expired). A join past it gets RESOURCE_EXHAUSTED.");
+
+    public static final ConfigOption<Integer> GATEWAY_JOIN_RATE =
+            ConfigOptions.key("gateway.limits.join-rate")
+                    .intType()
+                    .defaultValue(2_000)
+                    .withDescription(
+                            "Joins per second one gateway admits (a token bucket holding one"
+                                    + " second's worth): 100,000 learners join in under a minute."
+                                    + " A join past it gets RESOURCE_EXHAUSTED; the learner retries"
+                                    + " with backoff.");
+
+    public static final ConfigOption<Integer> GATEWAY_UPLOADS_IN_FLIGHT =
+            ConfigOptions.key("gateway.limits.uploads-in-flight")
+                    .intType()
+                    .defaultValue(150_000)
+                    .withDescription(
+                            "SubmitUpdate calls one gateway holds at once (receiving, or waiting"
+                                    + " for room in the ingest budget). Past it an upload gets"
+                                    + " RESOURCE_EXHAUSTED.");
+
+    public static final ConfigOption<Integer> GATEWAY_UPLOADS_PER_LEARNER =
+            ConfigOptions.key("gateway.limits.uploads-per-learner")
+                    .intType()
+                    .defaultValue(2)
+                    .withDescription(
+                            "SubmitUpdate calls one learner may have in flight at once (for"
+                                    + " different rounds or tasks; a learner's second upload for"
+                                    + " the same round or task replaces the first, which ends with"
+                                    + " ABORTED). Past it an upload gets RESOURCE_EXHAUSTED.");
+
+    public static final ConfigOption<Duration> GATEWAY_UPLOAD_IDLE_TIMEOUT =
+            ConfigOptions.key("gateway.limits.upload-idle-timeout")
+                    .durationType()
+                    .defaultValue(Duration.ofSeconds(30))
+                    .withDescription(
+                            "An upload that sends nothing for this long while the gateway waits"
+                                    + " for its next message (its header, or its bytes once the"
+                                    + " ingest budget granted them) ends with DEADLINE_EXCEEDED."
+                                    + " Time spent waiting for the budget does not count.");
+
+    public static final ConfigOption<MemorySize> GATEWAY_UPLOAD_MIN_RATE =
+            ConfigOptions.key("gateway.limits.upload-min-rate")
+                    .memoryType()
+                    .defaultValue(MemorySize.parse("64 kb"))
+                    .withDescription(
+                            "Bytes per second an upload must average, from the moment the ingest"
+                                    + " budget granted it room, once gateway.limits.upload-rate-grace"
+                                    + " has passed; a slower one ends with DEADLINE_EXCEEDED and"
+                                    + " gives its room to the next. 0 disables the check.");
+
+    public static final ConfigOption<Duration> GATEWAY_UPLOAD_RATE_GRACE =
+            ConfigOptions.key("gateway.limits.upload-rate-grace")
+                    .durationType()
+                    .defaultValue(Duration.ofSeconds(10))
+                    .withDescription(
+                            "How long after its grant an upload runs before"
+                                    + " gateway.limits.upload-min-rate applies.");
+
     public static final ConfigOption<Integer> JOB_PARALLELISM =
             ConfigOptions.key("job.parallelism")
                     .intType()

@@ -37,6 +37,7 @@ public final class GatewayOptions implements Serializable {
     private final String heBackend;
     private final String hePreset;
     private final String heKeyId;
+    private final GatewayLimits limits;
 
     private GatewayOptions(FederationConfig c) {
         federationName = c.name();
@@ -63,6 +64,7 @@ public final class GatewayOptions implements Serializable {
         heBackend = encrypted ? c.heBackend() : null;
         hePreset = encrypted ? c.hePreset() : null;
         heKeyId = encrypted ? c.heKeyId().orElse(null) : null;
+        limits = c.gatewayLimits();
     }
 
     /** The gateway's part of a validated configuration. */
@@ -178,5 +180,10 @@ public final class GatewayOptions implements Serializable {
      */
     public Optional<String> heKeyId() {
         return Optional.ofNullable(heKeyId);
+    }
+
+    /** What one participant, and all together, may cost the gateway. */
+    public GatewayLimits limits() {
+        return limits;
     }
 }

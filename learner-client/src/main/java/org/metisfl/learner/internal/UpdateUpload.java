@@ -7,9 +7,11 @@ import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.stub.ClientCallStreamObserver;
 import io.grpc.stub.ClientResponseObserver;
+import java.nio.ByteBuffer;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import java.util.zip.CRC32C;
 import org.metisfl.proto.v1.LearnerServiceGrpc;
 import org.metisfl.proto.v1.SubmitUpdateResponse;
 import org.metisfl.proto.v1.UpdateChunk;
@@ -18,7 +20,9 @@ import org.metisfl.proto.v1.UpdateHeader;
 /**
  * One SubmitUpdate call, driven from the calling thread: the header, then the data chunks sent only
  * while the transport is ready (so a large model is not copied into Netty's buffers all at once),
- * then a blocking wait for the gateway's acknowledgement.
+ * then a blocking wait for the gateway's acknowledgement. Each data chunk carries its offset and
+ * the header the CRC-32C of all of them, so the gateway refuses reordered, missing or corrupted
+ * bytes.
  */
 final class UpdateUpload implements ClientResponseObserver<UpdateChunk, SubmitUpdateResponse> {
     private final Object lock = new Object();
@@ -57,12 +61,17 @@ final class UpdateUpload implements ClientResponseObserver<UpdateChunk, SubmitUp
 
     private SubmitUpdateResponse send(UpdateHeader header, List<ByteString> chunks)
             throws InterruptedException {
-        requests.onNext(UpdateChunk.newBuilder().setHeader(header).build());
+        requests.onNext(
+                UpdateChunk.newBuilder()
+                        .setHeader(header.toBuilder().setCrc32C(crc32c(chunks)))
+                        .build());
+        long offset = 0;
         for (ByteString chunk : chunks) {
             if (!awaitReady()) {
                 break;
             }
-            requests.onNext(UpdateChunk.newBuilder().setData(chunk).build());
+            requests.onNext(UpdateChunk.newBuilder().setData(chunk).setOffset(offset).build());
+            offset += chunk.size();
         }
         // Safe even if the gateway has already ended the call: gRPC then ignores the half-close.
         requests.onCompleted();
@@ -80,6 +89,19 @@ final class UpdateUpload implements ClientResponseObserver<UpdateChunk, SubmitUp
             }
             return response;
         }
+    }
+
+    /**
+     * The CRC-32C of the chunks' bytes in order, as the gateway checks it (learner-protocol.md).
+     */
+    static int crc32c(List<ByteString> chunks) {
+        CRC32C crc = new CRC32C();
+        for (ByteString chunk : chunks) {
+            for (ByteBuffer part : chunk.asReadOnlyByteBufferList()) {
+                crc.update(part);
+            }
+        }
+        return (int) crc.getValue();
     }
 
     /** Waits until the call can take another message; false if it has already ended. */

@@ -18,8 +18,10 @@ import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import org.metisfl.flink.config.GatewayLimits;
 import org.metisfl.flink.connector.gateway.security.Admission;
 import org.metisfl.flink.connector.gateway.security.ControlCertificate;
 import org.metisfl.flink.connector.gateway.security.GatewaySecurity;
@@ -48,6 +50,7 @@ public final class GatewayServer implements AutoCloseable {
     private final EventLoopGroup boss;
     private final EventLoopGroup workers;
     private final ExecutorService executor;
+    private final ScheduledExecutorService timer;
     private final HealthStatusManager health = new HealthStatusManager();
     private final GatewayState state;
     private final String controlToken;
@@ -86,6 +89,7 @@ public final class GatewayServer implements AutoCloseable {
                 Executors.newFixedThreadPool(
                         4, r -> daemon(r, prefix + "call-" + n.incrementAndGet()));
         ServerInterceptor[] identity = {BearerToken.interceptor(), new PeerIdentity()};
+        GatewayLimits limits = state.config().limits();
         server =
                 NettyServerBuilder.forAddress(new InetSocketAddress(host, port), learnerCredentials)
                         .bossEventLoopGroup(boss)
@@ -93,6 +97,12 @@ public final class GatewayServer implements AutoCloseable {
                         .channelType(NioServerSocketChannel.class)
                         .executor(executor)
                         .maxInboundMessageSize(state.config().maxMessageBytes())
+                        .maxInboundMetadataSize(limits.maxMetadataBytes())
+                        .maxConcurrentCallsPerConnection(limits.maxCallsPerConnection())
+                        .handshakeTimeout(
+                                limits.handshakeTimeout().toMillis(), TimeUnit.MILLISECONDS)
+                        .maxConnectionIdle(
+                                limits.connectionIdleTimeout().toMillis(), TimeUnit.MILLISECONDS)
                         .permitKeepAliveTime(10, TimeUnit.SECONDS)
                         .permitKeepAliveWithoutCalls(true)
                         .addService(
@@ -118,6 +128,8 @@ public final class GatewayServer implements AutoCloseable {
                                 ServerInterceptors.intercept(control, BearerToken.interceptor()))
                         .build()
                         .start();
+        timer = Executors.newSingleThreadScheduledExecutor(r -> daemon(r, prefix + "timer"));
+        timer.scheduleWithFixedDelay(this::checkUploads, 1, 1, TimeUnit.SECONDS);
         health.setStatus("", ServingStatus.SERVING);
         LocalGateways.register(controlServer.getPort(), controlToken, control);
     }
@@ -135,6 +147,14 @@ public final class GatewayServer implements AutoCloseable {
                 response ->
                         UpdateReceiver.start(
                                 state, (ServerCallStreamObserver<SubmitUpdateResponse>) response));
+    }
+
+    private void checkUploads() {
+        try {
+            state.checkUploadTimeouts();
+        } catch (RuntimeException e) {
+            LOG.warn("Checking the uploads' timeouts failed", e);
+        }
     }
 
     private static Thread daemon(Runnable r, String name) {
@@ -183,6 +203,7 @@ public final class GatewayServer implements AutoCloseable {
             controlServer.shutdownNow();
             Thread.currentThread().interrupt();
         }
+        timer.shutdownNow();
         executor.shutdownNow();
         boss.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
         workers.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();

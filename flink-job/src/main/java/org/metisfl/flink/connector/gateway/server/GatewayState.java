@@ -49,6 +49,8 @@ public final class GatewayState {
     private final TaskDispatch dispatch;
     private final UpdateClipper clipper = new UpdateClipper();
     private final GatewayMetrics metrics = new GatewayMetrics();
+    private final UploadLimiter uploads;
+    private final JoinLimiter joins;
 
     /**
      * What each learner that joined at this gateway declared as its training examples (the bound of
@@ -75,11 +77,23 @@ public final class GatewayState {
             int gatewayIndex,
             TokenAuthority tokens,
             StampedEventQueue queue) {
+        this(config, gatewayIndex, tokens, queue, System::nanoTime);
+    }
+
+    /** As above, with the clock of the upload and join limits (nanoseconds; tests). */
+    GatewayState(
+            GatewayOptions config,
+            int gatewayIndex,
+            TokenAuthority tokens,
+            StampedEventQueue queue,
+            java.util.function.LongSupplier nanoClock) {
         this.config = config;
         this.gatewayIndex = gatewayIndex;
         this.tokens = tokens;
         this.authentication = new LearnerAuthentication(tokens);
         this.queue = queue;
+        this.uploads = new UploadLimiter(config.limits(), nanoClock);
+        this.joins = new JoinLimiter(config.limits(), nanoClock);
         this.board =
                 new ModelBoard(
                         ModelCodec.chunkBytes(config.maxMessageBytes()),
@@ -118,6 +132,23 @@ public final class GatewayState {
 
     public LearnerAuthentication authentication() {
         return authentication;
+    }
+
+    /** Uploads in flight, per gateway and per learner, and their timeouts. */
+    UploadLimiter uploads() {
+        return uploads;
+    }
+
+    /** Join rate and learners admitted at once. */
+    JoinLimiter joins() {
+        return joins;
+    }
+
+    /**
+     * Ends the uploads that overstayed their idle timeout or minimum rate (the gateway's timer).
+     */
+    public void checkUploadTimeouts() {
+        uploads.check();
     }
 
     public StampedEventQueue queue() {

@@ -72,6 +72,12 @@ public final class LearnerServiceImpl extends LearnerServiceGrpc.LearnerServiceI
             response.onError(Status.UNAUTHENTICATED.withDescription(refused).asRuntimeException());
             return;
         }
+        StatusRuntimeException full = state.joins().admit(state.tokens().now().toEpochMilli());
+        if (full != null) {
+            state.metrics().countRefused(full.getStatus().getCode());
+            response.onError(full);
+            return;
+        }
         String id = state.tokens().newLearnerId();
         state.declareExamples(id, request.getNumTrainingExamples());
         GatewayEvent e =
@@ -91,6 +97,7 @@ public final class LearnerServiceImpl extends LearnerServiceGrpc.LearnerServiceI
             answer.setEncryption(state.encryption());
         }
         JoinResponse joined = answer.build();
+        state.joins().registered(id, joined.getTokenExpiresAtMs());
         // Answer once the registration is in a completed checkpoint: a learner never holds
         // credentials of a registration the job could lose in a failover.
         state.queue()
@@ -229,6 +236,7 @@ public final class LearnerServiceImpl extends LearnerServiceGrpc.LearnerServiceI
         }
         String learner = request.getCredentials().getLearnerId();
         state.tokens().revoke(learner);
+        state.joins().removed(learner);
         state.queue()
                 .offer(
                         List.of(
@@ -249,11 +257,13 @@ public final class LearnerServiceImpl extends LearnerServiceGrpc.LearnerServiceI
             response.onError(denied);
             return;
         }
-        response.onNext(
+        RenewTokenResponse renewed =
                 RenewTokenResponse.newBuilder()
                         .setToken(state.tokens().tokenFor(request.getLearnerId()))
                         .setTokenExpiresAtMs(state.tokens().expiresAtMs())
-                        .build());
+                        .build();
+        state.joins().renewed(request.getLearnerId(), renewed.getTokenExpiresAtMs());
+        response.onNext(renewed);
         response.onCompleted();
     }
 

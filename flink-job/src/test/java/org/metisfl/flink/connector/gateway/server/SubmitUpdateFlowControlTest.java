@@ -98,6 +98,7 @@ class SubmitUpdateFlowControlTest {
                                                     Credentials.newBuilder()
                                                             .setLearnerId(id)
                                                             .setToken(tokens.tokenFor(id)))
+                                            .setCrc32C(crc32c(bytes))
                                             .addTensors(
                                                     TensorSpec.newBuilder()
                                                             .setName("w")
@@ -108,13 +109,22 @@ class SubmitUpdateFlowControlTest {
         }
 
         UpdateChunk chunk(int from, int to) {
-            return UpdateChunk.newBuilder().setData(bytes.substring(from, to)).build();
+            return UpdateChunk.newBuilder()
+                    .setData(bytes.substring(from, to))
+                    .setOffset(from)
+                    .build();
         }
 
         void finish() {
             out.onNext(chunk(bytes.size() / 2 + 1, bytes.size()));
             out.onCompleted();
         }
+    }
+
+    private static int crc32c(ByteString bytes) {
+        java.util.zip.CRC32C crc = new java.util.zip.CRC32C();
+        crc.update(bytes.toByteArray());
+        return (int) crc.getValue();
     }
 
     private static void await(BooleanSupplier condition) throws InterruptedException {

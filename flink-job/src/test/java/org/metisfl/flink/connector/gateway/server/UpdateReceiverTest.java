@@ -34,8 +34,13 @@ class UpdateReceiverTest {
     private final TokenAuthority tokens = new TokenAuthority(TokenAuthority.newSecret());
     private final StampedEventQueue queue =
             new StampedEventQueue(System::currentTimeMillis, new IngestBudget(1500, 1));
-    private final GatewayState state =
-            new GatewayState(GatewayOptions.from(FederationConfig.of(Map.of())), 0, tokens, queue);
+    private long nanos;
+    private final GatewayState state = stateWith(Map.of());
+
+    private GatewayState stateWith(Map<String, String> settings) {
+        return new GatewayState(
+                GatewayOptions.from(FederationConfig.of(settings)), 0, tokens, queue, () -> nanos);
+    }
 
     /** What a granted upload asks for: all its messages (its whole size is reserved). */
     private static final int ALL = Integer.MAX_VALUE;
@@ -111,6 +116,10 @@ class UpdateReceiverTest {
     private record Upload(FakeCall call, StreamObserver<UpdateChunk> receiver) {}
 
     private Upload start() {
+        return start(state);
+    }
+
+    private Upload start(GatewayState state) {
         FakeCall call = new FakeCall();
         StreamObserver<UpdateChunk> receiver =
                 LeasedMessage.owning(
@@ -149,7 +158,15 @@ class UpdateReceiverTest {
     }
 
     private UpdateChunk header(int values) {
-        String id = tokens.newLearnerId();
+        return header(values(values));
+    }
+
+    /** The header of an initial-model upload of {@code v}, with its CRC-32C, by a new learner. */
+    private UpdateChunk header(float[] v) {
+        return header(v, tokens.newLearnerId());
+    }
+
+    private UpdateChunk header(float[] v, String id) {
         return UpdateChunk.newBuilder()
                 .setHeader(
                         UpdateHeader.newBuilder()
@@ -158,12 +175,27 @@ class UpdateReceiverTest {
                                                 .setLearnerId(id)
                                                 .setToken(tokens.tokenFor(id)))
                                 .setRound(0)
+                                .setCrc32C(crc32c(v))
                                 .addTensors(
                                         TensorSpec.newBuilder()
                                                 .setName("w")
                                                 .setDtype(DType.FLOAT32)
-                                                .addShape(values)))
+                                                .addShape(v.length)))
                 .build();
+    }
+
+    /** CRC-32C of the values' bytes, computed by hand (bitwise, reflected 0x82F63B78). */
+    private static int crc32c(float[] v) {
+        ByteBuffer b = ByteBuffer.allocate(v.length * 4).order(ByteOrder.LITTLE_ENDIAN);
+        b.asFloatBuffer().put(v);
+        int crc = 0xFFFFFFFF;
+        for (byte x : b.array()) {
+            crc ^= x & 0xFF;
+            for (int k = 0; k < 8; k++) {
+                crc = (crc & 1) != 0 ? (crc >>> 1) ^ 0x82F63B78 : crc >>> 1;
+            }
+        }
+        return ~crc;
     }
 
     private static float[] values(int n) {
@@ -183,6 +215,7 @@ class UpdateReceiverTest {
             out.add(
                     UpdateChunk.newBuilder()
                             .setData(all.substring(off, Math.min(all.size(), off + chunkBytes)))
+                            .setOffset(off)
                             .build());
         }
         return out;
@@ -267,7 +300,7 @@ class UpdateReceiverTest {
         Upload tooMany = start();
         tooMany.receiver.onNext(header(VALUES));
         deliver(tooMany, data(values(VALUES), 1000));
-        tooMany.receiver.onNext(data(values(1), 4).get(0));
+        tooMany.receiver.onNext(data(values(1), 4).get(0).toBuilder().setOffset(1000).build());
         assertThat(errorOf(tooMany))
                 .isEqualTo("the upload has more bytes than its header's tensors hold (1000)");
         assertThat(queue.budget().reservedBytes()).isZero();
@@ -283,9 +316,9 @@ class UpdateReceiverTest {
         assertThat(queue.budget().reservedBytes()).isZero();
 
         Upload nan = start();
-        nan.receiver.onNext(header(VALUES));
         float[] v = values(VALUES);
         v[101] = Float.NaN;
+        nan.receiver.onNext(header(v));
         deliver(nan, data(v, 6));
         nan.receiver.onCompleted();
         assertThat(errorOf(nan))
@@ -297,5 +330,163 @@ class UpdateReceiverTest {
         assertThat(errorOf(headless)).contains("must be its header");
         assertThat(headless.call.requested).isEqualTo(1);
         assertThat(queue.isEmpty()).isTrue();
+    }
+
+    @Test
+    void swappedChunksAreRefusedNamingTheOffsets() {
+        Upload u = start();
+        float[] v = values(VALUES);
+        u.receiver.onNext(header(v));
+        List<UpdateChunk> chunks = new ArrayList<>(data(v, 100));
+        UpdateChunk third = chunks.get(2);
+        chunks.set(2, chunks.get(3));
+        chunks.set(3, third);
+        deliver(u, chunks.subList(0, 3));
+        assertThat(codeOf(u)).isEqualTo(Status.Code.INVALID_ARGUMENT);
+        assertThat(errorOf(u))
+                .startsWith(
+                        "a chunk at offset 300 arrived after 200 bytes: chunks are missing,"
+                                + " repeated or out of order");
+        assertThat(queue.budget().reservedBytes()).isZero();
+        assertThat(queue.isEmpty()).isTrue();
+    }
+
+    @Test
+    void missingChunkIsRefusedAtTheNextOffset() {
+        Upload u = start();
+        float[] v = values(VALUES);
+        u.receiver.onNext(header(v));
+        List<UpdateChunk> chunks = data(v, 100);
+        deliver(u, List.of(chunks.get(0), chunks.get(2)));
+        assertThat(errorOf(u)).startsWith("a chunk at offset 200 arrived after 100 bytes");
+    }
+
+    @Test
+    void corruptedByteIsRefusedByTheChecksumBeforeAnythingIsAccepted() {
+        Upload u = start();
+        float[] v = values(VALUES);
+        u.receiver.onNext(header(v));
+        List<UpdateChunk> chunks = new ArrayList<>(data(v, 100));
+        byte[] bytes = chunks.get(4).getData().toByteArray();
+        bytes[17] ^= 0x10; // one flipped bit: still a finite float
+        chunks.set(4, chunks.get(4).toBuilder().setData(ByteString.copyFrom(bytes)).build());
+        deliver(u, chunks);
+        u.receiver.onCompleted();
+        assertThat(codeOf(u)).isEqualTo(Status.Code.INVALID_ARGUMENT);
+        assertThat(errorOf(u))
+                .contains("CRC-32C")
+                .contains(String.format("its header says %08x", crc32c(v)));
+        assertThat(queue.isEmpty()).isTrue();
+        assertThat(queue.budget().reservedBytes()).isZero();
+    }
+
+    @Test
+    void uploadWithoutIntegrityFieldsIsRefusedUnlessTheGatewayMakesThemOptional() {
+        float[] v = values(VALUES);
+        UpdateChunk bare =
+                UpdateChunk.newBuilder()
+                        .setHeader(header(v).getHeader().toBuilder().clearCrc32C())
+                        .build();
+        List<UpdateChunk> noOffsets =
+                data(v, 300).stream().map(c -> c.toBuilder().clearOffset().build()).toList();
+
+        Upload required = start();
+        required.receiver.onNext(bare);
+        assertThat(errorOf(required))
+                .startsWith("the header has no crc32c")
+                .contains("gateway.upload-integrity: required");
+
+        GatewayState lenient = stateWith(Map.of("gateway.upload-integrity", "optional"));
+        Upload optional = start(lenient);
+        optional.receiver.onNext(bare);
+        deliver(optional, noOffsets);
+        optional.receiver.onCompleted();
+        assertThat(optional.call.error).isNull();
+        assertThat(queue.poll().events().get(0).values().values()).containsExactly(v);
+    }
+
+    @Test
+    void uploadThatSendsNothingEndsAtItsIdleTimeoutAndGivesItsRoomToTheNext() {
+        GatewayState state = stateWith(Map.of("gateway.limits.upload-min-rate", "0"));
+        Upload silent = start(state);
+        silent.receiver.onNext(header(VALUES)); // granted: the budget holds one update
+        Upload waiting = start(state);
+        waiting.receiver.onNext(header(VALUES));
+        assertThat(waiting.call.requested).isEqualTo(1);
+
+        nanos += 29_000_000_000L;
+        state.checkUploadTimeouts();
+        assertThat(silent.call.error).isNull();
+        nanos += 1_000_000_000L; // 30 s: gateway.limits.upload-idle-timeout
+        state.checkUploadTimeouts();
+        assertThat(codeOf(silent)).isEqualTo(Status.Code.DEADLINE_EXCEEDED);
+        assertThat(errorOf(silent)).contains("gateway.limits.upload-idle-timeout");
+        assertThat(waiting.call.requested).as("the waiting upload got the room").isEqualTo(ALL);
+        assertThat(waiting.call.error).as("waiting for the budget is not idling").isNull();
+        assertThat(state.uploads().inFlight()).isEqualTo(1);
+    }
+
+    @Test
+    void uploadBelowTheMinimumRateEndsAfterItsGrace() {
+        GatewayState s =
+                stateWith(
+                        Map.of(
+                                "gateway.limits.upload-min-rate", "100 b",
+                                "gateway.limits.upload-rate-grace", "2 s"));
+        Upload slow = start(s);
+        float[] v = values(VALUES);
+        slow.receiver.onNext(header(v));
+        List<UpdateChunk> bytes = data(v, 50); // 20 chunks of 50 bytes
+        int sent = 0;
+        for (int second = 1; second <= 12 && slow.call.error == null; second++) {
+            slow.receiver.onNext(bytes.get(sent++)); // 50 bytes/s, half the minimum
+            nanos += 1_000_000_000L;
+            s.checkUploadTimeouts();
+        }
+        // Due after t s: 100 x (t - 2) bytes; received: 50 x t. Below from t = 5 on.
+        assertThat(sent).isEqualTo(5);
+        assertThat(codeOf(slow)).isEqualTo(Status.Code.DEADLINE_EXCEEDED);
+        assertThat(errorOf(slow)).contains("gateway.limits.upload-min-rate (100 bytes/s");
+        assertThat(queue.budget().reservedBytes()).isZero();
+    }
+
+    @Test
+    void newerUploadOfTheSameRoundReplacesTheOlderOne() {
+        String id = tokens.newLearnerId();
+        float[] v = values(VALUES);
+        Upload older = start();
+        older.receiver.onNext(header(v, id));
+        deliver(older, data(v, 300).subList(0, 1));
+        Upload newer = start();
+        newer.receiver.onNext(header(v, id));
+        assertThat(codeOf(older)).isEqualTo(Status.Code.ABORTED);
+        assertThat(errorOf(older)).contains("replaced by a newer upload");
+        deliver(newer, data(v, 300));
+        newer.receiver.onCompleted();
+        assertThat(newer.call.error).isNull();
+        assertThat(state.uploads().inFlight()).isZero();
+    }
+
+    @Test
+    void gatewayRefusesUploadsPastItsLimitWithResourceExhausted() {
+        GatewayState s = stateWith(Map.of("gateway.limits.uploads-in-flight", "2"));
+        Upload a = start(s);
+        Upload b = start(s);
+        FakeCall call = new FakeCall();
+        UpdateReceiver.start(s, call);
+        assertThat(((StatusRuntimeException) call.error).getStatus().getCode())
+                .isEqualTo(Status.Code.RESOURCE_EXHAUSTED);
+        assertThat(((StatusRuntimeException) call.error).getStatus().getDescription())
+                .contains("gateway.limits.uploads-in-flight");
+        assertThat(call.requested).as("not even its header is read").isZero();
+        b.call.cancel(b.receiver);
+        Upload c = start(s);
+        assertThat(c.call.error).isNull();
+        assertThat(a.call.error).isNull();
+    }
+
+    private static Status.Code codeOf(Upload u) {
+        assertThat(u.call.error).isInstanceOf(StatusRuntimeException.class);
+        return ((StatusRuntimeException) u.call.error).getStatus().getCode();
     }
 }

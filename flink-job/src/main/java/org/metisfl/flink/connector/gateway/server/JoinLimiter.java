@@ -1,0 +1,94 @@
+package org.metisfl.flink.connector.gateway.server;
+
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import java.util.HashMap;
+import java.util.Iterator;
+import java.util.Map;
+import java.util.function.LongSupplier;
+import org.metisfl.flink.config.GatewayLimits;
+
+/**
+ * Bounds joins at one gateway: a rate ({@code gateway.limits.join-rate} per second, a token bucket
+ * that holds one second's worth) and the learners admitted at once ({@code
+ * gateway.limits.max-learners}: joined here, not left, with a token that has not expired). Expired
+ * registrations are swept when the gateway is full, at most once a second. Thread-safe.
+ */
+final class JoinLimiter {
+    private static final long SECOND = 1_000_000_000L;
+
+    private final GatewayLimits limits;
+    private final LongSupplier nanoClock;
+    private final Map<String, Long> expiresAtMs = new HashMap<>();
+    private double tokens;
+    private long refilledAt;
+    private long sweptAt;
+
+    JoinLimiter(GatewayLimits limits, LongSupplier nanoClock) {
+        this.limits = limits;
+        this.nanoClock = nanoClock;
+        this.tokens = limits.joinRate();
+        this.refilledAt = nanoClock.getAsLong();
+        this.sweptAt = refilledAt - SECOND;
+    }
+
+    /**
+     * Takes a place for a joining learner, or returns why not (RESOURCE_EXHAUSTED). {@code nowMs}
+     * is the token authority's clock, for expiries.
+     */
+    synchronized StatusRuntimeException admit(long nowMs) {
+        long now = nanoClock.getAsLong();
+        int rate = limits.joinRate();
+        tokens = Math.min(rate, tokens + (now - refilledAt) * (double) rate / SECOND);
+        refilledAt = now;
+        if (tokens < 1) {
+            return Status.RESOURCE_EXHAUSTED
+                    .withDescription(
+                            "the gateway admits "
+                                    + rate
+                                    + " joins per second (gateway.limits.join-rate); retry"
+                                    + " with backoff")
+                    .asRuntimeException();
+        }
+        if (expiresAtMs.size() >= limits.maxLearners() && now - sweptAt >= SECOND) {
+            sweptAt = now;
+            Iterator<Long> it = expiresAtMs.values().iterator();
+            while (it.hasNext()) {
+                if (it.next() <= nowMs) {
+                    it.remove();
+                }
+            }
+        }
+        if (expiresAtMs.size() >= limits.maxLearners()) {
+            return Status.RESOURCE_EXHAUSTED
+                    .withDescription(
+                            "the gateway has "
+                                    + limits.maxLearners()
+                                    + " learners (gateway.limits.max-learners); try another"
+                                    + " gateway or later")
+                    .asRuntimeException();
+        }
+        tokens -= 1;
+        return null;
+    }
+
+    /** A learner joined or renewed its token here. */
+    synchronized void registered(String learnerId, long tokenExpiresAtMs) {
+        expiresAtMs.put(learnerId, tokenExpiresAtMs);
+    }
+
+    /** Renews the registration of a learner counted here (not one that joined elsewhere). */
+    synchronized void renewed(String learnerId, long tokenExpiresAtMs) {
+        expiresAtMs.replace(learnerId, tokenExpiresAtMs);
+    }
+
+    /** The learner left or was revoked. */
+    synchronized void removed(String learnerId) {
+        expiresAtMs.remove(learnerId);
+    }
+
+    /** Learners counted against {@code gateway.limits.max-learners}. */
+    synchronized int learners() {
+        return expiresAtMs.size();
+    }
+}

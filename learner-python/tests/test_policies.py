@@ -3,7 +3,7 @@ import pytest
 
 from metisfl_learner import LearnerOptions
 from metisfl_learner.backoff import Backoff
-from metisfl_learner.failures import Kind, classify, describe
+from metisfl_learner.failures import Kind, classify, classify_error, describe
 from metisfl_learner.session import parse_gateways
 
 
@@ -65,3 +65,20 @@ def test_gateway_addresses_are_validated():
         parse_gateways("localhost")
     with pytest.raises(ValueError, match="at least one gateway"):
         parse_gateways([])
+
+
+class _Exhausted(grpc.RpcError):
+    def __init__(self, trailers):
+        self._trailers = trailers
+
+    def code(self):
+        return grpc.StatusCode.RESOURCE_EXHAUSTED
+
+    def trailing_metadata(self):
+        return self._trailers
+
+
+def test_a_gateway_limit_with_the_retry_trailer_is_retried_other_exhaustion_dropped():
+    assert classify_error(_Exhausted((("metisfl-retry-after-ms", "1000"),))) is Kind.RETRY
+    assert classify_error(_Exhausted(())) is Kind.INVALID
+    assert classify_error(_Exhausted(None)) is Kind.INVALID

@@ -36,10 +36,30 @@ _KINDS = {
 }
 
 
+#: The trailer a gateway adds to RESOURCE_EXHAUSTED when one of its limits was reached (join rate,
+#: learners, uploads in flight): the call is retried with backoff instead of dropped.
+RETRY_AFTER_MS = "metisfl-retry-after-ms"
+
+
 def classify(code) -> Kind:
     """What to do about a call that failed with this status code (PERMISSION_DENIED,
     UNIMPLEMENTED, DATA_LOSS and anything unknown are FATAL)."""
     return _KINDS.get(code, Kind.FATAL)
+
+
+def classify_error(error) -> Kind:
+    """As ``classify``, and a gateway's passing limit (RESOURCE_EXHAUSTED with the
+    ``metisfl-retry-after-ms`` trailer) is RETRY."""
+    code = code_of(error)
+    if code == grpc.StatusCode.RESOURCE_EXHAUSTED:
+        trailers = getattr(error, "trailing_metadata", None)
+        try:
+            pairs = trailers() if callable(trailers) else None
+        except Exception:  # noqa: BLE001 - a broken error object has no trailers
+            pairs = None
+        if pairs and any(key == RETRY_AFTER_MS for key, _ in pairs):
+            return Kind.RETRY
+    return classify(code)
 
 
 def code_of(error) -> "grpc.StatusCode":

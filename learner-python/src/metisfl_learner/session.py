@@ -18,7 +18,7 @@ from metisfl_learner._proto import LearnerServiceStub, pb
 from metisfl_learner.backoff import Backoff
 from metisfl_learner.crc32c import crc32c
 from metisfl_learner.errors import LearnerError, ModelMismatchError
-from metisfl_learner.failures import Kind, classify, code_of, describe
+from metisfl_learner.failures import Kind, classify, classify_error, code_of, describe
 from metisfl_learner.model import Model
 from metisfl_learner.options import LearnerOptions
 from metisfl_learner.types import EvaluateTask, LearnerSummary, TrainTask
@@ -485,7 +485,7 @@ class LearnerSession:
                 return result
             except grpc.RpcError as e:
                 self._check_not_closing()
-                kind = classify(code_of(e))
+                kind = classify_error(e)
                 if kind is Kind.REJOIN and not may_rejoin:
                     kind = Kind.FATAL
                 if kind is Kind.RETRY:

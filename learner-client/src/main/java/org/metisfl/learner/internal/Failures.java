@@ -1,5 +1,6 @@
 package org.metisfl.learner.internal;
 
+import io.grpc.Metadata;
 import io.grpc.Status;
 import io.grpc.StatusException;
 import io.grpc.StatusRuntimeException;
@@ -38,6 +39,24 @@ public final class Failures {
     }
 
     private Failures() {}
+
+    /**
+     * The trailer a gateway adds to RESOURCE_EXHAUSTED when one of its limits was reached (join
+     * rate, learners, uploads in flight): the call is retried with backoff, not dropped.
+     */
+    static final Metadata.Key<String> RETRY_AFTER_MS =
+            Metadata.Key.of("metisfl-retry-after-ms", Metadata.ASCII_STRING_MARSHALLER);
+
+    /** As {@link #classify(Status)}, and a gateway's passing limit is {@link Kind#RETRY}. */
+    public static Kind classify(StatusRuntimeException e) {
+        Metadata trailers = e.getTrailers();
+        if (e.getStatus().getCode() == Status.Code.RESOURCE_EXHAUSTED
+                && trailers != null
+                && trailers.containsKey(RETRY_AFTER_MS)) {
+            return Kind.RETRY;
+        }
+        return classify(e.getStatus());
+    }
 
     public static Kind classify(Status status) {
         switch (status.getCode()) {

@@ -448,7 +448,7 @@ public final class LearnerSession implements AutoCloseable {
             } catch (StatusRuntimeException e) {
                 checkNotClosing();
                 Status status = e.getStatus();
-                Kind kind = Failures.classify(status);
+                Kind kind = Failures.classify(e);
                 if (kind == Kind.REJOIN && !mayRejoin) {
                     kind = Kind.FATAL;
                 }

@@ -50,4 +50,22 @@ class FailuresTest {
                 .isEqualTo("FAILED_PRECONDITION: round 3 closed");
         assertThat(Failures.describe(Status.UNAVAILABLE)).isEqualTo("UNAVAILABLE");
     }
+
+    @Test
+    void gatewayLimitWithRetryTrailerIsRetriedOtherExhaustionDropped() {
+        io.grpc.Metadata trailers = new io.grpc.Metadata();
+        trailers.put(Failures.RETRY_AFTER_MS, "1000");
+        assertThat(
+                        Failures.classify(
+                                io.grpc.Status.RESOURCE_EXHAUSTED
+                                        .withDescription("gateway.limits.join-rate")
+                                        .asRuntimeException(trailers)))
+                .isEqualTo(Failures.Kind.RETRY);
+        assertThat(
+                        Failures.classify(
+                                io.grpc.Status.RESOURCE_EXHAUSTED
+                                        .withDescription("more than gateway.max-model-size")
+                                        .asRuntimeException()))
+                .isEqualTo(Failures.Kind.INVALID);
+    }
 }

@@ -1,6 +1,5 @@
 package org.metisfl.flink.connector.gateway.server;
 
-import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import java.util.HashMap;
 import java.util.Iterator;
@@ -42,13 +41,12 @@ final class JoinLimiter {
         tokens = Math.min(rate, tokens + (now - refilledAt) * (double) rate / SECOND);
         refilledAt = now;
         if (tokens < 1) {
-            return Status.RESOURCE_EXHAUSTED
-                    .withDescription(
-                            "the gateway admits "
-                                    + rate
-                                    + " joins per second (gateway.limits.join-rate); retry"
-                                    + " with backoff")
-                    .asRuntimeException();
+            return LearnerStatus.busy(
+                    "the gateway admits "
+                            + rate
+                            + " joins per second (gateway.limits.join-rate); retry"
+                            + " with backoff",
+                    1000);
         }
         if (expiresAtMs.size() >= limits.maxLearners() && now - sweptAt >= SECOND) {
             sweptAt = now;
@@ -60,13 +58,12 @@ final class JoinLimiter {
             }
         }
         if (expiresAtMs.size() >= limits.maxLearners()) {
-            return Status.RESOURCE_EXHAUSTED
-                    .withDescription(
-                            "the gateway has "
-                                    + limits.maxLearners()
-                                    + " learners (gateway.limits.max-learners); try another"
-                                    + " gateway or later")
-                    .asRuntimeException();
+            return LearnerStatus.busy(
+                    "the gateway has "
+                            + limits.maxLearners()
+                            + " learners (gateway.limits.max-learners); try another"
+                            + " gateway or later",
+                    30_000);
         }
         tokens -= 1;
         return null;

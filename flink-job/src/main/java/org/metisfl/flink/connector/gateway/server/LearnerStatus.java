@@ -1,5 +1,6 @@
 package org.metisfl.flink.connector.gateway.server;
 
+import io.grpc.Metadata;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 
@@ -22,5 +23,19 @@ final class LearnerStatus {
 
     static StatusRuntimeException failedPrecondition(String reason) {
         return Status.FAILED_PRECONDITION.withDescription(reason).asRuntimeException();
+    }
+
+    /**
+     * The trailer that marks a RESOURCE_EXHAUSTED as a limit of the gateway that passes: the
+     * learner retries the call after this many milliseconds (with backoff) instead of dropping it.
+     */
+    static final Metadata.Key<String> RETRY_AFTER_MS =
+            Metadata.Key.of("metisfl-retry-after-ms", Metadata.ASCII_STRING_MARSHALLER);
+
+    /** A limit of the gateway was reached ({@code reason} names its key): retry after a while. */
+    static StatusRuntimeException busy(String reason, long retryAfterMs) {
+        Metadata trailers = new Metadata();
+        trailers.put(RETRY_AFTER_MS, Long.toString(retryAfterMs));
+        return Status.RESOURCE_EXHAUSTED.withDescription(reason).asRuntimeException(trailers);
     }
 }

@@ -1,6 +1,5 @@
 package org.metisfl.flink.connector.gateway.server;
 
-import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -55,13 +54,11 @@ final class UploadLimiter {
                 return null;
             }
         }
-        return Status.RESOURCE_EXHAUSTED
-                .withDescription(
-                        "the gateway holds "
-                                + limits.uploadsInFlight()
-                                + " uploads already (gateway.limits.uploads-in-flight);"
-                                + " retry shortly")
-                .asRuntimeException();
+        return LearnerStatus.busy(
+                "the gateway holds "
+                        + limits.uploadsInFlight()
+                        + " uploads already (gateway.limits.uploads-in-flight); retry shortly",
+                2_000);
     }
 
     /** Outcome of {@link #claim}: a refusal, or the older upload of the same key it replaces. */
@@ -81,14 +78,13 @@ final class UploadLimiter {
                     byLearner.remove(learner);
                 }
                 return new Claim(
-                        Status.RESOURCE_EXHAUSTED
-                                .withDescription(
-                                        "this learner has "
-                                                + mine.size()
-                                                + " uploads in flight already"
-                                                + " (gateway.limits.uploads-per-learner); wait for"
-                                                + " their answers")
-                                .asRuntimeException(),
+                        LearnerStatus.busy(
+                                "this learner has "
+                                        + mine.size()
+                                        + " uploads in flight already"
+                                        + " (gateway.limits.uploads-per-learner); wait for"
+                                        + " their answers",
+                                5_000),
                         null);
             }
             mine.put(key, upload);

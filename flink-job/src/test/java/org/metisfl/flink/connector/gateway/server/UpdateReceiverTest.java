@@ -157,8 +157,21 @@ class UpdateReceiverTest {
         assertThat(call.requested).as("no byte of it is read").isEqualTo(1);
     }
 
-    private UpdateChunk header(int values) {
-        return header(values(values));
+    /**
+     * The header of {@link #values}{@code (n)} (a huge one's CRC is not computed: refused first).
+     */
+    private UpdateChunk header(int n) {
+        if (n > 1 << 20) {
+            UpdateChunk h = header(new float[0], tokens.newLearnerId());
+            return h.toBuilder()
+                    .setHeader(
+                            h.getHeader().toBuilder()
+                                    .setTensors(
+                                            0,
+                                            h.getHeader().getTensors(0).toBuilder().setShape(0, n)))
+                    .build();
+        }
+        return header(values(n));
     }
 
     /** The header of an initial-model upload of {@code v}, with its CRC-32C, by a new learner. */

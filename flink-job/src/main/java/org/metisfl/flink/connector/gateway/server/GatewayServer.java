@@ -130,6 +130,8 @@ public final class GatewayServer implements AutoCloseable {
                         .start();
         timer = Executors.newSingleThreadScheduledExecutor(r -> daemon(r, prefix + "timer"));
         timer.scheduleWithFixedDelay(this::checkUploads, 1, 1, TimeUnit.SECONDS);
+        // Once every part started: a constructor that fails leaves no handler behind.
+        GrpcLogBridge.install();
         health.setStatus("", ServingStatus.SERVING);
         LocalGateways.register(controlServer.getPort(), controlToken, control);
     }
@@ -207,5 +209,6 @@ public final class GatewayServer implements AutoCloseable {
         executor.shutdownNow();
         boss.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
         workers.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
+        GrpcLogBridge.uninstall();
     }
 }

@@ -105,17 +105,19 @@ public final class CkksTestLearner implements AutoCloseable {
                         .putAllMetrics(Map.of("loss", 0.5))
                         .setEncryption(encryption)
                         .build();
-        List<UpdateChunk> out = new ArrayList<>();
-        out.add(UpdateChunk.newBuilder().setHeader(header).build());
         ByteString all = ByteString.EMPTY;
         for (byte[] s : shards) {
             all = all.concat(ByteString.copyFrom(s));
         }
+        header = header.toBuilder().setCrc32C(RawLearner.crc32c(all)).build();
+        List<UpdateChunk> out = new ArrayList<>();
+        out.add(UpdateChunk.newBuilder().setHeader(header).build());
         int chunk = 100_003; // cuts inside shards and inside ciphertexts
         for (int off = 0; off < all.size(); off += chunk) {
             out.add(
                     UpdateChunk.newBuilder()
                             .setData(all.substring(off, Math.min(all.size(), off + chunk)))
+                            .setOffset(off)
                             .build());
         }
         return out;

@@ -34,6 +34,8 @@ class GatewayHardeningTest {
     @TempDir Path dir;
 
     private GatewayServer server;
+    private GatewayState state;
+    private DevSecurity dev;
     private final List<LogEvent> lines = new CopyOnWriteArrayList<>();
     private Capture capture;
 
@@ -65,15 +67,20 @@ class GatewayHardeningTest {
         c.addLogger("io.grpc", grpc);
         ctx.updateLoggers();
 
-        Map<String, String> settings =
-                new java.util.HashMap<>(DevSecurity.ensure(dir.resolve("certs")).jobSettings());
-        if (Boolean.getBoolean("hardening.insecure")) {
-            settings.clear();
-            settings.put("security.insecure", "true");
+        startGateway(Map.of());
+    }
+
+    /** (Re)starts the gateway with TLS (development certificates) and these settings. */
+    private void startGateway(Map<String, String> extra) throws Exception {
+        if (server != null) {
+            server.close();
         }
+        dev = DevSecurity.ensure(dir.resolve("certs"));
+        Map<String, String> settings = new java.util.HashMap<>(dev.jobSettings());
+        settings.putAll(extra);
         FederationConfig config = FederationConfig.of(settings);
         GatewaySecurity security = GatewaySecurity.from(config);
-        GatewayState state =
+        state =
                 new GatewayState(
                         GatewayOptions.from(config),
                         0,
@@ -159,6 +166,88 @@ class GatewayHardeningTest {
                 .isEqualTo(
                         "Transport failed: java.lang.IllegalStateException: garbage 0 (caused by"
                                 + " javax.net.ssl.SSLHandshakeException: bad record)");
+    }
+
+    @Test
+    void silentUploadsPastTheLimitAreRefusedAndTheOthersTimeOutWhileTheGatewayKeepsServing()
+            throws Exception {
+        startGateway(
+                Map.of(
+                        "gateway.limits.uploads-in-flight", "200",
+                        "gateway.limits.upload-idle-timeout", "2 s"));
+        io.grpc.ManagedChannel channel =
+                io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder.forAddress(
+                                "127.0.0.1",
+                                server.port(),
+                                org.metisfl.transport.TransportSecurity.builder()
+                                        .trustRoots(dev.trustRoots())
+                                        .build()
+                                        .channelCredentials())
+                        .build();
+        try {
+            // One connection, 250 uploads that never send their header: a header-only attack
+            // without even a header.
+            List<java.util.concurrent.CompletableFuture<io.grpc.Status>> ends =
+                    new java.util.ArrayList<>();
+            for (int i = 0; i < 250; i++) {
+                java.util.concurrent.CompletableFuture<io.grpc.Status> end =
+                        new java.util.concurrent.CompletableFuture<>();
+                ends.add(end);
+                org.metisfl.proto.v1.LearnerServiceGrpc.newStub(channel)
+                        .submitUpdate(
+                                new io.grpc.stub.StreamObserver<>() {
+                                    @Override
+                                    public void onNext(
+                                            org.metisfl.proto.v1.SubmitUpdateResponse r) {}
+
+                                    @Override
+                                    public void onError(Throwable t) {
+                                        end.complete(io.grpc.Status.fromThrowable(t));
+                                    }
+
+                                    @Override
+                                    public void onCompleted() {
+                                        end.complete(io.grpc.Status.OK);
+                                    }
+                                });
+            }
+            // The gateway keeps answering others meanwhile (gRPC health on the same port).
+            io.grpc.health.v1.HealthCheckResponse health =
+                    io.grpc.health.v1.HealthGrpc.newBlockingStub(channel)
+                            .withDeadlineAfter(5, java.util.concurrent.TimeUnit.SECONDS)
+                            .check(io.grpc.health.v1.HealthCheckRequest.getDefaultInstance());
+            assertThat(health.getStatus())
+                    .isEqualTo(io.grpc.health.v1.HealthCheckResponse.ServingStatus.SERVING);
+            java.util.concurrent.CompletableFuture.allOf(
+                            ends.toArray(new java.util.concurrent.CompletableFuture[0]))
+                    .get(20, java.util.concurrent.TimeUnit.SECONDS);
+            Map<io.grpc.Status.Code, Long> codes =
+                    ends.stream()
+                            .map(f -> f.join().getCode())
+                            .collect(
+                                    java.util.stream.Collectors.groupingBy(
+                                            c -> c, java.util.stream.Collectors.counting()));
+            assertThat(codes)
+                    .containsEntry(io.grpc.Status.Code.RESOURCE_EXHAUSTED, 50L)
+                    .containsEntry(io.grpc.Status.Code.DEADLINE_EXCEEDED, 200L);
+            assertThat(
+                            ends.stream()
+                                    .map(f -> f.join())
+                                    .filter(
+                                            st ->
+                                                    st.getCode()
+                                                            == io.grpc.Status.Code
+                                                                    .DEADLINE_EXCEEDED)
+                                    .allMatch(
+                                            st ->
+                                                    st.getDescription()
+                                                            .contains(
+                                                                    "gateway.limits.upload-idle-timeout")))
+                    .isTrue();
+            assertThat(state.uploads().inFlight()).isZero();
+        } finally {
+            channel.shutdownNow().awaitTermination(5, java.util.concurrent.TimeUnit.SECONDS);
+        }
     }
 
     @Test

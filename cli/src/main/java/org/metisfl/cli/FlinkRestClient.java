@@ -9,6 +9,7 @@ import java.io.IOException;
 import java.net.ConnectException;
 import java.net.URI;
 import java.net.URISyntaxException;
+import java.net.URLEncoder;
 import java.net.http.HttpClient;
 import java.net.http.HttpConnectTimeoutException;
 import java.net.http.HttpRequest;
@@ -20,7 +21,9 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Optional;
+import java.util.TreeMap;
 import java.util.UUID;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -188,6 +191,51 @@ public final class FlinkRestClient {
                 o.get("state").getAsString(),
                 o.get("start-time").getAsLong(),
                 o.get("duration").getAsLong());
+    }
+
+    /**
+     * The federation metrics of a running job ({@code federation.<name>.*} of its operators, by
+     * name relative to that group, first subtask first), or an empty map if the cluster has none
+     * (yet): the REST API refreshes them every {@code metrics.fetcher.update-interval}.
+     */
+    public Map<String, String> federationMetrics(String jobId, String federation) {
+        String marker = ".federation." + federation + ".";
+        Map<String, String> out = new TreeMap<>();
+        try {
+            JsonObject job = get("/jobs/" + checkJobId(jobId)).getAsJsonObject();
+            for (JsonElement v : job.getAsJsonArray("vertices")) {
+                String base =
+                        "/jobs/"
+                                + jobId
+                                + "/vertices/"
+                                + v.getAsJsonObject().get("id").getAsString()
+                                + "/metrics";
+                List<String> ids = new ArrayList<>();
+                for (JsonElement m : get(base).getAsJsonArray()) {
+                    String id = m.getAsJsonObject().get("id").getAsString();
+                    if (id.contains(marker)) {
+                        ids.add(id);
+                    }
+                }
+                if (ids.isEmpty()) {
+                    continue;
+                }
+                ids.sort(null); // subtask 0 first
+                String query = URLEncoder.encode(String.join(",", ids), StandardCharsets.UTF_8);
+                for (JsonElement m : get(base + "?get=" + query).getAsJsonArray()) {
+                    JsonObject o = m.getAsJsonObject();
+                    String id = o.get("id").getAsString();
+                    if (o.has("value") && !o.get("value").isJsonNull()) {
+                        out.putIfAbsent(
+                                id.substring(id.indexOf(marker) + marker.length()),
+                                o.get("value").getAsString());
+                    }
+                }
+            }
+        } catch (CliException | IllegalStateException | NullPointerException e) {
+            return Map.of(); // metrics are a bonus: status still shows the rest
+        }
+        return out;
     }
 
     private static JobInfo jobInfo(JsonObject o) {

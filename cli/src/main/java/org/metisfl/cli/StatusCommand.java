@@ -24,8 +24,10 @@ import picocli.CommandLine.Parameters;
         name = "status",
         mixinStandardHelpOptions = true,
         description = {
-            "Shows a federation job's state and, when its results file is readable here, the"
-                    + " federation's progress (rounds done, last accuracy).",
+            "Shows a federation job's state, the running round (participants, contributors so"
+                    + " far, who is waited for and until when, dropped learners) from the job's"
+                    + " metrics, and, when its results file is readable here, the last rounds"
+                    + " (participants, contributors, dropped) and the last accuracy.",
             "JOB defaults to the one running MetisFL job."
         })
 final class StatusCommand extends ClusterCommand implements Callable<Integer> {
@@ -57,6 +59,10 @@ final class StatusCommand extends ClusterCommand implements Callable<Integer> {
                     }
                 });
         out().println("  Federation: " + progress(job, record));
+        if (job.isActive()) {
+            runningRound(flink().federationMetrics(job.id(), job.federation()));
+        }
+        recentRounds();
         if (readableResults != null) {
             // the report command reads the file here and needs no cluster: no --cluster
             out().println(
@@ -96,6 +102,7 @@ final class StatusCommand extends ClusterCommand implements Callable<Integer> {
             return "no round finished yet (results go to " + results + ")";
         }
         readableResults = results;
+        this.rounds = rounds;
         RoundResult last = rounds.get(rounds.size() - 1);
         int total = record.map(r -> r.rounds).orElse(0);
         StringBuilder s = new StringBuilder();
@@ -130,6 +137,116 @@ final class StatusCommand extends ClusterCommand implements Callable<Integer> {
         }
         s.append("; results in ").append(results);
         return s.toString();
+    }
+
+    /** How many finished rounds {@code status} lists. */
+    static final int RECENT_ROUNDS = 5;
+
+    /** The rounds of the results file, once read. */
+    private List<RoundResult> rounds = List.of();
+
+    /**
+     * The running round from the coordinator's metrics (synchronous protocols): participants,
+     * contributors so far, who the round waits for and until when, learners dropped.
+     */
+    private void runningRound(Map<String, String> m) {
+        if (!"TRAINING".equals(m.get("phase")) || !m.containsKey("roundWaitingFor")) {
+            if (m.containsKey("phase") && !m.get("phase").isEmpty()) {
+                out().println("  Now:        " + phaseText(m.get("phase")));
+            }
+            return;
+        }
+        long deadline = parseLong(m.get("roundDeadline"));
+        out().printf(
+                        "  Round %s:   running; %s of %s participants contributed so far; deadline %s (%s)%n",
+                        m.getOrDefault("round", "?"),
+                        m.getOrDefault("roundContributors", "?"),
+                        m.getOrDefault("participants", "?"),
+                        TIME.format(Instant.ofEpochMilli(deadline)),
+                        untilText(deadline));
+        String waiting = m.get("roundWaitingFor");
+        out().println(
+                        "    waiting for: "
+                                + (waiting.isEmpty()
+                                        ? "nobody (the round is closing)"
+                                        : ids(waiting)));
+        String gone = m.getOrDefault("roundGone", "");
+        if (!gone.isEmpty()) {
+            StringBuilder s = new StringBuilder();
+            for (String g : gone.split(",")) {
+                int at = g.lastIndexOf('@');
+                if (s.length() > 0) {
+                    s.append(", ");
+                }
+                if (at < 0) {
+                    s.append(g);
+                    continue;
+                }
+                long dropAt = parseLong(g.substring(at + 1));
+                s.append(g, 0, at)
+                        .append(" until ")
+                        .append(TIME.format(Instant.ofEpochMilli(dropAt)));
+            }
+            out().println(
+                            "    task stream gone (dropped unless back in time, round.participant-grace): "
+                                    + s);
+        }
+        String dropped = m.getOrDefault("roundDropped", "");
+        if (!dropped.isEmpty()) {
+            out().println("    dropped:     " + ids(dropped));
+        }
+    }
+
+    private static String phaseText(String phase) {
+        return switch (phase) {
+            case "WAITING_FOR_MODEL" -> "waiting for the initial model";
+            case "WAITING_FOR_LEARNERS" -> "waiting for learners (federation.min-learners)";
+            case "FINAL_EVALUATION" -> "evaluating the final model";
+            case "FINISHED" -> "finished";
+            default -> phase.toLowerCase(Locale.ROOT);
+        };
+    }
+
+    private String untilText(long deadline) {
+        long left = deadline - System.currentTimeMillis();
+        return left >= 0 ? "in " + duration(left) : duration(-left) + " ago";
+    }
+
+    private static String ids(String list) {
+        return list.replace(",+", " and ").replace(",", ", ")
+                + (list.contains(",+") ? " more" : "");
+    }
+
+    private static long parseLong(String s) {
+        try {
+            return s == null ? 0 : Long.parseLong(s);
+        } catch (NumberFormatException e) {
+            return 0;
+        }
+    }
+
+    /** The last few rounds of the results file: participants, contributors, dropped. */
+    private void recentRounds() {
+        if (rounds.isEmpty()) {
+            return;
+        }
+        out().println("  Rounds:     round  participants  contributors  dropped  time");
+        for (RoundResult r :
+                rounds.subList(Math.max(0, rounds.size() - RECENT_ROUNDS), rounds.size())) {
+            int dropped = r.dropped == null ? 0 : r.dropped.size();
+            out().printf(
+                            "              %5d  %12d  %12d  %7d  %s%s%n",
+                            r.round,
+                            r.participants,
+                            r.contributors == null ? 0 : r.contributors.size(),
+                            dropped,
+                            duration(r.roundTimeMs),
+                            r.aborted
+                                    ? "  ABORTED"
+                                    : dropped > 0
+                                            ? "  dropped: " + String.join(", ", r.dropped)
+                                            : "");
+        }
     }
 
     private static Double metric(Map<String, Double> metrics, String name) {

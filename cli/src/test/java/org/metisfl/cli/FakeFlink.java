@@ -37,6 +37,12 @@ final class FakeFlink implements AutoCloseable {
     final Map<String, Job> jobs = Collections.synchronizedMap(new LinkedHashMap<>());
     final List<JsonObject> jars = Collections.synchronizedList(new ArrayList<>());
 
+    /**
+     * Federation metrics of a job's coordinator vertex, by job id: name relative to {@code
+     * federation.<name>} to value.
+     */
+    final Map<String, Map<String, String>> metrics = new java.util.concurrent.ConcurrentHashMap<>();
+
     /** If set, {@code POST /jars/{id}/run} fails with this Flink error text. */
     volatile String runError;
 
@@ -104,8 +110,43 @@ final class FakeFlink implements AutoCloseable {
                                     + p[1]
                                     + " not found");
                 } else {
-                    reply(x, 200, jobJson(j, 1_000).toString());
+                    JsonObject o = jobJson(j, 1_000);
+                    JsonArray vertices = new JsonArray();
+                    for (String v : List.of("gateway", "coordinator")) {
+                        JsonObject vertex = new JsonObject();
+                        vertex.addProperty("id", v);
+                        vertex.addProperty("name", v);
+                        vertices.add(vertex);
+                    }
+                    o.add("vertices", vertices);
+                    reply(x, 200, o.toString());
                 }
+            } else if (method.equals("GET")
+                    && p.length == 5
+                    && p[0].equals("jobs")
+                    && p[4].equals("metrics")) {
+                Map<String, String> m =
+                        p[3].equals("coordinator")
+                                ? metrics.getOrDefault(p[1], Map.of())
+                                : Map.of();
+                String prefix =
+                        "0.coordinator.federation."
+                                + jobs.get(p[1]).name.substring("MetisFL federation ".length())
+                                + ".";
+                String query = x.getRequestURI().getQuery();
+                JsonArray list = new JsonArray();
+                m.forEach(
+                        (k, v) -> {
+                            if (query == null || query.contains(prefix + k)) {
+                                JsonObject o = new JsonObject();
+                                o.addProperty("id", prefix + k);
+                                if (query != null) {
+                                    o.addProperty("value", v);
+                                }
+                                list.add(o);
+                            }
+                        });
+                reply(x, 200, list.toString());
             } else if (method.equals("GET") && path.equals("/jars")) {
                 JsonObject o = new JsonObject();
                 JsonArray files = new JsonArray();

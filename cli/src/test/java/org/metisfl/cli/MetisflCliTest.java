@@ -11,6 +11,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -230,12 +231,43 @@ class MetisflCliTest {
                 {"federation":"demo","round":2,"participants":2,"contributors":["a"],"evalMetrics":{"accuracy":0.75}}
                 {"federation":"demo","round":3,"partic""");
 
+        // The running round, as the coordinator's metrics tell it.
+        String job = flink.jobs.keySet().iterator().next();
+        long deadline = System.currentTimeMillis() + 125_000;
+        long dropAt = System.currentTimeMillis() + 4_000;
+        flink.metrics.put(
+                job,
+                Map.of(
+                        "phase", "TRAINING",
+                        "round", "3",
+                        "participants", "3",
+                        "roundContributors", "1",
+                        "roundDeadline", Long.toString(deadline),
+                        "roundWaitingFor", "b,c",
+                        "roundGone", "c@" + dropAt,
+                        "roundDropped", ""));
+
         Run r = run("status");
         assertThat(r.code()).as(r.err()).isZero();
+        java.time.format.DateTimeFormatter time =
+                java.time.format.DateTimeFormatter.ofPattern("yyyy-MM-dd HH:mm:ss")
+                        .withZone(java.time.ZoneId.systemDefault());
         assertThat(r.out())
                 .contains("federation 'demo'  RUNNING")
                 .contains("Gateways:   127.0.0.1:" + gatewayPort)
-                .contains("round 2 of 3 done, 1/2 learners contributed, last accuracy 0.7500");
+                .contains("round 2 of 3 done, 1/2 learners contributed, last accuracy 0.7500")
+                .contains(
+                        "Round 3:   running; 1 of 3 participants contributed so far; deadline "
+                                + time.format(java.time.Instant.ofEpochMilli(deadline))
+                                + " (in 2 min")
+                .contains("waiting for: b, c")
+                .contains(
+                        "task stream gone (dropped unless back in time, round.participant-grace): c"
+                                + " until "
+                                + time.format(java.time.Instant.ofEpochMilli(dropAt)))
+                .doesNotContain("dropped:     ")
+                .containsPattern("\\s+1\\s+2\\s+2\\s+0\\s+0 s\\n")
+                .containsPattern("\\s+2\\s+2\\s+1\\s+0\\s+0 s\\n");
 
         // The report of the rounds so far, as status suggests it, pasted.
         installHome();

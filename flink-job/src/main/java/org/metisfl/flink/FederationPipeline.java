@@ -225,7 +225,12 @@ public final class FederationPipeline {
         @Override
         public void processElement(GatewayEvent e, Context ctx, Collector<GatewayEvent> out) {
             switch (e.kind) {
-                case UPDATE_SHARD, ROUND_OPENED, PARTICIPANT_DROPPED, MODEL_SHARD, SELECTION ->
+                case UPDATE_SHARD,
+                        ROUND_OPENED,
+                        PARTICIPANT_DROPPED,
+                        MODEL_SHARD,
+                        MODEL_SERVED,
+                        SELECTION ->
                         out.collect(e);
                 case ANNOUNCE -> {
                     ctx.output(ANNOUNCEMENTS, Directive.announce(e));

@@ -113,6 +113,22 @@ class FederationMetricsITCase {
             assertThat(m.get("bytesOut")).isEqualTo(Long.toString((long) n * Float.BYTES));
             assertThat(Long.parseLong(m.get("checkpointAckLatencyMs"))).isBetween(0L, 30_000L);
             assertThat(m).containsKey("updatesAcceptedPerSecond");
+
+            // The running round, as metisfl status shows it: round 2 waits for both learners.
+            assertThat(m.get("phase")).isEqualTo("TRAINING");
+            assertThat(Long.parseLong(m.get("roundDeadline")))
+                    .isGreaterThan(System.currentTimeMillis());
+            assertThat(m.get("roundContributors")).isEqualTo("0");
+            assertThat(m.get("roundWaitingFor").split(","))
+                    .containsExactlyInAnyOrder(a.id(), b.id());
+            assertThat(m.get("roundGone")).isEmpty();
+            assertThat(m.get("roundDropped")).isEmpty();
+            assertThat(a.nextTask(Task.KindCase.TRAIN, WAIT).getRound()).isEqualTo(2);
+            assertThat(a.submit(2, specs, ua, 100, Map.of("loss", 1.5)).getStatus())
+                    .isEqualTo(SubmitUpdateResponse.Status.ACCEPTED);
+            Map<String, String> m2 =
+                    awaitMetric(restPort, job, "federation." + NAME + ".roundContributors", "1");
+            assertThat(m2.get("roundWaitingFor")).isEqualTo(b.id());
         }
     }
 

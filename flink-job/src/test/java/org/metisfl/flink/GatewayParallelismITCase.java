@@ -19,7 +19,8 @@ import org.metisfl.simulator.RawLearner;
 
 /**
  * Two learner gateways (source parallelism 2): learners on either gateway get their tasks, the
- * model sink reaches both, and every round aggregates the learners of both.
+ * model sink reaches both, every round aggregates the learners of both, and an update that counted
+ * is a duplicate at either gateway.
  */
 class GatewayParallelismITCase {
     private static final Duration WAIT = Duration.ofSeconds(60);
@@ -57,9 +58,22 @@ class GatewayParallelismITCase {
             }
             for (int r = 1; r <= rounds; r++) {
                 for (int i = 0; i < 4; i++) {
-                    RawLearner l = learners.get(i);
-                    Task t = l.nextTask(Task.KindCase.TRAIN, WAIT);
+                    Task t = learners.get(i).nextTask(Task.KindCase.TRAIN, WAIT);
                     assertThat(t.getRound()).isEqualTo(r);
+                }
+                if (r == 2) {
+                    // Learner 0's round-1 update counted (sent to gateway 0); resent to gateway 1
+                    // after the round closed, it is a duplicate there too, not an error.
+                    try (RawLearner elsewhere = h.learner(1)) {
+                        elsewhere.useCredentials(learners.get(0).credentials());
+                        float[] u1 = new float[n];
+                        java.util.Arrays.fill(u1, 10);
+                        assertThat(elsewhere.submit(1, specs, u1, 10, Map.of()).getStatus())
+                                .isEqualTo(SubmitUpdateResponse.Status.DUPLICATE);
+                    }
+                }
+                for (int i = 0; i < 4; i++) {
+                    RawLearner l = learners.get(i);
                     float[] u = new float[n];
                     java.util.Arrays.fill(u, r * 10 + i);
                     l.submit(r, specs, u, 10, Map.of("loss", 1.0 / r));

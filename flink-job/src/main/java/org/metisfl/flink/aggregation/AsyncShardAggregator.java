@@ -35,7 +35,13 @@ import org.metisfl.flink.state.WriteBehindValue;
  * applied in event-time order — each waits until the watermark passes its gateway timestamp, ties
  * broken by learner and task — so every shard applies the same updates in the same order and
  * reaches the same versions (invariant 2 without rounds). A second copy of an update (same learner
- * and task) is dropped, and so is an update more than {@code async.max-staleness} versions old.
+ * and task) is dropped. Every other update counts: a gateway admits an update only if it is at most
+ * {@code async.max-staleness} versions behind the model the gateway serves, and acknowledges it
+ * only once it is in the job, so an update is never dropped here for its age, even when this
+ * shard's version has moved on since (its weight still falls with its staleness). For the rules
+ * that take each update's delta from the model it was trained on, the shard keeps every version a
+ * gateway may still admit an update of: from the oldest version a gateway serves ({@link
+ * GatewayEvent.Kind#MODEL_SERVED}) minus max-staleness, and the base of every waiting update.
  *
  * <p>Memory per shard: O(shard) plus the rule's needs: FedBuff's buffer and the last max-staleness
  * versions (to take each update's delta from the model it was trained on), FedRec every learner's
@@ -54,6 +60,7 @@ public class AsyncShardAggregator extends KeyedProcessFunction<Integer, GatewayE
     private transient MapState<String, String> lastTask;
     private transient MapState<String, Contribution> contributions;
     private transient MapState<Long, Payload> history;
+    private transient MapState<Integer, Long> served;
     private transient WriteBehindValue<Integer, List<GatewayEvent>> pending;
     private transient Counter duplicates;
     private transient Counter tooStale;
@@ -104,6 +111,9 @@ public class AsyncShardAggregator extends KeyedProcessFunction<Integer, GatewayE
                         .getMapState(
                                 new MapStateDescriptor<>(
                                         "history", Types.LONG, PayloadTypeInfo.INSTANCE));
+        served =
+                getRuntimeContext()
+                        .getMapState(new MapStateDescriptor<>("served", Types.INT, Types.LONG));
         pending =
                 WriteBehindValue.of(
                         getRuntimeContext(),
@@ -137,7 +147,9 @@ public class AsyncShardAggregator extends KeyedProcessFunction<Integer, GatewayE
                         history.put(s.version, s.global.copy());
                     }
                 }
+                serves(e.gateway(), e.round());
             }
+            case MODEL_SERVED -> serves(e.gateway(), e.round());
             case UPDATE_SHARD -> {
                 List<GatewayEvent> waiting = pending.get(ctx.getCurrentKey());
                 if (waiting == null) {
@@ -148,6 +160,14 @@ public class AsyncShardAggregator extends KeyedProcessFunction<Integer, GatewayE
                 ctx.timerService().registerEventTimeTimer(ctx.timestamp());
             }
             default -> throw new IllegalArgumentException("not an asynchronous record: " + e);
+        }
+    }
+
+    /** Gateway {@code gateway} serves {@code version} now (versions only go up). */
+    private void serves(int gateway, long version) throws Exception {
+        Long known = served.get(gateway);
+        if (known == null || version > known) {
+            served.put(gateway, version);
         }
     }
 
@@ -178,10 +198,45 @@ public class AsyncShardAggregator extends KeyedProcessFunction<Integer, GatewayE
             ruleState.put(ctx.getCurrentKey(), state);
         }
         Shard shard = new Shard(s);
+        long before = s.version;
         for (GatewayEvent e : due) {
             apply(s, state, shard, e, ShardKeys.shardOf(ctx.getCurrentKey()), out);
         }
         shardState.put(ctx.getCurrentKey(), s);
+        if (rule.keepsVersions() && s.version > before) {
+            forgetVersionsBefore(oldestAdmissible(s, later));
+        }
+    }
+
+    /**
+     * The oldest version an update that counts may still have been trained on: the oldest version a
+     * gateway serves minus max-staleness (the gateways admit nothing older), or the base of an
+     * update already waiting here if that is older.
+     */
+    private long oldestAdmissible(AsyncShard s, List<GatewayEvent> waiting) throws Exception {
+        long oldestServed = s.version;
+        for (Long v : served.values()) {
+            oldestServed = Math.min(oldestServed, v);
+        }
+        long oldest = oldestServed - maxStaleness;
+        for (GatewayEvent e : waiting) {
+            oldest = Math.min(oldest, e.baseVersion());
+        }
+        return oldest;
+    }
+
+    private void forgetVersionsBefore(long oldest) throws Exception {
+        List<Long> old = new ArrayList<>();
+        Iterator<Long> versions = history.keys().iterator();
+        while (versions.hasNext()) {
+            long v = versions.next();
+            if (v < oldest) {
+                old.add(v);
+            }
+        }
+        for (long v : old) {
+            history.remove(v);
+        }
     }
 
     private void apply(
@@ -197,11 +252,9 @@ public class AsyncShardAggregator extends KeyedProcessFunction<Integer, GatewayE
             return;
         }
         lastTask.put(e.learnerId(), e.taskId());
+        // Its gateway admitted it within max-staleness of the model it served: it counts, even if
+        // this shard's version has moved further since.
         long stale = Math.max(0, s.version - e.baseVersion());
-        if (stale > maxStaleness) {
-            tooStale.inc();
-            return;
-        }
         lastStaleness = stale;
         AsyncUpdate update =
                 new AsyncUpdate(
@@ -225,17 +278,6 @@ public class AsyncShardAggregator extends KeyedProcessFunction<Integer, GatewayE
         out.collect(g);
         if (rule.keepsVersions()) {
             history.put(s.version, s.global.copy());
-            Iterator<Long> versions = history.keys().iterator();
-            List<Long> old = new ArrayList<>();
-            while (versions.hasNext()) {
-                long v = versions.next();
-                if (v < s.version - maxStaleness) {
-                    old.add(v);
-                }
-            }
-            for (long v : old) {
-                history.remove(v);
-            }
         }
     }
 

@@ -24,6 +24,7 @@ public final class CoordinatorOptions implements Serializable {
     private final Protocol protocol;
     private final long roundTimeoutMs;
     private final long participantGraceMs;
+    private final long restartGraceMs;
     private final double quorum;
     private final double semiSyncLambda;
     private final boolean semiSyncRecompute;
@@ -60,6 +61,7 @@ public final class CoordinatorOptions implements Serializable {
         protocol = c.protocol();
         roundTimeoutMs = c.roundTimeoutMs();
         participantGraceMs = c.participantGraceMs();
+        restartGraceMs = c.restartGraceMs();
         quorum = c.quorum();
         semiSyncLambda = c.semiSyncLambda();
         semiSyncRecompute = c.semiSyncRecompute();
@@ -154,6 +156,14 @@ public final class CoordinatorOptions implements Serializable {
     /** How long a round waits for a participant whose task stream closed before dropping it. */
     public long participantGraceMs() {
         return participantGraceMs;
+    }
+
+    /**
+     * After a job restart, how long learners have to reopen their task streams (on top of the
+     * participant grace) before they count as gone ({@code round.restart-grace}).
+     */
+    public long restartGraceMs() {
+        return restartGraceMs;
     }
 
     /** The fraction of a round's participants whose updates close it at its deadline. */

@@ -41,6 +41,7 @@ public final class FederationConfig implements Serializable {
     private final Protocol protocol;
     private final long roundTimeoutMs;
     private final long participantGraceMs;
+    private final long restartGraceMs;
     private final double quorum;
     private final Scaling scaling;
     private final double semiSyncLambda;
@@ -151,6 +152,7 @@ public final class FederationConfig implements Serializable {
         protocol = parseEnum(Protocol.class, PROTOCOL, c.get(PROTOCOL));
         roundTimeoutMs = c.get(ROUND_TIMEOUT).toMillis();
         participantGraceMs = c.get(ROUND_PARTICIPANT_GRACE).toMillis();
+        restartGraceMs = c.get(ROUND_RESTART_GRACE).toMillis();
         quorum = c.get(ROUND_QUORUM);
         privacy = parseEnum(PrivacyMechanism.class, PRIVACY_MECHANISM, c.get(PRIVACY_MECHANISM));
         // Central DP bounds each learner's influence by the clip norm only with equal weights.
@@ -259,6 +261,11 @@ public final class FederationConfig implements Serializable {
                 ROUND_PARTICIPANT_GRACE,
                 c.get(ROUND_PARTICIPANT_GRACE),
                 "use a duration of 0 or more, such as '5 s'");
+        check(
+                restartGraceMs >= 0,
+                ROUND_RESTART_GRACE,
+                c.get(ROUND_RESTART_GRACE),
+                "use a duration of 0 or more, such as '60 s'");
         check(
                 quorum > 0 && quorum <= 1,
                 ROUND_QUORUM,
@@ -727,6 +734,14 @@ public final class FederationConfig implements Serializable {
     /** How long a round waits for a participant whose task stream closed before dropping it. */
     public long participantGraceMs() {
         return participantGraceMs;
+    }
+
+    /**
+     * After a job restart, how long learners have to reopen their task streams (on top of the
+     * participant grace) before they count as gone.
+     */
+    public long restartGraceMs() {
+        return restartGraceMs;
     }
 
     /** The fraction of a round's participants whose updates close it at its deadline. */

@@ -405,6 +405,20 @@ public final class FederationOptions {
                                     + " round no longer waits for it, refuses its update, and"
                                     + " records the drop in the round's result.");
 
+    public static final ConfigOption<Duration> ROUND_RESTART_GRACE =
+            ConfigOptions.key("round.restart-grace")
+                    .durationType()
+                    .defaultValue(Duration.ofSeconds(60))
+                    .withDescription(
+                            "After the job restarts (a failover or a resume), how long its"
+                                    + " learners have to reopen their task streams, on top of"
+                                    + " round.participant-grace, before they count as gone (not"
+                                    + " drawn, dropped from the running round). The default is"
+                                    + " twice the learner client's longest reconnect backoff (30"
+                                    + " s), so a learner whose backoff is at its cap gets two"
+                                    + " attempts; raise it with the learners'"
+                                    + " reconnect-max-backoff.");
+
     public static final ConfigOption<String> RULE =
             ConfigOptions.key("aggregation.rule")
                     .stringType()

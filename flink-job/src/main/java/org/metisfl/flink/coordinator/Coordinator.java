@@ -104,6 +104,12 @@ public final class Coordinator {
         protocol.onShard(g, p, nowMs, out);
     }
 
+    /** The learners whose update of {@code round} reached the coordinator so far. */
+    public List<String> trainReporters(long round) {
+        RoundStats s = federation.evaluation.get(round);
+        return s == null ? List.of() : List.copyOf(s.trainReporters);
+    }
+
     /** A processing-time timer fired at {@code timestampMs}. */
     public void onTimer(FederationProgress p, long timestampMs, CoordinatorOutput out) {
         if (p.reconnectCheckAt > 0 && p.reconnectCheckAt <= timestampMs) {
@@ -127,16 +133,10 @@ public final class Coordinator {
     }
 
     /**
-     * How long after a restart the learners have to reconnect before they count as gone, on top of
-     * the participant grace period (a learner's reconnect backoff is capped at 30 s by default).
-     */
-    static final long RECONNECT_ALLOWANCE_MS = 60_000;
-
-    /**
      * The coordinator (re)started (a failover or a resume; call it before anything else it is
      * given): the whole job restarted with it, so every task stream was lost and no DISCONNECTED
-     * says so. Learners that do not reconnect within the grace period plus {@link
-     * #RECONNECT_ALLOWANCE_MS} are then made inactive, and dropped from the running round.
+     * says so. Learners that do not reconnect within {@code round.participant-grace} plus {@code
+     * round.restart-grace} are then made inactive, and dropped from the running round.
      */
     public void onRestart(FederationProgress p, long nowMs, CoordinatorOutput out) {
         if (p.activeLearners <= 0) {
@@ -144,7 +144,9 @@ public final class Coordinator {
         }
         p.restartedAt = nowMs;
         p.reconnectCheckAt =
-                nowMs + federation.options.participantGraceMs() + RECONNECT_ALLOWANCE_MS;
+                nowMs
+                        + federation.options.participantGraceMs()
+                        + federation.options.restartGraceMs();
         out.timerAt(p.reconnectCheckAt);
     }
 

@@ -19,6 +19,12 @@ public interface FederationMetrics {
     /** The number of learners that ever registered with the federation. */
     default void registeredLearners(long registered) {}
 
+    /**
+     * Learner {@code learnerId}'s update of {@code round} reached the coordinator (its training
+     * report travels with it).
+     */
+    default void trainReport(long round, String learnerId) {}
+
     /** A round's (or an evaluated model version's) result was written. */
     default void result(RoundResult r) {}
 }

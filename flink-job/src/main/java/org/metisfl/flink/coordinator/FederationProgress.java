@@ -88,6 +88,13 @@ public class FederationProgress {
     /** Central DP: how many of the current round's contributors were within the clip norm. */
     public int unclipped;
 
+    /**
+     * The last round that closed and the learners whose updates counted in it (none if aborted).
+     */
+    public long countedRound;
+
+    public List<String> counted = new ArrayList<>();
+
     public FederationProgress() {}
 
     /** Adds {@code learner} to the contributors unless it is one already; O(1). */

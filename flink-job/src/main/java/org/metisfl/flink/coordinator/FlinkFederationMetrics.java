@@ -1,6 +1,10 @@
 package org.metisfl.flink.coordinator;
 
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import org.apache.flink.metrics.Counter;
 import org.apache.flink.metrics.Gauge;
 import org.apache.flink.metrics.MetricGroup;
@@ -15,6 +19,12 @@ import org.metisfl.flink.model.RoundResult;
  * activeLearners}, {@code participants}, {@code roundsCompleted}, {@code lastRound}, {@code
  * lastRoundDurationMs}, {@code lastContributors}, {@code lastAccuracy}, {@code lastLoss} (the
  * learners' evaluation of the round's model; NaN until one arrived), {@code lastTrainLoss}.
+ *
+ * <p>The running round, for {@code metisfl status} (synchronous protocols): {@code phase}, {@code
+ * roundDeadline} (Unix ms), {@code roundContributors} (participants whose update arrived so far),
+ * {@code roundWaitingFor} (participants still waited for, as comma-separated ids, at most {@link
+ * #MAX_LISTED} then {@code +N}), {@code roundGone} (participants whose task stream is gone, each as
+ * {@code id@ms}: dropped at that Unix ms unless it comes back), {@code roundDropped} (ids).
  */
 public final class FlinkFederationMetrics implements FederationMetrics {
     private volatile long round;
@@ -30,6 +40,27 @@ public final class FlinkFederationMetrics implements FederationMetrics {
     private volatile double lastTrainLoss = Double.NaN;
     private final Counter roundsCompleted;
 
+    /** How many learner ids a list gauge names before it says {@code +N}. */
+    static final int MAX_LISTED = 20;
+
+    /** The running round as last seen: immutable, replaced whole, read by reporters. */
+    private volatile RoundView view = RoundView.NONE;
+
+    /** Participants of {@link RoundView#round} whose update arrived. */
+    private final Set<String> reported = ConcurrentHashMap.newKeySet();
+
+    private volatile long reportedRound = -1;
+
+    private record RoundView(
+            String phase,
+            long round,
+            long deadline,
+            List<String> participants,
+            Map<String, Long> gone,
+            List<String> dropped) {
+        static final RoundView NONE = new RoundView("", 0, 0, List.of(), Map.of(), List.of());
+    }
+
     private FlinkFederationMetrics(MetricGroup group) {
         group.gauge("round", (Gauge<Long>) () -> round);
         group.gauge("modelVersion", (Gauge<Long>) () -> modelVersion);
@@ -43,6 +74,53 @@ public final class FlinkFederationMetrics implements FederationMetrics {
         group.gauge("lastLoss", (Gauge<Double>) () -> lastLoss);
         group.gauge("lastTrainLoss", (Gauge<Double>) () -> lastTrainLoss);
         roundsCompleted = group.counter("roundsCompleted");
+        group.gauge("phase", (Gauge<String>) () -> view.phase());
+        group.gauge("roundDeadline", (Gauge<Long>) () -> view.deadline());
+        group.gauge("roundContributors", (Gauge<Integer>) () -> contributors(view).size());
+        group.gauge("roundWaitingFor", (Gauge<String>) () -> list(waitingFor(view)));
+        group.gauge("roundGone", (Gauge<String>) this::gone);
+        group.gauge("roundDropped", (Gauge<String>) () -> list(view.dropped()));
+    }
+
+    private List<String> contributors(RoundView v) {
+        if (reportedRound != v.round()) {
+            return List.of();
+        }
+        List<String> out = new ArrayList<>();
+        for (String l : v.participants()) {
+            if (reported.contains(l)) {
+                out.add(l);
+            }
+        }
+        return out;
+    }
+
+    private List<String> waitingFor(RoundView v) {
+        if (!v.phase().equals(Phase.TRAINING.name())) {
+            return List.of();
+        }
+        boolean sameRound = reportedRound == v.round();
+        List<String> out = new ArrayList<>();
+        for (String l : v.participants()) {
+            if (!(sameRound && reported.contains(l)) && !v.dropped().contains(l)) {
+                out.add(l);
+            }
+        }
+        return out;
+    }
+
+    private String gone() {
+        RoundView v = view;
+        List<String> out = new ArrayList<>();
+        v.gone().forEach((l, at) -> out.add(l + "@" + at));
+        return list(out);
+    }
+
+    private static String list(List<String> ids) {
+        if (ids.size() <= MAX_LISTED) {
+            return String.join(",", ids);
+        }
+        return String.join(",", ids.subList(0, MAX_LISTED)) + ",+" + (ids.size() - MAX_LISTED);
     }
 
     /**
@@ -59,6 +137,33 @@ public final class FlinkFederationMetrics implements FederationMetrics {
         modelVersion = p.modelVersion;
         active = p.activeLearners;
         participants = p.participants.size();
+        RoundView v = view;
+        String phase = p.phase == null ? "" : p.phase.name();
+        if (v.round() != p.round
+                || !v.phase().equals(phase)
+                || v.deadline() != p.deadline
+                || v.participants().size() != p.participants.size()
+                || !v.gone().equals(p.dropAt)
+                || v.dropped().size() != p.dropped.size()) {
+            // Copied only when something changed: this runs after every record.
+            view =
+                    new RoundView(
+                            phase,
+                            p.round,
+                            p.deadline,
+                            List.copyOf(p.participants),
+                            Map.copyOf(p.dropAt),
+                            List.copyOf(p.dropped));
+        }
+    }
+
+    @Override
+    public void trainReport(long round, String learnerId) {
+        if (round != reportedRound) {
+            reported.clear();
+            reportedRound = round;
+        }
+        reported.add(learnerId);
     }
 
     @Override

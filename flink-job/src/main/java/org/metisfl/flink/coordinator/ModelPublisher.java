@@ -140,6 +140,7 @@ public final class ModelPublisher {
         out.directive(
                 d.withEvaluators(p.evaluators)
                         .withSelection(p.krumSelectionRound, p.krumSelection)
+                        .withCounted(p.countedRound, p.counted)
                         .withEnd(p.phase == Phase.FINISHED, p.finishReason));
     }
 

@@ -142,6 +142,9 @@ public class RoundCoordinator
                         && coordinator.learners().get(e.learnerId) == null;
         coordinator.onEvent(e, p, now, o);
         progress.put(federation, p);
+        if (e.kind == GatewayEvent.Kind.TRAIN_REPORT) {
+            metrics.trainReport(e.round, e.learnerId);
+        }
         if (registered < 0) {
             registered = coordinator.learners().registered();
         } else if (newLearner) {
@@ -182,6 +185,9 @@ public class RoundCoordinator
         if (!running) {
             running = true;
             coordinator.onRestart(p, nowMs, out);
+            for (String l : coordinator.trainReporters(p.round)) {
+                metrics.trainReport(p.round, l);
+            }
         }
     }
 

@@ -259,6 +259,8 @@ public final class RoundProtocol implements TrainingProtocol {
         s.aborted = p.roundAborted;
         s.contributors = new ArrayList<>(p.contributors);
         s.dropped = new ArrayList<>(p.dropped);
+        p.countedRound = round;
+        p.counted = p.roundAborted ? new ArrayList<>() : new ArrayList<>(p.contributors);
         Termination termination = federation.termination;
         boolean outOfTime = termination.outOfTime(now, p.federationStartedAt);
         s.last = termination.isLast(round, outOfTime);

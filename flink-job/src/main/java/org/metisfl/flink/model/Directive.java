@@ -93,6 +93,12 @@ public class Directive {
     public List<String> selection;
 
     public long selectionRound;
+
+    /** The learners whose updates counted in {@link #countedRound} (0 = none), a closed round. */
+    public List<String> counted;
+
+    public long countedRound;
+
     public boolean finished;
     public String finishReason;
 
@@ -183,6 +189,14 @@ public class Directive {
         requirePublish();
         this.selectionRound = selectionRound;
         this.selection = selection;
+        return this;
+    }
+
+    /** The learners whose updates counted in round {@code countedRound}, closed (PUBLISH). */
+    public Directive withCounted(long countedRound, List<String> counted) {
+        requirePublish();
+        this.countedRound = countedRound;
+        this.counted = counted;
         return this;
     }
 

@@ -69,7 +69,14 @@ public class GatewayEvent {
          * and refusing the learner's updates for the round from then on, so once a shard has the
          * copies of all gateways it holds every update of the learner it will ever get.
          */
-        PARTICIPANT_DROPPED
+        PARTICIPANT_DROPPED,
+        /**
+         * Asynchronous protocol: gateway {@code gateway} serves model version {@code round} from
+         * now on ({@code shard, numShards}). Every update it sends after this record was trained on
+         * version {@code round - async.max-staleness} or later, so the aggregators know which
+         * versions they must still keep.
+         */
+        MODEL_SERVED
     }
 
     private static final Set<Kind> HAS_GATEWAYS = EnumSet.of(Kind.PARTICIPANT_DROPPED);
@@ -95,21 +102,24 @@ public class GatewayEvent {
                     Kind.EVALUATION,
                     Kind.MODEL_SHARD,
                     Kind.SELECTION,
-                    Kind.PARTICIPANT_DROPPED);
+                    Kind.PARTICIPANT_DROPPED,
+                    Kind.MODEL_SERVED);
     private static final Set<Kind> HAS_SHARD =
             EnumSet.of(
                     Kind.ROUND_OPENED,
                     Kind.UPDATE_SHARD,
                     Kind.MODEL_SHARD,
                     Kind.SELECTION,
-                    Kind.PARTICIPANT_DROPPED);
+                    Kind.PARTICIPANT_DROPPED,
+                    Kind.MODEL_SERVED);
     private static final Set<Kind> HAS_NUM_SHARDS =
             EnumSet.of(
                     Kind.ROUND_OPENED,
                     Kind.UPDATE_SHARD,
                     Kind.MODEL_SHARD,
                     Kind.SELECTION,
-                    Kind.PARTICIPANT_DROPPED);
+                    Kind.PARTICIPANT_DROPPED,
+                    Kind.MODEL_SERVED);
     private static final Set<Kind> HAS_WEIGHT = EnumSet.of(Kind.UPDATE_SHARD);
     private static final Set<Kind> HAS_VALUES =
             EnumSet.of(Kind.INITIAL_MODEL, Kind.UPDATE_SHARD, Kind.MODEL_SHARD);
@@ -309,6 +319,16 @@ public class GatewayEvent {
     }
 
     /** The updates of round {@code round} the coordinator selected, for shard {@code shard}. */
+    /** Gateway {@code gateway} serves model {@code version} from now on (asynchronous). */
+    public static GatewayEvent modelServed(int gateway, long version, int shard, int numShards) {
+        GatewayEvent e = of(Kind.MODEL_SERVED);
+        e.gateway = gateway;
+        e.round = version;
+        e.shard = shard;
+        e.numShards = numShards;
+        return e;
+    }
+
     public static GatewayEvent selection(
             int gateway, long round, int shard, int numShards, List<String> participants) {
         GatewayEvent e = of(Kind.SELECTION);

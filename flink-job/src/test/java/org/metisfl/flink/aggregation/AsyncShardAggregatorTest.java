@@ -56,20 +56,54 @@ class AsyncShardAggregatorTest {
     }
 
     @Test
-    void duplicatesAndTooStaleUpdatesMakeNoVersion() throws Exception {
+    void duplicatesMakeNoVersionButAnAdmittedUpdateCountsHoweverFarTheShardMovedOn()
+            throws Exception {
         try (var h = harness(new FedAsync(1.0), Staleness.constant(), 1, "hashmap")) {
             h.open();
             h.processElement(model(0, 0f), 0);
             h.processElement(update("a", "t1", 0, 1, 1f), 1);
             h.processElement(update("a", "t1", 0, 2, 9f), 2); // a retry of the same task
             h.processElement(update("b", "t1", 1, 3, 3f), 3);
-            h.processElement(update("c", "t1", 0, 4, 7f), 4); // base 0, now at 2: too stale
+            // Base 0 and the shard at version 2: its gateway still served version 0 when it
+            // admitted it (max-staleness 1) and acknowledged it, so it counts.
+            h.processElement(update("c", "t1", 0, 4, 7f), 4);
             h.processWatermark(5);
             List<GlobalShard> out = shards(h);
             assertThat(out)
                     .extracting(g -> g.contributors)
-                    .containsExactly(List.of("a"), List.of("b"));
+                    .containsExactly(List.of("a"), List.of("b"), List.of("c"));
             assertThat(out.get(1).values.values()).containsExactly(3f, 3f);
+            assertThat(out.get(2).values.values()).containsExactly(7f, 7f);
+        }
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"hashmap", "rocksdb"})
+    void fedBuffKeepsEveryVersionAGatewayMayStillAdmitAnUpdateOf(String backend) throws Exception {
+        // K = 1, server learning rate 1: each update makes a version, v' = v + (u - model(base)).
+        try (var h = harness(new FedBuff(1, 1.0), Staleness.constant(), 1, backend)) {
+            h.open();
+            h.processElement(model(0, 1f), 0); // gateway 0 serves v0
+            GatewayEvent fromGateway1 = model(0, 1f);
+            fromGateway1.gateway = 1;
+            h.processElement(fromGateway1, 0); // gateway 1 serves v0
+            h.processElement(update("a", "t1", 0, 1, 3f), 1); // v1 = 1 + (3 - 1) = 3
+            h.processWatermark(1);
+            h.processElement(GatewayEvent.modelServed(0, 1, 0, 1), 2);
+            h.processElement(update("b", "t1", 1, 3, 4f), 3); // v2 = 3 + (4 - 3) = 4
+            h.processWatermark(3);
+            h.processElement(GatewayEvent.modelServed(0, 2, 0, 1), 4);
+            h.processElement(update("c", "t1", 2, 5, 6f), 5); // v3 = 4 + (6 - 4) = 6
+            h.processWatermark(5);
+            // Gateway 1 still serves v0 (within max-staleness 1 of it): its update of base 0,
+            // three versions behind the shard, counts with its delta from v0: v4 = 6 + (2 - 1).
+            h.processElement(update("d", "t1", 0, 6, 2f), 6);
+            h.processWatermark(6);
+            List<GlobalShard> out = shards(h);
+            assertThat(out).extracting(g -> g.round).containsExactly(1L, 2L, 3L, 4L);
+            assertThat(out.get(2).values.values()).containsExactly(6f, 6f);
+            assertThat(out.get(3).contributors).containsExactly("d");
+            assertThat(out.get(3).values.values()).containsExactly(7f, 7f);
         }
     }
 

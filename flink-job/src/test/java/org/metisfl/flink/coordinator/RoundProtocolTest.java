@@ -392,7 +392,13 @@ class RoundProtocolTest {
     void afterARestartParticipantsThatDoNotReconnectAreDroppedAndNotDrawnAgain() throws Exception {
         OperatorSubtaskState snapshot;
         CoordinatorOptions options =
-                sync("evaluation.enabled", "false", "round.participant-grace", "2 s");
+                sync(
+                        "evaluation.enabled",
+                        "false",
+                        "round.participant-grace",
+                        "2 s",
+                        "round.restart-grace",
+                        "7 s");
         try (var before = harness(options, "hashmap")) {
             before.open();
             before.setProcessingTime(START);
@@ -415,7 +421,7 @@ class RoundProtocolTest {
             after.processElement1(new StreamRecord<>(connectivity("b", true, 100)));
             directives(after);
 
-            long checkAt = START + 10_000 + 2_000 + Coordinator.RECONNECT_ALLOWANCE_MS;
+            long checkAt = START + 10_000 + 2_000 + 7_000;
             after.setProcessingTime(checkAt - 1);
             assertThat(directives(after)).isEmpty();
             after.setProcessingTime(checkAt);

@@ -199,6 +199,9 @@ final class ModelSinkWriter implements SinkWriter<Directive> {
         if (d.selectionRound > 0 && d.selection != null) {
             h.addAllSelection(d.selection).setSelectionRound(d.selectionRound);
         }
+        if (d.countedRound > 0 && d.counted != null) {
+            h.addAllCounted(d.counted).setCountedRound(d.countedRound);
+        }
         if (d.finishReason != null) {
             h.setFinishReason(d.finishReason);
         }

@@ -328,7 +328,7 @@ public final class GatewayState {
         Set<String> newEvaluators = Set.of();
         Set<String> newParticipants = Set.of();
         synchronized (this) {
-            boolean firstModel = board.current() == null;
+            ModelBoard.ModelSnapshot before = board.current();
             if (modelChunks != null) {
                 ModelBoard.ModelSnapshot m =
                         board.offer(
@@ -336,9 +336,16 @@ public final class GatewayState {
                                 header.getTensorsList(),
                                 modelChunks,
                                 servedEncryption(header));
-                if (m != null && firstModel && config.asynchronous() && !m.encrypted()) {
+                if (m != null && before == null && config.asynchronous() && !m.encrypted()) {
                     // The asynchronous aggregators fold updates into the model itself.
-                    queue.offer(modelShards(header, m.bytes()), Long.MAX_VALUE, null);
+                    queue.offer(modelShards(gatewayIndex, header, m.bytes()), Long.MAX_VALUE, null);
+                } else if (m != null
+                        && before != null
+                        && config.asynchronous()
+                        && m.version() > before.version()) {
+                    // Stamped under this lock, which async admissions take too: updates after
+                    // it are at most async.max-staleness behind this version.
+                    queue.offer(modelServed(header), Long.MAX_VALUE, null);
                 }
             }
             if (header.getEvaluatorsCount() > 0
@@ -386,6 +393,16 @@ public final class GatewayState {
                     && header.getPlan().getRound() == current.round()
                     && !current.dropped().containsAll(header.getPlan().getDroppedList())) {
                 dropParticipants(header, current);
+            }
+            if (!config.asynchronous()
+                    && header.getCountedRound() > 0
+                    && (current == null
+                            || header.getCountedRound() >= current.round() - LEDGER_ROUNDS)) {
+                // Updates that counted, wherever they were sent: a resend here is a DUPLICATE.
+                String round = Long.toString(header.getCountedRound());
+                for (String learner : header.getCountedList()) {
+                    ledger.counted(UpdateLedger.updateKey(learner, round));
+                }
             }
             if (header.getSelectionRound() > selectionRound) {
                 selectionRound = header.getSelectionRound();
@@ -472,6 +489,37 @@ public final class GatewayState {
         return null;
     }
 
+    /**
+     * Asynchronous: enqueues an accepted update's records unless it is now more than {@code
+     * async.max-staleness} versions behind the model this gateway serves (a newer model may have
+     * come while its bytes arrived). The check and the stamp are atomic with {@link #apply}'s
+     * MODEL_SERVED records, so every aggregator still keeps the version the update was trained on
+     * and counts it.
+     *
+     * @return null if enqueued, else why not (the caller keeps the reservation)
+     */
+    synchronized String offerAsyncUpdate(
+            long baseVersion,
+            List<GatewayEvent> batch,
+            Runnable onDurable,
+            IngestBudget.Reservation reservation) {
+        ModelBoard.ModelSnapshot model = board.current();
+        long stale = model == null ? 0 : model.version() - baseVersion;
+        if (stale > config.asyncMaxStaleness()) {
+            return "the update was trained on model version "
+                    + baseVersion
+                    + ", and version "
+                    + model.version()
+                    + " came while it arrived: "
+                    + stale
+                    + " versions behind (async.max-staleness is "
+                    + config.asyncMaxStaleness()
+                    + ")";
+        }
+        queue.offer(batch, Long.MAX_VALUE, onDurable, reservation);
+        return null;
+    }
+
     /** One ROUND_OPENED record per shard for the directive's plan. */
     private List<GatewayEvent> roundOpened(DirectiveHeader header) {
         RoundPlan p = header.getPlan();
@@ -508,7 +556,18 @@ public final class GatewayState {
     }
 
     /** The model as MODEL_SHARD records, for the asynchronous aggregators' first version. */
-    private static List<GatewayEvent> modelShards(DirectiveHeader header, ModelChunks bytes) {
+    /** One MODEL_SERVED record per shard: this gateway serves the directive's model now. */
+    private List<GatewayEvent> modelServed(DirectiveHeader header) {
+        int numShards = header.getNumShards();
+        List<GatewayEvent> out = new ArrayList<>(numShards);
+        for (int s = 0; s < numShards; s++) {
+            out.add(GatewayEvent.modelServed(gatewayIndex, header.getModelVersion(), s, numShards));
+        }
+        return out;
+    }
+
+    private static List<GatewayEvent> modelShards(
+            int gatewayIndex, DirectiveHeader header, ModelChunks bytes) {
         List<float[]> shards = bytes.slices(header.getShardSize());
         int numShards = header.getNumShards();
         List<GatewayEvent> out = new ArrayList<>(numShards);
@@ -519,6 +578,7 @@ public final class GatewayState {
                             s,
                             numShards,
                             Payload.dense(s < shards.size() ? shards.get(s) : new float[0])));
+            out.get(s).gateway = gatewayIndex;
         }
         return out;
     }

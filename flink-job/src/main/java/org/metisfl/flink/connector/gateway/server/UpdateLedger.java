@@ -46,6 +46,15 @@ public final class UpdateLedger {
         return accepted.putIfAbsent(key, durable);
     }
 
+    /**
+     * Synchronous: records that the update under {@code key} counted in its round, which closed
+     * (the job says so, also for updates accepted by another gateway), so a resend here is a
+     * duplicate.
+     */
+    public void counted(String key) {
+        accepted.putIfAbsent(key, CompletableFuture.completedFuture(null));
+    }
+
     /** Forgets an update that was recorded but could not enter the job. */
     public void withdraw(String key, CompletableFuture<Void> durable) {
         accepted.remove(key, durable);

@@ -665,13 +665,12 @@ final class UpdateReceiver implements StreamObserver<LeasedMessage<UpdateChunk>>
                 };
         // Synchronous: the update's own round must still be open when its last byte is in (not
         // whichever round is open then), else it would be answered ACCEPTED and never counted.
+        // Asynchronous: the update must still be within async.max-staleness of the model served
+        // now, which every aggregator keeps, else it would be answered ACCEPTED and dropped.
         String refused =
                 async
-                        ? null
+                        ? state.offerAsyncUpdate(base, batch, onDurable, reservation)
                         : state.offerRoundUpdate(learner, round, batch, onDurable, reservation);
-        if (async) {
-            state.queue().offer(batch, Long.MAX_VALUE, onDurable, reservation);
-        }
         if (refused == null) {
             reservation = null; // the queue's now
             if (async) {
@@ -685,7 +684,9 @@ final class UpdateReceiver implements StreamObserver<LeasedMessage<UpdateChunk>>
         // drop it and wait for its next task.
         fail(
                 LearnerStatus.failedPrecondition(
-                        refused + "; the update was not counted, wait for the next task"));
+                        refused
+                                + "; the update was not counted, "
+                                + (async ? "train on your next task" : "wait for the next task")));
     }
 
     /**

@@ -229,6 +229,42 @@ class AsyncProtocolITCase {
     }
 
     @Test
+    void anUpdateThatFallsTooFarBehindWhileItsBytesArriveIsRefusedNotAcceptedAndLost()
+            throws Exception {
+        try (FederationHarness h =
+                FederationHarness.start(
+                        work,
+                        settings(
+                                "async.rule", "fedasync",
+                                "async.max-staleness", "1",
+                                "federation.rounds", "10",
+                                "federation.min-learners", "2"))) {
+            List<RawLearner> ls = start(h, 2, 1);
+            Task slow = ls.get(0).nextTask(Task.KindCase.TRAIN, WAIT);
+            // The header arrives while the gateway serves the update's own version...
+            RawLearner.PartialUpload upload =
+                    ls.get(0).beginSubmitAsync(slow, SPECS, 10, slow.getModelVersion());
+            // ... two versions come while its bytes are on their way ...
+            train(ls.get(1), 1f);
+            awaitVersion(ls.get(1), 1);
+            train(ls.get(1), 2f);
+            awaitVersion(ls.get(1), 2);
+            // ... so it is refused when complete: before this check it was answered ACCEPTED and
+            // then dropped by the aggregators as too stale.
+            assertThatThrownBy(() -> upload.finish(filled(9f)))
+                    .isInstanceOfSatisfying(
+                            StatusRuntimeException.class,
+                            e -> {
+                                assertThat(e.getStatus().getCode())
+                                        .isEqualTo(Status.Code.FAILED_PRECONDITION);
+                                assertThat(e.getStatus().getDescription())
+                                        .contains("came while it arrived", "2 versions behind")
+                                        .contains("not counted");
+                            });
+        }
+    }
+
+    @Test
     void everyNthVersionIsEvaluatedAndTheLastEndsTheFederation() throws Exception {
         try (FederationHarness h =
                 FederationHarness.start(

@@ -408,6 +408,29 @@ public final class RawLearner implements AutoCloseable {
         return (int) crc.getValue();
     }
 
+    /**
+     * Starts the answer to an asynchronous training task, trained from {@code baseVersion}: sends
+     * its header only (the bytes follow with {@code finish}).
+     */
+    public PartialUpload beginSubmitAsync(
+            Task task, List<TensorSpec> tensors, long examples, long baseVersion) {
+        UpdateHeader header =
+                UpdateHeader.newBuilder()
+                        .setCredentials(credentials)
+                        .setTaskId(task.getTaskId())
+                        .setRound(task.getRound())
+                        .setBaseModelVersion(baseVersion)
+                        .setNumTrainingExamples(examples)
+                        .addAllTensors(tensors)
+                        .build();
+        CompletableFuture<SubmitUpdateResponse> result = new CompletableFuture<>();
+        StreamObserver<UpdateChunk> out =
+                async.withDeadlineAfter(2 * TRANSFER_SECONDS, TimeUnit.SECONDS)
+                        .submitUpdate(observer(result));
+        out.onNext(UpdateChunk.newBuilder().setHeader(header).build());
+        return new PartialUpload(out, result);
+    }
+
     /** Answers an asynchronous training task, trained from the task's model version. */
     public SubmitUpdateResponse submitAsync(
             Task task, List<TensorSpec> tensors, float[] values, long examples) {

@@ -12,6 +12,8 @@ import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import org.apache.flink.api.common.JobStatus;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -61,9 +63,27 @@ class AsyncProtocolITCase {
         return ls;
     }
 
+    /** Training tasks each learner was handed, by id: a task can reach a learner twice. */
+    private static final Map<RawLearner, Set<String>> HANDED = new ConcurrentHashMap<>();
+
+    /**
+     * The learner's next training task it was not handed before: the gateway sends a learner's
+     * outstanding task again when a directive and the learner's stream (or its last acceptance)
+     * race, as a resend after a reconnect would; answering such a copy gets DUPLICATE.
+     */
+    private static Task nextNewTask(RawLearner l) throws Exception {
+        Set<String> handed = HANDED.computeIfAbsent(l, k -> ConcurrentHashMap.newKeySet());
+        while (true) {
+            Task t = l.nextTask(Task.KindCase.TRAIN, WAIT);
+            if (handed.add(t.getTaskId())) {
+                return t;
+            }
+        }
+    }
+
     /** Submits an update answering the learner's next training task; returns that task. */
     private static Task train(RawLearner l, float value) throws Exception {
-        Task t = l.nextTask(Task.KindCase.TRAIN, WAIT);
+        Task t = nextNewTask(l);
         l.submitAsync(t, SPECS, filled(value), 10);
         return t;
     }
@@ -171,8 +191,8 @@ class AsyncProtocolITCase {
             assertThat(v1.version()).isEqualTo(1);
             assertThat(v1.values()).containsOnly(3f);
             // Both next tasks start from version 0 or 1; from 1: deltas 6-3 and 4-3 -> 3 + 2.
-            Task t0 = ls.get(0).nextTask(Task.KindCase.TRAIN, WAIT);
-            Task t1 = ls.get(1).nextTask(Task.KindCase.TRAIN, WAIT);
+            Task t0 = nextNewTask(ls.get(0));
+            Task t1 = nextNewTask(ls.get(1));
             assertThat(ls.get(0).getModel().version()).isEqualTo(1);
             ls.get(0).submitAsync(t0, SPECS, filled(6f), 10, 1);
             ls.get(1).submitAsync(t1, SPECS, filled(4f), 10, 1);
@@ -240,7 +260,7 @@ class AsyncProtocolITCase {
                                 "federation.rounds", "10",
                                 "federation.min-learners", "2"))) {
             List<RawLearner> ls = start(h, 2, 1);
-            Task slow = ls.get(0).nextTask(Task.KindCase.TRAIN, WAIT);
+            Task slow = nextNewTask(ls.get(0));
             // The header arrives while the gateway serves the update's own version...
             RawLearner.PartialUpload upload =
                     ls.get(0).beginSubmitAsync(slow, SPECS, 10, slow.getModelVersion());

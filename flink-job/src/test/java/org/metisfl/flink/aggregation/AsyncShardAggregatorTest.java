@@ -77,6 +77,24 @@ class AsyncShardAggregatorTest {
         }
     }
 
+    @Test
+    void fedBuffMakesItsNextVersionFromUpdatesOfTheVersionItsGatewayNowServes() throws Exception {
+        try (var h = harness(new FedBuff(2, 1.0), Staleness.constant(), 10, "rocksdb")) {
+            h.open();
+            h.processElement(model(0, 0f), 0);
+            h.processElement(update("a", "t1", 0, 1, 2f), 1);
+            h.processElement(update("b", "t1", 0, 2, 4f), 2);
+            h.processWatermark(2);
+            h.processElement(GatewayEvent.modelServed(0, 1, 0, 1), 3);
+            h.processElement(update("a", "t2", 1, 4, 6f), 4);
+            h.processElement(update("b", "t2", 1, 5, 4f), 5);
+            h.processWatermark(6);
+            List<GlobalShard> out = shards(h);
+            assertThat(out).extracting(g -> g.round).containsExactly(1L, 2L);
+            assertThat(out.get(1).values.values()).containsExactly(5f, 5f);
+        }
+    }
+
     @ParameterizedTest
     @ValueSource(strings = {"hashmap", "rocksdb"})
     void fedBuffKeepsEveryVersionAGatewayMayStillAdmitAnUpdateOf(String backend) throws Exception {

@@ -124,6 +124,7 @@ public final class WebUiCheck {
             String idList = new Gson().toJson(new ArrayList<>(ids.values()));
             Map<String, String> shown = Map.of();
             String last = "";
+            String previous = "";
             while (true) {
                 JsonObject eval = new JsonObject();
                 eval.addProperty("expression", "(" + script + ")(" + idList + ")");
@@ -133,6 +134,10 @@ public final class WebUiCheck {
                 last = r.getAsJsonObject("result").has("value")
                         ? r.getAsJsonObject("result").get("value").getAsString()
                         : r.toString();
+                if (!last.equals(previous)) {
+                    System.out.println("  web UI: " + last);
+                    previous = last;
+                }
                 JsonObject state = JsonParser.parseString(last).getAsJsonObject();
                 if (state.get("state").getAsString().equals("ok")) {
                     shown = new LinkedHashMap<>();

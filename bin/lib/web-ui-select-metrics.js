@@ -1,6 +1,6 @@
 async (ids) => {
   // Adds each metric id to the operator's Metrics tab with the "Add metric" selector, as a user
-  // would, then reports the charts shown: [[metric id, value shown], ...].
+  // would, switches each chart to "Numeric", then reports the charts: [[metric id, value], ...].
   const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
   const charts = () => Array.from(document.querySelectorAll('flink-job-chart'));
   const title = (c) => (c.querySelector('.title .text') || { textContent: '' }).textContent.trim();
@@ -23,6 +23,15 @@ async (ids) => {
     }
     option.dispatchEvent(new MouseEvent('click', { bubbles: true }));
     await sleep(300);
+  }
+  // A chart shows its latest value as text in its "Numeric" mode (the default draws a line).
+  for (const c of charts()) {
+    const numeric = c.querySelector('.numeric');
+    if (numeric && numeric.hidden) {
+      const button = Array.from(c.querySelectorAll('.type-switch button')).find(
+        (b) => b.textContent.trim() === 'Numeric');
+      if (button) button.click();
+    }
   }
   return JSON.stringify({
     state: 'ok',

@@ -17,6 +17,7 @@ import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
+import org.metisfl.flink.connector.store.ModelStore;
 import org.metisfl.flink.model.RoundResult;
 import org.metisfl.learner.LearnerSummary;
 import org.metisfl.simulator.RawLearner;
@@ -26,7 +27,8 @@ import org.metisfl.simulator.RawLearner;
  * session cluster: the job restarts from its last checkpoint on the surviving TaskManager, the
  * learners reconnect and resend what was not acknowledged, and the federation ends exactly as a
  * failure-free run does (same contributors every round, same final model within float32 rounding):
- * no update lost, none counted twice. For both state backends.
+ * no update lost, none counted twice. The model store of the run with the kill holds every version
+ * once, each the FedAvg computed here. For both state backends.
  */
 @ExtendWith(LocalFlinkCluster.class)
 class TaskManagerFailureE2ECase {
@@ -115,6 +117,8 @@ class TaskManagerFailureE2ECase {
         s.put("job.parallelism", "2");
         s.put("job.checkpoint-interval", "300 ms");
         s.put("job.state-backend", backend);
+        Path store = work.resolve("models-" + tag).toAbsolutePath();
+        s.put("model-store.path", store.toString());
         Path fed = E2E.federationFile(work, tag, s);
         String jobId = E2E.submit(cluster, work, fed);
 
@@ -159,10 +163,36 @@ class TaskManagerFailureE2ECase {
             }
             List<float[]> finals =
                     fleet.models.stream().map(DeterministicModel::lastReceived).toList();
+            checkStore(store, backend + "-" + tag);
             return new Outcome(jobId, byRound, rounds, finals, summaries, cluster.restarts(jobId));
         } catch (Throwable e) {
             System.err.println(cluster.logTail(40));
             throw e;
+        }
+    }
+
+    /**
+     * The store holds the initial model and one version per round, each published once (no pending
+     * or second copy left), each the FedAvg of all three learners over its rounds.
+     */
+    private static void checkStore(Path store, String federation) throws Exception {
+        ModelStore models = ModelStore.open(store.toUri().toString(), federation);
+        E2E.await(
+                Duration.ofSeconds(30),
+                "the store publishes version " + ROUNDS,
+                () -> models.versions().contains((long) ROUNDS));
+        assertThat(models.versions()).containsExactly(0L, 1L, 2L, 3L, 4L, 5L, 6L);
+        try (var files = Files.list(models.directory())) {
+            assertThat(files.filter(f -> f.toString().endsWith(".model")).count())
+                    .as("one model file per version")
+                    .isEqualTo(ROUNDS + 1);
+        }
+        for (int v = 1; v <= ROUNDS; v++) {
+            float[] stored = models.read(v).values();
+            float[] expected = DeterministicModel.expectedGlobal(SIZE, EXAMPLES, v);
+            for (int k = 0; k < SIZE; k++) {
+                assertThat(stored[k]).as("v%d[%d]", v, k).isCloseTo(expected[k], within(1e-6f));
+            }
         }
     }
 

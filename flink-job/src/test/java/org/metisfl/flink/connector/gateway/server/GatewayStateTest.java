@@ -147,17 +147,21 @@ class GatewayStateTest {
     }
 
     @Test
-    void theAsynchronousAggregatorsGetTheFirstModelsShardsOnly() {
+    void theAsynchronousAggregatorsGetTheFirstModelsShardsThenOnlyWhichVersionIsServed() {
         GatewayState s = state("protocol.type", "asynchronous");
         s.apply(header(0, 1).setShardSize(1024).build(), model(1, 2, 3, 4));
         List<GatewayEvent> shards = drained();
         assertThat(shards).extracting(e -> e.kind).containsExactly(GatewayEvent.Kind.MODEL_SHARD);
         assertThat(shards.get(0).values.values()).containsExactly(1f, 2f, 3f, 4f);
         s.apply(header(1, 1).setShardSize(1024).build(), model(5, 6, 7, 8));
-        assertThat(drained()).isEmpty();
+        List<GatewayEvent> served = drained();
+        assertThat(served)
+                .extracting(e -> e.kind + "/" + e.shard + "/" + e.round + "/" + e.values)
+                .containsExactly("MODEL_SERVED/0/1/null");
         assertThat(s.model().version()).isEqualTo(1);
         s.apply(header(0, 1).setShardSize(1024).build(), model(1, 2, 3, 4));
         assertThat(s.model().version()).as("an older model is not served").isEqualTo(1);
+        assertThat(drained()).isEmpty();
     }
 
     @Test

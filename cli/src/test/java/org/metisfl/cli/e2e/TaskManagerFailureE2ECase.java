@@ -182,7 +182,7 @@ class TaskManagerFailureE2ECase {
                 "the store publishes version " + ROUNDS,
                 () -> models.versions().contains((long) ROUNDS));
         assertThat(models.versions()).containsExactly(0L, 1L, 2L, 3L, 4L, 5L, 6L);
-        try (var files = Files.list(models.directory())) {
+        try (var files = Files.list(store.resolve(federation))) {
             assertThat(files.filter(f -> f.toString().endsWith(".model")).count())
                     .as("one model file per version")
                     .isEqualTo(ROUNDS + 1);

@@ -263,7 +263,7 @@ class AsyncProtocolITCase {
             Task slow = nextNewTask(ls.get(0));
             // The header arrives while the gateway serves the update's own version...
             RawLearner.PartialUpload upload =
-                    ls.get(0).beginSubmitAsync(slow, SPECS, 10, slow.getModelVersion());
+                    ls.get(0).beginSubmitAsync(slow, SPECS, 10, slow.getModelVersion(), filled(9f));
             // ... two versions come while its bytes are on their way ...
             train(ls.get(1), 1f);
             awaitVersion(ls.get(1), 1);
@@ -271,7 +271,7 @@ class AsyncProtocolITCase {
             awaitVersion(ls.get(1), 2);
             // ... so it is refused when complete: before this check it was answered ACCEPTED and
             // then dropped by the aggregators as too stale.
-            assertThatThrownBy(() -> upload.finish(filled(9f)))
+            assertThatThrownBy(upload::finish)
                     .isInstanceOfSatisfying(
                             StatusRuntimeException.class,
                             e -> {

@@ -409,11 +409,11 @@ public final class RawLearner implements AutoCloseable {
     }
 
     /**
-     * Starts the answer to an asynchronous training task, trained from {@code baseVersion}: sends
-     * its header only (the bytes follow with {@code finish}).
+     * Starts the answer to an asynchronous training task, trained from {@code baseVersion}, of
+     * {@code values}: sends its header only (the bytes follow with {@code finish}).
      */
     public PartialUpload beginSubmitAsync(
-            Task task, List<TensorSpec> tensors, long examples, long baseVersion) {
+            Task task, List<TensorSpec> tensors, long examples, long baseVersion, float[] values) {
         UpdateHeader header =
                 UpdateHeader.newBuilder()
                         .setCredentials(credentials)
@@ -422,13 +422,14 @@ public final class RawLearner implements AutoCloseable {
                         .setBaseModelVersion(baseVersion)
                         .setNumTrainingExamples(examples)
                         .addAllTensors(tensors)
+                        .setCrc32C(crc32c(bytes(values)))
                         .build();
         CompletableFuture<SubmitUpdateResponse> result = new CompletableFuture<>();
         StreamObserver<UpdateChunk> out =
                 async.withDeadlineAfter(2 * TRANSFER_SECONDS, TimeUnit.SECONDS)
                         .submitUpdate(observer(result));
         out.onNext(UpdateChunk.newBuilder().setHeader(header).build());
-        return new PartialUpload(out, result);
+        return new PartialUpload(out, result, values);
     }
 
     /** Answers an asynchronous training task, trained from the task's model version. */

@@ -15,8 +15,10 @@ import org.apache.flink.streaming.api.functions.ProcessFunction;
 import org.apache.flink.util.Collector;
 import org.apache.flink.util.OutputTag;
 import org.metisfl.flink.aggregation.AsyncShardAggregator;
+import org.metisfl.flink.aggregation.PartialSums;
 import org.metisfl.flink.aggregation.ShardAggregator;
 import org.metisfl.flink.aggregation.ShardKeys;
+import org.metisfl.flink.aggregation.rule.AggregationRule;
 import org.metisfl.flink.aggregation.rule.Rules;
 import org.metisfl.flink.config.CoordinatorOptions;
 import org.metisfl.flink.config.FederationConfig;
@@ -40,9 +42,10 @@ import org.metisfl.flink.state.FlushingKeyedProcessOperator;
  *
  * <pre>
  * learner gateways ─┬─ updates, round openings ─ keyBy(shard) ─▶ ShardAggregator ─┐
- *                   ├─ joins, reports, evaluations ─ keyBy(federation) ─▶ RoundCoordinator
- *                   └─ gateway announcements ─ broadcast ─┐            │ directives, results
- *                                                         ▼            ▼
+ *                   └─ joins, reports, evaluations, ─ keyBy(federation) ─▶ RoundCoordinator
+ *                      gateway announcements                               │ directives, results
+ *                                                         ┌────────────────┤ (chained)
+ *                                                         ▼                ▼
  *                                        ModelSink (to the gateways)   ResultsSink (JSON lines)
  * </pre>
  */
@@ -50,8 +53,6 @@ public final class FederationPipeline {
 
     private static final OutputTag<GatewayEvent> CONTROL =
             new OutputTag<>("control", TypeInformation.of(GatewayEvent.class));
-    private static final OutputTag<Directive> ANNOUNCEMENTS =
-            new OutputTag<>("announcements", TypeInformation.of(Directive.class));
 
     /**
      * Records are sent downstream as soon as they are emitted, not when a network buffer fills or
@@ -96,6 +97,7 @@ public final class FederationPipeline {
                                 LearnerGatewaySource.builder()
                                         .options(GatewayOptions.from(config))
                                         .security(GatewaySecurity.from(config))
+                                        .preAggregation(preAggregation(config))
                                         .build(),
                                 WatermarkStrategy.noWatermarks(),
                                 "learner-gateway")
@@ -150,10 +152,10 @@ public final class FederationPipeline {
                         .uid("round-coordinator")
                         .setBufferTimeout(FLUSH_EVERY_RECORD);
 
-        aggregationRecords
-                .getSideOutput(ANNOUNCEMENTS)
-                .broadcast()
-                .union(directives)
+        // The sink's one input is the coordinator's output (gateway announcements included), so
+        // the two are chained: the new model reaches the sink without crossing Flink's network
+        // stack.
+        directives
                 .sinkTo(
                         ModelSink.builder()
                                 .maxMessageBytes(config.maxMessageBytes())
@@ -192,6 +194,19 @@ public final class FederationPipeline {
     }
 
     /**
+     * Local pre-aggregation (see {@link PartialSums}) when the configuration asks for it and it
+     * holds: a synchronous rule that merges partials, one gateway. Else null: updates go on one by
+     * one.
+     */
+    static PartialSums.Factory preAggregation(FederationConfig config) {
+        if (!config.preAggregate() || config.asynchronous() || config.gatewayParallelism() != 1) {
+            return null;
+        }
+        AggregationRule<?> rule = Rules.of(RuleOptions.of(config));
+        return rule.preAggregates() ? new PartialSums.Factory(rule) : null;
+    }
+
+    /**
      * Reads the initial model file once before the job starts, so a missing or malformed file is
      * reported to the user instead of failing the running job over and over.
      */
@@ -226,16 +241,13 @@ public final class FederationPipeline {
         public void processElement(GatewayEvent e, Context ctx, Collector<GatewayEvent> out) {
             switch (e.kind) {
                 case UPDATE_SHARD,
+                        PARTIAL_SHARD,
                         ROUND_OPENED,
                         PARTICIPANT_DROPPED,
                         MODEL_SHARD,
                         MODEL_SERVED,
                         SELECTION ->
                         out.collect(e);
-                case ANNOUNCE -> {
-                    ctx.output(ANNOUNCEMENTS, Directive.announce(e));
-                    ctx.output(CONTROL, e);
-                }
                 default -> ctx.output(CONTROL, e);
             }
         }

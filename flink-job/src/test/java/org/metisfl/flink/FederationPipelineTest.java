@@ -1,10 +1,14 @@
 package org.metisfl.flink;
 
+import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Map;
+import java.util.stream.StreamSupport;
+import org.apache.flink.runtime.jobgraph.JobVertex;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -42,5 +46,25 @@ class FederationPipelineTest {
         assertThatThrownBy(() -> FederationPipeline.build(env, malformed))
                 .isInstanceOf(InvalidConfigException.class)
                 .hasMessageContaining("is not a model file");
+    }
+
+    @Test
+    void theNewModelReachesTheSinkWithoutANetworkExchange() {
+        StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment();
+        FederationConfig config =
+                FederationConfig.of(
+                        Map.of("security.insecure", "true", "security.admission", "open"));
+        FederationPipeline.build(env, config);
+        List<String> vertices =
+                StreamSupport.stream(
+                                env.getStreamGraph().getJobGraph().getVertices().spliterator(),
+                                false)
+                        .map(JobVertex::getName)
+                        .toList();
+        // The model sink has no job vertex of its own: it is chained to the coordinator.
+        assertThat(vertices)
+                .anySatisfy(
+                        v -> assertThat(v).contains("round-coordinator").contains("model-sink"));
+        assertThat(vertices).noneSatisfy(v -> assertThat(v).startsWith("Sink: model-sink"));
     }
 }

@@ -112,4 +112,56 @@ class GatewayParallelismITCase {
             }
         }
     }
+
+    @Test
+    void anUpdateSentAgainThroughTheOtherGatewayCountsOnce() throws Exception {
+        List<TensorSpec> specs = List.of(RawLearner.spec("w", 3000));
+        int n = 3000;
+        try (FederationHarness h =
+                FederationHarness.start(
+                        work,
+                        Map.of(
+                                "gateway.parallelism", "2",
+                                "job.parallelism", "2",
+                                "federation.rounds", "2",
+                                "evaluation.enabled", "false",
+                                "federation.min-learners", "2",
+                                "aggregation.shard-size", "1024"))) {
+            RawLearner a = h.learner(0);
+            RawLearner b = h.learner(1);
+            a.join("a", 10);
+            b.join("b", 10);
+            assertThat(a.submit(0, specs, new float[n], 10, Map.of()).getStatus())
+                    .isEqualTo(SubmitUpdateResponse.Status.ACCEPTED);
+            a.openTaskStream();
+            b.openTaskStream();
+            assertThat(a.nextTask(Task.KindCase.TRAIN, WAIT).getRound()).isEqualTo(1);
+            assertThat(b.nextTask(Task.KindCase.TRAIN, WAIT).getRound()).isEqualTo(1);
+            float[] ua = new float[n];
+            java.util.Arrays.fill(ua, 10f);
+            float[] ub = new float[n];
+            java.util.Arrays.fill(ub, 40f);
+            assertThat(a.submit(1, specs, ua, 10, Map.of()).getStatus())
+                    .isEqualTo(SubmitUpdateResponse.Status.ACCEPTED);
+            // a's copy again, through the other gateway (as after a reconnect): counted once.
+            RawLearner again = h.learner(1).useCredentials(a.credentials());
+            assertThat(again.submit(1, specs, ua, 10, Map.of()).getStatus())
+                    .isIn(
+                            SubmitUpdateResponse.Status.ACCEPTED,
+                            SubmitUpdateResponse.Status.DUPLICATE);
+            assertThat(b.submit(1, specs, ub, 10, Map.of()).getStatus())
+                    .isEqualTo(SubmitUpdateResponse.Status.ACCEPTED);
+
+            a.nextTask(WAIT); // the next round's (or an evaluation's): the round is closed
+            List<RoundResult> results = h.awaitResults(1, WAIT);
+            assertThat(results.get(0).contributors).containsExactlyInAnyOrder(a.id(), b.id());
+            RawLearner.Model m = a.getModel();
+            assertThat(m.version()).isEqualTo(1);
+            // (10 + 40) / 2; a counted twice would give (10 + 10 + 40) / 3.
+            assertThat(m.values()).containsOnly(25f);
+            for (RawLearner l : List.of(a, b, again)) {
+                l.close();
+            }
+        }
+    }
 }

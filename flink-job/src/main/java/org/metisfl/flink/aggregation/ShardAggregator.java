@@ -88,7 +88,8 @@ public class ShardAggregator extends KeyedProcessFunction<Integer, GatewayEvent,
             return;
         }
         if (e.round() <= rounds.closedThrough) {
-            if (e.kind() == GatewayEvent.Kind.UPDATE_SHARD) {
+            if (e.kind() == GatewayEvent.Kind.UPDATE_SHARD
+                    || e.kind() == GatewayEvent.Kind.PARTIAL_SHARD) {
                 late.inc();
             }
             return;
@@ -136,6 +137,9 @@ public class ShardAggregator extends KeyedProcessFunction<Integer, GatewayEvent,
                     sr.unclipped++;
                 }
                 break;
+            case PARTIAL_SHARD:
+                mergePartial(e, key, sr);
+                break;
             case PARTICIPANT_DROPPED:
                 if (!sr.addDropCopy(e.learnerId(), e.gateway(), e.gateways())) {
                     return;
@@ -149,6 +153,38 @@ public class ShardAggregator extends KeyedProcessFunction<Integer, GatewayEvent,
             close(key, rounds, sr, !sr.quorate(), out);
             ctx.timerService().deleteEventTimeTimer(sr.deadline);
         }
+    }
+
+    /**
+     * Merges a gateway's partial aggregate (local pre-aggregation). The gateway folds only updates
+     * the job cannot have counted yet (see {@link PartialSums}), so a partial that holds a learner
+     * this shard already counted means that promise broke: the job fails rather than count an
+     * update twice, and after the restart the round's updates travel one by one.
+     */
+    private void mergePartial(GatewayEvent e, Integer key, ShardRound sr) throws Exception {
+        List<String> members = e.participants();
+        for (String learner : members) {
+            if (sr.hasContributed(learner)) {
+                throw new IllegalStateException(
+                        "a partial aggregate of round "
+                                + sr.round
+                                + " from gateway "
+                                + e.gateway()
+                                + " holds an update of a learner shard "
+                                + ShardKeys.shardOf(key)
+                                + " already counted; local pre-aggregation needs"
+                                + " gateway.parallelism: 1 (set aggregation.pre-aggregate: false"
+                                + " otherwise)");
+            }
+        }
+        Object part = PartialSums.accumulatorOf(e, rule);
+        Object acc = accumulators.get(key, sr.round);
+        accumulators.put(key, sr.round, acc == null ? part : rule.merge(acc, part));
+        sr.totalWeight += e.weight();
+        for (String learner : members) {
+            sr.addContributor(learner);
+        }
+        sr.unclipped += e.unclippedCount;
     }
 
     @Override

@@ -77,6 +77,7 @@ public final class FederationConfig implements Serializable {
     private final int asyncEvaluateEvery;
     private final long asyncPublishIntervalMs;
     private final int shardSize;
+    private final boolean preAggregate;
     private final int trainEpochs;
     private final int trainBatchSize;
     private final double trainLearningRate;
@@ -195,6 +196,7 @@ public final class FederationConfig implements Serializable {
         asyncEvaluateEvery = c.get(ASYNC_EVALUATE_EVERY);
         asyncPublishIntervalMs = c.get(ASYNC_PUBLISH_INTERVAL).toMillis();
         shardSize = c.get(SHARD_SIZE);
+        preAggregate = c.get(PRE_AGGREGATE);
         trainEpochs = c.get(TRAIN_EPOCHS);
         trainBatchSize = c.get(TRAIN_BATCH_SIZE);
         trainLearningRate = c.get(TRAIN_LEARNING_RATE);
@@ -897,6 +899,11 @@ public final class FederationConfig implements Serializable {
 
     public int shardSize() {
         return shardSize;
+    }
+
+    /** {@code aggregation.pre-aggregate}: whether the gateway may fold updates it has queued. */
+    public boolean preAggregate() {
+        return preAggregate;
     }
 
     public int trainEpochs() {

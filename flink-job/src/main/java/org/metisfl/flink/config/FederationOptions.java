@@ -602,6 +602,19 @@ public final class FederationOptions {
                             "Model values per shard; shards are the unit of parallel"
                                     + " aggregation and of state.");
 
+    public static final ConfigOption<Boolean> PRE_AGGREGATE =
+            ConfigOptions.key("aggregation.pre-aggregate")
+                    .booleanType()
+                    .defaultValue(true)
+                    .withDescription(
+                            "Fold the updates a gateway has queued into one partial aggregate per"
+                                    + " shard before they cross to the aggregators (local"
+                                    + " pre-aggregation). Applies to synchronous rules that can"
+                                    + " merge partial aggregates (fedavg, fedstride, the secure"
+                                    + " sum) with one gateway (gateway.parallelism: 1); other"
+                                    + " rules, the asynchronous protocol and several gateways send"
+                                    + " every update on as it is.");
+
     public static final ConfigOption<Integer> TRAIN_EPOCHS =
             ConfigOptions.key("train.epochs")
                     .intType()

@@ -133,6 +133,11 @@ public class RoundCoordinator
     @Override
     public void processElement1(GatewayEvent e, Context ctx, Collector<Directive> out)
             throws Exception {
+        if (e.kind == GatewayEvent.Kind.ANNOUNCE) {
+            // The model sink learns of a gateway through the coordinator, before anything the
+            // coordinator sends it in answer (a republished model): the sink is chained to it.
+            out.collect(Directive.announce(e));
+        }
         Output o = new Output(ctx, out, metrics);
         FederationProgress p = progress(o);
         long now = ctx.timerService().currentProcessingTime();

@@ -76,7 +76,15 @@ public class GatewayEvent {
          * version {@code round - async.max-staleness} or later, so the aggregators know which
          * versions they must still keep.
          */
-        MODEL_SERVED
+        MODEL_SERVED,
+        /**
+         * Local pre-aggregation: the partial aggregate of several accepted updates of one round at
+         * one shard, folded by the gateway that accepted them ({@code round, shard, numShards,
+         * weight} = their total weight, {@code participants} = the contributing learners, {@code
+         * unclippedCount}, {@code partial} = the rule's accumulator, serialized with its
+         * accumulator serializer). Stands for those updates' UPDATE_SHARD records at this shard.
+         */
+        PARTIAL_SHARD
     }
 
     private static final Set<Kind> HAS_GATEWAYS = EnumSet.of(Kind.PARTICIPANT_DROPPED);
@@ -103,6 +111,7 @@ public class GatewayEvent {
                     Kind.MODEL_SHARD,
                     Kind.SELECTION,
                     Kind.PARTICIPANT_DROPPED,
+                    Kind.PARTIAL_SHARD,
                     Kind.MODEL_SERVED);
     private static final Set<Kind> HAS_SHARD =
             EnumSet.of(
@@ -111,6 +120,7 @@ public class GatewayEvent {
                     Kind.MODEL_SHARD,
                     Kind.SELECTION,
                     Kind.PARTICIPANT_DROPPED,
+                    Kind.PARTIAL_SHARD,
                     Kind.MODEL_SERVED);
     private static final Set<Kind> HAS_NUM_SHARDS =
             EnumSet.of(
@@ -119,11 +129,14 @@ public class GatewayEvent {
                     Kind.MODEL_SHARD,
                     Kind.SELECTION,
                     Kind.PARTICIPANT_DROPPED,
+                    Kind.PARTIAL_SHARD,
                     Kind.MODEL_SERVED);
-    private static final Set<Kind> HAS_WEIGHT = EnumSet.of(Kind.UPDATE_SHARD);
+    private static final Set<Kind> HAS_WEIGHT = EnumSet.of(Kind.UPDATE_SHARD, Kind.PARTIAL_SHARD);
     private static final Set<Kind> HAS_VALUES =
             EnumSet.of(Kind.INITIAL_MODEL, Kind.UPDATE_SHARD, Kind.MODEL_SHARD);
-    private static final Set<Kind> HAS_PARTICIPANTS = EnumSet.of(Kind.SELECTION);
+    private static final Set<Kind> HAS_PARTICIPANTS =
+            EnumSet.of(Kind.SELECTION, Kind.PARTIAL_SHARD);
+    private static final Set<Kind> HAS_PARTIAL = EnumSet.of(Kind.PARTIAL_SHARD);
     private static final Set<Kind> HAS_PARTICIPANT_COUNT = EnumSet.of(Kind.ROUND_OPENED);
     private static final Set<Kind> HAS_QUORUM = EnumSet.of(Kind.ROUND_OPENED);
     private static final Set<Kind> HAS_DEADLINE = EnumSet.of(Kind.ROUND_OPENED);
@@ -167,6 +180,12 @@ public class GatewayEvent {
      * adaptive clipping counts); the values are then the clipped delta, not the model.
      */
     public boolean unclipped;
+
+    /** PARTIAL_SHARD: how many of the folded updates were within the clip norm. */
+    public int unclippedCount;
+
+    /** PARTIAL_SHARD: the rule's serialized accumulator. */
+    public byte[] partial;
 
     /** ROUND_OPENED under central DP: the round's clip norm. */
     public double clipNorm;
@@ -357,6 +376,31 @@ public class GatewayEvent {
     }
 
     /** Sets the gateway's timestamp (the record's event time), once, as the reader emits it. */
+    /**
+     * The partial aggregate of {@code contributors}' updates of {@code round} at {@code shard}
+     * ({@code partial}: the rule's accumulator, serialized).
+     */
+    public static GatewayEvent partialShard(
+            int gateway,
+            long round,
+            int shard,
+            int numShards,
+            List<String> contributors,
+            double totalWeight,
+            int unclippedCount,
+            byte[] partial) {
+        GatewayEvent e = of(Kind.PARTIAL_SHARD);
+        e.gateway = gateway;
+        e.round = round;
+        e.shard = shard;
+        e.numShards = numShards;
+        e.participants = contributors;
+        e.weight = totalWeight;
+        e.unclippedCount = unclippedCount;
+        e.partial = partial;
+        return e;
+    }
+
     public GatewayEvent stampedAt(long stamp) {
         this.stamp = stamp;
         return this;
@@ -412,6 +456,11 @@ public class GatewayEvent {
     public Payload values() {
         require("values", HAS_VALUES);
         return values;
+    }
+
+    public byte[] partial() {
+        require("partial", HAS_PARTIAL);
+        return partial;
     }
 
     public List<String> participants() {

@@ -115,6 +115,17 @@ public interface AggregationRule<A> extends Serializable {
         return false;
     }
 
+    /**
+     * True if partial accumulators of this rule may be folded where updates arrive and merged at
+     * the shard (local pre-aggregation): {@link #add} needs nothing but the contribution and {@link
+     * #merge} of partials gives the result adding every contribution to one accumulator gives.
+     * False by default; rules that buffer updates, have a selection phase, or see each contribution
+     * with state of the round (clipping against the global model) keep it false.
+     */
+    default boolean preAggregates() {
+        return false;
+    }
+
     /** The optional selection phase (Krum, Bulyan), or null. */
     default Selection<A> selection() {
         return null;

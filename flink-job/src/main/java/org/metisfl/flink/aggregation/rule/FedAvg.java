@@ -37,6 +37,11 @@ public final class FedAvg implements AggregationRule<FedAvg.Sum> {
     }
 
     @Override
+    public boolean preAggregates() {
+        return true;
+    }
+
+    @Override
     public String name() {
         return "fedavg";
     }

@@ -52,6 +52,11 @@ public final class FedStride implements AggregationRule<FedStride.Strides> {
     }
 
     @Override
+    public boolean preAggregates() {
+        return true;
+    }
+
+    @Override
     public String name() {
         return "fedstride";
     }

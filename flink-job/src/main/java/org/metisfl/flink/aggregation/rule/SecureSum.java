@@ -64,6 +64,11 @@ public final class SecureSum implements AggregationRule<SecureSum.Sums> {
     }
 
     @Override
+    public boolean preAggregates() {
+        return true;
+    }
+
+    @Override
     public String name() {
         return "secure-sum(" + backend + ", " + preset + ")";
     }

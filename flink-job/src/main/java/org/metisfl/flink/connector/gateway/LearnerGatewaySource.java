@@ -9,6 +9,7 @@ import org.apache.flink.api.connector.source.SourceReaderContext;
 import org.apache.flink.api.connector.source.SplitEnumerator;
 import org.apache.flink.api.connector.source.SplitEnumeratorContext;
 import org.apache.flink.core.io.SimpleVersionedSerializer;
+import org.metisfl.flink.aggregation.PartialSums;
 import org.metisfl.flink.config.FederationConfig;
 import org.metisfl.flink.config.GatewayOptions;
 import org.metisfl.flink.connector.gateway.enumerator.GatewayEnumerator;
@@ -40,10 +41,13 @@ public final class LearnerGatewaySource
 
     private final GatewayOptions options;
     private final GatewaySecurity security;
+    private final PartialSums.Factory preAggregation;
 
-    LearnerGatewaySource(GatewayOptions options, GatewaySecurity security) {
+    LearnerGatewaySource(
+            GatewayOptions options, GatewaySecurity security, PartialSums.Factory preAggregation) {
         this.options = options;
         this.security = security;
+        this.preAggregation = preAggregation;
     }
 
     public static Builder builder() {
@@ -84,15 +88,30 @@ public final class LearnerGatewaySource
 
     @Override
     public SourceReader<GatewayEvent, GatewaySplit> createReader(SourceReaderContext context) {
-        return new GatewayReader(context, options, security, System::currentTimeMillis);
+        return new GatewayReader(
+                context,
+                options,
+                security,
+                System::currentTimeMillis,
+                preAggregation == null ? null : preAggregation.create(context.getIndexOfSubtask()));
     }
 
     /** Builds a {@link LearnerGatewaySource}. */
     public static final class Builder {
         private GatewayOptions options;
         private GatewaySecurity security;
+        private PartialSums.Factory preAggregation;
 
         Builder() {}
+
+        /**
+         * Folds the updates each reader takes in one poll into partial aggregates of this rule
+         * (local pre-aggregation; see {@link PartialSums}). Off (null) by default.
+         */
+        public Builder preAggregation(PartialSums.Factory preAggregation) {
+            this.preAggregation = preAggregation;
+            return this;
+        }
 
         /** TLS, admission and token settings of the learner port (required). */
         public Builder security(GatewaySecurity security) {
@@ -122,7 +141,14 @@ public final class LearnerGatewaySource
                         "LearnerGatewaySource needs its security settings: call"
                                 + " security(GatewaySecurity.from(config))");
             }
-            return new LearnerGatewaySource(options, security);
+            if (preAggregation != null && options.gatewayParallelism() != 1) {
+                throw new IllegalStateException(
+                        "local pre-aggregation needs one gateway (gateway.parallelism is "
+                                + options.gatewayParallelism()
+                                + "): duplicates of an update sent through two gateways could"
+                                + " not be told apart in partial sums");
+            }
+            return new LearnerGatewaySource(options, security, preAggregation);
         }
     }
 }

@@ -16,6 +16,7 @@ import org.apache.flink.api.connector.source.ReaderOutput;
 import org.apache.flink.api.connector.source.SourceReader;
 import org.apache.flink.api.connector.source.SourceReaderContext;
 import org.apache.flink.core.io.InputStatus;
+import org.metisfl.flink.aggregation.PartialSums;
 import org.metisfl.flink.config.GatewayOptions;
 import org.metisfl.flink.connector.gateway.security.Admission;
 import org.metisfl.flink.connector.gateway.security.GatewaySecurity;
@@ -39,6 +40,9 @@ public final class GatewayReader implements SourceReader<GatewayEvent, GatewaySp
     private static final long TICK_MS = 50;
     private static final long FINISH_GRACE_MS = 1_000;
 
+    /** With pre-aggregation, at most this many queued batches are taken in one poll. */
+    private static final int MAX_BATCHES_PER_POLL = 256;
+
     private final SourceReaderContext context;
     private final GatewayOptions config;
     private final LongSupplier clock;
@@ -58,11 +62,28 @@ public final class GatewayReader implements SourceReader<GatewayEvent, GatewaySp
     private final GatewaySecurity security;
     private Admission admission;
 
+    /** Local pre-aggregation, or null. */
+    private final PartialSums partials;
+
     public GatewayReader(
             SourceReaderContext context,
             GatewayOptions config,
             GatewaySecurity security,
             LongSupplier clock) {
+        this(context, config, security, clock, null);
+    }
+
+    /**
+     * A reader that folds the updates it takes in one poll into {@code partials} (null: every
+     * update goes on as it is).
+     */
+    public GatewayReader(
+            SourceReaderContext context,
+            GatewayOptions config,
+            GatewaySecurity security,
+            LongSupplier clock,
+            PartialSums partials) {
+        this.partials = partials;
         this.context = context;
         this.config = config;
         this.security = security;
@@ -153,24 +174,27 @@ public final class GatewayReader implements SourceReader<GatewayEvent, GatewaySp
     @Override
     public InputStatus pollNext(ReaderOutput<GatewayEvent> output) {
         StampedEventQueue.Batch batch = queue.poll();
-        if (batch != null) {
-            for (GatewayEvent e : batch.events()) {
-                e.stampedAt(batch.timestamp());
-                output.collect(e, batch.timestamp());
+        if (partials == null) {
+            if (batch != null) {
+                for (GatewayEvent e : batch.events()) {
+                    e.stampedAt(batch.timestamp());
+                    output.collect(e, batch.timestamp());
+                }
+                awaitDurability(batch);
             }
-            if (batch.onDurable() != null) {
-                if (config.checkpointsEnabled()) {
-                    Runnable ack = batch.onDurable();
-                    long emittedAt = clock.getAsLong();
-                    emittedSinceSnapshot.add(
-                            () -> {
-                                metrics.acknowledged(emittedAt, clock.getAsLong());
-                                ack.run();
-                            });
-                } else {
-                    batch.onDurable().run();
+        } else {
+            // Everything queued now (up to a bound) is taken in this poll, its updates folded;
+            // the partials leave before the poll ends, so before any checkpoint barrier.
+            PartialSums.Emitter emitter =
+                    (e, timestamp) -> output.collect(e.stampedAt(timestamp), timestamp);
+            for (int taken = 0; batch != null; batch = queue.poll()) {
+                partials.offer(batch.events(), batch.timestamp(), emitter);
+                awaitDurability(batch);
+                if (++taken >= MAX_BATCHES_PER_POLL) {
+                    break;
                 }
             }
+            partials.flush(emitter);
         }
         long watermark = queue.watermark();
         if (state != null && state.directiveSeen() && watermark > lastWatermark) {
@@ -187,6 +211,24 @@ public final class GatewayReader implements SourceReader<GatewayEvent, GatewaySp
             }
         }
         return queue.isEmpty() ? InputStatus.NOTHING_AVAILABLE : InputStatus.MORE_AVAILABLE;
+    }
+
+    /** Acknowledges the batch's update once durable: after the next checkpoint, if any. */
+    private void awaitDurability(StampedEventQueue.Batch batch) {
+        if (batch.onDurable() == null) {
+            return;
+        }
+        if (config.checkpointsEnabled()) {
+            Runnable ack = batch.onDurable();
+            long emittedAt = clock.getAsLong();
+            emittedSinceSnapshot.add(
+                    () -> {
+                        metrics.acknowledged(emittedAt, clock.getAsLong());
+                        ack.run();
+                    });
+        } else {
+            batch.onDurable().run();
+        }
     }
 
     @Override

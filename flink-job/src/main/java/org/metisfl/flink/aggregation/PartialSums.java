@@ -1,0 +1,234 @@
+package org.metisfl.flink.aggregation;
+
+import java.io.IOException;
+import java.io.Serializable;
+import java.io.UncheckedIOException;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import org.apache.flink.api.common.typeutils.TypeSerializer;
+import org.apache.flink.core.memory.DataInputDeserializer;
+import org.apache.flink.core.memory.DataOutputSerializer;
+import org.metisfl.flink.aggregation.rule.AggregationRule;
+import org.metisfl.flink.model.GatewayEvent;
+
+/**
+ * Local pre-aggregation at a gateway: the updates the gateway's reader takes from its queue in one
+ * poll are folded, shard by shard, into one partial accumulator of the rule per (round, shard), and
+ * the partials, not the updates, cross the keyed exchange to the aggregators (which merge them with
+ * {@link AggregationRule#merge}). Plain logic, no Flink state: partials are emitted in the poll
+ * that took their updates, so they never outlive a checkpoint barrier and the checkpoint that holds
+ * an update's partial is the one whose completion acknowledges it, as without pre-aggregation.
+ *
+ * <p>Exactly once, with one gateway: a partial must never hold an update the aggregators already
+ * counted (a sum cannot be taken apart again). The gateway's own copies are caught here (each
+ * learner is folded once per round). Copies the job may hold from before a restart (the round that
+ * was open when the job restored, whose updates may be in the restored sums and be sent again by
+ * learners who were not acknowledged) are never folded: rounds up to the first one this reader sees
+ * travel as single updates, which the aggregators deduplicate one by one. A round opened after that
+ * can hold only updates this reader emitted.
+ *
+ * <p>A lone update of a (round, shard) is emitted as it is (no partial, no copy).
+ */
+public final class PartialSums {
+
+    /** What a reader needs to build one (serializable, part of the source). */
+    public static final class Factory implements Serializable {
+        private static final long serialVersionUID = 1L;
+        private final AggregationRule<?> rule;
+
+        public Factory(AggregationRule<?> rule) {
+            if (!rule.preAggregates()) {
+                throw new IllegalArgumentException(
+                        "aggregation rule '" + rule.name() + "' cannot merge partial aggregates");
+            }
+            this.rule = rule;
+        }
+
+        public PartialSums create(int gateway) {
+            return new PartialSums(rule, gateway);
+        }
+    }
+
+    /** Where emitted records go: the reader's output, with their event time. */
+    public interface Emitter {
+        void emit(GatewayEvent e, long timestamp);
+    }
+
+    /** One (round, shard) being folded in this poll. */
+    private static final class Open {
+        GatewayEvent first;
+        int numShards;
+        Object acc;
+        List<String> contributors;
+        double weight;
+        int unclipped;
+        long timestamp = Long.MIN_VALUE;
+    }
+
+    private record Key(long round, int shard) {}
+
+    private final AggregationRule<Object> rule;
+    private final TypeSerializer<Object> serializer;
+    private final int gateway;
+    private final Map<Key, Open> open = new LinkedHashMap<>();
+    private final Map<Long, Set<String>> folded = new HashMap<>();
+    private long firstRound = Long.MIN_VALUE;
+    private long partialsEmitted;
+    private long updatesFolded;
+
+    @SuppressWarnings("unchecked")
+    PartialSums(AggregationRule<?> rule, int gateway) {
+        this.rule = (AggregationRule<Object>) rule;
+        this.serializer = this.rule.accumulatorSerializer();
+        this.gateway = gateway;
+    }
+
+    /**
+     * Takes one batch of the gateway's queue (an update's shards, or control records), in queue
+     * order: folds the update shards it may fold, emits the rest through {@code out}. A
+     * PARTICIPANT_DROPPED first flushes the open partials, since it must follow every update of its
+     * learner this gateway accepted.
+     */
+    public void offer(List<GatewayEvent> batch, long timestamp, Emitter out) {
+        for (GatewayEvent e : batch) {
+            switch (e.kind()) {
+                case ROUND_OPENED -> {
+                    noteRound(e.round());
+                    // Updates of older rounds are refused by the gateway from now on.
+                    folded.keySet().removeIf(r -> r < e.round());
+                    out.emit(e, timestamp);
+                }
+                case UPDATE_SHARD -> {
+                    noteRound(e.round());
+                    if (e.round() <= firstRound) {
+                        out.emit(e, timestamp);
+                    } else {
+                        fold(e, timestamp);
+                    }
+                }
+                case PARTICIPANT_DROPPED -> {
+                    flush(out);
+                    out.emit(e, timestamp);
+                }
+                default -> out.emit(e, timestamp);
+            }
+        }
+        // An update's shards are one batch: it is folded (or not) as a whole.
+        lastLearner = null;
+    }
+
+    private String lastLearner;
+    private boolean lastWasDuplicate;
+
+    private void noteRound(long round) {
+        if (firstRound == Long.MIN_VALUE) {
+            firstRound = round;
+        }
+    }
+
+    private void fold(GatewayEvent e, long timestamp) {
+        String learner = e.learnerId();
+        if (!learner.equals(lastLearner)) {
+            lastLearner = learner;
+            lastWasDuplicate =
+                    !folded.computeIfAbsent(e.round(), r -> new HashSet<>()).add(learner);
+            if (!lastWasDuplicate) {
+                updatesFolded++;
+            }
+        }
+        if (lastWasDuplicate) {
+            return; // a second copy of an update this gateway already sent on
+        }
+        Key key = new Key(e.round(), e.shard());
+        Open o = open.get(key);
+        if (o == null) {
+            o = new Open();
+            o.first = e;
+            o.numShards = e.numShards();
+            o.contributors = new ArrayList<>(4);
+            open.put(key, o);
+        } else {
+            if (o.acc == null) {
+                o.acc = rule.createAccumulator();
+                rule.add(o.acc, o.first.learnerId(), o.first.values(), o.first.weight());
+                o.first = null;
+            }
+            rule.add(o.acc, learner, e.values(), e.weight());
+        }
+        o.contributors.add(learner);
+        o.weight += e.weight();
+        o.unclipped += e.unclipped ? 1 : 0;
+        o.timestamp = Math.max(o.timestamp, timestamp);
+    }
+
+    /** Emits the open partials (a lone update as itself) and starts over. */
+    public void flush(Emitter out) {
+        if (open.isEmpty()) {
+            return;
+        }
+        Iterator<Map.Entry<Key, Open>> it = open.entrySet().iterator();
+        while (it.hasNext()) {
+            Map.Entry<Key, Open> entry = it.next();
+            Open o = entry.getValue();
+            if (o.acc == null) {
+                out.emit(o.first, o.timestamp);
+            } else {
+                out.emit(
+                        GatewayEvent.partialShard(
+                                        gateway,
+                                        entry.getKey().round(),
+                                        entry.getKey().shard(),
+                                        o.numShards,
+                                        o.contributors,
+                                        o.weight,
+                                        o.unclipped,
+                                        serialize(o.acc))
+                                .stampedAt(o.timestamp),
+                        o.timestamp);
+                partialsEmitted++;
+            }
+            it.remove();
+        }
+    }
+
+    private byte[] serialize(Object acc) {
+        try {
+            DataOutputSerializer out = new DataOutputSerializer(4096);
+            serializer.serialize(acc, out);
+            return out.getCopyOfBuffer();
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot serialize a partial aggregate", e);
+        }
+    }
+
+    /** The accumulator a PARTIAL_SHARD record carries. */
+    public static <A> A accumulatorOf(GatewayEvent partial, AggregationRule<A> rule) {
+        try {
+            return rule.accumulatorSerializer()
+                    .deserialize(new DataInputDeserializer(partial.partial()));
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read a partial aggregate of " + partial, e);
+        }
+    }
+
+    /** True if nothing is waiting to be emitted. */
+    public boolean isEmpty() {
+        return open.isEmpty();
+    }
+
+    /** PARTIAL_SHARD records emitted so far (a metric). */
+    public long partialsEmitted() {
+        return partialsEmitted;
+    }
+
+    /** Updates folded so far (a metric). */
+    public long updatesFolded() {
+        return updatesFolded;
+    }
+}

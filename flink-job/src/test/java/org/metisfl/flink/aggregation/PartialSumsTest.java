@@ -1,0 +1,149 @@
+package org.metisfl.flink.aggregation;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.metisfl.flink.aggregation.rule.FedAvg;
+import org.metisfl.flink.aggregation.rule.Median;
+import org.metisfl.flink.model.GatewayEvent;
+import org.metisfl.flink.model.GatewayEvent.Kind;
+import org.metisfl.flink.model.Payload;
+
+class PartialSumsTest {
+
+    private final FedAvg fedavg = new FedAvg();
+    private final List<GatewayEvent> out = new ArrayList<>();
+    private final List<Long> times = new ArrayList<>();
+    private final PartialSums.Emitter emitter =
+            (e, t) -> {
+                out.add(e);
+                times.add(t);
+            };
+
+    @Test
+    void foldsTheUpdatesOfOnePollIntoOnePartialPerShard() {
+        PartialSums p = new PartialSums.Factory(fedavg).create(0);
+        p.offer(List.of(opened(1, 0), opened(1, 1)), 1, emitter);
+        p.offer(List.of(opened(2, 0), opened(2, 1)), 2, emitter); // round 1 was open at start
+        out.clear();
+        times.clear();
+        p.offer(update("a", 2, 1.0, new float[] {1f, 2f}, new float[] {3f}), 10, emitter);
+        p.offer(update("b", 2, 3.0, new float[] {5f, 6f}, new float[] {7f}), 11, emitter);
+        p.offer(update("c", 2, 4.0, new float[] {-1f, 0f}, new float[] {2f}), 12, emitter);
+        assertThat(out).isEmpty();
+        p.flush(emitter);
+
+        assertThat(out).extracting(GatewayEvent::kind).containsOnly(Kind.PARTIAL_SHARD);
+        assertThat(out).extracting(GatewayEvent::shard).containsExactly(0, 1);
+        assertThat(times).containsOnly(12L);
+        for (GatewayEvent e : out) {
+            assertThat(e.participants()).containsExactly("a", "b", "c");
+            assertThat(e.weight()).isEqualTo(8.0);
+            assertThat(e.round()).isEqualTo(2);
+            assertThat(e.numShards()).isEqualTo(2);
+        }
+        // Weighted means computed by hand: (1*1 + 3*5 + 4*-1) / 8, (1*2 + 3*6 + 0) / 8, ...
+        assertThat(fedavg.result(PartialSums.accumulatorOf(out.get(0), fedavg)).values())
+                .containsExactly(12f / 8f, 20f / 8f);
+        assertThat(fedavg.result(PartialSums.accumulatorOf(out.get(1), fedavg)).values())
+                .containsExactly((3f + 21f + 8f) / 8f);
+        assertThat(p.isEmpty()).isTrue();
+    }
+
+    @Test
+    void aLoneUpdateGoesOnAsItIs() {
+        PartialSums p = new PartialSums.Factory(fedavg).create(0);
+        p.offer(List.of(opened(1, 0)), 1, emitter);
+        p.offer(List.of(opened(2, 0)), 2, emitter);
+        out.clear();
+        times.clear();
+        List<GatewayEvent> a = update("a", 2, 1.0, new float[] {1f});
+        p.offer(a, 5, emitter);
+        p.flush(emitter);
+        assertThat(out).containsExactlyElementsOf(a);
+        assertThat(times).containsExactly(5L);
+    }
+
+    @Test
+    void theRoundOpenAtStartIsNeverFolded() {
+        // After a restore, the round open then may already count updates that learners send
+        // again: they must reach the aggregators one by one, to be deduplicated there.
+        PartialSums p = new PartialSums.Factory(fedavg).create(0);
+        p.offer(List.of(opened(7, 0)), 1, emitter);
+        p.offer(update("a", 7, 1.0, new float[] {1f}), 2, emitter);
+        p.offer(update("b", 7, 1.0, new float[] {2f}), 3, emitter);
+        p.flush(emitter);
+        assertThat(out)
+                .extracting(GatewayEvent::kind)
+                .containsExactly(Kind.ROUND_OPENED, Kind.UPDATE_SHARD, Kind.UPDATE_SHARD);
+    }
+
+    @Test
+    void aSecondCopyOfAnUpdateIsFoldedOnce() {
+        PartialSums p = new PartialSums.Factory(fedavg).create(0);
+        p.offer(List.of(opened(1, 0)), 1, emitter);
+        p.offer(List.of(opened(2, 0)), 2, emitter);
+        out.clear();
+        times.clear();
+        p.offer(update("a", 2, 1.0, new float[] {1f}), 3, emitter);
+        p.offer(update("b", 2, 1.0, new float[] {3f}), 4, emitter);
+        p.flush(emitter);
+        p.offer(update("a", 2, 1.0, new float[] {1f}), 5, emitter); // a resend, next poll
+        p.offer(update("a", 2, 1.0, new float[] {1f}), 6, emitter);
+        p.flush(emitter);
+        assertThat(out).hasSize(1);
+        assertThat(out.get(0).participants()).containsExactly("a", "b");
+    }
+
+    @Test
+    void aDropLeavesAfterTheUpdatesFoldedBeforeIt() {
+        PartialSums p = new PartialSums.Factory(fedavg).create(0);
+        p.offer(List.of(opened(1, 0)), 1, emitter);
+        p.offer(List.of(opened(2, 0)), 2, emitter);
+        out.clear();
+        times.clear();
+        p.offer(update("a", 2, 1.0, new float[] {1f}), 3, emitter);
+        p.offer(update("b", 2, 1.0, new float[] {3f}), 4, emitter);
+        GatewayEvent drop = GatewayEvent.participantDropped(0, 1, "b", 2, 0, 1);
+        p.offer(List.of(drop), 5, emitter);
+        p.offer(update("c", 2, 1.0, new float[] {5f}), 6, emitter);
+        p.flush(emitter);
+        assertThat(out)
+                .extracting(GatewayEvent::kind)
+                .containsExactly(Kind.PARTIAL_SHARD, Kind.PARTICIPANT_DROPPED, Kind.UPDATE_SHARD);
+        assertThat(out.get(0).participants()).containsExactly("a", "b");
+    }
+
+    @Test
+    void rulesThatCannotMergeAreRefused() {
+        assertThatThrownBy(() -> new PartialSums.Factory(new Median()))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("cannot merge");
+    }
+
+    static GatewayEvent opened(long round, int shard) {
+        return GatewayEvent.roundOpened(0, round, shard, 2, 4, 4, Long.MAX_VALUE - 1);
+    }
+
+    /** One update: its shards, as the gateway queues them (one batch). */
+    static List<GatewayEvent> update(String learner, long round, double weight, float[]... shards) {
+        List<GatewayEvent> batch = new ArrayList<>();
+        for (int s = 0; s < shards.length; s++) {
+            batch.add(
+                    GatewayEvent.updateShard(
+                            0,
+                            learner,
+                            round,
+                            s,
+                            shards.length,
+                            weight,
+                            "t",
+                            0,
+                            Payload.dense(shards[s])));
+        }
+        return batch;
+    }
+}

@@ -1,0 +1,182 @@
+package org.metisfl.flink.aggregation;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.util.ArrayList;
+import java.util.List;
+import org.apache.flink.api.common.typeinfo.Types;
+import org.apache.flink.runtime.checkpoint.OperatorSubtaskState;
+import org.apache.flink.state.rocksdb.EmbeddedRocksDBStateBackend;
+import org.apache.flink.streaming.runtime.streamrecord.StreamRecord;
+import org.apache.flink.streaming.util.KeyedOneInputStreamOperatorTestHarness;
+import org.junit.jupiter.api.Test;
+import org.metisfl.flink.aggregation.rule.FedAvg;
+import org.metisfl.flink.model.GatewayEvent;
+import org.metisfl.flink.model.GlobalShard;
+import org.metisfl.flink.state.FlushingKeyedProcessOperator;
+
+/**
+ * Local pre-aggregation end to end at one shard: a gateway's {@link PartialSums} feeding the real
+ * {@link ShardAggregator} (RocksDB), with a failure between a partial's emission and the checkpoint
+ * that would have held it.
+ */
+class ShardAggregatorPartialTest {
+
+    private static final ShardKeys KEYS = new ShardKeys(1);
+
+    // Four learners' one-shard updates and weights; the failure-free model is their weighted mean.
+    private static final String[] LEARNERS = {"a", "b", "c", "d"};
+    private static final float[][] VALUES = {{1f, -2f}, {3f, 4f}, {-5f, 8f}, {7f, 0.5f}};
+    private static final double[] WEIGHTS = {1, 2, 3, 4};
+
+    private static float[] expectedMean() {
+        float[] mean = new float[2];
+        double total = 0;
+        for (double w : WEIGHTS) {
+            total += w;
+        }
+        for (int i = 0; i < 2; i++) {
+            double s = 0;
+            for (int l = 0; l < LEARNERS.length; l++) {
+                s += WEIGHTS[l] * VALUES[l][i];
+            }
+            mean[i] = (float) (s / total);
+        }
+        return mean;
+    }
+
+    @Test
+    void partialsAndSingleUpdatesGiveTheModelOfSingleUpdates() throws Exception {
+        PartialSums gateway = new PartialSums.Factory(new FedAvg()).create(0);
+        try (var h = harness()) {
+            h.open();
+            List<GatewayEvent> in = new ArrayList<>();
+            PartialSums.Emitter toJob = (e, t) -> in.add(e);
+            gateway.offer(List.of(opened(1)), 1, toJob);
+            gateway.offer(List.of(opened(2)), 2, toJob); // round 1 was open when it started
+            for (int l = 0; l < 3; l++) {
+                gateway.offer(update(l, 2), 3 + l, toJob);
+            }
+            gateway.flush(toJob); // one poll: a, b, c folded
+            gateway.offer(update(3, 2), 10, toJob);
+            gateway.flush(toJob); // alone: d as it is
+            assertThat(in)
+                    .extracting(GatewayEvent::kind)
+                    .containsExactly(
+                            GatewayEvent.Kind.ROUND_OPENED,
+                            GatewayEvent.Kind.ROUND_OPENED,
+                            GatewayEvent.Kind.PARTIAL_SHARD,
+                            GatewayEvent.Kind.UPDATE_SHARD);
+            for (GatewayEvent e : in.subList(1, in.size())) {
+                h.processElement(e, 5);
+            }
+            List<GlobalShard> out = shards(h);
+            assertThat(out).hasSize(1);
+            assertThat(out.get(0).contributors).containsExactly("a", "b", "c", "d");
+            assertThat(out.get(0).totalWeight).isEqualTo(10.0);
+            assertThat(out.get(0).values.values()).containsExactly(expectedMean());
+        }
+    }
+
+    @Test
+    void aFailureBetweenAPartialAndItsCheckpointGivesTheFailureFreeModel() throws Exception {
+        OperatorSubtaskState checkpoint;
+        PartialSums before = new PartialSums.Factory(new FedAvg()).create(0);
+        try (var h = harness()) {
+            h.open();
+            List<GatewayEvent> in = new ArrayList<>();
+            PartialSums.Emitter toJob = (e, t) -> in.add(e);
+            before.offer(List.of(opened(1)), 1, toJob);
+            before.offer(List.of(opened(2)), 2, toJob);
+            for (GatewayEvent e : in.subList(1, in.size())) {
+                h.processElement(e, 2);
+            }
+            h.prepareSnapshotPreBarrier(1);
+            checkpoint = h.snapshot(1, 3); // completes: round 2 open, nothing in it
+            in.clear();
+            before.offer(update(0, 2), 4, toJob);
+            before.offer(update(1, 2), 5, toJob);
+            before.flush(toJob);
+            assertThat(in)
+                    .extracting(GatewayEvent::kind)
+                    .containsExactly(GatewayEvent.Kind.PARTIAL_SHARD);
+            h.processElement(in.get(0), 5); // a and b counted, then the task manager dies
+            assertThat(shards(h)).isEmpty();
+        }
+        // The restart: restored from checkpoint 1 (without a's and b's partial); a and b were
+        // never acknowledged, so they send again, and c and d send for the first time. The new
+        // gateway reader first hears of round 2, the round open at the restore.
+        PartialSums after = new PartialSums.Factory(new FedAvg()).create(0);
+        try (var h = harness()) {
+            h.initializeState(checkpoint);
+            h.open();
+            List<GatewayEvent> in = new ArrayList<>();
+            PartialSums.Emitter toJob = (e, t) -> in.add(e);
+            after.offer(List.of(opened(2)), 6, toJob);
+            for (int l : new int[] {1, 0, 2, 3}) {
+                after.offer(update(l, 2), 7 + l, toJob);
+            }
+            after.offer(update(0, 2), 20, toJob); // and a once more, through a retry
+            after.flush(toJob);
+            for (GatewayEvent e : in) {
+                h.processElement(e, 8);
+            }
+            List<GlobalShard> out = shards(h);
+            assertThat(out).hasSize(1);
+            assertThat(out.get(0).contributors).containsExactly("a", "b", "c", "d");
+            assertThat(out.get(0).totalWeight).isEqualTo(10.0);
+            assertThat(out.get(0).values.values()).containsExactly(expectedMean());
+        }
+    }
+
+    @Test
+    void aPartialHoldingAnUpdateAlreadyCountedFailsTheJobInsteadOfCountingItTwice()
+            throws Exception {
+        try (var h = harness()) {
+            h.open();
+            h.processElement(opened(2), 1);
+            h.processElement(update(0, 2).get(0), 2);
+            List<GatewayEvent> in = new ArrayList<>();
+            PartialSums g = new PartialSums.Factory(new FedAvg()).create(0);
+            g.offer(List.of(opened(1)), 1, (e, t) -> {});
+            g.offer(update(0, 2), 3, (e, t) -> in.add(e));
+            g.offer(update(1, 2), 4, (e, t) -> in.add(e));
+            g.flush((e, t) -> in.add(e));
+            assertThatThrownBy(() -> h.processElement(in.get(0), 5))
+                    .isInstanceOf(IllegalStateException.class)
+                    .hasMessageContaining("already counted");
+        }
+    }
+
+    private static KeyedOneInputStreamOperatorTestHarness<Integer, GatewayEvent, GlobalShard>
+            harness() throws Exception {
+        var h =
+                new KeyedOneInputStreamOperatorTestHarness<>(
+                        new FlushingKeyedProcessOperator<>(new ShardAggregator(new FedAvg())),
+                        (GatewayEvent e) -> KEYS.keyOf(e.shard),
+                        Types.INT);
+        h.setStateBackend(new EmbeddedRocksDBStateBackend());
+        return h;
+    }
+
+    private static List<GlobalShard> shards(
+            KeyedOneInputStreamOperatorTestHarness<Integer, GatewayEvent, GlobalShard> h) {
+        List<GlobalShard> out =
+                h.getOutput().stream()
+                        .filter(StreamRecord.class::isInstance)
+                        .map(r -> (GlobalShard) ((StreamRecord<?>) r).getValue())
+                        .toList();
+        h.getOutput().clear();
+        return out;
+    }
+
+    private static GatewayEvent opened(long round) {
+        return GatewayEvent.roundOpened(0, round, 0, 1, 4, 4, Long.MAX_VALUE - 1);
+    }
+
+    private static List<GatewayEvent> update(int learner, long round) {
+        return PartialSumsTest.update(
+                LEARNERS[learner], round, WEIGHTS[learner], VALUES[learner].clone());
+    }
+}

@@ -145,7 +145,7 @@ public class Directive {
         Directive d = new Directive();
         d.kind = Kind.PUBLISH;
         d.modelVersion = modelVersion;
-        d.tensors = tensors;
+        d.tensors = copy(tensors);
         d.numShards = numShards;
         d.shardSize = shardSize;
         d.modelValues = modelValues;
@@ -162,11 +162,11 @@ public class Directive {
             java.util.Map<String, Long> localSteps) {
         requirePublish();
         this.planRound = planRound;
-        this.participants = participants;
-        this.dropped = dropped;
+        this.participants = copy(participants);
+        this.dropped = copy(dropped);
         this.quorum = quorum;
         this.deadline = deadline;
-        this.localSteps = localSteps;
+        this.localSteps = localSteps == null ? null : new java.util.HashMap<>(localSteps);
         return this;
     }
 
@@ -180,7 +180,7 @@ public class Directive {
     /** Learners that evaluate the model (PUBLISH). */
     public Directive withEvaluators(List<String> evaluators) {
         requirePublish();
-        this.evaluators = evaluators;
+        this.evaluators = copy(evaluators);
         return this;
     }
 
@@ -188,7 +188,7 @@ public class Directive {
     public Directive withSelection(long selectionRound, List<String> selection) {
         requirePublish();
         this.selectionRound = selectionRound;
-        this.selection = selection;
+        this.selection = copy(selection);
         return this;
     }
 
@@ -206,6 +206,14 @@ public class Directive {
         this.finished = finished;
         this.finishReason = finishReason;
         return this;
+    }
+
+    /**
+     * A directive owns its collections: the model sink is chained to the coordinator (with object
+     * reuse), so it must not see the coordinator's live lists change after the directive left.
+     */
+    private static <T> List<T> copy(List<T> list) {
+        return list == null ? null : new java.util.ArrayList<>(list);
     }
 
     private void requirePublish() {

@@ -64,6 +64,7 @@ public final class PartialSums {
     private static final class Open {
         GatewayEvent first;
         int numShards;
+        int sizeHint;
         Object acc;
         List<String> contributors;
         double weight;
@@ -151,6 +152,11 @@ public final class PartialSums {
             o = new Open();
             o.first = e;
             o.numShards = e.numShards();
+            // Dense sums are doubles: their serialized size, so the buffer never grows.
+            o.sizeHint =
+                    e.values().isDense() && e.values().size() < (1 << 27)
+                            ? e.values().size() * Double.BYTES + 64
+                            : 4096;
             o.contributors = new ArrayList<>(4);
             open.put(key, o);
         } else {
@@ -188,7 +194,7 @@ public final class PartialSums {
                                         o.contributors,
                                         o.weight,
                                         o.unclipped,
-                                        serialize(o.acc))
+                                        serialize(o.acc, o.sizeHint))
                                 .stampedAt(o.timestamp),
                         o.timestamp);
                 partialsEmitted++;
@@ -197,9 +203,9 @@ public final class PartialSums {
         }
     }
 
-    private byte[] serialize(Object acc) {
+    private byte[] serialize(Object acc, int sizeHint) {
         try {
-            DataOutputSerializer out = new DataOutputSerializer(4096);
+            DataOutputSerializer out = new DataOutputSerializer(sizeHint);
             serializer.serialize(acc, out);
             return out.getCopyOfBuffer();
         } catch (IOException e) {

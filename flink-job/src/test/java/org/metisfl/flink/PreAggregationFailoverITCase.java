@@ -1,0 +1,260 @@
+package org.metisfl.flink;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import org.apache.flink.configuration.CheckpointingOptions;
+import org.apache.flink.configuration.Configuration;
+import org.apache.flink.configuration.CoreOptions;
+import org.apache.flink.configuration.RestOptions;
+import org.apache.flink.configuration.RestartStrategyOptions;
+import org.apache.flink.runtime.minicluster.MiniCluster;
+import org.apache.flink.runtime.minicluster.MiniClusterConfiguration;
+import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.metisfl.flink.config.FederationConfig;
+import org.metisfl.flink.model.ModelCodec;
+import org.metisfl.flink.model.RoundResult;
+import org.metisfl.flink.model.RoundResults;
+import org.metisfl.flink.model.TensorSpecInfo;
+import org.metisfl.flink.testutil.FederationHarness;
+import org.metisfl.proto.v1.SubmitUpdateResponse;
+import org.metisfl.proto.v1.Task;
+import org.metisfl.proto.v1.TensorSpec;
+import org.metisfl.simulator.RawLearner;
+
+/**
+ * Local pre-aggregation under a failure: the job's only task manager dies while a round's updates
+ * have been folded and emitted into the job but before the checkpoint that would hold them. The job
+ * restarts from its last checkpoint, the learners send what was not acknowledged again, and the
+ * round's model is the weighted mean of the four updates computed here, each counted once.
+ */
+class PreAggregationFailoverITCase {
+    private static final Duration WAIT = Duration.ofSeconds(120);
+    private static final List<TensorSpec> SPECS = List.of(RawLearner.spec("w", 3000));
+    private static final int N = 3000;
+    private static final int LEARNERS = 4;
+
+    @TempDir Path work;
+
+    private static float[] update(int learner, long round) {
+        float[] v = new float[N];
+        for (int i = 0; i < N; i++) {
+            v[i] = (learner + 1) * (float) Math.sin(i * 0.37 + round) + learner;
+        }
+        return v;
+    }
+
+    private static long examples(int learner) {
+        return 10L * (learner + 1);
+    }
+
+    @Test
+    void aTaskManagerLostAfterPartialSumsLeftTheGatewayGivesTheFailureFreeModel() throws Exception {
+        Path initial = work.resolve("initial.model");
+        ModelCodec.writeModelFile(
+                initial, List.of(new TensorSpecInfo("w", new long[] {N})), new float[N]);
+        int port = FederationHarness.freePorts(1);
+        Map<String, String> s = new HashMap<>();
+        s.put("gateway.port", Integer.toString(port));
+        s.put("federation.results-file", work.resolve("results.jsonl").toString());
+        s.put("security.insecure", "true");
+        s.put("security.admission", "open");
+        // Long enough that the kill below falls between the partials' emission and their
+        // checkpoint.
+        s.put("job.checkpoint-interval", "4 s");
+        s.put("job.parallelism", "2");
+        s.put("federation.rounds", "3");
+        s.put("federation.min-learners", Integer.toString(LEARNERS));
+        s.put("federation.initial-model", initial.toString());
+        s.put("evaluation.enabled", "false");
+        s.put("aggregation.shard-size", "1024");
+        s.put("aggregation.pre-aggregate", "true");
+        FederationConfig config = FederationConfig.of(s);
+        assertThat(FederationPipeline.preAggregation(config)).isNotNull();
+
+        Configuration flink = FederationPipeline.flinkConfiguration(config);
+        flink.set(
+                CheckpointingOptions.CHECKPOINTS_DIRECTORY,
+                work.resolve("checkpoints").toUri().toString());
+        flink.set(CoreOptions.TMP_DIRS, work.toAbsolutePath().toString());
+        flink.set(RestOptions.BIND_ADDRESS, "127.0.0.1");
+        flink.set(RestOptions.BIND_PORT, "0");
+        flink.set(RestartStrategyOptions.RESTART_STRATEGY, "fixed-delay");
+        flink.set(RestartStrategyOptions.RESTART_STRATEGY_FIXED_DELAY_ATTEMPTS, 5);
+        flink.set(
+                RestartStrategyOptions.RESTART_STRATEGY_FIXED_DELAY_DELAY, Duration.ofMillis(500));
+        ExecutorService pool = Executors.newFixedThreadPool(LEARNERS);
+        List<RawLearner> learners = new ArrayList<>();
+        try (MiniCluster cluster =
+                new MiniCluster(
+                        new MiniClusterConfiguration.Builder()
+                                .setConfiguration(flink)
+                                .setNumTaskManagers(1)
+                                .setNumSlotsPerTaskManager(4)
+                                .build())) {
+            cluster.start();
+            StreamExecutionEnvironment env =
+                    StreamExecutionEnvironment.getExecutionEnvironment(flink);
+            env.setParallelism(config.jobParallelism());
+            FederationPipeline.build(env, config);
+            cluster.submitJob(env.getStreamGraph().getJobGraph()).get(60, TimeUnit.SECONDS);
+
+            for (int i = 0; i < LEARNERS; i++) {
+                RawLearner l = new RawLearner("127.0.0.1", port);
+                joinWhenReady(l, "learner-" + i, examples(i));
+                learners.add(l);
+            }
+            for (RawLearner l : learners) {
+                l.openTaskStream();
+            }
+
+            // Round 1 (the round open when the gateway started is never folded): all four.
+            awaitTrain(learners, 1);
+            for (CompletableFuture<SubmitUpdateResponse> f :
+                    submit(pool, learners, 1, 0, 1, 2, 3)) {
+                assertThat(f.get(60, TimeUnit.SECONDS).getStatus())
+                        .isEqualTo(SubmitUpdateResponse.Status.ACCEPTED);
+            }
+
+            // Round 2: three updates arrive together and leave the gateway (folded when they
+            // queue up in one poll); the task manager dies before the next checkpoint.
+            awaitTrain(learners, 2);
+            List<CompletableFuture<SubmitUpdateResponse>> pending =
+                    submit(pool, learners, 2, 0, 1, 2);
+            Thread.sleep(400);
+            cluster.terminateTaskManager(0).get(60, TimeUnit.SECONDS);
+            cluster.startTaskManager();
+
+            // After the restart: whatever was not acknowledged is sent again, and the fourth.
+            List<Integer> again = new ArrayList<>();
+            for (int i = 0; i < 3; i++) {
+                try {
+                    pending.get(i).get(60, TimeUnit.SECONDS);
+                } catch (Exception e) {
+                    again.add(i); // lost with the task manager: never acknowledged
+                }
+            }
+            for (RawLearner l : learners) {
+                reopenWhenReady(l, 2);
+            }
+            again.add(3);
+            for (CompletableFuture<SubmitUpdateResponse> f :
+                    submit(
+                            pool,
+                            learners,
+                            2,
+                            again.stream().mapToInt(Integer::intValue).toArray())) {
+                assertThat(f.get(60, TimeUnit.SECONDS).getStatus())
+                        .isIn(
+                                SubmitUpdateResponse.Status.ACCEPTED,
+                                SubmitUpdateResponse.Status.DUPLICATE);
+            }
+
+            awaitTrain(learners.subList(0, 1), 3);
+            RawLearner.Model model = learners.get(0).getModel();
+            assertThat(model.version()).isEqualTo(2);
+            float[] expected = new float[N];
+            double total = 0;
+            for (int l = 0; l < LEARNERS; l++) {
+                total += examples(l);
+            }
+            for (int i = 0; i < N; i++) {
+                double sum = 0;
+                for (int l = 0; l < LEARNERS; l++) {
+                    sum += examples(l) * update(l, 2)[i];
+                }
+                expected[i] = (float) (sum / total);
+            }
+            for (int i = 0; i < N; i++) {
+                assertThat(model.values()[i])
+                        .as("value %d", i)
+                        .isCloseTo(expected[i], org.assertj.core.data.Offset.offset(1e-5f));
+            }
+            List<RoundResult> results = RoundResults.read(Path.of(config.resultsFile()));
+            RoundResult round2 =
+                    results.stream().filter(r -> r.round == 2).findFirst().orElseThrow();
+            List<String> ids = new ArrayList<>();
+            for (RawLearner l : learners) {
+                ids.add(l.id());
+            }
+            assertThat(round2.contributors).containsExactlyInAnyOrderElementsOf(ids);
+            assertThat(again).as("updates sent again after the failure").isNotEmpty();
+        } finally {
+            for (RawLearner l : learners) {
+                l.close();
+            }
+            pool.shutdownNow();
+        }
+    }
+
+    private static void joinWhenReady(RawLearner l, String name, long examples)
+            throws InterruptedException {
+        long end = System.nanoTime() + WAIT.toNanos();
+        while (true) {
+            try {
+                l.join(name, examples);
+                return;
+            } catch (RuntimeException e) {
+                if (System.nanoTime() > end) {
+                    throw e;
+                }
+                Thread.sleep(200);
+            }
+        }
+    }
+
+    /** Reopens the task stream until the restarted gateway sends round {@code round}'s task. */
+    private static void reopenWhenReady(RawLearner l, long round) throws InterruptedException {
+        long end = System.nanoTime() + WAIT.toNanos();
+        while (true) {
+            l.openTaskStream();
+            try {
+                if (l.nextTask(Task.KindCase.TRAIN, Duration.ofSeconds(3)).getRound() == round) {
+                    return;
+                }
+            } catch (AssertionError e) {
+                if (System.nanoTime() > end) {
+                    throw e;
+                }
+            }
+        }
+    }
+
+    private static void awaitTrain(List<RawLearner> learners, long round)
+            throws InterruptedException {
+        for (RawLearner l : learners) {
+            while (true) {
+                Task t = l.nextTask(Task.KindCase.TRAIN, WAIT);
+                assertThat(t).as("a training task for round " + round).isNotNull();
+                if (t.getRound() == round) {
+                    break;
+                }
+                assertThat(t.getRound()).isLessThan(round);
+            }
+        }
+    }
+
+    private static List<CompletableFuture<SubmitUpdateResponse>> submit(
+            ExecutorService pool, List<RawLearner> learners, long round, int... which) {
+        List<CompletableFuture<SubmitUpdateResponse>> out = new ArrayList<>();
+        for (int i : which) {
+            RawLearner l = learners.get(i);
+            out.add(
+                    CompletableFuture.supplyAsync(
+                            () -> l.submit(round, SPECS, update(i, round), examples(i), Map.of()),
+                            pool));
+        }
+        return out;
+    }
+}

@@ -78,6 +78,14 @@ public final class TaskDispatch {
 
     private final Map<String, ServerCallStreamObserver<Task>> streams = new ConcurrentHashMap<>();
 
+    /**
+     * The round whose training task each learner's current stream got. A stream that opens while
+     * the round's plan arrives would otherwise get the task twice: once when it connects, once from
+     * the plan (both read the open round).
+     */
+    private final Map<ServerCallStreamObserver<Task>, Long> trainSent =
+            java.util.Collections.synchronizedMap(new java.util.WeakHashMap<>());
+
     /** Asynchronous: the outstanding training task of each learner. */
     private final Map<String, Task> asyncTasks = new ConcurrentHashMap<>();
 
@@ -304,13 +312,19 @@ public final class TaskDispatch {
                 && m != null
                 && p.expects(learnerId)
                 && !ledger.contains(UpdateLedger.updateKey(learnerId, Long.toString(p.round())))) {
-            tasks.add(
+            Task train =
                     Task.newBuilder()
                             .setTaskId("r" + p.round() + "/train")
                             .setRound(p.round())
                             .setModelVersion(m.version())
                             .setTrain(p.trainTaskOf(learnerId))
-                            .build());
+                            .build();
+            synchronized (stream) {
+                Long sent = trainSent.put(stream, p.round());
+                if (sent == null || sent != p.round()) {
+                    tasks.add(train);
+                }
+            }
         }
         send(learnerId, stream, tasks);
     }

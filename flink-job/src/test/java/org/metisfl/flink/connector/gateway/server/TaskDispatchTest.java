@@ -96,6 +96,21 @@ class TaskDispatchTest {
     }
 
     @Test
+    void aStreamThatOpensAsThePlanArrivesGetsTheRoundsTaskOnce() {
+        TaskDispatch d = dispatch();
+        publishModel(1);
+        TaskDispatch.Plan p = plan(d, 2, "a");
+        d.open(p);
+        FakeTaskStream a = new FakeTaskStream();
+        d.connect("a", a); // reads the open round
+        d.dispatch(Set.of(), p.participants()); // the plan's own hand-out, racing the connect
+        assertThat(a.taskIds()).containsExactly("r2/train");
+        FakeTaskStream again = new FakeTaskStream();
+        d.connect("a", again); // a new stream (a reconnect) gets it again
+        assertThat(again.taskIds()).containsExactly("r2/train");
+    }
+
+    @Test
     void aDroppedParticipantIsNotAskedToTrainAgain() {
         TaskDispatch d = dispatch();
         publishModel(0);

@@ -461,15 +461,16 @@ public final class FederationConfig implements Serializable {
                         + why
                         + "; set optimizer.type: none or secure-aggregation: none");
         check(
-                protocol != Protocol.ASYNCHRONOUS,
-                PROTOCOL,
-                c.get(PROTOCOL),
-                "asynchronous rules move the global model by weighted updates again and again"
-                        + " (fedasync, fedrec: staleness-weighted mixing; fedbuff: the model plus a"
-                        + " weighted sum of deltas from weighted older models), which chains"
-                        + " plaintext multiplications on ciphertexts: the CKKS backend weights each"
-                        + " term once and has no rescaling, so none of them can run on ciphertexts;"
-                        + " use protocol.type: synchronous or semi-synchronous");
+                protocol != Protocol.ASYNCHRONOUS
+                        || asyncRule == FederationOptions.AsyncRule.FEDBUFF,
+                ASYNC_RULE,
+                c.get(ASYNC_RULE),
+                "fedasync and fedrec mix each update into the model with a staleness weight"
+                        + " (model = (1 - a)·model + a·update), which weights the already weighted"
+                        + " model again; the CKKS backend weights each term once and has no"
+                        + " rescaling, so they cannot run on ciphertexts; use async.rule: fedbuff"
+                        + " (learners send encrypted deltas, each weighted once) or a synchronous"
+                        + " protocol");
         check(
                 privacy != PrivacyMechanism.CENTRAL_DP,
                 PRIVACY_MECHANISM,

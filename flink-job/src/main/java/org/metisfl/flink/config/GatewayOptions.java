@@ -164,6 +164,14 @@ public final class GatewayOptions implements Serializable {
         return encrypted;
     }
 
+    /**
+     * True if learners upload the encryption of their delta from the model version they trained on
+     * (asynchronous protocol with CKKS, i.e. FedBuff over ciphertexts), not their model.
+     */
+    public boolean encryptedDeltas() {
+        return encrypted && asynchronous;
+    }
+
     /** {@code secure-aggregation.backend} when {@link #encrypted()}, else null. */
     public String heBackend() {
         return heBackend;

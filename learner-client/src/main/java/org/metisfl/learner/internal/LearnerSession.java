@@ -705,8 +705,12 @@ public final class LearnerSession implements AutoCloseable {
         TrainTask trainTask = Protos.trainTask(task);
         double clipNorm = task.getTrain().getClipNorm();
         // Central DP, clipping on the learner: the task's model, to clip the delta against.
+        // FedBuff over ciphertexts: the model trained on, to send the encrypted delta from it.
+        boolean delta = secure != null && secure.deltas();
         List<NamedTensor> global =
-                clipNorm > 0 ? adapterCall("getWeights", round, adapter::getWeights) : null;
+                clipNorm > 0 || delta
+                        ? adapterCall("getWeights", round, adapter::getWeights)
+                        : null;
         long start = nanoTime.getAsLong();
         TrainResult result = adapterCall("train", round, () -> adapter.train(trainTask));
         double seconds = (nanoTime.getAsLong() - start) / 1e9;
@@ -721,14 +725,14 @@ public final class LearnerSession implements AutoCloseable {
         }
         List<NamedTensor> weights = adapterCall("getWeights", round, adapter::getWeights);
         Boolean unclipped = null;
-        if (global != null) {
+        if (clipNorm > 0) {
             UpdateClipping.Result clipped = UpdateClipping.clip(global, weights, clipNorm);
             weights = clipped.weights();
             unclipped = clipped.unclipped();
         }
         // The adapter now holds local weights, no longer any global model.
         loadedModelVersion = -1;
-        Upload model = upload(weights);
+        Upload model = delta ? deltaUpload(weights, global) : upload(weights);
         String work =
                 trainTask.localSteps() > 0
                         ? result.numCompletedBatches() + " local steps"
@@ -896,6 +900,12 @@ public final class LearnerSession implements AutoCloseable {
 
     /** An update's wire form: plaintext specs, data bytes, and their encryption (or null). */
     private record Upload(List<TensorSpec> specs, ByteString data, Encryption encryption) {}
+
+    /** Encrypts {@code weights - base} shard by shard (FedBuff over ciphertexts). */
+    private Upload deltaUpload(List<NamedTensor> weights, List<NamedTensor> base) {
+        SecureAggregation.EncryptedModel model = secure.encryptDelta(weights, base);
+        return new Upload(model.specs(), model.data(), model.encryption());
+    }
 
     /** Encodes an update, encrypting it shard by shard in a CKKS federation. */
     private Upload upload(List<NamedTensor> weights) {

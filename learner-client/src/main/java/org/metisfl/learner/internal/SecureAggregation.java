@@ -23,10 +23,12 @@ public final class SecureAggregation {
 
     private final KeyBundle keys;
     private final int shardSize;
+    private final boolean deltas;
 
-    private SecureAggregation(KeyBundle keys, int shardSize) {
+    private SecureAggregation(KeyBundle keys, int shardSize, boolean deltas) {
         this.keys = keys;
         this.shardSize = shardSize;
+        this.deltas = deltas;
     }
 
     /**
@@ -121,7 +123,7 @@ public final class SecureAggregation {
                             + " values per ciphertext; the gateway and this learner disagree"
                             + " on the protocol");
         }
-        return new SecureAggregation(keys, shardSize);
+        return new SecureAggregation(keys, shardSize, federation.getDelta());
     }
 
     public int shardSize() {
@@ -130,6 +132,42 @@ public final class SecureAggregation {
 
     public KeyBundle keys() {
         return keys;
+    }
+
+    /**
+     * True if the federation aggregates encrypted deltas (FedBuff over ciphertexts, {@code
+     * JoinResponse.encryption.delta}): a training update is then {@link #encryptDelta}.
+     */
+    public boolean deltas() {
+        return deltas;
+    }
+
+    /**
+     * Encrypts {@code trained - base} tensor by tensor, marked {@code encryption.delta = true}:
+     * {@code base} is the model the update was trained from, as this learner decrypted it.
+     */
+    public EncryptedModel encryptDelta(List<NamedTensor> trained, List<NamedTensor> base) {
+        if (trained.size() != base.size()) {
+            throw new IllegalArgumentException(
+                    trained.size() + " trained tensors against a model of " + base.size());
+        }
+        List<NamedTensor> delta = new java.util.ArrayList<>(trained.size());
+        for (int t = 0; t < trained.size(); t++) {
+            float[] x = trained.get(t).values();
+            float[] b = base.get(t).values();
+            if (x.length != b.length) {
+                throw new IllegalArgumentException(
+                        "tensor " + trained.get(t).name() + " changed size in training");
+            }
+            float[] d = new float[x.length];
+            for (int i = 0; i < x.length; i++) {
+                d[i] = x[i] - b[i];
+            }
+            delta.add(new NamedTensor(trained.get(t).name(), trained.get(t).shape(), d));
+        }
+        EncryptedModel m = encrypt(delta);
+        return new EncryptedModel(
+                m.specs(), m.data(), m.encryption().toBuilder().setDelta(true).build());
     }
 
     /** An encrypted update: its plaintext tensor specs, its data bytes and their encryption. */

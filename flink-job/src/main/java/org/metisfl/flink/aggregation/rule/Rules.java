@@ -78,6 +78,14 @@ public final class Rules {
 
     /** The asynchronous rule {@code config} names ({@code async.rule}). */
     public static AsyncAggregationRule<?> async(RuleOptions config) {
+        if (config.secureAggregation() == SecureAggregation.CKKS) {
+            // The configuration allows only fedbuff here; over ciphertexts learners send deltas.
+            return new SecureFedBuff(
+                    config.asyncBufferSize(),
+                    config.asyncServerLearningRate(),
+                    config.heBackend(),
+                    config.hePreset());
+        }
         Function<RuleOptions, AsyncAggregationRule<?>> factory = ASYNC.get(config.asyncRule());
         if (factory == null) {
             throw new IllegalStateException(

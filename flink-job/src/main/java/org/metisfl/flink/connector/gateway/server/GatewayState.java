@@ -182,6 +182,7 @@ public final class GatewayState {
                             .setPreset(config.hePreset())
                             .setShardSize(config.shardSize())
                             .setKeyId(config.heKeyId().orElse(""))
+                            .setDelta(config.encryptedDeltas())
                             .build();
             encryption = e;
         }
@@ -336,9 +337,14 @@ public final class GatewayState {
                                 header.getTensorsList(),
                                 modelChunks,
                                 servedEncryption(header));
-                if (m != null && before == null && config.asynchronous() && !m.encrypted()) {
+                if (m != null && before == null && config.asynchronous()) {
                     // The asynchronous aggregators fold updates into the model itself.
-                    queue.offer(modelShards(gatewayIndex, header, m.bytes()), Long.MAX_VALUE, null);
+                    queue.offer(
+                            m.encrypted()
+                                    ? encryptedModelShards(gatewayIndex, header, m)
+                                    : modelShards(gatewayIndex, header, m.bytes()),
+                            Long.MAX_VALUE,
+                            null);
                 } else if (m != null
                         && before != null
                         && config.asynchronous()
@@ -555,7 +561,40 @@ public final class GatewayState {
         return selected;
     }
 
-    /** The model as MODEL_SHARD records, for the asynchronous aggregators' first version. */
+    /**
+     * An encrypted model as MODEL_SHARD records of ciphertext payloads (each shard's
+     * ShardCiphertexts bytes as served, cut by the model's shard byte lengths), for the
+     * asynchronous aggregators' first version (FedBuff over ciphertexts).
+     */
+    private static List<GatewayEvent> encryptedModelShards(
+            int gatewayIndex, DirectiveHeader header, ModelBoard.ModelSnapshot m) {
+        Encryption e = m.encryption();
+        ByteString all = ByteString.copyFrom(m.chunks());
+        long values = 0;
+        for (org.metisfl.proto.v1.TensorSpec t : header.getTensorsList()) {
+            values += ModelCodec.fromProto(t).size();
+        }
+        int numShards = header.getNumShards();
+        int shardSize = header.getShardSize();
+        List<GatewayEvent> out = new ArrayList<>(numShards);
+        long offset = 0;
+        for (int s = 0; s < numShards; s++) {
+            long length = s < e.getShardBytesCount() ? e.getShardBytes(s) : 0;
+            int shardValues = (int) Math.max(0, Math.min(shardSize, values - (long) s * shardSize));
+            byte[] bytes = all.substring((int) offset, (int) (offset + length)).toByteArray();
+            offset += length;
+            out.add(
+                    GatewayEvent.modelShard(
+                            header.getModelVersion(),
+                            s,
+                            numShards,
+                            Payload.ciphertext(
+                                    e.getBackendId(), e.getParameterHash(), shardValues, bytes)));
+            out.get(s).gateway = gatewayIndex;
+        }
+        return out;
+    }
+
     /** One MODEL_SERVED record per shard: this gateway serves the directive's model now. */
     private List<GatewayEvent> modelServed(DirectiveHeader header) {
         int numShards = header.getNumShards();
@@ -566,6 +605,7 @@ public final class GatewayState {
         return out;
     }
 
+    /** The model as MODEL_SHARD records, for the asynchronous aggregators' first version. */
     private static List<GatewayEvent> modelShards(
             int gatewayIndex, DirectiveHeader header, ModelChunks bytes) {
         List<float[]> shards = bytes.slices(header.getShardSize());

@@ -424,6 +424,24 @@ final class UpdateReceiver implements StreamObserver<LeasedMessage<UpdateChunk>>
         String learner = h.getCredentials().getLearnerId();
         boolean async = state.config().asynchronous();
         initialUpload = h.getRound() == 0 && (!async || state.model() == null);
+        if (h.hasEncryption()) {
+            boolean wantDelta = !initialUpload && state.config().encryptedDeltas();
+            if (h.getEncryption().getDelta() != wantDelta) {
+                return LearnerStatus.invalid(
+                        wantDelta
+                                ? "model update to a delta federation: this federation (FedBuff"
+                                        + " over ciphertexts) adds encrypted deltas; send Enc(your"
+                                        + " weights - the weights of the model version you trained"
+                                        + " on) with encryption.delta = true"
+                                        + " (JoinResponse.encryption.delta says so)"
+                                : "delta update where a model is expected: "
+                                        + (initialUpload
+                                                ? "the initial model is uploaded whole"
+                                                : "this federation aggregates models")
+                                        + "; send your encrypted weights with encryption.delta"
+                                        + " = false");
+            }
+        }
         if (initialUpload) {
             if (!state.board().initialModelWanted()) {
                 return LearnerStatus.failedPrecondition(

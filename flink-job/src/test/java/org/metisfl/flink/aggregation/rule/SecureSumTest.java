@@ -269,7 +269,26 @@ class SecureSumTest {
                                                 "ckks",
                                                 "protocol.type",
                                                 "asynchronous")))
-                .hasMessageContaining("protocol.type");
+                .hasMessageContaining("async.rule")
+                .hasMessageContaining("fedasync")
+                .hasMessageContaining("use async.rule: fedbuff");
+        assertThatThrownBy(
+                        () ->
+                                FederationConfig.of(
+                                        Map.of(
+                                                "secure-aggregation", "ckks",
+                                                "protocol.type", "asynchronous",
+                                                "async.rule", "fedrec")))
+                .hasMessageContaining("async.rule");
+        assertThat(
+                        Rules.async(
+                                org.metisfl.flink.config.RuleOptions.of(
+                                        FederationConfig.of(
+                                                Map.of(
+                                                        "secure-aggregation", "ckks",
+                                                        "protocol.type", "asynchronous",
+                                                        "async.rule", "fedbuff")))))
+                .isInstanceOf(SecureFedBuff.class);
         assertThatThrownBy(
                         () ->
                                 FederationConfig.of(

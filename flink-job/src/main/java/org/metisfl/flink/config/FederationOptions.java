@@ -881,7 +881,9 @@ public final class FederationOptions {
                             "none, or ckks: learners encrypt their updates with CKKS and the job"
                                     + " adds weighted ciphertexts without any key (it never sees a"
                                     + " plaintext model); needs aggregation.rule: fedavg, no server"
-                                    + " optimizer and a synchronous or semi-synchronous protocol.");
+                                    + " optimizer, and a synchronous or semi-synchronous protocol"
+                                    + " or the asynchronous one with async.rule: fedbuff (learners"
+                                    + " send encrypted deltas).");
 
     public static final ConfigOption<String> SECURE_AGGREGATION_BACKEND =
             ConfigOptions.key("secure-aggregation.backend")

@@ -31,8 +31,7 @@ import org.metisfl.flink.model.Payload;
  * carries weight sum 1 ({@link ShardCiphertexts#weightSum()}), so a learner's {@code decryptShard}
  * gives C_t's values: the plaintext FedBuff model up to CKKS noise and the weight encoding round(w
  * · 2^weightScaleBits). Memory per shard: the model and one running sum of the buffered deltas (no
- * versions, no per-update copies). Every update the gateway accepted counts ({@link
- * #countsEveryAcceptedUpdate()}): the rule does not need the model it was trained on.
+ * versions, no per-update copies): the rule never needs the model an update was trained on.
  */
 public final class SecureFedBuff implements AsyncAggregationRule<SecureFedBuff.Buffer> {
     private static final long serialVersionUID = 1L;

@@ -835,33 +835,38 @@ final class JavaCkksThreshold implements ThresholdHe {
 
     // ---------------------------------------------------------------- value types
 
-    /** b_i = -a·s_i + e_i (NTT domain) and the common seed of a. */
-    static final class CkksPublicKeyShare implements PublicKeyShare {
+    /** What every member's object carries: this backend, the parameters' hash, the member's id. */
+    abstract static class MemberObject {
         final byte[] parameterHash;
         final byte[] shareId;
-        final byte[] commonSeed;
-        final long[] b;
 
-        CkksPublicKeyShare(byte[] parameterHash, byte[] shareId, byte[] commonSeed, long[] b) {
+        MemberObject(byte[] parameterHash, byte[] shareId) {
             this.parameterHash = parameterHash;
             this.shareId = shareId;
-            this.commonSeed = commonSeed;
-            this.b = b;
         }
 
-        @Override
         public String backendId() {
             return JavaCkksContext.BACKEND_ID;
         }
 
-        @Override
         public byte[] parameterHash() {
             return parameterHash.clone();
         }
 
-        @Override
         public byte[] shareId() {
             return shareId.clone();
+        }
+    }
+
+    /** b_i = -a·s_i + e_i (NTT domain) and the common seed of a. */
+    static final class CkksPublicKeyShare extends MemberObject implements PublicKeyShare {
+        final byte[] commonSeed;
+        final long[] b;
+
+        CkksPublicKeyShare(byte[] parameterHash, byte[] shareId, byte[] commonSeed, long[] b) {
+            super(parameterHash, shareId);
+            this.commonSeed = commonSeed;
+            this.b = b;
         }
 
         @Override
@@ -876,9 +881,7 @@ final class JavaCkksThreshold implements ThresholdHe {
     }
 
     /** s_i, ternary, and in the NTT domain with its Shoup factors. */
-    static final class CkksSecretKeyShare implements SecretKeyShare {
-        final byte[] parameterHash;
-        final byte[] shareId;
+    static final class CkksSecretKeyShare extends MemberObject implements SecretKeyShare {
         final byte[] commonSeed;
         final byte[] ternary;
         final long[] s;
@@ -891,27 +894,11 @@ final class JavaCkksThreshold implements ThresholdHe {
                 byte[] ternary,
                 long[] s,
                 long[] sShoup) {
-            this.parameterHash = parameterHash;
-            this.shareId = shareId;
+            super(parameterHash, shareId);
             this.commonSeed = commonSeed;
             this.ternary = ternary;
             this.s = s;
             this.sShoup = sShoup;
-        }
-
-        @Override
-        public String backendId() {
-            return JavaCkksContext.BACKEND_ID;
-        }
-
-        @Override
-        public byte[] parameterHash() {
-            return parameterHash.clone();
-        }
-
-        @Override
-        public byte[] shareId() {
-            return shareId.clone();
         }
 
         @Override
@@ -926,9 +913,7 @@ final class JavaCkksThreshold implements ThresholdHe {
     }
 
     /** d_i = c1·s_i + e_i (NTT domain), bound to one ciphertext by its key id and digest. */
-    static final class CkksPartialDecryption implements PartialDecryption {
-        final byte[] parameterHash;
-        final byte[] shareId;
+    static final class CkksPartialDecryption extends MemberObject implements PartialDecryption {
         final byte[] keyId;
         final byte[] digest;
         final int valueCount;
@@ -941,27 +926,11 @@ final class JavaCkksThreshold implements ThresholdHe {
                 byte[] digest,
                 int valueCount,
                 long[] d) {
-            this.parameterHash = parameterHash;
-            this.shareId = shareId;
+            super(parameterHash, shareId);
             this.keyId = keyId;
             this.digest = digest;
             this.valueCount = valueCount;
             this.d = d;
-        }
-
-        @Override
-        public String backendId() {
-            return JavaCkksContext.BACKEND_ID;
-        }
-
-        @Override
-        public byte[] parameterHash() {
-            return parameterHash.clone();
-        }
-
-        @Override
-        public byte[] shareId() {
-            return shareId.clone();
         }
 
         @Override
@@ -990,9 +959,7 @@ final class JavaCkksThreshold implements ThresholdHe {
     }
 
     /** s̃_j (NTT domain, uniform residues) with its evaluation point and threshold. */
-    static final class CkksShamirShare implements ShamirKeyShare {
-        final byte[] parameterHash;
-        final byte[] shareId;
+    static final class CkksShamirShare extends MemberObject implements ShamirKeyShare {
         final byte[] keyId;
         final int index;
         final int threshold;
@@ -1007,28 +974,12 @@ final class JavaCkksThreshold implements ThresholdHe {
                 int threshold,
                 long[] s,
                 long[] sShoup) {
-            this.parameterHash = parameterHash;
-            this.shareId = shareId;
+            super(parameterHash, shareId);
             this.keyId = keyId;
             this.index = index;
             this.threshold = threshold;
             this.s = s;
             this.sShoup = sShoup;
-        }
-
-        @Override
-        public String backendId() {
-            return JavaCkksContext.BACKEND_ID;
-        }
-
-        @Override
-        public byte[] parameterHash() {
-            return parameterHash.clone();
-        }
-
-        @Override
-        public byte[] shareId() {
-            return shareId.clone();
         }
 
         @Override

@@ -2,6 +2,8 @@ package org.metisfl.flink;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.metisfl.flink.DecryptedModels.assertClose;
+import static org.metisfl.flink.DecryptedModels.fedAvg;
 
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
@@ -44,12 +46,6 @@ class SecureAggregationITCase {
     private static final List<TensorSpec> SPECS =
             List.of(RawLearner.spec("w", 100, 150), RawLearner.spec("b", N - 15000));
 
-    /**
-     * The documented tolerance (secure-aggregation.md): a decrypted model is the weighted mean
-     * rounded to float32, within 1e-6 relative to the largest magnitude of the updates.
-     */
-    private static final double TOLERANCE = 1e-6;
-
     @TempDir Path work;
 
     private static float[] update(int seed) {
@@ -58,32 +54,6 @@ class SecureAggregationITCase {
             v[i] = (float) (Math.sin(0.001 * i * (seed + 1)) * (seed + 2) - 0.3 * seed);
         }
         return v;
-    }
-
-    /** Plaintext FedAvg, in double, independently of the job. */
-    private static float[] fedAvg(List<float[]> updates, List<Long> weights) {
-        double[] sum = new double[N];
-        double total = 0;
-        for (int k = 0; k < updates.size(); k++) {
-            for (int i = 0; i < N; i++) {
-                sum[i] += weights.get(k) * (double) updates.get(k)[i];
-            }
-            total += weights.get(k);
-        }
-        float[] out = new float[N];
-        for (int i = 0; i < N; i++) {
-            out[i] = (float) (sum[i] / total);
-        }
-        return out;
-    }
-
-    private static void assertClose(float[] actual, float[] expected, double scale) {
-        assertThat(actual).hasSize(expected.length);
-        double worst = 0;
-        for (int i = 0; i < expected.length; i++) {
-            worst = Math.max(worst, Math.abs(actual[i] - expected[i]));
-        }
-        assertThat(worst).as("largest error").isLessThanOrEqualTo(TOLERANCE * scale);
     }
 
     private static String sha256(byte[] b) throws Exception {

@@ -1,6 +1,8 @@
 package org.metisfl.flink;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.metisfl.flink.DecryptedModels.assertClose;
+import static org.metisfl.flink.DecryptedModels.fedAvg;
 
 import java.nio.file.Path;
 import java.time.Duration;
@@ -60,32 +62,6 @@ class ThresholdAggregationITCase {
             v[i] = (float) (Math.cos(0.002 * i * (seed + 1)) * (seed + 1) - 0.2 * seed);
         }
         return v;
-    }
-
-    private static float[] fedAvg(List<float[]> updates, List<Long> weights) {
-        double[] sum = new double[N];
-        double total = 0;
-        for (int k = 0; k < updates.size(); k++) {
-            for (int i = 0; i < N; i++) {
-                sum[i] += weights.get(k) * (double) updates.get(k)[i];
-            }
-            total += weights.get(k);
-        }
-        float[] out = new float[N];
-        for (int i = 0; i < N; i++) {
-            out[i] = (float) (sum[i] / total);
-        }
-        return out;
-    }
-
-    /** The crypto README's tolerance: 1e-6 relative to the largest magnitude. */
-    private static void assertClose(float[] actual, float[] expected, double scale) {
-        assertThat(actual).hasSize(expected.length);
-        double worst = 0;
-        for (int i = 0; i < expected.length; i++) {
-            worst = Math.max(worst, Math.abs(actual[i] - expected[i]));
-        }
-        assertThat(worst).as("largest error").isLessThanOrEqualTo(1e-6 * scale);
     }
 
     @Test

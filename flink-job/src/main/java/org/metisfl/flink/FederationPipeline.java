@@ -215,8 +215,9 @@ public final class FederationPipeline {
             return;
         }
         java.nio.file.Path file = java.nio.file.Path.of(config.initialModelFile().get());
+        org.metisfl.flink.model.ModelCodec.LoadedModel model;
         try {
-            org.metisfl.flink.model.ModelCodec.readModelFile(file);
+            model = org.metisfl.flink.model.ModelCodec.readModelFile(file);
         } catch (java.nio.file.NoSuchFileException e) {
             throw new org.metisfl.flink.config.InvalidConfigException(
                     "federation.initial-model: file not found: "
@@ -232,6 +233,18 @@ public final class FederationPipeline {
                             + " (write one with ModelCodec.writeModelFile, a serialized"
                             + " metisfl.v1.Model)",
                     e);
+        }
+        long modelBytes = (long) model.values().length * Float.BYTES;
+        if (modelBytes > config.maxModelBytes()) {
+            throw new org.metisfl.flink.config.InvalidConfigException(
+                    "federation.initial-model: "
+                            + file
+                            + " holds "
+                            + modelBytes
+                            + " bytes of values, more than gateway.max-model-size ("
+                            + config.maxModelBytes()
+                            + " bytes): learners could never upload an update of this model"
+                            + " (raise gateway.max-model-size or use a smaller model)");
         }
     }
 

@@ -49,6 +49,37 @@ class FederationPipelineTest {
     }
 
     @Test
+    void anInitialModelLargerThanTheGatewaysLimitIsRefusedAtSubmit() throws Exception {
+        StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment();
+        // 300 float32 values: 1,200 bytes, one byte more than the configured limit allows.
+        Path model = dir.resolve("big.model");
+        org.metisfl.flink.model.ModelCodec.writeModelFile(
+                model,
+                List.of(new org.metisfl.flink.model.TensorSpecInfo("w", new long[] {300})),
+                new float[300]);
+        Map<String, String> base =
+                Map.of(
+                        "federation.initial-model",
+                        model.toString(),
+                        "security.insecure",
+                        "true",
+                        "security.admission",
+                        "open");
+        FederationConfig tooSmallLimit = FederationConfig.of(with(base, "1199b"));
+        assertThatThrownBy(() -> FederationPipeline.build(env, tooSmallLimit))
+                .isInstanceOf(InvalidConfigException.class)
+                .hasMessageContaining("1200 bytes of values")
+                .hasMessageContaining("gateway.max-model-size (1199 bytes)");
+        FederationPipeline.build(env, FederationConfig.of(with(base, "1200b")));
+    }
+
+    private static Map<String, String> with(Map<String, String> base, String maxModelSize) {
+        Map<String, String> m = new java.util.HashMap<>(base);
+        m.put("gateway.max-model-size", maxModelSize);
+        return m;
+    }
+
+    @Test
     void theNewModelReachesTheSinkWithoutANetworkExchange() {
         StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment();
         FederationConfig config =

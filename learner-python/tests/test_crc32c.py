@@ -25,3 +25,13 @@ def test_numpy_lanes_agree_with_the_byte_table_at_every_size():
 def test_all_zero_bytes_of_known_checksum():
     # 32 zero bytes: CRC-32C 8A9136AA (RFC 3720 B.4).
     assert c._numpy_crc32c(bytes(32)) == 0x8A9136AA
+
+
+def test_the_native_module_agrees_with_the_byte_table_for_every_buffer_type():
+    if c._NATIVE is None:
+        return  # NumPy only: covered above
+    data = os.urandom((1 << 20) + 5)
+    expected = c._serial(0xFFFFFFFF, data) ^ 0xFFFFFFFF
+    assert c.crc32c(data) == expected
+    assert c.crc32c(bytearray(data)) == expected
+    assert c.crc32c(memoryview(data)) == expected

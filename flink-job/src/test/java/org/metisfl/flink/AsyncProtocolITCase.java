@@ -321,4 +321,52 @@ class AsyncProtocolITCase {
             assertThat(results.get(1).last).isTrue();
         }
     }
+
+    @Test
+    void anEvaluationReportedAfterTheNextVersionWasAnnouncedStillCounts() throws Exception {
+        try (FederationHarness h =
+                FederationHarness.start(
+                        work,
+                        settings(
+                                "async.rule", "fedasync",
+                                "evaluation.enabled", "true",
+                                "async.evaluate-every", "1",
+                                "federation.rounds", "3",
+                                "federation.min-learners", "1"))) {
+            RawLearner l = start(h, 1, 1).get(0);
+            Task held = null;
+            List<Long> reported = new ArrayList<>();
+            while (true) {
+                Task t = l.nextTask(WAIT);
+                if (t.hasShutdown()) {
+                    break;
+                } else if (t.hasTrain()) {
+                    try {
+                        l.submitAsync(t, SPECS, filled(1f), 10);
+                    } catch (StatusRuntimeException e) {
+                        assertThat(e.getStatus().getDescription()).contains("over");
+                    }
+                } else if (t.hasEvaluate() && held == null && reported.isEmpty()) {
+                    held = t; // version 1: answered only once version 2 is to be evaluated
+                } else if (t.hasEvaluate()) {
+                    if (held != null) {
+                        l.evaluate(held.getRound(), 10, Map.of("accuracy", 0.1));
+                        reported.add(held.getRound());
+                        held = null;
+                    }
+                    l.evaluate(t.getRound(), 10, Map.of("accuracy", t.getRound() / 10.0));
+                    reported.add(t.getRound());
+                }
+            }
+            h.awaitCompletion(WAIT);
+            assertThat(reported).containsExactly(1L, 2L, 3L);
+            var results = h.results();
+            assertThat(results).extracting(r -> r.round).containsExactlyInAnyOrder(1L, 2L, 3L);
+            assertThat(results)
+                    .allSatisfy(
+                            r ->
+                                    assertThat(r.evalMetrics.get("accuracy"))
+                                            .isEqualTo(r.round / 10.0));
+        }
+    }
 }

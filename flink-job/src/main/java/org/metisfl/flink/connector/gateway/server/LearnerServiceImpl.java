@@ -155,15 +155,16 @@ public final class LearnerServiceImpl extends LearnerServiceGrpc.LearnerServiceI
                                     + " yet (it is starting); retry shortly"));
             return;
         }
-        if (request.getRound() != state.dispatch().evalVersion()
-                || !state.dispatch().isEvaluator(learner)) {
+        if (!state.dispatch().isEvaluator(learner, request.getRound())) {
             response.onError(
                     LearnerStatus.failedPrecondition(
                             "no evaluation of round "
                                     + request.getRound()
                                     + " is expected from this learner (current: round "
                                     + state.dispatch().evalVersion()
-                                    + ")"));
+                                    + "; reports are taken for the last "
+                                    + TaskDispatch.EVALUATIONS_REMEMBERED
+                                    + " evaluated rounds)"));
             return;
         }
         if (request.getNumExamples() < 0) {

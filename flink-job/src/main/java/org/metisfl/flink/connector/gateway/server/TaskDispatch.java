@@ -89,6 +89,22 @@ public final class TaskDispatch {
     /** Asynchronous: the outstanding training task of each learner. */
     private final Map<String, Task> asyncTasks = new ConcurrentHashMap<>();
 
+    /**
+     * How many evaluated model versions a gateway still takes reports of: an evaluation that
+     * arrives after the next version to evaluate was announced (FedBuff announces them fast; a slow
+     * evaluator in sync rounds) still counts while the coordinator waits for it.
+     */
+    static final int EVALUATIONS_REMEMBERED = 8;
+
+    /** The evaluators of the last {@link #EVALUATIONS_REMEMBERED} evaluated versions. */
+    private final Map<Long, Set<String>> recentEvaluators =
+            new java.util.LinkedHashMap<>() {
+                @Override
+                protected boolean removeEldestEntry(Map.Entry<Long, Set<String>> eldest) {
+                    return size() > EVALUATIONS_REMEMBERED;
+                }
+            };
+
     private volatile Plan plan;
     private volatile long evalVersion = -1;
     private volatile Set<String> evaluators = Set.of();
@@ -120,8 +136,12 @@ public final class TaskDispatch {
         return evalVersion;
     }
 
-    public boolean isEvaluator(String learnerId) {
-        return evaluators.contains(learnerId);
+    /** Whether the learner was asked to evaluate the version, among the remembered ones. */
+    public boolean isEvaluator(String learnerId, long version) {
+        synchronized (recentEvaluators) {
+            Set<String> asked = recentEvaluators.get(version);
+            return asked != null && asked.contains(learnerId);
+        }
     }
 
     public boolean isFinished() {
@@ -189,6 +209,9 @@ public final class TaskDispatch {
 
     /** Sets the model version to evaluate and its evaluators; returns them. */
     Set<String> evaluate(long version, Set<String> learners) {
+        synchronized (recentEvaluators) {
+            recentEvaluators.put(version, learners);
+        }
         evalVersion = version;
         evaluators = learners;
         return learners;

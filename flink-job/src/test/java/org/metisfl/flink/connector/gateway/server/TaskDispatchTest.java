@@ -198,4 +198,21 @@ class TaskDispatchTest {
         assertThat(d.connectedLearners()).isZero();
         assertThat(news).containsExactly("+a");
     }
+
+    @Test
+    void evaluatorsOfTheLastEightEvaluatedVersionsMayStillReport() {
+        TaskDispatch d = dispatch();
+        d.evaluate(1, Set.of("a"));
+        d.evaluate(2, Set.of("b"));
+        assertThat(d.isEvaluator("a", 1)).isTrue();
+        assertThat(d.isEvaluator("a", 2)).isFalse();
+        assertThat(d.isEvaluator("b", 2)).isTrue();
+        assertThat(d.isEvaluator("b", 3)).isFalse();
+        for (long v = 3; v <= 9; v++) {
+            d.evaluate(v, Set.of("c"));
+        }
+        assertThat(d.isEvaluator("a", 1)).as("forgotten after 8 newer versions").isFalse();
+        assertThat(d.isEvaluator("b", 2)).isTrue();
+        assertThat(d.evalVersion()).isEqualTo(9);
+    }
 }

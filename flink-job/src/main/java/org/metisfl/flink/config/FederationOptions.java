@@ -797,6 +797,19 @@ public final class FederationOptions {
                                     + " A join past it gets RESOURCE_EXHAUSTED; the learner retries"
                                     + " with backoff.");
 
+    public static final ConfigOption<Integer> GATEWAY_JOIN_RATE_PER_ADDRESS =
+            ConfigOptions.key("gateway.limits.join-rate-per-address")
+                    .intType()
+                    .defaultValue(0)
+                    .withDescription(
+                            "Joins per second one gateway admits from one client address (IPv4,"
+                                    + " or the /64 prefix of an IPv6 address; a token bucket"
+                                    + " holding one second's worth), besides"
+                                    + " gateway.limits.join-rate. A join past it gets"
+                                    + " RESOURCE_EXHAUSTED with the time until the address may"
+                                    + " join again. 0 (the default) turns it off: simulated"
+                                    + " learners, and learners behind one NAT, share an address.");
+
     public static final ConfigOption<Integer> GATEWAY_UPLOADS_IN_FLIGHT =
             ConfigOptions.key("gateway.limits.uploads-in-flight")
                     .intType()

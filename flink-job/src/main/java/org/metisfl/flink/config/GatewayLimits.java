@@ -3,6 +3,7 @@ package org.metisfl.flink.config;
 import static org.metisfl.flink.config.FederationOptions.GATEWAY_CONNECTION_IDLE_TIMEOUT;
 import static org.metisfl.flink.config.FederationOptions.GATEWAY_HANDSHAKE_TIMEOUT;
 import static org.metisfl.flink.config.FederationOptions.GATEWAY_JOIN_RATE;
+import static org.metisfl.flink.config.FederationOptions.GATEWAY_JOIN_RATE_PER_ADDRESS;
 import static org.metisfl.flink.config.FederationOptions.GATEWAY_MAX_CALLS_PER_CONNECTION;
 import static org.metisfl.flink.config.FederationOptions.GATEWAY_MAX_LEARNERS;
 import static org.metisfl.flink.config.FederationOptions.GATEWAY_MAX_METADATA_SIZE;
@@ -34,6 +35,7 @@ public final class GatewayLimits implements Serializable {
     private final Duration connectionIdleTimeout;
     private final int maxLearners;
     private final int joinRate;
+    private final int joinRatePerAddress;
     private final int uploadsInFlight;
     private final int uploadsPerLearner;
     private final Duration uploadIdleTimeout;
@@ -54,6 +56,12 @@ public final class GatewayLimits implements Serializable {
         connectionIdleTimeout = positiveDuration(c, GATEWAY_CONNECTION_IDLE_TIMEOUT);
         maxLearners = positive(c, GATEWAY_MAX_LEARNERS);
         joinRate = positive(c, GATEWAY_JOIN_RATE);
+        joinRatePerAddress = c.get(GATEWAY_JOIN_RATE_PER_ADDRESS);
+        check(
+                joinRatePerAddress >= 0,
+                GATEWAY_JOIN_RATE_PER_ADDRESS,
+                joinRatePerAddress,
+                "set it to 0 (off) or more");
         uploadsInFlight = positive(c, GATEWAY_UPLOADS_IN_FLIGHT);
         uploadsPerLearner = positive(c, GATEWAY_UPLOADS_PER_LEARNER);
         uploadIdleTimeout = positiveDuration(c, GATEWAY_UPLOAD_IDLE_TIMEOUT);
@@ -123,6 +131,11 @@ public final class GatewayLimits implements Serializable {
     /** Joins per second, and the bucket's size. */
     public int joinRate() {
         return joinRate;
+    }
+
+    /** Joins per second from one client address, and its bucket's size; 0: no such limit. */
+    public int joinRatePerAddress() {
+        return joinRatePerAddress;
     }
 
     public int uploadsInFlight() {

@@ -88,7 +88,9 @@ public final class GatewayServer implements AutoCloseable {
         executor =
                 Executors.newFixedThreadPool(
                         4, r -> daemon(r, prefix + "call-" + n.incrementAndGet()));
-        ServerInterceptor[] identity = {BearerToken.interceptor(), new PeerIdentity()};
+        ServerInterceptor[] identity = {
+            BearerToken.interceptor(), new PeerIdentity(), new ClientAddress()
+        };
         GatewayLimits limits = state.config().limits();
         server =
                 NettyServerBuilder.forAddress(new InetSocketAddress(host, port), learnerCredentials)

@@ -72,7 +72,8 @@ public final class LearnerServiceImpl extends LearnerServiceGrpc.LearnerServiceI
             response.onError(Status.UNAUTHENTICATED.withDescription(refused).asRuntimeException());
             return;
         }
-        StatusRuntimeException full = state.joins().admit(state.tokens().now().toEpochMilli());
+        StatusRuntimeException full =
+                state.joins().admit(state.tokens().now().toEpochMilli(), ClientAddress.current());
         if (full != null) {
             state.metrics().countRefused(full.getStatus().getCode());
             response.onError(full);

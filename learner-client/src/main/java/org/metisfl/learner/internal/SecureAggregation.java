@@ -21,14 +21,96 @@ import org.metisfl.proto.v1.TensorSpec;
  */
 public final class SecureAggregation {
 
-    private final KeyBundle keys;
+    /**
+     * What encrypts a shard, and decrypts one of the global model where the learner can: a shared
+     * key bundle, or a threshold committee's joint public key (no learner decrypts alone).
+     */
+    public interface ShardKeys {
+        String backendId();
+
+        String preset();
+
+        String parameterHash();
+
+        /** The key id (hex) updates are encrypted under. */
+        String keyId();
+
+        int valuesPerCiphertext();
+
+        /** One shard of an update into its wire bytes ({@code ShardCiphertexts}). */
+        byte[] encryptShard(float[] values);
+
+        /**
+         * One shard of the global model into the weighted mean.
+         *
+         * @throws IllegalArgumentException if these keys cannot decrypt it
+         */
+        float[] decryptShard(byte[] shard);
+
+        /** A shared key bundle. */
+        static ShardKeys of(KeyBundle bundle) {
+            return new ShardKeys() {
+                @Override
+                public String backendId() {
+                    return bundle.backendId();
+                }
+
+                @Override
+                public String preset() {
+                    return bundle.preset();
+                }
+
+                @Override
+                public String parameterHash() {
+                    return bundle.parameterHash();
+                }
+
+                @Override
+                public String keyId() {
+                    return bundle.keyId();
+                }
+
+                @Override
+                public int valuesPerCiphertext() {
+                    return bundle.valuesPerCiphertext();
+                }
+
+                @Override
+                public byte[] encryptShard(float[] values) {
+                    return bundle.encryptShard(values);
+                }
+
+                @Override
+                public float[] decryptShard(byte[] shard) {
+                    return bundle.decryptShard(shard);
+                }
+            };
+        }
+    }
+
+    private final ShardKeys keys;
     private final int shardSize;
     private final boolean deltas;
+    private final boolean threshold;
 
-    private SecureAggregation(KeyBundle keys, int shardSize, boolean deltas) {
+    private SecureAggregation(ShardKeys keys, int shardSize, boolean deltas, boolean threshold) {
         this.keys = keys;
         this.shardSize = shardSize;
         this.deltas = deltas;
+        this.threshold = threshold;
+    }
+
+    /**
+     * Threshold mode: updates are encrypted under the committee's joint public key, whose secret no
+     * learner holds; the learner never decrypts a model itself.
+     */
+    public static SecureAggregation threshold(ShardKeys jointKey, int shardSize, boolean deltas) {
+        return new SecureAggregation(jointKey, shardSize, deltas, true);
+    }
+
+    /** True in threshold mode (updates under the committee's joint key). */
+    public boolean threshold() {
+        return threshold;
     }
 
     /**
@@ -123,14 +205,14 @@ public final class SecureAggregation {
                             + " values per ciphertext; the gateway and this learner disagree"
                             + " on the protocol");
         }
-        return new SecureAggregation(keys, shardSize, federation.getDelta());
+        return new SecureAggregation(ShardKeys.of(keys), shardSize, federation.getDelta(), false);
     }
 
     public int shardSize() {
         return shardSize;
     }
 
-    public KeyBundle keys() {
+    public ShardKeys keys() {
         return keys;
     }
 

@@ -1,5 +1,7 @@
 package org.metisfl.learner;
 
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Objects;
 import java.util.Optional;
@@ -33,6 +35,8 @@ public final class LearnerOptions {
     private final TransportSecurity transportSecurity;
     private final String enrollmentToken;
     private final KeyBundle keyBundle;
+    private final Path thresholdShareDir;
+    private final boolean committeeEligible;
 
     private LearnerOptions(Builder b) {
         this.callTimeout = b.callTimeout;
@@ -45,6 +49,9 @@ public final class LearnerOptions {
         this.transportSecurity = b.transportSecurity;
         this.enrollmentToken = b.enrollmentToken;
         this.keyBundle = b.keyBundle;
+        this.thresholdShareDir = b.thresholdShareDir;
+        this.committeeEligible =
+                b.committeeEligible != null ? b.committeeEligible : b.thresholdShareDir != null;
     }
 
     public static Builder builder() {
@@ -129,6 +136,26 @@ public final class LearnerOptions {
         return Optional.ofNullable(keyBundle);
     }
 
+    /**
+     * Threshold mode ({@code secure-aggregation: ckks-threshold}): the directory where this learner
+     * keeps its secret key shares when it sits on the decryption committee, one file per committee
+     * epoch, owner-only, never overwritten. It must survive restarts (a member that loses its share
+     * can no longer take part in decryptions) and belong to this learner and federation alone.
+     * Empty if not set; a learner without one never sits on a committee.
+     */
+    public Optional<Path> thresholdShareDir() {
+        return Optional.ofNullable(thresholdShareDir);
+    }
+
+    /**
+     * Threshold mode: whether the learner offers to sit on the decryption committee ({@code
+     * JoinRequest.committee_eligible}): it stays up for the whole federation and keeps its share in
+     * {@link #thresholdShareDir()}. Default: true when a share directory is set.
+     */
+    public boolean committeeEligible() {
+        return committeeEligible;
+    }
+
     /** A builder that starts from these options. */
     public Builder toBuilder() {
         return new Builder()
@@ -141,7 +168,9 @@ public final class LearnerOptions {
                 .keepAliveTime(keepAliveTime)
                 .transportSecurity(transportSecurity)
                 .enrollmentToken(enrollmentToken)
-                .keyBundle(keyBundle);
+                .keyBundle(keyBundle)
+                .thresholdShareDir(thresholdShareDir)
+                .committeeEligible(committeeEligible);
     }
 
     @Override
@@ -170,6 +199,11 @@ public final class LearnerOptions {
                                 + keyBundle.preset()
                                 + " key "
                                 + keyBundle.keyId())
+                + (thresholdShareDir == null
+                        ? ""
+                        : ", thresholdShareDir="
+                                + thresholdShareDir
+                                + (committeeEligible ? " (committee-eligible)" : ""))
                 + "}";
     }
 
@@ -186,6 +220,8 @@ public final class LearnerOptions {
                 TransportSecurity.builder().mode(TransportSecurity.Mode.TLS).build();
         private String enrollmentToken;
         private KeyBundle keyBundle;
+        private Path thresholdShareDir;
+        private Boolean committeeEligible;
 
         Builder() {}
 
@@ -258,9 +294,50 @@ public final class LearnerOptions {
         }
 
         /**
+         * Threshold mode: the directory for this learner's secret key shares (see {@link
+         * LearnerOptions#thresholdShareDir()}); null (the default) for none.
+         */
+        public Builder thresholdShareDir(Path thresholdShareDir) {
+            this.thresholdShareDir = thresholdShareDir;
+            return this;
+        }
+
+        /**
+         * Threshold mode: offer to sit on the decryption committee (needs {@link
+         * #thresholdShareDir}); default true when a share directory is set.
+         */
+        public Builder committeeEligible(boolean committeeEligible) {
+            this.committeeEligible = committeeEligible;
+            return this;
+        }
+
+        /**
          * @throws IllegalArgumentException naming the invalid property and a valid value
          */
         public LearnerOptions build() {
+            if (keyBundle != null && thresholdShareDir != null) {
+                throw new IllegalArgumentException(
+                        "keyBundle and thresholdShareDir are both set, but a federation is either"
+                                + " shared-key (secure-aggregation: ckks: every learner holds the"
+                                + " key bundle) or threshold (secure-aggregation: ckks-threshold:"
+                                + " no learner holds the key, committee members keep shares):"
+                                + " set the one the federation uses");
+            }
+            if (Boolean.TRUE.equals(committeeEligible) && thresholdShareDir == null) {
+                throw new IllegalArgumentException(
+                        "committeeEligible is true but thresholdShareDir is not set: a committee"
+                                + " member must keep its key share on disk across restarts; set"
+                                + " thresholdShareDir(dir), a directory of this learner's own");
+            }
+            if (thresholdShareDir != null
+                    && Files.exists(thresholdShareDir)
+                    && !Files.isDirectory(thresholdShareDir)) {
+                throw new IllegalArgumentException(
+                        "thresholdShareDir "
+                                + thresholdShareDir
+                                + " is a file, not a directory; give a directory of this learner's"
+                                + " own (created if missing)");
+            }
             requirePositive("callTimeout", callTimeout, "e.g. Duration.ofSeconds(30)");
             requirePositive("transferTimeout", transferTimeout, "e.g. Duration.ofMinutes(5)");
             requirePositive(

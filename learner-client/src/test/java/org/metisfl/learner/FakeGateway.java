@@ -19,19 +19,29 @@ import java.util.function.BiConsumer;
 import java.util.function.Function;
 import org.metisfl.learner.internal.TensorCodec;
 import org.metisfl.learner.task.NamedTensor;
+import org.metisfl.proto.v1.CommitteeInfo;
 import org.metisfl.proto.v1.Credentials;
+import org.metisfl.proto.v1.DealingsSubmission;
 import org.metisfl.proto.v1.Encryption;
 import org.metisfl.proto.v1.EvaluationReport;
+import org.metisfl.proto.v1.GetAggregateRequest;
+import org.metisfl.proto.v1.GetCommitteeRequest;
 import org.metisfl.proto.v1.GetModelRequest;
 import org.metisfl.proto.v1.JoinRequest;
 import org.metisfl.proto.v1.JoinResponse;
+import org.metisfl.proto.v1.KeyShareSubmission;
 import org.metisfl.proto.v1.LearnerServiceGrpc;
 import org.metisfl.proto.v1.LeaveRequest;
 import org.metisfl.proto.v1.LeaveResponse;
 import org.metisfl.proto.v1.ModelChunk;
 import org.metisfl.proto.v1.ModelHeader;
+import org.metisfl.proto.v1.PartialDecryptionChunk;
+import org.metisfl.proto.v1.PartialDecryptionHeader;
 import org.metisfl.proto.v1.StreamTasksRequest;
+import org.metisfl.proto.v1.SubmitDealingsResponse;
 import org.metisfl.proto.v1.SubmitEvaluationResponse;
+import org.metisfl.proto.v1.SubmitKeyShareResponse;
+import org.metisfl.proto.v1.SubmitPartialDecryptionResponse;
 import org.metisfl.proto.v1.SubmitUpdateResponse;
 import org.metisfl.proto.v1.Task;
 import org.metisfl.proto.v1.UpdateChunk;
@@ -87,6 +97,30 @@ final class FakeGateway extends LearnerServiceGrpc.LearnerServiceImplBase implem
 
     private final List<Task> outstanding = new ArrayList<>();
     private final List<StreamObserver<Task>> streams = new ArrayList<>();
+
+    // Threshold mode: the test plays the coordinator with the crypto module's own API.
+
+    /** Served by GetCommittee (its shares and transport keys only with include_shares). */
+    volatile CommitteeInfo committee;
+
+    /** Served by GetAggregate: the encrypted aggregate's header and shard bytes. */
+    volatile ModelHeader aggregateHeader;
+
+    volatile ByteString aggregateData;
+
+    /** A member's partial decryptions as received. */
+    record ReceivedPartial(PartialDecryptionHeader header, ByteString data) {}
+
+    final List<KeyShareSubmission> keyShares = new CopyOnWriteArrayList<>();
+    final List<DealingsSubmission> dealings = new CopyOnWriteArrayList<>();
+    final List<ReceivedPartial> partials = new CopyOnWriteArrayList<>();
+    final AtomicInteger getAggregateCalls = new AtomicInteger();
+
+    /** Tasks for one learner only (its id), sent to its streams now and when it opens one. */
+    private final java.util.Map<String, List<Task>> targeted = new java.util.HashMap<>();
+
+    private final java.util.Map<String, List<StreamObserver<Task>>> streamsOf =
+            new java.util.HashMap<>();
 
     private FakeGateway() {}
 
@@ -150,6 +184,14 @@ final class FakeGateway extends LearnerServiceGrpc.LearnerServiceImplBase implem
         }
     }
 
+    /** Adds a task for one learner only. */
+    synchronized void enqueueFor(String learnerId, Task task) {
+        targeted.computeIfAbsent(learnerId, k -> new ArrayList<>()).add(task);
+        for (StreamObserver<Task> s : streamsOf.getOrDefault(learnerId, List.of())) {
+            s.onNext(task);
+        }
+    }
+
     private synchronized void complete(String taskId) {
         outstanding.removeIf(t -> t.getTaskId().equals(taskId));
     }
@@ -197,16 +239,22 @@ final class FakeGateway extends LearnerServiceGrpc.LearnerServiceImplBase implem
         streamCalls.incrementAndGet();
         ServerCallStreamObserver<Task> stream = (ServerCallStreamObserver<Task>) observer;
         synchronized (this) {
+            String learnerId = request.getCredentials().getLearnerId();
             stream.setOnCancelHandler(
                     () -> {
                         synchronized (FakeGateway.this) {
                             streams.remove(stream);
+                            streamsOf.getOrDefault(learnerId, new ArrayList<>()).remove(stream);
                         }
                     });
             for (Task t : outstanding) {
                 stream.onNext(t);
             }
+            for (Task t : targeted.getOrDefault(learnerId, List.of())) {
+                stream.onNext(t);
+            }
             streams.add(stream);
+            streamsOf.computeIfAbsent(learnerId, k -> new ArrayList<>()).add(stream);
         }
     }
 
@@ -352,6 +400,148 @@ final class FakeGateway extends LearnerServiceGrpc.LearnerServiceImplBase implem
         validTokens.remove(tokenOf(request.getCredentials()));
         observer.onNext(LeaveResponse.getDefaultInstance());
         observer.onCompleted();
+    }
+
+    @Override
+    public void getCommittee(GetCommitteeRequest request, StreamObserver<CommitteeInfo> observer) {
+        if (!authenticated(request.getCredentials(), observer)) {
+            return;
+        }
+        CommitteeInfo c = committee;
+        if (c == null) {
+            observer.onError(
+                    Status.FAILED_PRECONDITION
+                            .withDescription("no joint key yet")
+                            .asRuntimeException());
+            return;
+        }
+        if (!request.getIncludeShares()) {
+            CommitteeInfo.Builder b = c.toBuilder().clearMembers();
+            for (var m : c.getMembersList()) {
+                b.addMembers(m.toBuilder().clearPublicShare().clearTransportPublicKey());
+            }
+            c = b.build();
+        }
+        observer.onNext(c);
+        observer.onCompleted();
+    }
+
+    @Override
+    public void submitKeyShare(
+            KeyShareSubmission request, StreamObserver<SubmitKeyShareResponse> observer) {
+        if (!authenticated(request.getCredentials(), observer)) {
+            return;
+        }
+        boolean again =
+                keyShares.stream()
+                        .anyMatch(
+                                k ->
+                                        k.getCredentials()
+                                                        .getLearnerId()
+                                                        .equals(
+                                                                request.getCredentials()
+                                                                        .getLearnerId())
+                                                && k.getPublicShare()
+                                                        .equals(request.getPublicShare()));
+        keyShares.add(request);
+        observer.onNext(
+                SubmitKeyShareResponse.newBuilder()
+                        .setStatus(
+                                again
+                                        ? SubmitKeyShareResponse.Status.DUPLICATE
+                                        : SubmitKeyShareResponse.Status.ACCEPTED)
+                        .build());
+        observer.onCompleted();
+    }
+
+    @Override
+    public void submitDealings(
+            DealingsSubmission request, StreamObserver<SubmitDealingsResponse> observer) {
+        if (!authenticated(request.getCredentials(), observer)) {
+            return;
+        }
+        dealings.add(request);
+        observer.onNext(
+                SubmitDealingsResponse.newBuilder()
+                        .setStatus(SubmitKeyShareResponse.Status.ACCEPTED)
+                        .build());
+        observer.onCompleted();
+    }
+
+    @Override
+    public void getAggregate(GetAggregateRequest request, StreamObserver<ModelChunk> observer) {
+        if (!authenticated(request.getCredentials(), observer)) {
+            return;
+        }
+        getAggregateCalls.incrementAndGet();
+        ModelHeader header = aggregateHeader;
+        if (header == null || header.getModelVersion() != request.getRound()) {
+            observer.onError(
+                    Status.FAILED_PRECONDITION
+                            .withDescription("no aggregate to decrypt")
+                            .asRuntimeException());
+            return;
+        }
+        observer.onNext(ModelChunk.newBuilder().setHeader(header).build());
+        // Chunks that cut through shards and ciphertexts.
+        for (ByteString chunk : TensorCodec.chunks(aggregateData, 100_003)) {
+            observer.onNext(ModelChunk.newBuilder().setData(chunk).build());
+        }
+        observer.onCompleted();
+    }
+
+    @Override
+    public StreamObserver<PartialDecryptionChunk> submitPartialDecryption(
+            StreamObserver<SubmitPartialDecryptionResponse> observer) {
+        return new StreamObserver<>() {
+            PartialDecryptionHeader header;
+            ByteString data = ByteString.EMPTY;
+            boolean failed;
+
+            @Override
+            public void onNext(PartialDecryptionChunk chunk) {
+                if (failed) {
+                    return;
+                }
+                if (chunk.hasHeader()) {
+                    header = chunk.getHeader();
+                    if (!validTokens.contains(tokenOf(header.getCredentials()))) {
+                        failed = true;
+                        observer.onError(
+                                Status.UNAUTHENTICATED
+                                        .withDescription("unknown token")
+                                        .asRuntimeException());
+                    }
+                    return;
+                }
+                data = data.concat(chunk.getData());
+            }
+
+            @Override
+            public void onError(Throwable t) {}
+
+            @Override
+            public void onCompleted() {
+                if (failed) {
+                    return;
+                }
+                long expected =
+                        header.getShardBytesList().stream().mapToLong(Long::longValue).sum();
+                if (expected != data.size()) {
+                    observer.onError(
+                            Status.INVALID_ARGUMENT
+                                    .withDescription("wrong byte count")
+                                    .asRuntimeException());
+                    return;
+                }
+                partials.add(new ReceivedPartial(header, data));
+                observer.onNext(
+                        SubmitPartialDecryptionResponse.newBuilder()
+                                .setStatus(SubmitKeyShareResponse.Status.ACCEPTED)
+                                .build());
+                observer.onCompleted();
+            }
+        };
     }
 
     @Override

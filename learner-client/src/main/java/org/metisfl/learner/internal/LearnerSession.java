@@ -34,20 +34,34 @@ import org.metisfl.learner.task.EvaluationResult;
 import org.metisfl.learner.task.NamedTensor;
 import org.metisfl.learner.task.TrainResult;
 import org.metisfl.learner.task.TrainTask;
+import org.metisfl.proto.v1.CombineDealingsTask;
+import org.metisfl.proto.v1.CommitteeInfo;
 import org.metisfl.proto.v1.Credentials;
+import org.metisfl.proto.v1.DealTask;
+import org.metisfl.proto.v1.DealingsSubmission;
 import org.metisfl.proto.v1.Encryption;
 import org.metisfl.proto.v1.EvaluationReport;
+import org.metisfl.proto.v1.GetAggregateRequest;
+import org.metisfl.proto.v1.GetCommitteeRequest;
 import org.metisfl.proto.v1.GetModelRequest;
 import org.metisfl.proto.v1.JoinRequest;
 import org.metisfl.proto.v1.JoinResponse;
+import org.metisfl.proto.v1.KeyShareSubmission;
+import org.metisfl.proto.v1.KeyShareTask;
 import org.metisfl.proto.v1.LearnerServiceGrpc;
 import org.metisfl.proto.v1.LearnerServiceGrpc.LearnerServiceBlockingStub;
 import org.metisfl.proto.v1.LeaveRequest;
 import org.metisfl.proto.v1.ModelChunk;
 import org.metisfl.proto.v1.ModelHeader;
+import org.metisfl.proto.v1.PartialDecryptTask;
+import org.metisfl.proto.v1.PartialDecryptionChunk;
+import org.metisfl.proto.v1.PartialDecryptionHeader;
 import org.metisfl.proto.v1.RenewTokenRequest;
 import org.metisfl.proto.v1.RenewTokenResponse;
+import org.metisfl.proto.v1.SealedDealing;
 import org.metisfl.proto.v1.StreamTasksRequest;
+import org.metisfl.proto.v1.SubmitKeyShareResponse;
+import org.metisfl.proto.v1.SubmitPartialDecryptionResponse;
 import org.metisfl.proto.v1.SubmitUpdateResponse;
 import org.metisfl.proto.v1.Task;
 import org.metisfl.proto.v1.TensorSpec;
@@ -125,6 +139,9 @@ public final class LearnerSession implements AutoCloseable {
 
     /** Set at join when the federation aggregates with CKKS; null for plaintext. */
     private SecureAggregation secure;
+
+    /** Set at join when the federation runs threshold mode (then {@link #secure} stays null). */
+    private ThresholdSession threshold;
 
     private int roundsTrained;
     private int updatesDropped;
@@ -324,6 +341,7 @@ public final class LearnerSession implements AutoCloseable {
                         .setName(name)
                         .setNumTrainingExamples(adapter.numTrainingExamples())
                         .setNumTestExamples(adapter.numTestExamples())
+                        .setCommitteeEligible(options.committeeEligible())
                         .build();
         JoinResponse response;
         try {
@@ -346,15 +364,60 @@ public final class LearnerSession implements AutoCloseable {
                         ? Math.max(1, tokenExpiresAtMs - System.currentTimeMillis())
                         : Long.MAX_VALUE;
         maxMessageBytes = response.getMaxMessageBytes();
+        Encryption federation = response.hasEncryption() ? response.getEncryption() : null;
+        String gateway = String.valueOf(channels.address());
         try {
-            secure =
-                    SecureAggregation.atJoin(
-                            options.keyBundle().orElse(null),
-                            response.hasEncryption() ? response.getEncryption() : null,
-                            String.valueOf(channels.address()));
+            String mismatch =
+                    ThresholdSession.shareDirMismatch(
+                            options.thresholdShareDir().orElse(null), federation, gateway);
+            if (mismatch != null) {
+                throw new IllegalStateException(mismatch);
+            }
+            if (ThresholdSession.isThreshold(federation)) {
+                secure = null;
+                if (threshold == null) {
+                    threshold =
+                            ThresholdSession.atJoin(
+                                    options.keyBundle().orElse(null),
+                                    options.thresholdShareDir().orElse(null),
+                                    federation,
+                                    gateway);
+                }
+            } else {
+                threshold = null;
+                secure =
+                        SecureAggregation.atJoin(
+                                options.keyBundle().orElse(null), federation, gateway);
+            }
         } catch (IllegalStateException e) {
             // Joined, so run() leaves again before it throws.
             throw new LearnerException(e.getMessage());
+        }
+        String mode = "";
+        if (secure != null) {
+            mode =
+                    "; secure aggregation: "
+                            + secure.keys().backendId()
+                            + " "
+                            + secure.keys().preset()
+                            + ", key "
+                            + secure.keys().keyId();
+        } else if (threshold != null) {
+            mode =
+                    "; threshold secure aggregation: "
+                            + threshold.preset()
+                            + ", committee of "
+                            + threshold.info().getCommitteeSize()
+                            + (threshold.shamir()
+                                    ? " (any " + threshold.info().getThreshold() + " decrypt)"
+                                    : "")
+                            + (threshold.member() == null
+                                    ? ", no share directory (never a member)"
+                                    : ", shares in "
+                                            + threshold.member().directory()
+                                            + (options.committeeEligible()
+                                                    ? " (committee-eligible)"
+                                                    : ""));
         }
         LOG.info(
                 "joined the federation at {} as learner {} ('{}', {} training and {} test"
@@ -364,14 +427,7 @@ public final class LearnerSession implements AutoCloseable {
                 name,
                 request.getNumTrainingExamples(),
                 request.getNumTestExamples(),
-                secure == null
-                        ? ""
-                        : "; secure aggregation: "
-                                + secure.keys().backendId()
-                                + " "
-                                + secure.keys().preset()
-                                + ", key "
-                                + secure.keys().keyId());
+                mode);
         if (response.getInitialModelRequested()) {
             uploadInitialModel();
         }
@@ -658,6 +714,10 @@ public final class LearnerSession implements AutoCloseable {
                     }
                 }
                 case EVALUATE -> evaluate(task);
+                case KEY_SHARE -> keyShare(task);
+                case DEAL -> deal(task);
+                case COMBINE_DEALINGS -> combineDealings(task);
+                case PARTIAL_DECRYPT -> partialDecrypt(task);
                 case SHUTDOWN -> {
                     String reason = task.getShutdown().getReason();
                     LOG.info(
@@ -697,6 +757,354 @@ public final class LearnerSession implements AutoCloseable {
         return null;
     }
 
+    // ---------------------------------------------------------------------------------------
+    // Threshold mode: the committee's tasks (members only) and the joint key
+
+    /** The encryption under the joint key {@code keyId} names, fetching the committee if needed. */
+    private SecureAggregation jointKeyEncryption(String keyId) {
+        if (threshold.needsKey(keyId)) {
+            CommitteeInfo c = committeeInfo(false);
+            try {
+                JointKey k = threshold.useKey(c, keyId);
+                LOG.info(
+                        "committee epoch {}: encrypting updates under the joint key {}",
+                        k.epoch(),
+                        k.keyId());
+            } catch (IllegalArgumentException e) {
+                throw protocolError(
+                        "described the committee's joint key wrongly: " + e.getMessage());
+            }
+        }
+        return threshold.encryption();
+    }
+
+    private CommitteeInfo committeeInfo(boolean includeShares) {
+        GetCommitteeRequest request =
+                GetCommitteeRequest.newBuilder()
+                        .setCredentials(credentials)
+                        .setIncludeShares(includeShares)
+                        .build();
+        return call(
+                "committee description",
+                true,
+                () ->
+                        blockingStub(options.callTimeout())
+                                .getCommittee(
+                                        request.toBuilder().setCredentials(credentials).build()));
+    }
+
+    /** The learner's committee side; stops the learner if the federation needs it and has none. */
+    private ThresholdMember member(Task task) {
+        if (threshold == null) {
+            throw protocolError(
+                    "sent a committee task ("
+                            + task.getKindCase()
+                            + ") in a federation that is not in threshold mode");
+        }
+        if (threshold.member() == null) {
+            throw new LearnerException(
+                    "the federation drew learner '"
+                            + name
+                            + "' for its decryption committee ("
+                            + task.getKindCase()
+                            + ", task "
+                            + task.getTaskId()
+                            + "), but it has no share directory to keep its key share in across"
+                            + " restarts: give every learner of a threshold federation one"
+                            + " (--threshold-shares DIR / LearnerOptions.thresholdShareDir), or"
+                            + " make at least secure-aggregation.committee.size learners"
+                            + " committee-eligible");
+        }
+        return threshold.member();
+    }
+
+    private <T> T shares(Supplier<T> body) {
+        try {
+            return body.get();
+        } catch (ThresholdMember.ShareFileException e) {
+            throw new LearnerException(e.getMessage(), e);
+        }
+    }
+
+    private void keyShare(Task task) {
+        ThresholdMember member = member(task);
+        KeyShareTask k = task.getKeyShare();
+        boolean transport = k.getThreshold() > 0 && k.getThreshold() < k.getMembersCount();
+        long start = nanoTime.getAsLong();
+        ThresholdMember.PublicPart part =
+                shares(
+                        () ->
+                                member.keyShare(
+                                        k.getEpoch(), k.getCommonSeed().toByteArray(), transport));
+        KeyShareSubmission.Builder submission =
+                KeyShareSubmission.newBuilder()
+                        .setEpoch(k.getEpoch())
+                        .setPublicShare(ByteString.copyFrom(part.bytes()));
+        if (part.transportPublicKey() != null) {
+            submission.setTransportPublicKey(ByteString.copyFrom(part.transportPublicKey()));
+        }
+        SubmitKeyShareResponse r =
+                call(
+                        "key share of committee epoch " + k.getEpoch(),
+                        true,
+                        () ->
+                                blockingStub(options.callTimeout())
+                                        .submitKeyShare(
+                                                submission.setCredentials(credentials).build()));
+        LOG.info(
+                "committee epoch {}: key share {} made (committee of {}{}) in {} ms, secret part"
+                        + " kept in {}; public part {}",
+                k.getEpoch(),
+                part.memberId(),
+                k.getMembersCount(),
+                transport ? ", any " + k.getThreshold() + " decrypt" : "",
+                (nanoTime.getAsLong() - start) / 1_000_000,
+                member.secretFile(k.getEpoch()),
+                r.getStatus() == SubmitKeyShareResponse.Status.DUPLICATE
+                        ? "already there (duplicate)"
+                        : "accepted");
+    }
+
+    private void deal(Task task) {
+        ThresholdMember member = member(task);
+        DealTask d = task.getDeal();
+        ThresholdSession.CommitteeView c = committeeView();
+        List<ThresholdMember.Sealed> sealed =
+                shares(
+                        () ->
+                                member.deal(
+                                        d.getEpoch(),
+                                        c.committee(),
+                                        d.getThreshold(),
+                                        credentials.getLearnerId(),
+                                        c.members()));
+        DealingsSubmission.Builder submission =
+                DealingsSubmission.newBuilder().setEpoch(d.getEpoch());
+        for (ThresholdMember.Sealed s : sealed) {
+            submission.addDealings(
+                    SealedDealing.newBuilder()
+                            .setFromLearnerId(s.from())
+                            .setToLearnerId(s.to())
+                            .setSealed(ByteString.copyFrom(s.sealed())));
+        }
+        var r =
+                call(
+                        "Shamir dealings of committee epoch " + d.getEpoch(),
+                        true,
+                        () ->
+                                blockingStub(options.callTimeout())
+                                        .submitDealings(
+                                                submission.setCredentials(credentials).build()));
+        LOG.info(
+                "committee epoch {}: dealt {} sealed Shamir dealings (any {} decrypt): {}",
+                d.getEpoch(),
+                sealed.size(),
+                d.getThreshold(),
+                r.getStatus());
+    }
+
+    private void combineDealings(Task task) {
+        ThresholdMember member = member(task);
+        CombineDealingsTask d = task.getCombineDealings();
+        ThresholdSession.CommitteeView c = committeeView();
+        List<ThresholdMember.Sealed> received = new java.util.ArrayList<>();
+        for (SealedDealing s : d.getDealingsList()) {
+            received.add(
+                    new ThresholdMember.Sealed(
+                            s.getFromLearnerId(), s.getToLearnerId(), s.getSealed().toByteArray()));
+        }
+        try {
+            shares(
+                    () -> {
+                        member.combineDealings(
+                                d.getEpoch(),
+                                c.committee(),
+                                d.getThreshold(),
+                                received,
+                                c.members());
+                        return null;
+                    });
+        } catch (IllegalArgumentException e) {
+            throw protocolError(
+                    "sent Shamir dealings that do not combine ("
+                            + e.getMessage()
+                            + ") for committee epoch "
+                            + d.getEpoch());
+        }
+        LOG.info(
+                "committee epoch {}: Shamir share made from {} dealings, kept in {}",
+                d.getEpoch(),
+                received.size() + 1,
+                member.shamirFile(d.getEpoch()));
+    }
+
+    private ThresholdSession.CommitteeView committeeView() {
+        CommitteeInfo info = committeeInfo(true);
+        try {
+            return threshold.committee(info);
+        } catch (IllegalArgumentException e) {
+            throw protocolError("described the committee wrongly: " + e.getMessage());
+        }
+    }
+
+    /**
+     * Downloads the round's encrypted aggregate, turns each shard into this member's partial
+     * decryptions as soon as its bytes are in, and uploads them.
+     */
+    private void partialDecrypt(Task task) {
+        ThresholdMember member = member(task);
+        PartialDecryptTask pd = task.getPartialDecrypt();
+        ThresholdSession.CommitteeView c = threshold.shamir() ? committeeView() : null;
+        long start = nanoTime.getAsLong();
+        List<byte[]> parts =
+                call(
+                        "encrypted aggregate of round " + pd.getRound(),
+                        true,
+                        () -> partialDecryptAggregate(member, pd, c));
+        long computed = nanoTime.getAsLong();
+        PartialDecryptionHeader.Builder header =
+                PartialDecryptionHeader.newBuilder()
+                        .setEpoch(pd.getEpoch())
+                        .setRound(pd.getRound())
+                        .setAttempt(pd.getAttempt());
+        ByteString data = ByteString.EMPTY;
+        for (byte[] p : parts) {
+            header.addShardBytes(p.length);
+            data = data.concat(ByteString.copyFrom(p));
+        }
+        List<ByteString> chunks = TensorCodec.chunks(data, chunkBytes());
+        var r =
+                call(
+                        "partial decryptions of round " + pd.getRound(),
+                        true,
+                        () -> {
+                            List<PartialDecryptionChunk> messages =
+                                    new java.util.ArrayList<>(chunks.size() + 1);
+                            messages.add(
+                                    PartialDecryptionChunk.newBuilder()
+                                            .setHeader(header.setCredentials(credentials))
+                                            .build());
+                            for (ByteString chunk : chunks) {
+                                messages.add(
+                                        PartialDecryptionChunk.newBuilder().setData(chunk).build());
+                            }
+                            renewTokenIfDue();
+                            return StreamingUpload
+                                    .<PartialDecryptionChunk, SubmitPartialDecryptionResponse>run(
+                                            o ->
+                                                    LearnerServiceGrpc.newStub(channels.channel())
+                                                            .withCallCredentials(callCredentials)
+                                                            .withDeadlineAfter(
+                                                                    options.transferTimeout()
+                                                                            .toNanos(),
+                                                                    TimeUnit.NANOSECONDS)
+                                                            .submitPartialDecryption(o),
+                                            messages);
+                        });
+        LOG.info(
+                "round {}: partial decryptions of the aggregate ({} shards, {} bytes, attempt {},"
+                        + " {} answering) computed in {} ms; {}",
+                pd.getRound(),
+                parts.size(),
+                data.size(),
+                pd.getAttempt(),
+                pd.getAnsweringCount(),
+                (computed - start) / 1_000_000,
+                r.getStatus() == SubmitKeyShareResponse.Status.DUPLICATE
+                        ? "already there (duplicate)"
+                        : "accepted");
+    }
+
+    private List<byte[]> partialDecryptAggregate(
+            ThresholdMember member, PartialDecryptTask pd, ThresholdSession.CommitteeView c) {
+        GetAggregateRequest request =
+                GetAggregateRequest.newBuilder()
+                        .setCredentials(credentials)
+                        .setRound(pd.getRound())
+                        .build();
+        Context.CancellableContext context = Context.current().withCancellation();
+        Context previous = context.attach();
+        try {
+            Iterator<ModelChunk> chunks =
+                    blockingStub(options.transferTimeout()).getAggregate(request);
+            if (!chunks.hasNext()) {
+                throw protocolError("ended the aggregate download without sending a header");
+            }
+            ModelChunk first = chunks.next();
+            if (!first.hasHeader() || !first.getHeader().hasEncryption()) {
+                throw protocolError("sent an aggregate without its encrypted shards' header");
+            }
+            List<Long> sizes = first.getHeader().getEncryption().getShardBytesList();
+            List<byte[]> parts = new java.util.ArrayList<>(sizes.size());
+            byte[] pending = sizes.isEmpty() ? null : new byte[Math.toIntExact(sizes.get(0))];
+            int filled = 0;
+            while (chunks.hasNext()) {
+                ModelChunk chunk = chunks.next();
+                if (!chunk.hasData()) {
+                    throw protocolError("sent a second header in one aggregate download");
+                }
+                ByteString bytes = chunk.getData();
+                int at = 0;
+                while (at < bytes.size()) {
+                    if (pending == null) {
+                        throw protocolError("sent more aggregate bytes than its shards announce");
+                    }
+                    int n = Math.min(bytes.size() - at, pending.length - filled);
+                    bytes.copyTo(pending, at, filled, n);
+                    at += n;
+                    filled += n;
+                    if (filled == pending.length) {
+                        parts.add(partialShard(member, pd, c, pending));
+                        pending =
+                                parts.size() < sizes.size()
+                                        ? new byte[Math.toIntExact(sizes.get(parts.size()))]
+                                        : null;
+                        filled = 0;
+                    }
+                }
+            }
+            if (parts.size() != sizes.size()) {
+                throw protocolError(
+                        "sent "
+                                + parts.size()
+                                + " of the aggregate's "
+                                + sizes.size()
+                                + " encrypted shards");
+            }
+            return parts;
+        } finally {
+            context.detach(previous);
+            context.cancel(null);
+        }
+    }
+
+    private byte[] partialShard(
+            ThresholdMember member,
+            PartialDecryptTask pd,
+            ThresholdSession.CommitteeView c,
+            byte[] shard) {
+        try {
+            return shares(
+                    () ->
+                            c == null
+                                    ? member.partialDecryptShard(
+                                            pd.getEpoch(), pd.getAnsweringList(), shard)
+                                    : member.partialDecryptShard(
+                                            pd.getEpoch(),
+                                            c.committee(),
+                                            pd.getAnsweringList(),
+                                            shard));
+        } catch (ThresholdMember.ShareFileException | LearnerException e) {
+            throw e;
+        } catch (IllegalArgumentException e) {
+            throw protocolError(
+                    "sent an aggregate shard this member cannot partially decrypt ("
+                            + e.getMessage()
+                            + ") for round "
+                            + pd.getRound());
+        }
+    }
+
     /** Trains and uploads; false if the gateway refused the update. */
     private boolean train(Task task) {
         long round = task.getRound();
@@ -707,6 +1115,11 @@ public final class LearnerSession implements AutoCloseable {
         // Central DP, clipping on the learner: the task's model, to clip the delta against.
         // FedBuff over ciphertexts: the model trained on, to send the encrypted delta from it.
         boolean delta = secure != null && secure.deltas();
+        // Threshold mode: the update goes under the committee's joint key the task names.
+        SecureAggregation encryption = secure;
+        if (threshold != null) {
+            encryption = jointKeyEncryption(task.getTrain().getKeyId());
+        }
         List<NamedTensor> global =
                 clipNorm > 0 || delta
                         ? adapterCall("getWeights", round, adapter::getWeights)
@@ -732,7 +1145,7 @@ public final class LearnerSession implements AutoCloseable {
         }
         // The adapter now holds local weights, no longer any global model.
         loadedModelVersion = -1;
-        Upload model = delta ? deltaUpload(weights, global) : upload(weights);
+        Upload model = delta ? deltaUpload(weights, global) : upload(weights, encryption);
         String work =
                 trainTask.localSteps() > 0
                         ? result.numCompletedBatches() + " local steps"
@@ -817,7 +1230,9 @@ public final class LearnerSession implements AutoCloseable {
 
     private void uploadInitialModel() {
         List<NamedTensor> weights = adapterCall("getWeights", 0, adapter::getWeights);
-        Upload model = upload(weights);
+        // Threshold mode: the initial weights go in plaintext (they hold no training data, and
+        // the committee's key does not exist yet).
+        Upload model = upload(weights, secure);
         try {
             String outcome =
                     submitUpdate(
@@ -907,8 +1322,8 @@ public final class LearnerSession implements AutoCloseable {
         return new Upload(model.specs(), model.data(), model.encryption());
     }
 
-    /** Encodes an update, encrypting it shard by shard in a CKKS federation. */
-    private Upload upload(List<NamedTensor> weights) {
+    /** Encodes an update, encrypting it shard by shard with {@code secure} unless it is null. */
+    private Upload upload(List<NamedTensor> weights, SecureAggregation secure) {
         if (secure == null) {
             EncodedModel model = TensorCodec.encode(weights);
             return new Upload(model.specs(), model.data(), null);
@@ -986,6 +1401,12 @@ public final class LearnerSession implements AutoCloseable {
                 throw protocolError("sent model data before the model header");
             }
             ModelHeader header = first.getHeader();
+            if (header.hasEncryption() && threshold != null) {
+                throw protocolError(
+                        "sent an encrypted model (version "
+                                + header.getModelVersion()
+                                + ") in a threshold federation, whose models are plaintext");
+            }
             if (header.hasEncryption() && secure == null) {
                 throw protocolError(
                         "sent an encrypted model (version "

@@ -292,11 +292,17 @@ public final class SecureAggregation {
     }
 
     private Encryption.Builder header() {
-        return Encryption.newBuilder()
-                .setBackendId(keys.backendId())
-                .setParameterHash(keys.parameterHash())
-                .setPreset(keys.preset())
-                .setShardSize(shardSize);
+        Encryption.Builder b =
+                Encryption.newBuilder()
+                        .setBackendId(keys.backendId())
+                        .setParameterHash(keys.parameterHash())
+                        .setPreset(keys.preset())
+                        .setShardSize(shardSize);
+        if (threshold) {
+            // the gateway checks it against the joint key it serves
+            b.setKeyId(keys.keyId());
+        }
+        return b;
     }
 
     /**

@@ -1,7 +1,13 @@
 package org.metisfl.simulator;
 
 import com.google.protobuf.ByteString;
+import io.grpc.Grpc;
+import io.grpc.Metadata;
 import io.grpc.Server;
+import io.grpc.ServerCall;
+import io.grpc.ServerCallHandler;
+import io.grpc.ServerInterceptor;
+import io.grpc.ServerInterceptors;
 import io.grpc.Status;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import io.grpc.netty.shaded.io.netty.channel.EventLoopGroup;
@@ -24,6 +30,8 @@ import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
+import javax.net.ssl.SSLSession;
 import org.metisfl.proto.v1.EvaluateTask;
 import org.metisfl.proto.v1.EvaluationReport;
 import org.metisfl.proto.v1.GetModelRequest;
@@ -42,6 +50,7 @@ import org.metisfl.proto.v1.TrainTask;
 import org.metisfl.proto.v1.UpdateChunk;
 import org.metisfl.proto.v1.UpdateHeader;
 import org.metisfl.transport.LeasedMessage;
+import org.metisfl.transport.TransportSecurity;
 import org.metisfl.transport.ZeroCopyRequests;
 
 /**
@@ -70,6 +79,7 @@ public final class DiscardingGateway implements AutoCloseable {
     private final AtomicInteger rejected = new AtomicInteger();
     private final AtomicLong bytesReceived = new AtomicLong();
     private final CountDownLatch finished = new CountDownLatch(1);
+    private final AtomicReference<String> negotiated = new AtomicReference<>("");
     private final List<Long> roundStartsUs = new ArrayList<>();
     private final List<Long> roundEndsUs = new ArrayList<>();
     private long round; // guarded by this
@@ -100,7 +110,9 @@ public final class DiscardingGateway implements AutoCloseable {
         boss = new NioEventLoopGroup(1, threads);
         workers = new NioEventLoopGroup(config.workerThreads, threads);
         NettyServerBuilder sb =
-                NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", config.port))
+                NettyServerBuilder.forAddress(
+                                new InetSocketAddress("127.0.0.1", config.port),
+                                config.transport.serverCredentials())
                         .bossEventLoopGroup(boss)
                         .workerEventLoopGroup(workers)
                         .channelType(NioServerSocketChannel.class)
@@ -108,13 +120,15 @@ public final class DiscardingGateway implements AutoCloseable {
                         .permitKeepAliveTime(10, TimeUnit.SECONDS)
                         .permitKeepAliveWithoutCalls(true)
                         .addService(
-                                // Upload chunks parsed like the real gateway's: views of the
-                                // receive buffers, no copy (ZeroCopyRequests).
-                                ZeroCopyRequests.bind(
-                                        new Service().bindService(),
-                                        LearnerServiceGrpc.getSubmitUpdateMethod(),
-                                        UpdateChunk.DATA_FIELD_NUMBER,
-                                        this::receiveUpdate));
+                                ServerInterceptors.intercept(
+                                        // Upload chunks parsed like the real gateway's: views of
+                                        // the receive buffers, no copy (ZeroCopyRequests).
+                                        ZeroCopyRequests.bind(
+                                                new Service().bindService(),
+                                                LearnerServiceGrpc.getSubmitUpdateMethod(),
+                                                UpdateChunk.DATA_FIELD_NUMBER,
+                                                this::receiveUpdate),
+                                        new SessionRecorder()));
         if (config.directExecutor) {
             sb.directExecutor();
         } else {
@@ -127,6 +141,15 @@ public final class DiscardingGateway implements AutoCloseable {
 
     public int port() {
         return server.getPort();
+    }
+
+    /**
+     * The TLS a learner's connection negotiated, as the server saw it on its first call: protocol,
+     * cipher suite and the TLS engine ("BoringSSL" when gRPC's bundled netty-tcnative serves it,
+     * "JDK" for the JDK's own); empty for plaintext or before the first call.
+     */
+    public String negotiatedTls() {
+        return negotiated.get();
     }
 
     /** Learners that joined. */
@@ -194,6 +217,30 @@ public final class DiscardingGateway implements AutoCloseable {
                         .setDtype(org.metisfl.proto.v1.DType.FLOAT32)
                         .addShape(config.modelValues)
                         .build());
+    }
+
+    /** Records the first call's TLS session (protocol, cipher suite, engine). */
+    private final class SessionRecorder implements ServerInterceptor {
+        @Override
+        public <Q, A> ServerCall.Listener<Q> interceptCall(
+                ServerCall<Q, A> call, Metadata headers, ServerCallHandler<Q, A> next) {
+            if (negotiated.get().isEmpty()) {
+                SSLSession ssl = call.getAttributes().get(Grpc.TRANSPORT_ATTR_SSL_SESSION);
+                if (ssl != null) {
+                    negotiated.compareAndSet("", describe(ssl));
+                }
+            }
+            return next.startCall(call, headers);
+        }
+    }
+
+    static String describe(SSLSession ssl) {
+        String impl = ssl.getClass().getName();
+        String engine =
+                impl.contains("OpenSsl")
+                        ? "BoringSSL (gRPC's bundled netty-tcnative)"
+                        : impl.startsWith("sun.security.ssl") ? "JDK JSSE" : impl;
+        return ssl.getProtocol() + " " + ssl.getCipherSuite() + ", " + engine;
     }
 
     private void maybeStartFirstRound() {
@@ -409,8 +456,18 @@ public final class DiscardingGateway implements AutoCloseable {
         private int callThreads = 4;
         private boolean directExecutor;
         private boolean evaluate;
+        private TransportSecurity transport = TransportSecurity.insecure();
 
         Builder() {}
+
+        /**
+         * How the port is protected: TLS (or mutual TLS) with a certificate and key, like the real
+         * gateway's learner port, or plaintext (default).
+         */
+        public Builder transport(TransportSecurity transport) {
+            this.transport = java.util.Objects.requireNonNull(transport, "transport");
+            return this;
+        }
 
         /** Port on 127.0.0.1; 0 (default) picks a free one. */
         public Builder port(int port) {

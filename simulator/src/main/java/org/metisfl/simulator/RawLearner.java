@@ -37,6 +37,7 @@ import org.metisfl.proto.v1.Task;
 import org.metisfl.proto.v1.TensorSpec;
 import org.metisfl.proto.v1.UpdateChunk;
 import org.metisfl.proto.v1.UpdateHeader;
+import org.metisfl.transport.TransportSecurity;
 
 /**
  * One learner scripted call by call over the raw gRPC contract, for tests that need exact control
@@ -73,20 +74,36 @@ public final class RawLearner implements AutoCloseable {
 
     /** A plaintext connection to the gateway at {@code host}:{@code port}. */
     public RawLearner(String host, int port) {
-        channel = NettyChannelBuilder.forAddress(host, port).usePlaintext().build();
+        this(host, port, TransportSecurity.insecure());
+    }
+
+    /**
+     * A connection to the gateway at {@code host}:{@code port} protected as {@code transport} says
+     * (TLS, mutual TLS or plaintext); its files are read and checked now.
+     */
+    public RawLearner(String host, int port, TransportSecurity transport) {
+        channel =
+                NettyChannelBuilder.forAddress(host, port, transport.channelCredentials()).build();
         blocking = LearnerServiceGrpc.newBlockingStub(channel);
         async = LearnerServiceGrpc.newStub(channel);
     }
 
     /** A plaintext connection to the gateway at {@code host:port}. */
     public static RawLearner connect(String hostPort) {
+        return connect(hostPort, TransportSecurity.insecure());
+    }
+
+    /** A connection to the gateway at {@code host:port}, protected as {@code transport} says. */
+    public static RawLearner connect(String hostPort, TransportSecurity transport) {
         int colon = hostPort.lastIndexOf(':');
         if (colon <= 0 || colon == hostPort.length() - 1) {
             throw new IllegalArgumentException(
                     "gateway address '" + hostPort + "' is not host:port");
         }
         return new RawLearner(
-                hostPort.substring(0, colon), Integer.parseInt(hostPort.substring(colon + 1)));
+                hostPort.substring(0, colon),
+                Integer.parseInt(hostPort.substring(colon + 1)),
+                transport);
     }
 
     /**

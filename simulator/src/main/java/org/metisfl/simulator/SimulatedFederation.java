@@ -1,5 +1,6 @@
 package org.metisfl.simulator;
 
+import io.grpc.ChannelCredentials;
 import io.grpc.ManagedChannel;
 import io.grpc.Status;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
@@ -24,6 +25,7 @@ import java.util.concurrent.atomic.AtomicReference;
 import org.metisfl.proto.v1.DType;
 import org.metisfl.proto.v1.LearnerServiceGrpc;
 import org.metisfl.proto.v1.TensorSpec;
+import org.metisfl.transport.TransportSecurity;
 
 /**
  * Thousands of lightweight learners in one JVM, for benchmarks and load tests: no training, a
@@ -128,14 +130,16 @@ public final class SimulatedFederation implements AutoCloseable {
         }
         started = true;
         startedAt = Micros.now();
+        // Read and checked once: every channel of the simulation shares the credentials.
+        ChannelCredentials credentials = config.transport.channelCredentials();
         int perGateway = Math.max(1, config.channels / config.gateways.size());
         for (int g = 0; g < config.gateways.size(); g++) {
             String[] hostPort = config.gateways.get(g);
             int count = g < config.channels % config.gateways.size() ? perGateway + 1 : perGateway;
             for (int c = 0; c < count; c++) {
                 NettyChannelBuilder cb =
-                        NettyChannelBuilder.forAddress(hostPort[0], Integer.parseInt(hostPort[1]))
-                                .usePlaintext()
+                        NettyChannelBuilder.forAddress(
+                                        hostPort[0], Integer.parseInt(hostPort[1]), credentials)
                                 .eventLoopGroup(eventLoop)
                                 .channelType(NioSocketChannel.class)
                                 .directExecutor()
@@ -402,8 +406,20 @@ public final class SimulatedFederation implements AutoCloseable {
         private String namePrefix = "sim";
         private long seed = 42;
         private ModelListener modelListener;
+        private TransportSecurity transport = TransportSecurity.insecure();
 
         Builder() {}
+
+        /**
+         * How the learners' channels are protected (the same seam the learner library uses): TLS
+         * trusting the gateway's CA, mutual TLS with a learner certificate (all simulated learners
+         * then share that one identity), or plaintext. Default: plaintext, for a gateway run with
+         * {@code security.insecure: true}.
+         */
+        public Builder transport(TransportSecurity transport) {
+            this.transport = java.util.Objects.requireNonNull(transport, "transport");
+            return this;
+        }
 
         /**
          * Receives every global model learner 0 downloads (decoded), e.g. to check the aggregate in

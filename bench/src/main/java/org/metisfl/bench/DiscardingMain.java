@@ -1,24 +1,36 @@
 package org.metisfl.bench;
 
+import java.nio.file.Path;
 import java.time.Duration;
 import org.metisfl.simulator.DiscardingGateway;
+import org.metisfl.transport.TransportSecurity;
 
 /**
  * The raw-gRPC limit's server in a process of its own, like the controller: a {@link
  * DiscardingGateway} with the real gateway's thread layout. Prints {@code READY port}, then {@code
  * DONE} after the last round.
  *
- * <p>Usage: {@code DiscardingMain <values> <participants> <rounds>}.
+ * <p>Usage: {@code DiscardingMain <values> <participants> <rounds> [<certificate chain> <key>]}:
+ * with the two PEM files it serves TLS, like the job's learner port.
  */
 public final class DiscardingMain {
     private DiscardingMain() {}
 
     public static void main(String[] args) throws Exception {
+        TransportSecurity transport =
+                args.length >= 5
+                        ? TransportSecurity.builder()
+                                .mode(TransportSecurity.Mode.TLS)
+                                .certificateChain(Path.of(args[3]))
+                                .privateKey(Path.of(args[4]))
+                                .build()
+                        : TransportSecurity.insecure();
         try (DiscardingGateway g =
                 DiscardingGateway.builder()
                         .modelValues(Long.parseLong(args[0]))
                         .participants(Integer.parseInt(args[1]))
                         .rounds(Integer.parseInt(args[2]))
+                        .transport(transport)
                         .build()
                         .start()) {
             System.out.println("READY " + g.port());

@@ -42,6 +42,8 @@ import org.metisfl.simulator.SimulationReport;
  *                                    # tail learners registered async)
  * bench/run --set key=value          # a federation setting for every scenario (repeatable)
  * bench/run --profile ingest-10M-10  # also record that scenario's controller with JFR
+ * bench/run --only tls               # TLS on the learner port against plaintext, side by side
+ *                                    # (TlsBenchmark; not in the suites)
  * bench/run --budget-minutes 40      # another time budget
  * </pre>
  */
@@ -62,7 +64,7 @@ public final class FederationBenchmark {
      */
     private static final int MAX_TRANSFERS = 500;
 
-    /** One federation to run. */
+    /** One federation to run; {@code tls}: the learner port serves TLS (else plaintext). */
     record Scenario(
             String id,
             String group,
@@ -75,7 +77,39 @@ public final class FederationBenchmark {
             String checkpointInterval,
             Map<String, String> extra,
             String heap,
-            Duration timeout) {}
+            Duration timeout,
+            boolean tls) {
+
+        /** A scenario with a plaintext learner port ({@code security.insecure: true}). */
+        Scenario(
+                String id,
+                String group,
+                long values,
+                int learners,
+                int trainers,
+                int channels,
+                int rounds,
+                boolean fetchModel,
+                String checkpointInterval,
+                Map<String, String> extra,
+                String heap,
+                Duration timeout) {
+            this(
+                    id,
+                    group,
+                    values,
+                    learners,
+                    trainers,
+                    channels,
+                    rounds,
+                    fetchModel,
+                    checkpointInterval,
+                    extra,
+                    heap,
+                    timeout,
+                    false);
+        }
+    }
 
     /** What a scenario measured. */
     record Outcome(
@@ -592,6 +626,11 @@ public final class FederationBenchmark {
     private long[] ckksUpload;
     private String ckksLoad;
 
+    /** TLS on against TLS off, when asked for with --only tls (not in the suites). */
+    private TlsBenchmark tlsRun;
+
+    private BenchTls benchTls;
+
     private void run(List<Scenario> suite) throws Exception {
         Files.createDirectories(base);
         if (only.contains("ckks")) {
@@ -607,6 +646,10 @@ public final class FederationBenchmark {
                             (int) M,
                             65536);
             ckksLoad = before + " before, " + loadAverage() + " after";
+        }
+        if (only.contains("tls")) {
+            tlsRun = TlsBenchmark.run(this);
+            outcomes.addAll(tlsRun.outcomes());
         }
         Scenario ingest =
                 suite.stream().filter(x -> x.group.equals("ingest")).findFirst().orElseThrow();
@@ -689,7 +732,8 @@ public final class FederationBenchmark {
                 s.checkpointInterval,
                 s.extra,
                 s.heap,
-                t);
+                t,
+                s.tls);
     }
 
     static String loadAverage() {
@@ -701,7 +745,15 @@ public final class FederationBenchmark {
         }
     }
 
-    private void say(String line) {
+    /** The development CA and gateway certificate of the TLS scenarios, made on first use. */
+    synchronized BenchTls tls() throws IOException {
+        if (benchTls == null) {
+            benchTls = BenchTls.in(Files.createDirectories(base).resolve("tls-pki"));
+        }
+        return benchTls;
+    }
+
+    void say(String line) {
         System.err.println(
                 LocalDateTime.now().format(DateTimeFormatter.ofPattern("HH:mm:ss")) + " " + line);
         log.append(line).append('\n');
@@ -738,7 +790,8 @@ public final class FederationBenchmark {
         }
     }
 
-    private Outcome runScenario(Scenario s) throws Exception {
+    Outcome runScenario(Scenario s) throws Exception {
+        BenchTls tls = s.tls ? tls() : null;
         Limits.RoundBound bound = null;
         if (BOUNDED.contains(s.group)) {
             // the raw-gRPC time of this round's bytes, measured right before the scenario
@@ -750,7 +803,8 @@ public final class FederationBenchmark {
                             s.fetchModel,
                             maxTransfers(s),
                             3,
-                            s.timeout);
+                            s.timeout,
+                            tls);
             say(
                     String.format(
                             Locale.ROOT,
@@ -772,8 +826,13 @@ public final class FederationBenchmark {
         settings.put("federation.initial-model", modelFile(s.values).toAbsolutePath().toString());
         settings.put("federation.results-file", results.toAbsolutePath().toString());
         settings.put("gateway.port", Integer.toString(port));
-        // The simulated learners speak plaintext; TLS on the learner path is not measured yet.
-        settings.put("security.insecure", "true");
+        if (tls != null) {
+            // TLS on the learner port with the bench's development CA (`--only tls`)
+            settings.putAll(tls.jobSettings());
+        } else {
+            settings.put("security.insecure", "true");
+        }
+        // Admission is not what these scenarios measure: anyone who reaches the port may join.
         settings.put("security.admission", "open");
         if (!s.checkpointInterval.equals(DEFAULT_CHECKPOINTS)) {
             settings.put("job.checkpoint-interval", s.checkpointInterval);
@@ -810,6 +869,7 @@ public final class FederationBenchmark {
                             .callTimeout(s.timeout)
                             .joinConcurrency(10_000)
                             .maxConcurrentTransfers(maxTransfers(s))
+                            .transport(Limits.transport(tls))
                             .build();
             AtomicLong heapAfterGc = new AtomicLong(-1);
             Thread probe =
@@ -1294,6 +1354,9 @@ public final class FederationBenchmark {
                                 .append("\n\n")
                                 .append(summary)
                                 .append('\n'));
+        if (tlsRun != null) {
+            md.append(tlsRun.markdown());
+        }
         md.append("## Log\n\n```\n").append(log).append("```\n");
         if (ckksRows != null) {
             md.append("## Secure aggregation: a CKKS round against a plaintext round\n\n");

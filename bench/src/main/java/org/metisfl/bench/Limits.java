@@ -77,17 +77,27 @@ final class Limits {
      * gateway's thread layout that discards the bytes.
      */
     static Raw rawGrpc(long values, int learners, int channels, int rounds) throws Exception {
+        return rawGrpc(values, learners, channels, rounds, null);
+    }
+
+    /** {@link #rawGrpc(long, int, int, int)} over TLS when {@code tls} is given. */
+    static Raw rawGrpc(long values, int learners, int channels, int rounds, BenchTls tls)
+            throws Exception {
         List<String> cmd =
-                List.of(
-                        Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                        "-Xmx2g",
-                        "-XX:+UseG1GC",
-                        "-cp",
-                        System.getProperty("java.class.path"),
-                        DiscardingMain.class.getName(),
-                        Long.toString(values),
-                        Integer.toString(learners),
-                        Integer.toString(rounds));
+                new ArrayList<>(
+                        List.of(
+                                Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                                "-Xmx2g",
+                                "-XX:+UseG1GC",
+                                "-cp",
+                                System.getProperty("java.class.path"),
+                                DiscardingMain.class.getName(),
+                                Long.toString(values),
+                                Integer.toString(learners),
+                                Integer.toString(rounds)));
+        if (tls != null) {
+            cmd.addAll(tls.serverFiles());
+        }
         Process server = new ProcessBuilder(cmd).redirectErrorStream(true).start();
         try (BufferedReader out =
                 new BufferedReader(
@@ -113,6 +123,7 @@ final class Limits {
                             .modelValues(values)
                             .fetchModel(false)
                             .evaluate(false)
+                            .transport(transport(tls))
                             .timeout(Duration.ofMinutes(3))
                             .build()) {
                 SimulationReport report = sim.run();
@@ -133,6 +144,13 @@ final class Limits {
             server.destroy();
             server.waitFor(10, TimeUnit.SECONDS);
         }
+    }
+
+    /** The simulated learners' channel security: TLS trusting the bench CA, else plaintext. */
+    static org.metisfl.transport.TransportSecurity transport(BenchTls tls) {
+        return tls == null
+                ? org.metisfl.transport.TransportSecurity.insecure()
+                : tls.learnerTransport();
     }
 
     /** CPU seconds this JVM (the driver: the simulated learners) has used so far. */
@@ -157,7 +175,12 @@ final class Limits {
      * A transfer limit: its rate, and the CPU seconds the sending side (the driver) and the server
      * spent per GB moved.
      */
-    record Rate(double bytesPerSecond, double senderCpuPerGb, double serverCpuPerGb) {}
+    record Rate(
+            double bytesPerSecond, double senderCpuPerGb, double serverCpuPerGb, String session) {
+        Rate(double bytesPerSecond, double senderCpuPerGb, double serverCpuPerGb) {
+            this(bytesPerSecond, senderCpuPerGb, serverCpuPerGb, "");
+        }
+    }
 
     /**
      * Loopback TCP: {@code channels} plain sockets to a sink in its own process, carrying the
@@ -235,6 +258,110 @@ final class Limits {
         }
     }
 
+    /**
+     * Loopback TCP under TLS: as {@link #loopbackTcp}, over the JDK's own TLS (JSSE, blocking
+     * sockets, TLS 1.3 as negotiated) to {@link TcpSinkMain} serving the bench's gateway
+     * certificate. What the cipher alone costs on this JDK, without gRPC or HTTP/2. gRPC's Netty
+     * transport uses its bundled BoringSSL instead, so this is a bound of another engine.
+     */
+    static Rate loopbackTls(
+            long values, int learners, int channels, int chunkBytes, int rounds, BenchTls tls)
+            throws Exception {
+        List<String> files = tls.serverFiles();
+        Process server =
+                startChild(TcpSinkMain.class.getName(), "-Xmx256m", files.get(0), files.get(1));
+        try {
+            int port = awaitReady(server);
+            long perLearner = values * Float.BYTES;
+            javax.net.ssl.SSLSocketFactory factory = tls.clientContext().getSocketFactory();
+            javax.net.ssl.SSLSocket[] sockets = new javax.net.ssl.SSLSocket[channels];
+            long[] share = new long[channels];
+            for (int l = 0; l < learners; l++) {
+                share[l % channels] += perLearner;
+            }
+            for (int c = 0; c < channels; c++) {
+                sockets[c] = (javax.net.ssl.SSLSocket) factory.createSocket("127.0.0.1", port);
+                javax.net.ssl.SSLParameters p = sockets[c].getSSLParameters();
+                p.setEndpointIdentificationAlgorithm("HTTPS");
+                sockets[c].setSSLParameters(p);
+                sockets[c].startHandshake();
+            }
+            byte[] data = new byte[chunkBytes];
+            ByteBuffer.wrap(data)
+                    .order(ByteOrder.LITTLE_ENDIAN)
+                    .asFloatBuffer()
+                    .put(SimulatedFederation.syntheticUpdate(42, 0, chunkBytes / 4));
+            List<Double> rates = new ArrayList<>();
+            double cpu0 = driverCpuSeconds();
+            double server0 = cpuSeconds(server.pid());
+            long moved = 0;
+            for (int r = 0; r < rounds; r++) {
+                java.util.concurrent.CountDownLatch done =
+                        new java.util.concurrent.CountDownLatch(channels);
+                long start = System.nanoTime();
+                for (int c = 0; c < channels; c++) {
+                    javax.net.ssl.SSLSocket s = sockets[c];
+                    long bytes = share[c];
+                    Thread t =
+                            new Thread(
+                                    () -> {
+                                        try {
+                                            sendTls(s, bytes, data);
+                                        } catch (java.io.IOException e) {
+                                            throw new java.io.UncheckedIOException(e);
+                                        } finally {
+                                            done.countDown();
+                                        }
+                                    },
+                                    "tls-writer");
+                    t.start();
+                }
+                if (!done.await(3, TimeUnit.MINUTES)) {
+                    throw new IllegalStateException("loopback TLS round did not finish");
+                }
+                double took = (System.nanoTime() - start) / 1e9;
+                moved += learners * perLearner;
+                if (r > 0 || rounds == 1) {
+                    rates.add(learners * perLearner / took);
+                }
+            }
+            double senderCpu = driverCpuSeconds() - cpu0;
+            double serverCpu = cpuSeconds(server.pid()) - server0;
+            String session =
+                    sockets[0].getSession().getProtocol()
+                            + " "
+                            + sockets[0].getSession().getCipherSuite();
+            for (javax.net.ssl.SSLSocket s : sockets) {
+                s.close();
+            }
+            Collections.sort(rates);
+            return new Rate(
+                    rates.get(rates.size() / 2),
+                    senderCpu / (moved / 1e9),
+                    serverCpu / (moved / 1e9),
+                    session);
+        } finally {
+            server.destroy();
+            server.waitFor(10, TimeUnit.SECONDS);
+        }
+    }
+
+    private static void sendTls(javax.net.ssl.SSLSocket s, long bytes, byte[] chunk)
+            throws java.io.IOException {
+        java.io.OutputStream out = s.getOutputStream();
+        out.write(ByteBuffer.allocate(Long.BYTES).putLong(bytes).array());
+        long left = bytes;
+        while (left > 0) {
+            int n = (int) Math.min(chunk.length, left);
+            out.write(chunk, 0, n);
+            left -= n;
+        }
+        out.flush();
+        if (s.getInputStream().read() < 0) {
+            throw new java.io.EOFException("the sink closed the connection");
+        }
+    }
+
     private static void send(java.nio.channels.SocketChannel s, long bytes, ByteBuffer chunk)
             throws java.io.IOException {
         ByteBuffer count = ByteBuffer.allocate(Long.BYTES).putLong(bytes).flip();
@@ -277,13 +404,32 @@ final class Limits {
             int rounds,
             Duration timeout)
             throws Exception {
+        return rawGrpcRound(
+                values, learners, channels, fetchModel, maxTransfers, rounds, timeout, null);
+    }
+
+    /** {@link #rawGrpcRound} over TLS when {@code tls} is given. */
+    static RoundBound rawGrpcRound(
+            long values,
+            int learners,
+            int channels,
+            boolean fetchModel,
+            int maxTransfers,
+            int rounds,
+            Duration timeout,
+            BenchTls tls)
+            throws Exception {
+        List<String> args =
+                new ArrayList<>(
+                        List.of(
+                                Long.toString(values),
+                                Integer.toString(learners),
+                                Integer.toString(rounds)));
+        if (tls != null) {
+            args.addAll(tls.serverFiles());
+        }
         Process server =
-                startChild(
-                        DiscardingMain.class.getName(),
-                        "-Xmx2g",
-                        Long.toString(values),
-                        Integer.toString(learners),
-                        Integer.toString(rounds));
+                startChild(DiscardingMain.class.getName(), "-Xmx2g", args.toArray(new String[0]));
         try {
             int port = awaitReady(server);
             double cpu0 = driverCpuSeconds();
@@ -299,6 +445,7 @@ final class Limits {
                             .distinctUpdates(2)
                             .joinConcurrency(10_000)
                             .maxConcurrentTransfers(maxTransfers)
+                            .transport(transport(tls))
                             .timeout(timeout)
                             .callTimeout(timeout)
                             .build()) {

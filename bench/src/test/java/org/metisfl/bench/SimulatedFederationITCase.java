@@ -1,8 +1,10 @@
 package org.metisfl.bench;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.google.gson.Gson;
+import io.grpc.StatusRuntimeException;
 import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.nio.file.Files;
@@ -19,6 +21,7 @@ import org.metisfl.flink.config.FederationConfig;
 import org.metisfl.flink.model.ModelCodec;
 import org.metisfl.flink.model.RoundResult;
 import org.metisfl.flink.model.TensorSpecInfo;
+import org.metisfl.simulator.RawLearner;
 import org.metisfl.simulator.RoundTimeline;
 import org.metisfl.simulator.SimulatedFederation;
 import org.metisfl.simulator.SimulationReport;
@@ -30,7 +33,23 @@ class SimulatedFederationITCase {
 
     @Test
     void simulatedLearnersRunEveryRoundAndTheModelIsTheirMean(@TempDir Path dir) throws Exception {
-        int learners = 20;
+        runFederation(dir, 20, null);
+    }
+
+    /**
+     * The benchmark's TLS path (`bench/run --only tls`) in brief, so it cannot rot: the job's
+     * learner port serves TLS with the bench's development certificate and the simulated learners
+     * trust its CA; every round runs and the model is still the learners' mean.
+     */
+    @Test
+    void simulatedLearnersOverTlsRunEveryRoundAndTheModelIsTheirMean(@TempDir Path dir)
+            throws Exception {
+        BenchTls tls = BenchTls.in(dir.resolve("tls-pki"));
+        assertThat(tls.jobSettings()).containsKeys("security.tls.certificate");
+        runFederation(dir, 4, tls);
+    }
+
+    private static void runFederation(Path dir, int learners, BenchTls tls) throws Exception {
         Path model = dir.resolve("initial.model");
         ModelCodec.writeModelFile(
                 model, List.of(new TensorSpecInfo("w", new long[] {VALUES})), new float[VALUES]);
@@ -45,13 +64,24 @@ class SimulatedFederationITCase {
         settings.put("federation.results-file", dir.resolve("results.jsonl").toString());
         settings.put("gateway.port", Integer.toString(port));
         settings.put("job.checkpoint-interval", "200 ms");
-        settings.put("security.insecure", "true");
+        if (tls == null) {
+            settings.put("security.insecure", "true");
+        } else {
+            settings.putAll(tls.jobSettings());
+        }
         settings.put("security.admission", "open");
         settings.put("evaluation.timeout", "20 s");
         Map<Long, float[]> models = new ConcurrentHashMap<>();
         try (EmbeddedFederation federation =
                 EmbeddedFederation.start(FederationConfig.of(settings), -1, dir.resolve("work"))) {
             federation.awaitGatewaysReady(Duration.ofSeconds(60));
+            if (tls != null) {
+                // the port serves TLS: a plaintext learner is refused before it can join
+                try (RawLearner plain = new RawLearner("127.0.0.1", port)) {
+                    assertThatThrownBy(() -> plain.join("plaintext", 10))
+                            .isInstanceOf(StatusRuntimeException.class);
+                }
+            }
             SimulationReport report;
             try (SimulatedFederation sim =
                     SimulatedFederation.builder()
@@ -61,6 +91,7 @@ class SimulatedFederationITCase {
                             .modelValues(VALUES)
                             .chunkBytes(100_003)
                             .modelListener(models::put)
+                            .transport(Limits.transport(tls))
                             .timeout(Duration.ofSeconds(90))
                             .build()) {
                 report = sim.run();
@@ -81,7 +112,7 @@ class SimulatedFederationITCase {
             assertThat(report.round(1).orElseThrow().evaluations()).isEqualTo(learners);
             assertThat(report.tailAfterLastSentUs(1)).isPresent();
 
-            // Round 1's model is the mean of the two synthetic variants (10 learners each).
+            // Round 1's model is the mean of the two synthetic variants (half the learners each).
             float[] a = SimulatedFederation.syntheticUpdate(42, 0, VALUES);
             float[] b = SimulatedFederation.syntheticUpdate(42, 1, VALUES);
             float[] got = models.get(1L);

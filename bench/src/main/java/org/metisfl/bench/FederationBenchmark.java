@@ -647,7 +647,7 @@ public final class FederationBenchmark {
                             65536);
             ckksLoad = before + " before, " + loadAverage() + " after";
         }
-        if (only.contains("tls")) {
+        if (only.stream().anyMatch(TlsBenchmark::selects)) {
             tlsRun = TlsBenchmark.run(this);
             outcomes.addAll(tlsRun.outcomes());
         }
@@ -743,6 +743,11 @@ public final class FederationBenchmark {
         } catch (IOException e) {
             return "?";
         }
+    }
+
+    /** The --only selection. */
+    Set<String> only() {
+        return only;
     }
 
     /** The development CA and gateway certificate of the TLS scenarios, made on first use. */

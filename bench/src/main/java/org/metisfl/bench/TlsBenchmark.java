@@ -110,15 +110,27 @@ final class TlsBenchmark {
                 true);
     }
 
+    /**
+     * Whether an --only item asks for (part of) this benchmark: {@code tls} (all of it), {@code
+     * tls-limits} (the transfer bounds) or {@code tls-<scenario>} (one pair, e.g. {@code
+     * tls-ingest-10M-10}, whose sides are {@code tls-off-ingest-10M-10} and {@code
+     * tls-on-ingest-10M-10} for --profile).
+     */
+    static boolean selects(String item) {
+        return item.equals("tls") || item.startsWith("tls-");
+    }
+
     static TlsBenchmark run(FederationBenchmark b) throws Exception {
         TlsBenchmark t = new TlsBenchmark();
         BenchTls tls = b.tls();
+        boolean all = b.only().contains("tls");
         t.loadBefore = FederationBenchmark.loadAverage();
         t.engine = engine();
         t.grpcSession = probeSession(tls);
         b.say("tls: gRPC negotiates " + t.grpcSession + "; " + t.engine);
         int flip = 0;
-        for (long values : new long[] {M, 10 * M}) {
+        for (long values :
+                all || b.only().contains("tls-limits") ? new long[] {M, 10 * M} : new long[0]) {
             String what = "10 × " + FederationBenchmark.label(values);
             boolean onFirst = flip++ % 2 == 1;
             Limits.Rate[] raw = new Limits.Rate[2];
@@ -174,6 +186,9 @@ final class TlsBenchmark {
                             tcpLoad[1]));
         }
         for (Scenario off : scenarios()) {
+            if (!all && !b.only().contains(off.id().replace("tls-off-", "tls-"))) {
+                continue;
+            }
             Scenario on = withTls(off);
             boolean onFirst = flip++ % 2 == 1;
             Object[] offRun = null;

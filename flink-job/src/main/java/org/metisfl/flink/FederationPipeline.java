@@ -29,6 +29,7 @@ import org.metisfl.flink.connector.gateway.LearnerGatewaySource;
 import org.metisfl.flink.connector.gateway.security.GatewaySecurity;
 import org.metisfl.flink.connector.model.ModelSink;
 import org.metisfl.flink.connector.results.ResultsSink;
+import org.metisfl.flink.connector.store.EncryptedModelFile;
 import org.metisfl.flink.connector.store.ModelStoreSink;
 import org.metisfl.flink.coordinator.RoundCoordinator;
 import org.metisfl.flink.model.Directive;
@@ -180,7 +181,12 @@ public final class FederationPipeline {
                                     store,
                                     config.name(),
                                     config.modelStoreEvery(),
-                                    config.modelStoreKeepLast()))
+                                    config.modelStoreKeepLast(),
+                                    config.secureAggregation()
+                                                    == org.metisfl.flink.config.FederationOptions
+                                                            .SecureAggregation.CKKS
+                                            ? config.hePreset()
+                                            : null))
                     .setParallelism(1)
                     .name("model-store")
                     .uid("model-store");
@@ -215,6 +221,10 @@ public final class FederationPipeline {
             return;
         }
         java.nio.file.Path file = java.nio.file.Path.of(config.initialModelFile().get());
+        if (EncryptedModelFile.isEncryptedModelFile(file.toString())) {
+            checkEncryptedInitialModel(config, file);
+            return;
+        }
         org.metisfl.flink.model.ModelCodec.LoadedModel model;
         try {
             model = org.metisfl.flink.model.ModelCodec.readModelFile(file);
@@ -245,6 +255,74 @@ public final class FederationPipeline {
                             + config.maxModelBytes()
                             + " bytes): learners could never upload an update of this model"
                             + " (raise gateway.max-model-size or use a smaller model)");
+        }
+    }
+
+    /**
+     * A stored encrypted version as the initial model: only a synchronous or semi-synchronous CKKS
+     * federation under the same key pair can start from it (the job cannot decrypt it, and FedBuff
+     * weights its first model once more, which an aggregate's ciphertexts have no room for).
+     */
+    private static void checkEncryptedInitialModel(
+            FederationConfig config, java.nio.file.Path file) {
+        String fix =
+                " (or decrypt it with 'metisfl models export VERSION --key KEYS --out FILE' and"
+                        + " give that plaintext model file)";
+        EncryptedModelFile stored;
+        try {
+            stored = EncryptedModelFile.read(file);
+        } catch (java.nio.file.NoSuchFileException e) {
+            throw new org.metisfl.flink.config.InvalidConfigException(
+                    "federation.initial-model: file not found: " + file.toAbsolutePath());
+        } catch (java.io.IOException | IllegalArgumentException e) {
+            throw new org.metisfl.flink.config.InvalidConfigException(
+                    "federation.initial-model: " + e.getMessage(), e);
+        }
+        String what =
+                "federation.initial-model: "
+                        + file
+                        + " is an encrypted model version (CKKS "
+                        + stored.metadata().encryption.preset
+                        + ", key id "
+                        + stored.metadata().encryption.keyId
+                        + "): ";
+        if (config.secureAggregation()
+                != org.metisfl.flink.config.FederationOptions.SecureAggregation.CKKS) {
+            throw new org.metisfl.flink.config.InvalidConfigException(
+                    what
+                            + "a plaintext federation cannot start from it; set"
+                            + " secure-aggregation: ckks with the key bundle's public parameters"
+                            + fix);
+        }
+        if (config.asynchronous()) {
+            throw new org.metisfl.flink.config.InvalidConfigException(
+                    what
+                            + "an asynchronous (FedBuff) federation cannot start from a stored"
+                            + " encrypted version: FedBuff weights its first model once more,"
+                            + " and a global model's ciphertexts are weighted already; use"
+                            + " protocol.type synchronous or semi-synchronous"
+                            + fix);
+        }
+        long modelBytes = stored.metadata().values * Float.BYTES;
+        if (modelBytes > config.maxModelBytes()) {
+            throw new org.metisfl.flink.config.InvalidConfigException(
+                    what
+                            + "its "
+                            + modelBytes
+                            + " bytes of values are more than gateway.max-model-size ("
+                            + config.maxModelBytes()
+                            + " bytes): learners could never upload an update of this model");
+        }
+        org.metisfl.crypto.HeContext he =
+                org.metisfl.flink.model.HeContexts.of(config.heBackend(), config.hePreset());
+        try {
+            stored.checkFits(
+                    he.backendId(),
+                    java.util.HexFormat.of().formatHex(he.parameterHash()),
+                    config.heKeyId().orElse(""));
+        } catch (IllegalArgumentException e) {
+            throw new org.metisfl.flink.config.InvalidConfigException(
+                    "federation.initial-model: " + e.getMessage(), e);
         }
     }
 

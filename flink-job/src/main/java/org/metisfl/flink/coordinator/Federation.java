@@ -11,6 +11,7 @@ import org.metisfl.crypto.HeContext;
 import org.metisfl.crypto.PublicKey;
 import org.metisfl.crypto.ShardCiphertexts;
 import org.metisfl.flink.config.CoordinatorOptions;
+import org.metisfl.flink.connector.store.EncryptedModelFile;
 import org.metisfl.flink.model.CkksPublicParameters;
 import org.metisfl.flink.model.HeContexts;
 import org.metisfl.flink.model.ModelCodec;
@@ -53,6 +54,12 @@ public final class Federation {
         FederationProgress p = new FederationProgress();
         if (options.initialModelFile().isPresent()) {
             String file = options.initialModelFile().get();
+            if (options.encrypted() && EncryptedModelFile.isEncryptedModelFile(file)) {
+                EncryptedModelFile stored = storedEncryptedModel(file);
+                installInitialModel(p, stored.tensors(), stored.payload());
+                model.publish(p, false, out);
+                return p;
+            }
             ModelCodec.LoadedModel loaded;
             try {
                 loaded = ModelCodec.readModelFile(Path.of(file));
@@ -90,6 +97,44 @@ public final class Federation {
                                 .valuesPerCiphertext()
                         : 1);
         p.phase = Phase.WAITING_FOR_LEARNERS;
+    }
+
+    /**
+     * Secure aggregation from a stored encrypted version: its ciphertexts as they are (no key
+     * needed), once they are found to be under the federation's public key.
+     */
+    private EncryptedModelFile storedEncryptedModel(String file) {
+        HeContext he = HeContexts.of(options.heBackend(), options.hePreset());
+        try {
+            EncryptedModelFile stored = EncryptedModelFile.read(Path.of(file));
+            stored.checkFits(
+                    he.backendId(),
+                    HexFormat.of().formatHex(he.parameterHash()),
+                    publicParameters().keyId());
+            LOG.info(
+                    "Initial model from the stored encrypted version {} (key id {}): {} values",
+                    file,
+                    stored.metadata().encryption.keyId,
+                    stored.metadata().values);
+            return stored;
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read the initial model " + file, e);
+        }
+    }
+
+    private CkksPublicParameters publicParameters() {
+        String file =
+                options.hePublicKeyFile()
+                        .orElseThrow(
+                                () ->
+                                        new IllegalStateException(
+                                                "secure-aggregation.public-key is needed with an"
+                                                        + " initial model file"));
+        try {
+            return CkksPublicParameters.read(Path.of(file));
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read the public parameters " + file, e);
+        }
     }
 
     /**

@@ -29,9 +29,9 @@ public final class ModelPublisher {
      * Installs the initial model (version 0): dense values cut into shards of the configured size,
      * or (secure aggregation) the ciphertexts of the whole model in order, one {@link
      * ShardCiphertexts} (a learner's encrypted weights, or the model file encrypted by the job),
-     * regrouped into shards of the configured size with a plaintext weight total of 1, so that
-     * learners decrypt it as they decrypt any global model (Σw·x / Σw). Ciphertexts are only
-     * regrouped, never read.
+     * regrouped into shards of the configured size with a plaintext weight total of 1 (or, for a
+     * stored encrypted version, the weight total it carries), so that learners decrypt it as they
+     * decrypt any global model (Σw·x / Σw). Ciphertexts are only regrouped, never read.
      */
     public void install(
             FederationProgress p,
@@ -46,7 +46,12 @@ public final class ModelPublisher {
             throw new IllegalArgumentException(
                     "shard size " + shardSize + " is no multiple of " + valuesPerCiphertext);
         }
-        List<byte[]> all = ShardCiphertexts.decode(values.ciphertext()).ciphertexts();
+        ShardCiphertexts whole = ShardCiphertexts.decode(values.ciphertext());
+        List<byte[]> all = whole.ciphertexts();
+        // A fresh encryption (the file's, or the first learner's) carries no weight sum: 1. A
+        // stored
+        // aggregate keeps its own, so learners divide by what the ciphertexts were weighted with.
+        double weightSum = whole.weightSum() > 0 ? whole.weightSum() : 1.0;
         long total = values.size();
         if (all.size() != (total + valuesPerCiphertext - 1) / valuesPerCiphertext) {
             throw new IllegalArgumentException(
@@ -71,7 +76,7 @@ public final class ModelPublisher {
                             values.scheme(),
                             values.parameterHash(),
                             shardValues,
-                            new ShardCiphertexts(1.0, all.subList(from, to)).encode()));
+                            new ShardCiphertexts(weightSum, all.subList(from, to)).encode()));
         }
         p.modelVersion = 0;
     }

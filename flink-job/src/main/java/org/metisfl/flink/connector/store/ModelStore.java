@@ -26,6 +26,7 @@ import org.metisfl.flink.model.TensorSpecInfo;
  *
  * <pre>
  *   v000000000005.model         the model: a serialized metisfl.v1.Model (federation.initial-model)
+ *   v000000000005.ckks          instead, for a CKKS federation: the shards' ciphertexts, as served
  *   v000000000005.json          its metadata ({@link StoredModel})
  *   v000000000005.result.json   its round's result (contributors, metrics, timing), once known
  *   _pending/                   files written and not yet published
@@ -42,6 +43,9 @@ public final class ModelStore {
     private static final Pattern PENDING = Pattern.compile("v(\\d{12})(\\.result)?\\.([0-9a-f-]+)");
     private static final Gson GSON =
             new GsonBuilder().setPrettyPrinting().serializeSpecialFloatingPointValues().create();
+
+    /** The extension of an encrypted version's ciphertexts file. */
+    public static final String CIPHERTEXTS = ".ckks";
 
     private final Path dir;
     private final Path pending;
@@ -82,6 +86,26 @@ public final class ModelStore {
         return name;
     }
 
+    /**
+     * Writes an encrypted model version into {@code _pending/}: {@code ciphertexts} are the shards'
+     * ciphertexts exactly as learners receive them ({@code meta.encryption} says how); returns the
+     * name to {@link #commit}.
+     */
+    public String writePendingEncrypted(StoredModel meta, byte[] ciphertexts) throws IOException {
+        if (meta.encryption == null || meta.encryption.totalBytes() != ciphertexts.length) {
+            throw new IllegalArgumentException(
+                    "an encrypted version needs its encryption metadata, shard bytes summing to "
+                            + ciphertexts.length);
+        }
+        fs.mkdirs(pending);
+        String name = base(meta.version) + "." + UUID.randomUUID();
+        write(new Path(pending, name + CIPHERTEXTS), ciphertexts);
+        write(
+                new Path(pending, name + ".json"),
+                GSON.toJson(meta).getBytes(StandardCharsets.UTF_8));
+        return name;
+    }
+
     /** Writes a round's result into {@code _pending/}; returns the name to {@link #commit}. */
     public String writePendingResult(RoundResult r) throws IOException {
         fs.mkdirs(pending);
@@ -106,13 +130,17 @@ public final class ModelStore {
         Path finalJson = new Path(dir, base + (result ? ".result.json" : ".json"));
         if (fs.exists(finalJson) || !fs.exists(json)) {
             delete(new Path(pending, name + ".model"));
+            delete(new Path(pending, name + CIPHERTEXTS));
             delete(json);
             return false;
         }
         if (!result) {
-            Path model = new Path(pending, name + ".model");
-            Path finalModel = new Path(dir, base + ".model");
-            delete(finalModel); // a model whose metadata never got published (an aborted commit)
+            // A model whose metadata never got published (an aborted commit).
+            delete(new Path(dir, base + ".model"));
+            delete(new Path(dir, base + CIPHERTEXTS));
+            String ext = fs.exists(new Path(pending, name + CIPHERTEXTS)) ? CIPHERTEXTS : ".model";
+            Path model = new Path(pending, name + ext);
+            Path finalModel = new Path(dir, base + ext);
             if (!fs.rename(model, finalModel)) {
                 throw new IOException("cannot rename " + model + " to " + finalModel);
             }
@@ -135,6 +163,7 @@ public final class ModelStore {
             // The metadata first: a listed version always has its model.
             delete(new Path(dir, base + ".json"));
             delete(new Path(dir, base + ".model"));
+            delete(new Path(dir, base + CIPHERTEXTS));
             delete(new Path(dir, base + ".result.json"));
             deleted++;
         }
@@ -211,12 +240,39 @@ public final class ModelStore {
         return meta;
     }
 
-    /** The bytes of a published version's model file (a serialized metisfl.v1.Model). */
+    /**
+     * The bytes of a published version's model file (a serialized metisfl.v1.Model).
+     *
+     * @throws EncryptedVersionException for an encrypted version (read {@link #ciphertexts})
+     */
     public byte[] modelFileBytes(long version) throws IOException {
-        metadata(version);
+        StoredModel meta = metadata(version);
+        if (meta.encryption != null) {
+            throw new EncryptedVersionException(version, meta.encryption);
+        }
         try (InputStream in = fs.open(new Path(dir, base(version) + ".model"))) {
             return in.readAllBytes();
         }
+    }
+
+    /**
+     * An encrypted version's ciphertexts, exactly as learners receive them (the shards' encodings,
+     * concatenated; {@link StoredModel#encryption} gives their lengths).
+     *
+     * @throws IOException if the version is not in the store or is not encrypted
+     */
+    public byte[] ciphertexts(long version) throws IOException {
+        StoredModel meta = metadata(version);
+        if (meta.encryption == null) {
+            throw new IOException(
+                    "model version " + version + " is not encrypted: read its values instead");
+        }
+        return readBytes(ciphertextFile(version));
+    }
+
+    /** Where an encrypted version's ciphertexts are (whether or not the version exists). */
+    public Path ciphertextFile(long version) {
+        return new Path(dir, base(version) + CIPHERTEXTS);
     }
 
     /** A published version's model. */
@@ -242,6 +298,12 @@ public final class ModelStore {
     private void write(Path file, byte[] bytes) throws IOException {
         try (OutputStream out = fs.create(file, FileSystem.WriteMode.OVERWRITE)) {
             out.write(bytes);
+        }
+    }
+
+    private byte[] readBytes(Path file) throws IOException {
+        try (InputStream in = fs.open(file)) {
+            return in.readAllBytes();
         }
     }
 

@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Collection;
+import java.util.HexFormat;
 import java.util.List;
 import org.apache.flink.api.connector.sink2.Committer;
 import org.apache.flink.api.connector.sink2.CommitterInitContext;
@@ -13,7 +14,10 @@ import org.apache.flink.api.connector.sink2.SinkWriter;
 import org.apache.flink.api.connector.sink2.SupportsCommitter;
 import org.apache.flink.api.connector.sink2.WriterInitContext;
 import org.apache.flink.core.io.SimpleVersionedSerializer;
+import org.metisfl.crypto.HeEnvelope;
+import org.metisfl.crypto.ShardCiphertexts;
 import org.metisfl.flink.model.Directive;
+import org.metisfl.flink.model.Payload;
 import org.metisfl.flink.model.RoundResult;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -38,26 +42,42 @@ public final class ModelStoreSink<T> implements Sink<T>, SupportsCommitter<Strin
     private final int every;
     private final int keepLast;
     private final boolean results;
+    private final String hePreset;
 
     private ModelStoreSink(
-            String storeUri, String federation, int every, int keepLast, boolean results) {
+            String storeUri,
+            String federation,
+            int every,
+            int keepLast,
+            boolean results,
+            String hePreset) {
         this.storeUri = storeUri;
         this.federation = federation;
         this.every = every;
         this.keepLast = keepLast;
         this.results = results;
+        this.hePreset = hePreset;
     }
 
     /** Stores the models the coordinator's directives publish. */
     public static ModelStoreSink<Directive> models(
             String storeUri, String federation, int every, int keepLast) {
-        return new ModelStoreSink<>(storeUri, federation, every, keepLast, false);
+        return models(storeUri, federation, every, keepLast, null);
+    }
+
+    /**
+     * Stores the models the coordinator's directives publish; those of a CKKS federation as their
+     * ciphertexts, noting {@code hePreset} (null: a plaintext federation) in their metadata.
+     */
+    public static ModelStoreSink<Directive> models(
+            String storeUri, String federation, int every, int keepLast, String hePreset) {
+        return new ModelStoreSink<>(storeUri, federation, every, keepLast, false, hePreset);
     }
 
     /** Stores each round's result next to its model version. */
     public static ModelStoreSink<RoundResult> results(
             String storeUri, String federation, int every) {
-        return new ModelStoreSink<>(storeUri, federation, every, 0, true);
+        return new ModelStoreSink<>(storeUri, federation, every, 0, true, null);
     }
 
     static boolean kept(long version, int every, boolean last) {
@@ -77,6 +97,7 @@ public final class ModelStoreSink<T> implements Sink<T>, SupportsCommitter<Strin
                                 store,
                                 federation,
                                 every,
+                                hePreset == null ? "" : hePreset,
                                 () ->
                                         context.getProcessingTimeService()
                                                 .getCurrentProcessingTime()));
@@ -152,16 +173,21 @@ public final class ModelStoreSink<T> implements Sink<T>, SupportsCommitter<Strin
         public void close() {}
     }
 
-    /** Gathers MODEL_SHARD directives into the model the next PUBLISH names. */
+    /**
+     * Gathers MODEL_SHARD directives into the model the next PUBLISH names: dense values, or with
+     * secure aggregation each shard's ciphertext bytes, kept as they are (the store holds exactly
+     * what learners receive; the job cannot read the values).
+     */
     static final class ModelGatherer implements Gatherer<Directive> {
         private static final Logger LOG = LoggerFactory.getLogger(ModelGatherer.class);
 
         private final ModelStore store;
         private final String federation;
         private final int every;
+        private final String hePreset;
         private final java.util.function.LongSupplier clock;
         private long version = -1;
-        private List<float[]> parts = new ArrayList<>();
+        private List<Payload> parts = new ArrayList<>();
         private long values;
         private long lastWritten = -1;
 
@@ -169,10 +195,12 @@ public final class ModelStoreSink<T> implements Sink<T>, SupportsCommitter<Strin
                 ModelStore store,
                 String federation,
                 int every,
+                String hePreset,
                 java.util.function.LongSupplier clock) {
             this.store = store;
             this.federation = federation;
             this.every = every;
+            this.hePreset = hePreset;
             this.clock = clock;
         }
 
@@ -187,16 +215,17 @@ public final class ModelStoreSink<T> implements Sink<T>, SupportsCommitter<Strin
                         return null;
                     }
                 }
-                if (!d.values().isDense()) {
-                    // Ciphertexts (secure aggregation) are not stored yet: skip this version.
+                Payload p = d.values();
+                if (!parts.isEmpty() && parts.get(0).isDense() != p.isDense()) {
+                    LOG.warn(
+                            "Model v{} mixes plaintext and ciphertext shards: not stored", version);
                     parts = new ArrayList<>();
                     values = 0;
                     version = -1;
                     return null;
                 }
-                float[] v = d.values().values();
-                parts.add(v);
-                values += v.length;
+                parts.add(p);
+                values += p.size();
                 return null;
             }
             if (d.kind != Directive.Kind.PUBLISH) {
@@ -205,14 +234,15 @@ public final class ModelStoreSink<T> implements Sink<T>, SupportsCommitter<Strin
             boolean complete =
                     d.modelVersion >= 0 && d.modelVersion == version && d.modelValues == values;
             long v = version;
-            List<float[]> gathered = parts;
+            List<Payload> gathered = parts;
             parts = new ArrayList<>();
             values = 0;
             version = -1;
             if (!complete
+                    || gathered.isEmpty()
                     || v == lastWritten
                     || !kept(v, every, d.finished)
-                    || values(gathered) > Integer.MAX_VALUE - 8) {
+                    || arrayLength(gathered) > Integer.MAX_VALUE - 8) {
                 return null;
             }
             StoredModel meta = new StoredModel();
@@ -228,22 +258,67 @@ public final class ModelStoreSink<T> implements Sink<T>, SupportsCommitter<Strin
             meta.evaluators = d.evaluators == null ? List.of() : new ArrayList<>(d.evaluators);
             meta.finished = d.finished;
             meta.finishReason = d.finishReason;
-            float[] all = new float[(int) values(gathered)];
-            int off = 0;
-            for (float[] p : gathered) {
-                System.arraycopy(p, 0, all, off, p.length);
-                off += p.length;
+            String name;
+            if (gathered.get(0).isDense()) {
+                float[] all = new float[(int) d.modelValues];
+                int off = 0;
+                for (Payload p : gathered) {
+                    float[] part = p.values();
+                    System.arraycopy(part, 0, all, off, part.length);
+                    off += part.length;
+                }
+                name = store.writePending(meta, meta.tensors, all);
+            } else {
+                meta.encryption = encryption(gathered, d.shardSize, hePreset);
+                byte[] all = new byte[(int) arrayLength(gathered)];
+                int off = 0;
+                for (Payload p : gathered) {
+                    byte[] part = p.ciphertext();
+                    System.arraycopy(part, 0, all, off, part.length);
+                    off += part.length;
+                }
+                name = store.writePendingEncrypted(meta, all);
             }
-            String name = store.writePending(meta, meta.tensors, all);
             lastWritten = v;
-            LOG.info("Model v{} written to the model store (published at the next checkpoint)", v);
+            LOG.info(
+                    "Model v{}{} written to the model store (published at the next checkpoint)",
+                    v,
+                    meta.encryption == null
+                            ? ""
+                            : " (encrypted, key id " + meta.encryption.keyId + ")");
             return name;
         }
 
-        private static long values(List<float[]> parts) {
+        /**
+         * What learners are told of an encrypted model, read from its ciphertext shards without a
+         * key: the scheme and parameter hash the payloads carry, the key id in the ciphertexts'
+         * envelope, each shard's byte length and the weight sum the shards carry.
+         */
+        static StoredEncryption encryption(List<Payload> shards, int shardSize, String preset) {
+            StoredEncryption e = new StoredEncryption();
+            Payload first = shards.get(0);
+            e.backendId = first.scheme();
+            e.parameterHash = first.parameterHash();
+            e.preset = preset;
+            e.shardSize = shardSize;
+            ShardCiphertexts sc = ShardCiphertexts.decode(first.ciphertext());
+            e.weightSum = sc.weightSum();
+            e.keyId =
+                    sc.count() == 0
+                            ? ""
+                            : HexFormat.of()
+                                    .formatHex(HeEnvelope.of(sc.ciphertexts().get(0)).keyId());
+            for (Payload p : shards) {
+                e.shardBytes.add((long) p.ciphertext().length);
+            }
+            return e;
+        }
+
+        /** The length of the array the whole model needs: values, or ciphertext bytes. */
+        private static long arrayLength(List<Payload> parts) {
             long n = 0;
-            for (float[] p : parts) {
-                n += p.length;
+            for (Payload p : parts) {
+                n += p.isDense() ? p.size() : p.ciphertext().length;
             }
             return n;
         }

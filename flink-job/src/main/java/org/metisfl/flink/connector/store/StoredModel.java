@@ -7,8 +7,9 @@ import org.metisfl.flink.model.TensorSpecInfo;
 
 /**
  * The metadata of one stored global model version ({@code v<version>.json} next to its {@code
- * v<version>.model}); after its round's result arrived, also the round's contributors, metrics and
- * timing ({@code v<version>.result.json}, see {@link ModelStore#list}).
+ * v<version>.model}, or its {@code v<version>.ckks} when {@link #encryption} is set); after its
+ * round's result arrived, also the round's contributors, metrics and timing ({@code
+ * v<version>.result.json}, see {@link ModelStore#list}).
  */
 public class StoredModel {
     public String federation;
@@ -30,6 +31,12 @@ public class StoredModel {
     public List<String> evaluators = new ArrayList<>();
     public boolean finished;
     public String finishReason;
+
+    /**
+     * Null for a plaintext version; for a CKKS federation's version, how its {@code .ckks}
+     * ciphertexts are encrypted (they are stored instead of a {@code .model} file).
+     */
+    public StoredEncryption encryption;
 
     /** From the round's result, once written (null before): who contributed, and how it went. */
     public List<String> contributors;

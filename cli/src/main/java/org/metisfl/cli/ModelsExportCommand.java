@@ -10,6 +10,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import org.metisfl.flink.connector.store.ModelStore;
+import org.metisfl.flink.connector.store.StoredModel;
 import org.metisfl.flink.model.ModelCodec;
 import org.metisfl.flink.model.TensorSpecInfo;
 import picocli.CommandLine;
@@ -30,7 +31,9 @@ import picocli.CommandLine.Parameters;
                     + " which federation.initial-model takes (a federation starts from it).",
             "--format raw: FILE holds little-endian float32 values, row-major, tensors one after"
                     + " the other; FILE.json lists each tensor's name, dtype, shape and offset"
-                    + " (in values)."
+                    + " (in values).",
+            "A CKKS federation's versions are stored encrypted: --key decrypts them (the"
+                    + " learners' ckks-secret.key or its folder); the files are then plaintext."
         })
 final class ModelsExportCommand implements Callable<Integer> {
 
@@ -58,17 +61,56 @@ final class ModelsExportCommand implements Callable<Integer> {
             defaultValue = "model")
     Format format;
 
+    @Option(
+            names = "--key",
+            paramLabel = "PATH",
+            description =
+                    "The federation's CKKS secret key (ckks-secret.key or its folder), to decrypt"
+                            + " an encrypted version (secure-aggregation: ckks).")
+    String key;
+
     @Override
     public Integer call() {
         CliEnvironment env = models.root.environment();
         ModelStore store = where.open(env);
         Path file = env.resolve(out);
         try {
+            StoredModel meta = store.metadata(version);
+            ModelCodec.LoadedModel decrypted = null;
+            if (meta.encryption != null) {
+                if (key == null) {
+                    throw new CliException(
+                            "v"
+                                    + version
+                                    + " is encrypted (CKKS "
+                                    + meta.encryption.preset
+                                    + ", key id "
+                                    + meta.encryption.keyId
+                                    + "): give the federation's secret key with --key PATH"
+                                    + " (ckks-secret.key or its folder) to export it decrypted;"
+                                    + " 'models get "
+                                    + version
+                                    + " --out FILE' writes its ciphertexts as they are",
+                            CliException.USAGE);
+                }
+                float[] values =
+                        EncryptedVersions.decrypt(
+                                version,
+                                meta,
+                                store.ciphertexts(version),
+                                EncryptedVersions.loadKey(env, key));
+                decrypted = new ModelCodec.LoadedModel(meta.tensors, values);
+            }
             if (format == Format.model) {
-                Files.write(file, store.modelFileBytes(version));
+                Files.write(
+                        file,
+                        decrypted == null
+                                ? store.modelFileBytes(version)
+                                : ModelCodec.modelFileBytes(
+                                        decrypted.tensors(), decrypted.values()));
                 spec.commandLine().getOut().println("Model v" + version + ": " + file);
             } else {
-                ModelCodec.LoadedModel m = store.read(version);
+                ModelCodec.LoadedModel m = decrypted != null ? decrypted : store.read(version);
                 Files.write(file, ModelsGetCommand.littleEndian(m));
                 Path header = file.resolveSibling(file.getFileName() + ".json");
                 Files.writeString(header, header(version, m), StandardCharsets.UTF_8);

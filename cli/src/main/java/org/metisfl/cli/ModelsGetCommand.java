@@ -16,7 +16,8 @@ import picocli.CommandLine.Parameters;
 
 /**
  * {@code metisfl models get VERSION}: a stored version's metadata, and with {@code --out} its
- * values exactly as learners receive them (little-endian float32, row-major, tensors in order).
+ * values exactly as learners receive them (little-endian float32, row-major, tensors in order; for
+ * an encrypted version, its ciphertexts).
  */
 @Command(
         name = "get",
@@ -24,7 +25,11 @@ import picocli.CommandLine.Parameters;
         description = {
             "Prints a stored model version's metadata (JSON). With --out, also writes its values"
                     + " as the learners receive them: little-endian float32, row-major, the"
-                    + " tensors one after the other in the order of the metadata's tensors."
+                    + " tensors one after the other in the order of the metadata's tensors.",
+            "An encrypted version (secure-aggregation: ckks) is written as learners receive it"
+                    + " too: its shards' ciphertexts, concatenated (the metadata's"
+                    + " encryption.shardBytes gives their lengths); 'models export --key'"
+                    + " decrypts it."
         })
 final class ModelsGetCommand implements Callable<Integer> {
 
@@ -49,8 +54,21 @@ final class ModelsGetCommand implements Callable<Integer> {
             spec.commandLine().getOut().println(ModelStore.toJson(meta));
             if (out != null) {
                 Path file = env.resolve(out);
-                Files.write(file, littleEndian(store.read(version)));
-                spec.commandLine().getErr().println("Values of v" + version + ": " + file);
+                if (meta.encryption != null) {
+                    Files.write(file, store.ciphertexts(version));
+                    spec.commandLine()
+                            .getErr()
+                            .println(
+                                    "Ciphertexts of v"
+                                            + version
+                                            + " (encrypted, key id "
+                                            + meta.encryption.keyId
+                                            + "; 'models export --key' decrypts): "
+                                            + file);
+                } else {
+                    Files.write(file, littleEndian(store.read(version)));
+                    spec.commandLine().getErr().println("Values of v" + version + ": " + file);
+                }
             }
         } catch (IOException e) {
             throw new CliException(e.getMessage() + "; list the versions with 'models list'");

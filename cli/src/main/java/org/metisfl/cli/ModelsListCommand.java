@@ -17,7 +17,8 @@ import picocli.CommandLine.Command;
         mixinStandardHelpOptions = true,
         description =
                 "Lists the stored model versions: version, parent, when published, values,"
-                        + " contributors, evaluation accuracy and loss of its round.")
+                        + " contributors, evaluation accuracy and loss of its round, and for an"
+                        + " encrypted version (secure-aggregation: ckks) its preset and key id.")
 final class ModelsListCommand implements Callable<Integer> {
 
     @CommandLine.ParentCommand ModelsCommand models;
@@ -48,18 +49,28 @@ final class ModelsListCommand implements Callable<Integer> {
             return 0;
         }
         out.printf(
-                "%-8s %-7s %-24s %10s %12s %9s %9s%n",
-                "VERSION", "PARENT", "PUBLISHED", "VALUES", "CONTRIBUTORS", "ACCURACY", "LOSS");
+                "%-8s %-7s %-24s %10s %12s %9s %9s  %s%n",
+                "VERSION",
+                "PARENT",
+                "PUBLISHED",
+                "VALUES",
+                "CONTRIBUTORS",
+                "ACCURACY",
+                "LOSS",
+                "ENCRYPTED");
         for (StoredModel m : all) {
             out.printf(
-                    "%-8d %-7s %-24s %10d %12s %9s %9s%n",
+                    "%-8d %-7s %-24s %10d %12s %9s %9s  %s%n",
                     m.version,
                     m.parentVersion < 0 ? "-" : Long.toString(m.parentVersion),
                     Instant.ofEpochMilli(m.publishedAtMs).toString(),
                     m.values,
                     m.contributors == null ? "-" : Integer.toString(m.contributors.size()),
                     metric(m.evalMetrics, "accuracy"),
-                    metric(m.evalMetrics, "loss"));
+                    metric(m.evalMetrics, "loss"),
+                    m.encryption == null
+                            ? "-"
+                            : "ckks " + m.encryption.preset + " key " + m.encryption.keyId);
         }
         out.println(all.size() + " versions in " + store.directory());
         return 0;

@@ -912,8 +912,10 @@ public final class FederationOptions {
                     .defaultValue("n13-q120")
                     .withDescription(
                             "secure-aggregation: ckks: the CKKS parameter preset (n13-q120,"
-                                    + " n13-q180, n14-q180); aggregation.shard-size must be a"
-                                    + " multiple of its values per ciphertext (8192 or 16384).");
+                                    + " n13-q180, n14-q180, or n13-q180-t, the preset with room"
+                                    + " for threshold mode's smudging noise);"
+                                    + " aggregation.shard-size must be a multiple of its values"
+                                    + " per ciphertext (8192 or 16384).");
 
     public static final ConfigOption<String> SECURE_AGGREGATION_PUBLIC_KEY =
             ConfigOptions.key("secure-aggregation.public-key")

@@ -38,13 +38,27 @@ public record CkksPublicParameters(
      */
     public static CkksPublicParameters read(Path file) throws IOException {
         byte[] bytes = Files.readAllBytes(file);
-        if (isSecretKey(bytes)) {
+        HeEnvelope.Kind secret = secretKind(bytes);
+        if (secret == HeEnvelope.Kind.SECRET_KEY) {
             throw new IllegalArgumentException(
                     file
                             + " is a CKKS secret key: the job must never hold it (whoever reads"
                             + " the job's files could decrypt every update). Give the job the"
                             + " bundle's ckks-public.properties and keep ckks-secret.key with the"
                             + " learners");
+        }
+        if (secret != null) {
+            throw new IllegalArgumentException(
+                    file
+                            + " is a committee member's CKKS "
+                            + (secret == HeEnvelope.Kind.SHAMIR_KEY_SHARE
+                                    ? "Shamir key share"
+                                    : "secret key share")
+                            + " (threshold mode): the job must never hold it (with the other"
+                            + " members' shares, whoever reads the job's files could decrypt"
+                            + " every update). Give the job the committee's"
+                            + " ckks-public.properties (ThresholdShards.writePublicParameters)"
+                            + " and keep each share with its member");
         }
         Properties p = new Properties();
         try {
@@ -86,9 +100,7 @@ public record CkksPublicParameters(
                     file
                             + ": public-key holds a "
                             + env.kind()
-                            + (env.kind() == HeEnvelope.Kind.SECRET_KEY
-                                    ? ", which the job must never hold"
-                                    : "")
+                            + (secretKind(key) != null ? ", which the job must never hold" : "")
                             + "; regenerate the bundle with 'metisfl keys generate'");
         }
         String envHash = HexFormat.of().formatHex(env.parameterHash());
@@ -109,11 +121,24 @@ public record CkksPublicParameters(
 
     /** True for bytes that are a serialized secret key (an HE envelope of that kind). */
     static boolean isSecretKey(byte[] bytes) {
+        return secretKind(bytes) == HeEnvelope.Kind.SECRET_KEY;
+    }
+
+    /**
+     * The kind of secret serialized bytes are (a secret key, a threshold member's secret key share
+     * or Shamir key share), or null for anything else.
+     */
+    static HeEnvelope.Kind secretKind(byte[] bytes) {
+        HeEnvelope.Kind kind;
         try {
-            return HeEnvelope.of(bytes).kind() == HeEnvelope.Kind.SECRET_KEY;
+            kind = HeEnvelope.of(bytes).kind();
         } catch (RuntimeException e) {
-            return false;
+            return null;
         }
+        return switch (kind) {
+            case SECRET_KEY, SECRET_KEY_SHARE, SHAMIR_KEY_SHARE -> kind;
+            default -> null;
+        };
     }
 
     private static String required(Properties p, Path file, String key) {

@@ -57,6 +57,58 @@ class CkksPublicParametersTest {
     }
 
     @Test
+    void refusesAThresholdMembersSecretKeyShareOrShamirShareSayingTheJobMustNeverHoldIt()
+            throws Exception {
+        HeContext he = HeContexts.of("metisfl-ckks", "n13-q180-t");
+        org.metisfl.crypto.ThresholdHe t = he.threshold().orElseThrow();
+        byte[] seed = t.newCommonSeed();
+        List<org.metisfl.crypto.KeyShare> members =
+                List.of(t.generateKeyShare(seed), t.generateKeyShare(seed));
+        Path share = dir.resolve("member-0.share");
+        Files.write(share, t.serialize(members.get(0).secretShare()));
+        assertThatThrownBy(() -> CkksPublicParameters.read(share))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("secret key share (threshold mode): the job must never hold")
+                .hasMessageContaining("ckks-public.properties");
+
+        org.metisfl.crypto.Committee committee =
+                t.combineKeyShares(members.stream().map(k -> k.publicShare()).toList());
+        List<List<byte[]>> dealt = new java.util.ArrayList<>();
+        for (org.metisfl.crypto.KeyShare k : members) {
+            dealt.add(t.dealShamirShares(k.secretShare(), committee, 2));
+        }
+        int me =
+                committee
+                        .memberIds()
+                        .indexOf(
+                                java.util.HexFormat.of()
+                                        .formatHex(members.get(0).secretShare().shareId()));
+        org.metisfl.crypto.ShamirKeyShare shamir =
+                t.combineDealings(
+                        members.get(0).secretShare(),
+                        committee,
+                        2,
+                        List.of(dealt.get(0).get(me), dealt.get(1).get(me)));
+        Path shamirFile = dir.resolve("member-0.shamir");
+        Files.write(shamirFile, t.serialize(shamir));
+        assertThatThrownBy(() -> CkksPublicParameters.read(shamirFile))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("Shamir key share (threshold mode): the job must never hold");
+
+        // The same share inside a properties file's public-key entry is refused as well.
+        Path props = dir.resolve("share.properties");
+        Files.writeString(
+                props,
+                "secure-aggregation.backend=metisfl-ckks\nsecure-aggregation.preset=n13-q180-t\n"
+                        + "parameter-hash=00\nkey-id=00\npublic-key="
+                        + java.util.Base64.getEncoder()
+                                .encodeToString(t.serialize(members.get(1).secretShare()))
+                        + "\n");
+        assertThatThrownBy(() -> CkksPublicParameters.read(props))
+                .hasMessageContaining("which the job must never hold");
+    }
+
+    @Test
     void refusesAPropertiesFileWithASecretOrWithoutThePublicKey() throws Exception {
         Path f = dir.resolve("p.properties");
         Files.writeString(f, "secure-aggregation.backend=metisfl-ckks\nsecret-key=abc\n");

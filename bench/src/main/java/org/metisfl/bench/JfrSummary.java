@@ -30,6 +30,10 @@ public final class JfrSummary {
         Map<String, Long> ours = new HashMap<>();
         Map<String, Long> threads = new HashMap<>();
         Map<String, Long> alloc = new HashMap<>();
+        Map<String, Long> nativeTop = new HashMap<>();
+        long nativeSamples = 0;
+        long nativeTls = 0;
+        long underTls = 0;
         long samples = 0;
         long allocated = 0;
         for (RecordedEvent e : RecordingFile.readAllEvents(file)) {
@@ -50,12 +54,25 @@ public final class JfrSummary {
                     }
                 }
                 ours.merge(mine, 1L, Long::sum);
+                if (frames.stream().anyMatch(JfrSummary::isTls)) {
+                    underTls++;
+                }
                 String thread =
                         e.getThread("sampledThread") == null
                                 ? "?"
                                 : e.getThread("sampledThread").getJavaName();
                 threads.merge(
                         thread == null ? "?" : thread.replaceAll("[0-9]+", "N"), 1L, Long::sum);
+            } else if (type.equals("jdk.NativeMethodSample")) {
+                RecordedStackTrace st = e.getStackTrace();
+                if (st == null || st.getFrames().isEmpty()) {
+                    continue;
+                }
+                nativeSamples++;
+                nativeTop.merge(name(st.getFrames().get(0)), 1L, Long::sum);
+                if (isTls(st.getFrames().get(0))) {
+                    nativeTls++;
+                }
             } else if (type.equals("jdk.ObjectAllocationSample")) {
                 RecordedStackTrace st = e.getStackTrace();
                 long w = e.getLong("weight");
@@ -81,6 +98,26 @@ public final class JfrSummary {
         s.append(table("top frame (self time)", top, samples, rows, false));
         s.append(table("nearest MetisFL frame on the stack", ours, samples, rows, false));
         s.append(table("thread", threads, samples, rows, false));
+        s.append(
+                String.format(
+                        java.util.Locale.ROOT,
+                        "TLS: %d of %d CPU samples (%s) have a TLS frame (Netty's SslHandler or"
+                                + " engine, netty-tcnative, JSSE) on their stack; %d of %d"
+                                + " native-method samples (%s) are in a TLS native method"
+                                + " (BoringSSL's cipher work, which CPU samples do not see).%n%n",
+                        underTls,
+                        samples,
+                        Table.pct(underTls / (double) Math.max(1, samples)),
+                        nativeTls,
+                        nativeSamples,
+                        Table.pct(nativeTls / (double) Math.max(1, nativeSamples))));
+        s.append(
+                table(
+                        "top native method (threads in native code, waits included)",
+                        nativeTop,
+                        nativeSamples,
+                        Math.min(rows, 10),
+                        false));
         s.append("Allocation (sampled weight): ").append(allocated >> 20).append(" MiB\n\n");
         s.append(
                 table(
@@ -90,6 +127,15 @@ public final class JfrSummary {
                         rows,
                         true));
         return s.toString();
+    }
+
+    /** A frame of the TLS stack: Netty's SSL handler and engines, netty-tcnative, JSSE. */
+    static boolean isTls(RecordedFrame f) {
+        String type = f.getMethod().getType().getName();
+        return type.contains(".handler.ssl.")
+                || type.contains(".internal.tcnative.")
+                || type.startsWith("sun.security.ssl.")
+                || type.startsWith("com.sun.crypto.provider.GaloisCounterMode");
     }
 
     private static String name(RecordedFrame f) {

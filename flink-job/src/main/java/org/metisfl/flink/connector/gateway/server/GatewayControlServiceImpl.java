@@ -31,6 +31,10 @@ public final class GatewayControlServiceImpl
         this.credential = credential.getBytes(StandardCharsets.UTF_8);
     }
 
+    GatewayState state() {
+        return state;
+    }
+
     private boolean isModelSink(String presented) {
         return presented != null
                 && MessageDigest.isEqual(credential, presented.getBytes(StandardCharsets.UTF_8));

@@ -225,6 +225,11 @@ public final class GatewayState {
         return queue.budget().reservedBytes();
     }
 
+    /** Uploads in flight: started, not yet answered, refused, timed out or cancelled. */
+    public int uploadsInFlight() {
+        return uploads.inFlight();
+    }
+
     /** Uploads waiting for room in the ingest budget. */
     public int ingestWaiting() {
         return queue.budget().waiting();

@@ -55,6 +55,14 @@ public final class LocalGateways {
         return ports;
     }
 
+    /**
+     * The state of each gateway running in this JVM (tests: the gateway's own accounting, e.g. its
+     * ingest budget, observed while hostile clients call it).
+     */
+    public static List<GatewayState> states() {
+        return RUNNING.values().stream().map(GatewayControlServiceImpl::state).toList();
+    }
+
     private static String key(int port, String secret) {
         return port + "/" + secret;
     }

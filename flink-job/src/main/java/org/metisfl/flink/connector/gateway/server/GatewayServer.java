@@ -109,8 +109,10 @@ public final class GatewayServer implements AutoCloseable {
                         .permitKeepAliveWithoutCalls(true)
                         .addService(
                                 ServerInterceptors.intercept(
-                                        learnerService(state, admission), identity))
-                        .addService(health.getHealthService())
+                                        MalformedRequests.refuse(learnerService(state, admission)),
+                                        identity))
+                        .addService(
+                                MalformedRequests.refuse(health.getHealthService().bindService()))
                         .build()
                         .start();
         ServerCredentials controlCredentials =
@@ -126,8 +128,19 @@ public final class GatewayServer implements AutoCloseable {
                         .channelType(NioServerSocketChannel.class)
                         .executor(executor)
                         .maxInboundMessageSize(state.config().maxMessageBytes())
+                        // The learner port's connection limits here too: without them a client
+                        // that completes TLS and then sends half a frame, or nothing, held a
+                        // connection of the control endpoint for ever.
+                        .maxInboundMetadataSize(limits.maxMetadataBytes())
+                        .maxConcurrentCallsPerConnection(limits.maxCallsPerConnection())
+                        .handshakeTimeout(
+                                limits.handshakeTimeout().toMillis(), TimeUnit.MILLISECONDS)
+                        .maxConnectionIdle(
+                                limits.connectionIdleTimeout().toMillis(), TimeUnit.MILLISECONDS)
                         .addService(
-                                ServerInterceptors.intercept(control, BearerToken.interceptor()))
+                                ServerInterceptors.intercept(
+                                        MalformedRequests.refuse(control.bindService()),
+                                        BearerToken.interceptor()))
                         .build()
                         .start();
         timer = Executors.newSingleThreadScheduledExecutor(r -> daemon(r, prefix + "timer"));

@@ -588,6 +588,9 @@ public final class FederationBenchmark {
         extra.put("federation.rounds", "100000000");
         extra.put("termination.max-duration", trainSeconds + " s");
         extra.put("async.evaluate-every", "1000");
+        // The simulated learners do not retry a refused Join; the benchmark measures updates, not
+        // the admission rate.
+        extra.put("gateway.limits.join-rate", "1000000");
         return new Scenario(
                 "async-" + label(learners),
                 "async",
@@ -797,6 +800,7 @@ public final class FederationBenchmark {
 
     Outcome runScenario(Scenario s) throws Exception {
         BenchTls tls = s.tls ? tls() : null;
+        String loadBefore = loadAverage().split(" ")[0];
         Limits.RoundBound bound = null;
         if (BOUNDED.contains(s.group)) {
             // the raw-gRPC time of this round's bytes, measured right before the scenario
@@ -922,7 +926,7 @@ public final class FederationBenchmark {
                             : Double.NaN;
             long[] mem = controller.stop();
             double wall = (System.nanoTime() - start) / 1e9;
-            String note = "";
+            String note = loadBefore + " → " + loadAverage().split(" ")[0];
             if (profile.contains(s.id)) {
                 profileSummaries.put(
                         s.id, JfrSummary.summarize(work.resolve("controller.jfr"), 20));
@@ -1307,6 +1311,7 @@ public final class FederationBenchmark {
                             + " model versions = the newest version a task was given on.\n\n");
         }
 
+        md.append(AckLatencyReport.markdown(outcomes));
         md.append("## Every scenario\n\n");
         Table all =
                 new Table(

@@ -71,6 +71,7 @@ public final class SimulatedFederation implements AutoCloseable {
     private final List<SimulatedLearner> learners = new ArrayList<>();
     private final UploadGate transfers;
     private final UploadGate joins;
+    private final AckLatencies ackLatencies = new AckLatencies();
     private final Map<Long, RoundRecorder> rounds = new ConcurrentHashMap<>();
     private final AtomicInteger joined = new AtomicInteger();
     private final AtomicInteger joinAnswers = new AtomicInteger();
@@ -230,7 +231,8 @@ public final class SimulatedFederation implements AutoCloseable {
                 allJoinedAt,
                 allStreamsOpenedAt,
                 end,
-                timelines);
+                timelines,
+                ackLatencies.snapshot());
     }
 
     /** Learners whose Join succeeded so far. */
@@ -365,6 +367,10 @@ public final class SimulatedFederation implements AutoCloseable {
 
     UploadGate transfers() {
         return transfers;
+    }
+
+    AckLatencies ackLatencies() {
+        return ackLatencies;
     }
 
     /**

@@ -38,6 +38,10 @@ final class SimulatedLearner {
     private final AtomicInteger uploadsUnanswered = new AtomicInteger();
     private volatile boolean streamDone;
     private String lastTrainTaskId = "";
+
+    /** The last upload started (its transfer slot is given back at the latest by the next task). */
+    private volatile Upload lastUpload;
+
     private long lastEvalRound = Long.MIN_VALUE;
     private volatile ClientCallStreamObserver<StreamTasksRequest> taskCall;
 
@@ -156,6 +160,12 @@ final class SimulatedLearner {
                     lastTrainRound = task.getRound();
                     lastTrainTaskId = task.getTaskId();
                 }
+                // A new task means the previous upload was accepted: its transfer is over, even
+                // if its acknowledgement still waits for the checkpoint that holds it.
+                Upload previous = lastUpload;
+                if (previous != null) {
+                    previous.transferOver();
+                }
                 RoundRecorder r = sim.round(task.getRound());
                 r.trainTasks.incrementAndGet();
                 r.firstTask.accumulate(at);
@@ -269,6 +279,7 @@ final class SimulatedLearner {
                         .setCrc32C(sim.updates().crc32cFor(index))
                         .build();
         Upload u = new Upload(r, header, sim.updates().chunksFor(index), taskAt, downloadUs);
+        lastUpload = u;
         uploadsUnanswered.incrementAndGet();
         callStub().submitUpdate(u);
         u.pump();
@@ -314,7 +325,9 @@ final class SimulatedLearner {
         private int next = -1;
         private boolean halfClosed;
         private long startedAt;
+        private volatile long sentAt;
         private volatile boolean answered;
+        private final AtomicBoolean slotHeld = new AtomicBoolean(true);
 
         Upload(
                 RoundRecorder r,
@@ -351,11 +364,28 @@ final class SimulatedLearner {
                     call.onCompleted();
                     halfClosed = true;
                     long sent = Micros.now();
+                    sentAt = sent;
                     r.lastUploadSent.accumulate(sent);
                     r.maxTransfer.accumulate(downloadUs + (sent - startedAt));
                     return;
                 }
                 next++;
+            }
+        }
+
+        /**
+         * Gives the transfer slot back once every byte was sent and the update was accepted (the
+         * learner's next task came), or answered; once.
+         */
+        void transferOver() {
+            if (sentAt > 0 && slotHeld.compareAndSet(true, false)) {
+                sim.transfers().release();
+            }
+        }
+
+        private void releaseSlot() {
+            if (slotHeld.compareAndSet(true, false)) {
+                sim.transfers().release();
             }
         }
 
@@ -366,7 +396,7 @@ final class SimulatedLearner {
         public void onError(Throwable t) {
             answered = true;
             sim.failed(r, "SubmitUpdate", t);
-            sim.transfers().release();
+            releaseSlot();
             uploadsUnanswered.decrementAndGet();
             endOnceAnswered();
         }
@@ -380,7 +410,10 @@ final class SimulatedLearner {
             r.lastAck.accumulate(at);
             r.maxTaskToAck.accumulate(at - taskAt);
             r.bytesUploaded.addAndGet(sim.updates().bytesPerUpdate());
-            sim.transfers().release();
+            if (sentAt > 0) {
+                sim.ackLatencies().record(at - sentAt);
+            }
+            releaseSlot();
             uploadsUnanswered.decrementAndGet();
             endOnceAnswered();
         }

@@ -22,6 +22,7 @@ import java.util.Optional;
  * @param allStreamsOpenedAtUs when the last task-stream call started (0 if some never did)
  * @param endedAtUs when the report was taken or the simulation ended
  * @param rounds one timeline per round seen, in round order
+ * @param ackLatencies every acknowledged update's wait from its upload's end to its answer
  */
 public record SimulationReport(
         int learners,
@@ -37,11 +38,46 @@ public record SimulationReport(
         long allJoinedAtUs,
         long allStreamsOpenedAtUs,
         long endedAtUs,
-        List<RoundTimeline> rounds) {
+        List<RoundTimeline> rounds,
+        AckLatencies.Snapshot ackLatencies) {
 
     public SimulationReport {
         failureSamples = List.copyOf(failureSamples);
         rounds = List.copyOf(rounds);
+    }
+
+    /** A report without acknowledgement latencies. */
+    public SimulationReport(
+            int learners,
+            int joined,
+            int streamsOpened,
+            int shutdowns,
+            int ended,
+            boolean timedOut,
+            long failures,
+            List<String> failureSamples,
+            String shutdownReason,
+            long startedAtUs,
+            long allJoinedAtUs,
+            long allStreamsOpenedAtUs,
+            long endedAtUs,
+            List<RoundTimeline> rounds) {
+        this(
+                learners,
+                joined,
+                streamsOpened,
+                shutdowns,
+                ended,
+                timedOut,
+                failures,
+                failureSamples,
+                shutdownReason,
+                startedAtUs,
+                allJoinedAtUs,
+                allStreamsOpenedAtUs,
+                endedAtUs,
+                rounds,
+                AckLatencies.Snapshot.EMPTY);
     }
 
     /** The timeline of {@code round}, if any learner saw it. */

@@ -51,13 +51,25 @@ public class AsyncShardAggregator extends KeyedProcessFunction<Integer, GatewayE
         implements CheckpointFlushing {
     private static final long serialVersionUID = 1L;
 
+    /**
+     * Applied task ids remembered per learner to drop resent copies: at least the most updates a
+     * learner may have awaiting acknowledgement ({@code TaskDispatch.MAX_UNACKNOWLEDGED_ASYNC}).
+     */
+    public static final int REMEMBERED_TASKS = 4;
+
     private final AsyncAggregationRule<Object> rule;
     private final Staleness staleness;
     private final long maxStaleness;
 
     private transient WriteBehindValue<Integer, AsyncShard> shardState;
     private transient WriteBehindValue<Integer, Object> ruleState;
-    private transient MapState<String, String> lastTask;
+
+    /** Each learner's last {@value #REMEMBERED_TASKS} applied task ids, newest last. */
+    private transient MapState<String, List<String>> recentTasks;
+
+    /** Savepoints before the window of recent tasks kept only the last one. */
+    private transient MapState<String, String> legacyLastTask;
+
     private transient MapState<String, Contribution> contributions;
     private transient MapState<Long, Payload> history;
     private transient MapState<Integer, Long> served;
@@ -95,7 +107,12 @@ public class AsyncShardAggregator extends KeyedProcessFunction<Integer, GatewayE
                 WriteBehindValue.of(
                         getRuntimeContext(),
                         new ValueStateDescriptor<>("async-rule-state", rule.stateSerializer()));
-        lastTask =
+        recentTasks =
+                getRuntimeContext()
+                        .getMapState(
+                                new MapStateDescriptor<>(
+                                        "recent-tasks", Types.STRING, Types.LIST(Types.STRING)));
+        legacyLastTask =
                 getRuntimeContext()
                         .getMapState(
                                 new MapStateDescriptor<>("last-task", Types.STRING, Types.STRING));
@@ -247,11 +264,10 @@ public class AsyncShardAggregator extends KeyedProcessFunction<Integer, GatewayE
             int shardIndex,
             Collector<GlobalShard> out)
             throws Exception {
-        if (e.taskId().equals(lastTask.get(e.learnerId()))) {
+        if (!firstApplication(e.learnerId(), e.taskId())) {
             duplicates.inc();
             return;
         }
-        lastTask.put(e.learnerId(), e.taskId());
         // Its gateway admitted it within max-staleness of the model it served: it counts, even if
         // this shard's version has moved further since.
         long stale = Math.max(0, s.version - e.baseVersion());
@@ -279,6 +295,35 @@ public class AsyncShardAggregator extends KeyedProcessFunction<Integer, GatewayE
         if (rule.keepsVersions()) {
             history.put(s.version, s.global.copy());
         }
+    }
+
+    /**
+     * Records that {@code learner}'s update of {@code task} is applied; false if it already was. A
+     * learner gets its next task when its update is accepted, before the checkpoint holding it
+     * completes, but never has more than {@link #REMEMBERED_TASKS} updates awaiting acknowledgement
+     * (the gateway holds its next task back until then, see {@code TaskDispatch}). After a failure
+     * it sends again only updates not acknowledged, and every update this shard applied after one
+     * of those is unacknowledged too (acknowledgements follow checkpoints in order), so a resent
+     * update is always among the learner's last {@link #REMEMBERED_TASKS} applied here.
+     */
+    private boolean firstApplication(String learner, String task) throws Exception {
+        List<String> recent = recentTasks.get(learner);
+        if (recent == null) {
+            String last = legacyLastTask.get(learner);
+            recent = last == null ? List.of() : List.of(last);
+            if (last != null) {
+                legacyLastTask.remove(learner);
+            }
+        }
+        if (recent.contains(task)) {
+            return false;
+        }
+        List<String> next = new ArrayList<>(Math.min(recent.size() + 1, REMEMBERED_TASKS));
+        next.addAll(
+                recent.subList(Math.max(0, recent.size() + 1 - REMEMBERED_TASKS), recent.size()));
+        next.add(task);
+        recentTasks.put(learner, next);
+        return true;
     }
 
     /** The rule's view of the shard: its model, kept versions and learners' latest updates. */

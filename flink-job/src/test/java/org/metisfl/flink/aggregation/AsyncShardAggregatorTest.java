@@ -178,6 +178,81 @@ class AsyncShardAggregatorTest {
         }
     }
 
+    /**
+     * A learner gets its next task when its update is accepted, before the checkpoint holding the
+     * update completes. The next update then counts with the staleness of the model its task was
+     * given on, and a failure between the accept and the checkpoint counts each update once: the
+     * one in the restored checkpoint is dropped when resent (its acknowledgement was lost), the one
+     * after it counts when resent.
+     */
+    @Test
+    void anEarlyNextTaskKeepsItsStalenessAndAFailureBeforeItsCheckpointCountsEachUpdateOnce()
+            throws Exception {
+        FedAsync rule = new FedAsync(0.5);
+        OperatorSubtaskState checkpoint;
+        float failureFree;
+        try (var h = harness(rule, Staleness.polynomial(1), 10, "rocksdb")) {
+            h.open();
+            h.processElement(model(0, 0f), 0);
+            // t1 accepted; t2 handed out at once, on model 0 (t1's version is not made yet)
+            h.processElement(update("a", "t1", 0, 1, 2f), 1);
+            h.processWatermark(1);
+            h.prepareSnapshotPreBarrier(1);
+            checkpoint = h.snapshot(1, 1); // holds t1; then the task manager dies
+            h.processElement(update("a", "t2", 0, 2, 4f), 2);
+            h.processWatermark(2);
+            List<GlobalShard> out = shards(h);
+            assertThat(out).extracting(g -> g.round).containsExactly(1L, 2L);
+            // t1: staleness 0: 0.5 * 0 + 0.5 * 2 = 1
+            assertThat(out.get(0).values.values()).containsExactly(1f, 1f);
+            // t2: trained on version 0, applied to version 1: staleness 1, s = 1/2, alpha = 1/4
+            failureFree = out.get(1).values.values()[0];
+            assertThat((double) failureFree).isCloseTo(0.75 * 1 + 0.25 * 4, within(1e-6));
+        }
+        try (var h = harness(rule, Staleness.polynomial(1), 10, "rocksdb")) {
+            h.initializeState(checkpoint);
+            h.open();
+            // Neither update was acknowledged: the learner sends both again, t2 twice (a retry).
+            h.processElement(update("a", "t1", 0, 10, 2f), 10);
+            h.processElement(update("a", "t2", 0, 11, 4f), 11);
+            h.processElement(update("a", "t2", 0, 12, 4f), 12);
+            h.processWatermark(20);
+            List<GlobalShard> out = shards(h);
+            assertThat(out).extracting(g -> g.round).containsExactly(2L);
+            assertThat(out.get(0).contributors).containsExactly("a");
+            assertThat(out.get(0).values.values()).containsExactly(failureFree, failureFree);
+        }
+    }
+
+    @Test
+    void resentUpdatesAmongALearnersLastRememberedTasksAreDroppedAfterARestore() throws Exception {
+        FedAsync rule = new FedAsync(1.0);
+        OperatorSubtaskState checkpoint;
+        int n = AsyncShardAggregator.REMEMBERED_TASKS;
+        try (var h = harness(rule, Staleness.constant(), 100, "hashmap")) {
+            h.open();
+            h.processElement(model(0, 0f), 0);
+            for (int t = 1; t <= n; t++) {
+                h.processElement(update("a", "t" + t, 0, t, t), t);
+            }
+            h.processWatermark(n);
+            assertThat(shards(h)).hasSize(n);
+            h.prepareSnapshotPreBarrier(1);
+            checkpoint = h.snapshot(1, n);
+        }
+        try (var h = harness(rule, Staleness.constant(), 100, "hashmap")) {
+            h.initializeState(checkpoint);
+            h.open();
+            for (int t = 1; t <= n + 1; t++) {
+                h.processElement(update("a", "t" + t, 0, 10 + t, 100f + t), 10 + t);
+            }
+            h.processWatermark(100);
+            List<GlobalShard> out = shards(h);
+            assertThat(out).hasSize(1); // only the new task counts
+            assertThat(out.get(0).values.values()).containsExactly(101f + n, 101f + n);
+        }
+    }
+
     private static KeyedOneInputStreamOperatorTestHarness<Integer, GatewayEvent, GlobalShard>
             harness(AsyncAggregationRule<?> rule, Staleness s, long maxStale, String backend)
                     throws Exception {

@@ -9,6 +9,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
 import org.metisfl.crypto.HeContext;
 import org.metisfl.flink.config.GatewayOptions;
 import org.metisfl.flink.model.GatewayEvent;
@@ -306,12 +307,15 @@ public final class GatewayState {
     }
 
     /**
-     * Asynchronous: a learner's update was accepted; forget its previous one (bounded state) and
-     * hand it its next task right away.
+     * Asynchronous: a learner's update was accepted; forget its previous one once that is durable
+     * (bounded state), hand the learner its next task right away (see {@link
+     * TaskDispatch#onAsyncUpdateAccepted}) and count the update as awaiting acknowledgement until
+     * {@code durable} completes.
      */
-    void onAsyncUpdateAccepted(String learnerId, String key) {
+    void onAsyncUpdateAccepted(String learnerId, String key, CompletableFuture<Void> durable) {
         ledger.acceptedAsync(learnerId, key);
         dispatch.onAsyncUpdateAccepted(learnerId);
+        durable.whenComplete((v, e) -> dispatch.onAsyncUpdateDurable(learnerId));
     }
 
     /** Tells the coordinator a learner became reachable, or stopped being reachable, here. */

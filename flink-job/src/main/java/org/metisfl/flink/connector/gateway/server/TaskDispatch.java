@@ -86,6 +86,15 @@ public final class TaskDispatch {
     private final Map<ServerCallStreamObserver<Task>, Long> trainSent =
             java.util.Collections.synchronizedMap(new java.util.WeakHashMap<>());
 
+    /**
+     * Asynchronous: how many accepted updates a learner may have awaiting acknowledgement (the
+     * checkpoint holding them) and still get its next task at once; beyond that its next task waits
+     * for an acknowledgement. The aggregators remember more applied tasks per learner than this
+     * ({@link org.metisfl.flink.aggregation.AsyncShardAggregator#REMEMBERED_TASKS}), so every
+     * update a learner may send again after a failure is recognised.
+     */
+    public static final int MAX_UNACKNOWLEDGED_ASYNC = 2;
+
     /** Asynchronous: the outstanding training task of each learner. */
     private final Map<String, Task> asyncTasks = new ConcurrentHashMap<>();
 
@@ -104,6 +113,9 @@ public final class TaskDispatch {
                     return size() > EVALUATIONS_REMEMBERED;
                 }
             };
+
+    /** Asynchronous: each learner's accepted updates not yet acknowledged (absent: none). */
+    private final Map<String, Integer> unacknowledged = new ConcurrentHashMap<>();
 
     private volatile Plan plan;
     private volatile long evalVersion = -1;
@@ -284,29 +296,57 @@ public final class TaskDispatch {
         }
     }
 
-    /** Asynchronous: a learner's update was accepted; hand it its next task right away. */
+    /**
+     * Asynchronous: a learner's update was accepted (it is in the job, its acknowledgement waits
+     * for the checkpoint holding it); hand the learner its next task right away, on the newest
+     * model served, unless it already has {@link #MAX_UNACKNOWLEDGED_ASYNC} updates awaiting
+     * acknowledgement: then the task follows the next acknowledgement.
+     */
     void onAsyncUpdateAccepted(String learnerId) {
         asyncTasks.remove(learnerId);
+        unacknowledged.merge(learnerId, 1, Integer::sum);
         pushAsyncTask(learnerId);
     }
 
-    /** Sends the learner its outstanding asynchronous task, or a new one on the newest model. */
+    /** Asynchronous: one of a learner's accepted updates is acknowledged (durable in the job). */
+    void onAsyncUpdateDurable(String learnerId) {
+        unacknowledged.computeIfPresent(learnerId, (id, n) -> n <= 1 ? null : n - 1);
+        if (!asyncTasks.containsKey(learnerId)) {
+            pushAsyncTask(learnerId);
+        }
+    }
+
+    /** Asynchronous: how many of a learner's accepted updates await acknowledgement here. */
+    int unacknowledged(String learnerId) {
+        return unacknowledged.getOrDefault(learnerId, 0);
+    }
+
+    /**
+     * Sends the learner its outstanding asynchronous task, or a new one on the newest model if it
+     * may have one (fewer than {@link #MAX_UNACKNOWLEDGED_ASYNC} updates awaiting acknowledgement).
+     */
     private void pushAsyncTask(String learnerId) {
         ServerCallStreamObserver<Task> stream = streams.get(learnerId);
         ModelBoard.ModelSnapshot m = board.current();
         if (stream == null || m == null || finished) {
             return;
         }
-        Task task =
-                asyncTasks.computeIfAbsent(
-                        learnerId,
-                        id ->
-                                Task.newBuilder()
-                                        .setTaskId(newTaskId.get())
-                                        .setRound(m.version())
-                                        .setModelVersion(m.version())
-                                        .setTrain(trainTask())
-                                        .build());
+        Task task = asyncTasks.get(learnerId);
+        if (task == null) {
+            if (unacknowledged(learnerId) >= MAX_UNACKNOWLEDGED_ASYNC) {
+                return;
+            }
+            task =
+                    asyncTasks.computeIfAbsent(
+                            learnerId,
+                            id ->
+                                    Task.newBuilder()
+                                            .setTaskId(newTaskId.get())
+                                            .setRound(m.version())
+                                            .setModelVersion(m.version())
+                                            .setTrain(trainTask())
+                                            .build());
+        }
         send(learnerId, stream, List.of(task));
     }
 

@@ -60,11 +60,20 @@ public final class UpdateLedger {
         accepted.remove(key, durable);
     }
 
-    /** Asynchronous: a learner's update was accepted; its previous one is forgotten. */
+    /**
+     * Asynchronous: a learner's update was accepted; its previous one is forgotten once durable (a
+     * learner gets its next task before its update is acknowledged, and the final Shutdown waits
+     * for every update accepted here).
+     */
     public void acceptedAsync(String learnerId, String key) {
         String previous = latestAsync.put(learnerId, key);
         if (previous != null && !previous.equals(key)) {
-            accepted.remove(previous);
+            CompletableFuture<Void> f = accepted.get(previous);
+            if (f == null || f.isDone()) {
+                accepted.remove(previous);
+            } else {
+                f.whenComplete((v, e) -> accepted.remove(previous, f));
+            }
         }
     }
 

@@ -692,7 +692,7 @@ final class UpdateReceiver implements StreamObserver<LeasedMessage<UpdateChunk>>
         if (refused == null) {
             reservation = null; // the queue's now
             if (async) {
-                state.onAsyncUpdateAccepted(learner, updateKey);
+                state.onAsyncUpdateAccepted(learner, updateKey, durable);
             }
             return;
         }

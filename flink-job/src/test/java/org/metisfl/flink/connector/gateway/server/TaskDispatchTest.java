@@ -162,6 +162,36 @@ class TaskDispatchTest {
     }
 
     @Test
+    void anAcceptedUpdatesNextTaskDoesNotWaitForItsCheckpointUntilTwoAwaitAcknowledgement() {
+        TaskDispatch d = dispatch("protocol.type", "asynchronous");
+        FakeTaskStream a = new FakeTaskStream();
+        d.connect("a", a);
+        publishModel(0);
+        d.dispatch(Set.of(), Set.of());
+        assertThat(a.taskIds()).containsExactly("a-1");
+        // a-1's update is accepted, its checkpoint not complete: the next task comes at once, on
+        // the model served now (the update is not in it yet).
+        d.onAsyncUpdateAccepted("a");
+        assertThat(a.taskIds()).containsExactly("a-1", "a-2");
+        assertThat(a.tasks.get(1).getModelVersion()).isZero();
+        assertThat(d.unacknowledged("a")).isEqualTo(1);
+        // a-2's update is accepted too: two await acknowledgement, the next task waits.
+        publishModel(1);
+        d.onAsyncUpdateAccepted("a");
+        d.dispatch(Set.of(), Set.of()); // a new model does not bypass the wait either
+        assertThat(a.taskIds()).containsExactly("a-1", "a-2");
+        assertThat(d.unacknowledged("a")).isEqualTo(2);
+        // The checkpoint holding a-1's update completes: its task follows, on the newest model.
+        publishModel(2);
+        d.onAsyncUpdateDurable("a");
+        assertThat(a.taskIds()).containsExactly("a-1", "a-2", "a-3");
+        assertThat(a.tasks.get(2).getModelVersion()).isEqualTo(2);
+        d.onAsyncUpdateDurable("a");
+        assertThat(a.taskIds()).as("its one outstanding task, not another").hasSize(3);
+        assertThat(d.unacknowledged("a")).isZero();
+    }
+
+    @Test
     void theShutdownWaitsUntilEveryAcceptedUpdateIsDurable() {
         TaskDispatch d = dispatch();
         FakeTaskStream a = new FakeTaskStream();

@@ -497,6 +497,7 @@ public final class FederationBenchmark {
                         300));
         s.add(registered(100_000, 100, 3, 240));
         s.add(asynchronous(100_000, 10 * K, 60, 300));
+        s.add(AsyncScenarios.waitingForAck(asynchronous(100_000, 10 * K, 60, 300)));
         return s;
     }
 
@@ -850,6 +851,7 @@ public final class FederationBenchmark {
         settings.put("round.timeout", "5 min");
         settings.putAll(s.extra);
         settings.putAll(overrides);
+        boolean waitForAck = AsyncScenarios.waitsForAck(settings);
         FederationConfig.of(settings); // fail here, not in the child, on a bad setting
         List<String> jvm = new ArrayList<>();
         if (profile.contains(s.id)) {
@@ -879,6 +881,7 @@ public final class FederationBenchmark {
                             .joinConcurrency(10_000)
                             .maxConcurrentTransfers(maxTransfers(s))
                             .transport(Limits.transport(tls))
+                            .transferEndsAtAck(waitForAck)
                             .build();
             AtomicLong heapAfterGc = new AtomicLong(-1);
             Thread probe =
@@ -1289,7 +1292,10 @@ public final class FederationBenchmark {
                         r.rounds().stream().mapToLong(RoundTimeline::lastAckAtUs).max().orElse(0);
                 double span = (last - first) / 1e6;
                 async.row(
-                        Table.count(o.scenario.learners),
+                        Table.count(o.scenario.learners)
+                                + (o.scenario.id.endsWith("-ackwait")
+                                        ? " (each waits for its ack before its next upload)"
+                                        : ""),
                         label(o.scenario.values),
                         o.scenario.channels,
                         String.format(

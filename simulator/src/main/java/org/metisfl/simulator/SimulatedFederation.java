@@ -70,6 +70,7 @@ public final class SimulatedFederation implements AutoCloseable {
     private final List<ManagedChannel> channels = new ArrayList<>();
     private final List<SimulatedLearner> learners = new ArrayList<>();
     private final UploadGate transfers;
+    private final boolean transferEndsAtAck;
     private final UploadGate joins;
     private final AckLatencies ackLatencies = new AckLatencies();
     private final Map<Long, RoundRecorder> rounds = new ConcurrentHashMap<>();
@@ -115,6 +116,7 @@ public final class SimulatedFederation implements AutoCloseable {
         this.eventLoop = new NioEventLoopGroup(b.eventLoopThreads, threads);
         this.executor = Executors.newFixedThreadPool(2, threads);
         this.transfers = new UploadGate(b.maxConcurrentTransfers, executor);
+        this.transferEndsAtAck = b.transferEndsAtAck;
         this.joins = new UploadGate(b.joinConcurrency, executor);
         this.allEnded = new CountDownLatch(b.learners);
         this.allJoinAnswers = new CountDownLatch(b.learners);
@@ -325,6 +327,10 @@ public final class SimulatedFederation implements AutoCloseable {
         return closing;
     }
 
+    boolean transferEndsAtAck() {
+        return transferEndsAtAck;
+    }
+
     boolean fetchModel() {
         return config.fetchModel;
     }
@@ -404,6 +410,7 @@ public final class SimulatedFederation implements AutoCloseable {
         private long examples = 100;
         private int distinctUpdates = 2;
         private int maxConcurrentTransfers = 0;
+        private boolean transferEndsAtAck;
         private int joinConcurrency = 512;
         private int eventLoopThreads = 2;
         private int flowControlWindow = 0;
@@ -517,6 +524,18 @@ public final class SimulatedFederation implements AutoCloseable {
          */
         public Builder maxConcurrentTransfers(int n) {
             this.maxConcurrentTransfers = n;
+            return this;
+        }
+
+        /**
+         * Whether a learner's transfer slot ({@link #maxConcurrentTransfers}) is held until its
+         * update is acknowledged, as by a learner that waits for its acknowledgement before its
+         * next upload. Default false: the slot is given back when the learner's next task comes
+         * (the gateway sends it once the update is accepted), or at the acknowledgement if that
+         * comes first.
+         */
+        public Builder transferEndsAtAck(boolean atAck) {
+            this.transferEndsAtAck = atAck;
             return this;
         }
 

@@ -378,6 +378,9 @@ final class SimulatedLearner {
          * learner's next task came), or answered; once.
          */
         void transferOver() {
+            if (sim.transferEndsAtAck()) {
+                return;
+            }
             if (sentAt > 0 && slotHeld.compareAndSet(true, false)) {
                 sim.transfers().release();
             }

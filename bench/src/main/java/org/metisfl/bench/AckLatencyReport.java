@@ -32,10 +32,10 @@ final class AckLatencyReport {
                 continue;
             }
             t.row(
-                    o.scenario().id,
-                    o.scenario().checkpointInterval.equals("0")
+                    o.scenario().id(),
+                    o.scenario().checkpointInterval().equals("0")
                             ? "off"
-                            : o.scenario().checkpointInterval,
+                            : o.scenario().checkpointInterval(),
                     Table.count(a.count()),
                     Table.ms(a.percentileUs(50)),
                     Table.ms(a.percentileUs(99)),

@@ -212,7 +212,10 @@ public final class FederationConfig implements Serializable {
         maxModelBytes = c.get(GATEWAY_MAX_MODEL_SIZE).getBytes();
         deliveryTimeout = c.get(GATEWAY_DELIVERY_TIMEOUT);
         jobParallelism = c.get(JOB_PARALLELISM);
-        checkpointIntervalMs = c.get(CHECKPOINT_INTERVAL).toMillis();
+        checkpointIntervalMs =
+                c.getOptional(CHECKPOINT_INTERVAL)
+                        .map(Duration::toMillis)
+                        .orElseGet(() -> defaultCheckpointIntervalMs(initialModelBytes()));
         stateBackend = c.get(STATE_BACKEND);
         checkpointDir = c.getOptional(CHECKPOINT_DIR).orElse(null);
         secureAggregation =
@@ -335,7 +338,7 @@ public final class FederationConfig implements Serializable {
         check(
                 checkpointIntervalMs == 0 || checkpointIntervalMs >= 10,
                 CHECKPOINT_INTERVAL,
-                c.get(CHECKPOINT_INTERVAL),
+                Duration.ofMillis(checkpointIntervalMs),
                 "use 0 (off) or at least 10 ms");
         check(
                 semiSyncLambda > 0 && Double.isFinite(semiSyncLambda),
@@ -698,6 +701,42 @@ public final class FederationConfig implements Serializable {
 
     public int minLearners() {
         return minLearners;
+    }
+
+    /** Bytes of open sums a checkpoint is assumed to write per millisecond (100 MB/s). */
+    static final long CHECKPOINT_BYTES_PER_MS = 100_000;
+
+    /** Bounds of the default checkpoint interval. */
+    static final long MIN_DEFAULT_CHECKPOINT_MS = 1_000;
+
+    static final long MAX_DEFAULT_CHECKPOINT_MS = 60_000;
+
+    /**
+     * The default checkpoint interval for a model of {@code modelBytes} float32 bytes (negative:
+     * unknown): every checkpoint copies the open rounds' sums (8 bytes per parameter, twice the
+     * model's bytes) and writes them asynchronously; at an assumed 100 MB/s of writing, the
+     * interval leaves each checkpoint its time to finish before the next. At least 1 s (the
+     * acknowledgement latency learners wait for), at most 60 s; 1 s when the size is unknown.
+     */
+    static long defaultCheckpointIntervalMs(long modelBytes) {
+        if (modelBytes < 0) {
+            return MIN_DEFAULT_CHECKPOINT_MS;
+        }
+        long writeMs = 2 * modelBytes / CHECKPOINT_BYTES_PER_MS;
+        return Math.max(MIN_DEFAULT_CHECKPOINT_MS, Math.min(MAX_DEFAULT_CHECKPOINT_MS, writeMs));
+    }
+
+    /** The initial model file's size in bytes (about 4 per parameter), or -1 if not known here. */
+    private long initialModelBytes() {
+        if (FIRST_LEARNER.equals(initialModel) || initialModel == null) {
+            return -1;
+        }
+        try {
+            java.nio.file.Path p = java.nio.file.Path.of(initialModel);
+            return java.nio.file.Files.isRegularFile(p) ? java.nio.file.Files.size(p) : -1;
+        } catch (java.io.IOException | RuntimeException e) {
+            return -1; // a URI of a remote file system: the size is not known at submit
+        }
     }
 
     /** The initial model file, or empty when the first learner's weights are the initial model. */

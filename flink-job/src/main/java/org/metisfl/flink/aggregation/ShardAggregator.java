@@ -4,6 +4,7 @@ import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
 import org.apache.flink.api.common.functions.OpenContext;
+import org.apache.flink.api.common.state.CheckpointListener;
 import org.apache.flink.api.common.state.MapStateDescriptor;
 import org.apache.flink.api.common.state.ValueStateDescriptor;
 import org.apache.flink.api.common.typeinfo.TypeInformation;
@@ -36,11 +37,12 @@ import org.metisfl.flink.state.WriteBehindValue;
  *
  * <p>A second copy of a learner's update for a round (a retry, possibly through another gateway) is
  * dropped, and so is anything for a round already closed. Each open round has the rule's
- * accumulator in keyed state (write-behind: worked on in memory, written before each checkpoint
- * barrier); memory per shard is what the rule needs, O(shard size) for FedAvg.
+ * accumulator on the heap, checkpointed as operator state that a checkpoint copies in memory and
+ * writes asynchronously ({@link SnapshotCopiedMap}), and its bookkeeping in write-behind keyed
+ * state; memory per shard is what the rule needs, O(shard size) for FedAvg.
  */
 public class ShardAggregator extends KeyedProcessFunction<Integer, GatewayEvent, GlobalShard>
-        implements CheckpointFlushing, CheckpointedFunction {
+        implements CheckpointFlushing, CheckpointedFunction, CheckpointListener {
     private static final long serialVersionUID = 1L;
 
     private final AggregationRule<Object> rule;
@@ -100,6 +102,11 @@ public class ShardAggregator extends KeyedProcessFunction<Integer, GatewayEvent,
     @Override
     public void snapshotState(FunctionSnapshotContext context) throws Exception {
         accumulators.snapshot();
+    }
+
+    @Override
+    public void notifyCheckpointComplete(long checkpointId) {
+        accumulators.release();
     }
 
     @Override

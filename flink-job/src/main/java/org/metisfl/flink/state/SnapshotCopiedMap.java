@@ -146,6 +146,15 @@ public final class SnapshotCopiedMap<K, UK, UV> {
         snapshot.update(all);
     }
 
+    /**
+     * Lets go of the values handed to the last snapshot (call once it completed): the backend
+     * copied them during the snapshot, and closed rounds' values need not stay reachable from the
+     * operator state until the next one.
+     */
+    public void release() {
+        snapshot.clear();
+    }
+
     private Map<UK, UV> entries(K key) {
         return heap.computeIfAbsent(key, k -> new HashMap<>());
     }

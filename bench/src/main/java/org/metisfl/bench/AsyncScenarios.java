@@ -30,7 +30,8 @@ final class AsyncScenarios {
                 s.checkpointInterval(),
                 extra,
                 s.heap(),
-                s.timeout());
+                s.timeout(),
+                s.tls());
     }
 
     /** Whether the settings ask for learners that wait for their ack; removes the setting. */

@@ -123,6 +123,16 @@ final class LearnersCommand extends ClusterCommand implements Callable<Integer> 
                             + " the public parameters the job was submitted with, if any).")
     String ckksKey;
 
+    @Option(
+            names = "--threshold-shares",
+            paramLabel = "DIR",
+            description =
+                    "Threshold mode (secure-aggregation: ckks-threshold): the folder under which"
+                            + " learner i keeps its committee key shares, in DIR/learner-i"
+                            + " (default: work/threshold-shares/<job id>, when the job runs in"
+                            + " that mode). Keep it across restarts; one per federation.")
+    String thresholdShares;
+
     @Option(names = "--insecure", description = "Plaintext connection (development only).")
     boolean insecure;
 
@@ -171,6 +181,7 @@ final class LearnersCommand extends ClusterCommand implements Callable<Integer> 
             int index = firstIndex + i;
             List<String> cmd = command(classpath, targets, index, parts);
             cmd.addAll(security);
+            cmd.addAll(shareArgs(record, index));
             Path log = logDir.resolve("learner-" + index + ".log");
             ProcessBuilder pb =
                     new ProcessBuilder(cmd)
@@ -331,6 +342,25 @@ final class LearnersCommand extends ClusterCommand implements Callable<Integer> 
                                                 + " is known for its learners; pass --ckks-key"
                                                 + " PATH (the ckks-secret.key of its bundle)",
                                         CliException.USAGE));
+    }
+
+    /**
+     * Learner {@code index}'s threshold share directory: under the one given, else under
+     * work/threshold-shares/&lt;job id&gt; when the job runs threshold mode; none otherwise.
+     */
+    List<String> shareArgs(JobRecord record, int index) {
+        Path root;
+        if (thresholdShares != null) {
+            root = env().resolve(thresholdShares);
+        } else {
+            Map<String, String> settings =
+                    record != null && record.settings != null ? record.settings : Map.of();
+            if (!"ckks-threshold".equalsIgnoreCase(settings.get("secure-aggregation"))) {
+                return List.of();
+            }
+            root = env().home().resolve("work").resolve("threshold-shares").resolve(record.jobId);
+        }
+        return List.of("--threshold-shares", root.resolve("learner-" + index).toString());
     }
 
     private List<String> gatewaysOf(JobRecord record) {

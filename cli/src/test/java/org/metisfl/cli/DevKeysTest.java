@@ -75,6 +75,27 @@ class DevKeysTest {
                 .hasMessageContaining("pass --ckks-key PATH");
     }
 
+    @Test
+    void learnersOfAThresholdJobGetAShareDirectoryEachUnderTheJobsOrTheGivenFolder() {
+        JobRecord record = new JobRecord();
+        record.jobId = "abc123";
+        record.settings = Map.of("secure-aggregation", "ckks-threshold");
+
+        assertThat(parse("learners", "--count", "3").shareArgs(record, 2))
+                .containsExactly(
+                        "--threshold-shares",
+                        home.resolve("work/threshold-shares/abc123/learner-2").toString());
+        assertThat(
+                        parse("learners", "--count", "3", "--threshold-shares", "shares")
+                                .shareArgs(record, 0))
+                .containsExactly("--threshold-shares", home.resolve("shares/learner-0").toString());
+        JobRecord ckks = new JobRecord();
+        ckks.jobId = "def";
+        ckks.settings = Map.of("secure-aggregation", "ckks");
+        assertThat(parse("learners", "--count", "3").shareArgs(ckks, 0)).isEmpty();
+        assertThat(parse("learners", "--count", "3").shareArgs(null, 0)).isEmpty();
+    }
+
     private LearnersCommand parse(String... args) {
         CliEnvironment env =
                 new CliEnvironment(

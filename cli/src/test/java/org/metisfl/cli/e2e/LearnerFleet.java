@@ -31,6 +31,16 @@ final class LearnerFleet implements AutoCloseable {
 
     /** Learner i has {@code examples[i]} examples and is named {@code learner-i}. */
     LearnerFleet(List<String> gateways, int size, long[] examples, long trainMillis) {
+        this(gateways, size, examples, trainMillis, OPTIONS);
+    }
+
+    /** As above, with these learner options (e.g. {@link #OPTIONS} with a CKKS key bundle). */
+    LearnerFleet(
+            List<String> gateways,
+            int size,
+            long[] examples,
+            long trainMillis,
+            LearnerOptions options) {
         this.examples = examples.clone();
         for (int i = 0; i < examples.length; i++) {
             DeterministicModel m = new DeterministicModel(i, size, examples[i], trainMillis);
@@ -40,7 +50,7 @@ final class LearnerFleet implements AutoCloseable {
                             .gateways(gateways)
                             .name("learner-" + i)
                             .adapter(m)
-                            .options(OPTIONS)
+                            .options(options)
                             .build());
         }
     }

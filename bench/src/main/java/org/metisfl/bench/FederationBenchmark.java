@@ -498,6 +498,10 @@ public final class FederationBenchmark {
         s.add(registered(100_000, 100, 3, 240));
         s.add(asynchronous(100_000, 10 * K, 60, 300));
         s.add(AsyncScenarios.waitingForAck(asynchronous(100_000, 10 * K, 60, 300)));
+        // The same with 10,000 learners: comparable on a loaded machine, where 100,000 joins
+        // alone can take minutes.
+        s.add(asynchronous(10_000, 10 * K, 30, 180));
+        s.add(AsyncScenarios.waitingForAck(asynchronous(10_000, 10 * K, 30, 180)));
         return s;
     }
 

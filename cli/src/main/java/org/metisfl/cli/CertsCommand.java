@@ -55,6 +55,14 @@ final class CertsCommand implements Callable<Integer> {
             description = "Validity of new certificates in days (default: ${DEFAULT-VALUE}).")
     int validDays;
 
+    @Option(
+            names = "--flink-ssl",
+            paramLabel = "DIR",
+            description =
+                    "Also create keystores for Flink's internal and REST SSL in DIR, issued by"
+                            + " this CA (what bin/flink-cluster start --ssl uses).")
+    Path flinkSsl;
+
     @Override
     public Integer call() {
         if (validDays < 1 || validDays > 3650) {
@@ -89,6 +97,15 @@ final class CertsCommand implements Callable<Integer> {
             }
         } catch (TransportConfigException e) {
             throw new CliException(e.getMessage(), CliException.USAGE);
+        }
+        if (flinkSsl != null) {
+            Path ssl = resolve(flinkSsl);
+            try {
+                FlinkSslFiles.create(pki, ssl, hosts, validity);
+            } catch (java.io.IOException | java.security.GeneralSecurityException e) {
+                throw new CliException("cannot write Flink's keystores to " + ssl + ": " + e);
+            }
+            out().println("Flink SSL keystores (internal and REST) in " + ssl);
         }
         out().println(
                         "Use them with: --set security.tls.certificate="

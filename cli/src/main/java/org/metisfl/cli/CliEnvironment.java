@@ -17,9 +17,22 @@ import java.util.Optional;
  * @param workingDir the directory relative paths on the command line resolve against
  * @param defaultCluster the cluster URL when {@code --cluster} is not given
  * @param pollInterval how often asynchronous Flink operations (savepoints) are polled
+ * @param clusterCa the PEM CA an https cluster's REST certificate is checked against when {@code
+ *     --cluster-ca} is not given ({@code METISFL_CLUSTER_CA}), or null
  */
 public record CliEnvironment(
-        Path home, Path stateDir, Path workingDir, String defaultCluster, Duration pollInterval) {
+        Path home,
+        Path stateDir,
+        Path workingDir,
+        String defaultCluster,
+        Duration pollInterval,
+        String clusterCa) {
+
+    /** Without a cluster CA (plaintext clusters, or the JDK's trust roots). */
+    public CliEnvironment(
+            Path home, Path stateDir, Path workingDir, String defaultCluster, Duration pollInterval) {
+        this(home, stateDir, workingDir, defaultCluster, pollInterval, null);
+    }
 
     /** The cluster URL used when neither {@code --cluster} nor {@code METISFL_CLUSTER} is set. */
     public static final String LOCAL_CLUSTER = "http://localhost:8081";
@@ -38,7 +51,8 @@ public record CliEnvironment(
                 home.resolve("work").resolve("cli"),
                 cwd,
                 Optional.ofNullable(env.get("METISFL_CLUSTER")).orElse(LOCAL_CLUSTER),
-                Duration.ofMillis(250));
+                Duration.ofMillis(250),
+                env.get("METISFL_CLUSTER_CA"));
     }
 
     /** The shaded job jar: the freshest of flink-job's build output and the CLI's copy. */

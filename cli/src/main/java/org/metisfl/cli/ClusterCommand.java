@@ -12,7 +12,8 @@ import picocli.CommandLine.Option;
 /** What every command that talks to a Flink cluster shares: the cluster option and job lookup. */
 abstract class ClusterCommand {
 
-    @CommandLine.ParentCommand MetisflCli root;
+    /** The CLI, or the command this one is a subcommand of ({@code learners list}). */
+    @CommandLine.ParentCommand Object parent;
 
     @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
@@ -23,10 +24,21 @@ abstract class ClusterCommand {
                     "Flink REST address (default: $METISFL_CLUSTER, else http://localhost:8081).")
     String cluster;
 
+    @Option(
+            names = "--cluster-ca",
+            paramLabel = "FILE",
+            description =
+                    "PEM CA an https cluster's REST certificate is checked against (default:"
+                            + " $METISFL_CLUSTER_CA, else work/certs/ca.pem if it exists, else"
+                            + " the JDK's trust roots).")
+    String clusterCa;
+
     private FlinkRestClient flink;
 
     CliEnvironment env() {
-        return root.environment();
+        return parent instanceof MetisflCli root
+                ? root.environment()
+                : ((ClusterCommand) parent).env();
     }
 
     PrintWriter out() {
@@ -39,10 +51,26 @@ abstract class ClusterCommand {
 
     FlinkRestClient flink() {
         if (flink == null) {
-            flink = FlinkRestClient.connect(cluster != null ? cluster : env().defaultCluster());
+            String url = cluster != null ? cluster : env().defaultCluster();
+            flink = FlinkRestClient.connect(url, clusterCaFile(url));
             flink.jobsCommand(suggest("jobs"));
         }
         return flink;
+    }
+
+    /** The CA an https cluster is checked against, or null (plaintext, or the JDK's roots). */
+    private java.nio.file.Path clusterCaFile(String url) {
+        if (!url.startsWith("https:")) {
+            return null;
+        }
+        if (clusterCa != null) {
+            return env().resolve(clusterCa);
+        }
+        if (env().clusterCa() != null) {
+            return env().resolve(env().clusterCa());
+        }
+        java.nio.file.Path dev = env().home().resolve("work").resolve("certs").resolve("ca.pem");
+        return java.nio.file.Files.isRegularFile(dev) ? dev : null;
     }
 
     /**

@@ -59,6 +59,15 @@ public final class FlinkRestClient {
 
     /** A client of the cluster at {@code url} (e.g. {@code http://localhost:8081}). */
     public static FlinkRestClient connect(String url) {
+        return connect(url, null);
+    }
+
+    /**
+     * A client of the cluster at {@code url}; an https cluster's certificate is checked against
+     * the PEM CA {@code caFile} (null: the JDK's trust roots), and its host name against the
+     * certificate.
+     */
+    public static FlinkRestClient connect(String url, Path caFile) {
         URI uri;
         try {
             uri = new URI(url.endsWith("/") ? url.substring(0, url.length() - 1) : url);
@@ -76,12 +85,48 @@ public final class FlinkRestClient {
                             + "' is not an http(s) URL; give the cluster as --cluster http://HOST:PORT",
                     CliException.USAGE);
         }
-        HttpClient http =
+        HttpClient.Builder http =
                 HttpClient.newBuilder()
                         .connectTimeout(Duration.ofSeconds(5))
-                        .version(HttpClient.Version.HTTP_1_1)
-                        .build();
-        return new FlinkRestClient(uri, http, Duration.ofSeconds(60));
+                        .version(HttpClient.Version.HTTP_1_1);
+        if (caFile != null && uri.getScheme().equals("https")) {
+            http.sslContext(trusting(caFile));
+        }
+        return new FlinkRestClient(uri, http.build(), Duration.ofSeconds(60));
+    }
+
+    /** TLS that trusts the certificates of the PEM file {@code caFile} (and nothing else). */
+    static javax.net.ssl.SSLContext trusting(Path caFile) {
+        try (java.io.InputStream in = java.nio.file.Files.newInputStream(caFile)) {
+            java.security.KeyStore roots = java.security.KeyStore.getInstance("PKCS12");
+            roots.load(null, null);
+            int n = 0;
+            for (java.security.cert.Certificate c :
+                    java.security.cert.CertificateFactory.getInstance("X.509")
+                            .generateCertificates(in)) {
+                roots.setCertificateEntry("ca-" + n++, c);
+            }
+            if (n == 0) {
+                throw new CliException(
+                        "the cluster CA " + caFile + " holds no PEM certificate",
+                        CliException.USAGE);
+            }
+            javax.net.ssl.TrustManagerFactory tmf =
+                    javax.net.ssl.TrustManagerFactory.getInstance(
+                            javax.net.ssl.TrustManagerFactory.getDefaultAlgorithm());
+            tmf.init(roots);
+            javax.net.ssl.SSLContext tls = javax.net.ssl.SSLContext.getInstance("TLS");
+            tls.init(null, tmf.getTrustManagers(), null);
+            return tls;
+        } catch (IOException e) {
+            throw new CliException(
+                    "cannot read the cluster CA " + caFile + ": " + e.getMessage(),
+                    CliException.USAGE);
+        } catch (java.security.GeneralSecurityException e) {
+            throw new CliException(
+                    "the cluster CA " + caFile + " is not a PEM certificate: " + e.getMessage(),
+                    CliException.USAGE);
+        }
     }
 
     public URI base() {
@@ -235,6 +280,71 @@ public final class FlinkRestClient {
         } catch (CliException | IllegalStateException | NullPointerException e) {
             return Map.of(); // metrics are a bonus: status still shows the rest
         }
+        return out;
+    }
+
+    /** Where the operator's commands reach gateway {@code index}: its control endpoint. */
+    public record GatewayControl(int index, String endpoint, String fingerprint) {}
+
+    /**
+     * The control endpoints of a running job's gateways, as their {@code controlEndpoint} and
+     * {@code controlFingerprint} metrics publish them (empty until the REST API fetched the metrics
+     * once: every {@code metrics.fetcher.update-interval}), by gateway index.
+     */
+    public List<GatewayControl> gatewayControls(String jobId, String federation) {
+        String marker = ".federation." + federation + ".";
+        Map<String, Map<String, String>> bySubtask = new TreeMap<>();
+        JsonObject job = get("/jobs/" + checkJobId(jobId)).getAsJsonObject();
+        for (JsonElement v : job.getAsJsonArray("vertices")) {
+            String base =
+                    "/jobs/"
+                            + jobId
+                            + "/vertices/"
+                            + v.getAsJsonObject().get("id").getAsString()
+                            + "/metrics";
+            List<String> ids = new ArrayList<>();
+            for (JsonElement m : get(base).getAsJsonArray()) {
+                String id = m.getAsJsonObject().get("id").getAsString();
+                if (id.contains(marker)
+                        && (id.endsWith(marker + "controlEndpoint")
+                                || id.endsWith(marker + "controlFingerprint")
+                                || id.endsWith(marker + "gatewayIndex"))) {
+                    ids.add(id);
+                }
+            }
+            if (ids.isEmpty()) {
+                continue;
+            }
+            String query = URLEncoder.encode(String.join(",", ids), StandardCharsets.UTF_8);
+            for (JsonElement m : get(base + "?get=" + query).getAsJsonArray()) {
+                JsonObject o = m.getAsJsonObject();
+                String id = o.get("id").getAsString();
+                if (!o.has("value") || o.get("value").isJsonNull()) {
+                    continue;
+                }
+                String subtask = id.substring(0, id.indexOf('.'));
+                bySubtask
+                        .computeIfAbsent(subtask, k -> new TreeMap<>())
+                        .put(
+                                id.substring(id.indexOf(marker) + marker.length()),
+                                o.get("value").getAsString());
+            }
+        }
+        List<GatewayControl> out = new ArrayList<>();
+        for (Map<String, String> m : bySubtask.values()) {
+            if (m.containsKey("controlEndpoint") && m.containsKey("controlFingerprint")) {
+                int index;
+                try {
+                    index = Integer.parseInt(m.getOrDefault("gatewayIndex", "-1"));
+                } catch (NumberFormatException e) {
+                    index = -1;
+                }
+                out.add(
+                        new GatewayControl(
+                                index, m.get("controlEndpoint"), m.get("controlFingerprint")));
+            }
+        }
+        out.sort(java.util.Comparator.comparingInt(GatewayControl::index));
         return out;
     }
 

@@ -17,7 +17,10 @@ import org.metisfl.transport.TransportConfigException;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
-/** {@code metisfl learners --count N}: Fashion-MNIST learner processes, as the quickstart runs. */
+/**
+ * {@code metisfl learners --count N}: Fashion-MNIST learner processes, as the quickstart runs;
+ * {@code metisfl learners list|revoke}: the operator's view of the admitted learners.
+ */
 @Command(
         name = "learners",
         mixinStandardHelpOptions = true,
@@ -25,18 +28,17 @@ import picocli.CommandLine.Option;
             "Starts N Fashion-MNIST learner processes (org.metisfl.examples.fashionmnist."
                     + "FashionMnistLearner) that join a federation; learner i trains on part i of"
                     + " the data. Runs until they end (Ctrl-C stops them) unless --detach.",
-            "The gateway defaults to the one of the running MetisFL job submitted with this CLI."
-        })
+            "The gateway defaults to the one of the running MetisFL job submitted with this CLI.",
+            "'learners list' shows the admitted learners, 'learners revoke ID' shuts one out at"
+                    + " every gateway (operator key needed)."
+        },
+        subcommands = {LearnersListCommand.class, LearnersRevokeCommand.class})
 final class LearnersCommand extends ClusterCommand implements Callable<Integer> {
     static final String LEARNER_MAIN = "org.metisfl.examples.fashionmnist.FashionMnistLearner";
     static final Path DEFAULT_DATA = Path.of("/usr/share/datasets/fashion-mnist");
 
-    @Option(
-            names = "--count",
-            required = true,
-            paramLabel = "N",
-            description = "Learners to start.")
-    int count;
+    @Option(names = "--count", paramLabel = "N", description = "Learners to start.")
+    Integer count;
 
     @Option(
             names = "--gateway",
@@ -141,6 +143,12 @@ final class LearnersCommand extends ClusterCommand implements Callable<Integer> 
 
     @Override
     public Integer call() throws Exception {
+        if (count == null) {
+            throw new CliException(
+                    "give --count N to start learners, or a subcommand: 'learners list',"
+                            + " 'learners revoke LEARNER_ID'",
+                    CliException.USAGE);
+        }
         if (count < 1) {
             throw new CliException("--count must be at least 1", CliException.USAGE);
         }

@@ -88,6 +88,15 @@ public final class RawLearner implements AutoCloseable {
         async = LearnerServiceGrpc.newStub(channel);
     }
 
+    /**
+     * A connection with {@code credentials} (e.g. TLS) to the gateway at {@code host}:{@code port}.
+     */
+    public RawLearner(String host, int port, io.grpc.ChannelCredentials credentials) {
+        channel = NettyChannelBuilder.forAddress(host, port, credentials).build();
+        blocking = LearnerServiceGrpc.newBlockingStub(channel);
+        async = LearnerServiceGrpc.newStub(channel);
+    }
+
     /** A plaintext connection to the gateway at {@code host:port}. */
     public static RawLearner connect(String hostPort) {
         return connect(hostPort, TransportSecurity.insecure());

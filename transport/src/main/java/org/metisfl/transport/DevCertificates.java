@@ -197,6 +197,37 @@ public final class DevCertificates {
                 learnerKey(name));
     }
 
+    /**
+     * Issues a certificate of this CA for one of the cluster's own services, e.g. Flink's REST
+     * endpoint ({@code client} false: server authentication) or its internal connections ({@code
+     * client} true: server and client authentication), valid for {@code altNames}.
+     */
+    public void issueService(
+            String commonName,
+            List<String> altNames,
+            boolean client,
+            Duration validity,
+            Path certFile,
+            Path keyFile) {
+        checkName(commonName);
+        if (!exists()) {
+            throw new TransportConfigException(
+                    "no development CA in " + dir + ": create it first with `bin/metisfl certs`");
+        }
+        if (client) {
+            issue(
+                    commonName,
+                    altNames,
+                    validity,
+                    certFile,
+                    keyFile,
+                    KeyPurposeId.id_kp_serverAuth,
+                    KeyPurposeId.id_kp_clientAuth);
+        } else {
+            issue(commonName, altNames, validity, certFile, keyFile, KeyPurposeId.id_kp_serverAuth);
+        }
+    }
+
     private void issue(
             String commonName,
             List<String> altNames,
@@ -204,6 +235,16 @@ public final class DevCertificates {
             Duration validity,
             Path certFile,
             Path keyFile) {
+        issue(commonName, altNames, validity, certFile, keyFile, purpose);
+    }
+
+    private void issue(
+            String commonName,
+            List<String> altNames,
+            Duration validity,
+            Path certFile,
+            Path keyFile,
+            KeyPurposeId... purposes) {
         try {
             X509Certificate caCert =
                     PemFiles.certificates(caCertificate(), "CA certificate", Instant.now()).get(0);
@@ -228,7 +269,7 @@ public final class DevCertificates {
                     Extension.keyUsage,
                     true,
                     new KeyUsage(KeyUsage.digitalSignature | KeyUsage.keyAgreement));
-            b.addExtension(Extension.extendedKeyUsage, false, new ExtendedKeyUsage(purpose));
+            b.addExtension(Extension.extendedKeyUsage, false, new ExtendedKeyUsage(purposes));
             b.addExtension(
                     Extension.authorityKeyIdentifier,
                     false,

@@ -64,6 +64,11 @@ public final class EnrollmentTokens {
 
     /** Tokens under the key in {@code file}. */
     public static EnrollmentTokens fromKeyFile(Path file) {
+        return new EnrollmentTokens(readKey(file));
+    }
+
+    /** The key in a file made by {@code metisfl enroll init}, checked. */
+    static byte[] readKey(Path file) {
         String text;
         try {
             text = Files.readString(file, StandardCharsets.US_ASCII).trim();
@@ -91,7 +96,7 @@ public final class EnrollmentTokens {
                             + " is not a key made by `metisfl enroll init` (base64 of 32 random"
                             + " bytes)");
         }
-        return new EnrollmentTokens(key);
+        return key;
     }
 
     /** A new token that admits {@code maxUses} learners (0 = unlimited) until {@code validity}. */

@@ -993,6 +993,18 @@ public final class FederationOptions {
                             "File holding the key enrollment tokens are signed with, a path on the"
                                     + " task managers (`bin/metisfl enroll init` creates it).");
 
+    public static final ConfigOption<String> SECURITY_OPERATOR_KEY =
+            ConfigOptions.key("security.operator-key")
+                    .stringType()
+                    .noDefaultValue()
+                    .withDescription(
+                            "File holding the key the operator's commands at the gateways'"
+                                    + " control endpoints (`metisfl learners list|revoke`) are"
+                                    + " authenticated with, a path on the task managers, made"
+                                    + " like an enrollment key (`bin/metisfl enroll init --key"
+                                    + " FILE`). Default: security.enrollment-key. Without"
+                                    + " either, the gateways refuse every operator command.");
+
     public static final ConfigOption<String> SECURITY_ALLOWED_IDENTITIES =
             ConfigOptions.key("security.allowed-identities")
                     .stringType()

@@ -14,7 +14,9 @@ public final class GatewayEnumeratorStateSerializer
         implements SimpleVersionedSerializer<GatewayEnumeratorState> {
     public static final GatewayEnumeratorStateSerializer INSTANCE =
             new GatewayEnumeratorStateSerializer();
-    private static final int VERSION = 1;
+
+    /** 2: with the revoked learners (version 1 had none). */
+    private static final int VERSION = 2;
 
     @Override
     public int getVersion() {
@@ -30,13 +32,17 @@ public final class GatewayEnumeratorStateSerializer
             for (int i : state.unassigned()) {
                 out.writeInt(i);
             }
+            out.writeInt(state.revoked().size());
+            for (String learner : state.revoked()) {
+                out.writeUTF(learner);
+            }
         }
         return bytes.toByteArray();
     }
 
     @Override
     public GatewayEnumeratorState deserialize(int version, byte[] serialized) throws IOException {
-        if (version != VERSION) {
+        if (version != 1 && version != VERSION) {
             throw new IOException("unknown gateway enumerator state version " + version);
         }
         try (DataInputStream in = new DataInputStream(new ByteArrayInputStream(serialized))) {
@@ -46,7 +52,14 @@ public final class GatewayEnumeratorStateSerializer
             for (int i = 0; i < n; i++) {
                 unassigned.add(in.readInt());
             }
-            return new GatewayEnumeratorState(secret, unassigned);
+            List<String> revoked = new ArrayList<>();
+            if (version >= 2) {
+                int r = in.readInt();
+                for (int i = 0; i < r; i++) {
+                    revoked.add(in.readUTF());
+                }
+            }
+            return new GatewayEnumeratorState(secret, unassigned, revoked);
         }
     }
 }

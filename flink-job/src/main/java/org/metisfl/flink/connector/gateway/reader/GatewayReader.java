@@ -13,11 +13,13 @@ import java.util.concurrent.TimeUnit;
 import java.util.function.LongSupplier;
 import org.apache.flink.api.common.eventtime.Watermark;
 import org.apache.flink.api.connector.source.ReaderOutput;
+import org.apache.flink.api.connector.source.SourceEvent;
 import org.apache.flink.api.connector.source.SourceReader;
 import org.apache.flink.api.connector.source.SourceReaderContext;
 import org.apache.flink.core.io.InputStatus;
 import org.metisfl.flink.aggregation.PartialSums;
 import org.metisfl.flink.config.GatewayOptions;
+import org.metisfl.flink.connector.gateway.enumerator.RevocationEvent;
 import org.metisfl.flink.connector.gateway.security.Admission;
 import org.metisfl.flink.connector.gateway.security.GatewaySecurity;
 import org.metisfl.flink.connector.gateway.server.GatewayServer;
@@ -50,6 +52,10 @@ public final class GatewayReader implements SourceReader<GatewayEvent, GatewaySp
     private final ScheduledExecutorService ticker;
 
     private GatewaySplit split;
+
+    /** Revocations the enumerator sent before this reader's gateway started. */
+    private final List<String> revokedBeforeStart = new ArrayList<>();
+
     private GatewayState state;
     private GatewayServer server;
     private long lastWatermark = Long.MIN_VALUE;
@@ -143,12 +149,15 @@ public final class GatewayReader implements SourceReader<GatewayEvent, GatewaySp
     private void startServer(GatewaySplit s) throws IOException {
         TokenAuthority tokens = new TokenAuthority(s.secret(), security.tokenLifetime(), clock);
         s.revoked().forEach(tokens::revoke);
+        revokedBeforeStart.forEach(tokens::revoke);
+        revokedBeforeStart.clear();
         state = new GatewayState(config, s.index(), tokens, queue);
+        // The enumerator's checkpoint may predate a revocation this split holds: tell it again.
+        if (!s.revoked().isEmpty()) {
+            context.sendSourceEventToCoordinator(new RevocationEvent(List.copyOf(s.revoked())));
+        }
         admission = new Admission(security, s.enrollmentUses());
         server = new GatewayServer(state, config.gatewayHost(), portOf(s), security, admission);
-        metrics =
-                GatewayReaderMetrics.register(
-                        context.metricGroup(), config.federationName(), state);
         String host =
                 config.gatewayAdvertisedHost()
                         .orElse(
@@ -156,6 +165,13 @@ public final class GatewayReader implements SourceReader<GatewayEvent, GatewaySp
                                                 || "::".equals(config.gatewayHost())
                                         ? context.getLocalHostName()
                                         : config.gatewayHost());
+        metrics =
+                GatewayReaderMetrics.register(
+                        context.metricGroup(),
+                        config.federationName(),
+                        state,
+                        host + ":" + server.controlPort(),
+                        server.controlFingerprint());
         GatewayEvent announce =
                 GatewayEvent.announce(s.index(), host, server.controlPort(), server.controlToken());
         announce.controlFingerprint = server.controlFingerprint();
@@ -172,7 +188,28 @@ public final class GatewayReader implements SourceReader<GatewayEvent, GatewaySp
     }
 
     @Override
+    public void handleSourceEvents(SourceEvent event) {
+        if (event instanceof RevocationEvent r) {
+            if (state == null) {
+                revokedBeforeStart.addAll(r.learners());
+                return;
+            }
+            for (String learner : r.learners()) {
+                if (state.revoke(learner, false)) {
+                    state.disconnect(learner);
+                }
+            }
+        }
+    }
+
+    @Override
     public InputStatus pollNext(ReaderOutput<GatewayEvent> output) {
+        if (state != null) {
+            List<String> revoked = state.directory().takeToPublish();
+            if (!revoked.isEmpty()) {
+                context.sendSourceEventToCoordinator(new RevocationEvent(revoked));
+            }
+        }
         StampedEventQueue.Batch batch = queue.poll();
         if (partials == null) {
             if (batch != null) {

@@ -21,9 +21,18 @@ final class GatewayReaderMetrics {
     private GatewayReaderMetrics() {}
 
     static GatewayReaderMetrics register(
-            MetricGroup readerGroup, String federation, GatewayState s) {
+            MetricGroup readerGroup,
+            String federation,
+            GatewayState s,
+            String controlEndpoint,
+            String controlFingerprint) {
         GatewayReaderMetrics m = new GatewayReaderMetrics();
         MetricGroup g = readerGroup.addGroup("federation", federation);
+        // Where the operator's commands reach this gateway (`metisfl learners list|revoke`), and
+        // the certificate they pin: public facts, no credential.
+        g.gauge("gatewayIndex", (Gauge<Integer>) s::gatewayIndex);
+        g.gauge("controlEndpoint", (Gauge<String>) () -> controlEndpoint);
+        g.gauge("controlFingerprint", (Gauge<String>) () -> controlFingerprint);
         GatewayMetrics c = s.metrics();
         g.gauge("connectedLearners", (Gauge<Integer>) s::connectedLearners);
         g.gauge("updatesAccepted", (Gauge<Long>) c::accepted);

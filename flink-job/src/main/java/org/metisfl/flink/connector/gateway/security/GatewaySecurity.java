@@ -4,6 +4,7 @@ import static org.metisfl.flink.config.FederationOptions.SECURITY_ADMISSION;
 import static org.metisfl.flink.config.FederationOptions.SECURITY_ALLOWED_IDENTITIES;
 import static org.metisfl.flink.config.FederationOptions.SECURITY_ENROLLMENT_KEY;
 import static org.metisfl.flink.config.FederationOptions.SECURITY_INSECURE;
+import static org.metisfl.flink.config.FederationOptions.SECURITY_OPERATOR_KEY;
 import static org.metisfl.flink.config.FederationOptions.SECURITY_TLS_CERTIFICATE;
 import static org.metisfl.flink.config.FederationOptions.SECURITY_TLS_CLIENT_AUTH;
 import static org.metisfl.flink.config.FederationOptions.SECURITY_TLS_PRIVATE_KEY;
@@ -36,6 +37,7 @@ public final class GatewaySecurity implements Serializable {
     private final TransportSecurity learnerPort;
     private final Admission admission;
     private final String enrollmentKey;
+    private final String operatorKey;
     private final List<String> allowedIdentities;
     private final long tokenLifetimeMs;
 
@@ -43,11 +45,13 @@ public final class GatewaySecurity implements Serializable {
             TransportSecurity learnerPort,
             Admission admission,
             String enrollmentKey,
+            String operatorKey,
             List<String> allowedIdentities,
             long tokenLifetimeMs) {
         this.learnerPort = learnerPort;
         this.admission = admission;
         this.enrollmentKey = enrollmentKey;
+        this.operatorKey = operatorKey;
         this.allowedIdentities = List.copyOf(allowedIdentities);
         this.tokenLifetimeMs = tokenLifetimeMs;
     }
@@ -156,7 +160,12 @@ public final class GatewaySecurity implements Serializable {
                             + SECURITY_TOKEN_LIFETIME.key()
                             + "': use a duration between 1 min and 30 d, e.g. 1 h");
         }
-        return new GatewaySecurity(port, admission, enrollmentKey, identities, lifetime.toMillis());
+        String operatorKey =
+                c.getOptional(SECURITY_OPERATOR_KEY)
+                        .filter(k -> !k.isBlank())
+                        .orElse(enrollmentKey);
+        return new GatewaySecurity(
+                port, admission, enrollmentKey, operatorKey, identities, lifetime.toMillis());
     }
 
     /** Plaintext and open admission: for tests of other things and local development. */
@@ -164,6 +173,7 @@ public final class GatewaySecurity implements Serializable {
         return new GatewaySecurity(
                 TransportSecurity.insecure(),
                 Admission.OPEN,
+                null,
                 null,
                 List.of(),
                 Duration.ofHours(1).toMillis());
@@ -191,6 +201,14 @@ public final class GatewaySecurity implements Serializable {
     /** The enrollment key file (ENROLLMENT admission), else null. */
     public String enrollmentKey() {
         return enrollmentKey;
+    }
+
+    /**
+     * The key file operator commands are authenticated with ({@code security.operator-key}, else
+     * the enrollment key), or null: every operator command is refused.
+     */
+    public String operatorKey() {
+        return operatorKey;
     }
 
     public List<String> allowedIdentities() {

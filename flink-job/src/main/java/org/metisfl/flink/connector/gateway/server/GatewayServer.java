@@ -29,6 +29,7 @@ import org.metisfl.proto.v1.LearnerServiceGrpc;
 import org.metisfl.proto.v1.SubmitUpdateResponse;
 import org.metisfl.proto.v1.UpdateChunk;
 import org.metisfl.transport.BearerToken;
+import org.metisfl.transport.OperatorTokens;
 import org.metisfl.transport.PeerIdentity;
 import org.metisfl.transport.ZeroCopyRequests;
 import org.slf4j.Logger;
@@ -38,8 +39,9 @@ import org.slf4j.LoggerFactory;
  * The gRPC servers of one gateway: the learner port (the learner service and gRPC health, with the
  * federation's TLS settings), and a control endpoint apart from it for the model sink (its own
  * port, TLS with a certificate made when the gateway starts and pinned by the sink, and the job's
- * control credential). It owns its event loops and executor and releases them in {@link #close()},
- * so nothing of it outlives the Flink task (whose class loader closes right after).
+ * control credential), which also serves the operator's commands (their own credential, {@link
+ * GatewayOperatorServiceImpl}). It owns its event loops and executor and releases them in {@link
+ * #close()}, so nothing of it outlives the Flink task (whose class loader closes right after).
  */
 public final class GatewayServer implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(GatewayServer.class);
@@ -67,6 +69,7 @@ public final class GatewayServer implements AutoCloseable {
         this.controlToken = state.tokens().controlToken();
         this.control = new GatewayControlServiceImpl(state, controlToken);
         this.controlCertificate = ControlCertificate.generate(Duration.ofDays(365));
+        OperatorTokens operators = operatorTokens(security);
         ServerCredentials learnerCredentials = security.learnerPort().serverCredentials();
         if (security.learnerPort().isInsecure()) {
             LOG.warn(
@@ -141,6 +144,12 @@ public final class GatewayServer implements AutoCloseable {
                                 ServerInterceptors.intercept(
                                         MalformedRequests.refuse(control.bindService()),
                                         BearerToken.interceptor()))
+                        .addService(
+                                ServerInterceptors.intercept(
+                                        MalformedRequests.refuse(
+                                                new GatewayOperatorServiceImpl(state, operators)
+                                                        .bindService()),
+                                        BearerToken.interceptor()))
                         .build()
                         .start();
         timer = Executors.newSingleThreadScheduledExecutor(r -> daemon(r, prefix + "timer"));
@@ -149,6 +158,13 @@ public final class GatewayServer implements AutoCloseable {
         GrpcLogBridge.install();
         health.setStatus("", ServingStatus.SERVING);
         LocalGateways.register(controlServer.getPort(), controlToken, control);
+    }
+
+    /** The operator's credentials under the job's operator key, or null if it has none. */
+    private static OperatorTokens operatorTokens(GatewaySecurity security) {
+        return security.operatorKey() == null
+                ? null
+                : OperatorTokens.fromKeyFile(java.nio.file.Path.of(security.operatorKey()));
     }
 
     /**

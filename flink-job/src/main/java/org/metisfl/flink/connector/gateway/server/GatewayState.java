@@ -52,6 +52,7 @@ public final class GatewayState {
     private final GatewayMetrics metrics = new GatewayMetrics();
     private final UploadLimiter uploads;
     private final JoinLimiter joins;
+    private final LearnerDirectory directory = new LearnerDirectory(MAX_DECLARATIONS);
 
     /**
      * What each learner that joined at this gateway declared as its training examples (the bound of
@@ -143,6 +144,33 @@ public final class GatewayState {
     /** Join rate and learners admitted at once. */
     JoinLimiter joins() {
         return joins;
+    }
+
+    /** The learners admitted here, and the revocations made here not yet published. */
+    public LearnerDirectory directory() {
+        return directory;
+    }
+
+    /**
+     * Refuses the learner's tokens from now on at this gateway (every RPC, and an upload in flight
+     * at its last byte) and forgets its place in the join limits; the caller closes its task stream
+     * ({@link #disconnect}) once it told the job why. With {@code publish}, the revocation was made
+     * here (a Leave, or the operator's command) and is to be told to every other gateway. Returns
+     * false if the learner was already revoked here.
+     */
+    public boolean revoke(String learnerId, boolean publish) {
+        boolean fresh = !tokens.isRevoked(learnerId);
+        tokens.revoke(learnerId);
+        joins.removed(learnerId);
+        if (publish && fresh) {
+            directory.publish(learnerId);
+        }
+        return fresh;
+    }
+
+    /** True if the learner's task stream is open here. */
+    boolean isConnected(String learnerId) {
+        return dispatch.isConnected(learnerId);
     }
 
     /**

@@ -99,6 +99,12 @@ public final class LearnerServiceImpl extends LearnerServiceGrpc.LearnerServiceI
         }
         JoinResponse joined = answer.build();
         state.joins().registered(id, joined.getTokenExpiresAtMs());
+        state.directory()
+                .joined(
+                        id,
+                        request.getName(),
+                        state.tokens().now().toEpochMilli(),
+                        joined.getTokenExpiresAtMs());
         // Answer once the registration is in a completed checkpoint: a learner never holds
         // credentials of a registration the job could lose in a failover.
         state.queue()
@@ -237,8 +243,8 @@ public final class LearnerServiceImpl extends LearnerServiceGrpc.LearnerServiceI
             return;
         }
         String learner = request.getCredentials().getLearnerId();
-        state.tokens().revoke(learner);
-        state.joins().removed(learner);
+        state.directory().left(learner);
+        state.revoke(learner, true);
         state.queue()
                 .offer(
                         List.of(
@@ -265,6 +271,7 @@ public final class LearnerServiceImpl extends LearnerServiceGrpc.LearnerServiceI
                         .setTokenExpiresAtMs(state.tokens().expiresAtMs())
                         .build();
         state.joins().renewed(request.getLearnerId(), renewed.getTokenExpiresAtMs());
+        state.directory().renewed(request.getLearnerId(), renewed.getTokenExpiresAtMs());
         response.onNext(renewed);
         response.onCompleted();
     }

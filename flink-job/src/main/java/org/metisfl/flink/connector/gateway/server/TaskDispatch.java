@@ -219,6 +219,11 @@ public final class TaskDispatch {
         }
     }
 
+    /** True if the learner's task stream is open here. */
+    boolean isConnected(String learnerId) {
+        return streams.containsKey(learnerId);
+    }
+
     /** Sets the model version to evaluate and its evaluators; returns them. */
     Set<String> evaluate(long version, Set<String> learners) {
         synchronized (recentEvaluators) {

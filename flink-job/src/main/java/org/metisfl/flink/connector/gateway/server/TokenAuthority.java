@@ -92,6 +92,21 @@ public final class TokenAuthority {
         revoked.add(learnerId);
     }
 
+    /** True if the learner's tokens are refused (it left or was revoked). */
+    public boolean isRevoked(String learnerId) {
+        return revoked.contains(learnerId);
+    }
+
+    /** True if {@code learnerId} has the form of an id this authority issues. */
+    public static boolean isLearnerId(String learnerId) {
+        return learnerId.startsWith(PREFIX)
+                && learnerId.length() == PREFIX.length() + 16
+                && learnerId
+                        .substring(PREFIX.length())
+                        .chars()
+                        .allMatch(c -> Character.digit(c, 16) >= 0);
+    }
+
     /** The learners whose tokens were revoked, for the gateway's checkpoint. */
     public Set<String> revoked() {
         return Set.copyOf(revoked);
@@ -119,7 +134,10 @@ public final class TokenAuthority {
             return "the token was issued to another learner than '" + learnerId + "'";
         }
         if (revoked.contains(learnerId)) {
-            return "learner '" + learnerId + "' left the federation: Join again to take part";
+            return "learner '"
+                    + learnerId
+                    + "' left the federation or was revoked by the operator: Join again (with a"
+                    + " new enrollment credential if it was revoked) to take part";
         }
         return null;
     }

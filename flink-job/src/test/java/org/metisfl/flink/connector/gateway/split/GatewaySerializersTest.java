@@ -30,6 +30,32 @@ class GatewaySerializersTest {
     }
 
     @Test
+    void enumeratorStateKeepsTheRevokedLearnersInOrder() throws IOException {
+        GatewayEnumeratorState s =
+                new GatewayEnumeratorState(
+                        "k", List.of(1), List.of("learner-00000000000000b2", "learner-a1"));
+        GatewayEnumeratorStateSerializer ser = GatewayEnumeratorStateSerializer.INSTANCE;
+        GatewayEnumeratorState back = ser.deserialize(ser.getVersion(), ser.serialize(s));
+        assertThat(back.revoked()).containsExactly("learner-00000000000000b2", "learner-a1");
+        assertThat(back.secret()).isEqualTo("k");
+    }
+
+    @Test
+    void enumeratorStateOfVersionOneRestoresWithNothingRevoked() throws IOException {
+        java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream();
+        try (java.io.DataOutputStream out = new java.io.DataOutputStream(bytes)) {
+            out.writeUTF("secret");
+            out.writeInt(1);
+            out.writeInt(3);
+        }
+        GatewayEnumeratorState back =
+                GatewayEnumeratorStateSerializer.INSTANCE.deserialize(1, bytes.toByteArray());
+        assertThat(back.secret()).isEqualTo("secret");
+        assertThat(back.unassigned()).containsExactly(3);
+        assertThat(back.revoked()).isEmpty();
+    }
+
+    @Test
     void unknownVersionsAreRefused() {
         assertThatThrownBy(() -> GatewaySplitSerializer.INSTANCE.deserialize(99, new byte[0]))
                 .isInstanceOf(IOException.class)

@@ -1,0 +1,106 @@
+package org.metisfl.cli;
+
+import io.grpc.StatusRuntimeException;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.concurrent.Callable;
+import org.metisfl.flink.model.LogSafe;
+import org.metisfl.proto.v1.AdmittedLearner;
+import org.metisfl.proto.v1.ListLearnersRequest;
+import org.metisfl.proto.v1.ListLearnersResponse;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code metisfl learners list}: the learners the running job's gateways admitted. */
+@Command(
+        name = "list",
+        mixinStandardHelpOptions = true,
+        description = {
+            "Lists the learners each gateway of the running job admitted since it started: id,"
+                    + " name, gateway, joined at, token expiry and state (connected, joined,"
+                    + " expired, left, revoked).",
+            "Talks to the gateways' control endpoints (found through the Flink REST API) with an"
+                    + " operator token made from the operator key."
+        })
+final class LearnersListCommand extends ClusterCommand implements Callable<Integer> {
+    @Option(names = "--job", paramLabel = "JOB", description = "Job id or federation name.")
+    String jobId;
+
+    @Option(
+            names = "--operator-key",
+            paramLabel = "FILE",
+            description =
+                    "The job's operator key (default: its security.operator-key, else its"
+                            + " security.enrollment-key, as submitted with this CLI).")
+    String operatorKey;
+
+    @Option(
+            names = "--limit",
+            paramLabel = "N",
+            defaultValue = "1000",
+            description = "At most N learners per gateway (default: ${DEFAULT-VALUE}).")
+    int limit;
+
+    @Option(
+            names = "--wait",
+            paramLabel = "SECONDS",
+            defaultValue = "30",
+            description =
+                    "How long to wait for the gateways' control endpoints to be published"
+                            + " (default: ${DEFAULT-VALUE}).")
+    int waitSeconds;
+
+    @Override
+    public Integer call() {
+        if (limit < 1) {
+            throw new CliException("--limit must be 1 or more", CliException.USAGE);
+        }
+        try (LearnersOperator op =
+                LearnersOperator.open(this, jobId, operatorKey, Duration.ofSeconds(waitSeconds))) {
+            out().printf(
+                            "%-24s %-20s %7s %-20s %-20s %s%n",
+                            "LEARNER", "NAME", "GATEWAY", "JOINED", "TOKEN EXPIRES", "STATE");
+            int shown = 0;
+            int total = 0;
+            for (LearnersOperator.Gateway g : op.gateways) {
+                ListLearnersResponse r;
+                try {
+                    r =
+                            LearnersOperator.call(g, Duration.ofSeconds(30))
+                                    .listLearners(
+                                            ListLearnersRequest.newBuilder()
+                                                    .setLimit(limit)
+                                                    .build());
+                } catch (StatusRuntimeException e) {
+                    throw LearnersOperator.refused(g, e);
+                }
+                total += r.getTotal();
+                for (AdmittedLearner a : r.getLearnersList()) {
+                    shown++;
+                    out().printf(
+                                    "%-24s %-20s %7d %-20s %-20s %s%n",
+                                    a.getLearnerId(),
+                                    a.getName().isEmpty() ? "-" : LogSafe.of(a.getName()),
+                                    a.getGateway(),
+                                    time(a.getJoinedAtMs()),
+                                    time(a.getTokenExpiresAtMs()),
+                                    a.getState());
+                }
+            }
+            out().printf(
+                            "%d learner%s shown of %d known to %d gateway%s of job %s%n",
+                            shown,
+                            shown == 1 ? "" : "s",
+                            total,
+                            op.gateways.size(),
+                            op.gateways.size() == 1 ? "" : "s",
+                            op.job.id());
+            out().flush();
+        }
+        return 0;
+    }
+
+    private static String time(long ms) {
+        return ms <= 0 ? "-" : Instant.ofEpochSecond(ms / 1000).toString();
+    }
+}

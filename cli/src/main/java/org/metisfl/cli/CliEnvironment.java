@@ -30,7 +30,11 @@ public record CliEnvironment(
 
     /** Without a cluster CA (plaintext clusters, or the JDK's trust roots). */
     public CliEnvironment(
-            Path home, Path stateDir, Path workingDir, String defaultCluster, Duration pollInterval) {
+            Path home,
+            Path stateDir,
+            Path workingDir,
+            String defaultCluster,
+            Duration pollInterval) {
         this(home, stateDir, workingDir, defaultCluster, pollInterval, null);
     }
 

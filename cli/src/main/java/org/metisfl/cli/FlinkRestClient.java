@@ -63,8 +63,8 @@ public final class FlinkRestClient {
     }
 
     /**
-     * A client of the cluster at {@code url}; an https cluster's certificate is checked against
-     * the PEM CA {@code caFile} (null: the JDK's trust roots), and its host name against the
+     * A client of the cluster at {@code url}; an https cluster's certificate is checked against the
+     * PEM CA {@code caFile} (null: the JDK's trust roots), and its host name against the
      * certificate.
      */
     public static FlinkRestClient connect(String url, Path caFile) {

@@ -25,9 +25,9 @@ import org.metisfl.transport.PemFiles;
  *
  * <ul>
  *   <li>{@code internal.p12}: the key and certificate every JobManager and TaskManager presents on
- *       its internal connections (RPC, data exchange, blob server), and {@code
- *       internal-trust.p12}, which trusts that one certificate only (not the CA, which also signs
- *       learner certificates: a learner's certificate never opens an internal connection);
+ *       its internal connections (RPC, data exchange, blob server), and {@code internal-trust.p12},
+ *       which trusts that one certificate only (not the CA, which also signs learner certificates:
+ *       a learner's certificate never opens an internal connection);
  *   <li>{@code rest.p12}: the REST endpoint's key and certificate (localhost, 127.0.0.1 and each
  *       host), and {@code rest-trust.p12} with the CA (Flink's own REST clients); the CLI checks
  *       the endpoint against the CA's PEM file;
@@ -77,7 +77,12 @@ final class FlinkSslFiles {
         X509Certificate internal = leaf(pem.resolve("internal.pem"));
         keyStore(dir.resolve(INTERNAL), pem.resolve("internal.key"), internal, ca, password);
         trustStore(dir.resolve(INTERNAL_TRUST), internal, password);
-        keyStore(dir.resolve(REST), pem.resolve("rest.key"), leaf(pem.resolve("rest.pem")), ca, password);
+        keyStore(
+                dir.resolve(REST),
+                pem.resolve("rest.key"),
+                leaf(pem.resolve("rest.pem")),
+                ca,
+                password);
         trustStore(dir.resolve(REST_TRUST), ca, password);
         Files.copy(
                 pki.caCertificate(),

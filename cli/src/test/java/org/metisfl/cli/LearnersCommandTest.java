@@ -104,4 +104,46 @@ class LearnersCommandTest {
         assertThat(code).isEqualTo(2);
         assertThat(err.toString()).contains("do not fit --learners 2");
     }
+
+    private int run(StringWriter err, String... args) {
+        CliEnvironment env =
+                new CliEnvironment(
+                        home, home.resolve("state"), home, "http://localhost:1", Duration.ZERO);
+        return MetisflCli.execute(
+                env, new PrintWriter(new StringWriter()), new PrintWriter(err), args);
+    }
+
+    @Test
+    void learnersWithoutACountOrASubcommandSaysWhatToGive() {
+        StringWriter err = new StringWriter();
+        assertThat(run(err, "learners")).isEqualTo(2);
+        assertThat(err.toString())
+                .contains("give --count N")
+                .contains("'learners list'")
+                .contains("'learners revoke LEARNER_ID'");
+    }
+
+    @Test
+    void revokeRefusesWhatIsNotALearnerIdBeforeCallingAnything() {
+        StringWriter err = new StringWriter();
+        assertThat(run(err, "learners", "revoke", "alice")).isEqualTo(2);
+        assertThat(err.toString()).contains("'alice' is not a learner id");
+    }
+
+    @Test
+    void listAndRevokeTakeTheClusterOptionOfEveryClusterCommand() {
+        StringWriter err = new StringWriter();
+        // The cluster is unreachable: the error names it, so --cluster reached the subcommand.
+        assertThat(
+                        run(
+                                err,
+                                "learners",
+                                "list",
+                                "--cluster",
+                                "http://127.0.0.1:1",
+                                "--job",
+                                "0123456789abcdef0123456789abcdef"))
+                .isNotZero();
+        assertThat(err.toString()).contains("127.0.0.1:1");
+    }
 }

@@ -67,7 +67,8 @@ class SslClusterE2ECase {
                 HttpResponse<String> r =
                         http.send(
                                 HttpRequest.newBuilder(
-                                                URI.create("http://localhost:" + rest + "/overview"))
+                                                URI.create(
+                                                        "http://localhost:" + rest + "/overview"))
                                         .timeout(Duration.ofSeconds(10))
                                         .build(),
                                 HttpResponse.BodyHandlers.ofString());

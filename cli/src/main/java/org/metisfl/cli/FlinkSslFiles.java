@@ -21,7 +21,7 @@ import org.metisfl.transport.PemFiles;
 
 /**
  * The keystores of Flink's own SSL for a development cluster ({@code bin/flink-cluster start
- * --ssl}), issued by the development CA:
+ * --ssl}), made with the development CA's tooling (REST: issued by the CA):
  *
  * <ul>
  *   <li>{@code internal.p12}: the key and certificate every JobManager and TaskManager presents on
@@ -57,10 +57,12 @@ final class FlinkSslFiles {
                 PemFiles.certificates(pki.caCertificate(), "CA certificate", Instant.now()).get(0);
         Path pem = dir.resolve("pem");
         Files.createDirectories(pem);
-        pki.issueService(
+        // Self-signed, not of the CA: the internal trust store must hold exactly the certificate
+        // the peers present (a JSSE client offers its certificate only to a server that names its
+        // issuer), and the CA also signs learner certificates.
+        DevCertificates.selfSigned(
                 "metisfl-flink-internal",
                 List.of("localhost", "127.0.0.1"),
-                true,
                 validity,
                 pem.resolve("internal.pem"),
                 pem.resolve("internal.key"));
@@ -75,7 +77,7 @@ final class FlinkSslFiles {
                 pem.resolve("rest.key"));
 
         X509Certificate internal = leaf(pem.resolve("internal.pem"));
-        keyStore(dir.resolve(INTERNAL), pem.resolve("internal.key"), internal, ca, password);
+        keyStore(dir.resolve(INTERNAL), pem.resolve("internal.key"), internal, null, password);
         trustStore(dir.resolve(INTERNAL_TRUST), internal, password);
         keyStore(
                 dir.resolve(REST),
@@ -103,7 +105,11 @@ final class FlinkSslFiles {
         PrivateKey key = PemFiles.privateKey(keyPem, "private key");
         KeyStore ks = KeyStore.getInstance("PKCS12");
         ks.load(null, null);
-        ks.setKeyEntry("flink", key, password, new Certificate[] {cert, ca});
+        ks.setKeyEntry(
+                "flink",
+                key,
+                password,
+                ca == null ? new Certificate[] {cert} : new Certificate[] {cert, ca});
         write(ks, file, password);
     }
 

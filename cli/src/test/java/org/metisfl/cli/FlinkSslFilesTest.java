@@ -29,7 +29,7 @@ class FlinkSslFilesTest {
     }
 
     @Test
-    void storesAreIssuedByTheCaAndTheInternalTrustHoldsOnlyTheInternalCertificate()
+    void restIsIssuedByTheCaAndTheInternalTrustHoldsOnlyTheSelfSignedInternalCertificate()
             throws Exception {
         DevCertificates pki = DevCertificates.in(dir.resolve("certs"));
         pki.createAuthority(List.of(), Duration.ofDays(2));
@@ -41,7 +41,8 @@ class FlinkSslFilesTest {
 
         KeyStore internal = load(ssl.resolve(FlinkSslFiles.INTERNAL), password);
         X509Certificate internalCert = (X509Certificate) internal.getCertificate("flink");
-        internalCert.verify(ca.getPublicKey());
+        internalCert.verify(internalCert.getPublicKey()); // self-signed
+        assertThat(internal.getCertificateChain("flink")).hasSize(1);
         assertThat(internalCert.getExtendedKeyUsage())
                 .contains("1.3.6.1.5.5.7.3.1", "1.3.6.1.5.5.7.3.2"); // server and client
         assertThat(internal.getKey("flink", password.toCharArray())).isNotNull();

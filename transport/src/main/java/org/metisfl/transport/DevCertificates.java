@@ -228,6 +228,67 @@ public final class DevCertificates {
         }
     }
 
+    /**
+     * A self-signed certificate (server and client authentication) and its key, apart from any CA:
+     * for a closed group of peers that trust exactly this certificate, such as Flink's internal
+     * connections (a certificate of a shared CA would let every other holder of one in).
+     */
+    public static void selfSigned(
+            String commonName,
+            List<String> altNames,
+            Duration validity,
+            Path certFile,
+            Path keyFile) {
+        checkName(commonName);
+        try {
+            KeyPair pair = newKeyPair();
+            X500Name subject = name(commonName);
+            Instant now = Instant.now();
+            JcaX509ExtensionUtils ext = new JcaX509ExtensionUtils();
+            X509v3CertificateBuilder b =
+                    new JcaX509v3CertificateBuilder(
+                            subject,
+                            serial(),
+                            Date.from(now.minus(Duration.ofMinutes(5))),
+                            Date.from(now.plus(validity)),
+                            subject,
+                            pair.getPublic());
+            b.addExtension(Extension.basicConstraints, true, new BasicConstraints(false));
+            b.addExtension(
+                    Extension.keyUsage,
+                    true,
+                    new KeyUsage(KeyUsage.digitalSignature | KeyUsage.keyAgreement));
+            b.addExtension(
+                    Extension.extendedKeyUsage,
+                    false,
+                    new ExtendedKeyUsage(
+                            new KeyPurposeId[] {
+                                KeyPurposeId.id_kp_serverAuth, KeyPurposeId.id_kp_clientAuth
+                            }));
+            b.addExtension(
+                    Extension.subjectKeyIdentifier,
+                    false,
+                    ext.createSubjectKeyIdentifier(pair.getPublic()));
+            if (!altNames.isEmpty()) {
+                GeneralName[] san = new GeneralName[altNames.size()];
+                for (int i = 0; i < san.length; i++) {
+                    String n = altNames.get(i);
+                    san[i] =
+                            isAddress(n)
+                                    ? new GeneralName(GeneralName.iPAddress, n)
+                                    : new GeneralName(GeneralName.dNSName, n);
+                }
+                b.addExtension(Extension.subjectAlternativeName, false, new GeneralNames(san));
+            }
+            Files.createDirectories(certFile.toAbsolutePath().getParent());
+            writeCertificate(certFile, sign(b, pair.getPrivate()));
+            writeKey(keyFile, pair.getPrivate());
+        } catch (GeneralSecurityException | IOException e) {
+            throw new IllegalStateException(
+                    "cannot make a self-signed certificate for " + commonName, e);
+        }
+    }
+
     private void issue(
             String commonName,
             List<String> altNames,

@@ -54,7 +54,7 @@ public final class JfrSummary {
                     }
                 }
                 ours.merge(mine, 1L, Long::sum);
-                if (frames.stream().anyMatch(JfrSummary::isTls)) {
+                if (inTls(frames)) {
                     underTls++;
                 }
                 String thread =
@@ -101,8 +101,10 @@ public final class JfrSummary {
         s.append(
                 String.format(
                         java.util.Locale.ROOT,
-                        "TLS: %d of %d CPU samples (%s) have a TLS frame (Netty's SslHandler or"
-                                + " engine, netty-tcnative, JSSE) on their stack; %d of %d"
+                        "TLS: %d of %d CPU samples (%s) are TLS work (their innermost TLS frame,"
+                                + " Netty's SslHandler or engine, netty-tcnative or JSSE, is not"
+                                + " dispatching to the handlers after it: HTTP/2 and gRPC run"
+                                + " inside SslHandler.unwrap); %d of %d"
                                 + " native-method samples (%s) are in a TLS native method"
                                 + " (BoringSSL's cipher work, which CPU samples do not see).%n%n",
                         underTls,
@@ -127,6 +129,23 @@ public final class JfrSummary {
                         rows,
                         true));
         return s.toString();
+    }
+
+    /**
+     * Whether a sample is TLS work: it has a TLS frame, and no Netty pipeline dispatch lies between
+     * the top of the stack and the innermost TLS frame (the HTTP/2 and gRPC handlers run inside
+     * {@code SslHandler.unwrap}, and are not TLS work).
+     */
+    static boolean inTls(List<RecordedFrame> frames) {
+        for (RecordedFrame f : frames) {
+            if (isTls(f)) {
+                return true;
+            }
+            if (f.getMethod().getType().getName().endsWith(".AbstractChannelHandlerContext")) {
+                return false;
+            }
+        }
+        return false;
     }
 
     /** A frame of the TLS stack: Netty's SSL handler and engines, netty-tcnative, JSSE. */

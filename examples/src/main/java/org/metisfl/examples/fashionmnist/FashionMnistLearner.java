@@ -72,6 +72,8 @@ public final class FashionMnistLearner {
                                             .transportSecurity(args.transport())
                                             .enrollmentToken(args.enrollmentToken())
                                             .keyBundle(keys)
+                                            .thresholdShareDir(args.thresholdShares())
+                                            .committeeEligible(args.committeeEligible())
                                             .build())
                             .build()) {
                 LearnerSummary summary = learner.run();

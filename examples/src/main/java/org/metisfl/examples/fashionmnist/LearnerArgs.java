@@ -48,6 +48,11 @@ public final class LearnerArgs {
               --insecure           plaintext connection (local development only)
               --ckks-key PATH      the federation's CKKS secret key (secure-aggregation: ckks):
                                    its ckks-secret.key or the folder holding it
+              --threshold-shares DIR  threshold mode (secure-aggregation: ckks-threshold): where
+                                   this learner keeps its committee key shares (owner-only, one
+                                   directory per learner and federation, kept across restarts);
+                                   makes it committee-eligible
+              --no-committee       with --threshold-shares: do not offer to sit on the committee
               --help               print this help and exit
             """
                     .formatted(FashionMnist.DEFAULT_DIR);
@@ -68,6 +73,8 @@ public final class LearnerArgs {
     private final TransportSecurity transport;
     private final String enrollmentToken;
     private final Path ckksKey;
+    private final Path thresholdShares;
+    private final boolean committeeEligible;
 
     private LearnerArgs(Parser p) {
         this.gateways = List.copyOf(p.gateways);
@@ -86,6 +93,18 @@ public final class LearnerArgs {
         this.transport = p.transport();
         this.enrollmentToken = p.enrollmentToken;
         this.ckksKey = p.ckksKey;
+        this.thresholdShares = p.thresholdShares;
+        this.committeeEligible = p.thresholdShares != null && !p.noCommittee;
+    }
+
+    /** The threshold share directory ({@code --threshold-shares}), or null. */
+    public Path thresholdShares() {
+        return thresholdShares;
+    }
+
+    /** Whether the learner offers to sit on a threshold committee. */
+    public boolean committeeEligible() {
+        return committeeEligible;
     }
 
     /**
@@ -231,6 +250,8 @@ public final class LearnerArgs {
         private Path key;
         private String enrollmentToken;
         private Path ckksKey;
+        private Path thresholdShares;
+        private boolean noCommittee;
 
         void parse(String[] args) {
             for (String arg : args) {
@@ -251,7 +272,7 @@ public final class LearnerArgs {
                 if (eq >= 0) {
                     flag = arg.substring(0, eq);
                     value = arg.substring(eq + 1);
-                } else if (arg.equals("--insecure")) {
+                } else if (arg.equals("--insecure") || arg.equals("--no-committee")) {
                     value = null;
                 } else if (i + 1 < args.length && !args[i + 1].startsWith("--")) {
                     value = args[++i];
@@ -290,6 +311,13 @@ public final class LearnerArgs {
         }
 
         private void apply(String flag, String value) {
+            if (flag.equals("--no-committee")) {
+                if (value != null) {
+                    throw new UsageException("--no-committee takes no value");
+                }
+                noCommittee = true;
+                return;
+            }
             if (flag.equals("--insecure")) {
                 if (value != null && !value.equals("true")) {
                     throw new UsageException("--insecure takes no value");
@@ -324,11 +352,21 @@ public final class LearnerArgs {
                 case "--key" -> key = Path.of(value);
                 case "--enrollment-token" -> enrollmentToken = value;
                 case "--ckks-key" -> ckksKey = ckksKey(value);
+                case "--threshold-shares" -> thresholdShares = Path.of(value);
                 default -> throw new AssertionError(flag);
             }
         }
 
         private void validate() {
+            if (ckksKey != null && thresholdShares != null) {
+                throw new UsageException(
+                        "--ckks-key and --threshold-shares are both given: a federation is either"
+                                + " shared-key (secure-aggregation: ckks, --ckks-key) or threshold"
+                                + " (secure-aggregation: ckks-threshold, --threshold-shares)");
+            }
+            if (noCommittee && thresholdShares == null) {
+                throw new UsageException("--no-committee only applies with --threshold-shares DIR");
+            }
             if (gateways.isEmpty()) {
                 throw new UsageException(
                         "--gateway is required: give the HOST:PORT of a gateway of the federation");
@@ -380,7 +418,8 @@ public final class LearnerArgs {
                         "--cert",
                         "--key",
                         "--enrollment-token",
-                        "--ckks-key");
+                        "--ckks-key",
+                        "--threshold-shares");
 
         private static Path ckksKey(String value) {
             Path path = Path.of(value);

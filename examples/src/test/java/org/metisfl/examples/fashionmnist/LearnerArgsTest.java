@@ -32,6 +32,43 @@ class LearnerArgsTest {
     }
 
     @Test
+    void takesAThresholdShareDirectoryThatMakesTheLearnerCommitteeEligibleUnlessToldNot(
+            @org.junit.jupiter.api.io.TempDir Path dir) throws Exception {
+        LearnerArgs plain = LearnerArgs.parse("--gateway", "h:1");
+        assertThat(plain.thresholdShares()).isNull();
+        assertThat(plain.committeeEligible()).isFalse();
+        LearnerArgs member =
+                LearnerArgs.parse("--gateway", "h:1", "--threshold-shares", dir.toString());
+        assertThat(member.thresholdShares()).isEqualTo(dir);
+        assertThat(member.committeeEligible()).isTrue();
+        assertThat(
+                        LearnerArgs.parse(
+                                        "--gateway",
+                                        "h:1",
+                                        "--no-committee",
+                                        "--threshold-shares",
+                                        dir.toString())
+                                .committeeEligible())
+                .isFalse();
+        assertThatThrownBy(() -> LearnerArgs.parse("--gateway", "h:1", "--no-committee"))
+                .isInstanceOf(LearnerArgs.UsageException.class)
+                .hasMessageContaining("--no-committee only applies with --threshold-shares");
+        Path key = dir.resolve("ckks-secret.key");
+        java.nio.file.Files.write(key, new byte[] {1});
+        assertThatThrownBy(
+                        () ->
+                                LearnerArgs.parse(
+                                        "--gateway",
+                                        "h:1",
+                                        "--ckks-key",
+                                        key.toString(),
+                                        "--threshold-shares",
+                                        dir.toString()))
+                .isInstanceOf(LearnerArgs.UsageException.class)
+                .hasMessageContaining("--ckks-key and --threshold-shares are both given");
+    }
+
+    @Test
     void appliesDefaultsWhenOnlyAGatewayIsGiven() {
         LearnerArgs args = LearnerArgs.parse("--gateway", "localhost:50051");
 

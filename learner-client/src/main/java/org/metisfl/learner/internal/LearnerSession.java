@@ -412,7 +412,7 @@ public final class LearnerSession implements AutoCloseable {
                                     ? " (any " + threshold.info().getThreshold() + " decrypt)"
                                     : "")
                             + (threshold.member() == null
-                                    ? ", no share directory (never a member)"
+                                    ? ", no share directory (not committee-eligible)"
                                     : ", shares in "
                                             + threshold.member().directory()
                                             + (options.committeeEligible()

@@ -48,6 +48,7 @@ public final class CoordinatorOptions implements Serializable {
     private final boolean evaluationEnabled;
     private final long evaluationTimeoutMs;
     private final PrivacyOptions privacy;
+    private final ThresholdOptions threshold;
 
     private CoordinatorOptions(FederationConfig c) {
         name = c.name();
@@ -85,6 +86,15 @@ public final class CoordinatorOptions implements Serializable {
         evaluationEnabled = c.evaluationEnabled();
         evaluationTimeoutMs = c.evaluationTimeoutMs();
         privacy = PrivacyOptions.from(c);
+        threshold = ThresholdOptions.from(c);
+    }
+
+    /**
+     * Threshold mode, or null: the committee's keying before the first round and each round's
+     * decryption (the global model itself stays plaintext, {@link #encrypted()} is false).
+     */
+    public ThresholdOptions threshold() {
+        return threshold;
     }
 
     /** The coordinator's part of a validated configuration. */

@@ -112,6 +112,10 @@ public final class FederationConfig implements Serializable {
     /** Read at validation only; the snapshot keeps the key id, not the public key's bytes. */
     private transient org.metisfl.flink.model.CkksPublicParameters hePublic;
 
+    private final int committeeSize;
+    private final int committeeThreshold;
+    private final long decryptionTimeoutMs;
+
     private String heKeyId;
     private final String heBackend;
     private final String hePreset;
@@ -221,7 +225,16 @@ public final class FederationConfig implements Serializable {
         secureAggregation =
                 parseEnum(SecureAggregation.class, SECURE_AGGREGATION, c.get(SECURE_AGGREGATION));
         heBackend = c.get(SECURE_AGGREGATION_BACKEND);
-        hePreset = c.get(SECURE_AGGREGATION_PRESET);
+        hePreset =
+                c.getOptional(SECURE_AGGREGATION_PRESET)
+                        .orElse(
+                                secureAggregation == SecureAggregation.CKKS_THRESHOLD
+                                        ? org.metisfl.crypto.CkksParameters.THRESHOLD_PRESET
+                                        : SECURE_AGGREGATION_PRESET.defaultValue());
+        committeeSize = c.get(SECURE_AGGREGATION_COMMITTEE_SIZE);
+        committeeThreshold =
+                c.getOptional(SECURE_AGGREGATION_COMMITTEE_THRESHOLD).orElse(committeeSize);
+        decryptionTimeoutMs = c.get(SECURE_AGGREGATION_DECRYPTION_TIMEOUT).toMillis();
         hePublicKeyFile = c.getOptional(SECURE_AGGREGATION_PUBLIC_KEY).orElse(null);
         noiseMultiplier = c.get(PRIVACY_NOISE_MULTIPLIER);
         clipNorm = c.get(PRIVACY_CLIP_NORM);
@@ -443,6 +456,68 @@ public final class FederationConfig implements Serializable {
         if (secureAggregation == SecureAggregation.CKKS) {
             checkSecureAggregation(c);
         }
+        if (secureAggregation == SecureAggregation.CKKS_THRESHOLD) {
+            checkThreshold(c);
+        }
+    }
+
+    /**
+     * Threshold mode: the shared-key mode's refusals, plus the committee (1 <= t <= N <= min
+     * learners), the preset with room for the smudging noise, no public key (the committee makes
+     * it) and a synchronous protocol (each round's aggregate is decrypted before the next).
+     */
+    private void checkThreshold(Configuration c) {
+        String mode = " (secure-aggregation: ckks-threshold)";
+        check(
+                protocol != Protocol.ASYNCHRONOUS,
+                PROTOCOL,
+                c.get(PROTOCOL),
+                "the committee decrypts each round's aggregate before the next round starts,"
+                        + " which needs rounds"
+                        + mode
+                        + "; use protocol.type: synchronous or semi-synchronous, or"
+                        + " secure-aggregation: ckks");
+        check(
+                hePublicKeyFile == null,
+                SECURE_AGGREGATION_PUBLIC_KEY,
+                hePublicKeyFile,
+                "the committee of learners makes the federation's joint public key"
+                        + mode
+                        + "; remove secure-aggregation.public-key");
+        check(
+                org.metisfl.crypto.CkksParameters.THRESHOLD_PRESET.equals(hePreset),
+                SECURE_AGGREGATION_PRESET,
+                hePreset,
+                "threshold decryption adds smudging noise that only "
+                        + org.metisfl.crypto.CkksParameters.THRESHOLD_PRESET
+                        + " has room for"
+                        + mode
+                        + "; set secure-aggregation.preset: "
+                        + org.metisfl.crypto.CkksParameters.THRESHOLD_PRESET
+                        + " or remove it");
+        check(
+                committeeSize >= 1 && committeeSize <= minLearners,
+                SECURE_AGGREGATION_COMMITTEE_SIZE,
+                committeeSize,
+                "the committee is drawn among the learners there when training starts: use 1 to"
+                        + " federation.min-learners ("
+                        + minLearners
+                        + "), or raise federation.min-learners");
+        check(
+                committeeThreshold >= 1 && committeeThreshold <= committeeSize,
+                SECURE_AGGREGATION_COMMITTEE_THRESHOLD,
+                committeeThreshold,
+                "t members of the committee of "
+                        + committeeSize
+                        + " decrypt together: use 1 to "
+                        + committeeSize
+                        + " (secure-aggregation.committee.size), or remove it for n-out-of-n");
+        check(
+                decryptionTimeoutMs > 0,
+                SECURE_AGGREGATION_DECRYPTION_TIMEOUT,
+                decryptionTimeoutMs + " ms",
+                "set a positive duration, e.g. 60 s");
+        checkSecureAggregation(c);
     }
 
     /** The job only adds and weights ciphertexts: refuse everything that needs more. */
@@ -491,7 +566,9 @@ public final class FederationConfig implements Serializable {
                 SECURE_AGGREGATION_PRESET,
                 hePreset,
                 "use one of " + org.metisfl.crypto.CkksParameters.presetNames());
-        checkPublicParameters();
+        if (secureAggregation == SecureAggregation.CKKS) {
+            checkPublicParameters();
+        }
         int perCiphertext =
                 org.metisfl.crypto.CkksParameters.preset(hePreset).valuesPerCiphertext();
         check(
@@ -1086,6 +1163,26 @@ public final class FederationConfig implements Serializable {
     /** {@code secure-aggregation}: none, or ckks (the job aggregates ciphertexts). */
     public SecureAggregation secureAggregation() {
         return secureAggregation;
+    }
+
+    /** {@code secure-aggregation.committee.size}: N (threshold mode). */
+    public int committeeSize() {
+        return committeeSize;
+    }
+
+    /** {@code secure-aggregation.committee.threshold}: t, N by default (threshold mode). */
+    public int committeeThreshold() {
+        return committeeThreshold;
+    }
+
+    /** {@code secure-aggregation.committee.decryption-timeout} in ms (threshold mode). */
+    public long decryptionTimeoutMs() {
+        return decryptionTimeoutMs;
+    }
+
+    /** True for {@code secure-aggregation: ckks-threshold}. */
+    public boolean threshold() {
+        return secureAggregation == SecureAggregation.CKKS_THRESHOLD;
     }
 
     /** {@code secure-aggregation.backend}. */

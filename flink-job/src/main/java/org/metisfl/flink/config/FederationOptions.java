@@ -161,7 +161,13 @@ public final class FederationOptions {
          * CKKS homomorphic encryption: learners encrypt their updates, the job adds weighted
          * ciphertexts without any key, learners decrypt the global model.
          */
-        CKKS
+        CKKS,
+        /**
+         * Threshold CKKS: a committee of learners makes the joint public key and decrypts each
+         * round's aggregate with partial decryptions; the job combines them, so it learns the
+         * global model (never an update nor a key share) and serves it in plaintext.
+         */
+        CKKS_THRESHOLD
     }
 
     /** Where the job keeps its state. */
@@ -896,12 +902,47 @@ public final class FederationOptions {
                     .stringType()
                     .defaultValue("none")
                     .withDescription(
-                            "none, or ckks: learners encrypt their updates with CKKS and the job"
+                            "none, ckks or ckks-threshold: learners encrypt their updates with"
+                                    + " CKKS and the job"
                                     + " adds weighted ciphertexts without any key (it never sees a"
                                     + " plaintext model); needs aggregation.rule: fedavg, no server"
                                     + " optimizer, and a synchronous or semi-synchronous protocol"
                                     + " or the asynchronous one with async.rule: fedbuff (learners"
-                                    + " send encrypted deltas).");
+                                    + " send encrypted deltas). ckks-threshold: no party holds the"
+                                    + " secret key; a committee of learners makes the joint key"
+                                    + " and decrypts each round's aggregate, from which the job"
+                                    + " computes the global model (it learns it, never an update);"
+                                    + " synchronous or semi-synchronous only, preset n13-q180-t.");
+
+    public static final ConfigOption<Integer> SECURE_AGGREGATION_COMMITTEE_SIZE =
+            ConfigOptions.key("secure-aggregation.committee.size")
+                    .intType()
+                    .defaultValue(3)
+                    .withDescription(
+                            "secure-aggregation: ckks-threshold: N, the number of learners on the"
+                                    + " decryption committee (1 to federation.min-learners); the"
+                                    + " coordinator draws them when enough learners are there.");
+
+    public static final ConfigOption<Integer> SECURE_AGGREGATION_COMMITTEE_THRESHOLD =
+            ConfigOptions.key("secure-aggregation.committee.threshold")
+                    .intType()
+                    .noDefaultValue()
+                    .withDescription(
+                            "secure-aggregation: ckks-threshold: t, how many members must answer"
+                                    + " a decryption (2 to N; default N, n-out-of-n). With t < N"
+                                    + " the members re-share their key shares (Shamir) before"
+                                    + " training starts, and any t of them decrypt.");
+
+    public static final ConfigOption<Duration> SECURE_AGGREGATION_DECRYPTION_TIMEOUT =
+            ConfigOptions.key("secure-aggregation.committee.decryption-timeout")
+                    .durationType()
+                    .defaultValue(Duration.ofSeconds(60))
+                    .withDescription(
+                            "secure-aggregation: ckks-threshold: how long the coordinator waits"
+                                    + " for the answering members' partial decryptions of a"
+                                    + " round. Then, with t < N, it asks another set of t members"
+                                    + " (the silent ones left out); when fewer than t are left the"
+                                    + " federation ends with a reason naming them.");
 
     public static final ConfigOption<String> SECURE_AGGREGATION_BACKEND =
             ConfigOptions.key("secure-aggregation.backend")
@@ -918,9 +959,9 @@ public final class FederationOptions {
                     .withDescription(
                             "secure-aggregation: ckks: the CKKS parameter preset (n13-q120,"
                                     + " n13-q180, n14-q180, or n13-q180-t, the preset with room"
-                                    + " for threshold mode's smudging noise);"
-                                    + " aggregation.shard-size must be a multiple of its values"
-                                    + " per ciphertext (8192 or 16384).");
+                                    + " for threshold mode's smudging noise, the only one"
+                                    + " ckks-threshold takes); aggregation.shard-size must be a"
+                                    + " multiple of its values per ciphertext (8192 or 16384).");
 
     public static final ConfigOption<String> SECURE_AGGREGATION_PUBLIC_KEY =
             ConfigOptions.key("secure-aggregation.public-key")

@@ -38,6 +38,7 @@ public final class GatewayOptions implements Serializable {
     private final String hePreset;
     private final String heKeyId;
     private final GatewayLimits limits;
+    private final ThresholdOptions threshold;
 
     private GatewayOptions(FederationConfig c) {
         federationName = c.name();
@@ -60,7 +61,10 @@ public final class GatewayOptions implements Serializable {
         proximalMu = c.proximalMu();
         privacy = PrivacyOptions.from(c);
         evaluationBatchSize = c.evaluationBatchSize();
-        encrypted = c.secureAggregation() == FederationOptions.SecureAggregation.CKKS;
+        threshold = ThresholdOptions.from(c);
+        encrypted =
+                c.secureAggregation() == FederationOptions.SecureAggregation.CKKS
+                        || threshold != null;
         heBackend = encrypted ? c.heBackend() : null;
         hePreset = encrypted ? c.hePreset() : null;
         heKeyId = encrypted ? c.heKeyId().orElse(null) : null;
@@ -188,6 +192,14 @@ public final class GatewayOptions implements Serializable {
      */
     public Optional<String> heKeyId() {
         return Optional.ofNullable(heKeyId);
+    }
+
+    /**
+     * Threshold mode ({@code secure-aggregation: ckks-threshold}), or null: updates are ciphertexts
+     * under the committee's joint key ({@link #encrypted()} is true), models are plaintext.
+     */
+    public ThresholdOptions threshold() {
+        return threshold;
     }
 
     /** What one participant, and all together, may cost the gateway. */

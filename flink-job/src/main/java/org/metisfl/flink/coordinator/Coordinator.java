@@ -95,6 +95,7 @@ public final class Coordinator {
                     federation.writeResult(complete, p, out);
                 }
             }
+            case KEY_SHARE, DEALINGS, PARTIAL_DECRYPTION -> protocol.onThreshold(e, p, nowMs, out);
             default -> throw new IllegalArgumentException("not a coordinator record: " + e);
         }
     }
@@ -139,6 +140,7 @@ public final class Coordinator {
      * round.restart-grace} are then made inactive, and dropped from the running round.
      */
     public void onRestart(FederationProgress p, long nowMs, CoordinatorOutput out) {
+        protocol.onRestart(p, nowMs, out);
         if (p.activeLearners <= 0) {
             return;
         }

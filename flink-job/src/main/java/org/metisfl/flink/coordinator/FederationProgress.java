@@ -95,6 +95,9 @@ public class FederationProgress {
 
     public List<String> counted = new ArrayList<>();
 
+    /** Threshold mode: the committee, its key and the decryption in progress; null otherwise. */
+    public ThresholdProgress threshold;
+
     public FederationProgress() {}
 
     /** Adds {@code learner} to the contributors unless it is one already; O(1). */

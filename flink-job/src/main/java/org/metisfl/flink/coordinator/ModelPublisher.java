@@ -20,9 +20,17 @@ public final class ModelPublisher {
     private final StateMap<Integer, Payload> model;
     private final int shardSize;
 
+    /** Threshold mode: the gateways' threshold state to attach to every PUBLISH, or null. */
+    private java.util.function.Function<FederationProgress, byte[]> threshold = p -> null;
+
     public ModelPublisher(StateMap<Integer, Payload> model, int shardSize) {
         this.model = model;
         this.shardSize = shardSize;
+    }
+
+    /** Threshold mode: attaches the gateways' threshold state to every PUBLISH. */
+    void attachThreshold(java.util.function.Function<FederationProgress, byte[]> state) {
+        this.threshold = state;
     }
 
     /**
@@ -146,7 +154,8 @@ public final class ModelPublisher {
                 d.withEvaluators(p.evaluators)
                         .withSelection(p.krumSelectionRound, p.krumSelection)
                         .withCounted(p.countedRound, p.counted)
-                        .withEnd(p.phase == Phase.FINISHED, p.finishReason));
+                        .withEnd(p.phase == Phase.FINISHED, p.finishReason)
+                        .withThreshold(threshold.apply(p)));
     }
 
     /**

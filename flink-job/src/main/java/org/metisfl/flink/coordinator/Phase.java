@@ -10,5 +10,9 @@ public enum Phase {
     TRAINING,
     /** All rounds done; the last model is being evaluated. */
     FINAL_EVALUATION,
-    FINISHED
+    FINISHED,
+    /** Threshold mode: the committee makes its joint key; no round runs before it exists. */
+    KEYING,
+    /** Threshold mode: the committee decrypts the closed round's aggregate. */
+    DECRYPTING
 }

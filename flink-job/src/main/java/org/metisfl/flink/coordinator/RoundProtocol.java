@@ -34,6 +34,9 @@ public final class RoundProtocol implements TrainingProtocol {
     /** Central DP: epsilon per round and the adaptive clip norm; null without it. */
     private final PrivacyLedger privacy;
 
+    /** Threshold mode: keying and decryption by the committee; null otherwise. */
+    private final ThresholdPhase threshold;
+
     /** The closed shards of the running round, until the last one closes it. */
     private final StateMap<Integer, Payload> pendingModel;
 
@@ -52,6 +55,13 @@ public final class RoundProtocol implements TrainingProtocol {
         this.serverStep = new ServerStep(options, optimizerState, federation.model);
         this.pendingModel = pendingModel;
         this.privacy = options.privacy().centralDp() ? new PrivacyLedger(options.privacy()) : null;
+        this.threshold =
+                options.threshold() == null
+                        ? null
+                        : new ThresholdPhase(options.threshold(), pendingModel);
+        if (threshold != null) {
+            federation.model.attachThreshold(threshold::directive);
+        }
     }
 
     @Override
@@ -68,12 +78,88 @@ public final class RoundProtocol implements TrainingProtocol {
 
     @Override
     public boolean maybeStart(FederationProgress p, long nowMs, CoordinatorOutput out) {
+        if (threshold != null
+                && p.phase == Phase.WAITING_FOR_LEARNERS
+                && p.modelVersion >= 0
+                && !threshold.ready(p)) {
+            return startKeying(p, out);
+        }
         if (p.phase == Phase.WAITING_FOR_LEARNERS
                 && p.modelVersion >= 0
                 && p.activeLearners >= (p.federationStartedAt == 0 ? options.minLearners() : 1)) {
             return openRound(p.round + 1, p, nowMs, out);
         }
         return false;
+    }
+
+    /** Threshold mode: draws the committee and asks it for key shares, if enough are active. */
+    private boolean startKeying(FederationProgress p, CoordinatorOutput out) {
+        if (!threshold.maybeStartKeying(p, federation.learners.active())) {
+            return false;
+        }
+        federation.model.publish(p, false, out);
+        return true;
+    }
+
+    @Override
+    public void onThreshold(
+            GatewayEvent e, FederationProgress p, long nowMs, CoordinatorOutput out) {
+        if (threshold == null) {
+            LOG.warn("Ignoring {}: the federation is not in threshold mode", e.kind);
+            return;
+        }
+        switch (e.kind) {
+            case KEY_SHARE, DEALINGS -> {
+                boolean ready =
+                        e.kind == GatewayEvent.Kind.KEY_SHARE
+                                ? threshold.onKeyShare(e, p)
+                                : threshold.onDealings(e, p);
+                if (ready) {
+                    p.phase = Phase.WAITING_FOR_LEARNERS;
+                    if (openRound(p.round + 1, p, nowMs, out)) {
+                        return;
+                    }
+                }
+                // The gateways learn what is in (DUPLICATE for resends) and what comes next.
+                federation.model.publish(p, false, out);
+            }
+            case PARTIAL_DECRYPTION -> {
+                ThresholdPhase.Outcome o = threshold.onPartial(e, p, p.numShards);
+                afterDecryption(o, p, nowMs, out);
+            }
+            default -> LOG.warn("Ignoring {}: not a threshold record", e.kind);
+        }
+    }
+
+    private void afterDecryption(
+            ThresholdPhase.Outcome o, FederationProgress p, long nowMs, CoordinatorOutput out) {
+        RoundStats s = federation.evaluation.get(p.round);
+        if (o == ThresholdPhase.Outcome.DECRYPTED) {
+            install(p, s, nowMs, out);
+        } else if (o == ThresholdPhase.Outcome.FAILED) {
+            p.finishReason = threshold.failureReason(p);
+            LOG.error("Federation {}: {}", options.name(), p.finishReason);
+            pendingModel.clear();
+            p.evaluators = new ArrayList<>();
+            if (s != null) {
+                s.aborted = true;
+                s.last = true;
+                s.expectedEvaluators = new ArrayList<>();
+                federation.evaluation.put(s);
+                federation.writeResult(s, p, out);
+            }
+            if (p.phase != Phase.FINISHED) {
+                p.phase = Phase.FINISHED;
+                federation.model.publish(p, false, out);
+            }
+        }
+    }
+
+    @Override
+    public void onRestart(FederationProgress p, long nowMs, CoordinatorOutput out) {
+        if (threshold != null) {
+            threshold.onRestart(p, nowMs, out);
+        }
     }
 
     @Override
@@ -126,6 +212,16 @@ public final class RoundProtocol implements TrainingProtocol {
 
     @Override
     public void onTimer(FederationProgress p, long nowMs, CoordinatorOutput out) {
+        if (threshold != null && p.phase == Phase.DECRYPTING) {
+            long attempt = p.threshold.attempt;
+            ThresholdPhase.Outcome o = threshold.onTimer(p, nowMs, out, federation.learners);
+            if (o == ThresholdPhase.Outcome.FAILED) {
+                afterDecryption(o, p, nowMs, out);
+            } else if (p.threshold.attempt != attempt) {
+                federation.model.publish(p, false, out); // the new attempt's tasks
+            }
+            return;
+        }
         if (p.dropAt.isEmpty()) {
             return;
         }
@@ -267,6 +363,22 @@ public final class RoundProtocol implements TrainingProtocol {
         if (outOfTime && termination.endedEarly(round)) {
             p.finishReason = termination.maxDurationReason() + " after round " + round;
         }
+        if (!p.roundAborted && threshold != null) {
+            // The aggregate stays in the pending model until the committee decrypted it.
+            federation.evaluation.put(s);
+            threshold.startDecryption(p, round, now, out);
+            federation.model.publish(p, false, out);
+            return;
+        }
+        install(p, s, now, out);
+    }
+
+    /**
+     * Installs the closed round's model from the pending shards (decrypted first in threshold
+     * mode), asks for evaluations and opens the next round.
+     */
+    private void install(FederationProgress p, RoundStats s, long now, CoordinatorOutput out) {
+        long round = p.round;
         if (!p.roundAborted) {
             for (int shard = 0; shard < p.numShards; shard++) {
                 federation.model.replace(shard, pendingModel.get(shard));

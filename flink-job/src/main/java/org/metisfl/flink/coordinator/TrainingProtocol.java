@@ -45,6 +45,16 @@ public interface TrainingProtocol {
     default void onLearnerGone(
             String learnerId, FederationProgress p, long nowMs, CoordinatorOutput out) {}
 
+    /**
+     * Threshold mode: a committee member's key share, dealings or partial decryptions, checked by a
+     * gateway. Protocols without threshold mode ignore them.
+     */
+    default void onThreshold(
+            GatewayEvent e, FederationProgress p, long nowMs, CoordinatorOutput out) {}
+
+    /** The coordinator restarted (after a failover or a resume). */
+    default void onRestart(FederationProgress p, long nowMs, CoordinatorOutput out) {}
+
     /** A learner's task stream opened (again): it is back within any grace period it had. */
     default void onLearnerConnected(
             String learnerId, FederationProgress p, long nowMs, CoordinatorOutput out) {}

@@ -102,6 +102,12 @@ public class Directive {
     public boolean finished;
     public String finishReason;
 
+    /**
+     * Threshold mode: the gateways' threshold state (a serialized {@code ThresholdDirective}:
+     * keying, committee, dealings, the decryption in progress with its aggregate); null otherwise.
+     */
+    public byte[] threshold;
+
     public Directive() {}
 
     public static Directive announce(GatewayEvent e) {
@@ -197,6 +203,13 @@ public class Directive {
         requirePublish();
         this.countedRound = countedRound;
         this.counted = counted;
+        return this;
+    }
+
+    /** Threshold mode: the gateways' threshold state, a serialized ThresholdDirective (PUBLISH). */
+    public Directive withThreshold(byte[] threshold) {
+        requirePublish();
+        this.threshold = threshold;
         return this;
     }
 

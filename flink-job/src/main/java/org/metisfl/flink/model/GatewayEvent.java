@@ -84,7 +84,24 @@ public class GatewayEvent {
          * unclippedCount}, {@code partial} = the rule's accumulator, serialized with its
          * accumulator serializer). Stands for those updates' UPDATE_SHARD records at this shard.
          */
-        PARTIAL_SHARD
+        PARTIAL_SHARD,
+        /**
+         * Threshold mode: a committee member's public key share ({@code learnerId, round} = the key
+         * epoch, {@code partial} = the KeyShareSubmission's bytes without credentials), checked by
+         * the gateway.
+         */
+        KEY_SHARE,
+        /**
+         * Threshold mode, t &lt; N: a member's sealed Shamir dealings ({@code learnerId, round} =
+         * the key epoch, {@code partial} = the DealingsSubmission's bytes without credentials).
+         */
+        DEALINGS,
+        /**
+         * Threshold mode: a member's partial decryptions of a round's aggregate ({@code learnerId,
+         * round, shard} = the attempt, {@code partial} = the partial shards, see {@link
+         * ThresholdRecords}), checked by the gateway.
+         */
+        PARTIAL_DECRYPTION
     }
 
     private static final Set<Kind> HAS_GATEWAYS = EnumSet.of(Kind.PARTICIPANT_DROPPED);
@@ -98,7 +115,10 @@ public class GatewayEvent {
                     Kind.UPDATE_SHARD,
                     Kind.TRAIN_REPORT,
                     Kind.EVALUATION,
-                    Kind.PARTICIPANT_DROPPED);
+                    Kind.PARTICIPANT_DROPPED,
+                    Kind.KEY_SHARE,
+                    Kind.DEALINGS,
+                    Kind.PARTIAL_DECRYPTION);
     private static final Set<Kind> HAS_LEARNER_NAME = EnumSet.of(Kind.JOINED);
     private static final Set<Kind> HAS_NUM_EXAMPLES =
             EnumSet.of(Kind.JOINED, Kind.TRAIN_REPORT, Kind.EVALUATION);
@@ -112,7 +132,10 @@ public class GatewayEvent {
                     Kind.SELECTION,
                     Kind.PARTICIPANT_DROPPED,
                     Kind.PARTIAL_SHARD,
-                    Kind.MODEL_SERVED);
+                    Kind.MODEL_SERVED,
+                    Kind.KEY_SHARE,
+                    Kind.DEALINGS,
+                    Kind.PARTIAL_DECRYPTION);
     private static final Set<Kind> HAS_SHARD =
             EnumSet.of(
                     Kind.ROUND_OPENED,
@@ -121,7 +144,8 @@ public class GatewayEvent {
                     Kind.SELECTION,
                     Kind.PARTICIPANT_DROPPED,
                     Kind.PARTIAL_SHARD,
-                    Kind.MODEL_SERVED);
+                    Kind.MODEL_SERVED,
+                    Kind.PARTIAL_DECRYPTION);
     private static final Set<Kind> HAS_NUM_SHARDS =
             EnumSet.of(
                     Kind.ROUND_OPENED,
@@ -136,7 +160,8 @@ public class GatewayEvent {
             EnumSet.of(Kind.INITIAL_MODEL, Kind.UPDATE_SHARD, Kind.MODEL_SHARD);
     private static final Set<Kind> HAS_PARTICIPANTS =
             EnumSet.of(Kind.SELECTION, Kind.PARTIAL_SHARD);
-    private static final Set<Kind> HAS_PARTIAL = EnumSet.of(Kind.PARTIAL_SHARD);
+    private static final Set<Kind> HAS_PARTIAL =
+            EnumSet.of(Kind.PARTIAL_SHARD, Kind.KEY_SHARE, Kind.DEALINGS, Kind.PARTIAL_DECRYPTION);
     private static final Set<Kind> HAS_PARTICIPANT_COUNT = EnumSet.of(Kind.ROUND_OPENED);
     private static final Set<Kind> HAS_QUORUM = EnumSet.of(Kind.ROUND_OPENED);
     private static final Set<Kind> HAS_DEADLINE = EnumSet.of(Kind.ROUND_OPENED);
@@ -244,6 +269,24 @@ public class GatewayEvent {
         GatewayEvent e = of(kind);
         e.gateway = gateway;
         e.learnerId = learnerId;
+        return e;
+    }
+
+    /**
+     * Threshold mode: a member's key share or dealings ({@code round} = the epoch) or partial
+     * decryptions ({@code round}, {@code attempt}), as checked by the gateway.
+     */
+    public static GatewayEvent threshold(
+            Kind kind, int gateway, String learnerId, long round, int attempt, byte[] bytes) {
+        if (kind != Kind.KEY_SHARE && kind != Kind.DEALINGS && kind != Kind.PARTIAL_DECRYPTION) {
+            throw new IllegalArgumentException(kind + " is not a threshold record");
+        }
+        GatewayEvent e = of(kind);
+        e.gateway = gateway;
+        e.learnerId = learnerId;
+        e.round = round;
+        e.shard = kind == Kind.PARTIAL_DECRYPTION ? attempt : 0;
+        e.partial = bytes;
         return e;
     }
 

@@ -60,7 +60,8 @@ public final class Rules {
 
     /** The synchronous rule {@code options} name, wrapped as configured. */
     public static AggregationRule<?> of(RuleOptions config) {
-        if (config.secureAggregation() == SecureAggregation.CKKS) {
+        if (config.secureAggregation() == SecureAggregation.CKKS
+                || config.secureAggregation() == SecureAggregation.CKKS_THRESHOLD) {
             // The configuration allows only fedavg here; over ciphertexts it is a secure sum.
             return new SecureSum(config.heBackend(), config.hePreset());
         }

@@ -205,6 +205,13 @@ final class ModelSinkWriter implements SinkWriter<Directive> {
         if (d.finishReason != null) {
             h.setFinishReason(d.finishReason);
         }
+        if (d.threshold != null) {
+            try {
+                h.setThreshold(org.metisfl.proto.v1.ThresholdDirective.parseFrom(d.threshold));
+            } catch (com.google.protobuf.InvalidProtocolBufferException e) {
+                throw new IllegalStateException("the coordinator's threshold state is corrupt", e);
+            }
+        }
         if (d.evaluators != null && !d.evaluators.isEmpty()) {
             h.addAllEvaluators(d.evaluators);
             h.setEvaluate(EvaluateTask.newBuilder());

@@ -70,6 +70,9 @@ public final class GatewayState {
                 }
             };
 
+    /** Threshold mode's keying and decryption at this gateway; null otherwise. */
+    private final ThresholdGate threshold;
+
     private volatile boolean directiveSeen;
     private volatile Encryption encryption;
     private long selectionRound;
@@ -101,6 +104,7 @@ public final class GatewayState {
                         ModelCodec.chunkBytes(config.maxMessageBytes()),
                         config.initialModelFromLearner());
         this.ledger = new UpdateLedger();
+        this.threshold = config.threshold() == null ? null : new ThresholdGate(config.threshold());
         this.dispatch =
                 new TaskDispatch(
                         config,
@@ -118,6 +122,9 @@ public final class GatewayState {
                                 connectivity(GatewayEvent.Kind.DISCONNECTED, learnerId);
                             }
                         });
+        if (threshold != null) {
+            dispatch.committeeTasks(threshold::tasksFor);
+        }
     }
 
     public GatewayOptions config() {
@@ -201,6 +208,18 @@ public final class GatewayState {
         if (!config.encrypted()) {
             return null;
         }
+        if (threshold != null) {
+            HeContext he = he();
+            String keyId = threshold.keyId();
+            return Encryption.newBuilder()
+                    .setBackendId(he.backendId())
+                    .setParameterHash(HexFormat.of().formatHex(he.parameterHash()))
+                    .setPreset(config.hePreset())
+                    .setShardSize(config.shardSize())
+                    .setKeyId(keyId == null ? "" : keyId)
+                    .setThreshold(threshold.info())
+                    .build();
+        }
         Encryption e = encryption;
         if (e == null) {
             HeContext he = he();
@@ -242,6 +261,27 @@ public final class GatewayState {
         return base.toBuilder()
                 .addAllShardBytes(header.getEncryption().getShardBytesList())
                 .build();
+    }
+
+    /** Threshold mode's part of this gateway, or null. */
+    ThresholdGate threshold() {
+        return threshold;
+    }
+
+    /**
+     * The key an encrypted update must be under (hex): the committee's joint key in threshold mode,
+     * else the public parameters' key if the job has them; null means not checked.
+     */
+    String updateKeyId() {
+        if (threshold != null) {
+            return threshold.keyId();
+        }
+        return config.heKeyId().orElse(null);
+    }
+
+    /** Threshold mode: a member's key share, dealings or partial decryptions enter the job. */
+    void offerThreshold(GatewayEvent e) {
+        queue.offer(List.of(e), Long.MAX_VALUE, null);
     }
 
     /** The federation's HE context (parameters, no key); only for a CKKS federation. */
@@ -365,7 +405,11 @@ public final class GatewayState {
     public void apply(DirectiveHeader header, List<ByteString> modelChunks) {
         Set<String> newEvaluators = Set.of();
         Set<String> newParticipants = Set.of();
+        Set<String> committee = Set.of();
         synchronized (this) {
+            if (threshold != null && header.hasThreshold()) {
+                committee = threshold.apply(header.getThreshold());
+            }
             ModelBoard.ModelSnapshot before = board.current();
             if (modelChunks != null) {
                 ModelBoard.ModelSnapshot m =
@@ -415,6 +459,10 @@ public final class GatewayState {
                                 p.getDeadlineUnixMs(),
                                 dispatch.trainTask(p.getTrain().getClipNorm()).toBuilder()
                                         .setDeadlineUnixMs(p.getDeadlineUnixMs())
+                                        .setKeyId(
+                                                threshold == null || threshold.keyId() == null
+                                                        ? ""
+                                                        : threshold.keyId())
                                         .build(),
                                 Map.copyOf(p.getLocalStepsMap()),
                                 Set.of(),
@@ -461,6 +509,7 @@ public final class GatewayState {
             return;
         }
         dispatch.dispatch(newEvaluators, newParticipants);
+        dispatch.pushCommitteeTasks(committee);
     }
 
     /**

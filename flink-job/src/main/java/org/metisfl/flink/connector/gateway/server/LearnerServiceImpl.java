@@ -276,6 +276,289 @@ public final class LearnerServiceImpl extends LearnerServiceGrpc.LearnerServiceI
         response.onCompleted();
     }
 
+    // ---- Threshold mode (see ThresholdGate for the checks).
+
+    /** The threshold part of the gateway, or a refusal for a federation not in that mode. */
+    private ThresholdGate threshold(StreamObserver<?> response) {
+        ThresholdGate t = state.threshold();
+        if (t == null) {
+            response.onError(
+                    LearnerStatus.invalid(
+                            "not a threshold federation: this federation has no committee"
+                                    + " (secure-aggregation is not ckks-threshold)"));
+        }
+        return t;
+    }
+
+    @Override
+    public void getCommittee(
+            org.metisfl.proto.v1.GetCommitteeRequest request,
+            StreamObserver<org.metisfl.proto.v1.CommitteeInfo> response) {
+        StatusRuntimeException denied = authenticate(request.getCredentials());
+        if (denied != null) {
+            response.onError(denied);
+            return;
+        }
+        ThresholdGate t = threshold(response);
+        if (t == null) {
+            return;
+        }
+        try {
+            response.onNext(t.committee(request.getIncludeShares()));
+            response.onCompleted();
+        } catch (StatusRuntimeException e) {
+            response.onError(e);
+        }
+    }
+
+    @Override
+    public void submitKeyShare(
+            org.metisfl.proto.v1.KeyShareSubmission request,
+            StreamObserver<org.metisfl.proto.v1.SubmitKeyShareResponse> response) {
+        StatusRuntimeException denied = authenticate(request.getCredentials());
+        if (denied != null) {
+            response.onError(denied);
+            return;
+        }
+        ThresholdGate t = threshold(response);
+        if (t == null) {
+            return;
+        }
+        String learner = request.getCredentials().getLearnerId();
+        ThresholdGate.Check c = t.checkKeyShare(learner, request);
+        if (c.refusal() != null) {
+            LOG.info("Refused a key share of {}: {}", learner, c.refusal().getMessage());
+            response.onError(c.refusal());
+            return;
+        }
+        if (!c.duplicate()) {
+            state.offerThreshold(
+                    GatewayEvent.threshold(
+                            GatewayEvent.Kind.KEY_SHARE,
+                            state.gatewayIndex(),
+                            learner,
+                            request.getEpoch(),
+                            0,
+                            request.toBuilder().clearCredentials().build().toByteArray()));
+        }
+        response.onNext(
+                org.metisfl.proto.v1.SubmitKeyShareResponse.newBuilder()
+                        .setStatus(status(c))
+                        .build());
+        response.onCompleted();
+    }
+
+    private static org.metisfl.proto.v1.SubmitKeyShareResponse.Status status(
+            ThresholdGate.Check c) {
+        return c.duplicate()
+                ? org.metisfl.proto.v1.SubmitKeyShareResponse.Status.DUPLICATE
+                : org.metisfl.proto.v1.SubmitKeyShareResponse.Status.ACCEPTED;
+    }
+
+    @Override
+    public void submitDealings(
+            org.metisfl.proto.v1.DealingsSubmission request,
+            StreamObserver<org.metisfl.proto.v1.SubmitDealingsResponse> response) {
+        StatusRuntimeException denied = authenticate(request.getCredentials());
+        if (denied != null) {
+            response.onError(denied);
+            return;
+        }
+        ThresholdGate t = threshold(response);
+        if (t == null) {
+            return;
+        }
+        String learner = request.getCredentials().getLearnerId();
+        ThresholdGate.Check c = t.checkDealings(learner, request);
+        if (c.refusal() != null) {
+            LOG.info("Refused dealings of {}: {}", learner, c.refusal().getMessage());
+            response.onError(c.refusal());
+            return;
+        }
+        if (!c.duplicate()) {
+            state.offerThreshold(
+                    GatewayEvent.threshold(
+                            GatewayEvent.Kind.DEALINGS,
+                            state.gatewayIndex(),
+                            learner,
+                            request.getEpoch(),
+                            0,
+                            request.toBuilder().clearCredentials().build().toByteArray()));
+        }
+        response.onNext(
+                org.metisfl.proto.v1.SubmitDealingsResponse.newBuilder()
+                        .setStatus(status(c))
+                        .build());
+        response.onCompleted();
+    }
+
+    @Override
+    public void getAggregate(
+            org.metisfl.proto.v1.GetAggregateRequest request, StreamObserver<ModelChunk> response) {
+        StatusRuntimeException denied = authenticate(request.getCredentials());
+        if (denied != null) {
+            response.onError(denied);
+            return;
+        }
+        ThresholdGate t = threshold(response);
+        if (t == null) {
+            return;
+        }
+        ModelSnapshot model = state.model();
+        ModelSnapshot aggregate;
+        try {
+            aggregate =
+                    t.aggregate(
+                            request.getCredentials().getLearnerId(),
+                            request.getRound(),
+                            model == null ? List.of() : model.tensors(),
+                            state.board().chunkBytes(),
+                            state.encryption());
+        } catch (StatusRuntimeException e) {
+            response.onError(e);
+            return;
+        }
+        state.metrics().addBytesOut(aggregate.totalBytes());
+        new ModelStreamer(aggregate, (ServerCallStreamObserver<ModelChunk>) response).start();
+    }
+
+    @Override
+    public StreamObserver<org.metisfl.proto.v1.PartialDecryptionChunk> submitPartialDecryption(
+            StreamObserver<org.metisfl.proto.v1.SubmitPartialDecryptionResponse> response) {
+        return new StreamObserver<>() {
+            private org.metisfl.proto.v1.PartialDecryptionHeader header;
+            private String learner;
+            private ThresholdGate gate;
+            private java.io.ByteArrayOutputStream data;
+            private long expected;
+            private boolean done;
+
+            @Override
+            public void onNext(org.metisfl.proto.v1.PartialDecryptionChunk chunk) {
+                if (done) {
+                    return;
+                }
+                if (header == null) {
+                    if (!chunk.hasHeader()) {
+                        fail(
+                                LearnerStatus.invalid(
+                                        "the first message must be a PartialDecryptionHeader"));
+                        return;
+                    }
+                    header = chunk.getHeader();
+                    StatusRuntimeException denied = authenticate(header.getCredentials());
+                    if (denied != null) {
+                        fail(denied);
+                        return;
+                    }
+                    gate = state.threshold();
+                    if (gate == null) {
+                        fail(
+                                LearnerStatus.invalid(
+                                        "not a threshold federation: this federation has no"
+                                                + " committee (secure-aggregation is not"
+                                                + " ckks-threshold)"));
+                        return;
+                    }
+                    learner = header.getCredentials().getLearnerId();
+                    ThresholdGate.Check c = gate.checkPartialHeader(learner, header);
+                    if (c.refusal() != null) {
+                        fail(c.refusal());
+                        return;
+                    }
+                    for (long n : header.getShardBytesList()) {
+                        expected += n;
+                    }
+                    data = new java.io.ByteArrayOutputStream((int) Math.min(expected, 1 << 24));
+                    return;
+                }
+                if (!chunk.hasData()) {
+                    fail(LearnerStatus.invalid("a second header in one upload"));
+                    return;
+                }
+                if (data.size() + (long) chunk.getData().size() > expected) {
+                    fail(
+                            LearnerStatus.invalid(
+                                    "wrong byte count: more than the "
+                                            + expected
+                                            + " bytes the header's shard_bytes announce"));
+                    return;
+                }
+                byte[] b = chunk.getData().toByteArray();
+                data.write(b, 0, b.length);
+            }
+
+            @Override
+            public void onError(Throwable t) {
+                done = true;
+            }
+
+            @Override
+            public void onCompleted() {
+                if (done) {
+                    return;
+                }
+                if (header == null) {
+                    fail(LearnerStatus.invalid("an empty upload: send a header and the bytes"));
+                    return;
+                }
+                if (data.size() != expected) {
+                    fail(
+                            LearnerStatus.invalid(
+                                    "wrong byte count: received "
+                                            + data.size()
+                                            + " of the "
+                                            + expected
+                                            + " bytes the header's shard_bytes announce"));
+                    return;
+                }
+                byte[] all = data.toByteArray();
+                data = null;
+                List<byte[]> shards = new java.util.ArrayList<>();
+                int at = 0;
+                for (long n : header.getShardBytesList()) {
+                    shards.add(java.util.Arrays.copyOfRange(all, at, at + (int) n));
+                    at += (int) n;
+                }
+                ThresholdGate.Check c = gate.checkPartials(learner, header, shards);
+                if (c.refusal() != null) {
+                    LOG.info(
+                            "Refused partial decryptions of {}: {}",
+                            learner,
+                            c.refusal().getMessage());
+                    fail(c.refusal());
+                    return;
+                }
+                if (!c.duplicate()) {
+                    state.offerThreshold(
+                            GatewayEvent.threshold(
+                                    GatewayEvent.Kind.PARTIAL_DECRYPTION,
+                                    state.gatewayIndex(),
+                                    learner,
+                                    header.getRound(),
+                                    header.getAttempt(),
+                                    org.metisfl.flink.model.ThresholdRecords.pack(shards)));
+                }
+                done = true;
+                response.onNext(
+                        org.metisfl.proto.v1.SubmitPartialDecryptionResponse.newBuilder()
+                                .setStatus(status(c))
+                                .build());
+                response.onCompleted();
+            }
+
+            private void fail(StatusRuntimeException e) {
+                done = true;
+                data = null;
+                try {
+                    response.onError(e);
+                } catch (RuntimeException gone) {
+                    LOG.debug("Member went away: {}", gone.toString());
+                }
+            }
+        };
+    }
+
     private StatusRuntimeException authenticate(Credentials c) {
         return state.authentication().check(c);
     }

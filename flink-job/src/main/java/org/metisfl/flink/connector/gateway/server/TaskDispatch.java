@@ -113,6 +113,12 @@ public final class TaskDispatch {
                     return size() > EVALUATIONS_REMEMBERED;
                 }
             };
+    /** Threshold mode: the committee tasks outstanding for a learner (none without it). */
+    private java.util.function.Function<String, List<Task>> committeeTasks = l -> List.of();
+
+    /** The committee tasks each stream got (a task goes once per stream). */
+    private final Map<ServerCallStreamObserver<Task>, Set<String>> committeeSent =
+            java.util.Collections.synchronizedMap(new java.util.WeakHashMap<>());
 
     /** Asynchronous: each learner's accepted updates not yet acknowledged (absent: none). */
     private final Map<String, Integer> unacknowledged = new ConcurrentHashMap<>();
@@ -206,9 +212,38 @@ public final class TaskDispatch {
             return;
         }
         pushTasks(learnerId, true, !options.asynchronous());
+        send(learnerId, stream, newCommitteeTasks(learnerId, stream));
         if (options.asynchronous()) {
             pushAsyncTask(learnerId);
         }
+    }
+
+    /** Threshold mode: where the committee tasks of a learner come from. */
+    void committeeTasks(java.util.function.Function<String, List<Task>> tasks) {
+        this.committeeTasks = tasks;
+    }
+
+    /** Threshold mode: sends these learners the committee tasks they have not had yet. */
+    void pushCommitteeTasks(Set<String> learners) {
+        for (String learner : learners) {
+            ServerCallStreamObserver<Task> stream = streams.get(learner);
+            if (stream != null && !finished) {
+                send(learner, stream, newCommitteeTasks(learner, stream));
+            }
+        }
+    }
+
+    private List<Task> newCommitteeTasks(String learner, ServerCallStreamObserver<Task> stream) {
+        List<Task> out = new ArrayList<>(1);
+        Set<String> sent = committeeSent.computeIfAbsent(stream, s -> new HashSet<>());
+        synchronized (sent) {
+            for (Task t : committeeTasks.apply(learner)) {
+                if (sent.add(t.getTaskId())) {
+                    out.add(t);
+                }
+            }
+        }
+        return out;
     }
 
     /** Closes a learner's task stream (it left). */

@@ -368,6 +368,16 @@ final class UpdateReceiver implements StreamObserver<LeasedMessage<UpdateChunk>>
                 ShardCiphertexts.update(all).encode());
     }
 
+    /**
+     * Whether this upload must be ciphertexts: every update of an encrypted federation, except the
+     * round-0 initial model in threshold mode (plaintext: there is no joint key yet, and untrained
+     * weights hold no data).
+     */
+    private boolean encryptedUpload(UpdateHeader h) {
+        return state.config().encrypted()
+                && !(state.config().threshold() != null && h.getRound() == 0);
+    }
+
     private StatusRuntimeException checkHeader(UpdateHeader h) {
         StatusRuntimeException denied = state.authentication().check(h.getCredentials());
         if (denied != null) {
@@ -382,7 +392,7 @@ final class UpdateReceiver implements StreamObserver<LeasedMessage<UpdateChunk>>
                             + " (gateway.upload-integrity: required); send UpdateHeader.crc32c"
                             + " and UpdateChunk.offset");
         }
-        if (state.config().encrypted() && !h.hasEncryption()) {
+        if (encryptedUpload(h) && !h.hasEncryption()) {
             return LearnerStatus.invalid(
                     "plaintext update to an encrypted federation: this federation aggregates"
                             + " CKKS ciphertexts only (secure-aggregation: ckks, backend "
@@ -392,7 +402,14 @@ final class UpdateReceiver implements StreamObserver<LeasedMessage<UpdateChunk>>
                             + "); give the learner the federation's key bundle so it encrypts its"
                             + " updates (JoinResponse.encryption says what to use)");
         }
-        if (!state.config().encrypted() && h.hasEncryption()) {
+        if (!encryptedUpload(h) && h.hasEncryption()) {
+            if (state.config().threshold() != null) {
+                return LearnerStatus.invalid(
+                        "encrypted initial model in threshold mode: the initial model is"
+                                + " plaintext (secure-aggregation: ckks-threshold; no joint key"
+                                + " exists before the first round); send the round-0 weights as"
+                                + " float32 values");
+            }
             return LearnerStatus.invalid(
                     "encrypted update to a plaintext federation: this federation has no secure"
                             + " aggregation (secure-aggregation: none) and cannot add ciphertexts;"
@@ -548,7 +565,7 @@ final class UpdateReceiver implements StreamObserver<LeasedMessage<UpdateChunk>>
                 return LearnerStatus.invalid("metric '" + m.getKey() + "' is not finite");
             }
         }
-        if (state.config().encrypted()) {
+        if (encryptedUpload(h)) {
             // Shards of ciphertexts, also for the initial model: the learner encrypts each shard.
             try {
                 sealed =
@@ -560,7 +577,7 @@ final class UpdateReceiver implements StreamObserver<LeasedMessage<UpdateChunk>>
                                         h.getEncryption().getParameterHash(),
                                         h.getEncryption().getShardBytesList(),
                                         maxCiphertextBytes(totalBytes))
-                                .expectingKey(state.config().heKeyId().orElse(null));
+                                .expectingKey(state.updateKeyId());
             } catch (CiphertextShardDecoder.Refusal r) {
                 return r.status().asRuntimeException();
             }

@@ -508,8 +508,9 @@ public final class GatewayState {
             dispatch.shutdownWhenDurable();
             return;
         }
-        dispatch.dispatch(newEvaluators, newParticipants);
+        // Committee tasks first: a member combines its dealings before it trains.
         dispatch.pushCommitteeTasks(committee);
+        dispatch.dispatch(newEvaluators, newParticipants);
     }
 
     /**

@@ -211,8 +211,8 @@ public final class TaskDispatch {
             sendShutdown(learnerId, stream);
             return;
         }
-        pushTasks(learnerId, true, !options.asynchronous());
         send(learnerId, stream, newCommitteeTasks(learnerId, stream));
+        pushTasks(learnerId, true, !options.asynchronous());
         if (options.asynchronous()) {
             pushAsyncTask(learnerId);
         }

@@ -379,6 +379,9 @@ public final class RoundProtocol implements TrainingProtocol {
      */
     private void install(FederationProgress p, RoundStats s, long now, CoordinatorOutput out) {
         long round = p.round;
+        if (p.phase == Phase.DECRYPTING) {
+            p.phase = Phase.TRAINING; // as after a plain round's close, until the next opens
+        }
         if (!p.roundAborted) {
             for (int shard = 0; shard < p.numShards; shard++) {
                 federation.model.replace(shard, pendingModel.get(shard));

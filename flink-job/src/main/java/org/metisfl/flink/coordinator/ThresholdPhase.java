@@ -287,6 +287,7 @@ final class ThresholdPhase {
                 t.answering,
                 t.attempt);
         t.decryptRound = 0;
+        t.attemptDeadline = 0;
         t.answering = new ArrayList<>();
         t.partials = new java.util.HashMap<>();
         t.silent = new ArrayList<>();

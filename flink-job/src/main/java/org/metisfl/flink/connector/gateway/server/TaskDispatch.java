@@ -113,6 +113,7 @@ public final class TaskDispatch {
                     return size() > EVALUATIONS_REMEMBERED;
                 }
             };
+
     /** Threshold mode: the committee tasks outstanding for a learner (none without it). */
     private java.util.function.Function<String, List<Task>> committeeTasks = l -> List.of();
 

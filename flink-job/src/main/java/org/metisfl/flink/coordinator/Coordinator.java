@@ -61,7 +61,12 @@ public final class Coordinator {
         switch (e.kind) {
             case ANNOUNCE -> protocol.onGatewayAnnounced(p, nowMs, out);
             case JOINED -> {
-                if (federation.learners.join(e.learnerId, e.learnerName, e.numExamples, nowMs)
+                if (federation.learners.join(
+                                e.learnerId,
+                                e.learnerName,
+                                e.numExamples,
+                                e.committeeEligible,
+                                nowMs)
                         == LearnerRegistry.Change.ACTIVATED) {
                     p.activeLearners++;
                 }

@@ -18,5 +18,8 @@ public class LearnerRecord {
 
     public double msPerEpoch;
 
+    /** Threshold mode: it offered to sit on the decryption committee (JoinRequest). */
+    public boolean committeeEligible;
+
     public LearnerRecord() {}
 }

@@ -31,12 +31,23 @@ public final class LearnerRegistry {
      * a learner that joins and never streams is never drawn, so no round waits for it.
      */
     public Change join(String learnerId, String name, long numExamples, long nowMs) {
+        return join(learnerId, name, numExamples, false, nowMs);
+    }
+
+    /** As above, for a learner that may or may not sit on a threshold committee. */
+    public Change join(
+            String learnerId,
+            String name,
+            long numExamples,
+            boolean committeeEligible,
+            long nowMs) {
         LearnerRecord r = learners.get(learnerId);
         if (r == null) {
             r = new LearnerRecord();
             r.name = name;
             r.numExamples = numExamples;
             r.joinedAt = nowMs;
+            r.committeeEligible = committeeEligible;
             learners.put(learnerId, r);
         }
         return Change.NONE;

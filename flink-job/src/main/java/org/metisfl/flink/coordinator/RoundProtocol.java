@@ -94,7 +94,17 @@ public final class RoundProtocol implements TrainingProtocol {
 
     /** Threshold mode: draws the committee and asks it for key shares, if enough are active. */
     private boolean startKeying(FederationProgress p, CoordinatorOutput out) {
-        if (!threshold.maybeStartKeying(p, federation.learners.active())) {
+        List<String> active = federation.learners.active();
+        List<String> eligible = new ArrayList<>();
+        for (String l : active) {
+            LearnerRecord r = federation.learners.get(l);
+            if (r != null && r.committeeEligible) {
+                eligible.add(l);
+            }
+        }
+        // Learners that offered to sit on the committee are drawn when there are enough of them.
+        if (!threshold.maybeStartKeying(
+                p, eligible.size() >= options.threshold().committeeSize() ? eligible : active)) {
             return false;
         }
         federation.model.publish(p, false, out);

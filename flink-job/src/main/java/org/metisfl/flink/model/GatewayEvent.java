@@ -182,6 +182,10 @@ public class GatewayEvent {
     public String learnerId;
     public String learnerName;
     public long numExamples;
+
+    /** JOINED, threshold mode: the learner offers to sit on the decryption committee. */
+    public boolean committeeEligible;
+
     public long round;
     public int shard;
     public int numShards;

@@ -87,6 +87,7 @@ public final class LearnerServiceImpl extends LearnerServiceGrpc.LearnerServiceI
                         id,
                         request.getName().isEmpty() ? id : request.getName(),
                         request.getNumTrainingExamples());
+        e.committeeEligible = request.getCommitteeEligible();
         JoinResponse.Builder answer =
                 JoinResponse.newBuilder()
                         .setLearnerId(id)

@@ -376,7 +376,7 @@ public final class RoundProtocol implements TrainingProtocol {
         if (!p.roundAborted && threshold != null) {
             // The aggregate stays in the pending model until the committee decrypted it.
             federation.evaluation.put(s);
-            threshold.startDecryption(p, round, now, out);
+            threshold.startDecryption(p, round, now, out, federation.learners);
             federation.model.publish(p, false, out);
             return;
         }

@@ -178,13 +178,18 @@ final class ThresholdPhase {
      * Round {@code round} closed with the encrypted aggregate in the pending model: asks the first
      * answering set for partial decryptions.
      */
-    void startDecryption(FederationProgress p, long round, long nowMs, CoordinatorOutput out) {
+    void startDecryption(
+            FederationProgress p,
+            long round,
+            long nowMs,
+            CoordinatorOutput out,
+            LearnerRegistry learners) {
         ThresholdProgress t = of(p);
         t.decryptRound = round;
         t.attempt = 0;
         t.silent = new ArrayList<>();
         p.phase = Phase.DECRYPTING;
-        nextAttempt(p, nowMs, out, null);
+        nextAttempt(p, nowMs, out, learners);
     }
 
     /**

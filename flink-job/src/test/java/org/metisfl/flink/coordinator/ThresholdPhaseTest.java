@@ -181,6 +181,89 @@ class ThresholdPhaseTest {
         }
     }
 
+    @Test
+    void aTwoOfThreeDecryptionAsksTheMembersWhoseStreamIsOpenFirst() throws Exception {
+        HeContext he = HeContexts.of("metisfl-ckks", CkksParameters.THRESHOLD_PRESET);
+        ThresholdHe th = he.threshold().orElseThrow();
+        CoordinatorOptions two =
+                options(
+                        "secure-aggregation", "ckks-threshold",
+                        "secure-aggregation.committee.size", "3",
+                        "secure-aggregation.committee.threshold", "2",
+                        "aggregation.shard-size", Integer.toString(SHARD),
+                        "federation.rounds", "2",
+                        "federation.min-learners", "3",
+                        "federation.initial-model", "first-learner",
+                        "evaluation.enabled", "false",
+                        "round.timeout", "60 s");
+        try (var h = harness(two, "hashmap")) {
+            h.open();
+            h.setProcessingTime(START);
+            for (String l : List.of("a", "b", "c")) {
+                h.processElement1(new StreamRecord<>(joined(l, true)));
+                h.processElement1(new StreamRecord<>(connectivity(l, true, 1)));
+            }
+            h.processElement1(new StreamRecord<>(initialModel("a", filled(2048, 0.5f))));
+            ThresholdDirective d = last(directives(h));
+            List<String> members = d.getKeying().getMembersList();
+            for (String l : members) {
+                h.processElement1(
+                        new StreamRecord<>(
+                                keyShare(
+                                        th,
+                                        l,
+                                        th.generateKeyShare(
+                                                d.getKeying().getCommonSeed().toByteArray()))));
+            }
+            assertThat(last(directives(h)).getDeal().getThreshold()).isEqualTo(2);
+            for (String l : members) {
+                byte[] sealed =
+                        org.metisfl.proto.v1.DealingsSubmission.newBuilder()
+                                .setEpoch(1)
+                                .build()
+                                .toByteArray();
+                h.processElement1(
+                        new StreamRecord<>(
+                                GatewayEvent.threshold(
+                                        GatewayEvent.Kind.DEALINGS, 0, l, 1, 0, sealed)));
+            }
+            List<Directive> ready = publishes(directives(h));
+            assertThat(ready.get(ready.size() - 1).planRound).isEqualTo(1);
+            // the first drawn member's task stream closes before the round closes
+            String gone = members.get(0);
+            h.processElement1(new StreamRecord<>(connectivity(gone, false, 2)));
+            h.getOutput().clear();
+            GlobalShard g = new GlobalShard();
+            g.round = 1;
+            g.shard = 0;
+            g.numShards = 1;
+            g.values =
+                    Payload.ciphertext(
+                            he.backendId(),
+                            hex(he.parameterHash()),
+                            2048,
+                            new ShardCiphertexts(
+                                            1.0,
+                                            List.of(
+                                                    he.serialize(
+                                                            he.encrypt(
+                                                                    he.generateKeys().publicKey(),
+                                                                    filled(2048, 1f),
+                                                                    0,
+                                                                    2048))))
+                                    .encode());
+            g.contributors = List.of("a", "b", "c");
+            g.totalWeight = 3;
+            h.processElement2(new StreamRecord<>(g));
+            ThresholdDirective decrypt = last(directives(h));
+            assertThat(decrypt.getDecrypt().getAttempt()).isEqualTo(1);
+            assertThat(decrypt.getAnsweringLearnersList())
+                    .hasSize(2)
+                    .doesNotContain(gone)
+                    .containsExactlyInAnyOrderElementsOf(members.subList(1, 3));
+        }
+    }
+
     private static String hex(byte[] b) {
         return HexFormat.of().formatHex(b);
     }

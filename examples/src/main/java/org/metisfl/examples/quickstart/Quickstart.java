@@ -56,7 +56,7 @@ public final class Quickstart {
                 throw new IllegalArgumentException(
                         "the Python example learner has the mlp model only; use --model mlp");
             }
-            if (!args.learner.equals("java") && ckks(config)) {
+            if (!args.learner.equals("java") && (ckks(config) || threshold(config))) {
                 throw new IllegalArgumentException(
                         "the Python learner does not do secure aggregation (CKKS) yet; use"
                                 + " --learner java with "
@@ -142,6 +142,16 @@ public final class Quickstart {
                         ? ""
                         : " + " + c.optimizer().name().toLowerCase(Locale.ROOT);
         String secure = ckks(c) ? " over CKKS ciphertexts (" + c.hePreset() + ")" : "";
+        if (threshold(c)) {
+            secure =
+                    " over threshold-CKKS ciphertexts ("
+                            + c.hePreset()
+                            + ", a committee of "
+                            + c.committeeSize()
+                            + " learners, any "
+                            + c.committeeThreshold()
+                            + " decrypt)";
+        }
         return protocol + " " + rule + optimizer + secure;
     }
 
@@ -228,6 +238,31 @@ public final class Quickstart {
     static boolean ckks(FederationConfig config) {
         return config.secureAggregation()
                 == org.metisfl.flink.config.FederationOptions.SecureAggregation.CKKS;
+    }
+
+    static boolean threshold(FederationConfig config) {
+        return config.threshold();
+    }
+
+    /** Where the quickstart's learners keep their threshold key shares. */
+    static final Path SHARES_DIR = Path.of("work", "threshold-shares");
+
+    /**
+     * A threshold federation's learners each get a share directory of their own, new for every run
+     * (a new federation draws a new committee: an old run's share of the same epoch belongs to
+     * another committee and would be refused), named after the run's results file.
+     */
+    static List<String> learnerShareArgs(FederationConfig config, int index) {
+        if (!threshold(config)) {
+            return List.of();
+        }
+        String run = Path.of(config.resultsFile()).getFileName().toString();
+        if (run.endsWith(".jsonl")) {
+            run = run.substring(0, run.length() - ".jsonl".length());
+        }
+        return List.of(
+                "--threshold-shares",
+                SHARES_DIR.resolve(run).resolve("learner-" + index).toString());
     }
 
     /** A CKKS federation's learners get the secret key beside the job's public parameters. */
@@ -326,6 +361,7 @@ public final class Quickstart {
                         Integer.toString(config.trainBatchSize())));
         cmd.addAll(learnerSecurityArgs(config));
         cmd.addAll(learnerKeyArgs(config));
+        cmd.addAll(learnerShareArgs(config, index));
         if (args.trainLimit != null) {
             cmd.addAll(List.of("--train-limit", args.trainLimit));
         }

@@ -34,9 +34,10 @@ import org.metisfl.transport.DevSecurity;
 /**
  * Hostile clients against a running federation (TLS, enrollment, MiniCluster with RocksDB, real
  * gRPC on 127.0.0.1): a participant sending its update a byte a second, a client holding 2,000 idle
- * upload streams, and a participant opening 300 header-only uploads. The well-behaved learners'
- * uploads are answered at once, their rounds close within the configured round timeout, and the
- * global model is theirs; every hostile call ends with a status and a reason.
+ * upload streams, 500 calls that never send their request, and a participant opening 300
+ * header-only uploads. The well-behaved learners' uploads are answered at once, their rounds close
+ * within the configured round timeout, and the global model is theirs; every hostile call ends with
+ * a status and a reason.
  */
 class HostileClientsITCase {
     private static final Duration WAIT = Duration.ofSeconds(60);
@@ -52,6 +53,7 @@ class HostileClientsITCase {
     private static final int MAX_CALLS_PER_CONNECTION = 1_000;
     private static final int IDLE_STREAMS = 2_000;
     private static final int HEADER_ONLY_UPLOADS = 300;
+    private static final int SILENT_CALLS = 500;
 
     /**
      * What a loaded 2-core machine adds to a deadline: the gateway's timeout check runs once a
@@ -126,6 +128,19 @@ class HostileClientsITCase {
                 headers.add(headerOnly(headerOnly, pattern(9, i)));
             }
             CompletableFuture<TlsLearner.Outcome> slowUpload = byteASecond(slow, pattern(7, 1));
+            ManagedChannel silentChannel =
+                    NettyChannelBuilder.forAddress(
+                                    "127.0.0.1",
+                                    h.port(0),
+                                    dev.learnerTransport().channelCredentials())
+                            .build();
+            long silentStart = System.nanoTime();
+            List<CompletableFuture<Status>> silent = silentCalls(silentChannel);
+            java.util.concurrent.atomic.AtomicLong silentEnd =
+                    new java.util.concurrent.atomic.AtomicLong();
+            for (CompletableFuture<Status> f : silent) {
+                f.whenComplete((st, e) -> silentEnd.accumulateAndGet(System.nanoTime(), Math::max));
+            }
 
             float[][] updates = new float[3][];
             for (int i = 0; i < 3; i++) {
@@ -150,6 +165,19 @@ class HostileClientsITCase {
                             s ->
                                     assertThat(s.getDescription())
                                             .contains("gateway.limits.upload-idle-timeout"));
+            // Calls that never send their request are ended by the gateway after the idle
+            // timeout, with the key, not by the client's (60 s) deadline.
+            assertThat(awaitCodes(silent))
+                    .as("%s", silent.get(0).join())
+                    .containsOnlyKeys(Status.Code.DEADLINE_EXCEEDED);
+            assertThat(silent.stream().map(CompletableFuture::join))
+                    .allSatisfy(
+                            st ->
+                                    assertThat(st.getDescription())
+                                            .contains("gateway.limits.upload-idle-timeout"));
+            assertThat(Duration.ofNanos(silentEnd.get() - silentStart))
+                    .isLessThanOrEqualTo(IDLE_TIMEOUT.plus(MARGIN));
+            silentChannel.shutdownNow();
             TlsLearner.Outcome slowEnd = slowUpload.get(WAIT.toSeconds(), TimeUnit.SECONDS);
             assertThat(slowEnd.status().getCode()).isEqualTo(Status.Code.DEADLINE_EXCEEDED);
             assertThat(slowEnd.status().getDescription())
@@ -268,6 +296,45 @@ class HostileClientsITCase {
         }
         CompletableFuture.allOf(ends.toArray(new CompletableFuture[0]))
                 .whenComplete((r, e) -> channel.shutdownNow());
+        return ends;
+    }
+
+    /**
+     * 500 unary and server-streaming calls (join, model download, token renewal, evaluation report,
+     * health check) that are opened and never send their request.
+     */
+    private static List<CompletableFuture<Status>> silentCalls(ManagedChannel channel) {
+        io.grpc.MethodDescriptor<?, ?>[] methods = {
+            LearnerServiceGrpc.getJoinMethod(),
+            LearnerServiceGrpc.getGetModelMethod(),
+            LearnerServiceGrpc.getRenewTokenMethod(),
+            LearnerServiceGrpc.getSubmitEvaluationMethod(),
+            io.grpc.health.v1.HealthGrpc.getCheckMethod()
+        };
+        List<CompletableFuture<Status>> ends = new ArrayList<>();
+        for (int i = 0; i < SILENT_CALLS; i++) {
+            ends.add(
+                    RawProbes.call(
+                            channel,
+                            methods[i % methods.length],
+                            List.of(),
+                            false,
+                            null,
+                            null,
+                            WAIT));
+        }
+        // grpc-java sends a unary call's HEADERS with its request, so those calls would not reach
+        // the gateway at all: a streaming call's start flushes them (a hand-written client sends
+        // the HEADERS frames alone). That upload is ended by the idle timeout too.
+        ends.add(
+                RawProbes.call(
+                        channel,
+                        LearnerServiceGrpc.getSubmitUpdateMethod(),
+                        List.of(),
+                        false,
+                        null,
+                        null,
+                        WAIT));
         return ends;
     }
 

@@ -19,6 +19,7 @@ import java.time.Duration;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.metisfl.flink.config.GatewayLimits;
@@ -91,10 +92,17 @@ public final class GatewayServer implements AutoCloseable {
         executor =
                 Executors.newFixedThreadPool(
                         4, r -> daemon(r, prefix + "call-" + n.incrementAndGet()));
-        ServerInterceptor[] identity = {
-            BearerToken.interceptor(), new PeerIdentity(), new ClientAddress()
-        };
         GatewayLimits limits = state.config().limits();
+        ScheduledThreadPoolExecutor timerPool =
+                new ScheduledThreadPoolExecutor(1, r -> daemon(r, prefix + "timer"));
+        // Every call's request timeout is cancelled when its request arrives: drop it from the
+        // queue then, not only when it would have fired.
+        timerPool.setRemoveOnCancelPolicy(true);
+        timer = timerPool;
+        RequestTimeout requestTimeout = new RequestTimeout(timer, limits.uploadIdleTimeout());
+        ServerInterceptor[] identity = {
+            requestTimeout, BearerToken.interceptor(), new PeerIdentity(), new ClientAddress()
+        };
         server =
                 NettyServerBuilder.forAddress(new InetSocketAddress(host, port), learnerCredentials)
                         .bossEventLoopGroup(boss)
@@ -115,7 +123,10 @@ public final class GatewayServer implements AutoCloseable {
                                         MalformedRequests.refuse(learnerService(state, admission)),
                                         identity))
                         .addService(
-                                MalformedRequests.refuse(health.getHealthService().bindService()))
+                                ServerInterceptors.intercept(
+                                        MalformedRequests.refuse(
+                                                health.getHealthService().bindService()),
+                                        requestTimeout))
                         .build()
                         .start();
         ServerCredentials controlCredentials =
@@ -152,7 +163,6 @@ public final class GatewayServer implements AutoCloseable {
                                         BearerToken.interceptor()))
                         .build()
                         .start();
-        timer = Executors.newSingleThreadScheduledExecutor(r -> daemon(r, prefix + "timer"));
         timer.scheduleWithFixedDelay(this::checkUploads, 1, 1, TimeUnit.SECONDS);
         // Once every part started: a constructor that fails leaves no handler behind.
         GrpcLogBridge.install();

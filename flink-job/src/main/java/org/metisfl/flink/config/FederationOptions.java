@@ -843,7 +843,10 @@ public final class FederationOptions {
                             "An upload that sends nothing for this long while the gateway waits"
                                     + " for its next message (its header, or its bytes once the"
                                     + " ingest budget granted them) ends with DEADLINE_EXCEEDED."
-                                    + " Time spent waiting for the budget does not count.");
+                                    + " Time spent waiting for the budget does not count."
+                                    + " Every other call whose one request message has not"
+                                    + " arrived this long after it started (on the learner port"
+                                    + " and the control endpoint) ends the same way.");
 
     public static final ConfigOption<MemorySize> GATEWAY_UPLOAD_MIN_RATE =
             ConfigOptions.key("gateway.limits.upload-min-rate")

@@ -154,12 +154,14 @@ public final class GatewayServer implements AutoCloseable {
                         .addService(
                                 ServerInterceptors.intercept(
                                         MalformedRequests.refuse(control.bindService()),
+                                        requestTimeout,
                                         BearerToken.interceptor()))
                         .addService(
                                 ServerInterceptors.intercept(
                                         MalformedRequests.refuse(
                                                 new GatewayOperatorServiceImpl(state, operators)
                                                         .bindService()),
+                                        requestTimeout,
                                         BearerToken.interceptor()))
                         .build()
                         .start();

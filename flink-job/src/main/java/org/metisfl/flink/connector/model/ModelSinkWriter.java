@@ -1,5 +1,6 @@
 package org.metisfl.flink.connector.model;
 
+import com.google.protobuf.ByteString;
 import io.grpc.ManagedChannel;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.grpc.netty.shaded.io.netty.channel.EventLoopGroup;
@@ -7,6 +8,7 @@ import io.grpc.netty.shaded.io.netty.channel.nio.NioEventLoopGroup;
 import io.grpc.netty.shaded.io.netty.channel.socket.nio.NioSocketChannel;
 import java.io.IOException;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
@@ -59,6 +61,7 @@ final class ModelSinkWriter implements SinkWriter<Directive> {
     // written by the task thread only; concurrent for the metric gauges
     private final Map<Integer, GatewayLink> gateways = new ConcurrentHashMap<>();
     private final ModelAssembly assembly;
+    private final int chunkBytes;
     private final AtomicReference<IOException> failure = new AtomicReference<>();
     private Directive latest;
     private EncodedModel latestModel;
@@ -87,7 +90,8 @@ final class ModelSinkWriter implements SinkWriter<Directive> {
         this.handOverLocally = handOverLocally;
         this.policy = policy;
         this.mailbox = mailbox;
-        this.assembly = new ModelAssembly(ModelCodec.chunkBytes(maxMessageBytes));
+        this.chunkBytes = ModelCodec.chunkBytes(maxMessageBytes);
+        this.assembly = new ModelAssembly(chunkBytes);
         this.eventLoop = new NioEventLoopGroup(1, daemon("metisfl-model-sink"));
         this.executor =
                 Executors.newSingleThreadScheduledExecutor(daemon("metisfl-model-sink-retry"));
@@ -156,8 +160,28 @@ final class ModelSinkWriter implements SinkWriter<Directive> {
 
     private void deliver(GatewayLink g, Directive d, EncodedModel model)
             throws IOException, InterruptedException {
-        GatewayLink.Delivery delivery =
-                new GatewayLink.Delivery(d.toString(), header(d, model), model);
+        DirectiveHeader header = header(d, model);
+        org.metisfl.flink.model.AggregateCarriage.Detached aggregate =
+                org.metisfl.flink.model.AggregateCarriage.detach(header, chunkBytes);
+        if (aggregate != null) {
+            // Threshold decryption: the aggregate travels as chunks after the model's.
+            header = aggregate.header();
+            List<ByteString> chunks = new ArrayList<>();
+            if (model != null) {
+                chunks.addAll(model.chunks());
+            }
+            chunks.addAll(aggregate.chunks());
+            model =
+                    model == null
+                            ? new EncodedModel(-1, 0, aggregate.bytes(), chunks, null)
+                            : new EncodedModel(
+                                    model.version(),
+                                    model.values(),
+                                    model.bytes() + aggregate.bytes(),
+                                    chunks,
+                                    model.encryption());
+        }
+        GatewayLink.Delivery delivery = new GatewayLink.Delivery(d.toString(), header, model);
         if (!g.handOver(delivery)) {
             g.enqueue(delivery);
         }

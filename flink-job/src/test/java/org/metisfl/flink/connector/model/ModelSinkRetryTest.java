@@ -29,6 +29,7 @@ import org.apache.flink.util.function.ThrowingRunnable;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.metisfl.flink.connector.gateway.security.ControlCertificate;
+import org.metisfl.flink.model.AggregateCarriage;
 import org.metisfl.flink.model.Directive;
 import org.metisfl.flink.model.GatewayEvent;
 import org.metisfl.flink.model.ModelCodec;
@@ -37,6 +38,7 @@ import org.metisfl.proto.v1.DirectiveChunk;
 import org.metisfl.proto.v1.DirectiveHeader;
 import org.metisfl.proto.v1.GatewayControlServiceGrpc;
 import org.metisfl.proto.v1.PublishResponse;
+import org.metisfl.proto.v1.ThresholdDirective;
 import org.metisfl.transport.BearerToken;
 
 /**
@@ -72,6 +74,8 @@ class ModelSinkRetryTest {
         final AtomicInteger calls = new AtomicInteger();
         final List<Long> taken = new CopyOnWriteArrayList<>(); // plan rounds, in order
         final List<float[]> models = new CopyOnWriteArrayList<>();
+        final List<DirectiveHeader> headers = new CopyOnWriteArrayList<>();
+        final List<List<ByteString>> payloads = new CopyOnWriteArrayList<>();
         final IntFunction<Status> answer; // null: take it
         volatile CountDownLatch hold = new CountDownLatch(0);
 
@@ -86,6 +90,7 @@ class ModelSinkRetryTest {
             return new StreamObserver<>() {
                 private DirectiveHeader header;
                 private ByteString bytes = ByteString.EMPTY;
+                private final List<ByteString> chunks = new ArrayList<>();
 
                 @Override
                 public void onNext(DirectiveChunk c) {
@@ -93,6 +98,7 @@ class ModelSinkRetryTest {
                         header = c.getHeader();
                     } else {
                         bytes = bytes.concat(c.getData());
+                        chunks.add(c.getData());
                     }
                 }
 
@@ -112,9 +118,17 @@ class ModelSinkRetryTest {
                         return;
                     }
                     assertThat(credential).as("the control credential").isEqualTo(SECRET);
-                    assertThat(bytes.size()).isEqualTo(header.getModelBytes());
+                    assertThat(bytes.size())
+                            .isEqualTo(
+                                    header.getModelBytes()
+                                            + AggregateCarriage.announcedBytes(header));
+                    headers.add(header);
+                    payloads.add(chunks);
                     taken.add(header.getPlan().getRound());
-                    models.add(ModelCodec.toFloats(bytes.asReadOnlyByteBuffer()));
+                    models.add(
+                            ModelCodec.toFloats(
+                                    bytes.substring(0, (int) header.getModelBytes())
+                                            .asReadOnlyByteBuffer()));
                     response.onNext(PublishResponse.getDefaultInstance());
                     response.onCompleted();
                 }
@@ -129,6 +143,8 @@ class ModelSinkRetryTest {
                                 new InetSocketAddress("127.0.0.1", 0),
                                 TlsServerCredentials.create(
                                         CERT.certificateChain(), CERT.privateKey()))
+                        // As a gateway's control endpoint: no message above the chunk limit.
+                        .maxInboundMessageSize(MESSAGE_BYTES)
                         .addService(ServerInterceptors.intercept(g, BearerToken.interceptor()))
                         .build()
                         .start();
@@ -244,6 +260,56 @@ class ModelSinkRetryTest {
         assertThat(sink.pendingDeliveries()).isZero();
         assertThat(sink.deliveredDirectives()).isEqualTo(6);
         assertThat(slow.models.get(2)).containsExactly(model(20_000));
+    }
+
+    @Test
+    void aThresholdAggregateLargerThanOneMessageReachesTheGatewayInChunksAfterTheModel()
+            throws Exception {
+        ScriptedGateway g = new ScriptedGateway(call -> null);
+        sink = new ModelSinkWriter(MESSAGE_BYTES, false, policy(Duration.ofSeconds(30)), null);
+        sink.write(announce(0, serve(g)), null);
+        // Three ciphertext shards of 300 KB in all: inline, the header alone would be ~5 times
+        // the gateway's message limit.
+        List<ByteString> aggregate = new ArrayList<>();
+        java.util.Random random = new java.util.Random(11);
+        for (int n : new int[] {150_000, 149_999, 7}) {
+            byte[] b = new byte[n];
+            random.nextBytes(b);
+            aggregate.add(ByteString.copyFrom(b));
+        }
+        float[] values = model(0);
+        sink.write(Directive.modelShard(0, 0, 0, values), null);
+        Directive d = new Directive();
+        d.kind = Directive.Kind.PUBLISH;
+        d.modelVersion = 0;
+        d.modelValues = VALUES;
+        d.tensors = List.of(new TensorSpecInfo("w", new long[] {VALUES}));
+        d.numShards = 1;
+        d.shardSize = VALUES;
+        d.planRound = 1;
+        d.participants = List.of("a");
+        d.quorum = 1;
+        d.deadline = 1;
+        d.localSteps = new HashMap<>();
+        d.withThreshold(
+                ThresholdDirective.newBuilder()
+                        .addAllAggregate(aggregate)
+                        .addAnsweringLearners("a")
+                        .build()
+                        .toByteArray());
+        sink.write(d, null);
+        sink.awaitDelivered();
+
+        assertThat(g.headers).hasSize(1);
+        DirectiveHeader header = g.headers.get(0);
+        assertThat(header.getThreshold().getAggregateCount()).isZero();
+        assertThat(header.getThreshold().getAggregateBytesList())
+                .containsExactly(150_000L, 149_999L, 7L);
+        AggregateCarriage.Attached back = AggregateCarriage.attach(header, g.payloads.get(0));
+        assertThat(back.header().getThreshold().getAggregateList())
+                .containsExactlyElementsOf(aggregate);
+        assertThat(back.header().getThreshold().getAnsweringLearnersList()).containsExactly("a");
+        assertThat(g.models.get(0)).containsExactly(values);
     }
 
     @Test

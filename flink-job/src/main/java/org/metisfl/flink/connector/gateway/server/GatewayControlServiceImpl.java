@@ -7,6 +7,7 @@ import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.util.ArrayList;
 import java.util.List;
+import org.metisfl.flink.model.AggregateCarriage;
 import org.metisfl.proto.v1.DirectiveChunk;
 import org.metisfl.proto.v1.DirectiveHeader;
 import org.metisfl.proto.v1.GatewayControlServiceGrpc;
@@ -52,10 +53,18 @@ public final class GatewayControlServiceImpl
         for (ByteString c : chunks == null ? List.<ByteString>of() : chunks) {
             bytes += c.size();
         }
-        if (bytes != header.getModelBytes()) {
-            return "model bytes " + bytes + " but the header announces " + header.getModelBytes();
+        long announced = header.getModelBytes() + AggregateCarriage.announcedBytes(header);
+        if (bytes != announced) {
+            return "model bytes " + bytes + " but the header announces " + announced;
         }
-        state.apply(header, header.getModelBytes() > 0 ? chunks : null);
+        AggregateCarriage.Attached directive;
+        try {
+            // Threshold decryption: an aggregate's chunks follow the model's.
+            directive = AggregateCarriage.attach(header, chunks);
+        } catch (IllegalArgumentException e) {
+            return e.getMessage();
+        }
+        state.apply(directive.header(), directive.modelChunks());
         return null;
     }
 
@@ -82,9 +91,11 @@ public final class GatewayControlServiceImpl
                         return;
                     }
                     header = chunk.getHeader();
-                    if (header.getModelBytes() > 0) {
+                    long announced =
+                            header.getModelBytes() + AggregateCarriage.announcedBytes(header);
+                    if (announced > 0) {
                         chunks = new ArrayList<>();
-                        missingBytes = header.getModelBytes();
+                        missingBytes = announced;
                     }
                     return;
                 }

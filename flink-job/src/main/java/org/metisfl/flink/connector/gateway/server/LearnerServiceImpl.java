@@ -326,27 +326,46 @@ public final class LearnerServiceImpl extends LearnerServiceGrpc.LearnerServiceI
             return;
         }
         String learner = request.getCredentials().getLearnerId();
-        ThresholdGate.Check c = t.checkKeyShare(learner, request);
+        org.metisfl.proto.v1.SubmitKeyShareResponse.Status status =
+                offerCommitteePiece(
+                        learner,
+                        t.checkKeyShare(learner, request),
+                        GatewayEvent.Kind.KEY_SHARE,
+                        request.getEpoch(),
+                        request.toBuilder().clearCredentials().build().toByteArray(),
+                        "a key share",
+                        response);
+        if (status != null) {
+            response.onNext(
+                    org.metisfl.proto.v1.SubmitKeyShareResponse.newBuilder()
+                            .setStatus(status)
+                            .build());
+            response.onCompleted();
+        }
+    }
+
+    /**
+     * A committee member's checked piece (key share, dealings) into the job, unless it is a resend
+     * of one already in; null after refusing it on {@code response}, else the answer.
+     */
+    private org.metisfl.proto.v1.SubmitKeyShareResponse.Status offerCommitteePiece(
+            String learner,
+            ThresholdGate.Check c,
+            GatewayEvent.Kind kind,
+            long epoch,
+            byte[] piece,
+            String what,
+            StreamObserver<?> response) {
         if (c.refusal() != null) {
-            LOG.info("Refused a key share of {}: {}", learner, c.refusal().getMessage());
+            LOG.info("Refused {} of {}: {}", what, learner, c.refusal().getMessage());
             response.onError(c.refusal());
-            return;
+            return null;
         }
         if (!c.duplicate()) {
             state.offerThreshold(
-                    GatewayEvent.threshold(
-                            GatewayEvent.Kind.KEY_SHARE,
-                            state.gatewayIndex(),
-                            learner,
-                            request.getEpoch(),
-                            0,
-                            request.toBuilder().clearCredentials().build().toByteArray()));
+                    GatewayEvent.threshold(kind, state.gatewayIndex(), learner, epoch, 0, piece));
         }
-        response.onNext(
-                org.metisfl.proto.v1.SubmitKeyShareResponse.newBuilder()
-                        .setStatus(status(c))
-                        .build());
-        response.onCompleted();
+        return status(c);
     }
 
     private static org.metisfl.proto.v1.SubmitKeyShareResponse.Status status(
@@ -370,27 +389,22 @@ public final class LearnerServiceImpl extends LearnerServiceGrpc.LearnerServiceI
             return;
         }
         String learner = request.getCredentials().getLearnerId();
-        ThresholdGate.Check c = t.checkDealings(learner, request);
-        if (c.refusal() != null) {
-            LOG.info("Refused dealings of {}: {}", learner, c.refusal().getMessage());
-            response.onError(c.refusal());
-            return;
+        org.metisfl.proto.v1.SubmitKeyShareResponse.Status status =
+                offerCommitteePiece(
+                        learner,
+                        t.checkDealings(learner, request),
+                        GatewayEvent.Kind.DEALINGS,
+                        request.getEpoch(),
+                        request.toBuilder().clearCredentials().build().toByteArray(),
+                        "dealings",
+                        response);
+        if (status != null) {
+            response.onNext(
+                    org.metisfl.proto.v1.SubmitDealingsResponse.newBuilder()
+                            .setStatus(status)
+                            .build());
+            response.onCompleted();
         }
-        if (!c.duplicate()) {
-            state.offerThreshold(
-                    GatewayEvent.threshold(
-                            GatewayEvent.Kind.DEALINGS,
-                            state.gatewayIndex(),
-                            learner,
-                            request.getEpoch(),
-                            0,
-                            request.toBuilder().clearCredentials().build().toByteArray()));
-        }
-        response.onNext(
-                org.metisfl.proto.v1.SubmitDealingsResponse.newBuilder()
-                        .setStatus(status(c))
-                        .build());
-        response.onCompleted();
     }
 
     @Override

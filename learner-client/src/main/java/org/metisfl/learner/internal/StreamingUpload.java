@@ -9,8 +9,8 @@ import java.util.function.Consumer;
 
 /**
  * One client-streaming call driven from the calling thread: the messages are sent only while the
- * transport is ready, then the caller waits for the single response. {@link UpdateUpload} is the
- * same for updates, with their offsets and checksum.
+ * transport is ready, then the caller waits for the single response. Updates ({@link UpdateUpload},
+ * with their offsets and checksum) and committee uploads go through it.
  */
 final class StreamingUpload<Q, R> implements ClientResponseObserver<Q, R> {
     private final Object lock = new Object();

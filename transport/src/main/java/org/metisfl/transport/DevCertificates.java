@@ -269,17 +269,7 @@ public final class DevCertificates {
                     Extension.subjectKeyIdentifier,
                     false,
                     ext.createSubjectKeyIdentifier(pair.getPublic()));
-            if (!altNames.isEmpty()) {
-                GeneralName[] san = new GeneralName[altNames.size()];
-                for (int i = 0; i < san.length; i++) {
-                    String n = altNames.get(i);
-                    san[i] =
-                            isAddress(n)
-                                    ? new GeneralName(GeneralName.iPAddress, n)
-                                    : new GeneralName(GeneralName.dNSName, n);
-                }
-                b.addExtension(Extension.subjectAlternativeName, false, new GeneralNames(san));
-            }
+            addAltNames(b, altNames);
             Files.createDirectories(certFile.toAbsolutePath().getParent());
             writeCertificate(certFile, sign(b, pair.getPrivate()));
             writeKey(keyFile, pair.getPrivate());
@@ -339,17 +329,7 @@ public final class DevCertificates {
                     Extension.subjectKeyIdentifier,
                     false,
                     ext.createSubjectKeyIdentifier(leaf.getPublic()));
-            if (!altNames.isEmpty()) {
-                GeneralName[] san = new GeneralName[altNames.size()];
-                for (int i = 0; i < san.length; i++) {
-                    String n = altNames.get(i);
-                    san[i] =
-                            isAddress(n)
-                                    ? new GeneralName(GeneralName.iPAddress, n)
-                                    : new GeneralName(GeneralName.dNSName, n);
-                }
-                b.addExtension(Extension.subjectAlternativeName, false, new GeneralNames(san));
-            }
+            addAltNames(b, altNames);
             Files.createDirectories(certFile.getParent());
             writeCertificate(certFile, sign(b, caKey));
             writeKey(keyFile, leaf.getPrivate());
@@ -367,6 +347,23 @@ public final class DevCertificates {
                             + " starting with a letter or digit");
         }
         return name;
+    }
+
+    /** The subject alternative names: IP addresses as such, the rest as DNS names. */
+    private static void addAltNames(X509v3CertificateBuilder b, List<String> altNames)
+            throws java.io.IOException {
+        if (altNames.isEmpty()) {
+            return;
+        }
+        GeneralName[] san = new GeneralName[altNames.size()];
+        for (int i = 0; i < san.length; i++) {
+            String n = altNames.get(i);
+            san[i] =
+                    isAddress(n)
+                            ? new GeneralName(GeneralName.iPAddress, n)
+                            : new GeneralName(GeneralName.dNSName, n);
+        }
+        b.addExtension(Extension.subjectAlternativeName, false, new GeneralNames(san));
     }
 
     private static boolean isAddress(String host) {

@@ -641,10 +641,16 @@ public final class FederationBenchmark {
 
     private void run(List<Scenario> suite) throws Exception {
         Files.createDirectories(base);
-        if (only.contains("ckks")) {
+        if (only.contains("ckks") || only.contains("ckks-10M")) {
+            long values = only.contains("ckks-10M") ? 10 * M : M;
             String before = loadAverage();
-            say("ckks: CKKS rounds against plaintext rounds, 1M parameters (load " + before + ")");
-            ckksRows = CkksRounds.run(base.resolve("ckks"), M, new int[] {2, 10}, System.out);
+            say(
+                    "ckks: CKKS rounds against plaintext rounds, "
+                            + label(values)
+                            + " parameters (load "
+                            + before
+                            + ")");
+            ckksRows = CkksRounds.run(base.resolve("ckks"), values, new int[] {2, 10}, System.out);
             ckksUpload =
                     CkksRounds.uploadBytes(
                             org.metisfl.crypto.KeyBundle.load(

@@ -280,7 +280,16 @@ public final class LearnerServiceImpl extends LearnerServiceGrpc.LearnerServiceI
     // ---- Threshold mode (see ThresholdGate for the checks).
 
     /** The threshold part of the gateway, or a refusal for a federation not in that mode. */
-    private ThresholdGate threshold(StreamObserver<?> response) {
+    /**
+     * The threshold gate for a committee call from an authenticated learner; null after refusing
+     * the call on {@code response} (bad credentials, or not a threshold federation).
+     */
+    private ThresholdGate threshold(Credentials credentials, StreamObserver<?> response) {
+        StatusRuntimeException denied = authenticate(credentials);
+        if (denied != null) {
+            response.onError(denied);
+            return null;
+        }
         ThresholdGate t = state.threshold();
         if (t == null) {
             response.onError(
@@ -295,12 +304,7 @@ public final class LearnerServiceImpl extends LearnerServiceGrpc.LearnerServiceI
     public void getCommittee(
             org.metisfl.proto.v1.GetCommitteeRequest request,
             StreamObserver<org.metisfl.proto.v1.CommitteeInfo> response) {
-        StatusRuntimeException denied = authenticate(request.getCredentials());
-        if (denied != null) {
-            response.onError(denied);
-            return;
-        }
-        ThresholdGate t = threshold(response);
+        ThresholdGate t = threshold(request.getCredentials(), response);
         if (t == null) {
             return;
         }
@@ -316,12 +320,7 @@ public final class LearnerServiceImpl extends LearnerServiceGrpc.LearnerServiceI
     public void submitKeyShare(
             org.metisfl.proto.v1.KeyShareSubmission request,
             StreamObserver<org.metisfl.proto.v1.SubmitKeyShareResponse> response) {
-        StatusRuntimeException denied = authenticate(request.getCredentials());
-        if (denied != null) {
-            response.onError(denied);
-            return;
-        }
-        ThresholdGate t = threshold(response);
+        ThresholdGate t = threshold(request.getCredentials(), response);
         if (t == null) {
             return;
         }
@@ -379,12 +378,7 @@ public final class LearnerServiceImpl extends LearnerServiceGrpc.LearnerServiceI
     public void submitDealings(
             org.metisfl.proto.v1.DealingsSubmission request,
             StreamObserver<org.metisfl.proto.v1.SubmitDealingsResponse> response) {
-        StatusRuntimeException denied = authenticate(request.getCredentials());
-        if (denied != null) {
-            response.onError(denied);
-            return;
-        }
-        ThresholdGate t = threshold(response);
+        ThresholdGate t = threshold(request.getCredentials(), response);
         if (t == null) {
             return;
         }
@@ -410,12 +404,7 @@ public final class LearnerServiceImpl extends LearnerServiceGrpc.LearnerServiceI
     @Override
     public void getAggregate(
             org.metisfl.proto.v1.GetAggregateRequest request, StreamObserver<ModelChunk> response) {
-        StatusRuntimeException denied = authenticate(request.getCredentials());
-        if (denied != null) {
-            response.onError(denied);
-            return;
-        }
-        ThresholdGate t = threshold(response);
+        ThresholdGate t = threshold(request.getCredentials(), response);
         if (t == null) {
             return;
         }

@@ -14,7 +14,10 @@ import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 
-/** A {@link ControllerMain} child process and its line protocol. */
+/**
+ * A {@link ControllerMain} child process and its line protocol. Its classpath is the driver's, or
+ * another build's (the before side of {@code bench/run --baseline}).
+ */
 final class ControllerProcess implements Controller {
     private final Process process;
     private final Writer in;
@@ -22,7 +25,11 @@ final class ControllerProcess implements Controller {
     private final List<String> log = new ArrayList<>();
 
     ControllerProcess(
-            Path workDir, Map<String, String> settings, String heap, List<String> jvmExtra)
+            Path workDir,
+            Map<String, String> settings,
+            String heap,
+            List<String> jvmExtra,
+            String classpath)
             throws IOException {
         List<String> cmd = new ArrayList<>();
         cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
@@ -38,7 +45,7 @@ final class ControllerProcess implements Controller {
         cmd.add("-Djava.io.tmpdir=" + tmp.toAbsolutePath());
         cmd.addAll(jvmExtra);
         cmd.add("-cp");
-        cmd.add(System.getProperty("java.class.path"));
+        cmd.add(classpath);
         cmd.add(ControllerMain.class.getName());
         cmd.add(workDir.toAbsolutePath().toString());
         settings.forEach((k, v) -> cmd.add(k + "=" + v));

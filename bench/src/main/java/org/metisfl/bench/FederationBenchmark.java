@@ -174,6 +174,35 @@ public final class FederationBenchmark {
             return results.stream().filter(x -> x.round == round).findFirst();
         }
 
+        /** Asynchronous: updates acknowledged over first task → last acknowledgement. */
+        double updatesPerSecond() {
+            long acks = report.rounds().stream().mapToLong(RoundTimeline::acks).sum();
+            double span = asyncSpanSeconds();
+            return span > 0 ? acks / span : Double.NaN;
+        }
+
+        /** Asynchronous: first task → last acknowledgement, in seconds (0 if none). */
+        double asyncSpanSeconds() {
+            long first =
+                    report.rounds().stream()
+                            .mapToLong(RoundTimeline::firstTaskAtUs)
+                            .filter(x -> x > 0)
+                            .min()
+                            .orElse(0);
+            long last =
+                    report.rounds().stream().mapToLong(RoundTimeline::lastAckAtUs).max().orElse(0);
+            return first == 0 || last <= first ? 0 : (last - first) / 1e6;
+        }
+
+        /**
+         * Start → every learner joined with its task stream, in seconds (NaN if some never did).
+         */
+        double joinSeconds() {
+            return report.allJoinedAtUs() == 0
+                    ? Double.NaN
+                    : (report.allJoinedAtUs() - report.startedAtUs()) / 1e6;
+        }
+
         double roundTimeUs() {
             return medianOver(r -> result(r).map(x -> x.roundTimeMs * 1000.0), false);
         }
@@ -277,6 +306,16 @@ public final class FederationBenchmark {
     /** Federation settings applied to every scenario run (--set key=value). */
     private final Map<String, String> overrides = new LinkedHashMap<>();
 
+    /**
+     * The controller classpath of another build (--baseline DIR): every scenario then runs twice in
+     * a row, first on that build's controller (its id suffixed {@value #BEFORE}), then on this one,
+     * each against its own raw-gRPC bound measured right before it.
+     */
+    private String baselineClasspath;
+
+    /** The suffix of a scenario's id when it ran on the --baseline build. */
+    static final String BEFORE = "-before";
+
     private FederationBenchmark(Path base, Set<String> only, Set<String> profile, Duration budget) {
         this.base = base;
         this.only = only;
@@ -294,6 +333,7 @@ public final class FederationBenchmark {
         Map<String, String> overrides = new LinkedHashMap<>();
         String clusterUrl = null;
         Path clusterDir = null;
+        Path baseline = null;
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
                 case "--quick" -> quick = true;
@@ -306,6 +346,7 @@ public final class FederationBenchmark {
                     clusterUrl = args[++i];
                     clusterDir = Path.of(args[++i]);
                 }
+                case "--baseline" -> baseline = Path.of(args[++i]);
                 case "--set" -> {
                     String kv = args[++i];
                     int eq = kv.indexOf('=');
@@ -319,7 +360,8 @@ public final class FederationBenchmark {
                     System.err.println(
                             "usage: FederationBenchmark [--quick] [--only ids|groups]"
                                     + " [--profile ids] [--budget-minutes n] [--out file.md]"
-                                    + " [--work dir] [--set federation.key=value ...]");
+                                    + " [--work dir] [--set federation.key=value ...]"
+                                    + " [--baseline built-checkout]");
                     System.exit(2);
                 }
             }
@@ -336,6 +378,13 @@ public final class FederationBenchmark {
         b.overrides.putAll(overrides);
         b.clusterUrl = clusterUrl;
         b.clusterDir = clusterDir;
+        if (baseline != null) {
+            if (clusterUrl != null) {
+                System.err.println("--baseline runs embedded controllers; drop --cluster");
+                System.exit(2);
+            }
+            b.baselineClasspath = baselineClasspath(baseline);
+        }
         long start = System.nanoTime();
         b.run(quick ? quickSuite() : standardSuite());
         String md = b.markdown((System.nanoTime() - start) / 1e9, quick);
@@ -344,6 +393,28 @@ public final class FederationBenchmark {
         System.out.println(md);
         System.out.println("Tables written to " + out);
         System.exit(0);
+    }
+
+    /**
+     * The controller classpath of a checkout built with {@code mvn -pl bench -am install}: its
+     * bench classes and the reactor jars its {@code classpath.txt} names.
+     */
+    static String baselineClasspath(Path checkout) throws IOException {
+        Path classes = checkout.resolve("bench/target/classes");
+        Path list = checkout.resolve("bench/target/classpath.txt");
+        if (!Files.isDirectory(classes) || !Files.isRegularFile(list)) {
+            System.err.println(
+                    "--baseline "
+                            + checkout
+                            + ": no bench/target/classes or bench/target/classpath.txt there;"
+                            + " build it first: (cd "
+                            + checkout
+                            + " && mvn -B -q -pl bench -am install -DskipTests)");
+            System.exit(2);
+        }
+        return classes.toAbsolutePath()
+                + java.io.File.pathSeparator
+                + Files.readString(list).trim();
     }
 
     /**
@@ -694,43 +765,73 @@ public final class FederationBenchmark {
             if (!selected(s.id, s.group)) {
                 continue;
             }
-            long left = deadlineNanos - System.nanoTime();
-            if (left < Duration.ofSeconds(45).toNanos()) {
-                say("scenario " + s.id + ": SKIPPED, the time budget is spent");
-                skipped.add(s.id);
-                continue;
+            if (baselineClasspath != null) {
+                runWithinBudget(withId(s, s.id + BEFORE));
             }
-            if (left < s.timeout.toNanos() + Duration.ofSeconds(30).toNanos()) {
-                s = withTimeout(s, Duration.ofNanos(left - Duration.ofSeconds(30).toNanos()));
-            }
-            say(
-                    "scenario "
-                            + s.id
-                            + " (time bound "
-                            + s.timeout.toSeconds()
-                            + " s, load "
-                            + loadAverage()
-                            + ")");
-            try {
-                Outcome o = runScenario(s);
-                outcomes.add(o);
-                say(
-                        String.format(
-                                Locale.ROOT,
-                                "  %s in %.0f s: round %s ms, tail(sent) %s ms, overhead %s ms,"
-                                        + " peak RSS %s MiB, heap after GC %s MiB",
-                                o.status(),
-                                o.wallSeconds,
-                                Table.ms(o.roundTimeUs()),
-                                Table.ms(o.tailSentUs()),
-                                Table.ms(o.overheadUs()),
-                                Table.mib(o.peakRss),
-                                Table.mib(o.heapAfterGc)));
-            } catch (Exception e) {
-                say("  FAILED: " + e);
-                e.printStackTrace();
-            }
+            runWithinBudget(s);
         }
+    }
+
+    /** Runs a scenario if the budget has room, cut to what is left of it; logs the outcome. */
+    private void runWithinBudget(Scenario s) {
+        long left = deadlineNanos - System.nanoTime();
+        if (left < Duration.ofSeconds(45).toNanos()) {
+            say("scenario " + s.id + ": SKIPPED, the time budget is spent");
+            skipped.add(s.id);
+            return;
+        }
+        if (left < s.timeout.toNanos() + Duration.ofSeconds(30).toNanos()) {
+            s = withTimeout(s, Duration.ofNanos(left - Duration.ofSeconds(30).toNanos()));
+        }
+        say(
+                "scenario "
+                        + s.id
+                        + (baselineClasspath == null
+                                ? ""
+                                : s.id.endsWith(BEFORE)
+                                        ? " on the --baseline build"
+                                        : " on this build")
+                        + " (time bound "
+                        + s.timeout.toSeconds()
+                        + " s, load "
+                        + loadAverage()
+                        + ")");
+        try {
+            Outcome o = runScenario(s);
+            outcomes.add(o);
+            say(
+                    String.format(
+                            Locale.ROOT,
+                            "  %s in %.0f s: round %s ms, tail(sent) %s ms, overhead %s ms,"
+                                    + " peak RSS %s MiB, heap after GC %s MiB",
+                            o.status(),
+                            o.wallSeconds,
+                            Table.ms(o.roundTimeUs()),
+                            Table.ms(o.tailSentUs()),
+                            Table.ms(o.overheadUs()),
+                            Table.mib(o.peakRss),
+                            Table.mib(o.heapAfterGc)));
+        } catch (Exception e) {
+            say("  FAILED: " + e);
+            e.printStackTrace();
+        }
+    }
+
+    private static Scenario withId(Scenario s, String id) {
+        return new Scenario(
+                id,
+                s.group,
+                s.values,
+                s.learners,
+                s.trainers,
+                s.channels,
+                s.rounds,
+                s.fetchModel,
+                s.checkpointInterval,
+                s.extra,
+                s.heap,
+                s.timeout,
+                s.tls);
     }
 
     private static Scenario withTimeout(Scenario s, Duration t) {
@@ -873,7 +974,14 @@ public final class FederationBenchmark {
         long start = System.nanoTime();
         try (Controller controller =
                 clusterUrl == null
-                        ? new ControllerProcess(work, settings, s.heap, jvm)
+                        ? new ControllerProcess(
+                                work,
+                                settings,
+                                s.heap,
+                                jvm,
+                                s.id.endsWith(BEFORE) && baselineClasspath != null
+                                        ? baselineClasspath
+                                        : System.getProperty("java.class.path"))
                         : new ClusterController(work, settings, clusterUrl, clusterDir)) {
             controller.awaitReady();
             SimulatedFederation sim =
@@ -977,6 +1085,64 @@ public final class FederationBenchmark {
         return outcomes.stream().filter(o -> o.scenario.id.equals(id)).findFirst();
     }
 
+    /**
+     * Each scenario on the --baseline build and on this one, side by side: round over its raw-gRPC
+     * bound (each side against the bound measured right before it), or updates per second for the
+     * asynchronous ones, and the acknowledgement latency.
+     */
+    private String beforeAndAfter() {
+        Table t =
+                new Table(
+                        "scenario",
+                        "before: round ms / bound ms = ratio",
+                        "after: round ms / bound ms = ratio",
+                        "before: updates / s",
+                        "after: updates / s",
+                        "ack latency median ms before → after",
+                        "load before → after");
+        for (Outcome after : outcomes) {
+            if (after.scenario.id.endsWith(BEFORE)) {
+                continue;
+            }
+            Optional<Outcome> before = outcome(after.scenario.id + BEFORE);
+            if (before.isEmpty()) {
+                continue;
+            }
+            boolean async = after.scenario.group.equals("async");
+            t.row(
+                    after.scenario.id,
+                    async ? "–" : roundAgainstBound(before.get()),
+                    async ? "–" : roundAgainstBound(after),
+                    async ? rate(before.get().updatesPerSecond()) : "–",
+                    async ? rate(after.updatesPerSecond()) : "–",
+                    Table.ms(before.get().report.ackLatencies().percentileUs(50))
+                            + " → "
+                            + Table.ms(after.report.ackLatencies().percentileUs(50)),
+                    before.get().note + "; " + after.note);
+        }
+        if (t.isEmpty()) {
+            return "";
+        }
+        return "## Before and after (--baseline build, then this build, scenario by scenario)\n\n"
+                + t
+                + "\nBound: the raw-gRPC time of the round's bytes (every participant's download and"
+                + " upload) against a discarding server, measured right before each side.\n\n";
+    }
+
+    private static String roundAgainstBound(Outcome o) {
+        return Table.ms(o.roundTimeUs())
+                + " / "
+                + (o.bound == null ? "–" : Table.ms(o.bound.roundUs()))
+                + " = "
+                + (Double.isNaN(o.roundOverBound())
+                        ? "–"
+                        : String.format(Locale.ROOT, "%.2f×", o.roundOverBound()));
+    }
+
+    private static String rate(double perSecond) {
+        return Double.isNaN(perSecond) ? "–" : String.format(Locale.ROOT, "%.0f", perSecond);
+    }
+
     private String markdown(double seconds, boolean quick) throws IOException {
         StringBuilder md = new StringBuilder();
         md.append("# MetisFL on Flink — end-to-end benchmark\n\n");
@@ -1003,6 +1169,9 @@ public final class FederationBenchmark {
                         seconds / 60,
                         loadAverage()));
 
+        if (baselineClasspath != null) {
+            md.append(beforeAndAfter());
+        }
         Optional<Outcome> ingest =
                 outcomes.stream().filter(o -> o.scenario.group.equals("ingest")).findFirst();
         if (raw != null || ingest.isPresent()) {
@@ -1292,24 +1461,19 @@ public final class FederationBenchmark {
                 SimulationReport r = o.report;
                 long acks = r.rounds().stream().mapToLong(RoundTimeline::acks).sum();
                 long bytes = r.rounds().stream().mapToLong(RoundTimeline::bytesUploaded).sum();
-                long first =
-                        r.rounds().stream()
-                                .mapToLong(RoundTimeline::firstTaskAtUs)
-                                .filter(x -> x > 0)
-                                .min()
-                                .orElse(0);
-                long last =
-                        r.rounds().stream().mapToLong(RoundTimeline::lastAckAtUs).max().orElse(0);
-                double span = (last - first) / 1e6;
+                double span = o.asyncSpanSeconds();
                 async.row(
                         Table.count(o.scenario.learners)
                                 + (o.scenario.id.endsWith("-ackwait")
+                                                || o.scenario.id.endsWith("-ackwait" + BEFORE)
                                         ? " (each waits for its ack before its next upload)"
-                                        : ""),
+                                        : "")
+                                + (o.scenario.id.endsWith(BEFORE) ? ", --baseline build" : ""),
                         label(o.scenario.values),
                         o.scenario.channels,
-                        String.format(
-                                Locale.ROOT, "%.1f", (r.allJoinedAtUs() - r.startedAtUs()) / 1e6),
+                        Double.isNaN(o.joinSeconds())
+                                ? "not all joined"
+                                : String.format(Locale.ROOT, "%.1f", o.joinSeconds()),
                         Table.count(acks),
                         String.format(Locale.ROOT, "%.0f", span > 0 ? acks / span : 0),
                         String.format(Locale.ROOT, "%.1f", span > 0 ? bytes / span / 1e6 : 0),

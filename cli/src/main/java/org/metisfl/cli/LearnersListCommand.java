@@ -9,6 +9,7 @@ import org.metisfl.proto.v1.AdmittedLearner;
 import org.metisfl.proto.v1.ListLearnersRequest;
 import org.metisfl.proto.v1.ListLearnersResponse;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** {@code metisfl learners list}: the learners the running job's gateways admitted. */
@@ -23,16 +24,7 @@ import picocli.CommandLine.Option;
                     + " operator token made from the operator key."
         })
 final class LearnersListCommand extends ClusterCommand implements Callable<Integer> {
-    @Option(names = "--job", paramLabel = "JOB", description = "Job id or federation name.")
-    String jobId;
-
-    @Option(
-            names = "--operator-key",
-            paramLabel = "FILE",
-            description =
-                    "The job's operator key (default: its security.operator-key, else its"
-                            + " security.enrollment-key, as submitted with this CLI).")
-    String operatorKey;
+    @Mixin OperatorOptions operator;
 
     @Option(
             names = "--limit",
@@ -41,22 +33,12 @@ final class LearnersListCommand extends ClusterCommand implements Callable<Integ
             description = "At most N learners per gateway (default: ${DEFAULT-VALUE}).")
     int limit;
 
-    @Option(
-            names = "--wait",
-            paramLabel = "SECONDS",
-            defaultValue = "30",
-            description =
-                    "How long to wait for the gateways' control endpoints to be published"
-                            + " (default: ${DEFAULT-VALUE}).")
-    int waitSeconds;
-
     @Override
     public Integer call() {
         if (limit < 1) {
             throw new CliException("--limit must be 1 or more", CliException.USAGE);
         }
-        try (LearnersOperator op =
-                LearnersOperator.open(this, jobId, operatorKey, Duration.ofSeconds(waitSeconds))) {
+        try (LearnersOperator op = operator.open(this)) {
             out().printf(
                             "%-24s %-20s %7s %-20s %-20s %s%n",
                             "LEARNER", "NAME", "GATEWAY", "JOINED", "TOKEN EXPIRES", "STATE");

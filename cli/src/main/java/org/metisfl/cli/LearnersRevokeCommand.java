@@ -6,7 +6,7 @@ import java.util.concurrent.Callable;
 import org.metisfl.proto.v1.RevokeLearnerRequest;
 import org.metisfl.proto.v1.RevokeLearnerResponse;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Option;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Parameters;
 
 /** {@code metisfl learners revoke ID}: shuts a learner out of the running job, at every gateway. */
@@ -24,25 +24,7 @@ final class LearnersRevokeCommand extends ClusterCommand implements Callable<Int
     @Parameters(paramLabel = "LEARNER_ID", description = "As 'learners list' shows it.")
     String learnerId;
 
-    @Option(names = "--job", paramLabel = "JOB", description = "Job id or federation name.")
-    String jobId;
-
-    @Option(
-            names = "--operator-key",
-            paramLabel = "FILE",
-            description =
-                    "The job's operator key (default: its security.operator-key, else its"
-                            + " security.enrollment-key, as submitted with this CLI).")
-    String operatorKey;
-
-    @Option(
-            names = "--wait",
-            paramLabel = "SECONDS",
-            defaultValue = "30",
-            description =
-                    "How long to wait for the gateways' control endpoints to be published"
-                            + " (default: ${DEFAULT-VALUE}).")
-    int waitSeconds;
+    @Mixin OperatorOptions operator;
 
     @Override
     public Integer call() {
@@ -54,8 +36,7 @@ final class LearnersRevokeCommand extends ClusterCommand implements Callable<Int
                             + " list' shows)",
                     CliException.USAGE);
         }
-        try (LearnersOperator op =
-                LearnersOperator.open(this, jobId, operatorKey, Duration.ofSeconds(waitSeconds))) {
+        try (LearnersOperator op = operator.open(this)) {
             // One gateway suffices: it tells the job, which tells every gateway; the others are
             // tried if it cannot be reached.
             CliException last = null;

@@ -11,7 +11,6 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -32,11 +31,6 @@ import org.metisfl.learner.LearnerException;
 import org.metisfl.learner.LearnerOptions;
 import org.metisfl.learner.LearnerSummary;
 import org.metisfl.learner.ModelAdapter;
-import org.metisfl.learner.task.EvaluateTask;
-import org.metisfl.learner.task.EvaluationResult;
-import org.metisfl.learner.task.NamedTensor;
-import org.metisfl.learner.task.TrainResult;
-import org.metisfl.learner.task.TrainTask;
 import org.metisfl.transport.TransportSecurity;
 
 /**
@@ -150,7 +144,7 @@ class CkksFederationITCase {
     }
 
     /** What one federation left: its round results and what learner 0's adapter saw. */
-    private record Run(List<RoundResult> results, List<Recording> learners) {}
+    private record Run(List<RoundResult> results, List<RecordingModelAdapter> learners) {}
 
     @FunctionalInterface
     private interface BeforeLearners {
@@ -171,7 +165,7 @@ class CkksFederationITCase {
         s.put("federation.results-file", dir.resolve("results.jsonl").toString());
         FederationConfig config = FederationConfig.of(s);
         ExecutorService pool = Executors.newFixedThreadPool(LEARNERS);
-        List<Recording> recordings = new ArrayList<>();
+        List<RecordingModelAdapter> recordings = new ArrayList<>();
         try (EmbeddedFederation federation = EmbeddedFederation.start(config, -1, dir)) {
             federation.awaitGatewaysReady(Duration.ofSeconds(60));
             before.run(port);
@@ -188,7 +182,8 @@ class CkksFederationITCase {
                                 "--batch-size",
                                 "32",
                                 "--insecure");
-                Recording adapter = new Recording(FashionMnistLearner.adapterFor(args, data));
+                RecordingModelAdapter adapter =
+                        new RecordingModelAdapter(FashionMnistLearner.adapterFor(args, data));
                 recordings.add(adapter);
                 learners.add(pool.submit(() -> run(port, args.name(), adapter, keys)));
             }
@@ -224,7 +219,7 @@ class CkksFederationITCase {
     }
 
     private static void assertRefused(int port, KeyBundle keys, String reason) {
-        assertThatThrownBy(() -> run(port, "intruder", new Recording(null), keys))
+        assertThatThrownBy(() -> run(port, "intruder", new RecordingModelAdapter(null), keys))
                 .isInstanceOf(LearnerException.class)
                 .hasMessageContaining("aggregates with secure aggregation")
                 .hasMessageContaining(reason);
@@ -237,13 +232,13 @@ class CkksFederationITCase {
      */
     private static void assertEveryGlobalModelIsTheWeightedMeanOfTheUpdates(
             Run run, boolean byBatches) {
-        Recording first = run.learners().get(0);
+        RecordingModelAdapter first = run.learners().get(0);
         for (int k = 0; k < ROUNDS; k++) {
             float[] global = first.globalAfterUpdate(k);
             double[] sum = new double[global.length];
             double weights = 0;
-            for (Recording r : run.learners()) {
-                Recording.Update u = r.updates.get(k);
+            for (RecordingModelAdapter r : run.learners()) {
+                RecordingModelAdapter.Update u = r.updates.get(k);
                 double w =
                         byBatches
                                 ? u.result().numCompletedBatches()
@@ -265,80 +260,5 @@ class CkksFederationITCase {
 
     private static double finalAccuracy(Run run) {
         return run.results().get(ROUNDS - 1).evalMetrics.get("accuracy");
-    }
-
-    /** A model adapter that records the plaintext it hands out and receives, in order. */
-    private static final class Recording implements ModelAdapter {
-        record Update(float[] values, TrainResult result) {}
-
-        private final ModelAdapter inner;
-        final List<Update> updates = new CopyOnWriteArrayList<>();
-
-        /** Every model set, and the number of updates made before it. */
-        final List<Map.Entry<Integer, float[]>> globals = new CopyOnWriteArrayList<>();
-
-        private TrainResult trained;
-
-        Recording(ModelAdapter inner) {
-            this.inner = inner;
-        }
-
-        /** The first global model this learner loaded after its k-th update (from 0). */
-        float[] globalAfterUpdate(int k) {
-            for (Map.Entry<Integer, float[]> g : globals) {
-                if (g.getKey() > k) {
-                    return g.getValue();
-                }
-            }
-            throw new AssertionError("no global model after update " + k + ": " + globals.size());
-        }
-
-        @Override
-        public synchronized List<NamedTensor> getWeights() {
-            List<NamedTensor> w = inner.getWeights();
-            if (trained != null) {
-                updates.add(new Update(flat(w), trained));
-                trained = null;
-            }
-            return w;
-        }
-
-        @Override
-        public synchronized void setWeights(List<NamedTensor> weights) {
-            globals.add(Map.entry(updates.size(), flat(weights)));
-            inner.setWeights(weights);
-        }
-
-        @Override
-        public synchronized TrainResult train(TrainTask task) {
-            trained = inner.train(task);
-            return trained;
-        }
-
-        @Override
-        public EvaluationResult evaluate(EvaluateTask task) {
-            return inner.evaluate(task);
-        }
-
-        @Override
-        public long numTrainingExamples() {
-            return inner == null ? 100 : inner.numTrainingExamples();
-        }
-
-        @Override
-        public long numTestExamples() {
-            return inner == null ? 10 : inner.numTestExamples();
-        }
-
-        private static float[] flat(List<NamedTensor> tensors) {
-            int n = tensors.stream().mapToInt(NamedTensor::size).sum();
-            float[] out = new float[n];
-            int at = 0;
-            for (NamedTensor t : tensors) {
-                System.arraycopy(t.values(), 0, out, at, t.size());
-                at += t.size();
-            }
-            return out;
-        }
     }
 }

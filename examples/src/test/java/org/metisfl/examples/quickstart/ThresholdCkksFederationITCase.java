@@ -12,12 +12,10 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -31,12 +29,6 @@ import org.metisfl.flink.model.RoundResults;
 import org.metisfl.learner.Learner;
 import org.metisfl.learner.LearnerOptions;
 import org.metisfl.learner.LearnerSummary;
-import org.metisfl.learner.ModelAdapter;
-import org.metisfl.learner.task.EvaluateTask;
-import org.metisfl.learner.task.EvaluationResult;
-import org.metisfl.learner.task.NamedTensor;
-import org.metisfl.learner.task.TrainResult;
-import org.metisfl.learner.task.TrainTask;
 import org.metisfl.transport.TransportSecurity;
 
 /**
@@ -145,7 +137,7 @@ class ThresholdCkksFederationITCase {
     }
 
     /** What one federation left: its round results and what each learner's adapter saw. */
-    private record Run(List<RoundResult> results, List<Recording> learners) {}
+    private record Run(List<RoundResult> results, List<RecordingModelAdapter> learners) {}
 
     /**
      * Runs a federation of three DL4J learners; {@code killInRound} (1-based, or -1) makes learner
@@ -169,7 +161,7 @@ class ThresholdCkksFederationITCase {
         s.put("federation.results-file", dir.resolve("results.jsonl").toString());
         FederationConfig config = FederationConfig.of(s);
         ExecutorService pool = Executors.newFixedThreadPool(LEARNERS);
-        List<Recording> recordings = new ArrayList<>();
+        List<RecordingModelAdapter> recordings = new ArrayList<>();
         try (EmbeddedFederation federation = EmbeddedFederation.start(config, -1, dir)) {
             federation.awaitGatewaysReady(Duration.ofSeconds(180));
             List<Future<LearnerSummary>> learners = new ArrayList<>();
@@ -185,8 +177,8 @@ class ThresholdCkksFederationITCase {
                                 "--batch-size",
                                 "32",
                                 "--insecure");
-                Recording adapter =
-                        new Recording(
+                RecordingModelAdapter adapter =
+                        new RecordingModelAdapter(
                                 FashionMnistLearner.adapterFor(args, data),
                                 i == 2 ? killInRound : -1);
                 recordings.add(adapter);
@@ -252,11 +244,11 @@ class ThresholdCkksFederationITCase {
         for (int k = 0; k < rounds; k++) {
             double[] sum = null;
             double weights = 0;
-            for (Recording r : run.learners()) {
+            for (RecordingModelAdapter r : run.learners()) {
                 if (r.updates.size() <= k) {
                     continue; // killed before this round's update
                 }
-                Recording.Update u = r.updates.get(k);
+                RecordingModelAdapter.Update u = r.updates.get(k);
                 if (sum == null) {
                     sum = new double[u.values().length];
                 }
@@ -267,7 +259,7 @@ class ThresholdCkksFederationITCase {
                 weights += w;
             }
             for (int o : observers) {
-                Recording r = run.learners().get(o);
+                RecordingModelAdapter r = run.learners().get(o);
                 if (r.killed) {
                     continue;
                 }
@@ -287,96 +279,5 @@ class ThresholdCkksFederationITCase {
 
     private static double finalAccuracy(Run run, int rounds) {
         return run.results().get(rounds - 1).evalMetrics.get("accuracy");
-    }
-
-    /**
-     * A model adapter that records the plaintext it hands out and receives, in order; it can close
-     * its learner while training a given round (a member killed).
-     */
-    private static final class Recording implements ModelAdapter {
-        record Update(float[] values, TrainResult result) {}
-
-        private final ModelAdapter inner;
-        private final int killInRound;
-        final AtomicReference<Learner> learner = new AtomicReference<>();
-        final List<Update> updates = new CopyOnWriteArrayList<>();
-        volatile boolean killed;
-
-        /** Every model set, and the number of updates made before it. */
-        final List<Map.Entry<Integer, float[]>> globals = new CopyOnWriteArrayList<>();
-
-        private TrainResult trained;
-        private int trainings;
-
-        Recording(ModelAdapter inner, int killInRound) {
-            this.inner = inner;
-            this.killInRound = killInRound;
-        }
-
-        /** The first global model this learner loaded after its k-th update (from 0). */
-        float[] globalAfterUpdate(int k) {
-            for (Map.Entry<Integer, float[]> g : globals) {
-                if (g.getKey() > k) {
-                    return g.getValue();
-                }
-            }
-            throw new AssertionError("no global model after update " + k + ": " + globals.size());
-        }
-
-        @Override
-        public synchronized List<NamedTensor> getWeights() {
-            List<NamedTensor> w = inner.getWeights();
-            if (trained != null) {
-                updates.add(new Update(flat(w), trained));
-                trained = null;
-            }
-            return w;
-        }
-
-        @Override
-        public synchronized void setWeights(List<NamedTensor> weights) {
-            globals.add(Map.entry(updates.size(), flat(weights)));
-            inner.setWeights(weights);
-        }
-
-        @Override
-        public synchronized TrainResult train(TrainTask task) {
-            trainings++;
-            if (trainings == killInRound) {
-                // called on the learner's own thread: the learner stops as soon as training
-                // returns, before it uploads anything
-                killed = true;
-                learner.get().close();
-                return inner.train(task);
-            }
-            trained = inner.train(task);
-            return trained;
-        }
-
-        @Override
-        public EvaluationResult evaluate(EvaluateTask task) {
-            return inner.evaluate(task);
-        }
-
-        @Override
-        public long numTrainingExamples() {
-            return inner.numTrainingExamples();
-        }
-
-        @Override
-        public long numTestExamples() {
-            return inner.numTestExamples();
-        }
-
-        private static float[] flat(List<NamedTensor> tensors) {
-            int n = tensors.stream().mapToInt(NamedTensor::size).sum();
-            float[] out = new float[n];
-            int at = 0;
-            for (NamedTensor t : tensors) {
-                System.arraycopy(t.values(), 0, out, at, t.size());
-                at += t.size();
-            }
-            return out;
-        }
     }
 }

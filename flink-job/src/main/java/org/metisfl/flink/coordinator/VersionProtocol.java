@@ -53,15 +53,21 @@ public final class VersionProtocol implements TrainingProtocol {
                 || p.activeLearners < (p.federationStartedAt == 0 ? options.minLearners() : 1)) {
             return false;
         }
+        // Versions the aggregators made before the start (see onShard) have contributors.
+        boolean versionsBeforeStart = !p.contributors.isEmpty();
         p.phase = Phase.TRAINING;
         p.federationStartedAt = nowMs;
         p.roundStartedAt = nowMs;
-        p.contributors = new ArrayList<>();
         LOG.info(
                 "Asynchronous training started from model version {} with {} learners",
                 p.modelVersion,
                 p.activeLearners);
-        publishVersion(p, nowMs, out);
+        if (versionsBeforeStart) {
+            onVersion(p, nowMs, out);
+        } else {
+            p.contributors = new ArrayList<>();
+            publishVersion(p, nowMs, out);
+        }
         return true;
     }
 
@@ -74,10 +80,22 @@ public final class VersionProtocol implements TrainingProtocol {
     /**
      * Gathers the shards of each model version (they complete in version order, since every shard
      * emits its versions in order) and moves to a completed version.
+     *
+     * <p>A version can come before training starts here: a gateway hands out tasks as soon as it
+     * serves a model, and the records that bring the active learners up to {@code
+     * federation.min-learners} reach this operator on another input than the versions, in no
+     * particular order with them. Such a version holds updates the gateways accepted and
+     * acknowledged, and every shard has applied it, so it is installed all the same and published
+     * (evaluated, counted) when training starts; dropped, the model stayed at the older version
+     * until the next update, and a federation whose learners wait for the new model (one update in
+     * flight) never moved on.
      */
     @Override
     public void onShard(GlobalShard g, FederationProgress p, long nowMs, CoordinatorOutput out) {
-        if (p.phase != Phase.TRAINING || g.round <= p.modelVersion || g.shard >= p.numShards) {
+        boolean beforeStart = p.phase == Phase.WAITING_FOR_LEARNERS && p.modelVersion >= 0;
+        if ((p.phase != Phase.TRAINING && !beforeStart)
+                || g.round <= p.modelVersion
+                || g.shard >= p.numShards) {
             return;
         }
         pending.put(g.round + "/" + g.shard, g.values);
@@ -99,6 +117,15 @@ public final class VersionProtocol implements TrainingProtocol {
             pending.remove(key);
         }
         p.modelVersion = g.round;
+        if (beforeStart) {
+            LOG.info(
+                    "Model version {} complete before training started ({} of {} learners"
+                            + " active): published when it starts",
+                    p.modelVersion,
+                    p.activeLearners,
+                    options.minLearners());
+            return;
+        }
         onVersion(p, nowMs, out);
     }
 

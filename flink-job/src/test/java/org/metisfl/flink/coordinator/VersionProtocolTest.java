@@ -91,7 +91,7 @@ class VersionProtocolTest {
     }
 
     @Test
-    void shardsOfOldVersionsAndBeforeTrainingStartsAreIgnored() throws Exception {
+    void shardsOfOldVersionsAndBeforeTheInitialModelAreIgnored() throws Exception {
         try (var h = harness(async(), "hashmap")) {
             h.open();
             h.setProcessingTime(START);
@@ -109,6 +109,57 @@ class VersionProtocolTest {
             h.processElement2(new StreamRecord<>(shard(1, 0, 1, 1f, "a")));
             h.setProcessingTime(START + 10_000);
             assertThat(directives(h)).as("version 1 is older than the model").isEmpty();
+        }
+    }
+
+    /**
+     * The race behind the FedAsync two-gateway stall: a gateway hands out a task as soon as it
+     * serves the initial model, and the version made of that task's update reaches the coordinator
+     * before the learner connections that bring the active learners up to min-learners. The version
+     * counts (its update was acknowledged, every shard applied it): it is published when training
+     * starts, not dropped.
+     */
+    @Test
+    void aVersionCompleteBeforeTrainingStartsIsPublishedWhenItStarts() throws Exception {
+        CoordinatorOptions twoLearners =
+                options(
+                        "protocol.type", "asynchronous",
+                        "federation.rounds", "5",
+                        "federation.min-learners", "2",
+                        "async.evaluate-every", "5",
+                        "async.publish-interval", "1 s",
+                        "evaluation.timeout", "5 s");
+        try (var h = harness(twoLearners, "hashmap")) {
+            h.open();
+            h.setProcessingTime(START);
+            h.processElement1(new StreamRecord<>(joined("a", 1)));
+            h.processElement1(new StreamRecord<>(connectivity("a", true, 1)));
+            h.processElement1(new StreamRecord<>(initialModel("a", filled(2048, 0f))));
+            assertThat(publishes(directives(h)).get(0).modelVersion)
+                    .as("one learner of two: the initial model is published, training waits")
+                    .isZero();
+
+            // a's update, applied by both shards, overtakes b's connection.
+            h.setProcessingTime(START + 10);
+            h.processElement2(new StreamRecord<>(shard(1, 0, 2, 7f, "a")));
+            h.processElement2(new StreamRecord<>(shard(1, 1, 2, 7f, "a")));
+            assertThat(publishes(directives(h))).as("training has not started").isEmpty();
+
+            h.setProcessingTime(START + 20);
+            h.processElement1(new StreamRecord<>(joined("b", 1)));
+            h.processElement1(new StreamRecord<>(connectivity("b", true, 1)));
+            List<Directive> started = directives(h);
+            assertThat(publishes(started)).hasSize(1);
+            assertThat(publishes(started).get(0).modelVersion).isEqualTo(1);
+            assertThat(model(started, 1)).containsOnly(7f);
+
+            // The next version follows on from it.
+            h.setProcessingTime(START + 2_000);
+            h.processElement2(new StreamRecord<>(shard(2, 0, 2, 9f, "b")));
+            h.processElement2(new StreamRecord<>(shard(2, 1, 2, 9f, "b")));
+            List<Directive> next = directives(h);
+            assertThat(publishes(next).get(0).modelVersion).isEqualTo(2);
+            assertThat(model(next, 2)).containsOnly(9f);
         }
     }
 }

@@ -40,8 +40,12 @@ import org.metisfl.transport.TransportSecurity;
  */
 final class CkksRounds {
 
-    /** One row: learners, plaintext and CKKS round times (ms). */
-    record Row(long values, int learners, double plainMs, double ckksMs) {}
+    /**
+     * One row: learners, plaintext and CKKS round times (ms); CKKS with the gateway folding the
+     * encrypted updates it has queued (the default) and without ({@code aggregation.pre-aggregate:
+     * false}: every update crosses to the aggregators as it is).
+     */
+    record Row(long values, int learners, double plainMs, double ckksMs, double ckksUnfoldedMs) {}
 
     private static final int ROUNDS = 4;
 
@@ -56,9 +60,19 @@ final class CkksRounds {
         KeyBundle keys = KeyBundle.load(keysDir.resolve(KeyBundle.SECRET_FILE));
         List<Row> rows = new ArrayList<>();
         for (int n : learnerCounts) {
-            double plain = federate(base.resolve("plain-" + n), values, n, null, keysDir, log);
-            double ckks = federate(base.resolve("ckks-" + n), values, n, keys, keysDir, log);
-            rows.add(new Row(values, n, plain, ckks));
+            double plain =
+                    federate(base.resolve("plain-" + n), values, n, null, keysDir, true, log);
+            double ckks = federate(base.resolve("ckks-" + n), values, n, keys, keysDir, true, log);
+            double unfolded =
+                    federate(
+                            base.resolve("ckks-unfolded-" + n),
+                            values,
+                            n,
+                            keys,
+                            keysDir,
+                            false,
+                            log);
+            rows.add(new Row(values, n, plain, ckks, unfolded));
         }
         return rows;
     }
@@ -80,6 +94,7 @@ final class CkksRounds {
             int learners,
             KeyBundle keys,
             Path keysDir,
+            boolean preAggregate,
             java.io.PrintStream log)
             throws Exception {
         int port;
@@ -101,6 +116,7 @@ final class CkksRounds {
         s.put("job.checkpoint-interval", "1 s");
         s.put("security.insecure", "true");
         s.put("security.admission", "open");
+        s.put("aggregation.pre-aggregate", Boolean.toString(preAggregate));
         if (keys != null) {
             s.put("secure-aggregation", "ckks");
             s.put("secure-aggregation.backend", keys.backendId());
@@ -157,7 +173,8 @@ final class CkksRounds {
         log.printf(
                 Locale.ROOT,
                 "  %s, %d learners: rounds %s ms, median %.0f ms (%.0f s in all)%n",
-                keys == null ? "plaintext" : "CKKS",
+                (keys == null ? "plaintext" : "CKKS")
+                        + (preAggregate ? "" : ", updates not pre-aggregated"),
                 learners,
                 results.stream().map(r -> Long.toString(r.roundTimeMs)).toList(),
                 median,

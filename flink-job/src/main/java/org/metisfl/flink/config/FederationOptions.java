@@ -616,8 +616,10 @@ public final class FederationOptions {
                             "Fold the updates a gateway has queued into one partial aggregate per"
                                     + " shard before they cross to the aggregators (local"
                                     + " pre-aggregation). Applies to synchronous rules that can"
-                                    + " merge partial aggregates (fedavg, fedstride) with one"
-                                    + " gateway (gateway.parallelism: 1); other"
+                                    + " merge partial aggregates (fedavg, fedstride, and the sum"
+                                    + " of ciphertexts under secure-aggregation: ckks or"
+                                    + " ckks-threshold) with one gateway (gateway.parallelism:"
+                                    + " 1); other"
                                     + " rules, the asynchronous protocol and several gateways send"
                                     + " every update on as it is.");
 

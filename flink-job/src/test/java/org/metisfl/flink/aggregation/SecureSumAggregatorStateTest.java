@@ -20,7 +20,9 @@ import org.metisfl.crypto.HeBackends;
 import org.metisfl.crypto.HeContext;
 import org.metisfl.crypto.KeyPair;
 import org.metisfl.crypto.ShardCiphertexts;
+import org.metisfl.flink.aggregation.rule.Rules;
 import org.metisfl.flink.config.FederationConfig;
+import org.metisfl.flink.config.RuleOptions;
 import org.metisfl.flink.model.GatewayEvent;
 import org.metisfl.flink.model.GlobalShard;
 import org.metisfl.flink.model.Payload;
@@ -29,7 +31,8 @@ import org.metisfl.flink.state.FlushingKeyedProcessOperator;
 /**
  * The synchronous aggregator with {@code secure-aggregation: ckks}: a round of encrypted updates
  * survives a checkpoint taken in its middle on both backends, and the restored job's global shard
- * decrypts (in the test, which plays the learners) to the plaintext weighted mean.
+ * decrypts (in the test, which plays the learners) to the plaintext weighted mean; so does a round
+ * whose updates a gateway folded into a partial sum of ciphertexts (local pre-aggregation).
  */
 class SecureSumAggregatorStateTest {
 
@@ -78,6 +81,56 @@ class SecureSumAggregatorStateTest {
         }
     }
 
+    @ParameterizedTest
+    @ValueSource(strings = {"hashmap", "rocksdb"})
+    void encryptedUpdatesFoldedAtTheGatewayDecryptToTheSameWeightedMeanAcrossACheckpoint(
+            String backend) throws Exception {
+        FederationConfig config = FederationConfig.of(Map.of("secure-aggregation", "ckks"));
+        PartialSums gateway = new PartialSums.Factory(Rules.of(RuleOptions.of(config))).create(0);
+        List<GatewayEvent> emitted = new ArrayList<>();
+        PartialSums.Emitter out = (e, t) -> emitted.add(e);
+        gateway.offer(List.of(roundOpened(1, 3)), 1, out); // open at start: never folded
+        gateway.offer(List.of(roundOpened(2, 3)), 2, out);
+        gateway.offer(List.of(update("a", 2, 1f, 1)), 3, out);
+        gateway.offer(List.of(update("b", 2, 2f, 3)), 4, out);
+        gateway.flush(out);
+        GatewayEvent partial = emitted.get(emitted.size() - 1);
+        assertThat(partial.kind()).isEqualTo(GatewayEvent.Kind.PARTIAL_SHARD);
+        assertThat(partial.participants()).containsExactly("a", "b");
+        assertThat(partial.weight()).isEqualTo(4.0);
+
+        OperatorSubtaskState snapshot;
+        try (var before = harness(backend)) {
+            before.open();
+            before.processElement(roundOpened(2, 3), 1);
+            before.processElement(partial, 4);
+            before.prepareSnapshotPreBarrier(1);
+            snapshot = before.snapshot(1, 5);
+            assertThat(shards(before)).isEmpty();
+        }
+        try (var after = harness(backend)) {
+            after.initializeState(snapshot);
+            after.open();
+            after.processElement(update("b", 2, 50f, 3), 6); // a resend after the failure: dropped
+            assertThat(shards(after)).isEmpty();
+            after.processElement(update("c", 2, 4f, 4), 7);
+            List<GlobalShard> out2 = shards(after);
+            assertThat(out2).hasSize(1);
+            GlobalShard g = out2.get(0);
+            assertThat(g.contributors).containsExactlyInAnyOrder("a", "b", "c");
+            assertThat(g.totalWeight).isEqualTo(8.0);
+            ShardCiphertexts sc = ShardCiphertexts.decode(g.values.ciphertext());
+            List<Ciphertext> cts = new ArrayList<>();
+            sc.ciphertexts().forEach(b -> cts.add(HE.deserializeCiphertext(b)));
+            double[] sum = HE.decrypt(KEY.secretKey(), cts);
+            assertThat(sum).hasSize(LENGTH);
+            for (double v : sum) {
+                // (1*1 + 2*3 + 4*4) / 8, as without folding
+                assertThat(Math.abs(v / sc.weightSum() - 23.0 / 8)).isLessThan(1e-6);
+            }
+        }
+    }
+
     private static KeyedOneInputStreamOperatorTestHarness<Integer, GatewayEvent, GlobalShard>
             harness(String backend) throws Exception {
         var h =
@@ -107,8 +160,12 @@ class SecureSumAggregatorStateTest {
     }
 
     private static GatewayEvent roundOpened(int participants) {
+        return roundOpened(1, participants);
+    }
+
+    private static GatewayEvent roundOpened(long round, int participants) {
         GatewayEvent e = GatewayEvent.of(GatewayEvent.Kind.ROUND_OPENED);
-        e.round = 1;
+        e.round = round;
         e.numShards = 1;
         e.participantCount = participants;
         e.quorum = participants;
@@ -117,6 +174,10 @@ class SecureSumAggregatorStateTest {
     }
 
     private static GatewayEvent update(String learner, float value, double weight) {
+        return update(learner, 1, value, weight);
+    }
+
+    private static GatewayEvent update(String learner, long round, float value, double weight) {
         float[] v = new float[LENGTH];
         java.util.Arrays.fill(v, value);
         List<byte[]> cts = new ArrayList<>();
@@ -125,7 +186,7 @@ class SecureSumAggregatorStateTest {
         }
         GatewayEvent e = GatewayEvent.of(GatewayEvent.Kind.UPDATE_SHARD);
         e.learnerId = learner;
-        e.round = 1;
+        e.round = round;
         e.numShards = 1;
         e.weight = weight;
         e.values =

@@ -25,8 +25,10 @@ import org.metisfl.learner.internal.LearnerSession;
  * }</pre>
  *
  * <p>{@link #run()} survives lost connections (it reconnects with backoff, moving to the next
- * gateway, and resends an unacknowledged update), expired credentials (it joins again) and refused
- * updates (it drops them and goes on). {@link #close()} leaves the federation.
+ * gateway, and resends every unacknowledged update), expired credentials (it joins again) and
+ * refused updates (it drops them and goes on). In an asynchronous federation it trains its next
+ * task while its previous update awaits its acknowledgement (at most two unacknowledged; see {@link
+ * #unacknowledgedUpdates()}). {@link #close()} leaves the federation.
  */
 public final class Learner implements AutoCloseable {
     private final LearnerSession session;
@@ -52,6 +54,16 @@ public final class Learner implements AutoCloseable {
      */
     public LearnerSummary run() {
         return session.run();
+    }
+
+    /**
+     * Updates this learner has sent that the gateway has neither acknowledged (after the checkpoint
+     * that holds them) nor refused yet. The learner keeps each until then and sends it again after
+     * a reconnect. In an asynchronous federation it trains its next task meanwhile, with at most
+     * two unacknowledged; otherwise it waits for each answer. Safe to call from any thread.
+     */
+    public int unacknowledgedUpdates() {
+        return session.unacknowledgedUpdates();
     }
 
     /**

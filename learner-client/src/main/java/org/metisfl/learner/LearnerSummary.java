@@ -4,13 +4,17 @@ package org.metisfl.learner;
  * What one {@link Learner#run()} did, returned when it ends.
  *
  * @param learnerId the id the gateway gave this learner (the last one, after re-joins)
- * @param roundsTrained training tasks whose update the gateway acknowledged
+ * @param roundsTrained training tasks whose update the gateway acknowledged (each counted once by
+ *     the job)
  * @param updatesDropped updates the gateway refused (e.g. the round had closed) and were dropped
  * @param evaluationsDone evaluation tasks reported
  * @param lastModelVersion version of the last global model downloaded, -1 if none
  * @param reconnects reconnections after a lost connection
  * @param federationFinished true if the federation sent Shutdown, false if the learner was closed
  * @param shutdownReason the federation's reason, or why the learner stopped
+ * @param updatesUnacknowledged updates sent and neither acknowledged nor refused when {@code run()}
+ *     ended (normally 0: the federation's Shutdown waits for every acknowledgement; after {@code
+ *     close()} an update may still have counted, or not)
  */
 public record LearnerSummary(
         String learnerId,
@@ -20,4 +24,5 @@ public record LearnerSummary(
         long lastModelVersion,
         int reconnects,
         boolean federationFinished,
-        String shutdownReason) {}
+        String shutdownReason,
+        int updatesUnacknowledged) {}

@@ -141,7 +141,8 @@ class LearnerTest {
                                 0,
                                 0,
                                 true,
-                                "federation finished after 1 round"));
+                                "federation finished after 1 round",
+                                0));
         assertThat(gateway.leaves).isEmpty();
         assertThatThrownBy(learner::run).isInstanceOf(IllegalStateException.class);
     }

@@ -7,6 +7,8 @@ import io.grpc.ManagedChannel;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import java.time.Duration;
+import java.util.ArrayDeque;
+import java.util.Deque;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
@@ -27,6 +29,7 @@ import org.metisfl.learner.internal.Failures.Kind;
 import org.metisfl.learner.internal.TaskStreamObserver.Event;
 import org.metisfl.learner.internal.TaskStreamObserver.StreamEnded;
 import org.metisfl.learner.internal.TaskStreamObserver.TaskArrived;
+import org.metisfl.learner.internal.TaskStreamObserver.UploadAnswered;
 import org.metisfl.learner.internal.TaskStreamObserver.Wake;
 import org.metisfl.learner.internal.TensorCodec.EncodedModel;
 import org.metisfl.learner.task.EvaluateTask;
@@ -72,8 +75,13 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The learner's engine: joins, keeps one task stream open, and works through the tasks one at a
- * time on the thread that called {@link #run()}, while gRPC's threads only enqueue what arrives.
- * Every failed call goes through {@link Failures#classify} and one retry loop ({@link #call}).
+ * time on the thread that called {@link #run()}, while gRPC's threads only enqueue what arrives
+ * (tasks, and the answers to uploads). Every failed call goes through {@link Failures#classify} and
+ * one retry loop ({@link #call}); an update's upload is kept in {@link OutstandingUpdates} until it
+ * is answered and sent again after every reconnect. An asynchronous task's update is pipelined: the
+ * learner takes its next task while the upload awaits its acknowledgement (at most {@link
+ * OutstandingUpdates#MAX_PIPELINED} of them); any other update is answered before the next task
+ * starts.
  */
 public final class LearnerSession implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(LearnerSession.class);
@@ -135,6 +143,19 @@ public final class LearnerSession implements AutoCloseable {
     private boolean gatewayUnreachable;
     private boolean everAnswered;
     private final RecentIds completed = new RecentIds(4096);
+
+    /** Updates sent and not yet answered (acknowledged or refused). */
+    private final OutstandingUpdates<PendingUpdate> outstanding = new OutstandingUpdates<>();
+
+    /** Tasks that arrived and wait for their turn (in order), e.g. behind unanswered updates. */
+    private final Deque<Task> waiting = new ArrayDeque<>();
+
+    /** Counts reconnects and joins: an update sent on an older connection is sent again. */
+    private long connection;
+
+    /** {@link #outstanding}'s size, for other threads ({@code Learner.unacknowledgedUpdates}). */
+    private volatile int unacknowledged;
+
     private long loadedModelVersion = -1;
 
     /** Set at join when the federation aggregates with CKKS; null for plaintext. */
@@ -258,17 +279,15 @@ public final class LearnerSession implements AutoCloseable {
             streamWanted = true;
             openStream();
             while (true) {
-                Event event = nextEvent();
-                if (event instanceof TaskArrived arrived) {
-                    // A task arrived: the connection works again.
-                    failedAttempts = 0;
-                    String reason = handle(arrived.task());
+                Task next = waiting.peekFirst();
+                if (next != null && mayStart(next)) {
+                    waiting.pollFirst();
+                    String reason = handle(next);
                     if (reason != null) {
                         return summary(true, reason);
                     }
-                } else if (event instanceof StreamEnded ended
-                        && ended.generation() == streamGeneration) {
-                    onStreamEnded(ended.status());
+                } else {
+                    dispatch(nextEvent());
                 }
             }
         } catch (Stop stop) {
@@ -288,6 +307,57 @@ public final class LearnerSession implements AutoCloseable {
             leave();
             throw new LearnerException("the learner failed unexpectedly: " + e, e);
         }
+    }
+
+    /**
+     * Takes in one event: a task joins the waiting line, an upload's answer settles its update, a
+     * lost task stream reconnects.
+     */
+    private void dispatch(Event event) {
+        if (event instanceof TaskArrived arrived) {
+            // A task arrived: the connection works again.
+            failedAttempts = 0;
+            waiting.addLast(arrived.task());
+        } else if (event instanceof UploadAnswered answered) {
+            onUploadAnswered(answered);
+        } else if (event instanceof StreamEnded ended && ended.generation() == streamGeneration) {
+            if (ended.status() == null && shutdownAnnounced != null) {
+                // The stream ended after its Shutdown task, which waits for the answers of the
+                // updates still outstanding: nothing more to receive.
+                streamWanted = false;
+                return;
+            }
+            onStreamEnded(ended.status());
+        }
+    }
+
+    /**
+     * Whether a task may start now: a training task of an asynchronous federation while fewer than
+     * {@link OutstandingUpdates#MAX_PIPELINED} updates await their answer, other asynchronous work
+     * (an evaluation) next to them; everything else (synchronous rounds, the Shutdown) only once
+     * every update is answered, as before pipelining.
+     */
+    private boolean mayStart(Task task) {
+        if (outstanding.isEmpty()) {
+            return true;
+        }
+        if (task.hasShutdown()) {
+            return false;
+        }
+        if (task.hasTrain()) {
+            return outstanding.mayStartTraining(isAsynchronous(task));
+        }
+        return outstanding.mayStartOther();
+    }
+
+    /**
+     * Whether a training task belongs to an asynchronous federation, whose gateway hands the next
+     * task as soon as an update is accepted (before its checkpoint): its task ids are {@code
+     * a-<id>} (learner-protocol.md), a round's are {@code r<round>/train}. An id of any other form
+     * is taken as synchronous: the learner then waits for each answer, which is always safe.
+     */
+    static boolean isAsynchronous(Task task) {
+        return task.hasTrain() && task.getTaskId().startsWith("a-");
     }
 
     private Event nextEvent() {
@@ -329,7 +399,13 @@ public final class LearnerSession implements AutoCloseable {
                 lastModelVersion,
                 reconnects,
                 federationFinished,
-                reason);
+                reason,
+                outstanding.size());
+    }
+
+    /** Updates sent and not yet acknowledged or refused; safe to read from any thread. */
+    public int unacknowledgedUpdates() {
+        return unacknowledged;
     }
 
     // ---------------------------------------------------------------------------------------
@@ -448,10 +524,12 @@ public final class LearnerSession implements AutoCloseable {
         if (consecutiveRejoins > 1) {
             sleep(backoff.delay(consecutiveRejoins - 1));
         }
+        connection++;
         join();
         if (streamWanted) {
             openStream();
         }
+        resendOutstanding();
     }
 
     private void leave() {
@@ -558,10 +636,12 @@ public final class LearnerSession implements AutoCloseable {
                         : " of " + options.maxReconnectAttempts());
         sleep(delay);
         channels.next();
+        connection++;
         reconnects++;
         if (streamWanted) {
             openStream();
         }
+        resendOutstanding();
     }
 
     /** Said once when no gateway has ever answered: most likely a wrong address or port. */
@@ -704,14 +784,20 @@ public final class LearnerSession implements AutoCloseable {
             LOG.debug("round {}: ignoring task {}, already completed", task.getRound(), id);
             return null;
         }
+        if (outstanding.contains(id)) {
+            LOG.debug(
+                    "round {}: ignoring task {}, its update awaits its acknowledgement",
+                    task.getRound(),
+                    id);
+            return null;
+        }
         try {
             switch (task.getKindCase()) {
                 case TRAIN -> {
-                    if (!train(task)) {
-                        // Refused: if the gateway sends this task again (it restarted and
-                        // still wants it), train it again rather than ignore it.
-                        return null;
-                    }
+                    // Completed once its update is acknowledged; a refused one is not, so that
+                    // the task is trained again if the gateway sends it again.
+                    train(task);
+                    return null;
                 }
                 case EVALUATE -> evaluate(task);
                 case KEY_SHARE -> keyShare(task);
@@ -1105,8 +1191,11 @@ public final class LearnerSession implements AutoCloseable {
         }
     }
 
-    /** Trains and uploads; false if the gateway refused the update. */
-    private boolean train(Task task) {
+    /**
+     * Trains and sends the update: an asynchronous task's update is left to its answer (the loop
+     * goes on to the next task), any other one is awaited here.
+     */
+    private void train(Task task) {
         long round = task.getRound();
         ensureModel(task.getModelVersion());
         long baseVersion = loadedModelVersion;
@@ -1150,49 +1239,35 @@ public final class LearnerSession implements AutoCloseable {
                 trainTask.localSteps() > 0
                         ? result.numCompletedBatches() + " local steps"
                         : trainTask.epochs() + (trainTask.epochs() == 1 ? " epoch" : " epochs");
-        String outcome;
-        try {
-            outcome =
-                    submitUpdate(
-                            task.getTaskId(),
-                            round,
-                            baseVersion,
-                            result.numTrainingExamples(),
-                            result.numCompletedBatches(),
-                            result.metrics(),
-                            unclipped,
-                            model);
-            roundsTrained++;
-        } catch (Refused r) {
-            updatesDropped++;
-            String line =
-                    String.format(
-                            "round %d: trained %s on %d examples in %.1f s%s; update dropped, %s"
-                                    + " (%s)",
-                            round,
-                            work,
-                            result.numTrainingExamples(),
-                            seconds,
-                            Protos.formatMetrics(result.metrics()),
-                            r.kind == Kind.REJECTED ? "refused" : "rejected as invalid",
-                            Failures.describe(r.status));
-            if (r.kind == Kind.REJECTED) {
-                LOG.warn(line);
-            } else {
-                LOG.error(line);
-            }
-            return false;
-        }
-        LOG.info(
+        String trained =
                 String.format(
-                        "round %d: trained %s on %d examples in %.1f s%s; update %s",
+                        "round %d: trained %s on %d examples in %.1f s%s",
                         round,
                         work,
                         result.numTrainingExamples(),
                         seconds,
-                        Protos.formatMetrics(result.metrics()),
-                        outcome));
-        return true;
+                        Protos.formatMetrics(result.metrics()));
+        PendingUpdate update =
+                new PendingUpdate(
+                        round,
+                        baseVersion,
+                        result.numTrainingExamples(),
+                        result.numCompletedBatches(),
+                        result.metrics(),
+                        unclipped,
+                        model,
+                        false,
+                        trained);
+        boolean pipelined = isAsynchronous(task);
+        OutstandingUpdates.Entry<PendingUpdate> sent = submit(task.getTaskId(), update, pipelined);
+        if (pipelined) {
+            LOG.info(
+                    "{}; update sent, awaiting its acknowledgement; unacknowledged: {}",
+                    trained,
+                    outstanding.describe(nanoTime.getAsLong()));
+        } else {
+            awaitAnswer(sent);
+        }
     }
 
     private void evaluate(Task task) {
@@ -1229,88 +1304,241 @@ public final class LearnerSession implements AutoCloseable {
     }
 
     private void uploadInitialModel() {
+        if (!outstanding.isEmpty()) {
+            // Only a federation without a model asks for one, and then no update is outstanding.
+            LOG.warn(
+                    "the gateway asks for an initial model while updates await their"
+                            + " acknowledgement ({}); not sending one",
+                    outstanding.describe(nanoTime.getAsLong()));
+            return;
+        }
         List<NamedTensor> weights = adapterCall("getWeights", 0, adapter::getWeights);
         // Threshold mode: the initial weights go in plaintext (they hold no training data, and
         // the committee's key does not exist yet).
         Upload model = upload(weights, secure);
-        try {
-            String outcome =
-                    submitUpdate(
-                            INITIAL_TASK_ID,
-                            0,
-                            0,
-                            adapter.numTrainingExamples(),
-                            0,
-                            Map.of(),
-                            null,
-                            model);
-            LOG.info(
-                    "uploaded this learner's weights as the initial model ({} tensors, {} bytes):"
-                            + " {}",
-                    model.specs().size(),
-                    model.data().size(),
-                    outcome);
-        } catch (Refused r) {
-            if (r.kind == Kind.REJECTED) {
-                LOG.info(
-                        "the gateway took another learner's initial model ({})",
-                        Failures.describe(r.status));
-            } else {
-                LOG.error(
-                        "the gateway rejected this learner's initial model ({})",
-                        Failures.describe(r.status));
-            }
-        }
+        PendingUpdate update =
+                new PendingUpdate(
+                        0,
+                        0,
+                        adapter.numTrainingExamples(),
+                        0,
+                        Map.of(),
+                        null,
+                        model,
+                        true,
+                        "initial model");
+        awaitAnswer(submit(INITIAL_TASK_ID, update, false));
     }
 
     /**
-     * Uploads one update, resending it after reconnects until the gateway acknowledges it.
-     *
-     * @return "accepted" or "duplicate"
+     * An update kept until it is answered: what its header carries besides the credentials, its
+     * wire form, and the start of its log line.
      */
-    private String submitUpdate(
-            String taskId,
+    private record PendingUpdate(
             long round,
             long baseVersion,
             long numTrainingExamples,
             long numCompletedBatches,
             Map<String, Double> metrics,
             Boolean unclipped,
-            Upload model) {
-        int chunkBytes = chunkBytes();
-        SubmitUpdateResponse response =
-                call(
-                        "upload of the update for round " + round,
-                        true,
-                        () -> {
-                            // Built per attempt: a re-join changes the credentials.
-                            UpdateHeader.Builder header =
-                                    UpdateHeader.newBuilder()
-                                            .setCredentials(credentials)
-                                            .setTaskId(taskId)
-                                            .setRound(round)
-                                            .setBaseModelVersion(baseVersion)
-                                            .setNumTrainingExamples(numTrainingExamples)
-                                            .setNumCompletedBatches(numCompletedBatches)
-                                            .addAllTensors(model.specs())
-                                            .putAllMetrics(metrics);
-                            if (unclipped != null) {
-                                header.setUnclipped(unclipped);
-                            }
-                            if (model.encryption() != null) {
-                                header.setEncryption(model.encryption());
-                            }
-                            renewTokenIfDue();
-                            return UpdateUpload.run(
-                                    channels.channel(),
-                                    callCredentials,
-                                    header.build(),
-                                    TensorCodec.chunks(model.data(), chunkBytes),
-                                    options.transferTimeout());
-                        });
-        return response.getStatus() == SubmitUpdateResponse.Status.DUPLICATE
-                ? "duplicate (already accepted)"
-                : "accepted";
+            Upload model,
+            boolean initial,
+            String trained) {}
+
+    /** Records an update as outstanding and sends it; its answer comes as an event. */
+    private OutstandingUpdates.Entry<PendingUpdate> submit(
+            String taskId, PendingUpdate update, boolean pipelined) {
+        OutstandingUpdates.Entry<PendingUpdate> e =
+                outstanding.add(
+                        taskId,
+                        update.round(),
+                        pipelined,
+                        update,
+                        nanoTime.getAsLong(),
+                        connection);
+        unacknowledged = outstanding.size();
+        send(e, e.attempt());
+        return e;
+    }
+
+    /** Sends every outstanding update not yet sent on the current connection, oldest first. */
+    private void resendOutstanding() {
+        for (OutstandingUpdates.Entry<PendingUpdate> e : outstanding.inOrder()) {
+            if (e.sentOn() != connection && outstanding.get(e.taskId()) == e) {
+                LOG.info(
+                        "round {}: sending the update of task {} again (not acknowledged yet)",
+                        e.round(),
+                        e.taskId());
+                send(e, outstanding.resend(e, connection));
+            }
+        }
+    }
+
+    /** One upload call of an outstanding update; the answer or failure is queued as an event. */
+    private void send(OutstandingUpdates.Entry<PendingUpdate> e, int attempt) {
+        checkNotClosing();
+        PendingUpdate p = e.payload();
+        String taskId = e.taskId();
+        // Built per attempt: a re-join changes the credentials.
+        UpdateHeader.Builder header =
+                UpdateHeader.newBuilder()
+                        .setCredentials(credentials)
+                        .setTaskId(taskId)
+                        .setRound(p.round())
+                        .setBaseModelVersion(p.baseVersion())
+                        .setNumTrainingExamples(p.numTrainingExamples())
+                        .setNumCompletedBatches(p.numCompletedBatches())
+                        .addAllTensors(p.model().specs())
+                        .putAllMetrics(p.metrics());
+        if (p.unclipped() != null) {
+            header.setUnclipped(p.unclipped());
+        }
+        if (p.model().encryption() != null) {
+            header.setEncryption(p.model().encryption());
+        }
+        renewTokenIfDue();
+        try {
+            UpdateUpload.send(
+                    channels.channel(),
+                    callCredentials,
+                    header.build(),
+                    TensorCodec.chunks(p.model().data(), chunkBytes()),
+                    options.transferTimeout(),
+                    a -> events.add(new UploadAnswered(taskId, attempt, a.response(), a.error())));
+        } catch (InterruptedException ex) {
+            Thread.currentThread().interrupt();
+            throw new Stop("interrupted");
+        }
+    }
+
+    /** Takes in events (queuing tasks that arrive) until this update is answered. */
+    private void awaitAnswer(OutstandingUpdates.Entry<PendingUpdate> e) {
+        while (outstanding.get(e.taskId()) == e) {
+            dispatch(nextEvent());
+        }
+    }
+
+    /** Settles an outstanding update: acknowledged, refused (dropped), or sent again. */
+    private void onUploadAnswered(UploadAnswered a) {
+        OutstandingUpdates.Entry<PendingUpdate> e = outstanding.get(a.taskId());
+        if (e == null) {
+            // Answered already: an earlier attempt's answer came after the resend's.
+            return;
+        }
+        if (a.error() == null) {
+            acknowledged(e, a.response());
+            return;
+        }
+        if (a.attempt() != e.attempt()) {
+            // The failure of a call already replaced by a resend.
+            return;
+        }
+        checkNotClosing();
+        Status status = a.error().getStatus();
+        String what =
+                e.payload().initial()
+                        ? "upload of the initial model"
+                        : "upload of the update for round " + e.round();
+        switch (Failures.classify(a.error())) {
+            case RETRY -> {
+                if (e.sentOn() == connection) {
+                    reconnect(what, status); // sends every outstanding update again
+                } else {
+                    send(e, outstanding.resend(e, connection));
+                }
+            }
+            case REJOIN -> {
+                if (e.sentOn() == connection) {
+                    rejoin(what, status); // sends every outstanding update again
+                } else {
+                    send(e, outstanding.resend(e, connection));
+                }
+            }
+            case REJECTED -> dropped(e, Kind.REJECTED, status);
+            case INVALID -> dropped(e, Kind.INVALID, status);
+            default ->
+                    throw new LearnerException(
+                            what
+                                    + " failed at gateway "
+                                    + channels.address()
+                                    + ": "
+                                    + Failures.describe(status)
+                                    + "; retrying cannot fix this, so the learner stops");
+        }
+    }
+
+    private void acknowledged(OutstandingUpdates.Entry<PendingUpdate> e, SubmitUpdateResponse r) {
+        outstanding.remove(e.taskId());
+        unacknowledged = outstanding.size();
+        failedAttempts = 0;
+        everAnswered = true;
+        consecutiveRejoins = 0;
+        String outcome =
+                r.getStatus() == SubmitUpdateResponse.Status.DUPLICATE
+                        ? "duplicate (already accepted)"
+                        : "accepted";
+        PendingUpdate p = e.payload();
+        if (p.initial()) {
+            LOG.info(
+                    "uploaded this learner's weights as the initial model ({} tensors, {} bytes):"
+                            + " {}",
+                    p.model().specs().size(),
+                    p.model().data().size(),
+                    outcome);
+            return;
+        }
+        roundsTrained++;
+        completed.add(e.taskId());
+        if (e.pipelined()) {
+            long now = nanoTime.getAsLong();
+            LOG.info(
+                    String.format(
+                            "round %d: update of task %s %s, acknowledged %.1f s after it was"
+                                    + " sent; unacknowledged: %s",
+                            e.round(),
+                            e.taskId(),
+                            outcome,
+                            (now - e.firstSentNanos()) / 1e9,
+                            outstanding.describe(now)));
+        } else {
+            LOG.info(p.trained() + "; update " + outcome);
+        }
+    }
+
+    private void dropped(OutstandingUpdates.Entry<PendingUpdate> e, Kind kind, Status status) {
+        outstanding.remove(e.taskId());
+        unacknowledged = outstanding.size();
+        PendingUpdate p = e.payload();
+        if (p.initial()) {
+            if (kind == Kind.REJECTED) {
+                LOG.info(
+                        "the gateway took another learner's initial model ({})",
+                        Failures.describe(status));
+            } else {
+                LOG.error(
+                        "the gateway rejected this learner's initial model ({})",
+                        Failures.describe(status));
+            }
+            return;
+        }
+        updatesDropped++;
+        String line =
+                String.format(
+                        "%s; update dropped, %s (%s)%s",
+                        p.trained(),
+                        kind == Kind.REJECTED ? "refused" : "rejected as invalid",
+                        Failures.describe(status),
+                        e.pipelined()
+                                ? "; task "
+                                        + e.taskId()
+                                        + ", unacknowledged: "
+                                        + outstanding.describe(nanoTime.getAsLong())
+                                : "");
+        if (kind == Kind.REJECTED) {
+            LOG.warn(line);
+        } else {
+            LOG.error(line);
+        }
     }
 
     /** An update's wire form: plaintext specs, data bytes, and their encryption (or null). */

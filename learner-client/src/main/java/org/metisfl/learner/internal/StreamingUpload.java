@@ -9,17 +9,24 @@ import java.util.function.Consumer;
 
 /**
  * One client-streaming call driven from the calling thread: the messages are sent only while the
- * transport is ready, then the caller waits for the single response. Updates ({@link UpdateUpload},
- * with their offsets and checksum) and committee uploads go through it.
+ * transport is ready, then the caller either waits for the single response ({@link #run}) or goes
+ * on and hears of it later ({@link #send}). Updates ({@link UpdateUpload}, with their offsets and
+ * checksum) and committee uploads go through it.
  */
 final class StreamingUpload<Q, R> implements ClientResponseObserver<Q, R> {
+    /** How a call ended: its response, or the failure (never both). */
+    record Answer<R>(R response, StatusRuntimeException error) {}
+
     private final Object lock = new Object();
+    private final Consumer<Answer<R>> onAnswer;
     private ClientCallStreamObserver<Q> requests;
     private R response;
     private Throwable error;
     private boolean done;
 
-    private StreamingUpload() {}
+    private StreamingUpload(Consumer<Answer<R>> onAnswer) {
+        this.onAnswer = onAnswer;
+    }
 
     /**
      * Starts the call with {@code start} (e.g. {@code o -> stub.submitX(o)}), sends the messages
@@ -30,38 +37,79 @@ final class StreamingUpload<Q, R> implements ClientResponseObserver<Q, R> {
      */
     static <Q, R> R run(Consumer<ClientResponseObserver<Q, R>> start, List<Q> messages)
             throws InterruptedException {
-        StreamingUpload<Q, R> upload = new StreamingUpload<>();
+        StreamingUpload<Q, R> upload = new StreamingUpload<>(null);
         start.accept(upload);
         try {
-            return upload.send(messages);
+            upload.sendAll(messages);
+            return upload.await();
         } catch (InterruptedException e) {
             upload.requests.cancel("the learner was interrupted", e);
             throw e;
         }
     }
 
-    private R send(List<Q> messages) throws InterruptedException {
+    /**
+     * Starts the call, sends the messages and half-closes it, then returns at once: {@code
+     * onAnswer} is called exactly once, on one of gRPC's threads, with the response or the failure
+     * (a call that fails while its messages are being sent stops sending and reports that).
+     *
+     * @throws InterruptedException if the thread is interrupted while sending (the call is
+     *     cancelled, and {@code onAnswer} hears CANCELLED)
+     */
+    static <Q, R> void send(
+            Consumer<ClientResponseObserver<Q, R>> start,
+            List<Q> messages,
+            Consumer<Answer<R>> onAnswer)
+            throws InterruptedException {
+        StreamingUpload<Q, R> upload = new StreamingUpload<>(onAnswer);
+        start.accept(upload);
+        try {
+            upload.sendAll(messages);
+        } catch (InterruptedException e) {
+            upload.requests.cancel("the learner was interrupted", e);
+            throw e;
+        }
+    }
+
+    private void sendAll(List<Q> messages) throws InterruptedException {
         for (Q m : messages) {
             if (!awaitReady()) {
-                break;
+                return;
             }
             requests.onNext(m);
         }
         requests.onCompleted();
+    }
+
+    private R await() throws InterruptedException {
         synchronized (lock) {
             while (!done) {
                 lock.wait();
             }
-            if (error != null) {
-                throw Status.fromThrowable(error).asRuntimeException();
+            Answer<R> a = answer();
+            if (a.error() != null) {
+                throw a.error();
             }
-            if (response == null) {
-                throw Status.INTERNAL
-                        .withDescription("the gateway ended the call without a response")
-                        .asRuntimeException();
-            }
-            return response;
+            return a.response();
         }
+    }
+
+    /** The call's outcome; only once done. */
+    private Answer<R> answer() {
+        if (error != null) {
+            return new Answer<>(
+                    null,
+                    Status.fromThrowable(error)
+                            .asRuntimeException(Status.trailersFromThrowable(error)));
+        }
+        if (response == null) {
+            return new Answer<>(
+                    null,
+                    Status.INTERNAL
+                            .withDescription("the gateway ended the call without a response")
+                            .asRuntimeException());
+        }
+        return new Answer<>(response, null);
     }
 
     private boolean awaitReady() throws InterruptedException {
@@ -93,18 +141,24 @@ final class StreamingUpload<Q, R> implements ClientResponseObserver<Q, R> {
 
     @Override
     public void onError(Throwable t) {
-        synchronized (lock) {
-            error = t;
-            done = true;
-            lock.notifyAll();
-        }
+        finish(t);
     }
 
     @Override
     public void onCompleted() {
+        finish(null);
+    }
+
+    private void finish(Throwable t) {
+        Answer<R> a;
         synchronized (lock) {
+            error = t;
             done = true;
             lock.notifyAll();
+            a = onAnswer == null ? null : answer();
+        }
+        if (a != null) {
+            onAnswer.accept(a);
         }
     }
 }

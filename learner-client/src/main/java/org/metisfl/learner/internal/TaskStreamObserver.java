@@ -14,13 +14,24 @@ import org.metisfl.proto.v1.Task;
 final class TaskStreamObserver implements ClientResponseObserver<StreamTasksRequest, Task> {
 
     /** What the task loop receives from a stream. */
-    sealed interface Event permits TaskArrived, StreamEnded, Wake {}
+    sealed interface Event permits TaskArrived, StreamEnded, UploadAnswered, Wake {}
 
     /** A task arrived on the stream of this generation. */
     record TaskArrived(long generation, Task task) implements Event {}
 
     /** The stream of this generation ended; {@code status} is null if it completed normally. */
     record StreamEnded(long generation, Status status) implements Event {}
+
+    /**
+     * An update's upload call ended (answered by the gateway, or failed); exactly one of {@code
+     * response} and {@code error} is set. Queued by the call's own observer, not by the stream.
+     */
+    record UploadAnswered(
+            String taskId,
+            int attempt,
+            org.metisfl.proto.v1.SubmitUpdateResponse response,
+            io.grpc.StatusRuntimeException error)
+            implements Event {}
 
     /** Wakes the task loop (e.g. on close); carries nothing. */
     enum Wake implements Event {

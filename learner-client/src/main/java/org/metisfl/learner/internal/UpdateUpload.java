@@ -3,12 +3,12 @@ package org.metisfl.learner.internal;
 import com.google.protobuf.ByteString;
 import io.grpc.CallCredentials;
 import io.grpc.ManagedChannel;
-import io.grpc.StatusRuntimeException;
 import java.nio.ByteBuffer;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
 import java.util.zip.CRC32C;
 import org.metisfl.proto.v1.LearnerServiceGrpc;
 import org.metisfl.proto.v1.SubmitUpdateResponse;
@@ -18,7 +18,7 @@ import org.metisfl.proto.v1.UpdateHeader;
 /**
  * One SubmitUpdate call, driven from the calling thread ({@link StreamingUpload}): the header, then
  * the data chunks sent only while the transport is ready (so a large model is not copied into
- * Netty's buffers all at once), then a blocking wait for the gateway's acknowledgement. Each data
+ * Netty's buffers all at once); the gateway's acknowledgement comes later, to a callback. Each data
  * chunk carries its offset and the header the CRC-32C of all of them, so the gateway refuses
  * reordered, missing or corrupted bytes.
  */
@@ -26,18 +26,29 @@ final class UpdateUpload {
     private UpdateUpload() {}
 
     /**
-     * Uploads one update and returns the gateway's answer.
+     * Sends one update (header, then chunks as the transport becomes ready), half-closes the call
+     * and returns; {@code onAnswer} hears the gateway's answer or the call's failure, once, on one
+     * of gRPC's threads. The answer comes once the update is in a completed checkpoint.
      *
-     * @throws StatusRuntimeException if the call fails
-     * @throws InterruptedException if the thread is interrupted (the call is cancelled)
+     * @throws InterruptedException if the thread is interrupted while sending (the call is
+     *     cancelled)
      */
-    static SubmitUpdateResponse run(
+    static void send(
             ManagedChannel channel,
             CallCredentials credentials,
             UpdateHeader header,
             List<ByteString> chunks,
-            Duration timeout)
+            Duration timeout,
+            Consumer<StreamingUpload.Answer<SubmitUpdateResponse>> onAnswer)
             throws InterruptedException {
+        LearnerServiceGrpc.LearnerServiceStub stub =
+                LearnerServiceGrpc.newStub(channel)
+                        .withCallCredentials(credentials)
+                        .withDeadlineAfter(timeout.toNanos(), TimeUnit.NANOSECONDS);
+        StreamingUpload.send(stub::submitUpdate, messages(header, chunks), onAnswer);
+    }
+
+    private static List<UpdateChunk> messages(UpdateHeader header, List<ByteString> chunks) {
         List<UpdateChunk> messages = new ArrayList<>(chunks.size() + 1);
         messages.add(
                 UpdateChunk.newBuilder()
@@ -48,11 +59,7 @@ final class UpdateUpload {
             messages.add(UpdateChunk.newBuilder().setData(chunk).setOffset(offset).build());
             offset += chunk.size();
         }
-        LearnerServiceGrpc.LearnerServiceStub stub =
-                LearnerServiceGrpc.newStub(channel)
-                        .withCallCredentials(credentials)
-                        .withDeadlineAfter(timeout.toNanos(), TimeUnit.NANOSECONDS);
-        return StreamingUpload.run(stub::submitUpdate, messages);
+        return messages;
     }
 
     /**

@@ -81,6 +81,35 @@ final class FakeGateway extends LearnerServiceGrpc.LearnerServiceImplBase implem
     /** Decides an upload from its header: null accepts, a status fails the call. */
     volatile Function<UpdateHeader, Status> submitVerdict = header -> null;
 
+    /**
+     * When true, an upload is taken (recorded in {@link #updates}) at once but its answer waits in
+     * a queue until {@link #releaseAnswers} (as a real gateway answers after the checkpoint).
+     */
+    volatile boolean holdAnswers;
+
+    private final java.util.concurrent.LinkedBlockingDeque<Runnable> heldAnswers =
+            new java.util.concurrent.LinkedBlockingDeque<>();
+
+    /** Sends up to {@code n} held answers, oldest first; returns how many were sent. */
+    int releaseAnswers(int n) {
+        int sent = 0;
+        Runnable r;
+        while (sent < n && (r = heldAnswers.poll()) != null) {
+            try {
+                r.run();
+            } catch (RuntimeException e) {
+                // the call is gone (its server was killed)
+            }
+            sent++;
+        }
+        return sent;
+    }
+
+    /** Answers waiting for {@link #releaseAnswers}. */
+    int heldAnswerCount() {
+        return heldAnswers.size();
+    }
+
     /** Called with (upload call number from 1, data chunk number from 1) as chunks arrive. */
     volatile BiConsumer<Integer, Integer> onDataChunk = (call, chunk) -> {};
 
@@ -370,14 +399,22 @@ final class FakeGateway extends LearnerServiceGrpc.LearnerServiceImplBase implem
                         acceptedTasks.add(
                                 header.getCredentials().getLearnerId() + "/" + header.getTaskId());
                 complete(header.getTaskId());
-                observer.onNext(
-                        SubmitUpdateResponse.newBuilder()
-                                .setStatus(
-                                        first
-                                                ? SubmitUpdateResponse.Status.ACCEPTED
-                                                : SubmitUpdateResponse.Status.DUPLICATE)
-                                .build());
-                observer.onCompleted();
+                Runnable answer =
+                        () -> {
+                            observer.onNext(
+                                    SubmitUpdateResponse.newBuilder()
+                                            .setStatus(
+                                                    first
+                                                            ? SubmitUpdateResponse.Status.ACCEPTED
+                                                            : SubmitUpdateResponse.Status.DUPLICATE)
+                                            .build());
+                            observer.onCompleted();
+                        };
+                if (holdAnswers) {
+                    heldAnswers.add(answer);
+                } else {
+                    answer.run();
+                }
             }
         };
     }

@@ -1,0 +1,250 @@
+package org.metisfl.learner;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.grpc.Status;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.metisfl.learner.internal.LearnerSession;
+import org.metisfl.proto.v1.Shutdown;
+import org.metisfl.proto.v1.Task;
+import org.metisfl.proto.v1.UpdateHeader;
+import org.metisfl.transport.TransportSecurity;
+
+/**
+ * The learner against a fake gateway that answers uploads only when the test releases them (as a
+ * real one answers after the checkpoint): asynchronous tasks are pipelined, at most two updates
+ * unacknowledged; synchronous rounds still wait for each answer.
+ */
+class PipelinedLearnerTest {
+    private static final Duration TIMEOUT = Duration.ofSeconds(20);
+
+    private FakeGateway gateway;
+    private Learner learner;
+
+    @AfterEach
+    void tearDown() throws Exception {
+        if (learner != null) {
+            learner.close();
+        }
+        if (gateway != null) {
+            gateway.close();
+        }
+    }
+
+    @Test
+    void trainsTheNextAsynchronousTaskWhileTwoUpdatesAwaitTheirAcknowledgementButNotAThird()
+            throws Exception {
+        gateway = FakeGateway.start(1);
+        gateway.holdAnswers = true;
+        FakeAdapter adapter = FakeAdapter.small();
+        gateway.enqueue(async("a-1", 0), async("a-2", 0), async("a-3", 0));
+        try (LogCapture log = LogCapture.of(LearnerSession.class)) {
+            CompletableFuture<LearnerSummary> running = runAsync(learner(adapter));
+
+            await(() -> gateway.updates.size() == 2);
+            Thread.sleep(300);
+            assertThat(gateway.updates).hasSize(2);
+            assertThat(adapter.trainTasks).as("the third waits for an answer").hasSize(2);
+            assertThat(learner.unacknowledgedUpdates()).isEqualTo(2);
+
+            assertThat(gateway.releaseAnswers(1)).isEqualTo(1);
+            await(() -> gateway.updates.size() == 3);
+            assertThat(taskIds(gateway.updates.stream().map(u -> u.header()).toList()))
+                    .containsExactly("a-1", "a-2", "a-3");
+            await(() -> learner.unacknowledgedUpdates() == 2);
+
+            gateway.enqueue(shutdown());
+            await(() -> gateway.heldAnswerCount() == 2);
+            Thread.sleep(200);
+            assertThat(running).as("the Shutdown waits for the acknowledgements").isNotDone();
+            gateway.releaseAnswers(2);
+            LearnerSummary summary = running.get(TIMEOUT.toSeconds(), TimeUnit.SECONDS);
+
+            assertThat(summary.roundsTrained()).isEqualTo(3);
+            assertThat(summary.updatesDropped()).isZero();
+            assertThat(summary.updatesUnacknowledged()).isZero();
+            assertThat(summary.federationFinished()).isTrue();
+            assertThat(gateway.submitAttempts).hasSize(3);
+            List<String> lines = log.lines();
+            assertThat(lines)
+                    .anyMatch(
+                            l ->
+                                    l.contains("update sent, awaiting its acknowledgement")
+                                            && l.contains("unacknowledged: 2 (task a-1 of round 0")
+                                            && l.contains("task a-2 of round 0"));
+            assertThat(lines)
+                    .anyMatch(
+                            l ->
+                                    l.contains("update of task a-1 accepted, acknowledged")
+                                            && l.contains("unacknowledged: 1 (task a-2"));
+        }
+    }
+
+    @Test
+    void synchronousRoundsStillWaitForEachAnswer() throws Exception {
+        gateway = FakeGateway.start(1);
+        gateway.holdAnswers = true;
+        FakeAdapter adapter = FakeAdapter.small();
+        gateway.enqueue(round(1), round(2));
+        CompletableFuture<LearnerSummary> running = runAsync(learner(adapter));
+
+        await(() -> gateway.updates.size() == 1);
+        Thread.sleep(300);
+        assertThat(adapter.trainTasks).as("round 2 waits for round 1's answer").hasSize(1);
+        assertThat(learner.unacknowledgedUpdates()).isEqualTo(1);
+        gateway.releaseAnswers(1);
+        await(() -> gateway.heldAnswerCount() == 1);
+        gateway.enqueue(shutdown());
+        gateway.releaseAnswers(1);
+
+        LearnerSummary summary = running.get(TIMEOUT.toSeconds(), TimeUnit.SECONDS);
+        assertThat(summary.roundsTrained()).isEqualTo(2);
+        assertThat(summary.updatesUnacknowledged()).isZero();
+    }
+
+    @Test
+    void aTooStaleOutstandingUpdateIsDroppedAndLoggedWhileTheNextOneCounts() throws Exception {
+        gateway = FakeGateway.start(1);
+        gateway.holdAnswers = true;
+        String reason =
+                "update of task a-1 is 3 versions behind model version 5 (async.max-staleness"
+                        + " 2); the update was not counted, train on your next task";
+        gateway.submitVerdict =
+                h ->
+                        h.getTaskId().equals("a-1")
+                                ? Status.FAILED_PRECONDITION.withDescription(reason)
+                                : null;
+        FakeAdapter adapter = FakeAdapter.small();
+        gateway.enqueue(async("a-1", 2), async("a-2", 5));
+        try (LogCapture log = LogCapture.of(LearnerSession.class)) {
+            CompletableFuture<LearnerSummary> running = runAsync(learner(adapter));
+            await(() -> gateway.heldAnswerCount() == 1);
+            gateway.enqueue(shutdown());
+            gateway.releaseAnswers(1);
+            LearnerSummary summary = running.get(TIMEOUT.toSeconds(), TimeUnit.SECONDS);
+
+            assertThat(summary.roundsTrained()).isEqualTo(1);
+            assertThat(summary.updatesDropped()).isEqualTo(1);
+            assertThat(summary.updatesUnacknowledged()).isZero();
+            assertThat(taskIds(gateway.submitAttempts))
+                    .as("the refused update is not sent again")
+                    .containsExactly("a-1", "a-2");
+            assertThat(log.lines())
+                    .anyMatch(
+                            l ->
+                                    l.startsWith("WARN round 2: trained 1 epoch")
+                                            && l.contains(
+                                                    "update dropped, refused (FAILED_PRECONDITION: "
+                                                            + reason
+                                                            + ")")
+                                            && l.contains("task a-1"));
+        }
+    }
+
+    @Test
+    void aReconnectSendsBothOutstandingUpdatesAgainAndEachCountsOnce() throws Exception {
+        gateway = FakeGateway.start(2);
+        gateway.holdAnswers = true;
+        FakeAdapter adapter = FakeAdapter.small();
+        gateway.enqueue(async("a-1", 0), async("a-2", 0));
+        CompletableFuture<LearnerSummary> running = runAsync(learner(adapter));
+        await(() -> gateway.updates.size() == 2);
+        assertThat(learner.unacknowledgedUpdates()).isEqualTo(2);
+
+        gateway.kill(0);
+        await(() -> gateway.submitAttempts.size() == 4);
+        assertThat(taskIds(gateway.submitAttempts)).containsExactly("a-1", "a-2", "a-1", "a-2");
+        gateway.enqueue(shutdown());
+        await(() -> gateway.heldAnswerCount() == 4);
+        gateway.releaseAnswers(4); // the first two calls are gone with their server
+
+        LearnerSummary summary = running.get(TIMEOUT.toSeconds(), TimeUnit.SECONDS);
+        assertThat(summary.roundsTrained()).as("DUPLICATE counts as done").isEqualTo(2);
+        assertThat(summary.reconnects()).isEqualTo(1);
+        assertThat(summary.updatesUnacknowledged()).isZero();
+        assertThat(adapter.trainTasks).hasSize(2);
+    }
+
+    // -------------------------------------------------------------------------------------------
+
+    private Learner learner(ModelAdapter adapter) {
+        learner =
+                Learner.builder()
+                        .gateways(gateway.addresses())
+                        .name("alice")
+                        .adapter(adapter)
+                        .options(
+                                LearnerOptions.builder()
+                                        .transportSecurity(TransportSecurity.insecure())
+                                        .callTimeout(Duration.ofSeconds(5))
+                                        .transferTimeout(Duration.ofSeconds(10))
+                                        .reconnectInitialBackoff(Duration.ofMillis(20))
+                                        .reconnectMaxBackoff(Duration.ofMillis(100))
+                                        .build())
+                        .build();
+        return learner;
+    }
+
+    private static List<String> taskIds(List<UpdateHeader> headers) {
+        return headers.stream().map(UpdateHeader::getTaskId).toList();
+    }
+
+    /** An asynchronous task (its id as the gateway makes them), on the model of {@code version}. */
+    private static Task async(String id, long version) {
+        return Task.newBuilder()
+                .setTaskId(id)
+                .setRound(version)
+                .setModelVersion(version)
+                .setTrain(org.metisfl.proto.v1.TrainTask.newBuilder().setEpochs(1))
+                .build();
+    }
+
+    private static Task round(long round) {
+        return Task.newBuilder()
+                .setTaskId("r" + round + "/train")
+                .setRound(round)
+                .setModelVersion(0)
+                .setTrain(org.metisfl.proto.v1.TrainTask.newBuilder().setEpochs(1))
+                .build();
+    }
+
+    private static Task shutdown() {
+        return Task.newBuilder()
+                .setTaskId("shutdown")
+                .setShutdown(Shutdown.newBuilder().setReason("done"))
+                .build();
+    }
+
+    private static CompletableFuture<LearnerSummary> runAsync(Learner learner) {
+        CompletableFuture<LearnerSummary> result = new CompletableFuture<>();
+        Thread thread =
+                new Thread(
+                        () -> {
+                            try {
+                                result.complete(learner.run());
+                            } catch (Throwable t) {
+                                result.completeExceptionally(t);
+                            }
+                        },
+                        "learner-run");
+        thread.setDaemon(true);
+        thread.start();
+        return result;
+    }
+
+    private static void await(BooleanSupplier condition) throws InterruptedException {
+        long deadline = System.nanoTime() + TIMEOUT.toNanos();
+        while (!condition.getAsBoolean()) {
+            if (System.nanoTime() > deadline) {
+                throw new AssertionError("condition not met within " + TIMEOUT);
+            }
+            Thread.sleep(10);
+        }
+    }
+}

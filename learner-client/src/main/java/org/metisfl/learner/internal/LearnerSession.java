@@ -156,6 +156,9 @@ public final class LearnerSession implements AutoCloseable {
     /** {@link #outstanding}'s size, for other threads ({@code Learner.unacknowledgedUpdates}). */
     private volatile int unacknowledged;
 
+    /** Whether asynchronous updates are pipelined (always, but for comparisons). */
+    private volatile boolean pipelining = true;
+
     private long loadedModelVersion = -1;
 
     /** Set at join when the federation aggregates with CKKS; null for plaintext. */
@@ -345,7 +348,7 @@ public final class LearnerSession implements AutoCloseable {
             return false;
         }
         if (task.hasTrain()) {
-            return outstanding.mayStartTraining(isAsynchronous(task));
+            return outstanding.mayStartTraining(pipelining && isAsynchronous(task));
         }
         return outstanding.mayStartOther();
     }
@@ -401,6 +404,16 @@ public final class LearnerSession implements AutoCloseable {
                 federationFinished,
                 reason,
                 outstanding.size());
+    }
+
+    /**
+     * Turns pipelining off (every update awaits its answer before the next task, as before
+     * pipelining existed) or on (the default). Not API: for comparisons in tests and benchmarks.
+     * Call before {@link #run()}.
+     */
+    public LearnerSession pipelining(boolean enabled) {
+        this.pipelining = enabled;
+        return this;
     }
 
     /** Updates sent and not yet acknowledged or refused; safe to read from any thread. */
@@ -1258,7 +1271,7 @@ public final class LearnerSession implements AutoCloseable {
                         model,
                         false,
                         trained);
-        boolean pipelined = isAsynchronous(task);
+        boolean pipelined = pipelining && isAsynchronous(task);
         OutstandingUpdates.Entry<PendingUpdate> sent = submit(task.getTaskId(), update, pipelined);
         if (pipelined) {
             LOG.info(

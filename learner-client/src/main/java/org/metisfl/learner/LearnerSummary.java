@@ -25,4 +25,29 @@ public record LearnerSummary(
         int reconnects,
         boolean federationFinished,
         String shutdownReason,
-        int updatesUnacknowledged) {}
+        int updatesUnacknowledged) {
+
+    /**
+     * A summary with nothing left unacknowledged (the form before pipelining; kept for callers).
+     */
+    public LearnerSummary(
+            String learnerId,
+            int roundsTrained,
+            int updatesDropped,
+            int evaluationsDone,
+            long lastModelVersion,
+            int reconnects,
+            boolean federationFinished,
+            String shutdownReason) {
+        this(
+                learnerId,
+                roundsTrained,
+                updatesDropped,
+                evaluationsDone,
+                lastModelVersion,
+                reconnects,
+                federationFinished,
+                shutdownReason,
+                0);
+    }
+}

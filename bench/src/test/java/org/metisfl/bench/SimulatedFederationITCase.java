@@ -33,7 +33,18 @@ class SimulatedFederationITCase {
 
     @Test
     void simulatedLearnersRunEveryRoundAndTheModelIsTheirMean(@TempDir Path dir) throws Exception {
-        runFederation(dir, 20, null);
+        assertThat(runFederation(dir, 20, null, Map.of())).isZero();
+    }
+
+    /**
+     * A gateway admitting 5 joins a second (a bucket of 5) against 20 learners joining at once: the
+     * refused joins (RESOURCE_EXHAUSTED) are tried again, none counts as a failure, and every
+     * learner takes part in every round.
+     */
+    @Test
+    void joinsRefusedByTheGatewaysJoinRateAreTriedAgain(@TempDir Path dir) throws Exception {
+        assertThat(runFederation(dir, 20, null, Map.of("gateway.limits.join-rate", "5")))
+                .isPositive();
     }
 
     /**
@@ -46,10 +57,12 @@ class SimulatedFederationITCase {
             throws Exception {
         BenchTls tls = BenchTls.in(dir.resolve("tls-pki"));
         assertThat(tls.jobSettings()).containsKeys("security.tls.certificate");
-        runFederation(dir, 4, tls);
+        runFederation(dir, 4, tls, Map.of());
     }
 
-    private static void runFederation(Path dir, int learners, BenchTls tls) throws Exception {
+    /** Runs the federation and checks it; returns the simulated learners' join retries. */
+    private static long runFederation(
+            Path dir, int learners, BenchTls tls, Map<String, String> extra) throws Exception {
         Path model = dir.resolve("initial.model");
         ModelCodec.writeModelFile(
                 model, List.of(new TensorSpecInfo("w", new long[] {VALUES})), new float[VALUES]);
@@ -71,6 +84,7 @@ class SimulatedFederationITCase {
         }
         settings.put("security.admission", "open");
         settings.put("evaluation.timeout", "20 s");
+        settings.putAll(extra);
         Map<Long, float[]> models = new ConcurrentHashMap<>();
         try (EmbeddedFederation federation =
                 EmbeddedFederation.start(FederationConfig.of(settings), -1, dir.resolve("work"))) {
@@ -83,6 +97,7 @@ class SimulatedFederationITCase {
                 }
             }
             SimulationReport report;
+            long joinRetries;
             try (SimulatedFederation sim =
                     SimulatedFederation.builder()
                             .gateway("127.0.0.1", port)
@@ -95,6 +110,7 @@ class SimulatedFederationITCase {
                             .timeout(Duration.ofSeconds(90))
                             .build()) {
                 report = sim.run();
+                joinRetries = sim.joinRetries();
             }
             federation.awaitCompletion(Duration.ofSeconds(30));
 
@@ -131,6 +147,7 @@ class SimulatedFederationITCase {
             }
             assertThat(results.get(1L).contributors).hasSize(learners);
             assertThat(results.get(1L).evaluationsReceived).isEqualTo(learners);
+            return joinRetries;
         }
     }
 }

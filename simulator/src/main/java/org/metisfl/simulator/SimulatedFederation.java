@@ -80,6 +80,7 @@ public final class SimulatedFederation implements AutoCloseable {
     private final AtomicInteger shutdowns = new AtomicInteger();
     private final AtomicInteger ended = new AtomicInteger();
     private final AtomicLong failures = new AtomicLong();
+    private final AtomicLong joinRetries = new AtomicLong();
     private final ConcurrentLinkedQueue<String> failureSamples = new ConcurrentLinkedQueue<>();
     private final AtomicReference<String> shutdownReason = new AtomicReference<>("");
     private final CountDownLatch allEnded;
@@ -242,6 +243,11 @@ public final class SimulatedFederation implements AutoCloseable {
         return joined.get();
     }
 
+    /** Joins refused with RESOURCE_EXHAUSTED (the gateway's join rate) and tried again. */
+    public long joinRetries() {
+        return joinRetries.get();
+    }
+
     /** Updates acknowledged so far in {@code round}. */
     public int acks(long round) {
         RoundRecorder r = rounds.get(round);
@@ -275,6 +281,19 @@ public final class SimulatedFederation implements AutoCloseable {
 
     void joined() {
         joined.incrementAndGet();
+    }
+
+    /**
+     * Runs {@code retry} after {@code delayMs} on the simulation's event loop, counted as a join
+     * retry; false (nothing scheduled) once the simulation is closing.
+     */
+    boolean retryJoinLater(Runnable retry, long delayMs) {
+        if (closing || shutdowns.get() > 0) {
+            return false;
+        }
+        joinRetries.incrementAndGet();
+        eventLoop.schedule(retry, delayMs, TimeUnit.MILLISECONDS);
+        return true;
     }
 
     void streamOpened() {

@@ -1,11 +1,13 @@
 package org.metisfl.simulator;
 
 import com.google.protobuf.ByteString;
+import io.grpc.Status;
 import io.grpc.stub.ClientCallStreamObserver;
 import io.grpc.stub.ClientResponseObserver;
 import io.grpc.stub.StreamObserver;
 import java.nio.ByteOrder;
 import java.util.List;
+import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -29,6 +31,9 @@ import org.metisfl.proto.v1.UpdateHeader;
  * download followed by the upload of a shared synthetic update.
  */
 final class SimulatedLearner {
+    /** Join attempts before a refusal by the gateway's join rate counts as a failure. */
+    static final int JOIN_ATTEMPTS = 30;
+
     private final SimulatedFederation sim;
     private final int index;
     private final LearnerServiceStub stub;
@@ -51,12 +56,26 @@ final class SimulatedLearner {
         this.stub = stub;
     }
 
+    /** 100 ms doubling to 3.2 s, each with up to 50% added at random. */
+    static long joinBackoffMs(int attempt) {
+        long base = 100L << Math.min(attempt - 1, 5);
+        return base + ThreadLocalRandom.current().nextLong(base / 2 + 1);
+    }
+
     private LearnerServiceStub callStub() {
         return stub.withDeadlineAfter(sim.callTimeoutNanos(), TimeUnit.NANOSECONDS);
     }
 
-    /** Joins, then opens the task stream; {@code done} runs once the Join has an answer. */
+    /**
+     * Joins, then opens the task stream; {@code done} runs once the Join has an answer. A join
+     * refused by the gateway's join rate (RESOURCE_EXHAUSTED) is tried again after a jittered,
+     * growing backoff, as the learner library does, up to {@value #JOIN_ATTEMPTS} attempts.
+     */
     void join(Runnable done) {
+        join(done, 1);
+    }
+
+    private void join(Runnable done, int attempt) {
         callStub()
                 .join(
                         JoinRequest.newBuilder()
@@ -76,6 +95,14 @@ final class SimulatedLearner {
 
                             @Override
                             public void onError(Throwable t) {
+                                if (Status.fromThrowable(t).getCode()
+                                                == Status.Code.RESOURCE_EXHAUSTED
+                                        && attempt < JOIN_ATTEMPTS
+                                        && sim.retryJoinLater(
+                                                () -> join(done, attempt + 1),
+                                                joinBackoffMs(attempt))) {
+                                    return;
+                                }
                                 sim.failed(null, "join", t);
                                 end();
                                 done.run();

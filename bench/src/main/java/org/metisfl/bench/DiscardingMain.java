@@ -11,7 +11,9 @@ import org.metisfl.transport.TransportSecurity;
  * DONE} after the last round.
  *
  * <p>Usage: {@code DiscardingMain <values> <participants> <rounds> [<certificate chain> <key>]}:
- * with the two PEM files it serves TLS, like the job's learner port.
+ * with the two PEM files it serves TLS, like the job's learner port. Its transport settings are the
+ * gateway's ({@link org.metisfl.transport.WireTuning#defaults()}) unless the benchmark's {@code
+ * metisfl.bench.wire.*} system properties say otherwise ({@link Limits.Wire}).
  */
 public final class DiscardingMain {
     private DiscardingMain() {}
@@ -25,12 +27,16 @@ public final class DiscardingMain {
                                 .privateKey(Path.of(args[4]))
                                 .build()
                         : TransportSecurity.insecure();
+        Limits.Wire wire = Limits.Wire.fromSystemProperties();
         try (DiscardingGateway g =
                 DiscardingGateway.builder()
                         .modelValues(Long.parseLong(args[0]))
                         .participants(Integer.parseInt(args[1]))
                         .rounds(Integer.parseInt(args[2]))
                         .transport(transport)
+                        .wire(wire.server())
+                        .directExecutor(wire.directExecutor())
+                        .maxMessageBytes(Math.max(4 << 20, wire.chunkBytes() + (64 << 10)))
                         .build()
                         .start()) {
             System.out.println("READY " + g.port());

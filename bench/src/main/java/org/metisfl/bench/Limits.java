@@ -15,6 +15,7 @@ import java.util.concurrent.TimeUnit;
 import org.metisfl.simulator.RoundTimeline;
 import org.metisfl.simulator.SimulatedFederation;
 import org.metisfl.simulator.SimulationReport;
+import org.metisfl.transport.WireTuning;
 
 /**
  * The limits a figure is compared with, measured in the benchmark's own run: an in-memory loop over
@@ -25,6 +26,52 @@ import org.metisfl.simulator.SimulationReport;
  */
 final class Limits {
     private Limits() {}
+
+    /**
+     * The transport settings of a raw-gRPC bound: the discarding server's and the simulated
+     * learners' {@link WireTuning}, whether the server runs calls on its Netty threads, and the
+     * upload chunk size. By default what the real path uses (the gateway's and the learners'
+     * settings, an executor like the gateway's, 1 MiB chunks); the system properties {@code
+     * metisfl.bench.wire.server}, {@code .client} (texts of {@link WireTuning#parse}), {@code
+     * .direct} and {@code .chunk} change it for experiments, and reach the server's process.
+     */
+    record Wire(WireTuning server, WireTuning client, boolean directExecutor, int chunkBytes) {
+        static final String PREFIX = "metisfl.bench.wire.";
+
+        static Wire fromSystemProperties() {
+            return new Wire(
+                    WireTuning.parse(System.getProperty(PREFIX + "server", "default")),
+                    WireTuning.parse(System.getProperty(PREFIX + "client", "default")),
+                    Boolean.parseBoolean(System.getProperty(PREFIX + "direct", "false")),
+                    Integer.parseInt(
+                            System.getProperty(PREFIX + "chunk", Integer.toString(1 << 20))));
+        }
+
+        /** The settings as {@code -D} options of a child JVM. */
+        List<String> jvmOptions() {
+            return List.of(
+                    "-D" + PREFIX + "server=" + server.text(),
+                    "-D" + PREFIX + "client=" + client.text(),
+                    "-D" + PREFIX + "direct=" + directExecutor,
+                    "-D" + PREFIX + "chunk=" + chunkBytes);
+        }
+
+        /** One line for a report. */
+        String describe() {
+            return "server "
+                    + server.text()
+                    + " ("
+                    + server.transportName()
+                    + (directExecutor ? ", direct executor" : ", executor")
+                    + "), learners "
+                    + client.text()
+                    + " ("
+                    + client.transportName()
+                    + "), chunks of "
+                    + chunkBytes
+                    + " bytes";
+        }
+    }
 
     /**
      * A plain in-memory loop doing FedAvg's weighted sum over the same bytes the learners upload:
@@ -83,18 +130,29 @@ final class Limits {
     /** {@link #rawGrpc(long, int, int, int)} over TLS when {@code tls} is given. */
     static Raw rawGrpc(long values, int learners, int channels, int rounds, BenchTls tls)
             throws Exception {
-        List<String> cmd =
-                new ArrayList<>(
-                        List.of(
-                                Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                                "-Xmx2g",
-                                "-XX:+UseG1GC",
-                                "-cp",
-                                System.getProperty("java.class.path"),
-                                DiscardingMain.class.getName(),
-                                Long.toString(values),
-                                Integer.toString(learners),
-                                Integer.toString(rounds)));
+        return rawGrpc(values, learners, channels, rounds, tls, Wire.fromSystemProperties());
+    }
+
+    /** {@link #rawGrpc(long, int, int, int, BenchTls)} with these transport settings. */
+    static Raw rawGrpc(long values, int learners, int channels, int rounds, BenchTls tls, Wire wire)
+            throws Exception {
+        List<String> cmd = new ArrayList<>();
+        cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        cmd.add("-Xmx2g");
+        cmd.add("-XX:+UseG1GC");
+        cmd.addAll(wire.jvmOptions());
+        String jfr = System.getProperty("metisfl.bench.serverJfr");
+        if (jfr != null) { // a JFR recording of the discarding server, for profiling the bound
+            cmd.add("-XX:StartFlightRecording=filename=" + jfr + ",settings=profile");
+        }
+        cmd.addAll(
+                List.of(
+                        "-cp",
+                        System.getProperty("java.class.path"),
+                        DiscardingMain.class.getName(),
+                        Long.toString(values),
+                        Integer.toString(learners),
+                        Integer.toString(rounds)));
         if (tls != null) {
             cmd.addAll(tls.serverFiles());
         }
@@ -124,6 +182,8 @@ final class Limits {
                             .fetchModel(false)
                             .evaluate(false)
                             .transport(transport(tls))
+                            .wire(wire.client())
+                            .chunkBytes(wire.chunkBytes())
                             .timeout(Duration.ofMinutes(3))
                             .build()) {
                 SimulationReport report = sim.run();
@@ -428,8 +488,13 @@ final class Limits {
         if (tls != null) {
             args.addAll(tls.serverFiles());
         }
+        Wire wire = Wire.fromSystemProperties();
         Process server =
-                startChild(DiscardingMain.class.getName(), "-Xmx2g", args.toArray(new String[0]));
+                startChild(
+                        DiscardingMain.class.getName(),
+                        "-Xmx2g",
+                        wire.jvmOptions(),
+                        args.toArray(new String[0]));
         try {
             int port = awaitReady(server);
             double cpu0 = driverCpuSeconds();
@@ -446,6 +511,8 @@ final class Limits {
                             .joinConcurrency(10_000)
                             .maxConcurrentTransfers(maxTransfers)
                             .transport(transport(tls))
+                            .wire(wire.client())
+                            .chunkBytes(wire.chunkBytes())
                             .timeout(timeout)
                             .callTimeout(timeout)
                             .build()) {
@@ -476,10 +543,17 @@ final class Limits {
 
     private static Process startChild(String main, String heap, String... args)
             throws java.io.IOException {
+        return startChild(main, heap, List.of(), args);
+    }
+
+    private static Process startChild(
+            String main, String heap, List<String> jvmOptions, String... args)
+            throws java.io.IOException {
         List<String> cmd = new ArrayList<>();
         cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         cmd.add(heap);
         cmd.add("-XX:+UseG1GC");
+        cmd.addAll(jvmOptions);
         cmd.add("-cp");
         cmd.add(System.getProperty("java.class.path"));
         cmd.add(main);

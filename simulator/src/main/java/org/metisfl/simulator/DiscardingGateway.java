@@ -11,8 +11,6 @@ import io.grpc.ServerInterceptors;
 import io.grpc.Status;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import io.grpc.netty.shaded.io.netty.channel.EventLoopGroup;
-import io.grpc.netty.shaded.io.netty.channel.nio.NioEventLoopGroup;
-import io.grpc.netty.shaded.io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
 import java.io.IOException;
@@ -51,6 +49,7 @@ import org.metisfl.proto.v1.UpdateChunk;
 import org.metisfl.proto.v1.UpdateHeader;
 import org.metisfl.transport.LeasedMessage;
 import org.metisfl.transport.TransportSecurity;
+import org.metisfl.transport.WireTuning;
 import org.metisfl.transport.ZeroCopyRequests;
 
 /**
@@ -107,15 +106,14 @@ public final class DiscardingGateway implements AutoCloseable {
                     t.setDaemon(true);
                     return t;
                 };
-        boss = new NioEventLoopGroup(1, threads);
-        workers = new NioEventLoopGroup(config.workerThreads, threads);
+        boss = config.wire.newEventLoopGroup(1, threads);
+        workers = config.wire.newEventLoopGroup(config.workerThreads, threads);
         NettyServerBuilder sb =
                 NettyServerBuilder.forAddress(
                                 new InetSocketAddress("127.0.0.1", config.port),
                                 config.transport.serverCredentials())
                         .bossEventLoopGroup(boss)
                         .workerEventLoopGroup(workers)
-                        .channelType(NioServerSocketChannel.class)
                         .maxInboundMessageSize(config.maxMessageBytes)
                         .permitKeepAliveTime(10, TimeUnit.SECONDS)
                         .permitKeepAliveWithoutCalls(true)
@@ -129,6 +127,8 @@ public final class DiscardingGateway implements AutoCloseable {
                                                 UpdateChunk.DATA_FIELD_NUMBER,
                                                 this::receiveUpdate),
                                         new SessionRecorder()));
+        // The gateway's transport settings (WireTuning): channel type, windows, socket reads.
+        config.wire.applyTo(sb);
         if (config.directExecutor) {
             sb.directExecutor();
         } else {
@@ -457,8 +457,18 @@ public final class DiscardingGateway implements AutoCloseable {
         private boolean directExecutor;
         private boolean evaluate;
         private TransportSecurity transport = TransportSecurity.insecure();
+        private WireTuning wire = WireTuning.defaults();
 
         Builder() {}
+
+        /**
+         * Transport settings of the port (default: {@link WireTuning#defaults()}, as the real
+         * gateway's learner port).
+         */
+        public Builder wire(WireTuning wire) {
+            this.wire = java.util.Objects.requireNonNull(wire, "wire");
+            return this;
+        }
 
         /**
          * How the port is protected: TLS (or mutual TLS) with a certificate and key, like the real

@@ -5,8 +5,6 @@ import io.grpc.ManagedChannel;
 import io.grpc.Status;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.grpc.netty.shaded.io.netty.channel.EventLoopGroup;
-import io.grpc.netty.shaded.io.netty.channel.nio.NioEventLoopGroup;
-import io.grpc.netty.shaded.io.netty.channel.socket.nio.NioSocketChannel;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -26,6 +24,7 @@ import org.metisfl.proto.v1.DType;
 import org.metisfl.proto.v1.LearnerServiceGrpc;
 import org.metisfl.proto.v1.TensorSpec;
 import org.metisfl.transport.TransportSecurity;
+import org.metisfl.transport.WireTuning;
 
 /**
  * Thousands of lightweight learners in one JVM, for benchmarks and load tests: no training, a
@@ -114,7 +113,7 @@ public final class SimulatedFederation implements AutoCloseable {
                     t.setDaemon(true);
                     return t;
                 };
-        this.eventLoop = new NioEventLoopGroup(b.eventLoopThreads, threads);
+        this.eventLoop = b.wire.newEventLoopGroup(b.eventLoopThreads, threads);
         this.executor = Executors.newFixedThreadPool(2, threads);
         this.transfers = new UploadGate(b.maxConcurrentTransfers, executor);
         this.transferEndsAtAck = b.transferEndsAtAck;
@@ -145,12 +144,13 @@ public final class SimulatedFederation implements AutoCloseable {
                         NettyChannelBuilder.forAddress(
                                         hostPort[0], Integer.parseInt(hostPort[1]), credentials)
                                 .eventLoopGroup(eventLoop)
-                                .channelType(NioSocketChannel.class)
                                 .directExecutor()
                                 .maxInboundMessageSize(MAX_INBOUND_MESSAGE_BYTES)
                                 .keepAliveTime(30, TimeUnit.SECONDS)
                                 .keepAliveWithoutCalls(true)
                                 .disableRetry();
+                // The learners' transport settings (WireTuning), as the learner library's.
+                config.wire.applyTo(cb, true);
                 if (config.flowControlWindow > 0) {
                     cb.flowControlWindow(config.flowControlWindow);
                 }
@@ -439,8 +439,18 @@ public final class SimulatedFederation implements AutoCloseable {
         private long seed = 42;
         private ModelListener modelListener;
         private TransportSecurity transport = TransportSecurity.insecure();
+        private WireTuning wire = WireTuning.defaults();
 
         Builder() {}
+
+        /**
+         * Transport settings of the learners' channels (default: {@link WireTuning#defaults()}, as
+         * the learner library's).
+         */
+        public Builder wire(WireTuning wire) {
+            this.wire = java.util.Objects.requireNonNull(wire, "wire");
+            return this;
+        }
 
         /**
          * How the learners' channels are protected (the same seam the learner library uses): TLS

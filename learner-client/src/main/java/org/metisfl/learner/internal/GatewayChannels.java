@@ -8,6 +8,7 @@ import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Function;
 import org.metisfl.transport.TransportSecurity;
+import org.metisfl.transport.WireTuning;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -47,8 +48,14 @@ public final class GatewayChannels implements AutoCloseable {
                     "connecting to the gateways in plaintext: the model and the credentials can be"
                             + " read and forged on the network (local development only)");
         }
+        // The transport settings of the gateway's learner port (HTTP/2 windows, socket reads);
+        // gRPC's shared event loops pick the native epoll transport themselves where it loads.
+        WireTuning wire = WireTuning.defaults();
         return address ->
-                NettyChannelBuilder.forAddress(address.host(), address.port(), credentials)
+                wire.applyTo(
+                                NettyChannelBuilder.forAddress(
+                                        address.host(), address.port(), credentials),
+                                false)
                         .keepAliveTime(keepAliveTime.toNanos(), TimeUnit.NANOSECONDS)
                         .keepAliveWithoutCalls(true)
                         .maxInboundMessageSize(MAX_INBOUND_MESSAGE_BYTES)

@@ -9,8 +9,6 @@ import io.grpc.TlsServerCredentials;
 import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import io.grpc.netty.shaded.io.netty.channel.EventLoopGroup;
-import io.grpc.netty.shaded.io.netty.channel.nio.NioEventLoopGroup;
-import io.grpc.netty.shaded.io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.grpc.protobuf.services.HealthStatusManager;
 import io.grpc.stub.ServerCallStreamObserver;
 import java.io.IOException;
@@ -32,6 +30,7 @@ import org.metisfl.proto.v1.UpdateChunk;
 import org.metisfl.transport.BearerToken;
 import org.metisfl.transport.OperatorTokens;
 import org.metisfl.transport.PeerIdentity;
+import org.metisfl.transport.WireTuning;
 import org.metisfl.transport.ZeroCopyRequests;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -81,14 +80,11 @@ public final class GatewayServer implements AutoCloseable {
         }
         AtomicInteger n = new AtomicInteger();
         String prefix = "metisfl-gateway-" + state.gatewayIndex() + "-";
-        boss =
-                new NioEventLoopGroup(
-                        1, (java.util.concurrent.ThreadFactory) r -> daemon(r, prefix + "boss"));
-        workers =
-                new NioEventLoopGroup(
-                        2,
-                        (java.util.concurrent.ThreadFactory)
-                                r -> daemon(r, prefix + "io-" + n.incrementAndGet()));
+        // The transport of the model-carrying connections (channel type, HTTP/2 windows, socket
+        // reads), the same the learners and the benchmark's raw-gRPC bound use.
+        WireTuning wire = WireTuning.defaults();
+        boss = wire.newEventLoopGroup(1, r -> daemon(r, prefix + "boss"));
+        workers = wire.newEventLoopGroup(2, r -> daemon(r, prefix + "io-" + n.incrementAndGet()));
         executor =
                 Executors.newFixedThreadPool(
                         4, r -> daemon(r, prefix + "call-" + n.incrementAndGet()));
@@ -104,10 +100,11 @@ public final class GatewayServer implements AutoCloseable {
             requestTimeout, BearerToken.interceptor(), new PeerIdentity(), new ClientAddress()
         };
         server =
-                NettyServerBuilder.forAddress(new InetSocketAddress(host, port), learnerCredentials)
+                wire.applyTo(
+                                NettyServerBuilder.forAddress(
+                                        new InetSocketAddress(host, port), learnerCredentials))
                         .bossEventLoopGroup(boss)
                         .workerEventLoopGroup(workers)
-                        .channelType(NioServerSocketChannel.class)
                         .executor(executor)
                         .maxInboundMessageSize(state.config().maxMessageBytes())
                         .maxInboundMetadataSize(limits.maxMetadataBytes())
@@ -139,7 +136,7 @@ public final class GatewayServer implements AutoCloseable {
                 NettyServerBuilder.forAddress(new InetSocketAddress(host, 0), controlCredentials)
                         .bossEventLoopGroup(boss)
                         .workerEventLoopGroup(workers)
-                        .channelType(NioServerSocketChannel.class)
+                        .channelType(wire.serverChannelType())
                         .executor(executor)
                         .maxInboundMessageSize(state.config().maxMessageBytes())
                         // The learner port's connection limits here too: without them a client

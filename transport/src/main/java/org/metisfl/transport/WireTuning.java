@@ -61,9 +61,9 @@ public record WireTuning(int flowControlWindow, int receiveBufferBytes, boolean 
      * side by side ({@code WireInterleaved} in the bench module; docs/benchmarks.md, "gRPC at the
      * speed of the wire"), a fixed 16 MiB window was slower (gRPC's automatic window already grows
      * to 8 MiB), 4 MiB chunks were slower, epoll made no consistent difference, and 1 MiB socket
-     * reads lowered the server's CPU per GB in 6 of 8 repeats but would let a stalled upload pin a whole 1 MiB
-     * read buffer per byte it leaves unread (gRPC keeps its DATA frames as slices of the read
-     * buffer), 16 times what 64 KiB reads allow on the gateway's port.
+     * reads lowered the server's CPU per GB in 6 of 8 repeats but would let a stalled upload pin a
+     * whole 1 MiB read buffer per byte it leaves unread (gRPC keeps its DATA frames as slices of
+     * the read buffer), 16 times what 64 KiB reads allow on the gateway's port.
      */
     public static WireTuning defaults() {
         return GRPC_DEFAULTS;

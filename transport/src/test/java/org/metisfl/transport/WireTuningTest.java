@@ -115,14 +115,18 @@ class WireTuningTest {
         }
     }
 
-    /** Waits until the pushers' total stopped growing for a second; returns it. */
+    /**
+     * Waits until every pusher has sent something and their total stopped growing for a second;
+     * returns it.
+     */
     private static long awaitStalled(List<Pusher> pushers) throws InterruptedException {
         long last = -1;
         long stableSince = System.nanoTime();
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
         while (System.nanoTime() < deadline) {
             long total = pushers.stream().mapToLong(Pusher::handedOver).sum();
-            if (total != last) {
+            boolean allStarted = pushers.stream().allMatch(x -> x.handedOver() > 0);
+            if (total != last || !allStarted) {
                 last = total;
                 stableSince = System.nanoTime();
             } else if (System.nanoTime() - stableSince > TimeUnit.SECONDS.toNanos(1)) {
@@ -130,7 +134,10 @@ class WireTuningTest {
             }
             Thread.sleep(20);
         }
-        throw new AssertionError("the uploads never stalled: " + last + " bytes sent");
+        throw new AssertionError(
+                "the uploads never all started and stalled: "
+                        + pushers.stream().map(x -> Long.toString(x.handedOver())).toList()
+                        + " bytes sent");
     }
 
     private static StreamObserver<SubmitUpdateResponse> observer(

@@ -479,6 +479,30 @@ final class Limits {
             Duration timeout,
             BenchTls tls)
             throws Exception {
+        return rawGrpcRound(
+                values,
+                learners,
+                channels,
+                fetchModel,
+                maxTransfers,
+                rounds,
+                timeout,
+                tls,
+                Wire.fromSystemProperties());
+    }
+
+    /** {@link #rawGrpcRound} with these transport settings. */
+    static RoundBound rawGrpcRound(
+            long values,
+            int learners,
+            int channels,
+            boolean fetchModel,
+            int maxTransfers,
+            int rounds,
+            Duration timeout,
+            BenchTls tls,
+            Wire wire)
+            throws Exception {
         List<String> args =
                 new ArrayList<>(
                         List.of(
@@ -488,7 +512,6 @@ final class Limits {
         if (tls != null) {
             args.addAll(tls.serverFiles());
         }
-        Wire wire = Wire.fromSystemProperties();
         Process server =
                 startChild(
                         DiscardingMain.class.getName(),

@@ -53,6 +53,13 @@ class FakeGateway:
         self.bearers = []  # (method, bearer token or None) of every call, in order
         self.renewals = 0
         self.encryption = None  # pb.Encryption announced at join (secure aggregation), or None
+        # When True, an upload is taken (recorded in `accepted`) at once but answered only when
+        # the test calls release() (as a real gateway answers after the checkpoint).
+        self.hold_answers = False
+        self.held = 0
+        self._release = threading.Semaphore(0)
+        self._release_fails = []
+        self.refuse = {}  # task_id -> (status code, description) answered at the header
         self._server = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
         handlers = {
             "Join": grpc.unary_unary_rpc_method_handler(
@@ -123,6 +130,13 @@ class FakeGateway:
     def shutdown(self):
         self.tasks.put(pb.Task(task_id="end", shutdown=pb.Shutdown(reason="test over")))
 
+    def release(self, n=1, fail=False):
+        """Answers up to n held uploads (oldest waiting first); fail=True answers UNAVAILABLE."""
+        for _ in range(n):
+            with self.lock:
+                self._release_fails.append(fail)
+            self._release.release()
+
     # -- service -----------------------------------------------------------------------------
 
     def _record(self, method, context):
@@ -185,6 +199,11 @@ class FakeGateway:
                     context.abort(grpc.StatusCode.INVALID_ARGUMENT, "chunk offset missing or wrong")
                 sizes.append(len(c.data))
                 data += c.data
+        if header.task_id in self.refuse:
+            code, description = self.refuse[header.task_id]
+            with self.lock:
+                self.upload_attempts.append((header.task_id, sizes))
+            context.abort(code, description)
         if not header.HasField("crc32c") or header.crc32c != crc32c(bytes(data)):
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, "CRC-32C missing or wrong")
         key = (header.credentials.learner_id, header.task_id)
@@ -197,6 +216,16 @@ class FakeGateway:
             if self.fail_next_upload_after_receiving > 0:
                 # The update is in, but the acknowledgement is lost with the connection.
                 self.fail_next_upload_after_receiving -= 1
+                context.abort(grpc.StatusCode.UNAVAILABLE, "connection reset before the ack")
+            if self.hold_answers:
+                self.held += 1
+        if self.hold_answers:
+            if not self._release.acquire(timeout=30):
+                context.abort(grpc.StatusCode.UNAVAILABLE, "never released")
+            with self.lock:
+                self.held -= 1
+                fail = self._release_fails.pop(0)
+            if fail:
                 context.abort(grpc.StatusCode.UNAVAILABLE, "connection reset before the ack")
         return pb.SubmitUpdateResponse(
             status=pb.SubmitUpdateResponse.DUPLICATE if duplicate else pb.SubmitUpdateResponse.ACCEPTED

@@ -38,6 +38,13 @@ class Learner:
         """Works through the federation's tasks until its Shutdown; returns a summary."""
         return self._session.run()
 
+    @property
+    def unacknowledged_updates(self) -> int:
+        """Updates sent that the gateway has neither acknowledged (after the checkpoint that holds
+        them) nor refused yet. In an asynchronous federation the learner trains its next task
+        meanwhile, with at most two unacknowledged; otherwise it waits for each answer."""
+        return self._session.unacknowledged_updates
+
     def close(self) -> None:
         """Leaves the federation and releases the connection (callable from another thread)."""
         self._session.close()

@@ -9,6 +9,7 @@ import queue
 import random as _random
 import threading
 import time
+from collections import deque
 from typing import Callable, List, Optional, Sequence
 
 import grpc
@@ -21,6 +22,7 @@ from metisfl_learner.errors import LearnerError, ModelMismatchError
 from metisfl_learner.failures import Kind, classify, classify_error, code_of, describe
 from metisfl_learner.model import Model
 from metisfl_learner.options import LearnerOptions
+from metisfl_learner.outstanding import OutstandingUpdates
 from metisfl_learner.types import EvaluateTask, LearnerSummary, TrainTask
 
 LOG = logging.getLogger("metisfl_learner")
@@ -145,6 +147,35 @@ class Channels:
             self._index = max(self._index - 1, -1)
 
 
+def is_asynchronous(task) -> bool:
+    """Whether a training task belongs to an asynchronous federation, whose gateway hands the next
+    task as soon as an update is accepted (before its checkpoint): its task ids are ``a-<id>``
+    (learner-protocol.md), a round's are ``r<round>/train``. Any other id is taken as
+    synchronous: the learner then waits for each answer, which is always safe."""
+    return task.WhichOneof("kind") == "train" and task.task_id.startswith("a-")
+
+
+class _Pending:
+    """An update kept until it is answered: what its header carries besides the credentials,
+    its encoded tensors, and the start of its log line."""
+
+    __slots__ = (
+        "round", "base_version", "examples", "batches", "metrics", "encoded", "initial",
+        "trained", "checksum",
+    )
+
+    def __init__(self, rnd, base_version, examples, batches, metrics, encoded, initial, trained):
+        self.round = rnd
+        self.base_version = base_version
+        self.examples = examples
+        self.batches = batches
+        self.metrics = metrics
+        self.encoded = encoded
+        self.initial = initial
+        self.trained = trained
+        self.checksum = crc32c(encoded.data)
+
+
 class _Stop(Exception):
     """Ends run() without an error: the user closed the learner or interrupted it."""
 
@@ -236,6 +267,13 @@ class LearnerSession:
         self._gateway_unreachable = False
         self._ever_answered = False
         self._completed = {}
+        # Updates sent and not yet answered; tasks waiting for their turn (e.g. behind them).
+        self._outstanding = OutstandingUpdates()
+        self._waiting = deque()
+        # Counts reconnects and joins: an update sent on an older connection is sent again.
+        self._connection = 0
+        # Asynchronous updates are pipelined (always, but for comparisons in tests).
+        self.pipelining = True
         self._loaded_version = -1
         self._local_specs = None
 
@@ -300,15 +338,12 @@ class LearnerSession:
             self._stream_wanted = True
             self._open_stream()
             while True:
-                kind, generation, payload = self._next_event()
-                if kind == "task":
-                    # A task arrived: the connection works again.
-                    self._failed_attempts = 0
-                    reason = self._handle(payload)
+                if self._waiting and self._may_start(self._waiting[0]):
+                    reason = self._handle(self._waiting.popleft())
                     if reason is not None:
                         return self._summary(True, reason)
-                elif kind == "ended" and generation == self._stream_generation:
-                    self._on_stream_ended(payload)
+                else:
+                    self._dispatch(self._next_event())
         except _Stop as stop:
             LOG.info("stopping: %s", stop)
             self._leave()
@@ -324,6 +359,42 @@ class LearnerSession:
         except Exception as e:  # noqa: BLE001 - reported as a LearnerError with its cause
             self._leave()
             raise LearnerError("the learner failed unexpectedly: %r" % (e,)) from e
+
+    def _dispatch(self, event):
+        """Takes in one event: a task joins the waiting line, an upload's answer settles its
+        update, a lost task stream reconnects."""
+        kind, generation, payload = event
+        if kind == "task":
+            # A task arrived: the connection works again.
+            self._failed_attempts = 0
+            self._waiting.append(payload)
+        elif kind == "answer":
+            self._on_upload_answered(generation, *payload)
+        elif kind == "ended" and generation == self._stream_generation:
+            if payload is None and self._shutdown_announced is not None:
+                # The stream ended after its Shutdown task, which waits for the answers of the
+                # updates still outstanding: nothing more to receive.
+                self._stream_wanted = False
+                return
+            self._on_stream_ended(payload)
+
+    def _may_start(self, task) -> bool:
+        """A training task of an asynchronous federation may start while fewer than two updates
+        await their answer, other work (an evaluation) next to them; everything else
+        (synchronous rounds, the Shutdown) only once every update is answered."""
+        if len(self._outstanding) == 0:
+            return True
+        kind = task.WhichOneof("kind")
+        if kind == "shutdown":
+            return False
+        if kind == "train":
+            return self._outstanding.may_start_training(self.pipelining and is_asynchronous(task))
+        return self._outstanding.may_start_other()
+
+    @property
+    def unacknowledged_updates(self) -> int:
+        """Updates sent and not yet acknowledged or refused."""
+        return len(self._outstanding)
 
     def _next_event(self):
         self._check_not_closing()
@@ -355,6 +426,7 @@ class LearnerSession:
             reconnects=self.reconnects,
             federation_finished=finished,
             reason=reason,
+            updates_unacknowledged=len(self._outstanding),
         )
 
     # ---------------------------------------------------------------------------------------
@@ -449,9 +521,11 @@ class LearnerSession:
         LOG.warning("%s failed (%s): joining the federation again", what, describe(error))
         if self._consecutive_rejoins > 1:
             self._sleep(self._backoff.delay(self._consecutive_rejoins - 1))
+        self._connection += 1
         self._join()
         if self._stream_wanted:
             self._open_stream()
+        self._resend_outstanding()
 
     def _leave(self):
         if self._credentials is None:
@@ -539,9 +613,11 @@ class LearnerSession:
         )
         self._sleep(delay)
         self._channels.next()
+        self._connection += 1
         self.reconnects += 1
         if self._stream_wanted:
             self._open_stream()
+        self._resend_outstanding()
 
     def _sleep(self, seconds):
         """Waits out a backoff; close() cuts it short."""
@@ -625,12 +701,20 @@ class LearnerSession:
         if task_id in self._completed:
             LOG.debug("round %d: ignoring task %s, already completed", task.round, task_id)
             return None
+        if task_id in self._outstanding:
+            LOG.debug(
+                "round %d: ignoring task %s, its update awaits its acknowledgement",
+                task.round,
+                task_id,
+            )
+            return None
         kind = task.WhichOneof("kind")
         try:
             if kind == "train":
-                if not self._train(task):
-                    # Refused: if the gateway sends this task again, train it again.
-                    return None
+                # Completed once its update is acknowledged; a refused one is not, so that the
+                # task is trained again if the gateway sends it again.
+                self._train(task)
+                return None
             elif kind == "evaluate":
                 self._evaluate(task)
             elif kind == "shutdown":
@@ -696,41 +780,27 @@ class LearnerSession:
             if train_task.local_steps > 0
             else "%d epoch%s" % (t.epochs, "" if t.epochs == 1 else "s")
         )
-        try:
-            outcome = self._submit_update(
-                task.task_id,
-                rnd,
-                base_version,
-                result.num_training_examples,
-                result.num_completed_batches,
-                metrics,
-                encoded,
-            )
-            self.rounds_trained += 1
-        except _Refused as r:
-            self.updates_dropped += 1
-            log = LOG.warning if r.kind is Kind.REJECTED else LOG.error
-            log(
-                "round %d: trained %s on %d examples in %.1f s%s; update dropped, %s (%s)",
-                rnd,
-                work,
-                result.num_training_examples,
-                seconds,
-                format_metrics(metrics),
-                "refused" if r.kind is Kind.REJECTED else "rejected as invalid",
-                describe(r.error),
-            )
-            return False
-        LOG.info(
-            "round %d: trained %s on %d examples in %.1f s%s; update %s",
+        trained = "round %d: trained %s on %d examples in %.1f s%s" % (
             rnd,
             work,
             result.num_training_examples,
             seconds,
             format_metrics(metrics),
-            outcome,
         )
-        return True
+        update = _Pending(
+            rnd, base_version, result.num_training_examples, result.num_completed_batches,
+            metrics, encoded, False, trained,
+        )
+        pipelined = self.pipelining and is_asynchronous(task)
+        entry = self._submit(task.task_id, update, pipelined)
+        if pipelined:
+            LOG.info(
+                "%s; update sent, awaiting its acknowledgement; unacknowledged: %s",
+                trained,
+                self._outstanding.describe(self._clock()),
+            )
+        else:
+            self._await_answer(entry)
 
     def _evaluate(self, task):
         rnd = task.round
@@ -766,59 +836,172 @@ class LearnerSession:
         )
 
     def _upload_initial_model(self):
-        encoded = self._encode(self._adapter_call("get_weights", 0, self.model.get_weights), 0)
-        try:
-            outcome = self._submit_update(
-                INITIAL_TASK_ID, 0, 0, int(self.model.num_training_examples()), 0, {}, encoded
+        if len(self._outstanding):
+            # Only a federation without a model asks for one, and then no update is outstanding.
+            LOG.warning(
+                "the gateway asks for an initial model while updates await their acknowledgement"
+                " (%s); not sending one",
+                self._outstanding.describe(self._clock()),
             )
+            return
+        encoded = self._encode(self._adapter_call("get_weights", 0, self.model.get_weights), 0)
+        update = _Pending(0, 0, int(self.model.num_training_examples()), 0, {}, encoded, True, "")
+        self._await_answer(self._submit(INITIAL_TASK_ID, update, False))
+
+    def _submit(self, task_id, update, pipelined):
+        """Records an update as outstanding and sends it; its answer comes as an event."""
+        entry = self._outstanding.add(
+            task_id, update.round, pipelined, update, self._clock(), self._connection
+        )
+        self._send(entry, entry.attempt)
+        return entry
+
+    def _resend_outstanding(self):
+        """Sends every outstanding update not yet sent on the current connection, oldest first."""
+        for e in self._outstanding.in_order():
+            if e.sent_on != self._connection and self._outstanding.get(e.task_id) is e:
+                LOG.info(
+                    "round %d: sending the update of task %s again (not acknowledged yet)",
+                    e.round,
+                    e.task_id,
+                )
+                self._send(e, self._outstanding.resend(e, self._connection))
+
+    def _send(self, entry, attempt):
+        """One upload call of an outstanding update; its answer or failure is queued as an
+        event. The gateway answers once the update is in a completed checkpoint."""
+        self._check_not_closing()
+        self._renew_if_due()
+        p = entry.payload
+        size = codec.chunk_bytes(self.options.max_chunk_bytes, self._max_message_bytes)
+        # Built per attempt: a re-join changes the credentials.
+        header = pb.UpdateHeader(
+            credentials=self._credentials,
+            task_id=entry.task_id,
+            round=p.round,
+            base_model_version=p.base_version,
+            num_training_examples=int(p.examples),
+            num_completed_batches=int(p.batches),
+            tensors=p.encoded.specs,
+            metrics=p.metrics,
+            # The gateway refuses reordered, missing or corrupted bytes by these.
+            crc32c=p.checksum,
+        )
+
+        def requests():
+            yield pb.UpdateChunk(header=header)
+            offset = 0
+            for chunk in p.encoded.chunks(size):
+                yield pb.UpdateChunk(data=chunk, offset=offset)
+                offset += len(chunk)
+
+        future = self._channels.stub().submit_update.future(
+            requests(), timeout=self.options.transfer_timeout, metadata=self._metadata()
+        )
+        task_id = entry.task_id
+        future.add_done_callback(
+            lambda f: self._events.put(("answer", attempt, (task_id, f)))
+        )
+
+    def _await_answer(self, entry):
+        """Takes in events (queuing the tasks that arrive) until this update is answered."""
+        while self._outstanding.get(entry.task_id) is entry:
+            self._dispatch(self._next_event())
+
+    def _on_upload_answered(self, attempt, task_id, future):
+        """Settles an outstanding update: acknowledged, refused (dropped), or sent again."""
+        entry = self._outstanding.get(task_id)
+        if entry is None:
+            return  # answered already: an earlier attempt's answer came after the resend's
+        try:
+            response = future.result()
+            error = None
+        except grpc.RpcError as e:
+            response, error = None, e
+        except grpc.FutureCancelledError:
+            response, error = None, _Status(grpc.StatusCode.CANCELLED, "the upload was cancelled")
+        if error is None:
+            self._acknowledged(entry, response)
+            return
+        if attempt != entry.attempt:
+            return  # the failure of a call already replaced by a resend
+        self._check_not_closing()
+        what = (
+            "upload of the initial model"
+            if entry.payload.initial
+            else "upload of the update for round %d" % entry.round
+        )
+        kind = classify_error(error)
+        if kind is Kind.RETRY or kind is Kind.REJOIN:
+            if entry.sent_on == self._connection:
+                # Sends every outstanding update again.
+                (self._reconnect if kind is Kind.RETRY else self._rejoin)(what, error)
+            else:
+                self._send(entry, self._outstanding.resend(entry, self._connection))
+        elif kind in (Kind.REJECTED, Kind.INVALID):
+            self._dropped(entry, kind, error)
+        else:
+            raise LearnerError(
+                "%s failed at gateway %s: %s; retrying cannot fix this, so the learner stops"
+                % (what, self._channels.address(), describe(error))
+            )
+
+    def _acknowledged(self, entry, response):
+        self._outstanding.remove(entry.task_id)
+        self._failed_attempts = 0
+        self._ever_answered = True
+        self._consecutive_rejoins = 0
+        outcome = (
+            "duplicate (already accepted)"
+            if response.status == pb.SubmitUpdateResponse.DUPLICATE
+            else "accepted"
+        )
+        p = entry.payload
+        if p.initial:
             LOG.info(
                 "uploaded this learner's weights as the initial model (%d tensors, %d bytes): %s",
-                len(encoded.specs),
-                len(encoded.data),
+                len(p.encoded.specs),
+                len(p.encoded.data),
                 outcome,
             )
-        except _Refused as r:
-            if r.kind is Kind.REJECTED:
-                LOG.info("the gateway took another learner's initial model (%s)", describe(r.error))
+            return
+        self.rounds_trained += 1
+        self._remember(entry.task_id)
+        if entry.pipelined:
+            now = self._clock()
+            LOG.info(
+                "round %d: update of task %s %s, acknowledged %.1f s after it was sent;"
+                " unacknowledged: %s",
+                entry.round,
+                entry.task_id,
+                outcome,
+                now - entry.first_sent,
+                self._outstanding.describe(now),
+            )
+        else:
+            LOG.info("%s; update %s", p.trained, outcome)
+
+    def _dropped(self, entry, kind, error):
+        self._outstanding.remove(entry.task_id)
+        p = entry.payload
+        if p.initial:
+            if kind is Kind.REJECTED:
+                LOG.info("the gateway took another learner's initial model (%s)", describe(error))
             else:
-                LOG.error("the gateway rejected this learner's initial model (%s)", describe(r.error))
-
-    def _submit_update(self, task_id, rnd, base_version, examples, batches, metrics, encoded):
-        """Uploads one update, resending it after reconnects until the gateway acknowledges it
-        (a resend of an update the gateway already has is answered DUPLICATE: it counts once)."""
-        size = codec.chunk_bytes(self.options.max_chunk_bytes, self._max_message_bytes)
-        # The gateway refuses reordered, missing or corrupted bytes by these (learner-protocol.md).
-        checksum = crc32c(encoded.data)
-
-        def attempt():
-            # Built per attempt: a re-join changes the credentials.
-            header = pb.UpdateHeader(
-                credentials=self._credentials,
-                task_id=task_id,
-                round=rnd,
-                base_model_version=base_version,
-                num_training_examples=int(examples),
-                num_completed_batches=int(batches),
-                tensors=encoded.specs,
-                metrics=metrics,
-                crc32c=checksum,
-            )
-
-            def requests():
-                yield pb.UpdateChunk(header=header)
-                offset = 0
-                for chunk in encoded.chunks(size):
-                    yield pb.UpdateChunk(data=chunk, offset=offset)
-                    offset += len(chunk)
-
-            return self._channels.stub().submit_update(
-                requests(), timeout=self.options.transfer_timeout, metadata=self._metadata()
-            )
-
-        response = self._call("upload of the update for round %d" % rnd, True, attempt)
-        if response.status == pb.SubmitUpdateResponse.DUPLICATE:
-            return "duplicate (already accepted)"
-        return "accepted"
+                LOG.error("the gateway rejected this learner's initial model (%s)", describe(error))
+            return
+        self.updates_dropped += 1
+        log = LOG.warning if kind is Kind.REJECTED else LOG.error
+        log(
+            "%s; update dropped, %s (%s)%s",
+            p.trained,
+            "refused" if kind is Kind.REJECTED else "rejected as invalid",
+            describe(error),
+            "; task %s, unacknowledged: %s"
+            % (entry.task_id, self._outstanding.describe(self._clock()))
+            if entry.pipelined
+            else "",
+        )
 
     def _ensure_model(self, version):
         """Loads the global model of this version into the model unless it already holds it."""

@@ -80,3 +80,7 @@ class LearnerSummary:
     reconnects: int
     federation_finished: bool
     reason: str
+    # Updates sent and neither acknowledged nor refused when run() ended (normally 0: the
+    # federation's Shutdown waits for every acknowledgement; after close() an update may still
+    # have counted, or not).
+    updates_unacknowledged: int = 0

@@ -7,7 +7,6 @@ import org.apache.flink.configuration.CheckpointingOptions;
 import org.apache.flink.configuration.Configuration;
 import org.apache.flink.configuration.PipelineOptions;
 import org.apache.flink.configuration.StateBackendOptions;
-import org.apache.flink.streaming.api.datastream.DataStream;
 import org.apache.flink.streaming.api.datastream.KeyedStream;
 import org.apache.flink.streaming.api.datastream.SingleOutputStreamOperator;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
@@ -104,7 +103,7 @@ public final class FederationPipeline {
                                 "learner-gateway")
                         .setParallelism(config.gatewayParallelism())
                         .uid("learner-gateway")
-                        .process(new Router())
+                        .process(new Router(modelAtShards(config) ? config.jobParallelism() : 0))
                         .setParallelism(config.gatewayParallelism())
                         .name("route")
                         .uid("route")
@@ -121,7 +120,8 @@ public final class FederationPipeline {
                                 : config.rule().name().toLowerCase())
                         + ")";
         RuleOptions rules = RuleOptions.of(config);
-        DataStream<GlobalShard> shards =
+        boolean modelAtShards = modelAtShards(config);
+        SingleOutputStreamOperator<GlobalShard> shards =
                 byShard.transform(
                                 aggregatorName,
                                 TypeInformation.of(GlobalShard.class),
@@ -132,11 +132,28 @@ public final class FederationPipeline {
                                                         Rules.staleness(rules),
                                                         rules.asyncMaxStaleness()))
                                         : new FlushingKeyedProcessOperator<>(
-                                                new ShardAggregator(Rules.of(rules))))
+                                                new ShardAggregator(
+                                                        Rules.of(rules), modelAtShards)))
                         .setParallelism(config.jobParallelism())
                         .name(aggregatorName)
                         .uid("shard-aggregator")
                         .setBufferTimeout(FLUSH_EVERY_RECORD);
+
+        if (modelAtShards) {
+            // The model path: each aggregator subtask's global shards go to the gateways from its
+            // own chained sink, never through the parallelism-1 coordinator.
+            shards.getSideOutput(ShardAggregator.MODEL_SHARDS)
+                    .sinkTo(
+                            ModelSink.builder()
+                                    .maxMessageBytes(config.maxMessageBytes())
+                                    .deliveryTimeout(config.deliveryTimeout())
+                                    .maxPendingPerGateway(MODEL_SHARDS_PENDING)
+                                    .shards()
+                                    .build())
+                    .setParallelism(config.jobParallelism())
+                    .name("model-shard-sink")
+                    .uid("model-shard-sink");
+        }
 
         SingleOutputStreamOperator<Directive> directives =
                 aggregationRecords
@@ -197,6 +214,33 @@ public final class FederationPipeline {
                     .name("model-store-results")
                     .uid("model-store-results");
         }
+    }
+
+    /** Global shards one model-shard sink subtask may have queued per gateway (not copies). */
+    private static final int MODEL_SHARDS_PENDING = 1 << 16;
+
+    /**
+     * The model path (see {@link ShardAggregator#MODEL_SHARDS}): global shards go from the
+     * aggregators to the gateways, the coordinator gets metadata only. It holds for a synchronous,
+     * plaintext rule whose shard result is the new model (no selection phase, no delta) and no
+     * server optimizer; the other federations keep the model at the coordinator: Krum and Bulyan
+     * (the coordinator selects), central DP (a delta added to the model the coordinator holds),
+     * server optimizers (their step needs the current global shard, which the aggregators do not
+     * hold yet), CKKS and threshold CKKS (the coordinator regroups ciphertexts and gathers partial
+     * decryptions), the asynchronous protocol, and the model store (it stores what the coordinator
+     * publishes).
+     */
+    static boolean modelAtShards(FederationConfig config) {
+        if (config.asynchronous()
+                || config.secureAggregation()
+                        != org.metisfl.flink.config.FederationOptions.SecureAggregation.NONE
+                || config.threshold()
+                || config.optimizer() != org.metisfl.flink.config.FederationOptions.Optimizer.NONE
+                || config.modelStorePath().isPresent()) {
+            return false;
+        }
+        AggregationRule<?> rule = Rules.of(RuleOptions.of(config));
+        return rule.selection() == null && !rule.resultIsDelta();
     }
 
     /**
@@ -326,10 +370,35 @@ public final class FederationPipeline {
         }
     }
 
-    /** Sends aggregation records on, control records and announcements to side outputs. */
+    /**
+     * Sends aggregation records on, control records and announcements to side outputs. With the
+     * model path, each announcement also goes to every aggregator subtask (one copy keyed to each),
+     * whose model-shard sink then delivers to that gateway too.
+     */
     private static final class Router extends ProcessFunction<GatewayEvent, GatewayEvent> {
+        private final ShardKeys aggregators;
+        private final int parallelism;
+
+        /**
+         * @param aggregators the aggregators' parallelism with the model path, else 0
+         */
+        Router(int aggregators) {
+            this.parallelism = aggregators;
+            this.aggregators = aggregators > 0 ? new ShardKeys(aggregators) : null;
+        }
+
         @Override
         public void processElement(GatewayEvent e, Context ctx, Collector<GatewayEvent> out) {
+            if (e.kind == GatewayEvent.Kind.ANNOUNCE && aggregators != null) {
+                // Shards 0..p-1 have keys of subtasks 0..p-1 (ShardKeys spreads them).
+                for (int subtask = 0; subtask < parallelism; subtask++) {
+                    GatewayEvent copy =
+                            GatewayEvent.announce(e.gateway(), e.host(), e.port(), e.secret());
+                    copy.controlFingerprint = e.controlFingerprint;
+                    copy.shard = subtask;
+                    out.collect(copy);
+                }
+            }
             switch (e.kind) {
                 case UPDATE_SHARD,
                         PARTIAL_SHARD,

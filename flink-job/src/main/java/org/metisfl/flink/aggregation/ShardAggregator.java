@@ -16,12 +16,16 @@ import org.apache.flink.runtime.state.FunctionSnapshotContext;
 import org.apache.flink.streaming.api.checkpoint.CheckpointedFunction;
 import org.apache.flink.streaming.api.functions.KeyedProcessFunction;
 import org.apache.flink.util.Collector;
+import org.apache.flink.util.OutputTag;
 import org.metisfl.flink.aggregation.rule.AggregationRule;
 import org.metisfl.flink.aggregation.rule.Rules;
 import org.metisfl.flink.aggregation.rule.Selection;
 import org.metisfl.flink.config.FederationConfig;
+import org.metisfl.flink.model.Directive;
 import org.metisfl.flink.model.GatewayEvent;
 import org.metisfl.flink.model.GlobalShard;
+import org.metisfl.flink.model.Payload;
+import org.metisfl.flink.model.serialization.PayloadSerializer;
 import org.metisfl.flink.state.CheckpointFlushing;
 import org.metisfl.flink.state.SnapshotCopiedMap;
 import org.metisfl.flink.state.WriteBehindState;
@@ -40,24 +44,57 @@ import org.metisfl.flink.state.WriteBehindValue;
  * accumulator on the heap, checkpointed as operator state that a checkpoint copies in memory and
  * writes asynchronously ({@link SnapshotCopiedMap}), and its bookkeeping in write-behind keyed
  * state; memory per shard is what the rule needs, O(shard size) for FedAvg.
+ *
+ * <p>With the model path ({@code modelAtShards}), a closed shard's new global values leave through
+ * the side output {@link #MODEL_SHARDS} to this subtask's chained model-shard sink, which delivers
+ * them to every gateway, and the coordinator gets the round's metadata only ({@link
+ * GlobalShard#direct}). The aggregator keeps each shard's latest global values (operator state
+ * copied at the snapshot, as the open sums) and sends them again after a gateway announces itself
+ * (every subtask gets a copy of each announcement), so a restarted gateway gets the model it must
+ * serve from the checkpoint's state.
  */
 public class ShardAggregator extends KeyedProcessFunction<Integer, GatewayEvent, GlobalShard>
         implements CheckpointFlushing, CheckpointedFunction, CheckpointListener {
     private static final long serialVersionUID = 1L;
 
+    /** The model path's output: announcements, then global shards, for the model-shard sink. */
+    public static final OutputTag<Directive> MODEL_SHARDS =
+            new OutputTag<>("model-shards", TypeInformation.of(Directive.class));
+
     private final AggregationRule<Object> rule;
+    private final boolean modelAtShards;
 
     public ShardAggregator(FederationConfig config) {
         this(Rules.of(config));
     }
 
-    @SuppressWarnings("unchecked")
     public ShardAggregator(AggregationRule<?> rule) {
+        this(rule, false);
+    }
+
+    /**
+     * @param modelAtShards the model path: closed shards go to the gateways through {@link
+     *     #MODEL_SHARDS}, the coordinator gets metadata only (a rule without a selection phase
+     *     whose result is the new model itself; see {@code FederationPipeline.modelAtShards})
+     */
+    @SuppressWarnings("unchecked")
+    public ShardAggregator(AggregationRule<?> rule, boolean modelAtShards) {
         this.rule = (AggregationRule<Object>) rule;
+        this.modelAtShards = modelAtShards;
+        if (modelAtShards && (rule.selection() != null || rule.resultIsDelta())) {
+            throw new IllegalArgumentException(
+                    "the model path needs a rule whose result is the new model: "
+                            + rule.getClass().getSimpleName()
+                            + " selects updates or yields a delta");
+        }
     }
 
     private transient WriteBehindValue<Integer, ShardRounds> shards;
     private transient SnapshotCopiedMap<Integer, Long, Object> accumulators;
+
+    /** The model path: each shard's latest global values, under their version. */
+    private transient SnapshotCopiedMap<Integer, Long, Payload> globalShards;
+
     private transient Counter duplicates;
     private transient Counter late;
 
@@ -97,21 +134,42 @@ public class ShardAggregator extends KeyedProcessFunction<Integer, GatewayEvent,
                                 "accumulators",
                                 LongSerializer.INSTANCE,
                                 rule.accumulatorSerializer()));
+        if (modelAtShards) {
+            globalShards =
+                    SnapshotCopiedMap.of(
+                            context,
+                            getRuntimeContext(),
+                            "global-shards",
+                            IntSerializer.INSTANCE,
+                            LongSerializer.INSTANCE,
+                            PayloadSerializer.INSTANCE,
+                            null);
+        }
     }
 
     @Override
     public void snapshotState(FunctionSnapshotContext context) throws Exception {
         accumulators.snapshot();
+        if (globalShards != null) {
+            globalShards.snapshot();
+        }
     }
 
     @Override
     public void notifyCheckpointComplete(long checkpointId) {
         accumulators.release();
+        if (globalShards != null) {
+            globalShards.release();
+        }
     }
 
     @Override
     public void processElement(GatewayEvent e, Context ctx, Collector<GlobalShard> out)
             throws Exception {
+        if (e.kind() == GatewayEvent.Kind.ANNOUNCE) {
+            announced(e, ctx);
+            return;
+        }
         Integer key = ctx.getCurrentKey();
         ShardRounds rounds = rounds(key);
         if (e.kind() == GatewayEvent.Kind.SELECTION) {
@@ -181,7 +239,7 @@ public class ShardAggregator extends KeyedProcessFunction<Integer, GatewayEvent,
         }
         if (sr.allExpectedContributed()) {
             // Without drops all participants contributed; with drops, all who were not dropped.
-            close(key, rounds, sr, !sr.quorate(), out);
+            close(ctx, key, rounds, sr, !sr.quorate(), out);
             ctx.timerService().deleteEventTimeTimer(sr.deadline);
         }
     }
@@ -218,6 +276,25 @@ public class ShardAggregator extends KeyedProcessFunction<Integer, GatewayEvent,
         sr.unclipped += e.unclippedCount;
     }
 
+    /**
+     * The model path: a gateway (re)started. This subtask's sink learns of it first, then gets
+     * every global shard this subtask holds, to deliver to it (and, harmlessly, again to the
+     * others).
+     */
+    private void announced(GatewayEvent e, Context ctx) {
+        if (!modelAtShards) {
+            return;
+        }
+        ctx.output(MODEL_SHARDS, Directive.announce(e));
+        for (Integer key : globalShards.keys()) {
+            for (java.util.Map.Entry<Long, Payload> v : globalShards.view(key).entrySet()) {
+                ctx.output(
+                        MODEL_SHARDS,
+                        Directive.modelShard(v.getKey(), ShardKeys.shardOf(key), 0, v.getValue()));
+            }
+        }
+    }
+
     @Override
     public void onTimer(long timestamp, OnTimerContext ctx, Collector<GlobalShard> out)
             throws Exception {
@@ -231,7 +308,7 @@ public class ShardAggregator extends KeyedProcessFunction<Integer, GatewayEvent,
         }
         due.sort((a, b) -> Long.compare(a.round, b.round));
         for (ShardRound sr : due) {
-            close(key, rounds, sr, !sr.quorate(), out);
+            close(ctx, key, rounds, sr, !sr.quorate(), out);
         }
     }
 
@@ -270,6 +347,7 @@ public class ShardAggregator extends KeyedProcessFunction<Integer, GatewayEvent,
     }
 
     private void close(
+            Context ctx,
             Integer key,
             ShardRounds rounds,
             ShardRound sr,
@@ -298,6 +376,16 @@ public class ShardAggregator extends KeyedProcessFunction<Integer, GatewayEvent,
                                     sr.round, g.shard, sr.expected, sr.clipNorm));
             g.delta = rule.resultIsDelta();
             g.unclipped = sr.unclipped;
+            if (modelAtShards) {
+                // Straight to the gateways; the coordinator needs only the round's metadata.
+                ctx.output(MODEL_SHARDS, Directive.modelShard(sr.round, g.shard, 0, g.values));
+                for (Long older : new ArrayList<>(globalShards.view(key).keySet())) {
+                    globalShards.remove(key, older);
+                }
+                globalShards.put(key, sr.round, g.values);
+                g.values = null;
+                g.direct = true;
+            }
         }
         out.collect(g);
         rounds.closedThrough = sr.round;

@@ -25,6 +25,19 @@ public class FederationProgress {
     public boolean[] shardReceived = new boolean[0];
     public int shardsReceived;
     public boolean roundAborted;
+
+    /**
+     * The model path: the running round's shards went from the aggregators straight to the gateways
+     * (the coordinator got metadata only).
+     */
+    public boolean roundShardsDirect;
+
+    /**
+     * The model path: the values of model {@link #modelVersion} are held by the aggregators and
+     * reach the gateways from them; the coordinator publishes the version, not its values.
+     */
+    public boolean modelAtShards;
+
     public List<String> contributors = new ArrayList<>();
 
     /** Participants of the running round dropped from it (gone past the grace period). */

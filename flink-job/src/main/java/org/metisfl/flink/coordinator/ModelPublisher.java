@@ -106,6 +106,11 @@ public final class ModelPublisher {
         return model.get(shard);
     }
 
+    /** Forgets the model's values (the model path: the aggregators hold them). */
+    void clear() {
+        model.clear();
+    }
+
     /** Replaces one shard of the global model (the caller sets the new version). */
     public void replace(int shard, Payload values) {
         model.put(shard, values);
@@ -132,7 +137,7 @@ public final class ModelPublisher {
         long modelValues;
         if (p.modelVersion < 0) {
             modelValues = 0;
-        } else if (withValues) {
+        } else if (withValues && !p.modelAtShards) {
             modelValues = emitModel(p.modelVersion, p.numShards, out);
         } else {
             modelValues = TensorSpecInfo.totalSize(p.tensors);
@@ -155,6 +160,7 @@ public final class ModelPublisher {
                         .withSelection(p.krumSelectionRound, p.krumSelection)
                         .withCounted(p.countedRound, p.counted)
                         .withEnd(p.phase == Phase.FINISHED, p.finishReason)
+                        .withModelInShards(p.modelVersion >= 0 && p.modelAtShards)
                         .withThreshold(threshold.apply(p)));
     }
 

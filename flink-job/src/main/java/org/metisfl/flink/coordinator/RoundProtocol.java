@@ -208,6 +208,8 @@ public final class RoundProtocol implements TrainingProtocol {
         }
         if (g.aborted) {
             p.roundAborted = true;
+        } else if (g.direct) {
+            p.roundShardsDirect = true; // the values went to the gateways from the aggregator
         } else {
             pendingModel.put(g.shard, serverStep.apply(g));
         }
@@ -333,6 +335,7 @@ public final class RoundProtocol implements TrainingProtocol {
         p.shardReceived = new boolean[p.numShards];
         p.shardsReceived = 0;
         p.roundAborted = false;
+        p.roundShardsDirect = false;
         p.krumDistances = null;
         p.contributors = new ArrayList<>();
         p.dropped = new ArrayList<>();
@@ -393,8 +396,16 @@ public final class RoundProtocol implements TrainingProtocol {
             p.phase = Phase.TRAINING; // as after a plain round's close, until the next opens
         }
         if (!p.roundAborted) {
-            for (int shard = 0; shard < p.numShards; shard++) {
-                federation.model.replace(shard, pendingModel.get(shard));
+            if (p.roundShardsDirect) {
+                // The aggregators hold the new model and sent it to the gateways; the one this
+                // coordinator held (the initial model) is not needed any more.
+                federation.model.clear();
+                p.modelAtShards = true;
+            } else {
+                for (int shard = 0; shard < p.numShards; shard++) {
+                    federation.model.replace(shard, pendingModel.get(shard));
+                }
+                p.modelAtShards = false;
             }
             p.modelVersion = round;
             p.evaluators =

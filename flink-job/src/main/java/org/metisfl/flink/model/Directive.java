@@ -103,6 +103,13 @@ public class Directive {
     public String finishReason;
 
     /**
+     * The model path (PUBLISH): model {@link #modelVersion}'s values reach the gateways as
+     * MODEL_SHARD directives from the shard aggregators' sinks, not from the coordinator; the
+     * gateways apply this directive once they hold every shard of it.
+     */
+    public boolean modelInShards;
+
+    /**
      * Threshold mode: the gateways' threshold state (a serialized {@code ThresholdDirective}:
      * keying, committee, dealings, the decryption in progress with its aggregate); null otherwise.
      */
@@ -210,6 +217,13 @@ public class Directive {
     public Directive withThreshold(byte[] threshold) {
         requirePublish();
         this.threshold = threshold;
+        return this;
+    }
+
+    /** The model's values come from the shard aggregators, shard by shard (PUBLISH). */
+    public Directive withModelInShards(boolean modelInShards) {
+        requirePublish();
+        this.modelInShards = modelInShards;
         return this;
     }
 

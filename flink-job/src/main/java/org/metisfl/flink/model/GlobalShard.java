@@ -11,7 +11,7 @@ public class GlobalShard {
     public int shard;
     public int numShards;
 
-    /** The aggregated values; null when {@link #aborted}. */
+    /** The aggregated values; null when {@link #aborted} or {@link #direct}. */
     public Payload values;
 
     /** Learners whose updates went into this shard, sorted. */
@@ -36,6 +36,12 @@ public class GlobalShard {
 
     /** Central DP: how many of the contributors' deltas were within the clip norm. */
     public int unclipped;
+
+    /**
+     * The model path: the shard's new global values went from its aggregator straight to the
+     * gateways ({@link #values} is null); this record is the round's metadata only.
+     */
+    public boolean direct;
 
     public GlobalShard() {}
 }

@@ -126,6 +126,11 @@ public final class SnapshotCopiedMap<K, UK, UV> {
         }
     }
 
+    /** The keys that hold entries on this subtask, read-only. */
+    public java.util.Set<K> keys() {
+        return Collections.unmodifiableSet(heap.keySet());
+    }
+
     /** The entries under {@code key}, read-only. */
     public Map<UK, UV> view(K key) {
         Map<UK, UV> m = heap.get(key);

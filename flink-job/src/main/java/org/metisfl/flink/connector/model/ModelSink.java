@@ -25,10 +25,12 @@ public final class ModelSink implements Sink<Directive> {
 
     private final int maxMessageBytes;
     private final DeliveryPolicy policy;
+    private final boolean shards;
 
-    ModelSink(int maxMessageBytes, DeliveryPolicy policy) {
+    ModelSink(int maxMessageBytes, DeliveryPolicy policy, boolean shards) {
         this.maxMessageBytes = maxMessageBytes;
         this.policy = policy;
+        this.shards = shards;
     }
 
     public static Builder builder() {
@@ -38,7 +40,8 @@ public final class ModelSink implements Sink<Directive> {
     @Override
     public SinkWriter<Directive> createWriter(WriterInitContext context) {
         ModelSinkWriter writer =
-                new ModelSinkWriter(maxMessageBytes, true, policy, context.getMailboxExecutor());
+                new ModelSinkWriter(
+                        maxMessageBytes, true, policy, context.getMailboxExecutor(), shards);
         // A growing queue shows a gateway that does not keep up (or is down) before it fails.
         context.metricGroup().gauge("pendingDirectives", writer::pendingDeliveries);
         context.metricGroup().gauge("deliveredDirectives", writer::deliveredDirectives);
@@ -53,8 +56,19 @@ public final class ModelSink implements Sink<Directive> {
         private Duration initialBackoff = DeliveryPolicy.DEFAULT_INITIAL_BACKOFF;
         private Duration maxBackoff = DeliveryPolicy.DEFAULT_MAX_BACKOFF;
         private int maxPending = DeliveryPolicy.DEFAULT_MAX_PENDING;
+        private boolean shards;
 
         private Builder() {}
+
+        /**
+         * The model path: a sink beside a shard aggregator, delivering each global shard it gets (a
+         * MODEL_SHARD directive) on its own to every announced gateway; the coordinator's PUBLISH,
+         * through the other sink, tells the gateways when a version is complete.
+         */
+        public Builder shards() {
+            this.shards = true;
+            return this;
+        }
 
         /** The largest gRPC message the gateways accept; the model goes in chunks below it. */
         public Builder maxMessageBytes(int bytes) {
@@ -104,7 +118,8 @@ public final class ModelSink implements Sink<Directive> {
                             attemptTimeout,
                             initialBackoff,
                             maxBackoff,
-                            maxPending));
+                            maxPending),
+                    shards);
         }
     }
 }

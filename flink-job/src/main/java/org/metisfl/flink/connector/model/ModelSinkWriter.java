@@ -54,6 +54,7 @@ final class ModelSinkWriter implements SinkWriter<Directive> {
     private static final Logger LOG = LoggerFactory.getLogger(ModelSinkWriter.class);
 
     private final boolean handOverLocally;
+    private final boolean shards;
     private final DeliveryPolicy policy;
     private final MailboxExecutor mailbox;
     private final EventLoopGroup eventLoop;
@@ -87,6 +88,20 @@ final class ModelSinkWriter implements SinkWriter<Directive> {
             boolean handOverLocally,
             DeliveryPolicy policy,
             MailboxExecutor mailbox) {
+        this(maxMessageBytes, handOverLocally, policy, mailbox, false);
+    }
+
+    /**
+     * @param shards the model path: deliver each MODEL_SHARD on its own (a shard aggregator's
+     *     sink), not gathered into the model a PUBLISH names
+     */
+    ModelSinkWriter(
+            int maxMessageBytes,
+            boolean handOverLocally,
+            DeliveryPolicy policy,
+            MailboxExecutor mailbox,
+            boolean shards) {
+        this.shards = shards;
         this.handOverLocally = handOverLocally;
         this.policy = policy;
         this.mailbox = mailbox;
@@ -111,6 +126,10 @@ final class ModelSinkWriter implements SinkWriter<Directive> {
         switch (d.kind) {
             case ANNOUNCE -> announce(d);
             case MODEL_SHARD -> {
+                if (shards) {
+                    deliverShard(d);
+                    return;
+                }
                 // A republished model is the one already encoded: versions never change values.
                 if (latestModel == null || latestModel.version() != d.modelVersion) {
                     assembly.add(d);
@@ -145,7 +164,7 @@ final class ModelSinkWriter implements SinkWriter<Directive> {
                         this::failed);
         gateways.put(d.gateway, g);
         LOG.info("Gateway {} announced at {}:{}", d.gateway, d.host, d.port);
-        if (latest != null) {
+        if (latest != null && !shards) {
             deliver(g, latest, latestModel);
         }
     }
@@ -155,6 +174,31 @@ final class ModelSinkWriter implements SinkWriter<Directive> {
         latest = d;
         for (GatewayLink g : gateways.values()) {
             deliver(g, d, latestModel);
+        }
+    }
+
+    /**
+     * The model path: one global shard, encoded once, to every announced gateway, which keeps it
+     * until the coordinator's PUBLISH of its version and the version's other shards are in.
+     */
+    private void deliverShard(Directive d) throws IOException, InterruptedException {
+        ModelAssembly one = new ModelAssembly(chunkBytes);
+        one.add(Directive.modelShard(d.modelVersion, d.shard, 0, d.values()));
+        EncodedModel encoded = one.take(d.modelVersion, d.values().size());
+        DirectiveHeader header =
+                DirectiveHeader.newBuilder()
+                        .setModelVersion(d.modelVersion)
+                        .setModelBytes(encoded.bytes())
+                        .setModelShard(
+                                org.metisfl.proto.v1.ModelShardRef.newBuilder().setIndex(d.shard))
+                        .build();
+        String what = "model v" + d.modelVersion + " shard " + d.shard;
+        for (GatewayLink g : gateways.values()) {
+            GatewayLink.Delivery delivery = new GatewayLink.Delivery(what, header, encoded);
+            if (!g.handOver(delivery)) {
+                g.enqueue(delivery);
+            }
+            checkFailure();
         }
     }
 
@@ -191,7 +235,7 @@ final class ModelSinkWriter implements SinkWriter<Directive> {
     /** The model a PUBLISH directive names: just gathered, or the one kept; null if none. */
     private EncodedModel modelOf(Directive d) {
         EncodedModel gathered = assembly.take(d.modelVersion, d.modelValues);
-        if (d.modelVersion < 0 || d.modelValues == 0) {
+        if (d.modelVersion < 0 || d.modelValues == 0 || d.modelInShards) {
             return null;
         }
         if (gathered != null) {
@@ -213,7 +257,8 @@ final class ModelSinkWriter implements SinkWriter<Directive> {
                         .setModelBytes(model == null ? 0 : model.bytes())
                         .setNumShards(d.numShards)
                         .setShardSize(d.shardSize)
-                        .setFinished(d.finished);
+                        .setFinished(d.finished)
+                        .setModelInShards(d.modelInShards);
         if (d.tensors != null) {
             h.addAllTensors(ModelCodec.toProto(d.tensors));
         }

@@ -46,6 +46,15 @@ public final class GatewayState {
     private final LearnerAuthentication authentication;
     private final StampedEventQueue queue;
     private final ModelBoard board;
+
+    /**
+     * Orders the application of directives, which arrive from several senders with the model path
+     * (the coordinator's sink and each shard aggregator's): a PUBLISH waiting for its shards must
+     * not be overtaken by a later one applied on another thread.
+     */
+    private final Object directiveLock = new Object();
+
+    private final ShardedModel shardedModel = new ShardedModel();
     private final UpdateLedger ledger;
     private final TaskDispatch dispatch;
     private final UpdateClipper clipper = new UpdateClipper();
@@ -403,6 +412,35 @@ public final class GatewayState {
      * @param modelChunks the model's bytes as received (kept, not copied), or null if none
      */
     public void apply(DirectiveHeader header, List<ByteString> modelChunks) {
+        synchronized (directiveLock) {
+            if (!header.hasModelShard() && !header.getModelInShards()) {
+                applyNow(header, modelChunks);
+                return;
+            }
+            // The model path: shards from the aggregators' sinks, the PUBLISH from the
+            // coordinator's, in any order; the PUBLISH takes effect once its model is complete.
+            ModelBoard.ModelSnapshot served = board.current();
+            long servedVersion = served == null ? -1 : served.version();
+            if (header.hasModelShard()) {
+                shardedModel.addShard(
+                        header.getModelVersion(),
+                        header.getModelShard().getIndex(),
+                        modelChunks,
+                        servedVersion);
+            } else if (header.getModelVersion() <= servedVersion) {
+                applyNow(header, null); // the model it names is served already
+                return;
+            } else {
+                shardedModel.publish(header);
+            }
+            ShardedModel.Ready ready = shardedModel.takeReady();
+            if (ready != null) {
+                applyNow(ready.publish(), ready.chunks());
+            }
+        }
+    }
+
+    private void applyNow(DirectiveHeader header, List<ByteString> modelChunks) {
         Set<String> newEvaluators = Set.of();
         Set<String> newParticipants = Set.of();
         Set<String> committee = Set.of();

@@ -1,0 +1,78 @@
+package org.metisfl.flink.connector.gateway.server;
+
+import com.google.protobuf.ByteString;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.TreeMap;
+import org.metisfl.proto.v1.DirectiveHeader;
+
+/**
+ * The model path at a gateway: a model version whose shards come one by one from the shard
+ * aggregators' sinks (in any order, from several senders) and whose PUBLISH comes from the
+ * coordinator's sink. A version is ready once its PUBLISH and all {@code num_shards} of its shards
+ * are in; then the PUBLISH is applied with the shards' chunks in shard order, as if the model had
+ * come with it. Not thread-safe: the gateway calls it under its directive lock.
+ */
+final class ShardedModel {
+
+    /** A PUBLISH ready to apply with its model's chunks. */
+    record Ready(DirectiveHeader publish, List<ByteString> chunks) {}
+
+    /** version -> shard index -> chunks; only versions newer than the one served. */
+    private final TreeMap<Long, TreeMap<Integer, List<ByteString>>> shards = new TreeMap<>();
+
+    /** The newest PUBLISH waiting for its shards, or null. */
+    private DirectiveHeader pending;
+
+    /**
+     * Keeps shard {@code index} of model {@code version}, unless that version is served already.
+     */
+    void addShard(long version, int index, List<ByteString> chunks, long served) {
+        if (version <= served || (pending != null && version < pending.getModelVersion())) {
+            return;
+        }
+        shards.computeIfAbsent(version, v -> new TreeMap<>())
+                .put(index, chunks == null ? List.of() : chunks);
+    }
+
+    /**
+     * Keeps a PUBLISH of a version not served yet until its shards are in; a later PUBLISH of the
+     * same or a newer version replaces it (a PUBLISH carries the whole current state).
+     */
+    void publish(DirectiveHeader header) {
+        if (pending == null || header.getModelVersion() >= pending.getModelVersion()) {
+            pending = header;
+            shards.headMap(header.getModelVersion()).clear();
+        }
+    }
+
+    /** The PUBLISH waiting, or null. */
+    DirectiveHeader pending() {
+        return pending;
+    }
+
+    /**
+     * The waiting PUBLISH with its model if every shard of it is in (and forgets both), else null.
+     */
+    Ready takeReady() {
+        if (pending == null) {
+            return null;
+        }
+        TreeMap<Integer, List<ByteString>> in = shards.get(pending.getModelVersion());
+        if (in == null) {
+            return null;
+        }
+        List<ByteString> chunks = new ArrayList<>();
+        for (int index = 0; index < pending.getNumShards(); index++) {
+            List<ByteString> shard = in.get(index);
+            if (shard == null) {
+                return null;
+            }
+            chunks.addAll(shard);
+        }
+        Ready ready = new Ready(pending, chunks);
+        shards.headMap(pending.getModelVersion(), true).clear();
+        pending = null;
+        return ready;
+    }
+}

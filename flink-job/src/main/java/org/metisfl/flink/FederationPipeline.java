@@ -95,7 +95,14 @@ public final class FederationPipeline {
         SingleOutputStreamOperator<GatewayEvent> aggregationRecords =
                 env.fromSource(
                                 LearnerGatewaySource.builder()
-                                        .options(GatewayOptions.from(config))
+                                        .options(
+                                                GatewayOptions.from(
+                                                        config,
+                                                        modelAtShards(config)
+                                                                && config.optimizer()
+                                                                        != org.metisfl.flink.config
+                                                                                .FederationOptions
+                                                                                .Optimizer.NONE))
                                         .security(GatewaySecurity.from(config))
                                         .preAggregation(preAggregation(config))
                                         .build(),
@@ -133,7 +140,20 @@ public final class FederationPipeline {
                                                         rules.asyncMaxStaleness()))
                                         : new FlushingKeyedProcessOperator<>(
                                                 new ShardAggregator(
-                                                        Rules.of(rules), modelAtShards)))
+                                                        Rules.of(rules),
+                                                        modelAtShards,
+                                                        modelAtShards
+                                                                        && config.optimizer()
+                                                                                != org.metisfl.flink
+                                                                                        .config
+                                                                                        .FederationOptions
+                                                                                        .Optimizer
+                                                                                        .NONE
+                                                                ? org.metisfl.flink.coordinator
+                                                                        .ServerOptimizers.of(
+                                                                        CoordinatorOptions.from(
+                                                                                config))
+                                                                : null)))
                         .setParallelism(config.jobParallelism())
                         .name(aggregatorName)
                         .uid("shard-aggregator")
@@ -222,20 +242,18 @@ public final class FederationPipeline {
     /**
      * The model path (see {@link ShardAggregator#MODEL_SHARDS}): global shards go from the
      * aggregators to the gateways, the coordinator gets metadata only. It holds for a synchronous,
-     * plaintext rule whose shard result is the new model (no selection phase, no delta) and no
-     * server optimizer; the other federations keep the model at the coordinator: Krum and Bulyan
-     * (the coordinator selects), central DP (a delta added to the model the coordinator holds),
-     * server optimizers (their step needs the current global shard, which the aggregators do not
-     * hold yet), CKKS and threshold CKKS (the coordinator regroups ciphertexts and gathers partial
-     * decryptions), the asynchronous protocol, and the model store (it stores what the coordinator
-     * publishes).
+     * plaintext rule whose shard result is the new model (no selection phase, no delta), with or
+     * without a server optimizer (coordinate-wise: it steps each shard at its aggregator); the
+     * other federations keep the model at the coordinator: Krum and Bulyan (the coordinator
+     * selects), central DP (a delta added to the model the coordinator holds), CKKS and threshold
+     * CKKS (the coordinator regroups ciphertexts and gathers partial decryptions), the asynchronous
+     * protocol, and the model store (it stores what the coordinator publishes).
      */
     static boolean modelAtShards(FederationConfig config) {
         if (config.asynchronous()
                 || config.secureAggregation()
                         != org.metisfl.flink.config.FederationOptions.SecureAggregation.NONE
                 || config.threshold()
-                || config.optimizer() != org.metisfl.flink.config.FederationOptions.Optimizer.NONE
                 || config.modelStorePath().isPresent()) {
             return false;
         }

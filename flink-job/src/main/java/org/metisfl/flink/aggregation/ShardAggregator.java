@@ -17,6 +17,7 @@ import org.apache.flink.streaming.api.checkpoint.CheckpointedFunction;
 import org.apache.flink.streaming.api.functions.KeyedProcessFunction;
 import org.apache.flink.util.Collector;
 import org.apache.flink.util.OutputTag;
+import org.metisfl.flink.aggregation.kernel.ServerOptimizer;
 import org.metisfl.flink.aggregation.rule.AggregationRule;
 import org.metisfl.flink.aggregation.rule.Rules;
 import org.metisfl.flink.aggregation.rule.Selection;
@@ -64,6 +65,9 @@ public class ShardAggregator extends KeyedProcessFunction<Integer, GatewayEvent,
     private final AggregationRule<Object> rule;
     private final boolean modelAtShards;
 
+    /** The model path's server optimizer (FedAvgM, FedAdam, ...), or null for none. */
+    private final ServerOptimizer optimizer;
+
     public ShardAggregator(FederationConfig config) {
         this(Rules.of(config));
     }
@@ -77,10 +81,25 @@ public class ShardAggregator extends KeyedProcessFunction<Integer, GatewayEvent,
      *     #MODEL_SHARDS}, the coordinator gets metadata only (a rule without a selection phase
      *     whose result is the new model itself; see {@code FederationPipeline.modelAtShards})
      */
-    @SuppressWarnings("unchecked")
     public ShardAggregator(AggregationRule<?> rule, boolean modelAtShards) {
+        this(rule, modelAtShards, null);
+    }
+
+    /**
+     * @param optimizer with the model path, the server optimizer stepping each shard from its
+     *     global values towards the round's aggregate (it is coordinate-wise); null for none. The
+     *     initial model's shards then come from the gateways (MODEL_SHARD records).
+     */
+    @SuppressWarnings("unchecked")
+    public ShardAggregator(
+            AggregationRule<?> rule, boolean modelAtShards, ServerOptimizer optimizer) {
         this.rule = (AggregationRule<Object>) rule;
         this.modelAtShards = modelAtShards;
+        this.optimizer = optimizer;
+        if (optimizer != null && !modelAtShards) {
+            throw new IllegalArgumentException(
+                    "a server optimizer runs at the shards only with the model path");
+        }
         if (modelAtShards && (rule.selection() != null || rule.resultIsDelta())) {
             throw new IllegalArgumentException(
                     "the model path needs a rule whose result is the new model: "
@@ -94,6 +113,9 @@ public class ShardAggregator extends KeyedProcessFunction<Integer, GatewayEvent,
 
     /** The model path: each shard's latest global values, under their version. */
     private transient SnapshotCopiedMap<Integer, Long, Payload> globalShards;
+
+    /** The server optimizer's moments per shard (entry 0: first, 1: second), or null. */
+    private transient SnapshotCopiedMap<Integer, Long, Payload> moments;
 
     private transient Counter duplicates;
     private transient Counter late;
@@ -145,6 +167,17 @@ public class ShardAggregator extends KeyedProcessFunction<Integer, GatewayEvent,
                             PayloadSerializer.INSTANCE,
                             null);
         }
+        if (optimizer != null) {
+            moments =
+                    SnapshotCopiedMap.of(
+                            context,
+                            getRuntimeContext(),
+                            "optimizer-moments",
+                            IntSerializer.INSTANCE,
+                            LongSerializer.INSTANCE,
+                            PayloadSerializer.INSTANCE,
+                            null);
+        }
     }
 
     @Override
@@ -153,6 +186,9 @@ public class ShardAggregator extends KeyedProcessFunction<Integer, GatewayEvent,
         if (globalShards != null) {
             globalShards.snapshot();
         }
+        if (moments != null) {
+            moments.snapshot();
+        }
     }
 
     @Override
@@ -160,6 +196,9 @@ public class ShardAggregator extends KeyedProcessFunction<Integer, GatewayEvent,
         accumulators.release();
         if (globalShards != null) {
             globalShards.release();
+        }
+        if (moments != null) {
+            moments.release();
         }
     }
 
@@ -171,6 +210,10 @@ public class ShardAggregator extends KeyedProcessFunction<Integer, GatewayEvent,
             return;
         }
         Integer key = ctx.getCurrentKey();
+        if (e.kind() == GatewayEvent.Kind.MODEL_SHARD) {
+            takeGlobalShard(key, e);
+            return;
+        }
         ShardRounds rounds = rounds(key);
         if (e.kind() == GatewayEvent.Kind.SELECTION) {
             select(e, key, rounds, out);
@@ -295,6 +338,63 @@ public class ShardAggregator extends KeyedProcessFunction<Integer, GatewayEvent,
         }
     }
 
+    /**
+     * The model path with a server optimizer: a gateway's first model, shard by shard (every
+     * gateway sends it, also after a restart); kept if newer than the shard's global values here. A
+     * gateway emits it before any update trained on it, so it precedes them on every channel.
+     */
+    private void takeGlobalShard(Integer key, GatewayEvent e) throws Exception {
+        if (!modelAtShards) {
+            return;
+        }
+        long held = heldVersion(key);
+        if (e.round() > held) {
+            if (held >= 0) {
+                globalShards.remove(key, held);
+            }
+            globalShards.put(key, e.round(), e.values());
+        }
+    }
+
+    /** The version of the global values this subtask holds for {@code key}, or -1. */
+    private long heldVersion(Integer key) {
+        long held = -1;
+        for (Long v : globalShards.view(key).keySet()) {
+            held = Math.max(held, v);
+        }
+        return held;
+    }
+
+    /**
+     * The server optimizer's step for one shard: from its current global values towards the round's
+     * aggregate, with the shard's moments (new arrays each round: the snapshot may still be
+     * serialising the old ones).
+     */
+    private Payload step(Integer key, long round, Payload average) throws Exception {
+        long held = heldVersion(key);
+        if (held < 0) {
+            throw new IllegalStateException(
+                    "shard "
+                            + ShardKeys.shardOf(key)
+                            + " closed round "
+                            + round
+                            + " without the global values a server optimizer steps from (the"
+                            + " gateways send the first model to the aggregators)");
+        }
+        float[] global = globalShards.get(key, held).values().clone();
+        int slots = optimizer.stateSlots();
+        float[][] state = new float[slots][];
+        for (int j = 0; j < slots; j++) {
+            Payload m = moments.get(key, (long) j);
+            state[j] = m == null ? new float[global.length] : m.values().clone();
+        }
+        optimizer.step(global, average.values(), state, round);
+        for (int j = 0; j < slots; j++) {
+            moments.put(key, (long) j, Payload.dense(state[j]));
+        }
+        return Payload.dense(global);
+    }
+
     @Override
     public void onTimer(long timestamp, OnTimerContext ctx, Collector<GlobalShard> out)
             throws Exception {
@@ -376,6 +476,9 @@ public class ShardAggregator extends KeyedProcessFunction<Integer, GatewayEvent,
                                     sr.round, g.shard, sr.expected, sr.clipNorm));
             g.delta = rule.resultIsDelta();
             g.unclipped = sr.unclipped;
+            if (optimizer != null) {
+                g.values = step(key, sr.round, g.values);
+            }
             if (modelAtShards) {
                 // Straight to the gateways; the coordinator needs only the round's metadata.
                 ctx.output(MODEL_SHARDS, Directive.modelShard(sr.round, g.shard, 0, g.values));

@@ -23,6 +23,7 @@ public final class GatewayOptions implements Serializable {
     private final boolean checkpointsEnabled;
     private final boolean initialModelFromLearner;
     private final boolean asynchronous;
+    private final boolean modelToAggregators;
     private final long asyncMaxStaleness;
     private final Scaling scaling;
     private final int shardSize;
@@ -40,7 +41,8 @@ public final class GatewayOptions implements Serializable {
     private final GatewayLimits limits;
     private final ThresholdOptions threshold;
 
-    private GatewayOptions(FederationConfig c) {
+    private GatewayOptions(FederationConfig c, boolean modelToAggregators) {
+        this.modelToAggregators = modelToAggregators;
         federationName = c.name();
         host = c.gatewayHost();
         advertisedHost = c.gatewayAdvertisedHost().orElse(null);
@@ -73,7 +75,16 @@ public final class GatewayOptions implements Serializable {
 
     /** The gateway's part of a validated configuration. */
     public static GatewayOptions from(FederationConfig config) {
-        return new GatewayOptions(config);
+        return new GatewayOptions(config, config.asynchronous());
+    }
+
+    /**
+     * As {@link #from(FederationConfig)}; {@code modelToAggregators}: the gateway hands the first
+     * model it serves to the aggregators, shard by shard (the asynchronous protocol always; the
+     * synchronous one when a server optimizer runs at the shards and needs the global model).
+     */
+    public static GatewayOptions from(FederationConfig config, boolean modelToAggregators) {
+        return new GatewayOptions(config, config.asynchronous() || modelToAggregators);
     }
 
     /** The federation's name (its metric group). */
@@ -117,6 +128,11 @@ public final class GatewayOptions implements Serializable {
 
     public boolean asynchronous() {
         return asynchronous;
+    }
+
+    /** True if the gateway hands the first model it serves to the aggregators, shard by shard. */
+    public boolean modelToAggregators() {
+        return modelToAggregators;
     }
 
     public long asyncMaxStaleness() {

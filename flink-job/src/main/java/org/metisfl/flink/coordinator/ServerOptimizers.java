@@ -9,11 +9,11 @@ import org.metisfl.flink.aggregation.kernel.ServerOptimizer;
 import org.metisfl.flink.config.CoordinatorOptions;
 
 /** Builds the configured server optimizer. */
-final class ServerOptimizers {
+public final class ServerOptimizers {
 
     private ServerOptimizers() {}
 
-    static ServerOptimizer of(CoordinatorOptions c) {
+    public static ServerOptimizer of(CoordinatorOptions c) {
         return switch (c.optimizer()) {
             case NONE -> FedAvgOptimizer.of();
             case FEDAVGM -> FedAvgM.of(c.optimizerLearningRate(), c.optimizerMomentum());

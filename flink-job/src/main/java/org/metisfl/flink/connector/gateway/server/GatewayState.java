@@ -456,8 +456,9 @@ public final class GatewayState {
                                 header.getTensorsList(),
                                 modelChunks,
                                 servedEncryption(header));
-                if (m != null && before == null && config.asynchronous()) {
-                    // The asynchronous aggregators fold updates into the model itself.
+                if (m != null && before == null && config.modelToAggregators()) {
+                    // The asynchronous aggregators fold updates into the model itself; with the
+                    // model path a server optimizer steps from it at each shard.
                     queue.offer(
                             m.encrypted()
                                     ? encryptedModelShards(gatewayIndex, header, m)

@@ -362,7 +362,10 @@ class SecureAggregationNoPlaintextITCase {
         System.out.println("control run: hits " + control.hits() + ", records " + control.seen());
         assertThat(control.hits().getOrDefault("records GatewayEvent", 0L)).isPositive();
         assertThat(control.hits().getOrDefault("records Directive", 0L)).isPositive();
-        assertThat(control.hits().getOrDefault("records GlobalShard", 0L)).isPositive();
+        // The plaintext run takes the model path: its closed shards' values leave the aggregators
+        // as directives (counted above) and its GlobalShard records carry metadata only; the CKKS
+        // run keeps the model at the coordinator, so its GlobalShard records carry ciphertexts.
+        assertThat(control.seen()).containsKey("records GlobalShard");
         assertThat(control.hits().get("savepoint")).isPositive();
         assertThat(control.hits().get("checkpoints")).isPositive();
         assertThat(control.hits().get("local state (tmp)")).isPositive();

@@ -68,6 +68,15 @@ class Shift(NumpyModel):
         return self.examples
 
 
+class Add(Shift):
+    """Training adds ``shift`` to every weight of the model it was given, so that with FedBuff
+    (buffer 1, server learning rate 1) each counted update adds ``shift`` to the global model."""
+
+    def train(self, task):
+        self.arrays = [(a + np.float32(self.shift)).astype(np.float32) for a in self.arrays]
+        return TrainResult(self.examples, 1, {"loss": self.shift})
+
+
 class Recording(Model):
     """Wraps a model; writes what it receives and submits to a directory."""
 
@@ -151,7 +160,7 @@ def main():
     p.add_argument("--gateway", required=True)
     p.add_argument("--record", required=True)
     p.add_argument("--name", default="python")
-    p.add_argument("--kind", choices=["shift", "torch"], default="shift")
+    p.add_argument("--kind", choices=["shift", "add", "torch"], default="shift")
     p.add_argument("--examples", type=int, default=100)
     p.add_argument("--shift", type=float, default=1.0)
     p.add_argument("--wrong-shape", action="store_true", help="a hidden layer of 64, not 128")
@@ -168,7 +177,7 @@ def main():
     else:
         shapes = MLP if not args.wrong_shape else [
             ("0_W", (784, 64)), ("0_b", (64,)), ("1_W", (64, 10)), ("1_b", (10,))]
-        inner = Shift(shapes, args.examples, args.shift)
+        inner = (Add if args.kind == "add" else Shift)(shapes, args.examples, args.shift)
     # The ITCase's federations run with security.insecure: true.
     options = LearnerOptions(reconnect_initial_backoff=0.2, reconnect_max_backoff=2.0, insecure=True)
     try:

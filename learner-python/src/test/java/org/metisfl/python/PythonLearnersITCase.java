@@ -182,6 +182,50 @@ class PythonLearnersITCase {
         assertThat(initial[1]).isEqualTo(0.1f * (float) Math.cos(0.11));
     }
 
+    /**
+     * Asynchronous FedBuff (buffer 1, server learning rate 1) with checkpoints every 2 s: the
+     * Python learner trains its next task while its previous upload awaits its acknowledgement (two
+     * unacknowledged at a time), and every update counts once: the final model is the initial one
+     * plus the learner's shift once per version.
+     */
+    @Test
+    void aPipelinedPythonLearnerCountsEachAsynchronousUpdateOnce() throws Exception {
+        port = freePort();
+        int versions = 6;
+        String store = work.resolve("store").toUri().toString();
+        start(
+                Map.ofEntries(
+                        Map.entry("gateway.port", Integer.toString(port)),
+                        Map.entry("federation.name", "py-async"),
+                        Map.entry("federation.rounds", Integer.toString(versions)),
+                        Map.entry("federation.min-learners", "1"),
+                        Map.entry("federation.initial-model", initialModel().toString()),
+                        Map.entry("model-store.path", store),
+                        Map.entry("protocol.type", "asynchronous"),
+                        Map.entry("async.rule", "fedbuff"),
+                        Map.entry("async.buffer-size", "1"),
+                        Map.entry("async.server-learning-rate", "1.0"),
+                        Map.entry("async.staleness", "constant"),
+                        Map.entry("async.publish-interval", "20 ms"),
+                        Map.entry("evaluation.enabled", "false"),
+                        Map.entry("job.checkpoint-interval", "2 s")));
+        PythonLearnerProcess p =
+                python("py-async", "127.0.0.1:" + port, "--kind", "add", "--shift", "0.25");
+        assertThat(p.await(WAIT.toSeconds())).as(p.output()).isZero();
+        assertThat(p.output())
+                .contains("update sent, awaiting its acknowledgement; unacknowledged: 2");
+        var models = org.metisfl.flink.connector.store.ModelStore.open(store, "py-async");
+        List<Long> stored = models.versions();
+        assertThat(stored.get(stored.size() - 1)).isEqualTo(versions);
+        float[] x0 = ModelCodec.readModelFile(initialModel()).values();
+        float[] x = models.read(versions).values();
+        for (int k = 0; k < x.length; k++) {
+            assertThat((double) x[k])
+                    .as("value %d", k)
+                    .isCloseTo(x0[k] + versions * 0.25, org.assertj.core.data.Offset.offset(1e-4));
+        }
+    }
+
     @Test
     void twoDl4jLearnersAndOnePyTorchLearnerShareOneFashionMnistFederation() throws Exception {
         port = freePort();

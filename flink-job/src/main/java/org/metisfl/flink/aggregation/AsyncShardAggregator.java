@@ -174,7 +174,12 @@ public class AsyncShardAggregator extends KeyedProcessFunction<Integer, GatewayE
                     pending.put(ctx.getCurrentKey(), waiting);
                 }
                 waiting.add(e);
-                ctx.timerService().registerEventTimeTimer(ctx.timestamp());
+                if (waiting.size() == 1) {
+                    // One timer for everything waiting, at the oldest: when it fires, it applies
+                    // every update the watermark has passed (see onTimer), not one timer per
+                    // update (a RocksDB write and delete each).
+                    ctx.timerService().registerEventTimeTimer(ctx.timestamp());
+                }
             }
             default -> throw new IllegalArgumentException("not an asynchronous record: " + e);
         }
@@ -191,11 +196,22 @@ public class AsyncShardAggregator extends KeyedProcessFunction<Integer, GatewayE
     @Override
     public void onTimer(long timestamp, OnTimerContext ctx, Collector<GlobalShard> out)
             throws Exception {
+        // Every update the watermark has passed is here (the gateways' watermarks never pass an
+        // update they have not emitted), so all of them are applied now, in stamp order: every
+        // shard applies the same sequence, however its watermarks came in.
+        long watermark = Math.max(timestamp, ctx.timerService().currentWatermark());
         List<GatewayEvent> due = new ArrayList<>();
         List<GatewayEvent> later = new ArrayList<>();
         List<GatewayEvent> waiting = pending.get(ctx.getCurrentKey());
         for (GatewayEvent e : waiting == null ? List.<GatewayEvent>of() : waiting) {
-            (e.stamp() <= timestamp ? due : later).add(e);
+            (e.stamp() <= watermark ? due : later).add(e);
+        }
+        if (!later.isEmpty()) {
+            long oldest = Long.MAX_VALUE;
+            for (GatewayEvent e : later) {
+                oldest = Math.min(oldest, e.stamp());
+            }
+            ctx.timerService().registerEventTimeTimer(oldest);
         }
         if (due.isEmpty()) {
             return;

@@ -2,8 +2,10 @@ package org.metisfl.flink.aggregation;
 
 import java.util.ArrayList;
 import java.util.Comparator;
+import java.util.HashMap;
 import java.util.Iterator;
 import java.util.List;
+import java.util.Map;
 import org.apache.flink.api.common.functions.OpenContext;
 import org.apache.flink.api.common.state.MapState;
 import org.apache.flink.api.common.state.MapStateDescriptor;
@@ -74,6 +76,14 @@ public class AsyncShardAggregator extends KeyedProcessFunction<Integer, GatewayE
     private transient MapState<Long, Payload> history;
     private transient MapState<Integer, Long> served;
     private transient WriteBehindValue<Integer, List<GatewayEvent>> pending;
+
+    /**
+     * The earliest event-time timer registered for each shard's waiting updates. Not state: after a
+     * restore it is empty, so the next update registers a timer of its own, and the restored timers
+     * still fire for the restored waiting updates (a timer too many does no harm).
+     */
+    private transient Map<Integer, Long> timers;
+
     private transient Counter duplicates;
     private transient Counter tooStale;
 
@@ -136,6 +146,7 @@ public class AsyncShardAggregator extends KeyedProcessFunction<Integer, GatewayE
                         getRuntimeContext(),
                         new ValueStateDescriptor<>(
                                 "pending", new ListTypeInfo<>(GatewayEvent.class)));
+        timers = new HashMap<>();
         duplicates = getRuntimeContext().getMetricGroup().counter("duplicateUpdates");
         tooStale = getRuntimeContext().getMetricGroup().counter("tooStaleUpdates");
         getRuntimeContext()
@@ -174,11 +185,13 @@ public class AsyncShardAggregator extends KeyedProcessFunction<Integer, GatewayE
                     pending.put(ctx.getCurrentKey(), waiting);
                 }
                 waiting.add(e);
-                if (waiting.size() == 1) {
-                    // One timer for everything waiting, at the oldest: when it fires, it applies
-                    // every update the watermark has passed (see onTimer), not one timer per
-                    // update (a RocksDB write and delete each).
+                // One timer for everything waiting, at the oldest stamp: when it fires, it
+                // applies every update the watermark has passed (see onTimer), instead of one
+                // timer per update (a RocksDB write and delete each).
+                Long timer = timers.get(ctx.getCurrentKey());
+                if (timer == null || ctx.timestamp() < timer) {
                     ctx.timerService().registerEventTimeTimer(ctx.timestamp());
+                    timers.put(ctx.getCurrentKey(), ctx.timestamp());
                 }
             }
             default -> throw new IllegalArgumentException("not an asynchronous record: " + e);
@@ -206,12 +219,14 @@ public class AsyncShardAggregator extends KeyedProcessFunction<Integer, GatewayE
         for (GatewayEvent e : waiting == null ? List.<GatewayEvent>of() : waiting) {
             (e.stamp() <= watermark ? due : later).add(e);
         }
+        timers.remove(ctx.getCurrentKey());
         if (!later.isEmpty()) {
             long oldest = Long.MAX_VALUE;
             for (GatewayEvent e : later) {
                 oldest = Math.min(oldest, e.stamp());
             }
             ctx.timerService().registerEventTimeTimer(oldest);
+            timers.put(ctx.getCurrentKey(), oldest);
         }
         if (due.isEmpty()) {
             return;

@@ -56,6 +56,33 @@ class AsyncShardAggregatorTest {
     }
 
     @Test
+    void oneTimerServesTheWaitingUpdatesAndAppliesEveryOneTheWatermarkPassedInStampOrder()
+            throws Exception {
+        try (var h = harness(new FedAsync(1.0), Staleness.constant(), 100, "rocksdb")) {
+            h.open();
+            h.processElement(model(0, 0f), 0);
+            h.processElement(update("a", "t1", 0, 5, 5f), 5);
+            h.processElement(update("b", "t1", 0, 8, 8f), 8);
+            h.processElement(update("c", "t1", 0, 3, 3f), 3); // another gateway's, stamped earlier
+            assertThat(h.numEventTimeTimers())
+                    .as("a timer at the oldest waiting stamp (5, then 3), not one per update")
+                    .isEqualTo(2);
+            h.processWatermark(4);
+            List<GlobalShard> first = shards(h);
+            assertThat(first).extracting(g -> g.contributors).containsExactly(List.of("c"));
+            assertThat(first.get(0).values.values()).containsOnly(3f);
+            h.processWatermark(9);
+            List<GlobalShard> rest = shards(h);
+            assertThat(rest)
+                    .extracting(g -> g.contributors)
+                    .containsExactly(List.of("a"), List.of("b"));
+            assertThat(rest).extracting(g -> g.round).containsExactly(2L, 3L);
+            assertThat(rest.get(1).values.values()).containsOnly(8f);
+            assertThat(h.numEventTimeTimers()).isZero();
+        }
+    }
+
+    @Test
     void duplicatesMakeNoVersionButAnAdmittedUpdateCountsHoweverFarTheShardMovedOn()
             throws Exception {
         try (var h = harness(new FedAsync(1.0), Staleness.constant(), 1, "hashmap")) {

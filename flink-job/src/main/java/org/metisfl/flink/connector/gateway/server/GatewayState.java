@@ -395,6 +395,14 @@ public final class GatewayState {
         durable.whenComplete((v, e) -> dispatch.onAsyncUpdateDurable(learnerId));
     }
 
+    /**
+     * Asynchronous: a learner's update for {@code taskId} was refused for good; the learner gets a
+     * new task if that was its outstanding one (see {@link TaskDispatch#onAsyncUpdateRefused}).
+     */
+    void onAsyncUpdateRefused(String learnerId, String taskId) {
+        dispatch.onAsyncUpdateRefused(learnerId, taskId);
+    }
+
     /** Tells the coordinator a learner became reachable, or stopped being reachable, here. */
     private void connectivity(GatewayEvent.Kind kind, String learnerId) {
         if (dispatch.isFinished()) {

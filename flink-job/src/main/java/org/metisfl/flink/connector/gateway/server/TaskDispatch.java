@@ -358,6 +358,19 @@ public final class TaskDispatch {
         pushAsyncTask(learnerId);
     }
 
+    /**
+     * Asynchronous: a learner's update for {@code taskId} was refused for good (too stale, or its
+     * round's model gone): the task is spent. If it is the learner's outstanding task, a new one on
+     * the newest model replaces it; otherwise the learner, told to train on its next task, would
+     * wait for one that never comes (the gateway hands out a task only to a learner without one).
+     */
+    void onAsyncUpdateRefused(String learnerId, String taskId) {
+        Task task = asyncTasks.get(learnerId);
+        if (task != null && task.getTaskId().equals(taskId) && asyncTasks.remove(learnerId, task)) {
+            pushAsyncTask(learnerId);
+        }
+    }
+
     /** Asynchronous: one of a learner's accepted updates is acknowledged (durable in the job). */
     void onAsyncUpdateDurable(String learnerId) {
         unacknowledged.computeIfPresent(learnerId, (id, n) -> n <= 1 ? null : n - 1);

@@ -476,6 +476,7 @@ final class UpdateReceiver implements StreamObserver<LeasedMessage<UpdateChunk>>
                 long base = h.hasBaseModelVersion() ? h.getBaseModelVersion() : h.getRound();
                 long stale = model.version() - base;
                 if (stale > state.config().asyncMaxStaleness()) {
+                    state.onAsyncUpdateRefused(learner, h.getTaskId());
                     return LearnerStatus.failedPrecondition(
                             "the update was trained on model version "
                                     + base
@@ -715,6 +716,9 @@ final class UpdateReceiver implements StreamObserver<LeasedMessage<UpdateChunk>>
         }
         state.ledger().withdraw(updateKey, durable);
         durable.complete(null);
+        if (async) {
+            state.onAsyncUpdateRefused(learner, header.getTaskId());
+        }
         // Not counted, and resending it cannot help: FAILED_PRECONDITION tells the learner to
         // drop it and wait for its next task.
         fail(

@@ -192,6 +192,25 @@ class TaskDispatchTest {
     }
 
     @Test
+    void aLearnerWhoseUpdateIsRefusedAsTooStaleGetsANewTaskOnTheNewestModel() {
+        TaskDispatch d = dispatch("protocol.type", "asynchronous");
+        FakeTaskStream a = new FakeTaskStream();
+        d.connect("a", a);
+        publishModel(0);
+        d.dispatch(Set.of(), Set.of());
+        assertThat(a.taskIds()).containsExactly("a-1");
+        publishModel(9);
+        // a-1's update comes back too stale: told to train on its next task, the learner gets one
+        d.onAsyncUpdateRefused("a", "a-1");
+        assertThat(a.taskIds()).containsExactly("a-1", "a-2");
+        assertThat(a.tasks.get(1).getModelVersion()).isEqualTo(9);
+        // a refusal of a task it no longer holds (a resend of an older one) changes nothing
+        d.onAsyncUpdateRefused("a", "a-1");
+        d.dispatch(Set.of(), Set.of());
+        assertThat(a.taskIds()).containsExactly("a-1", "a-2");
+    }
+
+    @Test
     void theShutdownWaitsUntilEveryAcceptedUpdateIsDurable() {
         TaskDispatch d = dispatch();
         FakeTaskStream a = new FakeTaskStream();

@@ -479,18 +479,24 @@ public class ShardAggregator extends KeyedProcessFunction<Integer, GatewayEvent,
             if (optimizer != null) {
                 g.values = step(key, sr.round, g.values);
             }
-            if (modelAtShards) {
-                // Straight to the gateways; the coordinator needs only the round's metadata.
-                ctx.output(MODEL_SHARDS, Directive.modelShard(sr.round, g.shard, 0, g.values));
-                for (Long older : new ArrayList<>(globalShards.view(key).keySet())) {
-                    globalShards.remove(key, older);
-                }
-                globalShards.put(key, sr.round, g.values);
-                g.values = null;
-                g.direct = true;
+        }
+        Directive toGateways = null;
+        if (g.values != null && modelAtShards) {
+            // Straight to the gateways; the coordinator needs only the round's metadata.
+            toGateways = Directive.modelShard(sr.round, g.shard, 0, g.values);
+            for (Long older : new ArrayList<>(globalShards.view(key).keySet())) {
+                globalShards.remove(key, older);
             }
+            globalShards.put(key, sr.round, g.values);
+            g.values = null;
+            g.direct = true;
         }
         out.collect(g);
+        if (toGateways != null) {
+            // After the metadata: the coordinator closes the round and publishes it while the
+            // chained sink encodes and delivers the shard (the gateways wait for both).
+            ctx.output(MODEL_SHARDS, toGateways);
+        }
         rounds.closedThrough = sr.round;
         // Earlier rounds still buffered can never close now: drop them with this one.
         List<ShardRound> dropped = new ArrayList<>();

@@ -29,7 +29,6 @@ import org.metisfl.flink.model.RoundResults;
 import org.metisfl.flink.model.TensorSpecInfo;
 import org.metisfl.flink.testutil.FederationHarness;
 import org.metisfl.proto.v1.SubmitUpdateResponse;
-import org.metisfl.proto.v1.Task;
 import org.metisfl.proto.v1.TensorSpec;
 import org.metisfl.simulator.RawLearner;
 
@@ -175,7 +174,7 @@ class ModelPathITCase {
                 learners.add(l);
             }
             for (long round = 1; round <= 3; round++) {
-                awaitTrain(learners, round);
+                RawLearnerWaits.awaitTrain(learners, round, WAIT);
                 for (RawLearner l : learners) {
                     RawLearner.Model m = l.getModel();
                     assertModel(
@@ -273,7 +272,7 @@ class ModelPathITCase {
 
             for (int i = 0; i < LEARNERS; i++) {
                 RawLearner l = new RawLearner("127.0.0.1", port);
-                joinWhenReady(l, "learner-" + i, examples(i));
+                RawLearnerWaits.joinWhenReady(l, "learner-" + i, examples(i), WAIT);
                 learners.add(l);
             }
             for (RawLearner l : learners) {
@@ -282,20 +281,20 @@ class ModelPathITCase {
 
             // Round 1, acknowledged (so checkpointed); then a checkpoint after its close, so the
             // restore below holds version 1 at the aggregators.
-            awaitTrain(learners, 1);
+            RawLearnerWaits.awaitTrain(learners, 1, WAIT);
             for (CompletableFuture<SubmitUpdateResponse> f :
                     submit(pool, learners, 1, 0, 1, 2, 3)) {
                 assertThat(f.get(60, TimeUnit.SECONDS).getStatus())
                         .isEqualTo(SubmitUpdateResponse.Status.ACCEPTED);
             }
-            awaitTrain(learners, 2);
+            RawLearnerWaits.awaitTrain(learners, 2, WAIT);
             Thread.sleep(4_500);
 
             // Round 2 closes and its shards reach the gateways (round 3's task is out); the task
             // manager dies before the checkpoint that would acknowledge round 2's updates.
             List<CompletableFuture<SubmitUpdateResponse>> pending =
                     submit(pool, learners, 2, 0, 1, 2, 3);
-            awaitTrain(learners.subList(0, 1), 3);
+            RawLearnerWaits.awaitTrain(learners.subList(0, 1), 3, WAIT);
             assertModel(learners.get(0).getModel(), 2, weightedMean(2));
             cluster.terminateTaskManager(0).get(60, TimeUnit.SECONDS);
             cluster.startTaskManager();
@@ -311,7 +310,7 @@ class ModelPathITCase {
             // The restored job serves the checkpoint's version 1 again (its shards from the
             // aggregators' state) with round 2's task; the learners send round 2 again.
             for (RawLearner l : learners) {
-                reopenWhenReady(l, 2);
+                RawLearnerWaits.reopenWhenReady(l, 2, WAIT);
             }
             assertModel(learners.get(0).getModel(), 1, weightedMean(1));
             for (CompletableFuture<SubmitUpdateResponse> f :
@@ -325,7 +324,7 @@ class ModelPathITCase {
                                 SubmitUpdateResponse.Status.ACCEPTED,
                                 SubmitUpdateResponse.Status.DUPLICATE);
             }
-            awaitTrain(learners.subList(0, 1), 3);
+            RawLearnerWaits.awaitTrain(learners.subList(0, 1), 3, WAIT);
             assertModel(learners.get(0).getModel(), 2, weightedMean(2));
             List<RoundResult> results = RoundResults.read(Path.of(config.resultsFile()));
             RoundResult round2 =
@@ -341,53 +340,6 @@ class ModelPathITCase {
                 l.close();
             }
             pool.shutdownNow();
-        }
-    }
-
-    private static void joinWhenReady(RawLearner l, String name, long examples)
-            throws InterruptedException {
-        long end = System.nanoTime() + WAIT.toNanos();
-        while (true) {
-            try {
-                l.join(name, examples);
-                return;
-            } catch (RuntimeException e) {
-                if (System.nanoTime() > end) {
-                    throw e;
-                }
-                Thread.sleep(200);
-            }
-        }
-    }
-
-    /** Reopens the task stream until the restarted gateway sends round {@code round}'s task. */
-    private static void reopenWhenReady(RawLearner l, long round) throws InterruptedException {
-        long end = System.nanoTime() + WAIT.toNanos();
-        while (true) {
-            l.openTaskStream();
-            try {
-                if (l.nextTask(Task.KindCase.TRAIN, Duration.ofSeconds(3)).getRound() == round) {
-                    return;
-                }
-            } catch (AssertionError e) {
-                if (System.nanoTime() > end) {
-                    throw e;
-                }
-            }
-        }
-    }
-
-    private static void awaitTrain(List<RawLearner> learners, long round)
-            throws InterruptedException {
-        for (RawLearner l : learners) {
-            while (true) {
-                Task t = l.nextTask(Task.KindCase.TRAIN, WAIT);
-                assertThat(t).as("a training task for round " + round).isNotNull();
-                if (t.getRound() == round) {
-                    break;
-                }
-                assertThat(t.getRound()).isLessThan(round);
-            }
         }
     }
 

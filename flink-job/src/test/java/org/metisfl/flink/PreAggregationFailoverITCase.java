@@ -29,7 +29,6 @@ import org.metisfl.flink.model.RoundResults;
 import org.metisfl.flink.model.TensorSpecInfo;
 import org.metisfl.flink.testutil.FederationHarness;
 import org.metisfl.proto.v1.SubmitUpdateResponse;
-import org.metisfl.proto.v1.Task;
 import org.metisfl.proto.v1.TensorSpec;
 import org.metisfl.simulator.RawLearner;
 
@@ -112,7 +111,7 @@ class PreAggregationFailoverITCase {
 
             for (int i = 0; i < LEARNERS; i++) {
                 RawLearner l = new RawLearner("127.0.0.1", port);
-                joinWhenReady(l, "learner-" + i, examples(i));
+                RawLearnerWaits.joinWhenReady(l, "learner-" + i, examples(i), WAIT);
                 learners.add(l);
             }
             for (RawLearner l : learners) {
@@ -120,7 +119,7 @@ class PreAggregationFailoverITCase {
             }
 
             // Round 1 (the round open when the gateway started is never folded): all four.
-            awaitTrain(learners, 1);
+            RawLearnerWaits.awaitTrain(learners, 1, WAIT);
             for (CompletableFuture<SubmitUpdateResponse> f :
                     submit(pool, learners, 1, 0, 1, 2, 3)) {
                 assertThat(f.get(60, TimeUnit.SECONDS).getStatus())
@@ -129,7 +128,7 @@ class PreAggregationFailoverITCase {
 
             // Round 2: three updates arrive together and leave the gateway (folded when they
             // queue up in one poll); the task manager dies before the next checkpoint.
-            awaitTrain(learners, 2);
+            RawLearnerWaits.awaitTrain(learners, 2, WAIT);
             List<CompletableFuture<SubmitUpdateResponse>> pending =
                     submit(pool, learners, 2, 0, 1, 2);
             Thread.sleep(400);
@@ -146,7 +145,7 @@ class PreAggregationFailoverITCase {
                 }
             }
             for (RawLearner l : learners) {
-                reopenWhenReady(l, 2);
+                RawLearnerWaits.reopenWhenReady(l, 2, WAIT);
             }
             again.add(3);
             for (CompletableFuture<SubmitUpdateResponse> f :
@@ -161,7 +160,7 @@ class PreAggregationFailoverITCase {
                                 SubmitUpdateResponse.Status.DUPLICATE);
             }
 
-            awaitTrain(learners.subList(0, 1), 3);
+            RawLearnerWaits.awaitTrain(learners.subList(0, 1), 3, WAIT);
             RawLearner.Model model = learners.get(0).getModel();
             assertThat(model.version()).isEqualTo(2);
             float[] expected = new float[N];
@@ -195,53 +194,6 @@ class PreAggregationFailoverITCase {
                 l.close();
             }
             pool.shutdownNow();
-        }
-    }
-
-    private static void joinWhenReady(RawLearner l, String name, long examples)
-            throws InterruptedException {
-        long end = System.nanoTime() + WAIT.toNanos();
-        while (true) {
-            try {
-                l.join(name, examples);
-                return;
-            } catch (RuntimeException e) {
-                if (System.nanoTime() > end) {
-                    throw e;
-                }
-                Thread.sleep(200);
-            }
-        }
-    }
-
-    /** Reopens the task stream until the restarted gateway sends round {@code round}'s task. */
-    private static void reopenWhenReady(RawLearner l, long round) throws InterruptedException {
-        long end = System.nanoTime() + WAIT.toNanos();
-        while (true) {
-            l.openTaskStream();
-            try {
-                if (l.nextTask(Task.KindCase.TRAIN, Duration.ofSeconds(3)).getRound() == round) {
-                    return;
-                }
-            } catch (AssertionError e) {
-                if (System.nanoTime() > end) {
-                    throw e;
-                }
-            }
-        }
-    }
-
-    private static void awaitTrain(List<RawLearner> learners, long round)
-            throws InterruptedException {
-        for (RawLearner l : learners) {
-            while (true) {
-                Task t = l.nextTask(Task.KindCase.TRAIN, WAIT);
-                assertThat(t).as("a training task for round " + round).isNotNull();
-                if (t.getRound() == round) {
-                    break;
-                }
-                assertThat(t.getRound()).isLessThan(round);
-            }
         }
     }
 

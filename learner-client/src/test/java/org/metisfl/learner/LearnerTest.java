@@ -447,7 +447,7 @@ class LearnerTest {
     void closeLeavesTheFederationAndEndsRun() throws Exception {
         gateway = FakeGateway.start(1);
         Learner l = learner(FakeAdapter.small(), fastOptions().build());
-        CompletableFuture<LearnerSummary> running = runAsync(l);
+        CompletableFuture<LearnerSummary> running = LearnerThreads.runAsync(l);
         await(() -> gateway.streamCalls.get() == 1);
 
         l.close();
@@ -465,7 +465,7 @@ class LearnerTest {
     void reconnectsToTheNextGatewayWhenTheTaskStreamBreaksAndGetsItsTasksThere() throws Exception {
         gateway = FakeGateway.start(2);
         Learner l = learner(FakeAdapter.small(), fastOptions().build());
-        CompletableFuture<LearnerSummary> running = runAsync(l);
+        CompletableFuture<LearnerSummary> running = LearnerThreads.runAsync(l);
         await(() -> gateway.streamCalls.get() == 1);
 
         gateway.kill(0);
@@ -505,26 +505,9 @@ class LearnerTest {
                 .build();
     }
 
-    private static CompletableFuture<LearnerSummary> runAsync(Learner learner) {
-        CompletableFuture<LearnerSummary> result = new CompletableFuture<>();
-        Thread thread =
-                new Thread(
-                        () -> {
-                            try {
-                                result.complete(learner.run());
-                            } catch (Throwable t) {
-                                result.completeExceptionally(t);
-                            }
-                        },
-                        "learner-run");
-        thread.setDaemon(true);
-        thread.start();
-        return result;
-    }
-
     private static LearnerSummary runToEnd(Learner learner) throws Exception {
         try {
-            return runAsync(learner).get(TIMEOUT.toSeconds(), TimeUnit.SECONDS);
+            return LearnerThreads.runAsync(learner).get(TIMEOUT.toSeconds(), TimeUnit.SECONDS);
         } catch (ExecutionException e) {
             if (e.getCause() instanceof Exception cause) {
                 throw cause;

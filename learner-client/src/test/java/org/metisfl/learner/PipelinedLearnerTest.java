@@ -45,7 +45,7 @@ class PipelinedLearnerTest {
         FakeAdapter adapter = FakeAdapter.small();
         gateway.enqueue(async("a-1", 0), async("a-2", 0), async("a-3", 0));
         try (LogCapture log = LogCapture.of(LearnerSession.class)) {
-            CompletableFuture<LearnerSummary> running = runAsync(learner(adapter));
+            CompletableFuture<LearnerSummary> running = LearnerThreads.runAsync(learner(adapter));
 
             await(() -> gateway.updates.size() == 2);
             Thread.sleep(300);
@@ -92,7 +92,7 @@ class PipelinedLearnerTest {
         gateway.holdAnswers = true;
         FakeAdapter adapter = FakeAdapter.small();
         gateway.enqueue(round(1), round(2));
-        CompletableFuture<LearnerSummary> running = runAsync(learner(adapter));
+        CompletableFuture<LearnerSummary> running = LearnerThreads.runAsync(learner(adapter));
 
         await(() -> gateway.updates.size() == 1);
         Thread.sleep(300);
@@ -123,7 +123,7 @@ class PipelinedLearnerTest {
         FakeAdapter adapter = FakeAdapter.small();
         gateway.enqueue(async("a-1", 2), async("a-2", 5));
         try (LogCapture log = LogCapture.of(LearnerSession.class)) {
-            CompletableFuture<LearnerSummary> running = runAsync(learner(adapter));
+            CompletableFuture<LearnerSummary> running = LearnerThreads.runAsync(learner(adapter));
             await(() -> gateway.heldAnswerCount() == 1);
             gateway.enqueue(shutdown());
             gateway.releaseAnswers(1);
@@ -153,7 +153,7 @@ class PipelinedLearnerTest {
         gateway.holdAnswers = true;
         FakeAdapter adapter = FakeAdapter.small();
         gateway.enqueue(async("a-1", 0), async("a-2", 0));
-        CompletableFuture<LearnerSummary> running = runAsync(learner(adapter));
+        CompletableFuture<LearnerSummary> running = LearnerThreads.runAsync(learner(adapter));
         await(() -> gateway.updates.size() == 2);
         assertThat(learner.unacknowledgedUpdates()).isEqualTo(2);
 
@@ -219,23 +219,6 @@ class PipelinedLearnerTest {
                 .setTaskId("shutdown")
                 .setShutdown(Shutdown.newBuilder().setReason("done"))
                 .build();
-    }
-
-    private static CompletableFuture<LearnerSummary> runAsync(Learner learner) {
-        CompletableFuture<LearnerSummary> result = new CompletableFuture<>();
-        Thread thread =
-                new Thread(
-                        () -> {
-                            try {
-                                result.complete(learner.run());
-                            } catch (Throwable t) {
-                                result.completeExceptionally(t);
-                            }
-                        },
-                        "learner-run");
-        thread.setDaemon(true);
-        thread.start();
-        return result;
     }
 
     private static void await(BooleanSupplier condition) throws InterruptedException {

@@ -67,8 +67,8 @@ public final class SecureSum implements AggregationRule<SecureSum.Sums> {
      * Its merge is exact (ciphertext additions), so a gateway may fold the encrypted updates it has
      * queued: each costs the gateway's task thread a weighted ciphertext addition instead of a
      * crossing of Flink's network stack (3.8× the bytes of a float32 update). {@code bench/run
-     * --only ckks} times CKKS rounds with and without ({@code aggregation.pre-aggregate: false});
-     * not measured yet on a quiet machine.
+     * --only ckks} times CKKS rounds with and without ({@code aggregation.pre-aggregate: false}):
+     * docs/benchmarks.md.
      */
     @Override
     public boolean preAggregates() {

@@ -9,7 +9,6 @@ import org.apache.flink.runtime.checkpoint.OperatorSubtaskState;
 import org.apache.flink.runtime.state.StateBackend;
 import org.apache.flink.runtime.state.hashmap.HashMapStateBackend;
 import org.apache.flink.state.rocksdb.EmbeddedRocksDBStateBackend;
-import org.apache.flink.streaming.runtime.streamrecord.StreamRecord;
 import org.apache.flink.streaming.util.KeyedOneInputStreamOperatorTestHarness;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -40,9 +39,10 @@ class AsyncShardAggregatorTest {
             h.processElement(model(0, 0f), 0);
             h.processElement(update("b", "t1", 0, 5, 4f), 5); // arrives first, stamped later
             h.processElement(update("a", "t1", 0, 3, 2f), 3);
-            assertThat(shards(h)).isEmpty(); // nothing before the watermark passes the stamps
+            assertThat(HarnessOutput.shards(h))
+                    .isEmpty(); // nothing before the watermark passes the stamps
             h.processWatermark(10);
-            List<GlobalShard> out = shards(h);
+            List<GlobalShard> out = HarnessOutput.shards(h);
             assertThat(out)
                     .extracting(g -> g.contributors)
                     .containsExactly(List.of("a"), List.of("b"));
@@ -68,11 +68,11 @@ class AsyncShardAggregatorTest {
                     .as("a timer at the oldest waiting stamp (5, then 3), not one per update")
                     .isEqualTo(2);
             h.processWatermark(4);
-            List<GlobalShard> first = shards(h);
+            List<GlobalShard> first = HarnessOutput.shards(h);
             assertThat(first).extracting(g -> g.contributors).containsExactly(List.of("c"));
             assertThat(first.get(0).values.values()).containsOnly(3f);
             h.processWatermark(9);
-            List<GlobalShard> rest = shards(h);
+            List<GlobalShard> rest = HarnessOutput.shards(h);
             assertThat(rest)
                     .extracting(g -> g.contributors)
                     .containsExactly(List.of("a"), List.of("b"));
@@ -95,7 +95,7 @@ class AsyncShardAggregatorTest {
             // admitted it (max-staleness 1) and acknowledged it, so it counts.
             h.processElement(update("c", "t1", 0, 4, 7f), 4);
             h.processWatermark(5);
-            List<GlobalShard> out = shards(h);
+            List<GlobalShard> out = HarnessOutput.shards(h);
             assertThat(out)
                     .extracting(g -> g.contributors)
                     .containsExactly(List.of("a"), List.of("b"), List.of("c"));
@@ -116,7 +116,7 @@ class AsyncShardAggregatorTest {
             h.processElement(update("a", "t2", 1, 4, 6f), 4);
             h.processElement(update("b", "t2", 1, 5, 4f), 5);
             h.processWatermark(6);
-            List<GlobalShard> out = shards(h);
+            List<GlobalShard> out = HarnessOutput.shards(h);
             assertThat(out).extracting(g -> g.round).containsExactly(1L, 2L);
             assertThat(out.get(1).values.values()).containsExactly(5f, 5f);
         }
@@ -144,7 +144,7 @@ class AsyncShardAggregatorTest {
             // three versions behind the shard, counts with its delta from v0: v4 = 6 + (2 - 1).
             h.processElement(update("d", "t1", 0, 6, 2f), 6);
             h.processWatermark(6);
-            List<GlobalShard> out = shards(h);
+            List<GlobalShard> out = HarnessOutput.shards(h);
             assertThat(out).extracting(g -> g.round).containsExactly(1L, 2L, 3L, 4L);
             assertThat(out.get(2).values.values()).containsExactly(6f, 6f);
             assertThat(out.get(3).contributors).containsExactly("d");
@@ -161,7 +161,7 @@ class AsyncShardAggregatorTest {
             h.processElement(update("b", "t1", 1, 2, 5f, 3), 2);
             h.processElement(update("a", "t2", 2, 3, 10f, 1), 3);
             h.processWatermark(4);
-            List<GlobalShard> out = shards(h);
+            List<GlobalShard> out = HarnessOutput.shards(h);
             assertThat(out).hasSize(3);
             assertThat(out.get(0).values.values()[0]).isEqualTo(2f);
             assertThat(out.get(1).values.values()[0]).isEqualTo((2f * 1 + 5f * 3) / 4);
@@ -180,14 +180,14 @@ class AsyncShardAggregatorTest {
             before.processElement(update("a", "t1", 0, 1, 3f), 1);
             before.processElement(update("b", "t1", 0, 2, 5f), 2);
             before.processWatermark(2);
-            List<GlobalShard> out = shards(before);
+            List<GlobalShard> out = HarnessOutput.shards(before);
             // v1 = 1 + ((3 - 1) + (5 - 1)) / 2 = 4
             assertThat(out).hasSize(1);
             assertThat(out.get(0).values.values()).containsExactly(4f, 4f);
             assertThat(out.get(0).contributors).containsExactly("a", "b");
             before.processElement(update("c", "t1", 0, 3, 2f), 3); // delta from v0: 1
             before.processWatermark(3);
-            assertThat(shards(before)).isEmpty();
+            assertThat(HarnessOutput.shards(before)).isEmpty();
             before.prepareSnapshotPreBarrier(1);
             snapshot = before.snapshot(1, 4);
         }
@@ -196,7 +196,7 @@ class AsyncShardAggregatorTest {
             after.open();
             after.processElement(update("a", "t2", 1, 5, 6f), 5); // delta from v1: 2
             after.processWatermark(6);
-            List<GlobalShard> out = shards(after);
+            List<GlobalShard> out = HarnessOutput.shards(after);
             // v2 = 4 + (1 + 2) / 2 = 5.5
             assertThat(out).hasSize(1);
             assertThat(out.get(0).round).isEqualTo(2);
@@ -228,7 +228,7 @@ class AsyncShardAggregatorTest {
             checkpoint = h.snapshot(1, 1); // holds t1; then the task manager dies
             h.processElement(update("a", "t2", 0, 2, 4f), 2);
             h.processWatermark(2);
-            List<GlobalShard> out = shards(h);
+            List<GlobalShard> out = HarnessOutput.shards(h);
             assertThat(out).extracting(g -> g.round).containsExactly(1L, 2L);
             // t1: staleness 0: 0.5 * 0 + 0.5 * 2 = 1
             assertThat(out.get(0).values.values()).containsExactly(1f, 1f);
@@ -244,7 +244,7 @@ class AsyncShardAggregatorTest {
             h.processElement(update("a", "t2", 0, 11, 4f), 11);
             h.processElement(update("a", "t2", 0, 12, 4f), 12);
             h.processWatermark(20);
-            List<GlobalShard> out = shards(h);
+            List<GlobalShard> out = HarnessOutput.shards(h);
             assertThat(out).extracting(g -> g.round).containsExactly(2L);
             assertThat(out.get(0).contributors).containsExactly("a");
             assertThat(out.get(0).values.values()).containsExactly(failureFree, failureFree);
@@ -263,7 +263,7 @@ class AsyncShardAggregatorTest {
                 h.processElement(update("a", "t" + t, 0, t, t), t);
             }
             h.processWatermark(n);
-            assertThat(shards(h)).hasSize(n);
+            assertThat(HarnessOutput.shards(h)).hasSize(n);
             h.prepareSnapshotPreBarrier(1);
             checkpoint = h.snapshot(1, n);
         }
@@ -274,7 +274,7 @@ class AsyncShardAggregatorTest {
                 h.processElement(update("a", "t" + t, 0, 10 + t, 100f + t), 10 + t);
             }
             h.processWatermark(100);
-            List<GlobalShard> out = shards(h);
+            List<GlobalShard> out = HarnessOutput.shards(h);
             assertThat(out).hasSize(1); // only the new task counts
             assertThat(out.get(0).values.values()).containsExactly(101f + n, 101f + n);
         }
@@ -295,17 +295,6 @@ class AsyncShardAggregatorTest {
                         : new HashMapStateBackend();
         h.setStateBackend(b);
         return h;
-    }
-
-    private static List<GlobalShard> shards(
-            KeyedOneInputStreamOperatorTestHarness<Integer, GatewayEvent, GlobalShard> h) {
-        List<GlobalShard> out =
-                h.getOutput().stream()
-                        .filter(StreamRecord.class::isInstance)
-                        .map(r -> (GlobalShard) ((StreamRecord<?>) r).getValue())
-                        .toList();
-        h.getOutput().clear();
-        return out;
     }
 
     private static GatewayEvent model(long version, float value) {

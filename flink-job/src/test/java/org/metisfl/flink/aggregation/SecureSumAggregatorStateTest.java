@@ -11,7 +11,6 @@ import org.apache.flink.runtime.checkpoint.OperatorSubtaskState;
 import org.apache.flink.runtime.state.StateBackend;
 import org.apache.flink.runtime.state.hashmap.HashMapStateBackend;
 import org.apache.flink.state.rocksdb.EmbeddedRocksDBStateBackend;
-import org.apache.flink.streaming.runtime.streamrecord.StreamRecord;
 import org.apache.flink.streaming.util.KeyedOneInputStreamOperatorTestHarness;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -54,15 +53,15 @@ class SecureSumAggregatorStateTest {
             before.prepareSnapshotPreBarrier(1);
             snapshot = before.snapshot(1, 4);
             before.processElement(update("c", 100f, 1), 5); // after the checkpoint
-            assertThat(shards(before)).hasSize(1);
+            assertThat(HarnessOutput.shards(before)).hasSize(1);
         }
         try (var after = harness(backend)) {
             after.initializeState(snapshot);
             after.open();
             after.processElement(update("a", 50f, 1), 6); // a retry after the failure: dropped
-            assertThat(shards(after)).isEmpty();
+            assertThat(HarnessOutput.shards(after)).isEmpty();
             after.processElement(update("c", 4f, 4), 7);
-            List<GlobalShard> out = shards(after);
+            List<GlobalShard> out = HarnessOutput.shards(after);
             assertThat(out).hasSize(1);
             GlobalShard g = out.get(0);
             assertThat(g.contributors).containsExactly("a", "b", "c");
@@ -106,15 +105,15 @@ class SecureSumAggregatorStateTest {
             before.processElement(partial, 4);
             before.prepareSnapshotPreBarrier(1);
             snapshot = before.snapshot(1, 5);
-            assertThat(shards(before)).isEmpty();
+            assertThat(HarnessOutput.shards(before)).isEmpty();
         }
         try (var after = harness(backend)) {
             after.initializeState(snapshot);
             after.open();
             after.processElement(update("b", 2, 50f, 3), 6); // a resend after the failure: dropped
-            assertThat(shards(after)).isEmpty();
+            assertThat(HarnessOutput.shards(after)).isEmpty();
             after.processElement(update("c", 2, 4f, 4), 7);
-            List<GlobalShard> out2 = shards(after);
+            List<GlobalShard> out2 = HarnessOutput.shards(after);
             assertThat(out2).hasSize(1);
             GlobalShard g = out2.get(0);
             assertThat(g.contributors).containsExactlyInAnyOrder("a", "b", "c");
@@ -146,17 +145,6 @@ class SecureSumAggregatorStateTest {
                         : new HashMapStateBackend();
         h.setStateBackend(b);
         return h;
-    }
-
-    private static List<GlobalShard> shards(
-            KeyedOneInputStreamOperatorTestHarness<Integer, GatewayEvent, GlobalShard> h) {
-        List<GlobalShard> out =
-                h.getOutput().stream()
-                        .filter(StreamRecord.class::isInstance)
-                        .map(r -> (GlobalShard) ((StreamRecord<?>) r).getValue())
-                        .toList();
-        h.getOutput().clear();
-        return out;
     }
 
     private static GatewayEvent roundOpened(int participants) {

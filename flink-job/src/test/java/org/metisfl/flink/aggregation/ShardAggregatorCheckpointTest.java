@@ -16,7 +16,6 @@ import org.apache.flink.runtime.checkpoint.OperatorSubtaskState;
 import org.apache.flink.state.rocksdb.EmbeddedRocksDBStateBackend;
 import org.apache.flink.streaming.api.functions.KeyedProcessFunction;
 import org.apache.flink.streaming.api.operators.KeyedProcessOperator;
-import org.apache.flink.streaming.runtime.streamrecord.StreamRecord;
 import org.apache.flink.streaming.util.AbstractStreamOperatorTestHarness;
 import org.apache.flink.streaming.util.KeyedOneInputStreamOperatorTestHarness;
 import org.apache.flink.util.Collector;
@@ -70,7 +69,7 @@ class ShardAggregatorCheckpointTest {
             checkpoint = h.snapshot(1, 4);
             // The live sums go on after the checkpoint: the checkpoint must not see this.
             h.processElement(update(2, 0), 5);
-            assertThat(shards(h)).hasSize(1);
+            assertThat(HarnessOutput.shards(h)).hasSize(1);
         }
         List<GlobalShard> closed = new ArrayList<>();
         for (int subtask = 0; subtask < 2; subtask++) {
@@ -85,7 +84,7 @@ class ShardAggregatorCheckpointTest {
                         h.processElement(update(2, shard), 6);
                     }
                 }
-                closed.addAll(shards(h));
+                closed.addAll(HarnessOutput.shards(h));
             }
         }
         assertThat(closed).hasSize(2);
@@ -119,7 +118,7 @@ class ShardAggregatorCheckpointTest {
             h.initializeState(old);
             h.open();
             h.processElement(update(1, 0), 3);
-            List<GlobalShard> out = shards(h);
+            List<GlobalShard> out = HarnessOutput.shards(h);
             assertThat(out).hasSize(1);
             assertThat(out.get(0).contributors).containsExactly("a", "b");
             assertThat(out.get(0).values.values()).containsExactly(mean(2));
@@ -187,17 +186,6 @@ class ShardAggregatorCheckpointTest {
                         subtask);
         h.setStateBackend(new EmbeddedRocksDBStateBackend());
         return h;
-    }
-
-    private static List<GlobalShard> shards(
-            KeyedOneInputStreamOperatorTestHarness<Integer, GatewayEvent, GlobalShard> h) {
-        List<GlobalShard> out =
-                h.getOutput().stream()
-                        .filter(StreamRecord.class::isInstance)
-                        .map(r -> (GlobalShard) ((StreamRecord<?>) r).getValue())
-                        .toList();
-        h.getOutput().clear();
-        return out;
     }
 
     private static GatewayEvent opened(int shard, int participants) {

@@ -54,7 +54,7 @@ class ShardAggregatorModelPathTest {
         try (var h = harness(null)) {
             h.open();
             runRound(h, 1);
-            List<GlobalShard> meta = shards(h);
+            List<GlobalShard> meta = HarnessOutput.shards(h);
             assertThat(meta).hasSize(2);
             for (GlobalShard g : meta) {
                 assertThat(g.direct).isTrue();
@@ -101,7 +101,7 @@ class ShardAggregatorModelPathTest {
                 assertThat(d.modelVersion()).isEqualTo(1);
                 assertThat(d.values().values()).containsExactly(mean(d.shard, 1));
             }
-            assertThat(shards(h)).isEmpty();
+            assertThat(HarnessOutput.shards(h)).isEmpty();
             // The learners send round 2 again (never acknowledged): the failure-free version 2.
             runRound(h, 2);
             List<Directive> v2 = sent(h);
@@ -137,7 +137,7 @@ class ShardAggregatorModelPathTest {
             for (Directive d : sent(h)) {
                 assertThat(d.values().values()).containsExactly(mean(d.shard, 1));
             }
-            shards(h);
+            HarnessOutput.shards(h);
             h.prepareSnapshotPreBarrier(1);
             checkpoint = h.snapshot(1, 10);
         }
@@ -198,17 +198,6 @@ class ShardAggregatorModelPathTest {
                         Types.INT);
         h.setStateBackend(new EmbeddedRocksDBStateBackend());
         return h;
-    }
-
-    private static List<GlobalShard> shards(
-            KeyedOneInputStreamOperatorTestHarness<Integer, GatewayEvent, GlobalShard> h) {
-        List<GlobalShard> out =
-                h.getOutput().stream()
-                        .filter(StreamRecord.class::isInstance)
-                        .map(r -> (GlobalShard) ((StreamRecord<?>) r).getValue())
-                        .toList();
-        h.getOutput().clear();
-        return out;
     }
 
     private static List<Directive> sent(

@@ -8,7 +8,6 @@ import java.util.List;
 import org.apache.flink.api.common.typeinfo.Types;
 import org.apache.flink.runtime.checkpoint.OperatorSubtaskState;
 import org.apache.flink.state.rocksdb.EmbeddedRocksDBStateBackend;
-import org.apache.flink.streaming.runtime.streamrecord.StreamRecord;
 import org.apache.flink.streaming.util.KeyedOneInputStreamOperatorTestHarness;
 import org.junit.jupiter.api.Test;
 import org.metisfl.flink.aggregation.rule.FedAvg;
@@ -71,7 +70,7 @@ class ShardAggregatorPartialTest {
             for (GatewayEvent e : in.subList(1, in.size())) {
                 h.processElement(e, 5);
             }
-            List<GlobalShard> out = shards(h);
+            List<GlobalShard> out = HarnessOutput.shards(h);
             assertThat(out).hasSize(1);
             assertThat(out.get(0).contributors).containsExactly("a", "b", "c", "d");
             assertThat(out.get(0).totalWeight).isEqualTo(10.0);
@@ -102,7 +101,7 @@ class ShardAggregatorPartialTest {
                     .extracting(GatewayEvent::kind)
                     .containsExactly(GatewayEvent.Kind.PARTIAL_SHARD);
             h.processElement(in.get(0), 5); // a and b counted, then the task manager dies
-            assertThat(shards(h)).isEmpty();
+            assertThat(HarnessOutput.shards(h)).isEmpty();
         }
         // The restart: restored from checkpoint 1 (without a's and b's partial); a and b were
         // never acknowledged, so they send again, and c and d send for the first time. The new
@@ -122,7 +121,7 @@ class ShardAggregatorPartialTest {
             for (GatewayEvent e : in) {
                 h.processElement(e, 8);
             }
-            List<GlobalShard> out = shards(h);
+            List<GlobalShard> out = HarnessOutput.shards(h);
             assertThat(out).hasSize(1);
             assertThat(out.get(0).contributors).containsExactly("a", "b", "c", "d");
             assertThat(out.get(0).totalWeight).isEqualTo(10.0);
@@ -158,17 +157,6 @@ class ShardAggregatorPartialTest {
                         Types.INT);
         h.setStateBackend(new EmbeddedRocksDBStateBackend());
         return h;
-    }
-
-    private static List<GlobalShard> shards(
-            KeyedOneInputStreamOperatorTestHarness<Integer, GatewayEvent, GlobalShard> h) {
-        List<GlobalShard> out =
-                h.getOutput().stream()
-                        .filter(StreamRecord.class::isInstance)
-                        .map(r -> (GlobalShard) ((StreamRecord<?>) r).getValue())
-                        .toList();
-        h.getOutput().clear();
-        return out;
     }
 
     private static GatewayEvent opened(long round) {

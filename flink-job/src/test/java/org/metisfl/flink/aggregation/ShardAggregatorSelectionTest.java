@@ -6,7 +6,6 @@ import java.util.List;
 import org.apache.flink.api.common.typeinfo.Types;
 import org.apache.flink.runtime.checkpoint.OperatorSubtaskState;
 import org.apache.flink.state.rocksdb.EmbeddedRocksDBStateBackend;
-import org.apache.flink.streaming.runtime.streamrecord.StreamRecord;
 import org.apache.flink.streaming.util.KeyedOneInputStreamOperatorTestHarness;
 import org.junit.jupiter.api.Test;
 import org.metisfl.flink.aggregation.rule.Bulyan;
@@ -34,7 +33,7 @@ class ShardAggregatorSelectionTest {
             before.processElement(update("a", 1f), 2);
             before.processElement(update("b", 3f), 3);
             before.processElement(update("c", 10f), 4);
-            List<GlobalShard> out = shards(before);
+            List<GlobalShard> out = HarnessOutput.shards(before);
             assertThat(out).hasSize(1);
             GlobalShard g = out.get(0);
             assertThat(g.values).isNull();
@@ -48,12 +47,12 @@ class ShardAggregatorSelectionTest {
             after.initializeState(snapshot);
             after.open();
             after.processElement(selection(List.of("b", "a")), 6);
-            List<GlobalShard> out = shards(after);
+            List<GlobalShard> out = HarnessOutput.shards(after);
             assertThat(out).hasSize(1);
             assertThat(out.get(0).values.values()).containsExactly(2f, 2f);
             assertThat(out.get(0).contributors).containsExactly("a", "b");
             after.processElement(selection(List.of("a")), 7); // another gateway's copy: ignored
-            assertThat(shards(after)).isEmpty();
+            assertThat(HarnessOutput.shards(after)).isEmpty();
         }
     }
 
@@ -64,9 +63,9 @@ class ShardAggregatorSelectionTest {
             h.processElement(roundOpened(2), 1);
             h.processElement(update("a", 1f), 2);
             h.processElement(update("b", 2f), 3);
-            assertThat(shards(h)).hasSize(1);
+            assertThat(HarnessOutput.shards(h)).hasSize(1);
             h.processElement(selection(List.of()), 4);
-            List<GlobalShard> out = shards(h);
+            List<GlobalShard> out = HarnessOutput.shards(h);
             assertThat(out).hasSize(1);
             assertThat(out.get(0).aborted).isTrue();
             assertThat(out.get(0).values).isNull();
@@ -82,17 +81,6 @@ class ShardAggregatorSelectionTest {
                         Types.INT);
         h.setStateBackend(new EmbeddedRocksDBStateBackend());
         return h;
-    }
-
-    private static List<GlobalShard> shards(
-            KeyedOneInputStreamOperatorTestHarness<Integer, GatewayEvent, GlobalShard> h) {
-        List<GlobalShard> out =
-                h.getOutput().stream()
-                        .filter(StreamRecord.class::isInstance)
-                        .map(r -> (GlobalShard) ((StreamRecord<?>) r).getValue())
-                        .toList();
-        h.getOutput().clear();
-        return out;
     }
 
     private static GatewayEvent roundOpened(int participants) {

@@ -9,7 +9,6 @@ import org.apache.flink.runtime.checkpoint.OperatorSubtaskState;
 import org.apache.flink.runtime.state.StateBackend;
 import org.apache.flink.runtime.state.hashmap.HashMapStateBackend;
 import org.apache.flink.state.rocksdb.EmbeddedRocksDBStateBackend;
-import org.apache.flink.streaming.runtime.streamrecord.StreamRecord;
 import org.apache.flink.streaming.util.KeyedOneInputStreamOperatorTestHarness;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -42,15 +41,15 @@ class ShardAggregatorStateTest {
             snapshot = before.snapshot(1, 4);
             // After the checkpoint: must not be in the restored state.
             before.processElement(update("c", 100f, 1), 5);
-            assertThat(shards(before)).hasSize(1);
+            assertThat(HarnessOutput.shards(before)).hasSize(1);
         }
         try (var after = harness(backend)) {
             after.initializeState(snapshot);
             after.open();
             after.processElement(update("a", 50f, 1), 6); // a retry after the failure: dropped
-            assertThat(shards(after)).isEmpty();
+            assertThat(HarnessOutput.shards(after)).isEmpty();
             after.processElement(update("c", 4f, 4), 7);
-            List<GlobalShard> out = shards(after);
+            List<GlobalShard> out = HarnessOutput.shards(after);
             assertThat(out).hasSize(1);
             GlobalShard g = out.get(0);
             assertThat(g.contributors).containsExactly("a", "b", "c");
@@ -69,7 +68,7 @@ class ShardAggregatorStateTest {
             before.open();
             before.processElement(roundOpened(1), 1);
             before.processElement(update("a", 1f, 1), 2);
-            assertThat(shards(before)).hasSize(1);
+            assertThat(HarnessOutput.shards(before)).hasSize(1);
             before.prepareSnapshotPreBarrier(1);
             snapshot = before.snapshot(1, 3);
         }
@@ -79,7 +78,7 @@ class ShardAggregatorStateTest {
             after.processElement(update("b", 1f, 1), 4); // late: the round closed
             after.processElement(roundOpened(1), 5); // a gateway re-announcing it: ignored
             after.processElement(update("a", 1f, 1), 6);
-            assertThat(shards(after)).isEmpty();
+            assertThat(HarnessOutput.shards(after)).isEmpty();
         }
     }
 
@@ -97,17 +96,6 @@ class ShardAggregatorStateTest {
                         : new HashMapStateBackend();
         h.setStateBackend(b);
         return h;
-    }
-
-    private static List<GlobalShard> shards(
-            KeyedOneInputStreamOperatorTestHarness<Integer, GatewayEvent, GlobalShard> h) {
-        List<GlobalShard> out =
-                h.getOutput().stream()
-                        .filter(StreamRecord.class::isInstance)
-                        .map(r -> (GlobalShard) ((StreamRecord<?>) r).getValue())
-                        .toList();
-        h.getOutput().clear();
-        return out;
     }
 
     private static GatewayEvent roundOpened(int participants) {

@@ -47,6 +47,7 @@ public final class CoordinatorOptions implements Serializable {
     private final int shardSize;
     private final boolean evaluationEnabled;
     private final long evaluationTimeoutMs;
+    private final int evaluationMaxLearners;
     private final PrivacyOptions privacy;
     private final ThresholdOptions threshold;
 
@@ -85,6 +86,7 @@ public final class CoordinatorOptions implements Serializable {
         shardSize = c.shardSize();
         evaluationEnabled = c.evaluationEnabled();
         evaluationTimeoutMs = c.evaluationTimeoutMs();
+        evaluationMaxLearners = c.evaluationMaxLearners();
         privacy = PrivacyOptions.from(c);
         threshold = ThresholdOptions.from(c);
     }
@@ -265,5 +267,9 @@ public final class CoordinatorOptions implements Serializable {
 
     public long evaluationTimeoutMs() {
         return evaluationTimeoutMs;
+    }
+
+    public int evaluationMaxLearners() {
+        return evaluationMaxLearners;
     }
 }

@@ -84,6 +84,7 @@ public final class FederationConfig implements Serializable {
     private final long trainLocalSteps;
     private final boolean evaluationEnabled;
     private final long evaluationTimeoutMs;
+    private final int evaluationMaxLearners;
     private final int evaluationBatchSize;
     private final String gatewayHost;
     private final String gatewayAdvertisedHost;
@@ -207,6 +208,7 @@ public final class FederationConfig implements Serializable {
         trainLocalSteps = c.get(TRAIN_LOCAL_STEPS);
         evaluationEnabled = c.get(EVALUATION_ENABLED);
         evaluationTimeoutMs = c.get(EVALUATION_TIMEOUT).toMillis();
+        evaluationMaxLearners = c.get(EVALUATION_MAX_LEARNERS);
         evaluationBatchSize = c.get(EVALUATION_BATCH_SIZE);
         gatewayHost = c.get(GATEWAY_HOST);
         gatewayAdvertisedHost = c.getOptional(GATEWAY_ADVERTISED_HOST).orElse(null);
@@ -311,6 +313,11 @@ public final class FederationConfig implements Serializable {
                 EVALUATION_TIMEOUT,
                 c.get(EVALUATION_TIMEOUT),
                 "use a positive duration");
+        check(
+                evaluationMaxLearners >= 0,
+                EVALUATION_MAX_LEARNERS,
+                evaluationMaxLearners,
+                "use 0 (every learner evaluates) or a positive number of learners");
         check(
                 evaluationBatchSize >= 1,
                 EVALUATION_BATCH_SIZE,
@@ -1045,6 +1052,11 @@ public final class FederationConfig implements Serializable {
 
     public long evaluationTimeoutMs() {
         return evaluationTimeoutMs;
+    }
+
+    /** {@code evaluation.max-learners}: learners drawn to evaluate a model; 0 = every one. */
+    public int evaluationMaxLearners() {
+        return evaluationMaxLearners;
     }
 
     public int evaluationBatchSize() {

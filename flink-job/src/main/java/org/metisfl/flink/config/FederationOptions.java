@@ -671,6 +671,19 @@ public final class FederationOptions {
                             "How long a round's results wait for evaluation reports before they"
                                     + " are written with those that came.");
 
+    public static final ConfigOption<Integer> EVALUATION_MAX_LEARNERS =
+            ConfigOptions.key("evaluation.max-learners")
+                    .intType()
+                    .defaultValue(0)
+                    .withDescription(
+                            "At most this many learners evaluate each evaluated model, drawn at"
+                                    + " random (seeded by selection.seed and the round or"
+                                    + " version, so a restored federation draws the same); 0"
+                                    + " asks every one (a round's contributors; when"
+                                    + " asynchronous, every active learner). Set it with many"
+                                    + " learners: an asynchronous evaluation otherwise sends"
+                                    + " a task to each of them.");
+
     public static final ConfigOption<Integer> EVALUATION_BATCH_SIZE =
             ConfigOptions.key("evaluation.batch-size")
                     .intType()

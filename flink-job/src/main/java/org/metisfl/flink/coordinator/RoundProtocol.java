@@ -410,7 +410,7 @@ public final class RoundProtocol implements TrainingProtocol {
             p.modelVersion = round;
             p.evaluators =
                     options.evaluationEnabled()
-                            ? new ArrayList<>(p.contributors)
+                            ? ParticipantSelection.evaluators(p.contributors, round, options)
                             : new ArrayList<>();
         } else {
             p.evaluators = new ArrayList<>();

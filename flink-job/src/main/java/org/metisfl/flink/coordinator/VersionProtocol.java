@@ -1,7 +1,6 @@
 package org.metisfl.flink.coordinator;
 
 import java.util.ArrayList;
-import java.util.Collections;
 import java.util.List;
 import org.metisfl.flink.config.CoordinatorOptions;
 import org.metisfl.flink.model.GatewayEvent;
@@ -165,11 +164,10 @@ public final class VersionProtocol implements TrainingProtocol {
         s.closedAt = now;
         s.contributors = new ArrayList<>(p.contributors);
         s.last = last;
-        List<String> evaluators = new ArrayList<>();
-        if (options.evaluationEnabled()) {
-            evaluators.addAll(federation.learners.active());
-            Collections.sort(evaluators);
-        }
+        List<String> evaluators =
+                options.evaluationEnabled()
+                        ? ParticipantSelection.evaluators(federation.learners.active(), v, options)
+                        : new ArrayList<>();
         s.expectedEvaluators = evaluators;
         p.evaluators = evaluators;
         p.contributors = new ArrayList<>();

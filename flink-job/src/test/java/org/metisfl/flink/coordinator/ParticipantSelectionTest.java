@@ -1,6 +1,7 @@
 package org.metisfl.flink.coordinator;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -45,6 +46,46 @@ class ParticipantSelectionTest {
                                 "aggregation.max-buffered-updates", "5"));
         assertThat(ParticipantSelection.draw(learners(10), 1, median)).hasSize(5);
         assertThat(ParticipantSelection.draw(learners(10), 1, options(Map.of()))).hasSize(10);
+    }
+
+    @Test
+    void evaluatorsAreAtMostMaxLearnersOfTheCandidatesDrawnPerRoundWithTheirOwnSeed() {
+        CoordinatorOptions every = options(Map.of());
+        assertThat(ParticipantSelection.evaluators(learners(7), 1, every))
+                .as("0: every candidate evaluates")
+                .hasSize(7)
+                .isSorted();
+        CoordinatorOptions three =
+                options(
+                        Map.of(
+                                "evaluation.max-learners", "3",
+                                "selection.participants", "3",
+                                "selection.seed", "42"));
+        List<String> e1 = ParticipantSelection.evaluators(learners(100), 1, three);
+        assertThat(e1).hasSize(3).isSorted().doesNotHaveDuplicates();
+        assertThat(learners(100)).containsAll(e1);
+        assertThat(ParticipantSelection.evaluators(learners(100), 1, three))
+                .as("a restored federation draws the same")
+                .isEqualTo(e1);
+        assertThat(ParticipantSelection.evaluators(learners(2), 1, three)).hasSize(2);
+        boolean differsByRound = false;
+        boolean differsFromParticipants = false;
+        for (long round = 1; round < 10; round++) {
+            List<String> e = ParticipantSelection.evaluators(learners(100), round, three);
+            differsByRound |= !e.equals(e1);
+            differsFromParticipants |=
+                    !e.equals(ParticipantSelection.draw(learners(100), round, three));
+        }
+        assertThat(differsByRound).isTrue();
+        assertThat(differsFromParticipants)
+                .as("the evaluators are not simply the round's participants' draw")
+                .isTrue();
+    }
+
+    @Test
+    void aNegativeMaxLearnersIsRefusedWithTheKey() {
+        assertThatThrownBy(() -> FederationConfig.of(Map.of("evaluation.max-learners", "-1")))
+                .hasMessageContaining("evaluation.max-learners");
     }
 
     private static CoordinatorOptions options(Map<String, String> settings) {

@@ -162,4 +162,52 @@ class VersionProtocolTest {
             assertThat(model(next, 2)).containsOnly(9f);
         }
     }
+
+    /**
+     * With {@code evaluation.max-learners} an evaluated version asks only that many of the active
+     * learners, and its results are written once those reported, without waiting for the others.
+     */
+    @Test
+    void anEvaluatedVersionAsksAtMostMaxLearnersAndWaitsOnlyForThem() throws Exception {
+        CoordinatorOptions sampled =
+                options(
+                        "protocol.type", "asynchronous",
+                        "federation.rounds", "3",
+                        "federation.min-learners", "1",
+                        "async.evaluate-every", "1",
+                        "async.publish-interval", "1 s",
+                        "evaluation.max-learners", "2",
+                        "evaluation.timeout", "5 s");
+        List<String> all = List.of("a", "b", "c", "d", "e");
+        try (var h = harness(sampled, "hashmap")) {
+            h.open();
+            h.setProcessingTime(START);
+            for (String l : all) {
+                h.processElement1(new StreamRecord<>(joined(l, 1)));
+                h.processElement1(new StreamRecord<>(connectivity(l, true, 1)));
+            }
+            h.processElement1(new StreamRecord<>(initialModel("a", filled(2048, 0f))));
+            directives(h);
+
+            h.setProcessingTime(START + 10);
+            h.processElement2(new StreamRecord<>(shard(1, 0, 2, 1f, "a")));
+            h.processElement2(new StreamRecord<>(shard(1, 1, 2, 1f, "a")));
+            List<String> asked = publishes(directives(h)).get(0).evaluators;
+            assertThat(asked).hasSize(2).isSorted();
+            assertThat(all).containsAll(asked);
+            h.processElement1(
+                    new StreamRecord<>(evaluation(asked.get(0), 1, 1, Map.of("acc", 0.5))));
+            assertThat(results(h)).as("one of the two asked has not reported yet").isEmpty();
+            h.processElement1(
+                    new StreamRecord<>(evaluation(asked.get(1), 1, 1, Map.of("acc", 0.7))));
+            RoundResult r1 = results(h).get(0);
+            assertThat(r1.evaluationsReceived).isEqualTo(2);
+            assertThat(r1.evalMetrics.get("acc")).isEqualTo((0.5 + 0.7) / 2);
+
+            h.setProcessingTime(START + 2_000);
+            h.processElement2(new StreamRecord<>(shard(2, 0, 2, 2f, "b")));
+            h.processElement2(new StreamRecord<>(shard(2, 1, 2, 2f, "b")));
+            assertThat(publishes(directives(h)).get(0).evaluators).hasSize(2);
+        }
+    }
 }

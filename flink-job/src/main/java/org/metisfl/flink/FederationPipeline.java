@@ -263,11 +263,11 @@ public final class FederationPipeline {
 
     /**
      * Local pre-aggregation (see {@link PartialSums}) when the configuration asks for it and it
-     * holds: a synchronous rule that merges partials, one gateway. Else null: updates go on one by
-     * one.
+     * holds: a synchronous rule that merges partials, with any number of gateways (each folds only
+     * the learners it is home to). Else null: updates go on one by one.
      */
     static PartialSums.Factory preAggregation(FederationConfig config) {
-        if (!config.preAggregate() || config.asynchronous() || config.gatewayParallelism() != 1) {
+        if (!config.preAggregate() || config.asynchronous()) {
             return null;
         }
         AggregationRule<?> rule = Rules.of(RuleOptions.of(config));

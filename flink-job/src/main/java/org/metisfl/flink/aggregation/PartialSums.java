@@ -25,13 +25,17 @@ import org.metisfl.flink.model.GatewayEvent;
  * that took their updates, so they never outlive a checkpoint barrier and the checkpoint that holds
  * an update's partial is the one whose completion acknowledges it, as without pre-aggregation.
  *
- * <p>Exactly once, with one gateway: a partial must never hold an update the aggregators already
- * counted (a sum cannot be taken apart again). The gateway's own copies are caught here (each
- * learner is folded once per round). Copies the job may hold from before a restart (the round that
- * was open when the job restored, whose updates may be in the restored sums and be sent again by
- * learners who were not acknowledged) are never folded: rounds up to the first one this reader sees
- * travel as single updates, which the aggregators deduplicate one by one. A round opened after that
- * can hold only updates this reader emitted.
+ * <p>Exactly once: a partial must never hold an update the aggregators already counted (a sum
+ * cannot be taken apart again). Only a learner's home gateway ({@link #homeGateway}) folds its
+ * updates; every other gateway sends them on marked {@code foreign}, and the aggregators hold a
+ * foreign copy aside until the round closes, dropping it if a partial holding the learner arrives
+ * first (see {@code ShardAggregator}). The home gateway's own copies are caught here (each learner
+ * is folded once per round). Copies the job may hold from before a restart (the round that was open
+ * when the job restored, whose updates may be in the restored sums and be sent again by learners
+ * who were not acknowledged) are never folded: rounds up to the first one this reader sees travel
+ * as single updates, which the aggregators deduplicate one by one. A round opened after that can
+ * hold only updates of this gateway's learners that this reader emitted, or foreign copies, which
+ * are held aside.
  *
  * <p>A lone update of a (round, shard) is emitted as it is (no partial, no copy).
  */
@@ -50,8 +54,13 @@ public final class PartialSums {
             this.rule = rule;
         }
 
-        public PartialSums create(int gateway) {
-            return new PartialSums(rule, gateway);
+        /** The partial sums of gateway {@code gateway} out of {@code gateways}. */
+        public PartialSums create(int gateway, int gateways) {
+            if (gateways < 1 || gateway < 0 || gateway >= gateways) {
+                throw new IllegalArgumentException(
+                        "gateway " + gateway + " out of " + gateways + " gateways");
+            }
+            return new PartialSums(rule, gateway, gateways);
         }
     }
 
@@ -77,6 +86,7 @@ public final class PartialSums {
     private final AggregationRule<Object> rule;
     private final TypeSerializer<Object> serializer;
     private final int gateway;
+    private final int gateways;
     private final Map<Key, Open> open = new LinkedHashMap<>();
     private final Map<Long, Set<String>> folded = new HashMap<>();
     private long firstRound = Long.MIN_VALUE;
@@ -84,10 +94,46 @@ public final class PartialSums {
     private long updatesFolded;
 
     @SuppressWarnings("unchecked")
-    PartialSums(AggregationRule<?> rule, int gateway) {
+    PartialSums(AggregationRule<?> rule, int gateway, int gateways) {
         this.rule = (AggregationRule<Object>) rule;
         this.serializer = this.rule.accumulatorSerializer();
         this.gateway = gateway;
+        this.gateways = gateways;
+    }
+
+    /**
+     * The one gateway (of {@code gateways}) that may fold {@code learnerId}'s updates: a fixed
+     * function of the id (Java's specified {@code String.hashCode}), so every gateway, and the
+     * gateway that issues the id at join ({@link #homedLearnerId}), agree on it.
+     */
+    public static int homeGateway(String learnerId, int gateways) {
+        int h = learnerId.hashCode();
+        return Math.floorMod(h ^ (h >>> 16), gateways);
+    }
+
+    /**
+     * A fresh learner id (drawn from {@code ids}) whose home is {@code gateway}: the gateway a
+     * learner joins through is the one that folds its updates, and a learner stays on the gateway
+     * it joined through unless a call fails, so its uploads are folded on the common path. Takes
+     * {@code gateways} draws on average.
+     */
+    public static String homedLearnerId(
+            java.util.function.Supplier<String> ids, int gateway, int gateways) {
+        if (gateways <= 1) {
+            return ids.get();
+        }
+        for (int i = 0; i < 64 * gateways; i++) {
+            String id = ids.get();
+            if (homeGateway(id, gateways) == gateway) {
+                return id;
+            }
+        }
+        return ids.get(); // not reached in practice; any id is correct, it is only not folded
+    }
+
+    /** True if this gateway folds {@code learnerId}'s updates (it is the learner's home). */
+    private boolean folds(String learnerId) {
+        return gateways == 1 || homeGateway(learnerId, gateways) == gateway;
     }
 
     /**
@@ -107,7 +153,12 @@ public final class PartialSums {
                 }
                 case UPDATE_SHARD -> {
                     noteRound(e.round());
-                    if (e.round() <= firstRound) {
+                    if (!folds(e.learnerId())) {
+                        // Another gateway may fold a copy of this update: the aggregators hold
+                        // this one aside until they know whether a partial holds the learner.
+                        e.foreign = true;
+                        out.emit(e, timestamp);
+                    } else if (e.round() <= firstRound) {
                         out.emit(e, timestamp);
                     } else {
                         fold(e, timestamp);

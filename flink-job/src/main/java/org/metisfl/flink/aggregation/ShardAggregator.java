@@ -5,6 +5,7 @@ import java.util.Collections;
 import java.util.List;
 import org.apache.flink.api.common.functions.OpenContext;
 import org.apache.flink.api.common.state.CheckpointListener;
+import org.apache.flink.api.common.state.MapState;
 import org.apache.flink.api.common.state.MapStateDescriptor;
 import org.apache.flink.api.common.state.ValueStateDescriptor;
 import org.apache.flink.api.common.typeinfo.TypeInformation;
@@ -117,8 +118,15 @@ public class ShardAggregator extends KeyedProcessFunction<Integer, GatewayEvent,
     /** The server optimizer's moments per shard (entry 0: first, 1: second), or null. */
     private transient SnapshotCopiedMap<Integer, Long, Payload> moments;
 
+    /**
+     * Local pre-aggregation over several gateways: foreign single updates held aside until their
+     * round closes, under {@code round/learner} (see {@link #hold}).
+     */
+    private transient MapState<String, GatewayEvent> heldUpdates;
+
     private transient Counter duplicates;
     private transient Counter late;
+    private transient Counter heldReplaced;
 
     @Override
     public void open(OpenContext openContext) {
@@ -129,6 +137,14 @@ public class ShardAggregator extends KeyedProcessFunction<Integer, GatewayEvent,
                                 "shard-rounds", TypeInformation.of(ShardRounds.class)));
         duplicates = getRuntimeContext().getMetricGroup().counter("duplicateUpdates");
         late = getRuntimeContext().getMetricGroup().counter("lateUpdates");
+        heldReplaced = getRuntimeContext().getMetricGroup().counter("foreignUpdatesReplaced");
+        heldUpdates =
+                getRuntimeContext()
+                        .getMapState(
+                                new MapStateDescriptor<>(
+                                        "held-foreign-updates",
+                                        TypeInformation.of(String.class),
+                                        TypeInformation.of(GatewayEvent.class)));
     }
 
     @Override
@@ -257,6 +273,10 @@ public class ShardAggregator extends KeyedProcessFunction<Integer, GatewayEvent,
                     duplicates.inc();
                     return;
                 }
+                if (e.foreign) {
+                    hold(sr, e);
+                    break;
+                }
                 Object acc = accumulators.get(key, sr.round);
                 if (acc == null) {
                     acc = rule.createAccumulator();
@@ -288,33 +308,102 @@ public class ShardAggregator extends KeyedProcessFunction<Integer, GatewayEvent,
     }
 
     /**
-     * Merges a gateway's partial aggregate (local pre-aggregation). The gateway folds only updates
-     * the job cannot have counted yet (see {@link PartialSums}), so a partial that holds a learner
-     * this shard already counted means that promise broke: the job fails rather than count an
-     * update twice, and after the restart the round's updates travel one by one.
+     * Local pre-aggregation over several gateways: a single update sent by a gateway that does not
+     * fold its learner ({@link GatewayEvent#foreign}). The learner's home gateway may have folded a
+     * copy of it (a resend after a broken call, or a learner uploading through two gateways) into a
+     * partial that cannot be taken apart, so the copy is held aside in keyed state instead of
+     * added: the learner counts as a contributor now (the round's early close and the quorum see
+     * it), its values and weight are added when the round closes, unless a partial holding the
+     * learner arrives first and replaces it. Every shard sees the same partials and singles before
+     * its round closes (the watermark argument), so all shards count the same copy's learner.
+     */
+    private void hold(ShardRound sr, GatewayEvent e) throws Exception {
+        heldUpdates.put(heldKey(sr.round, e.learnerId()), e);
+        sr.held.add(e.learnerId());
+        sr.addContributor(e.learnerId());
+    }
+
+    private static String heldKey(long round, String learner) {
+        return round + "/" + learner;
+    }
+
+    /**
+     * The round closes (or is dropped): its held foreign updates still without a partial are added
+     * to the accumulator ({@code count}), in learner order so that every shard and every replay
+     * adds them in the same order, or just forgotten.
+     */
+    private void releaseHeld(Integer key, ShardRound sr, boolean count) throws Exception {
+        if (sr.held.isEmpty()) {
+            return;
+        }
+        List<String> learners = new ArrayList<>(sr.held);
+        Collections.sort(learners);
+        for (String learner : learners) {
+            String k = heldKey(sr.round, learner);
+            GatewayEvent e = heldUpdates.get(k);
+            heldUpdates.remove(k);
+            if (!count || e == null) {
+                continue;
+            }
+            Object acc = accumulators.get(key, sr.round);
+            if (acc == null) {
+                acc = rule.createAccumulator();
+                accumulators.put(key, sr.round, acc);
+            }
+            rule.add(acc, learner, e.values(), e.weight());
+            sr.totalWeight += e.weight();
+            if (e.unclipped) {
+                sr.unclipped++;
+            }
+        }
+        sr.held.clear();
+    }
+
+    /**
+     * Merges a gateway's partial aggregate (local pre-aggregation). Each learner is folded by one
+     * gateway only, its home, which folds it at most once per round and never a round the job may
+     * have counted before a restart (see {@link PartialSums}); any other copy of its update arrives
+     * as a foreign single, held aside ({@link #hold}), and is dropped here for the partial's copy.
+     * A partial that holds a learner this shard already counted otherwise means that promise broke:
+     * the job fails rather than count an update twice, and after the restart the round's updates
+     * travel one by one.
      */
     private void mergePartial(GatewayEvent e, Integer key, ShardRound sr) throws Exception {
         List<String> members = e.participants();
+        List<String> replaced = new ArrayList<>();
         for (String learner : members) {
             if (sr.hasContributed(learner)) {
+                if (sr.held.contains(learner)) {
+                    replaced.add(learner);
+                    continue;
+                }
                 throw new IllegalStateException(
                         "a partial aggregate of round "
                                 + sr.round
                                 + " from gateway "
                                 + e.gateway()
-                                + " holds an update of a learner shard "
+                                + " holds an update of learner "
+                                + learner
+                                + " that shard "
                                 + ShardKeys.shardOf(key)
-                                + " already counted; local pre-aggregation needs"
-                                + " gateway.parallelism: 1 (set aggregation.pre-aggregate: false"
-                                + " otherwise)");
+                                + " already counted (local pre-aggregation folds a learner at its"
+                                + " home gateway only and once per round; set"
+                                + " aggregation.pre-aggregate: false to send every update on)");
             }
+        }
+        for (String learner : replaced) {
+            heldUpdates.remove(heldKey(sr.round, learner));
+            sr.held.remove(learner);
+            heldReplaced.inc();
         }
         Object part = PartialSums.accumulatorOf(e, rule);
         Object acc = accumulators.get(key, sr.round);
         accumulators.put(key, sr.round, acc == null ? part : rule.merge(acc, part));
         sr.totalWeight += e.weight();
         for (String learner : members) {
-            sr.addContributor(learner);
+            if (!replaced.contains(learner)) {
+                sr.addContributor(learner);
+            }
         }
         sr.unclipped += e.unclippedCount;
     }
@@ -454,6 +543,7 @@ public class ShardAggregator extends KeyedProcessFunction<Integer, GatewayEvent,
             boolean abort,
             Collector<GlobalShard> out)
             throws Exception {
+        releaseHeld(key, sr, !abort);
         GlobalShard g = new GlobalShard();
         g.round = sr.round;
         g.shard = ShardKeys.shardOf(key);
@@ -506,6 +596,7 @@ public class ShardAggregator extends KeyedProcessFunction<Integer, GatewayEvent,
             }
         }
         for (ShardRound r : dropped) {
+            releaseHeld(key, r, false);
             rounds.open.remove(r);
             accumulators.remove(key, r.round);
         }

@@ -34,6 +34,14 @@ public class ShardRound {
     /** A rule with a selection phase: closed, statistic sent; waiting for the selection. */
     public boolean awaitingSelection;
 
+    /**
+     * Local pre-aggregation over several gateways: contributors whose only copy so far is a foreign
+     * single update (not from the gateway that folds them), held aside in the aggregator's keyed
+     * state until the round closes; a partial holding one of them replaces its held copy. They are
+     * in {@link #contributors} already, their weight is not in {@link #totalWeight} yet.
+     */
+    public List<String> held = new ArrayList<>();
+
     /** Copies of PARTICIPANT_DROPPED received, as {@code learner@gateway}. */
     public List<String> dropCopies = new ArrayList<>();
 

@@ -210,6 +210,13 @@ public class GatewayEvent {
      */
     public boolean unclipped;
 
+    /**
+     * UPDATE_SHARD with local pre-aggregation over several gateways: sent by a gateway that is not
+     * the learner's home (the one that folds its updates), so a partial of the home gateway may
+     * hold a copy of it; the aggregators hold it aside until the round closes.
+     */
+    public boolean foreign;
+
     /** PARTIAL_SHARD: how many of the folded updates were within the clip norm. */
     public int unclippedCount;
 

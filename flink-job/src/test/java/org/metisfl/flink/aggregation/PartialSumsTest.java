@@ -25,7 +25,7 @@ class PartialSumsTest {
 
     @Test
     void foldsTheUpdatesOfOnePollIntoOnePartialPerShard() {
-        PartialSums p = new PartialSums.Factory(fedavg).create(0);
+        PartialSums p = new PartialSums.Factory(fedavg).create(0, 1);
         p.offer(List.of(opened(1, 0), opened(1, 1)), 1, emitter);
         p.offer(List.of(opened(2, 0), opened(2, 1)), 2, emitter); // round 1 was open at start
         out.clear();
@@ -55,7 +55,7 @@ class PartialSumsTest {
 
     @Test
     void aLoneUpdateGoesOnAsItIs() {
-        PartialSums p = new PartialSums.Factory(fedavg).create(0);
+        PartialSums p = new PartialSums.Factory(fedavg).create(0, 1);
         p.offer(List.of(opened(1, 0)), 1, emitter);
         p.offer(List.of(opened(2, 0)), 2, emitter);
         out.clear();
@@ -71,7 +71,7 @@ class PartialSumsTest {
     void theRoundOpenAtStartIsNeverFolded() {
         // After a restore, the round open then may already count updates that learners send
         // again: they must reach the aggregators one by one, to be deduplicated there.
-        PartialSums p = new PartialSums.Factory(fedavg).create(0);
+        PartialSums p = new PartialSums.Factory(fedavg).create(0, 1);
         p.offer(List.of(opened(7, 0)), 1, emitter);
         p.offer(update("a", 7, 1.0, new float[] {1f}), 2, emitter);
         p.offer(update("b", 7, 1.0, new float[] {2f}), 3, emitter);
@@ -83,7 +83,7 @@ class PartialSumsTest {
 
     @Test
     void aSecondCopyOfAnUpdateIsFoldedOnce() {
-        PartialSums p = new PartialSums.Factory(fedavg).create(0);
+        PartialSums p = new PartialSums.Factory(fedavg).create(0, 1);
         p.offer(List.of(opened(1, 0)), 1, emitter);
         p.offer(List.of(opened(2, 0)), 2, emitter);
         out.clear();
@@ -100,7 +100,7 @@ class PartialSumsTest {
 
     @Test
     void aDropLeavesAfterTheUpdatesFoldedBeforeIt() {
-        PartialSums p = new PartialSums.Factory(fedavg).create(0);
+        PartialSums p = new PartialSums.Factory(fedavg).create(0, 1);
         p.offer(List.of(opened(1, 0)), 1, emitter);
         p.offer(List.of(opened(2, 0)), 2, emitter);
         out.clear();
@@ -115,6 +115,59 @@ class PartialSumsTest {
                 .extracting(GatewayEvent::kind)
                 .containsExactly(Kind.PARTIAL_SHARD, Kind.PARTICIPANT_DROPPED, Kind.UPDATE_SHARD);
         assertThat(out.get(0).participants()).containsExactly("a", "b");
+    }
+
+    @Test
+    void withTwoGatewaysAGatewayFoldsOnlyTheLearnersItIsHomeToAndMarksTheOthersForeign() {
+        String a = homedAt("a", 0, 2);
+        String b = homedAt("b", 0, 2);
+        String c = homedAt("c", 1, 2);
+        PartialSums p = new PartialSums.Factory(fedavg).create(0, 2);
+        p.offer(List.of(opened(1, 0)), 1, emitter);
+        p.offer(List.of(opened(2, 0)), 2, emitter);
+        out.clear();
+        p.offer(update(a, 2, 1.0, new float[] {1f}), 3, emitter);
+        p.offer(update(c, 2, 1.0, new float[] {9f}), 4, emitter); // c's home is gateway 1
+        p.offer(update(b, 2, 1.0, new float[] {3f}), 5, emitter);
+        p.flush(emitter);
+        assertThat(out)
+                .extracting(GatewayEvent::kind)
+                .containsExactly(Kind.UPDATE_SHARD, Kind.PARTIAL_SHARD);
+        assertThat(out.get(0).learnerId()).isEqualTo(c);
+        assertThat(out.get(0).foreign).isTrue();
+        assertThat(out.get(1).participants()).containsExactly(a, b);
+        // A lone update of a learner it is home to goes on unmarked (the aggregators add it).
+        out.clear();
+        String d = homedAt("d", 0, 2);
+        p.offer(update(d, 2, 1.0, new float[] {1f}), 6, emitter);
+        p.flush(emitter);
+        assertThat(out).singleElement().extracting(e -> e.foreign).isEqualTo(false);
+    }
+
+    @Test
+    void theHomeGatewayIsAFixedFunctionOfTheIdAndTheIdsAGatewayIssuesAreHomedThere() {
+        // (h ^ h >>> 16) mod n of Java's String.hashCode, computed by hand: "a" is 97, "b" 98.
+        assertThat(PartialSums.homeGateway("a", 2)).isEqualTo(1);
+        assertThat(PartialSums.homeGateway("b", 2)).isEqualTo(0);
+        assertThat(PartialSums.homeGateway("b", 3)).isEqualTo(2);
+        assertThat(PartialSums.homeGateway("anything", 1)).isZero();
+        int[] next = {0};
+        for (int g = 0; g < 3; g++) {
+            for (int i = 0; i < 20; i++) {
+                String id = PartialSums.homedLearnerId(() -> "learner-" + next[0]++, g, 3);
+                assertThat(PartialSums.homeGateway(id, 3)).isEqualTo(g);
+            }
+        }
+    }
+
+    /** A learner id, {@code prefix} followed by a number, whose home is {@code gateway}. */
+    static String homedAt(String prefix, int gateway, int gateways) {
+        for (int i = 0; ; i++) {
+            String id = prefix + i;
+            if (PartialSums.homeGateway(id, gateways) == gateway) {
+                return id;
+            }
+        }
     }
 
     @Test

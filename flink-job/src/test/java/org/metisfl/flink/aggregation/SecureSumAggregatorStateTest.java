@@ -85,7 +85,8 @@ class SecureSumAggregatorStateTest {
     void encryptedUpdatesFoldedAtTheGatewayDecryptToTheSameWeightedMeanAcrossACheckpoint(
             String backend) throws Exception {
         FederationConfig config = FederationConfig.of(Map.of("secure-aggregation", "ckks"));
-        PartialSums gateway = new PartialSums.Factory(Rules.of(RuleOptions.of(config))).create(0);
+        PartialSums gateway =
+                new PartialSums.Factory(Rules.of(RuleOptions.of(config))).create(0, 1);
         List<GatewayEvent> emitted = new ArrayList<>();
         PartialSums.Emitter out = (e, t) -> emitted.add(e);
         gateway.offer(List.of(roundOpened(1, 3)), 1, out); // open at start: never folded

@@ -93,7 +93,10 @@ public final class LearnerGatewaySource
                 options,
                 security,
                 System::currentTimeMillis,
-                preAggregation == null ? null : preAggregation.create(context.getIndexOfSubtask()));
+                preAggregation == null
+                        ? null
+                        : preAggregation.create(
+                                context.getIndexOfSubtask(), options.gatewayParallelism()));
     }
 
     /** Builds a {@link LearnerGatewaySource}. */
@@ -140,13 +143,6 @@ public final class LearnerGatewaySource
                 throw new IllegalStateException(
                         "LearnerGatewaySource needs its security settings: call"
                                 + " security(GatewaySecurity.from(config))");
-            }
-            if (preAggregation != null && options.gatewayParallelism() != 1) {
-                throw new IllegalStateException(
-                        "local pre-aggregation needs one gateway (gateway.parallelism is "
-                                + options.gatewayParallelism()
-                                + "): duplicates of an update sent through two gateways could"
-                                + " not be told apart in partial sums");
             }
             return new LearnerGatewaySource(options, security, preAggregation);
         }

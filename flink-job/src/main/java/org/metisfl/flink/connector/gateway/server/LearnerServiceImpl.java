@@ -6,6 +6,7 @@ import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
 import java.util.List;
 import java.util.Map;
+import org.metisfl.flink.aggregation.PartialSums;
 import org.metisfl.flink.connector.gateway.security.Admission;
 import org.metisfl.flink.connector.gateway.server.ModelBoard.ModelSnapshot;
 import org.metisfl.flink.model.GatewayEvent;
@@ -79,7 +80,12 @@ public final class LearnerServiceImpl extends LearnerServiceGrpc.LearnerServiceI
             response.onError(full);
             return;
         }
-        String id = state.tokens().newLearnerId();
+        // An id whose home is this gateway: the gateway that folds its updates (pre-aggregation).
+        String id =
+                PartialSums.homedLearnerId(
+                        state.tokens()::newLearnerId,
+                        state.gatewayIndex(),
+                        state.config().gatewayParallelism());
         state.declareExamples(id, request.getNumTrainingExamples());
         GatewayEvent e =
                 GatewayEvent.joined(

@@ -618,10 +618,10 @@ public final class FederationOptions {
                                     + " pre-aggregation). Applies to synchronous rules that can"
                                     + " merge partial aggregates (fedavg, fedstride, and the sum"
                                     + " of ciphertexts under secure-aggregation: ckks or"
-                                    + " ckks-threshold) with one gateway (gateway.parallelism:"
-                                    + " 1); other"
-                                    + " rules, the asynchronous protocol and several gateways send"
-                                    + " every update on as it is.");
+                                    + " ckks-threshold), with any gateway.parallelism (each"
+                                    + " gateway folds the learners that joined through it); other"
+                                    + " rules and the asynchronous protocol send every update on"
+                                    + " as it is.");
 
     public static final ConfigOption<Integer> TRAIN_EPOCHS =
             ConfigOptions.key("train.epochs")

@@ -110,14 +110,16 @@ public final class FederationPipeline {
                                 "learner-gateway")
                         .setParallelism(config.gatewayParallelism())
                         .uid("learner-gateway")
-                        .process(new Router(modelAtShards(config) ? config.jobParallelism() : 0))
+                        .process(
+                                new Router(
+                                        modelAtShards(config) ? aggregatorKeys(env, config) : null))
                         .setParallelism(config.gatewayParallelism())
                         .name("route")
                         .uid("route")
                         .setBufferTimeout(FLUSH_EVERY_RECORD);
 
         KeyedStream<GatewayEvent, Integer> byShard =
-                aggregationRecords.keyBy(new ShardKey(new ShardKeys(config.jobParallelism())));
+                aggregationRecords.keyBy(new ShardKey(aggregatorKeys(env, config)));
         String aggregatorName =
                 "shard-aggregator ("
                         + config.protocol().name().toLowerCase()
@@ -236,23 +238,42 @@ public final class FederationPipeline {
         }
     }
 
+    /**
+     * The aggregators' shard keys, chosen for the max parallelism the aggregators run with: the
+     * configured one ({@code pipeline.max-parallelism}, or {@code env.setMaxParallelism}), else
+     * Flink's default for {@code job.parallelism}. The model path's announcement copies need it:
+     * copy i must land on subtask i, and a key's subtask depends on the number of key groups (with
+     * the default's keys under another max parallelism some subtask could miss every copy, and its
+     * sink would never deliver to that gateway). A savepoint fixes the max parallelism: to rescale
+     * a federation past 85 aggregator subtasks (where Flink's default grows), configure it.
+     */
+    static ShardKeys aggregatorKeys(StreamExecutionEnvironment env, FederationConfig config) {
+        int configured = env.getConfig().getMaxParallelism();
+        return configured > 0
+                ? new ShardKeys(config.jobParallelism(), configured)
+                : new ShardKeys(config.jobParallelism());
+    }
+
     /** Global shards one model-shard sink subtask may have queued per gateway (not copies). */
     private static final int MODEL_SHARDS_PENDING = 1 << 16;
 
     /**
      * The model path (see {@link ShardAggregator#MODEL_SHARDS}): global shards go from the
-     * aggregators to the gateways, the coordinator gets metadata only. It holds for a synchronous,
-     * plaintext rule whose shard result is the new model (no selection phase, no delta), with or
-     * without a server optimizer (coordinate-wise: it steps each shard at its aggregator); the
-     * other federations keep the model at the coordinator: Krum and Bulyan (the coordinator
-     * selects), central DP (a delta added to the model the coordinator holds), CKKS and threshold
-     * CKKS (the coordinator regroups ciphertexts and gathers partial decryptions), the asynchronous
+     * aggregators to the gateways, the coordinator gets metadata only. It holds for a synchronous
+     * rule whose shard result is the new model (no selection phase, no delta), with or without a
+     * server optimizer (coordinate-wise: it steps each shard at its aggregator), plaintext or the
+     * CKKS secure sum (each shard's encrypted sum goes to the gateways as it is; the coordinator
+     * regroups only the initial model's ciphertexts, which it publishes as version 0). The other
+     * federations keep the model at the coordinator: Krum and Bulyan (the coordinator selects),
+     * central DP (a delta added to the model the coordinator holds), threshold CKKS (the
+     * coordinator gathers the committee's partial decryptions of the aggregate), the asynchronous
      * protocol, and the model store (it stores what the coordinator publishes).
      */
     static boolean modelAtShards(FederationConfig config) {
         if (config.asynchronous()
                 || config.secureAggregation()
-                        != org.metisfl.flink.config.FederationOptions.SecureAggregation.NONE
+                        == org.metisfl.flink.config.FederationOptions.SecureAggregation
+                                .CKKS_THRESHOLD
                 || config.threshold()
                 || config.modelStorePath().isPresent()) {
             return false;
@@ -393,16 +414,17 @@ public final class FederationPipeline {
      * model path, each announcement also goes to every aggregator subtask (one copy keyed to each),
      * whose model-shard sink then delivers to that gateway too.
      */
-    private static final class Router extends ProcessFunction<GatewayEvent, GatewayEvent> {
+    static final class Router extends ProcessFunction<GatewayEvent, GatewayEvent> {
         private final ShardKeys aggregators;
         private final int parallelism;
 
         /**
-         * @param aggregators the aggregators' parallelism with the model path, else 0
+         * @param aggregators with the model path, the aggregators' keys (their parallelism and max
+         *     parallelism); else null
          */
-        Router(int aggregators) {
-            this.parallelism = aggregators;
-            this.aggregators = aggregators > 0 ? new ShardKeys(aggregators) : null;
+        Router(ShardKeys aggregators) {
+            this.parallelism = aggregators == null ? 0 : aggregators.parallelism();
+            this.aggregators = aggregators;
         }
 
         @Override

@@ -98,4 +98,86 @@ class FederationPipelineTest {
                         v -> assertThat(v).contains("round-coordinator").contains("model-sink"));
         assertThat(vertices).noneSatisfy(v -> assertThat(v).startsWith("Sink: model-sink"));
     }
+
+    /**
+     * The model path's announcement copies reach every aggregator subtask under the max parallelism
+     * the job is configured with; with the keys of Flink's default max parallelism (as before) some
+     * subtask would miss every copy under it.
+     */
+    @Test
+    void announcementCopiesReachEveryAggregatorSubtaskUnderTheConfiguredMaxParallelism() {
+        FederationConfig config =
+                FederationConfig.of(
+                        Map.of(
+                                "job.parallelism", "3",
+                                "security.insecure", "true",
+                                "security.admission", "open"));
+        int misses = 0;
+        for (int maxParallelism : new int[] {256, 512, 1024, 4096, 32768}) {
+            StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment();
+            env.getConfig().setMaxParallelism(maxParallelism);
+            org.metisfl.flink.aggregation.ShardKeys keys =
+                    FederationPipeline.aggregatorKeys(env, config);
+            assertThat(keys.maxParallelism()).isEqualTo(maxParallelism);
+            assertThat(announcementSubtasks(keys, maxParallelism)).containsExactly(0, 1, 2);
+            if (!announcementSubtasks(
+                            new org.metisfl.flink.aggregation.ShardKeys(3), maxParallelism)
+                    .equals(java.util.Set.of(0, 1, 2))) {
+                misses++;
+            }
+        }
+        // What the fix is for: the default's keys miss a subtask under some of these.
+        assertThat(misses).isPositive();
+        // Nothing configured: Flink's default for job.parallelism, as Flink gives the aggregator.
+        assertThat(
+                        FederationPipeline.aggregatorKeys(
+                                        StreamExecutionEnvironment.getExecutionEnvironment(),
+                                        config)
+                                .maxParallelism())
+                .isEqualTo(
+                        org.apache.flink.runtime.state.KeyGroupRangeAssignment
+                                .computeDefaultMaxParallelism(3));
+    }
+
+    /** The aggregator subtasks the router's copies of one announcement land on. */
+    private static java.util.Set<Integer> announcementSubtasks(
+            org.metisfl.flink.aggregation.ShardKeys keys, int maxParallelism) {
+        FederationPipeline.Router router = new FederationPipeline.Router(keys);
+        List<org.metisfl.flink.model.GatewayEvent> copies = new java.util.ArrayList<>();
+        router.processElement(
+                org.metisfl.flink.model.GatewayEvent.announce(0, "127.0.0.1", 1, "s"),
+                router.new Context() {
+                    @Override
+                    public Long timestamp() {
+                        return null;
+                    }
+
+                    @Override
+                    public org.apache.flink.streaming.api.TimerService timerService() {
+                        throw new UnsupportedOperationException();
+                    }
+
+                    @Override
+                    public <X> void output(org.apache.flink.util.OutputTag<X> tag, X value) {
+                        // the announcement's own copy for the coordinator
+                    }
+                },
+                new org.apache.flink.util.Collector<>() {
+                    @Override
+                    public void collect(org.metisfl.flink.model.GatewayEvent e) {
+                        copies.add(e);
+                    }
+
+                    @Override
+                    public void close() {}
+                });
+        java.util.Set<Integer> subtasks = new java.util.TreeSet<>();
+        for (org.metisfl.flink.model.GatewayEvent c : copies) {
+            subtasks.add(
+                    org.apache.flink.runtime.state.KeyGroupRangeAssignment
+                            .assignKeyToParallelOperator(
+                                    keys.keyOf(c.shard), maxParallelism, keys.parallelism()));
+        }
+        return subtasks;
+    }
 }

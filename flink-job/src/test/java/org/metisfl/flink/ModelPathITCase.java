@@ -219,6 +219,21 @@ class ModelPathITCase {
         Map<String, String> async = new HashMap<>(base);
         async.put("protocol.type", "asynchronous");
         assertThat(FederationPipeline.modelAtShards(FederationConfig.of(async))).isFalse();
+        // The CKKS secure sum: each shard's encrypted sum goes to the gateways as it is.
+        assertThat(
+                        FederationPipeline.modelAtShards(
+                                FederationConfig.of(Map.of("secure-aggregation", "ckks"))))
+                .isTrue();
+        // Threshold CKKS: the coordinator gathers the committee's partial decryptions.
+        assertThat(
+                        FederationPipeline.modelAtShards(
+                                FederationConfig.of(
+                                        Map.of(
+                                                "secure-aggregation", "ckks-threshold",
+                                                "secure-aggregation.preset", "n13-q180-t",
+                                                "federation.min-learners", "2",
+                                                "secure-aggregation.committee.size", "2"))))
+                .isFalse();
     }
 
     @Test

@@ -108,6 +108,8 @@ class SecureAggregationITCase {
         String v1Hash;
         float[] v1;
         FederationHarness h = FederationHarness.start(work.resolve("run"), settings);
+        // The model path: each aggregator subtask's encrypted shards go to the gateway directly.
+        assertThat(FederationPipeline.modelAtShards(h.config())).isTrue();
         List<CkksTestLearner> ls = new ArrayList<>();
         List<org.metisfl.proto.v1.Credentials> creds = new ArrayList<>();
         try {

@@ -10,8 +10,10 @@ import org.apache.flink.runtime.state.KeyGroupRangeAssignment;
  * shards of a 100K-parameter model did, at parallelism 2).
  *
  * <p>A key is {@code shard + j * 2^20} for the smallest {@code j} that hashes to the wanted
- * subtask, so {@link #shardOf} is a mask. Keys are a placement hint only: after a rescale (or with
- * a max parallelism other than Flink's default) every key still works, just less evenly spread.
+ * subtask, so {@link #shardOf} is a mask. For shards, keys are a placement hint only: under another
+ * max parallelism every key still works, just less evenly spread. The model path's announcement
+ * copies, one keyed to each aggregator subtask, need the aggregators' actual max parallelism:
+ * {@code FederationPipeline} passes the configured one.
  */
 public final class ShardKeys implements java.io.Serializable {
     private static final long serialVersionUID = 1L;
@@ -25,9 +27,36 @@ public final class ShardKeys implements java.io.Serializable {
     private final int maxParallelism;
     private transient int[] keys;
 
+    /** Keys for {@code parallelism} subtasks under Flink's default max parallelism for it. */
     public ShardKeys(int parallelism) {
+        this(parallelism, KeyGroupRangeAssignment.computeDefaultMaxParallelism(parallelism));
+    }
+
+    /**
+     * Keys for {@code parallelism} subtasks of an operator whose max parallelism (number of key
+     * groups) is {@code maxParallelism}: the key's subtask depends on both.
+     */
+    public ShardKeys(int parallelism, int maxParallelism) {
+        if (parallelism < 1 || maxParallelism < parallelism) {
+            throw new IllegalArgumentException(
+                    "max parallelism "
+                            + maxParallelism
+                            + " below the parallelism "
+                            + parallelism
+                            + " (set pipeline.max-parallelism to at least job.parallelism)");
+        }
         this.parallelism = parallelism;
-        this.maxParallelism = KeyGroupRangeAssignment.computeDefaultMaxParallelism(parallelism);
+        this.maxParallelism = maxParallelism;
+    }
+
+    /** The subtasks the keys spread shards over. */
+    public int parallelism() {
+        return parallelism;
+    }
+
+    /** The max parallelism the keys were chosen for. */
+    public int maxParallelism() {
+        return maxParallelism;
     }
 
     /** The key of {@code shard}. */

@@ -31,7 +31,9 @@ import org.metisfl.flink.state.FlushingKeyedProcessOperator;
  * The synchronous aggregator with {@code secure-aggregation: ckks}: a round of encrypted updates
  * survives a checkpoint taken in its middle on both backends, and the restored job's global shard
  * decrypts (in the test, which plays the learners) to the plaintext weighted mean; so does a round
- * whose updates a gateway folded into a partial sum of ciphertexts (local pre-aggregation).
+ * whose updates a gateway folded into a partial sum of ciphertexts (local pre-aggregation); on the
+ * model path the encrypted global shard goes to the gateways' sink and the coordinator gets the
+ * round's metadata only.
  */
 class SecureSumAggregatorStateTest {
 
@@ -129,6 +131,118 @@ class SecureSumAggregatorStateTest {
                 assertThat(Math.abs(v / sc.weightSum() - 23.0 / 8)).isLessThan(1e-6);
             }
         }
+    }
+
+    /**
+     * The model path with the secure sum (RocksDB): the coordinator gets the round's metadata only,
+     * the encrypted global shard goes to the chained sink and decrypts to the weighted mean; after
+     * a failure between version 2's publication and its checkpoint, a gateway's announcement brings
+     * back the checkpoint's version 1 bit for bit, and the resent round 2 gives the failure-free
+     * version 2.
+     */
+    @org.junit.jupiter.api.Test
+    void onTheModelPathTheEncryptedShardGoesToTheGatewaysAndSurvivesAFailureBeforeItsCheckpoint()
+            throws Exception {
+        OperatorSubtaskState checkpoint;
+        byte[] v1;
+        try (var h = modelPathHarness()) {
+            h.open();
+            h.processElement(roundOpened(1, 2), 1);
+            h.processElement(update("a", 1, 1f, 1), 2);
+            h.processElement(update("b", 1, 2f, 3), 3);
+            List<GlobalShard> meta = HarnessOutput.shards(h);
+            assertThat(meta).hasSize(1);
+            assertThat(meta.get(0).direct).isTrue();
+            assertThat(meta.get(0).values).isNull();
+            assertThat(meta.get(0).contributors).containsExactly("a", "b");
+            assertThat(meta.get(0).totalWeight).isEqualTo(4.0);
+            List<org.metisfl.flink.model.Directive> sent = sent(h);
+            assertThat(sent).hasSize(1);
+            assertThat(sent.get(0).modelVersion()).isEqualTo(1);
+            assertDecryptsTo(sent.get(0).values(), 4.0, (1 * 1 + 2 * 3) / 4.0);
+            v1 = sent.get(0).values().ciphertext();
+            h.prepareSnapshotPreBarrier(1);
+            checkpoint = h.snapshot(1, 4);
+            h.processElement(roundOpened(2, 2), 5);
+            h.processElement(update("a", 2, 5f, 1), 6);
+            h.processElement(update("b", 2, 7f, 3), 7);
+            assertThat(sent(h)).hasSize(1); // version 2 reached the gateways; then the failure
+        }
+        try (var h = modelPathHarness()) {
+            h.initializeState(checkpoint);
+            h.open();
+            h.processElement(GatewayEvent.announce(0, "127.0.0.1", 1, "s"), 8);
+            List<org.metisfl.flink.model.Directive> again = sent(h);
+            assertThat(again)
+                    .extracting(org.metisfl.flink.model.Directive::kind)
+                    .containsExactly(
+                            org.metisfl.flink.model.Directive.Kind.ANNOUNCE,
+                            org.metisfl.flink.model.Directive.Kind.MODEL_SHARD);
+            assertThat(again.get(1).modelVersion()).isEqualTo(1);
+            assertThat(again.get(1).values().ciphertext()).isEqualTo(v1);
+            // The learners resend round 2 (never acknowledged), in another order: the
+            // failure-free version 2.
+            h.processElement(roundOpened(2, 2), 9);
+            h.processElement(update("b", 2, 7f, 3), 10);
+            h.processElement(update("a", 2, 5f, 1), 11);
+            List<org.metisfl.flink.model.Directive> v2 = sent(h);
+            assertThat(v2).hasSize(1);
+            assertThat(v2.get(0).modelVersion()).isEqualTo(2);
+            assertDecryptsTo(v2.get(0).values(), 4.0, (5 * 1 + 7 * 3) / 4.0);
+            assertThat(HarnessOutput.shards(h))
+                    .singleElement()
+                    .satisfies(
+                            g -> {
+                                assertThat(g.direct).isTrue();
+                                assertThat(g.values).isNull();
+                            });
+        }
+    }
+
+    /** Decrypts a global shard as a learner does (Σw·x / Σw) and compares every value. */
+    private static void assertDecryptsTo(Payload shard, double weightSum, double mean) {
+        assertThat(shard.kind()).isEqualTo(Payload.Kind.CIPHERTEXT);
+        ShardCiphertexts sc = ShardCiphertexts.decode(shard.ciphertext());
+        assertThat(sc.weightSum()).isEqualTo(weightSum);
+        List<Ciphertext> cts = new ArrayList<>();
+        sc.ciphertexts().forEach(b -> cts.add(HE.deserializeCiphertext(b)));
+        double[] sum = HE.decrypt(KEY.secretKey(), cts);
+        assertThat(sum).hasSize(LENGTH);
+        for (double v : sum) {
+            assertThat(Math.abs(v / sc.weightSum() - mean)).isLessThan(1e-6);
+        }
+    }
+
+    private static KeyedOneInputStreamOperatorTestHarness<Integer, GatewayEvent, GlobalShard>
+            modelPathHarness() throws Exception {
+        var h =
+                new KeyedOneInputStreamOperatorTestHarness<>(
+                        new FlushingKeyedProcessOperator<>(
+                                new ShardAggregator(
+                                        Rules.of(
+                                                RuleOptions.of(
+                                                        FederationConfig.of(
+                                                                Map.of(
+                                                                        "secure-aggregation",
+                                                                        "ckks")))),
+                                        true)),
+                        (GatewayEvent e) -> KEYS.keyOf(e.shard),
+                        Types.INT);
+        h.setStateBackend(new EmbeddedRocksDBStateBackend());
+        return h;
+    }
+
+    private static List<org.metisfl.flink.model.Directive> sent(
+            KeyedOneInputStreamOperatorTestHarness<Integer, GatewayEvent, GlobalShard> h) {
+        var queue = h.getSideOutput(ShardAggregator.MODEL_SHARDS);
+        List<org.metisfl.flink.model.Directive> out = new ArrayList<>();
+        if (queue != null) {
+            for (var r : queue) {
+                out.add(r.getValue());
+            }
+            queue.clear();
+        }
+        return out;
     }
 
     private static KeyedOneInputStreamOperatorTestHarness<Integer, GatewayEvent, GlobalShard>

@@ -27,4 +27,29 @@ class ShardKeysTest {
                     .isEqualTo(shard % parallelism);
         }
     }
+
+    @ParameterizedTest
+    @ValueSource(ints = {128, 256, 1000, 4096, 32768})
+    void keysChosenForAConfiguredMaxParallelismLandOnTheirSubtaskUnderIt(int maxParallelism) {
+        for (int parallelism : new int[] {1, 2, 3, 5, 8}) {
+            ShardKeys keys = new ShardKeys(parallelism, maxParallelism);
+            assertThat(keys.maxParallelism()).isEqualTo(maxParallelism);
+            for (int shard = 0; shard < 100; shard++) {
+                assertThat(
+                                KeyGroupRangeAssignment.assignKeyToParallelOperator(
+                                        keys.keyOf(shard), maxParallelism, parallelism))
+                        .as(
+                                "subtask of shard %d of %d under %d",
+                                shard, parallelism, maxParallelism)
+                        .isEqualTo(shard % parallelism);
+            }
+        }
+    }
+
+    @org.junit.jupiter.api.Test
+    void aMaxParallelismBelowTheParallelismIsRefusedWithTheFix() {
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> new ShardKeys(4, 2))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("pipeline.max-parallelism");
+    }
 }

@@ -185,13 +185,18 @@ final class ModelSinkWriter implements SinkWriter<Directive> {
         ModelAssembly one = new ModelAssembly(chunkBytes);
         one.add(Directive.modelShard(d.modelVersion, d.shard, 0, d.values()));
         EncodedModel encoded = one.take(d.modelVersion, d.values().size());
-        DirectiveHeader header =
+        DirectiveHeader.Builder h =
                 DirectiveHeader.newBuilder()
                         .setModelVersion(d.modelVersion)
                         .setModelBytes(encoded.bytes())
                         .setModelShard(
-                                org.metisfl.proto.v1.ModelShardRef.newBuilder().setIndex(d.shard))
-                        .build();
+                                org.metisfl.proto.v1.ModelShardRef.newBuilder().setIndex(d.shard));
+        if (encoded.encryption() != null) {
+            // A ciphertext shard (secure sum): its backend, parameter hash and byte length, which
+            // the gateway gathers into the served model's Encryption.
+            h.setEncryption(encoded.encryption());
+        }
+        DirectiveHeader header = h.build();
         String what = "model v" + d.modelVersion + " shard " + d.shard;
         for (GatewayLink g : gateways.values()) {
             GatewayLink.Delivery delivery = new GatewayLink.Delivery(what, header, encoded);

@@ -434,6 +434,7 @@ public final class GatewayState {
                         header.getModelVersion(),
                         header.getModelShard().getIndex(),
                         modelChunks,
+                        header.hasEncryption() ? header.getEncryption() : null,
                         servedVersion);
             } else if (header.getModelVersion() <= servedVersion) {
                 applyNow(header, null); // the model it names is served already

@@ -5,21 +5,28 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.TreeMap;
 import org.metisfl.proto.v1.DirectiveHeader;
+import org.metisfl.proto.v1.Encryption;
 
 /**
  * The model path at a gateway: a model version whose shards come one by one from the shard
  * aggregators' sinks (in any order, from several senders) and whose PUBLISH comes from the
  * coordinator's sink. A version is ready once its PUBLISH and all {@code num_shards} of its shards
  * are in; then the PUBLISH is applied with the shards' chunks in shard order, as if the model had
- * come with it. Not thread-safe: the gateway calls it under its directive lock.
+ * come with it. Encrypted shards (the CKKS secure sum) each carry their backend, parameter hash and
+ * byte length; the ready PUBLISH then carries the model's {@link Encryption} with every shard's
+ * byte length in shard order, as the coordinator's sink would have sent it. Not thread-safe: the
+ * gateway calls it under its directive lock.
  */
 final class ShardedModel {
 
     /** A PUBLISH ready to apply with its model's chunks. */
     record Ready(DirectiveHeader publish, List<ByteString> chunks) {}
 
-    /** version -> shard index -> chunks; only versions newer than the one served. */
-    private final TreeMap<Long, TreeMap<Integer, List<ByteString>>> shards = new TreeMap<>();
+    /** One shard's chunks, and for a ciphertext shard its encryption (one shard byte length). */
+    private record Shard(List<ByteString> chunks, Encryption encryption) {}
+
+    /** version -> shard index -> shard; only versions newer than the one served. */
+    private final TreeMap<Long, TreeMap<Integer, Shard>> shards = new TreeMap<>();
 
     /** The newest PUBLISH waiting for its shards, or null. */
     private DirectiveHeader pending;
@@ -28,11 +35,20 @@ final class ShardedModel {
      * Keeps shard {@code index} of model {@code version}, unless that version is served already.
      */
     void addShard(long version, int index, List<ByteString> chunks, long served) {
+        addShard(version, index, chunks, null, served);
+    }
+
+    /**
+     * As {@link #addShard(long, int, List, long)}, for a shard encrypted as {@code encryption} says
+     * (null for plaintext values).
+     */
+    void addShard(
+            long version, int index, List<ByteString> chunks, Encryption encryption, long served) {
         if (version <= served || (pending != null && version < pending.getModelVersion())) {
             return;
         }
         shards.computeIfAbsent(version, v -> new TreeMap<>())
-                .put(index, chunks == null ? List.of() : chunks);
+                .put(index, new Shard(chunks == null ? List.of() : chunks, encryption));
     }
 
     /**
@@ -58,19 +74,40 @@ final class ShardedModel {
         if (pending == null) {
             return null;
         }
-        TreeMap<Integer, List<ByteString>> in = shards.get(pending.getModelVersion());
+        TreeMap<Integer, Shard> in = shards.get(pending.getModelVersion());
         if (in == null) {
             return null;
         }
         List<ByteString> chunks = new ArrayList<>();
+        Encryption.Builder encryption = null;
         for (int index = 0; index < pending.getNumShards(); index++) {
-            List<ByteString> shard = in.get(index);
+            Shard shard = in.get(index);
             if (shard == null) {
                 return null;
             }
-            chunks.addAll(shard);
+            if (shard.encryption() != null) {
+                if (encryption == null) {
+                    encryption = shard.encryption().toBuilder().clearShardBytes();
+                }
+                encryption.addAllShardBytes(shard.encryption().getShardBytesList());
+            }
+            chunks.addAll(shard.chunks());
         }
-        Ready ready = new Ready(pending, chunks);
+        if (encryption != null && encryption.getShardBytesCount() != pending.getNumShards()) {
+            // Ciphertext and plaintext shards of one version cannot both be right: serve neither.
+            throw new IllegalStateException(
+                    "model v"
+                            + pending.getModelVersion()
+                            + " has "
+                            + encryption.getShardBytesCount()
+                            + " encrypted shards of "
+                            + pending.getNumShards());
+        }
+        DirectiveHeader publish =
+                encryption == null
+                        ? pending
+                        : pending.toBuilder().setEncryption(encryption).build();
+        Ready ready = new Ready(publish, chunks);
         shards.headMap(pending.getModelVersion(), true).clear();
         pending = null;
         return ready;

@@ -41,6 +41,27 @@ class ShardedModelTest {
     }
 
     @Test
+    void encryptedShardsGiveTheReadyPublishTheModelsEncryptionWithEachShardsBytesInShardOrder() {
+        ShardedModel m = new ShardedModel();
+        org.metisfl.proto.v1.Encryption base =
+                org.metisfl.proto.v1.Encryption.newBuilder()
+                        .setBackendId("metisfl-ckks")
+                        .setParameterHash("ab")
+                        .build();
+        m.publish(publish(1, 3, 2));
+        m.addShard(1, 2, chunks("cc"), base.toBuilder().addShardBytes(2).build(), 0);
+        m.addShard(1, 0, chunks("aaaa", "a"), base.toBuilder().addShardBytes(5).build(), 0);
+        assertThat(m.takeReady()).isNull();
+        m.addShard(1, 1, chunks("bbb"), base.toBuilder().addShardBytes(3).build(), 0);
+        ShardedModel.Ready r = m.takeReady();
+        assertThat(r.chunks()).containsExactlyElementsOf(chunks("aaaa", "a", "bbb", "cc"));
+        assertThat(r.publish().getEncryption().getBackendId()).isEqualTo("metisfl-ckks");
+        assertThat(r.publish().getEncryption().getParameterHash()).isEqualTo("ab");
+        assertThat(r.publish().getEncryption().getShardBytesList()).containsExactly(5L, 3L, 2L);
+        assertThat(r.publish().getPlan().getRound()).isEqualTo(2);
+    }
+
+    @Test
     void aLaterPublishOfTheSameVersionReplacesTheWaitingOne() {
         ShardedModel m = new ShardedModel();
         m.publish(publish(5, 1, 6));

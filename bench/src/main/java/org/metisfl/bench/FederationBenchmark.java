@@ -984,12 +984,18 @@ public final class FederationBenchmark {
                                         : System.getProperty("java.class.path"))
                         : new ClusterController(work, settings, clusterUrl, clusterDir)) {
             controller.awaitReady();
+            // With gateway.parallelism n (--set), gateway g listens on port + g: learners and
+            // channels spread round-robin over all of them.
+            int gateways = Integer.parseInt(settings.getOrDefault("gateway.parallelism", "1"));
+            SimulatedFederation.Builder simulation = SimulatedFederation.builder();
+            for (int g = 0; g < gateways; g++) {
+                simulation.gateway("127.0.0.1", port + g);
+            }
             SimulatedFederation sim =
-                    SimulatedFederation.builder()
-                            .gateway("127.0.0.1", port)
+                    simulation
                             .learners(s.learners)
                             .trainingLearners(s.trainers)
-                            .channels(s.channels)
+                            .channels(Math.max(s.channels, gateways))
                             .modelValues(s.values)
                             .fetchModel(s.fetchModel)
                             .evaluate(false)

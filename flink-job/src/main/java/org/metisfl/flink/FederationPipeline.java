@@ -97,12 +97,7 @@ public final class FederationPipeline {
                                 LearnerGatewaySource.builder()
                                         .options(
                                                 GatewayOptions.from(
-                                                        config,
-                                                        modelAtShards(config)
-                                                                && config.optimizer()
-                                                                        != org.metisfl.flink.config
-                                                                                .FederationOptions
-                                                                                .Optimizer.NONE))
+                                                        config, globalValuesAtShards(config)))
                                         .security(GatewaySecurity.from(config))
                                         .preAggregation(preAggregation(config))
                                         .build(),
@@ -254,20 +249,34 @@ public final class FederationPipeline {
                 : new ShardKeys(config.jobParallelism());
     }
 
+    /**
+     * The model path where a shard's new values start from its current ones (a server optimizer's
+     * step, central DP's delta): the gateways then hand the first model they serve to the
+     * aggregators.
+     */
+    static boolean globalValuesAtShards(FederationConfig config) {
+        return modelAtShards(config)
+                && (config.optimizer() != org.metisfl.flink.config.FederationOptions.Optimizer.NONE
+                        || Rules.of(RuleOptions.of(config)).resultIsDelta());
+    }
+
     /** Global shards one model-shard sink subtask may have queued per gateway (not copies). */
     private static final int MODEL_SHARDS_PENDING = 1 << 16;
 
     /**
      * The model path (see {@link ShardAggregator#MODEL_SHARDS}): global shards go from the
-     * aggregators to the gateways, the coordinator gets metadata only. It holds for a synchronous
-     * rule whose shard result is the new model (no selection phase, no delta), with or without a
-     * server optimizer (coordinate-wise: it steps each shard at its aggregator), plaintext or the
-     * CKKS secure sum (each shard's encrypted sum goes to the gateways as it is; the coordinator
-     * regroups only the initial model's ciphertexts, which it publishes as version 0). The other
-     * federations keep the model at the coordinator: Krum and Bulyan (the coordinator selects),
-     * central DP (a delta added to the model the coordinator holds), threshold CKKS (the
-     * coordinator gathers the committee's partial decryptions of the aggregate), the asynchronous
-     * protocol, and the model store (it stores what the coordinator publishes).
+     * aggregators to the gateways, the coordinator gets round metadata only. It holds for every
+     * synchronous and semi-synchronous federation whose model the job may hold at the shards: a
+     * plaintext rule with or without a server optimizer (coordinate-wise: it steps each shard at
+     * its aggregator); central DP (the noised mean delta of a shard is added to the global values
+     * its aggregator holds; the gateways still clip whole updates); Krum and Bulyan (their
+     * per-shard squared distances go to the coordinator as metadata, which sums them and selects;
+     * its selection comes back through the gateways and each aggregator sends the selected updates'
+     * aggregate of its shards to the gateways); the CKKS secure sum (each shard's encrypted sum
+     * goes to the gateways as it is; the coordinator regroups only the initial model's ciphertexts,
+     * which it publishes as version 0). The others keep the model at the coordinator: threshold
+     * CKKS (the coordinator gathers the committee's partial decryptions of the aggregate), the
+     * asynchronous protocol, and the model store (it stores what the coordinator publishes).
      */
     static boolean modelAtShards(FederationConfig config) {
         if (config.asynchronous()
@@ -278,8 +287,7 @@ public final class FederationPipeline {
                 || config.modelStorePath().isPresent()) {
             return false;
         }
-        AggregationRule<?> rule = Rules.of(RuleOptions.of(config));
-        return rule.selection() == null && !rule.resultIsDelta();
+        return true;
     }
 
     /**

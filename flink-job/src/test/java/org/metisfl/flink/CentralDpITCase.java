@@ -23,7 +23,8 @@ import org.metisfl.simulator.RawLearner;
 /**
  * Central DP (DP-FedAvg) end to end on a MiniCluster with RocksDB and real gRPC learners: the job
  * clips every update's delta over all four shards, adds noise of the configured scale to the sum,
- * divides by the participants, and reports epsilon per round in the results.
+ * divides by the participants, and reports epsilon per round in the results. It runs on the model
+ * path: each aggregator subtask adds its shards' noised mean delta to the global values it holds.
  */
 class CentralDpITCase {
     private static final Duration WAIT = Duration.ofSeconds(60);
@@ -121,6 +122,9 @@ class CentralDpITCase {
         settings.put("privacy.clip-norm", Double.toString(clip));
         settings.put("privacy.noise-seed", "7");
         try (FederationHarness h = FederationHarness.start(work, settings)) {
+            // The model path: the noised mean delta is added at each aggregator subtask (two, four
+            // shards), which sends the new global shards to the gateway itself.
+            assertThat(FederationPipeline.modelAtShards(h.config())).isTrue();
             List<RawLearner> ls = joinAll(h, 3);
             // deltas of norm ~0.7 (kept), ~70 and ~210 (clipped to 2)
             float[][] updates = new float[3][];

@@ -209,16 +209,25 @@ class ModelPathITCase {
     }
 
     @Test
-    void onlyRulesWhoseShardResultIsTheNewModelTakeTheModelPath() throws Exception {
+    void whichFederationsTakeTheModelPath() throws Exception {
         Map<String, String> base = new HashMap<>();
         base.put("federation.initial-model", initialModel().toString());
         assertThat(FederationPipeline.modelAtShards(FederationConfig.of(base))).isTrue();
         Map<String, String> krum = new HashMap<>(base);
         krum.put("aggregation.rule", "krum");
-        assertThat(FederationPipeline.modelAtShards(FederationConfig.of(krum))).isFalse();
+        // Krum: distances as metadata, the selection back through the gateways, the selected
+        // mean per shard straight to the gateways.
+        assertThat(FederationPipeline.modelAtShards(FederationConfig.of(krum))).isTrue();
         Map<String, String> async = new HashMap<>(base);
         async.put("protocol.type", "asynchronous");
         assertThat(FederationPipeline.modelAtShards(FederationConfig.of(async))).isFalse();
+        // Central DP: the noised mean delta is added at each shard; the first model reaches the
+        // aggregators from the gateways.
+        Map<String, String> dp = new HashMap<>(base);
+        dp.put("privacy.mechanism", "central-dp");
+        assertThat(FederationPipeline.modelAtShards(FederationConfig.of(dp))).isTrue();
+        assertThat(FederationPipeline.globalValuesAtShards(FederationConfig.of(dp))).isTrue();
+        assertThat(FederationPipeline.globalValuesAtShards(FederationConfig.of(base))).isFalse();
         // The CKKS secure sum: each shard's encrypted sum goes to the gateways as it is.
         assertThat(
                         FederationPipeline.modelAtShards(

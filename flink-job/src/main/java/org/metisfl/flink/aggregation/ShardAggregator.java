@@ -53,7 +53,10 @@ import org.metisfl.flink.state.WriteBehindValue;
  * GlobalShard#direct}). The aggregator keeps each shard's latest global values (operator state
  * copied at the snapshot, as the open sums) and sends them again after a gateway announces itself
  * (every subtask gets a copy of each announcement), so a restarted gateway gets the model it must
- * serve from the checkpoint's state.
+ * serve from the checkpoint's state. A server optimizer steps each shard here, and with central DP
+ * the noised mean delta (noise drawn at the shard with the round's calibrated sigma) is added to
+ * the shard's global values here; both need the first model, which the gateways hand to the
+ * aggregators.
  */
 public class ShardAggregator extends KeyedProcessFunction<Integer, GatewayEvent, GlobalShard>
         implements CheckpointFlushing, CheckpointedFunction, CheckpointListener {
@@ -89,7 +92,9 @@ public class ShardAggregator extends KeyedProcessFunction<Integer, GatewayEvent,
     /**
      * @param optimizer with the model path, the server optimizer stepping each shard from its
      *     global values towards the round's aggregate (it is coordinate-wise); null for none. The
-     *     initial model's shards then come from the gateways (MODEL_SHARD records).
+     *     initial model's shards then come from the gateways (MODEL_SHARD records), as they do for
+     *     a rule whose result is a delta (central DP: the noised mean delta is added to the shard's
+     *     global values here).
      */
     @SuppressWarnings("unchecked")
     public ShardAggregator(
@@ -100,12 +105,6 @@ public class ShardAggregator extends KeyedProcessFunction<Integer, GatewayEvent,
         if (optimizer != null && !modelAtShards) {
             throw new IllegalArgumentException(
                     "a server optimizer runs at the shards only with the model path");
-        }
-        if (modelAtShards && (rule.selection() != null || rule.resultIsDelta())) {
-            throw new IllegalArgumentException(
-                    "the model path needs a rule whose result is the new model: "
-                            + rule.getClass().getSimpleName()
-                            + " selects updates or yields a delta");
         }
     }
 
@@ -232,7 +231,7 @@ public class ShardAggregator extends KeyedProcessFunction<Integer, GatewayEvent,
         }
         ShardRounds rounds = rounds(key);
         if (e.kind() == GatewayEvent.Kind.SELECTION) {
-            select(e, key, rounds, out);
+            select(e, ctx, key, rounds, out);
             return;
         }
         if (e.round() <= rounds.closedThrough) {
@@ -484,6 +483,39 @@ public class ShardAggregator extends KeyedProcessFunction<Integer, GatewayEvent,
         return Payload.dense(global);
     }
 
+    /**
+     * The model path with a delta rule (central DP): the shard's global values plus the round's
+     * released delta, in float32 as the coordinator added them ({@code PrivacyLedger.plus}).
+     */
+    private Payload plusGlobal(Integer key, long round, Payload delta) throws Exception {
+        long held = heldVersion(key);
+        if (held < 0) {
+            throw new IllegalStateException(
+                    "shard "
+                            + ShardKeys.shardOf(key)
+                            + " closed round "
+                            + round
+                            + " without the global values its delta is added to (the gateways"
+                            + " send the first model to the aggregators)");
+        }
+        float[] global = globalShards.get(key, held).values();
+        float[] d = delta.values();
+        if (global.length != d.length) {
+            throw new IllegalStateException(
+                    "shard "
+                            + ShardKeys.shardOf(key)
+                            + ": a delta of "
+                            + d.length
+                            + " values for global values of "
+                            + global.length);
+        }
+        float[] out = new float[global.length];
+        for (int i = 0; i < out.length; i++) {
+            out[i] = global[i] + d[i];
+        }
+        return Payload.dense(out);
+    }
+
     @Override
     public void onTimer(long timestamp, OnTimerContext ctx, Collector<GlobalShard> out)
             throws Exception {
@@ -511,7 +543,12 @@ public class ShardAggregator extends KeyedProcessFunction<Integer, GatewayEvent,
     }
 
     /** The selection phase's end: this shard's aggregate over the updates the coordinator chose. */
-    private void select(GatewayEvent e, Integer key, ShardRounds rounds, Collector<GlobalShard> out)
+    private void select(
+            GatewayEvent e,
+            Context ctx,
+            Integer key,
+            ShardRounds rounds,
+            Collector<GlobalShard> out)
             throws Exception {
         ShardRound sr = rounds.find(e.round());
         if (sr == null || !sr.awaitingSelection) {
@@ -529,10 +566,40 @@ public class ShardAggregator extends KeyedProcessFunction<Integer, GatewayEvent,
         } else {
             g.totalWeight = selected.size();
             g.values = rule.selection().resultOf(accumulators.get(key, sr.round), selected);
+            if (optimizer != null) {
+                g.values = step(key, sr.round, g.values);
+            }
         }
-        out.collect(g);
+        emit(ctx, key, sr.round, g, out);
         rounds.open.remove(sr);
         accumulators.remove(key, sr.round);
+    }
+
+    /**
+     * Sends a closed shard on: with the model path its new values straight to the gateways (kept as
+     * this shard's global values) and only the round's metadata to the coordinator; else everything
+     * to the coordinator.
+     */
+    private void emit(
+            Context ctx, Integer key, long round, GlobalShard g, Collector<GlobalShard> out)
+            throws Exception {
+        Directive toGateways = null;
+        if (g.values != null && modelAtShards) {
+            // Straight to the gateways; the coordinator needs only the round's metadata.
+            toGateways = Directive.modelShard(round, g.shard, 0, g.values);
+            for (Long older : new ArrayList<>(globalShards.view(key).keySet())) {
+                globalShards.remove(key, older);
+            }
+            globalShards.put(key, round, g.values);
+            g.values = null;
+            g.direct = true;
+        }
+        out.collect(g);
+        if (toGateways != null) {
+            // After the metadata: the coordinator closes the round and publishes it while the
+            // chained sink encodes and delivers the shard (the gateways wait for both).
+            ctx.output(MODEL_SHARDS, toGateways);
+        }
     }
 
     private void close(
@@ -566,27 +633,17 @@ public class ShardAggregator extends KeyedProcessFunction<Integer, GatewayEvent,
                                     sr.round, g.shard, sr.expected, sr.clipNorm));
             g.delta = rule.resultIsDelta();
             g.unclipped = sr.unclipped;
+            if (modelAtShards && g.delta) {
+                // Central DP: the noised mean delta (noise drawn at this shard, as before) moves
+                // the global values this shard holds, as the coordinator did with its model.
+                g.values = plusGlobal(key, sr.round, g.values);
+                g.delta = false;
+            }
             if (optimizer != null) {
                 g.values = step(key, sr.round, g.values);
             }
         }
-        Directive toGateways = null;
-        if (g.values != null && modelAtShards) {
-            // Straight to the gateways; the coordinator needs only the round's metadata.
-            toGateways = Directive.modelShard(sr.round, g.shard, 0, g.values);
-            for (Long older : new ArrayList<>(globalShards.view(key).keySet())) {
-                globalShards.remove(key, older);
-            }
-            globalShards.put(key, sr.round, g.values);
-            g.values = null;
-            g.direct = true;
-        }
-        out.collect(g);
-        if (toGateways != null) {
-            // After the metadata: the coordinator closes the round and publishes it while the
-            // chained sink encodes and delivers the shard (the gateways wait for both).
-            ctx.output(MODEL_SHARDS, toGateways);
-        }
+        emit(ctx, key, sr.round, g, out);
         rounds.closedThrough = sr.round;
         // Earlier rounds still buffered can never close now: drop them with this one.
         List<ShardRound> dropped = new ArrayList<>();

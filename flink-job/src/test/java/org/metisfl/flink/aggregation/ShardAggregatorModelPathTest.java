@@ -1,9 +1,11 @@
 package org.metisfl.flink.aggregation;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.within;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import org.apache.flink.api.common.typeinfo.Types;
 import org.apache.flink.runtime.checkpoint.OperatorSubtaskState;
 import org.apache.flink.state.rocksdb.EmbeddedRocksDBStateBackend;
@@ -12,7 +14,11 @@ import org.apache.flink.streaming.util.KeyedOneInputStreamOperatorTestHarness;
 import org.junit.jupiter.api.Test;
 import org.metisfl.flink.aggregation.kernel.FedAvgM;
 import org.metisfl.flink.aggregation.kernel.ServerOptimizer;
+import org.metisfl.flink.aggregation.rule.AggregationRule;
 import org.metisfl.flink.aggregation.rule.FedAvg;
+import org.metisfl.flink.aggregation.rule.Rules;
+import org.metisfl.flink.config.FederationConfig;
+import org.metisfl.flink.config.RuleOptions;
 import org.metisfl.flink.model.Directive;
 import org.metisfl.flink.model.GatewayEvent;
 import org.metisfl.flink.model.GlobalShard;
@@ -23,7 +29,8 @@ import org.metisfl.flink.state.FlushingKeyedProcessOperator;
  * The model path at the real {@link ShardAggregator} on RocksDB: closed shards leave through the
  * side output for the chained model-shard sink while the coordinator gets metadata only; the global
  * shards are state, sent again when a gateway announces itself, also after a failure between a
- * shard's publication and its checkpoint; a server optimizer steps at the shard.
+ * shard's publication and its checkpoint; a server optimizer steps at the shard; central DP's
+ * noised delta is added at the shard with the calibrated noise.
  */
 class ShardAggregatorModelPathTest {
 
@@ -163,6 +170,181 @@ class ShardAggregatorModelPathTest {
         }
     }
 
+    /**
+     * Central DP on the model path: each shard's released global values are its held values plus
+     * the mean of the clipped deltas (weight 1 each, divided by the expected contributions) plus
+     * noise of standard deviation z·C/m drawn at the shard. Over 40,000 values per shard the
+     * released noise has mean 0 (within 5 standard errors) and that standard deviation (within 5
+     * standard errors, 1/sqrt(2n) relative), each shard its own draw; a failure after the round's
+     * first update was checkpointed and after its shards were published releases the same values
+     * again (the noise seed is in the checkpoint).
+     */
+    @Test
+    void centralDpAddsTheNoisedMeanDeltaToEachShardsGlobalValuesWithTheCalibratedSigma()
+            throws Exception {
+        int n = 40_000;
+        double z = 0.8;
+        double clip = 2.5;
+        int expected = 4; // participants: the mean divides by them, not by the contributors
+        AggregationRule<?> dp =
+                Rules.of(
+                        RuleOptions.of(
+                                FederationConfig.of(
+                                        Map.of(
+                                                "privacy.mechanism", "central-dp",
+                                                "privacy.noise-multiplier", Double.toString(z),
+                                                "privacy.clip-norm", "1.0"))));
+        float[][] initial = new float[2][n];
+        float[][] delta = new float[2][n];
+        for (int s = 0; s < 2; s++) {
+            for (int i = 0; i < n; i++) {
+                initial[s][i] = (float) Math.sin(0.01 * i + s);
+                delta[s][i] = (float) (1e-3 * Math.cos(0.02 * i - s));
+            }
+        }
+        OperatorSubtaskState midRound;
+        float[][] released = new float[2][];
+        try (var h = ruleHarness(dp)) {
+            h.open();
+            for (int s = 0; s < 2; s++) {
+                h.processElement(GatewayEvent.modelShard(0, s, 2, Payload.dense(initial[s])), 0);
+                GatewayEvent open = GatewayEvent.roundOpened(0, 1, s, 2, expected, 2, 100);
+                open.clipNorm = clip; // the round's clip norm from its plan wins
+                h.processElement(open, 1);
+            }
+            for (int s = 0; s < 2; s++) {
+                h.processElement(dpUpdate("a", s, delta[s], 7), 2); // weight 7 counts as 1
+            }
+            h.prepareSnapshotPreBarrier(1);
+            midRound = h.snapshot(1, 3);
+            for (int s = 0; s < 2; s++) {
+                h.processElement(dpUpdate("b", s, delta[s], 1), 4);
+            }
+            h.processWatermark(100); // the deadline: two of four participants, a quorum
+            for (GlobalShard g : HarnessOutput.shards(h)) {
+                assertThat(g.direct).isTrue();
+                assertThat(g.values).isNull();
+                assertThat(g.delta).isFalse();
+            }
+            List<Directive> sent = sent(h);
+            assertThat(sent).hasSize(2);
+            double sigma = z * clip / expected;
+            for (Directive d : sent) {
+                float[] v = d.values().values();
+                released[d.shard] = v;
+                double sum = 0;
+                double sq = 0;
+                for (int i = 0; i < n; i++) {
+                    // What is left after the failure-free model without noise: the noise / m.
+                    double noise =
+                            v[i] - (initial[d.shard][i] + 2.0 * delta[d.shard][i] / expected);
+                    sum += noise;
+                    sq += noise * noise;
+                }
+                double mean = sum / n;
+                double sd = Math.sqrt(sq / n - mean * mean);
+                assertThat(mean)
+                        .as("noise mean, shard %d", d.shard)
+                        .isCloseTo(0, within(5 * sigma / Math.sqrt(n)));
+                assertThat(sd)
+                        .as("noise standard deviation, shard %d", d.shard)
+                        .isCloseTo(sigma, within(5 * sigma / Math.sqrt(2.0 * n)));
+            }
+            assertThat(released[0]).isNotEqualTo(released[1]);
+        }
+        try (var h = ruleHarness(dp)) {
+            h.initializeState(midRound);
+            h.open();
+            for (int s = 0; s < 2; s++) {
+                h.processElement(dpUpdate("a", s, delta[s], 7), 5); // a resend: dropped
+                h.processElement(dpUpdate("b", s, delta[s], 1), 6);
+            }
+            h.processWatermark(100);
+            List<Directive> again = sent(h);
+            assertThat(again).hasSize(2);
+            for (Directive d : again) {
+                assertThat(d.values().values()).containsExactly(released[d.shard]);
+            }
+        }
+    }
+
+    /**
+     * Krum on the model path: the round closes with its squared distances to the coordinator (no
+     * values anywhere), the accumulator waits for the selection through a checkpoint, and the
+     * selected updates' mean goes to the sink while the coordinator gets metadata only; an
+     * announcement after that sends it again; a second copy of the selection changes nothing.
+     */
+    @Test
+    void krumSendsDistancesAsMetadataAndTheSelectedMeanStraightToTheGateways() throws Exception {
+        OperatorSubtaskState awaiting;
+        try (var h = ruleHarness(new org.metisfl.flink.aggregation.rule.Krum(0, 2, true))) {
+            h.open();
+            h.processElement(GatewayEvent.roundOpened(0, 1, 0, 1, 3, 3, Long.MAX_VALUE - 1), 1);
+            float[][] ups = {{1f, 1f}, {3f, 3f}, {10f, 10f}};
+            String[] who = {"a", "b", "c"};
+            for (int l = 0; l < 3; l++) {
+                h.processElement(
+                        GatewayEvent.updateShard(
+                                0, who[l], 1, 0, 1, 1, "t1", 0, Payload.dense(ups[l])),
+                        2 + l);
+            }
+            List<GlobalShard> meta = HarnessOutput.shards(h);
+            assertThat(meta)
+                    .singleElement()
+                    .satisfies(
+                            g -> {
+                                assertThat(g.values).isNull();
+                                // squared distances over two values: (1-3)^2 * 2 = 8, (1-10)^2 * 2
+                                // = 162, ...
+                                assertThat(g.distances)
+                                        .containsExactly(0, 8, 162, 8, 0, 98, 162, 98, 0);
+                            });
+            assertThat(sent(h)).isEmpty();
+            h.prepareSnapshotPreBarrier(1);
+            awaiting = h.snapshot(1, 10);
+        }
+        try (var h = ruleHarness(new org.metisfl.flink.aggregation.rule.Krum(0, 2, true))) {
+            h.initializeState(awaiting);
+            h.open();
+            GatewayEvent selection = GatewayEvent.of(GatewayEvent.Kind.SELECTION);
+            selection.round = 1;
+            selection.shard = 0;
+            selection.numShards = 1;
+            selection.participants = List.of("b", "a");
+            h.processElement(selection, 11);
+            assertThat(HarnessOutput.shards(h))
+                    .singleElement()
+                    .satisfies(
+                            g -> {
+                                assertThat(g.direct).isTrue();
+                                assertThat(g.values).isNull();
+                                assertThat(g.contributors).containsExactly("a", "b");
+                            });
+            List<Directive> v1 = sent(h);
+            assertThat(v1)
+                    .singleElement()
+                    .satisfies(
+                            d -> {
+                                assertThat(d.modelVersion()).isEqualTo(1);
+                                assertThat(d.values().values()).containsExactly(2f, 2f);
+                            });
+            h.processElement(selection, 12); // another gateway's copy: ignored
+            assertThat(HarnessOutput.shards(h)).isEmpty();
+            assertThat(sent(h)).isEmpty();
+            h.processElement(GatewayEvent.announce(0, "127.0.0.1", 1, "s"), 13);
+            assertThat(sent(h))
+                    .extracting(Directive::kind)
+                    .containsExactly(Directive.Kind.ANNOUNCE, Directive.Kind.MODEL_SHARD);
+        }
+    }
+
+    private static GatewayEvent dpUpdate(String learner, int shard, float[] delta, double weight) {
+        GatewayEvent e =
+                GatewayEvent.updateShard(
+                        0, learner, 1, shard, 2, weight, "t1", 0, Payload.dense(delta));
+        return e;
+    }
+
     /** Opens round {@code r} at shards 0 and 1 and sends both learners' updates. */
     private static void runRound(
             KeyedOneInputStreamOperatorTestHarness<Integer, GatewayEvent, GlobalShard> h, long r)
@@ -190,10 +372,19 @@ class ShardAggregatorModelPathTest {
 
     private static KeyedOneInputStreamOperatorTestHarness<Integer, GatewayEvent, GlobalShard>
             harness(ServerOptimizer optimizer) throws Exception {
+        return aggregatorHarness(new ShardAggregator(new FedAvg(), true, optimizer));
+    }
+
+    private static KeyedOneInputStreamOperatorTestHarness<Integer, GatewayEvent, GlobalShard>
+            ruleHarness(AggregationRule<?> rule) throws Exception {
+        return aggregatorHarness(new ShardAggregator(rule, true));
+    }
+
+    private static KeyedOneInputStreamOperatorTestHarness<Integer, GatewayEvent, GlobalShard>
+            aggregatorHarness(ShardAggregator aggregator) throws Exception {
         var h =
                 new KeyedOneInputStreamOperatorTestHarness<>(
-                        new FlushingKeyedProcessOperator<>(
-                                new ShardAggregator(new FedAvg(), true, optimizer)),
+                        new FlushingKeyedProcessOperator<>(aggregator),
                         (GatewayEvent e) -> KEYS.keyOf(e.shard),
                         Types.INT);
         h.setStateBackend(new EmbeddedRocksDBStateBackend());

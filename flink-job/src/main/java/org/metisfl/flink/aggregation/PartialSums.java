@@ -90,8 +90,10 @@ public final class PartialSums {
     private final Map<Key, Open> open = new LinkedHashMap<>();
     private final Map<Long, Set<String>> folded = new HashMap<>();
     private long firstRound = Long.MIN_VALUE;
-    private long partialsEmitted;
-    private long updatesFolded;
+    // Metrics, read by the metric reporter's thread.
+    private volatile long partialsEmitted;
+    private volatile long updatesFolded;
+    private volatile long foreignSent;
 
     @SuppressWarnings("unchecked")
     PartialSums(AggregationRule<?> rule, int gateway, int gateways) {
@@ -157,6 +159,9 @@ public final class PartialSums {
                         // Another gateway may fold a copy of this update: the aggregators hold
                         // this one aside until they know whether a partial holds the learner.
                         e.foreign = true;
+                        if (e.shard() == 0) {
+                            foreignSent++;
+                        }
                         out.emit(e, timestamp);
                     } else if (e.round() <= firstRound) {
                         out.emit(e, timestamp);
@@ -287,5 +292,10 @@ public final class PartialSums {
     /** Updates folded so far (a metric). */
     public long updatesFolded() {
         return updatesFolded;
+    }
+
+    /** Updates sent on marked foreign (their learner's home is another gateway; a metric). */
+    public long foreignSent() {
+        return foreignSent;
     }
 }

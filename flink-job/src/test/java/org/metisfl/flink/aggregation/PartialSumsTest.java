@@ -142,6 +142,9 @@ class PartialSumsTest {
         p.offer(update(d, 2, 1.0, new float[] {1f}), 6, emitter);
         p.flush(emitter);
         assertThat(out).singleElement().extracting(e -> e.foreign).isEqualTo(false);
+        assertThat(p.foreignSent()).isEqualTo(1);
+        assertThat(p.updatesFolded()).isEqualTo(3); // a, b and d (a lone one counts too)
+        assertThat(p.partialsEmitted()).isEqualTo(1);
     }
 
     @Test

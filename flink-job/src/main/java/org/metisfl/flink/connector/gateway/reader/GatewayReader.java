@@ -171,7 +171,8 @@ public final class GatewayReader implements SourceReader<GatewayEvent, GatewaySp
                         config.federationName(),
                         state,
                         host + ":" + server.controlPort(),
-                        server.controlFingerprint());
+                        server.controlFingerprint(),
+                        partials);
         GatewayEvent announce =
                 GatewayEvent.announce(s.index(), host, server.controlPort(), server.controlToken());
         announce.controlFingerprint = server.controlFingerprint();

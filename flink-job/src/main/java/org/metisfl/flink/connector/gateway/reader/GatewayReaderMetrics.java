@@ -6,6 +6,7 @@ import org.apache.flink.metrics.Counter;
 import org.apache.flink.metrics.Gauge;
 import org.apache.flink.metrics.MeterView;
 import org.apache.flink.metrics.MetricGroup;
+import org.metisfl.flink.aggregation.PartialSums;
 import org.metisfl.flink.connector.gateway.server.GatewayMetrics;
 import org.metisfl.flink.connector.gateway.server.GatewayState;
 
@@ -13,7 +14,8 @@ import org.metisfl.flink.connector.gateway.server.GatewayState;
  * A gateway's metrics in the group {@code federation.<name>} of the source operator: learners
  * connected, updates accepted, duplicate and refused (the latter under {@code reason.<code>}),
  * update bytes in and model bytes out, the accepted-update rate, the ledger and ingest budget, and
- * how long the last update waited for the checkpoint that acknowledged it.
+ * how long the last update waited for the checkpoint that acknowledged it; with local
+ * pre-aggregation, the partials emitted, the updates folded and the foreign updates sent on.
  */
 final class GatewayReaderMetrics {
     private volatile long lastAckLatencyMs = -1;
@@ -25,7 +27,8 @@ final class GatewayReaderMetrics {
             String federation,
             GatewayState s,
             String controlEndpoint,
-            String controlFingerprint) {
+            String controlFingerprint,
+            PartialSums partials) {
         GatewayReaderMetrics m = new GatewayReaderMetrics();
         MetricGroup g = readerGroup.addGroup("federation", federation);
         // Where the operator's commands reach this gateway (`metisfl learners list|revoke`), and
@@ -49,6 +52,13 @@ final class GatewayReaderMetrics {
         g.gauge("ingestReservedBytes", (Gauge<Long>) s::ingestReservedBytes);
         g.gauge("ingestWaiting", (Gauge<Integer>) s::ingestWaiting);
         g.gauge("checkpointAckLatencyMs", (Gauge<Long>) () -> m.lastAckLatencyMs);
+        if (partials != null) {
+            // Local pre-aggregation: how much this gateway folds, and how many updates reached it
+            // whose learner's home is another gateway (held aside at the aggregators).
+            g.gauge("partialsEmitted", (Gauge<Long>) partials::partialsEmitted);
+            g.gauge("updatesFolded", (Gauge<Long>) partials::updatesFolded);
+            g.gauge("updatesForeign", (Gauge<Long>) partials::foreignSent);
+        }
         return m;
     }
 

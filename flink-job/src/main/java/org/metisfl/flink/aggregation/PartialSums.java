@@ -11,6 +11,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.function.Supplier;
 import org.apache.flink.api.common.typeutils.TypeSerializer;
 import org.apache.flink.core.memory.DataInputDeserializer;
 import org.apache.flink.core.memory.DataOutputSerializer;
@@ -119,8 +120,7 @@ public final class PartialSums {
      * it joined through unless a call fails, so its uploads are folded on the common path. Takes
      * {@code gateways} draws on average.
      */
-    public static String homedLearnerId(
-            java.util.function.Supplier<String> ids, int gateway, int gateways) {
+    public static String homedLearnerId(Supplier<String> ids, int gateway, int gateways) {
         if (gateways <= 1) {
             return ids.get();
         }

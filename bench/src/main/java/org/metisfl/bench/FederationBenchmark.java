@@ -1164,6 +1164,10 @@ public final class FederationBenchmark {
                                     + " gateway, RocksDB; peak RSS = the largest TaskManager's since"
                                     + " the cluster started)");
         }
+        String gateways = overrides.get("gateway.parallelism");
+        if (gateways != null && !gateways.equals("1")) {
+            machine = machine.replace(" 1 gateway,", " " + gateways + " gateways (--set),");
+        }
         md.append(machine).append('\n');
         md.append(
                 String.format(

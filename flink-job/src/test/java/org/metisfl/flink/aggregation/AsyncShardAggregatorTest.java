@@ -280,6 +280,61 @@ class AsyncShardAggregatorTest {
         }
     }
 
+    /**
+     * Why an asynchronous gateway refuses, after a restart, an update whose task came before it and
+     * whose model the restored checkpoint does not hold (UpdateReceiverTest pins the refusal).
+     * FedBuff takes each update's delta from the version it was trained on; a version made after
+     * the checkpoint is made again after the restore from the updates resent then, in their new
+     * order. Learner a's update trained on the lost version 2 (a, a) has its delta taken from the
+     * new version 2 (a, b): b's update goes out of the model, a's counts twice, and the next
+     * version holds fewer of b's updates than the one before (what PipelinedUploadsITCase's
+     * task-manager kill saw in one run in four). Coordinate 0 counts a's updates, 1 b's.
+     */
+    @Test
+    void anUpdateTrainedOnAVersionLostInARestoreTakesAnotherLearnersUpdateOutOfTheModel()
+            throws Exception {
+        FedBuff rule = new FedBuff(1, 1.0);
+        OperatorSubtaskState checkpoint;
+        try (var h = harness(rule, Staleness.constant(), 10, "rocksdb")) {
+            h.open();
+            h.processElement(model(0, 0f), 0);
+            h.processElement(update2("a", "t1", 0, 1, 1f, 0f), 1);
+            h.processWatermark(1);
+            h.prepareSnapshotPreBarrier(1);
+            checkpoint = h.snapshot(1, 1); // holds version 1 = (1, 0)
+            h.processElement(update2("a", "t2", 1, 2, 2f, 0f), 2);
+            h.processWatermark(2);
+            List<GlobalShard> out = HarnessOutput.shards(h);
+            assertThat(out.get(1).values.values()).containsExactly(2f, 0f);
+            // a trains its next task on this version 2 = (2, 0); then the task manager dies.
+        }
+        try (var h = harness(rule, Staleness.constant(), 10, "rocksdb")) {
+            h.initializeState(checkpoint);
+            h.open();
+            // Resent in another order: b's update first makes version 2 = (1, 1) now.
+            h.processElement(update2("b", "u1", 1, 10, 1f, 1f), 10);
+            h.processElement(update2("a", "t2", 1, 11, 2f, 0f), 11);
+            h.processElement(update2("a", "t3", 2, 12, 3f, 0f), 12);
+            h.processWatermark(20);
+            List<GlobalShard> out = HarnessOutput.shards(h);
+            assertThat(out).extracting(g -> g.round).containsExactly(2L, 3L, 4L);
+            assertThat(out.get(0).values.values()).containsExactly(1f, 1f);
+            assertThat(out.get(1).values.values()).containsExactly(2f, 1f);
+            // t3's delta from the new version 2: (3, 0) - (1, 1) = (2, -1).
+            assertThat(out.get(2).values.values())
+                    .as("b's update taken out, a's counted twice")
+                    .containsExactly(4f, 0f);
+        }
+    }
+
+    /** An update of two values (one per learner's coordinate). */
+    private static GatewayEvent update2(
+            String learner, String task, long base, long stamp, float first, float second) {
+        GatewayEvent e = update(learner, task, base, stamp, 0f);
+        e.values = Payload.dense(new float[] {first, second});
+        return e;
+    }
+
     private static KeyedOneInputStreamOperatorTestHarness<Integer, GatewayEvent, GlobalShard>
             harness(AsyncAggregationRule<?> rule, Staleness s, long maxStale, String backend)
                     throws Exception {

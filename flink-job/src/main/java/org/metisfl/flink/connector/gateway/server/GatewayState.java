@@ -83,6 +83,23 @@ public final class GatewayState {
     private final ThresholdGate threshold;
 
     private volatile boolean directiveSeen;
+
+    /**
+     * Asynchronous: what every task id this gateway run hands out starts with (random per run), so
+     * that an update can tell whether its task came from this run or from before a restart.
+     */
+    private final String taskIdPrefix;
+
+    /**
+     * Asynchronous: the newest version whose model is the same in every run of the job, so far as
+     * this gateway knows: the version of the model its first directive put up (-1 if that directive
+     * had none). Until every gateway has seen a directive none emits a watermark, so no aggregator
+     * makes a version in this run before it: the first model a gateway gets is one the checkpoint
+     * the job started from holds. A version after it may have been made before the restart from
+     * other updates, and made again since from others.
+     */
+    private volatile long sameInEveryRun = -1;
+
     private volatile Encryption encryption;
     private long selectionRound;
 
@@ -113,13 +130,14 @@ public final class GatewayState {
                         ModelCodec.chunkBytes(config.maxMessageBytes()),
                         config.initialModelFromLearner());
         this.ledger = new UpdateLedger();
+        this.taskIdPrefix = "a-" + tokens.newLearnerId().substring(8, 16) + "-";
         this.threshold = config.threshold() == null ? null : new ThresholdGate(config.threshold());
         this.dispatch =
                 new TaskDispatch(
                         config,
                         board,
                         ledger,
-                        () -> "a-" + tokens.newLearnerId().substring(8),
+                        () -> taskIdPrefix + tokens.newLearnerId().substring(8),
                         new TaskDispatch.StreamListener() {
                             @Override
                             public void connected(String learnerId) {
@@ -403,6 +421,33 @@ public final class GatewayState {
         dispatch.onAsyncUpdateRefused(learnerId, taskId);
     }
 
+    /**
+     * Asynchronous: why an update of {@code taskId} trained on model version {@code baseVersion}
+     * cannot count, because that model may be lost, or null if it can. A task handed out before the
+     * job restarted (another run of this gateway, or of another gateway) may be on a version made
+     * after the checkpoint the job restarted from: the aggregators make that version again, from
+     * the updates they get now, maybe in another order, and an update's delta from the model the
+     * new version is would carry the difference between the two into the model (a learner's updates
+     * counted twice, another's taken out). Such a version is newer than the first model this
+     * gateway run served; a task of this run, or on a model the checkpoint held, is safe.
+     */
+    String lostBaseModel(String taskId, long baseVersion) {
+        if (taskId.startsWith(taskIdPrefix) || baseVersion <= sameInEveryRun) {
+            return null;
+        }
+        return "the update was trained on model version "
+                + baseVersion
+                + " of task "
+                + taskId
+                + ", handed out before the job restarted from a checkpoint that holds versions up"
+                + " to "
+                + sameInEveryRun
+                + " only: version "
+                + baseVersion
+                + " is made again from the updates that come now, so an update trained on the"
+                + " lost one cannot count";
+    }
+
     /** Tells the coordinator a learner became reachable, or stopped being reachable, here. */
     private void connectivity(GatewayEvent.Kind kind, String learnerId) {
         if (dispatch.isFinished()) {
@@ -546,6 +591,10 @@ public final class GatewayState {
             if (header.getSelectionRound() > selectionRound) {
                 selectionRound = header.getSelectionRound();
                 queue.offer(selection(header), Long.MAX_VALUE, null);
+            }
+            if (!directiveSeen) {
+                ModelBoard.ModelSnapshot first = board.current();
+                sameInEveryRun = modelChunks != null && first != null ? first.version() : -1;
             }
             directiveSeen = true;
             if (header.getFinished()) {

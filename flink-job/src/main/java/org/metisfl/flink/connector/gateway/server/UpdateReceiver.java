@@ -492,6 +492,12 @@ final class UpdateReceiver implements StreamObserver<LeasedMessage<UpdateChunk>>
                     return LearnerStatus.invalid(
                             "task_id is empty: send the id of the task the update answers");
                 }
+                String lost = state.lostBaseModel(h.getTaskId(), base);
+                if (lost != null) {
+                    // Not counted (it was never acknowledged): the learner drops it.
+                    return LearnerStatus.failedPrecondition(
+                            lost + "; the update was not counted, train on your next task");
+                }
                 key = UpdateLedger.updateKey(learner, h.getTaskId());
             } else {
                 Plan plan = state.plan();

@@ -498,6 +498,96 @@ class UpdateReceiverTest {
         assertThat(a.call.error).isNull();
     }
 
+    /**
+     * After a restart an asynchronous gateway refuses an update whose task was handed out before it
+     * and whose model is newer than the first one this run served: that version was made before the
+     * failure after the checkpoint the job restarted from, and is made again from other updates
+     * (PipelinedUploadsITCase saw such an update take another learner's update out of the model).
+     * Older versions were in that checkpoint; this run's tasks are on this run's versions.
+     */
+    @Test
+    void afterARestartAnUpdateOfAnEarlierRunsTaskOnAVersionTheCheckpointDidNotHoldIsRefused() {
+        GatewayState s =
+                stateWith(
+                        Map.of(
+                                "protocol.type", "asynchronous",
+                                "async.max-staleness", "5",
+                                "aggregation.shard-size", "1024"));
+        // The first directive of this run: the model of the checkpoint the job restarted from.
+        s.apply(modelDirective(5), modelBytes(4));
+        s.apply(modelDirective(7), modelBytes(4));
+        queue.poll(); // the first model's shards for the aggregators
+        queue.poll(); // MODEL_SERVED 7
+        String learner = tokens.newLearnerId();
+        FakeTaskStream stream = new FakeTaskStream();
+        s.connect(learner, stream);
+        queue.poll(); // CONNECTED
+        String ourTask = stream.tasks.get(0).getTaskId();
+        assertThat(stream.tasks.get(0).getModelVersion()).isEqualTo(7);
+        String earlierRun = "a-0123abcd-0011223344556677";
+        assertThat(ourTask).doesNotStartWith("a-0123abcd-");
+
+        Upload lost = asyncUpload(s, learner, earlierRun, 6);
+        assertThat(codeOf(lost)).isEqualTo(Status.Code.FAILED_PRECONDITION);
+        assertThat(errorOf(lost))
+                .contains("trained on model version 6 of task " + earlierRun)
+                .contains("handed out before the job restarted")
+                .contains("holds versions up to 5 only")
+                .contains("the update was not counted, train on your next task");
+        assertThat(queue.isEmpty()).as("nothing of it enters the job").isTrue();
+
+        Upload held = asyncUpload(s, learner, "a-0123abcd-8899aabbccddeeff", 5);
+        assertThat(held.call.error).as("version 5 was in the checkpoint").isNull();
+        Upload ours = asyncUpload(s, learner, ourTask, 7);
+        assertThat(ours.call.error).as("a task of this run").isNull();
+        List<String> queued = new ArrayList<>();
+        for (StampedEventQueue.Batch b = queue.poll(); b != null; b = queue.poll()) {
+            for (GatewayEvent e : b.events()) {
+                if (e.kind == GatewayEvent.Kind.UPDATE_SHARD) {
+                    queued.add(e.taskId + "@" + e.baseVersion);
+                }
+            }
+        }
+        assertThat(queued).containsExactly("a-0123abcd-8899aabbccddeeff@5", ourTask + "@7");
+    }
+
+    private static org.metisfl.proto.v1.DirectiveHeader modelDirective(long version) {
+        return org.metisfl.proto.v1.DirectiveHeader.newBuilder()
+                .setModelVersion(version)
+                .setNumShards(1)
+                .setShardSize(1024)
+                .addTensors(
+                        TensorSpec.newBuilder().setName("w").setDtype(DType.FLOAT32).addShape(4))
+                .build();
+    }
+
+    private static List<ByteString> modelBytes(int n) {
+        ByteBuffer b = ByteBuffer.allocate(n * 4).order(ByteOrder.LITTLE_ENDIAN);
+        b.asFloatBuffer().put(values(n));
+        return List.of(ByteString.copyFrom(b.array()));
+    }
+
+    /** A whole asynchronous update of {@code task}, trained on {@code base}. */
+    private Upload asyncUpload(GatewayState s, String learner, String task, long base) {
+        float[] v = values(4);
+        UpdateChunk h = header(v, learner);
+        Upload u = start(s);
+        u.receiver.onNext(
+                h.toBuilder()
+                        .setHeader(
+                                h.getHeader().toBuilder()
+                                        .setRound(base)
+                                        .setBaseModelVersion(base)
+                                        .setTaskId(task)
+                                        .setNumTrainingExamples(10))
+                        .build());
+        if (u.call.error == null) {
+            deliver(u, data(v, 16));
+            u.receiver.onCompleted();
+        }
+        return u;
+    }
+
     private static Status.Code codeOf(Upload u) {
         assertThat(u.call.error).isInstanceOf(StatusRuntimeException.class);
         return ((StatusRuntimeException) u.call.error).getStatus().getCode();

@@ -529,8 +529,9 @@ class PipelinedUploadsITCase {
          * updates each learner sent (trained and not refused) and at least those acknowledged, but
          * for updates accepted after the federation's last version (at most {@link #AFTER_THE_END}
          * per learner: the job counts versions up to federation.rounds and acknowledges what its
-         * checkpoints hold; see the README) and at most those plus the ones still unacknowledged
-         * when the learner stopped.
+         * checkpoints hold; see docs/explanation/protocols.md) and at most those plus the ones
+         * still unacknowledged when the learner stopped. Every learner ends told of the end with
+         * every update answered (the gateway ends only once what it accepted is answered).
          *
          * @return how many of each learner's updates the final model holds
          */
@@ -574,6 +575,9 @@ class PipelinedUploadsITCase {
             }
             for (int l = 0; l < learners; l++) {
                 LearnerSummary s = summaries.get(l);
+                // Every update is answered before the job ends, and the Shutdown after them.
+                assertThat(s.updatesUnacknowledged()).as("unanswered updates (%s)", s).isZero();
+                assertThat(s.federationFinished()).as("told the end (%s)", s).isTrue();
                 int sent = adapters.get(l).trained.get() - s.updatesDropped();
                 assertThat(counted[l])
                         .as("updates of learner %d in the final model (%s)", l, s)

@@ -35,12 +35,20 @@ import org.slf4j.LoggerFactory;
  * A learner gateway: hosts the gRPC server learners talk to and pushes what they send into the job.
  * Emits its own watermarks (the gateway clock, held below any update not yet emitted), also while
  * no learner sends anything. With checkpoints on, a learner's update is acknowledged only after the
- * checkpoint holding it completes. The source ends when the federation is over.
+ * checkpoint holding it completes. The source ends when the federation is over and everything it
+ * accepted is answered (or after {@link #ANSWER_WAIT_MS}), a grace second after that.
  */
 public final class GatewayReader implements SourceReader<GatewayEvent, GatewaySplit> {
     private static final Logger LOG = LoggerFactory.getLogger(GatewayReader.class);
     private static final long TICK_MS = 50;
     private static final long FINISH_GRACE_MS = 1_000;
+
+    /**
+     * How long a gateway whose federation is over waits for the checkpoints that answer what it
+     * accepted before it ends anyway (the Shutdown waits as long: {@code
+     * TaskDispatch.SHUTDOWN_WAIT_MS}).
+     */
+    static final long ANSWER_WAIT_MS = 30_000;
 
     /** With pre-aggregation, at most this many queued batches are taken in one poll. */
     private static final int MAX_BATCHES_PER_POLL = 256;
@@ -60,6 +68,7 @@ public final class GatewayReader implements SourceReader<GatewayEvent, GatewaySp
     private GatewayServer server;
     private long lastWatermark = Long.MIN_VALUE;
     private long finishedSince = -1;
+    private long finishedAt = -1;
     private GatewayReaderMetrics metrics;
 
     private List<Runnable> emittedSinceSnapshot = new ArrayList<>();
@@ -241,7 +250,15 @@ public final class GatewayReader implements SourceReader<GatewayEvent, GatewaySp
         }
         if (state != null && state.isFinished() && queue.isEmpty()) {
             long now = clock.getAsLong();
-            if (finishedSince < 0) {
+            if (finishedAt < 0) {
+                finishedAt = now;
+            }
+            if (answersPending() && now - finishedAt < ANSWER_WAIT_MS) {
+                // What was accepted is answered (and the Shutdown, which waits for those answers,
+                // sent) while the job still runs its checkpoints: once the source ends, a
+                // checkpoint's completion may no longer reach this reader before it closes.
+                finishedSince = -1;
+            } else if (finishedSince < 0) {
                 finishedSince = now;
             } else if (now - finishedSince >= FINISH_GRACE_MS) {
                 LOG.info("Gateway {}: the federation is over", split.index());
@@ -249,6 +266,11 @@ public final class GatewayReader implements SourceReader<GatewayEvent, GatewaySp
             }
         }
         return queue.isEmpty() ? InputStatus.NOTHING_AVAILABLE : InputStatus.MORE_AVAILABLE;
+    }
+
+    /** Whether something emitted still awaits the completion of its checkpoint to be answered. */
+    private boolean answersPending() {
+        return !emittedSinceSnapshot.isEmpty() || !awaitingCheckpoint.isEmpty();
     }
 
     /** Acknowledges the batch's update once durable: after the next checkpoint, if any. */

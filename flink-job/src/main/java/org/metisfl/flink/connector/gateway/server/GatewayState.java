@@ -693,6 +693,11 @@ public final class GatewayState {
             List<GatewayEvent> batch,
             Runnable onDurable,
             IngestBudget.Reservation reservation) {
+        if (dispatch.isFinished()) {
+            // Checked under the lock the end is applied under: an update accepted here is one the
+            // Shutdown waits for (its header came before the end, its last byte after).
+            return "the federation is over";
+        }
         ModelBoard.ModelSnapshot model = board.current();
         long stale = model == null ? 0 : model.version() - baseVersion;
         if (stale > config.asyncMaxStaleness()) {

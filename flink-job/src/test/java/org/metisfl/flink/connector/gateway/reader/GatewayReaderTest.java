@@ -217,4 +217,52 @@ class GatewayReaderTest {
         clock.addAndGet(1);
         assertThat(reader.pollNext(output)).isEqualTo(InputStatus.END_OF_INPUT);
     }
+
+    /**
+     * A gateway whose federation is over ends only once what it accepted is answered: the answer
+     * waits for its checkpoint, which may no longer reach a reader whose source has ended.
+     */
+    @Test
+    void endsOnlyOnceWhatItAcceptedIsAnsweredThenAGraceSecondLater() throws Exception {
+        start("job.checkpoint-interval", "1 s");
+        ListenableFuture<JoinResponse> answer = join(learnerPortOnceAnnounced());
+        pollUntil(GatewayEvent.Kind.JOINED);
+        LocalGateways.deliver(
+                announcedPort(),
+                CONTROL,
+                directive().setFinished(true).setFinishReason("completed 1 rounds").build(),
+                null);
+        assertThat(reader.pollNext(output)).isEqualTo(InputStatus.NOTHING_AVAILABLE);
+        clock.addAndGet(5_000);
+        assertThat(reader.pollNext(output))
+                .as("the join awaits its checkpoint")
+                .isEqualTo(InputStatus.NOTHING_AVAILABLE);
+        reader.snapshotState(3);
+        clock.addAndGet(5_000);
+        assertThat(reader.pollNext(output)).isEqualTo(InputStatus.NOTHING_AVAILABLE);
+        reader.notifyCheckpointComplete(3);
+        assertThat(answer.get(10, TimeUnit.SECONDS).getLearnerId()).isNotEmpty();
+        assertThat(reader.pollNext(output)).isEqualTo(InputStatus.NOTHING_AVAILABLE);
+        clock.addAndGet(999);
+        assertThat(reader.pollNext(output)).isEqualTo(InputStatus.NOTHING_AVAILABLE);
+        clock.addAndGet(1);
+        assertThat(reader.pollNext(output)).isEqualTo(InputStatus.END_OF_INPUT);
+    }
+
+    @Test
+    void endsAfterItsAnswerWaitEvenIfNoCheckpointCompletes() throws Exception {
+        start("job.checkpoint-interval", "1 s");
+        join(learnerPortOnceAnnounced());
+        pollUntil(GatewayEvent.Kind.JOINED);
+        LocalGateways.deliver(
+                announcedPort(),
+                CONTROL,
+                directive().setFinished(true).setFinishReason("completed 1 rounds").build(),
+                null);
+        assertThat(reader.pollNext(output)).isEqualTo(InputStatus.NOTHING_AVAILABLE);
+        clock.addAndGet(GatewayReader.ANSWER_WAIT_MS);
+        assertThat(reader.pollNext(output)).isEqualTo(InputStatus.NOTHING_AVAILABLE);
+        clock.addAndGet(1_000);
+        assertThat(reader.pollNext(output)).isEqualTo(InputStatus.END_OF_INPUT);
+    }
 }

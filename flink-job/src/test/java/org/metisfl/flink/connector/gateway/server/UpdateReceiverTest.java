@@ -551,6 +551,52 @@ class UpdateReceiverTest {
         assertThat(queued).containsExactly("a-0123abcd-8899aabbccddeeff@5", ourTask + "@7");
     }
 
+    /**
+     * An asynchronous update whose header came before the end of the federation and whose last byte
+     * after it is refused, not accepted: the Shutdown, which waits for every accepted update to be
+     * answered, may already be on its way, and the update would be in no model.
+     */
+    @Test
+    void anAsynchronousUpdateWhoseLastByteComesAfterTheEndIsRefused() {
+        GatewayState s =
+                stateWith(
+                        Map.of(
+                                "protocol.type", "asynchronous",
+                                "aggregation.shard-size", "1024"));
+        s.apply(modelDirective(3), modelBytes(4));
+        String learner = tokens.newLearnerId();
+        FakeTaskStream stream = new FakeTaskStream();
+        s.connect(learner, stream);
+        String task = stream.tasks.get(0).getTaskId();
+        float[] v = values(4);
+        UpdateChunk h = header(v, learner);
+        Upload u = start(s);
+        u.receiver.onNext(
+                h.toBuilder()
+                        .setHeader(
+                                h.getHeader().toBuilder()
+                                        .setRound(3)
+                                        .setBaseModelVersion(3)
+                                        .setTaskId(task)
+                                        .setNumTrainingExamples(10))
+                        .build());
+        assertThat(u.call.error).isNull();
+        s.apply(
+                modelDirective(4).toBuilder()
+                        .setFinished(true)
+                        .setFinishReason("completed 4 model versions")
+                        .build(),
+                modelBytes(4));
+        deliver(u, data(v, 16));
+        u.receiver.onCompleted();
+        assertThat(codeOf(u)).isEqualTo(Status.Code.FAILED_PRECONDITION);
+        assertThat(errorOf(u)).startsWith("the federation is over").contains("not counted");
+        assertThat(stream.taskIds()).as("the Shutdown waited for nothing").endsWith("shutdown");
+        for (StampedEventQueue.Batch b = queue.poll(); b != null; b = queue.poll()) {
+            assertThat(b.events()).noneMatch(e -> e.kind == GatewayEvent.Kind.UPDATE_SHARD);
+        }
+    }
+
     private static org.metisfl.proto.v1.DirectiveHeader modelDirective(long version) {
         return org.metisfl.proto.v1.DirectiveHeader.newBuilder()
                 .setModelVersion(version)

@@ -228,7 +228,10 @@ public final class FederationOptions {
                     .defaultValue(1)
                     .withDescription(
                             "Store every k-th model version (versions divisible by k; the initial"
-                                    + " and the final model are always stored).");
+                                    + " and the final model are always stored). Asynchronous:"
+                                    + " among the versions published to the gateways (at most one"
+                                    + " per async.publish-interval; a version overtaken by a newer"
+                                    + " one within the interval is not stored).");
 
     public static final ConfigOption<Integer> MODEL_STORE_KEEP_LAST =
             ConfigOptions.key("model-store.keep-last")

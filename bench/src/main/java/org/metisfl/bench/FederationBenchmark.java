@@ -123,7 +123,8 @@ public final class FederationBenchmark {
             String note,
             Limits.RoundBound bound,
             double learnersCpuSeconds,
-            double controllerCpuSeconds) {
+            double controllerCpuSeconds,
+            SteadyWindow.Result steady) {
 
         /** The controller's coordinator round time over the raw-gRPC time of the round's bytes. */
         double roundOverBound() {
@@ -1012,9 +1013,17 @@ public final class FederationBenchmark {
                     new Thread(
                             () -> {
                                 try {
-                                    // mid-way through the last round: accumulators are full
-                                    while (sim.acks(s.rounds) < Math.max(1, s.trainers / 2)) {
-                                        if (sim.report().ended() == s.learners) {
+                                    // mid-way through the last round: accumulators are full.
+                                    // Asynchronous: once half as many updates as learners are
+                                    // acknowledged (a version is a round: the last round's count
+                                    // never grows that far). Only cheap counters here: the probe
+                                    // polls every 2 ms on the learners' cores (it called
+                                    // sim.report(), which copies and sorts every acknowledgement
+                                    // latency, until the run ended).
+                                    boolean async = s.group.equals("async");
+                                    while ((async ? sim.acknowledged() : sim.acks(s.rounds))
+                                            < Math.max(1, s.trainers / 2)) {
+                                        if (sim.endedLearners() == s.learners) {
                                             return;
                                         }
                                         Thread.sleep(2);
@@ -1032,15 +1041,31 @@ public final class FederationBenchmark {
                             ? Limits.cpuSeconds(p.pid())
                             : Double.NaN;
             double learnersCpu = Double.NaN;
-            try {
-                learnersCpu0 = Limits.driverCpuSeconds();
-                sim.start();
-                probe.start();
-                report = sim.awaitCompletion(s.timeout);
-                probe.join(60_000);
-            } finally {
-                sim.close();
-                learnersCpu = Limits.driverCpuSeconds() - learnersCpu0;
+            SteadyWindow.Result steady = null;
+            try (SteadyWindow window =
+                    s.group.equals("async")
+                            ? new SteadyWindow(
+                                    sim::joinedLearners,
+                                    sim::acknowledged,
+                                    Limits::driverCpuSeconds,
+                                    () ->
+                                            controller instanceof ControllerProcess p
+                                                    ? Limits.cpuSeconds(p.pid())
+                                                    : Double.NaN)
+                            : null) {
+                try {
+                    learnersCpu0 = Limits.driverCpuSeconds();
+                    sim.start();
+                    probe.start();
+                    report = sim.awaitCompletion(s.timeout);
+                    probe.join(60_000);
+                } finally {
+                    sim.close();
+                    learnersCpu = Limits.driverCpuSeconds() - learnersCpu0;
+                }
+                if (window != null) {
+                    steady = window.result(s.learners);
+                }
             }
             if (heapAfterGc.get() < 0) {
                 // the rounds were too quick to probe mid-way: the live set at the end is the model
@@ -1069,7 +1094,8 @@ public final class FederationBenchmark {
                     note,
                     bound,
                     learnersCpu,
-                    controllerCpu);
+                    controllerCpu,
+                    steady);
         }
     }
 
@@ -1501,6 +1527,7 @@ public final class FederationBenchmark {
                             + " model versions = the newest version a task was given on.\n\n");
         }
 
+        md.append(steadyWindows(outcomes));
         md.append(AckLatencyReport.markdown(outcomes));
         md.append("## Every scenario\n\n");
         Table all =
@@ -1612,6 +1639,50 @@ public final class FederationBenchmark {
     private static double perGb(double seconds, Outcome o) {
         long bytes = o.report.rounds().stream().mapToLong(RoundTimeline::bytesUploaded).sum();
         return bytes == 0 ? Double.NaN : seconds / (bytes / 1e9);
+    }
+
+    /** The asynchronous scenarios' steady state: CPU per update of learners and controller. */
+    private static String steadyWindows(List<Outcome> outcomes) {
+        Table t =
+                new Table(
+                        "scenario",
+                        "window s",
+                        "updates acknowledged",
+                        "updates / s",
+                        "learners cores",
+                        "controller cores",
+                        "other processes' cores",
+                        "learners CPU ms / update",
+                        "controller CPU ms / update",
+                        "ceiling on 2 cores (updates / s)");
+        for (Outcome o : outcomes) {
+            SteadyWindow.Result w = o.steady();
+            if (w == null) {
+                continue;
+            }
+            t.row(
+                    o.scenario().id(),
+                    SteadyWindow.format(w.seconds(), "%.0f"),
+                    Table.count(w.acks()),
+                    SteadyWindow.format(w.updatesPerSecond(), "%.0f"),
+                    SteadyWindow.format(w.learnersCpu() / w.seconds(), "%.2f"),
+                    SteadyWindow.format(w.controllerCpu() / w.seconds(), "%.2f"),
+                    SteadyWindow.format(w.otherCores(), "%.2f"),
+                    SteadyWindow.format(w.learnersMsPerUpdate(), "%.3f"),
+                    SteadyWindow.format(w.controllerMsPerUpdate(), "%.3f"),
+                    SteadyWindow.format(w.ceiling(2), "%.0f"));
+        }
+        if (t.isEmpty()) {
+            return "";
+        }
+        return "## Asynchronous steady state (every learner joined → 99% of the acknowledgements)\n\n"
+                + t
+                + "\nSampled once a second; the join phase and the shutdown tail are left out."
+                + " Cores: CPU seconds per second of the window; other processes: the whole"
+                + " machine's busy CPU less the learners' and the controller's (other work on the"
+                + " shared machine, the OS). Ceiling: the updates per second at which the"
+                + " simulated learners and the controller, at these CPU costs per update, would"
+                + " use both cores with nothing else running.\n\n";
     }
 
     /** The round times of a scenario, the first dozen when there are many (async versions). */

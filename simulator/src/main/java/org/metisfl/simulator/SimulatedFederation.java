@@ -72,6 +72,7 @@ public final class SimulatedFederation implements AutoCloseable {
     private final boolean transferEndsAtAck;
     private final UploadGate joins;
     private final AckLatencies ackLatencies = new AckLatencies();
+    private final AtomicLong acknowledged = new AtomicLong();
     private final Map<Long, RoundRecorder> rounds = new ConcurrentHashMap<>();
     private final AtomicInteger joined = new AtomicInteger();
     private final AtomicInteger joinAnswers = new AtomicInteger();
@@ -243,6 +244,16 @@ public final class SimulatedFederation implements AutoCloseable {
         return joined.get();
     }
 
+    /** Learners that have ended so far (cheap, unlike {@link #report()}). */
+    public int endedLearners() {
+        return ended.get();
+    }
+
+    /** Updates acknowledged so far over every round (cheap, unlike {@link #report()}). */
+    public long acknowledged() {
+        return acknowledged.get();
+    }
+
     /** Joins refused with RESOURCE_EXHAUSTED (the gateway's join rate) and tried again. */
     public long joinRetries() {
         return joinRetries.get();
@@ -392,6 +403,10 @@ public final class SimulatedFederation implements AutoCloseable {
 
     UploadGate transfers() {
         return transfers;
+    }
+
+    void acknowledgedOne() {
+        acknowledged.incrementAndGet();
     }
 
     AckLatencies ackLatencies() {

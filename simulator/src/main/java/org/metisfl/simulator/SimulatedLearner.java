@@ -436,6 +436,7 @@ final class SimulatedLearner {
             answered = true;
             long at = Micros.now();
             r.acks.incrementAndGet();
+            sim.acknowledgedOne();
             r.firstAck.accumulate(at);
             r.lastAck.accumulate(at);
             r.maxTaskToAck.accumulate(at - taskAt);

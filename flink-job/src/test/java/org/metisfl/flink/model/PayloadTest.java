@@ -50,6 +50,44 @@ class PayloadTest {
     }
 
     @Test
+    void payloadsLongerThanTheScratchBufferKeepTheFormatOfOneLittleEndianRun() throws Exception {
+        // 2.5 chunks of the serializer's scratch buffer, every value distinct
+        int n = 10_241;
+        float[] v = new float[n];
+        for (int i = 0; i < n; i++) {
+            v[i] = i * 0.25f - 7f;
+        }
+        DataOutputSerializer out = new DataOutputSerializer(64);
+        PayloadSerializer.INSTANCE.serialize(Payload.dense(v), out);
+        // expected bytes built by hand: kind 0, the big-endian count, each float's raw bits LE
+        byte[] expected = new byte[1 + 4 + 4 * n];
+        expected[0] = 0;
+        expected[1] = (byte) (n >>> 24);
+        expected[2] = (byte) (n >>> 16);
+        expected[3] = (byte) (n >>> 8);
+        expected[4] = (byte) n;
+        for (int i = 0; i < n; i++) {
+            int bits = Float.floatToRawIntBits(v[i]);
+            for (int b = 0; b < 4; b++) {
+                expected[5 + 4 * i + b] = (byte) (bits >>> (8 * b));
+            }
+        }
+        assertThat(out.getCopyOfBuffer()).isEqualTo(expected);
+        assertThat(
+                        PayloadSerializer.INSTANCE
+                                .deserialize(new DataInputDeserializer(expected))
+                                .values())
+                .containsExactly(v);
+        // a truncated record fails instead of returning zeros
+        byte[] cut = java.util.Arrays.copyOf(expected, expected.length - 3);
+        assertThatThrownBy(
+                        () ->
+                                PayloadSerializer.INSTANCE.deserialize(
+                                        new DataInputDeserializer(cut)))
+                .isInstanceOf(java.io.IOException.class);
+    }
+
+    @Test
     void ciphertextsRoundTripWithSchemeHashAndValueCount() throws Exception {
         byte[] bytes = {1, 2, 3, (byte) 0xff};
         Payload back = roundTrip(Payload.ciphertext("ckks", "9f86d0", 8192, bytes));

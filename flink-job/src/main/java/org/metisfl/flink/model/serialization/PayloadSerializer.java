@@ -20,6 +20,12 @@ public final class PayloadSerializer extends TypeSerializerSingleton<Payload> {
     private static final long serialVersionUID = 1L;
     public static final PayloadSerializer INSTANCE = new PayloadSerializer();
 
+    /** Floats converted at a time through a thread's scratch buffer (16 KiB). */
+    static final int SCRATCH_FLOATS = 4096;
+
+    private static final ThreadLocal<byte[]> SCRATCH =
+            ThreadLocal.withInitial(() -> new byte[SCRATCH_FLOATS * Float.BYTES]);
+
     private static final byte DENSE = 0;
     private static final byte CIPHERTEXT = 1;
 
@@ -57,10 +63,15 @@ public final class PayloadSerializer extends TypeSerializerSingleton<Payload> {
             float[] values = p.values();
             target.writeByte(DENSE);
             target.writeInt(values.length);
-            ByteBuffer bytes =
-                    ByteBuffer.allocate(values.length * Float.BYTES).order(ByteOrder.LITTLE_ENDIAN);
-            bytes.asFloatBuffer().put(values);
-            target.write(bytes.array());
+            // Through a scratch buffer of this thread, chunk by chunk: no array of the payload's
+            // size per record (every asynchronous update and version crosses a keyed exchange).
+            byte[] scratch = SCRATCH.get();
+            ByteBuffer bytes = ByteBuffer.wrap(scratch).order(ByteOrder.LITTLE_ENDIAN);
+            for (int from = 0; from < values.length; from += SCRATCH_FLOATS) {
+                int n = Math.min(SCRATCH_FLOATS, values.length - from);
+                bytes.asFloatBuffer().put(values, from, n);
+                target.write(scratch, 0, n * Float.BYTES);
+            }
         } else {
             target.writeByte(CIPHERTEXT);
             target.writeUTF(p.scheme());
@@ -77,10 +88,17 @@ public final class PayloadSerializer extends TypeSerializerSingleton<Payload> {
         byte kind = source.readByte();
         if (kind == DENSE) {
             int length = source.readInt();
-            byte[] raw = new byte[length * Float.BYTES];
-            source.readFully(raw);
+            if (length < 0) {
+                throw new IOException("negative payload length " + length + ": corrupt input");
+            }
             float[] values = new float[length];
-            ByteBuffer.wrap(raw).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().get(values);
+            byte[] scratch = SCRATCH.get();
+            ByteBuffer bytes = ByteBuffer.wrap(scratch).order(ByteOrder.LITTLE_ENDIAN);
+            for (int from = 0; from < length; from += SCRATCH_FLOATS) {
+                int n = Math.min(SCRATCH_FLOATS, length - from);
+                source.readFully(scratch, 0, n * Float.BYTES);
+                bytes.asFloatBuffer().get(values, from, n);
+            }
             return Payload.dense(values);
         }
         if (kind == CIPHERTEXT) {

@@ -61,6 +61,8 @@ import org.metisfl.flink.state.WriteBehindValue;
 public class ShardAggregator extends KeyedProcessFunction<Integer, GatewayEvent, GlobalShard>
         implements CheckpointFlushing, CheckpointedFunction, CheckpointListener {
     private static final long serialVersionUID = 1L;
+    private static final org.slf4j.Logger LOG =
+            org.slf4j.LoggerFactory.getLogger(ShardAggregator.class);
 
     /** The model path's output: announcements, then global shards, for the model-shard sink. */
     public static final OutputTag<Directive> MODEL_SHARDS =
@@ -125,6 +127,10 @@ public class ShardAggregator extends KeyedProcessFunction<Integer, GatewayEvent,
 
     private transient Counter duplicates;
     private transient Counter late;
+
+    /** Announcement copies keyed for another subtask that reached this one (a metric). */
+    private transient Counter misroutedAnnouncements;
+
     private transient Counter heldReplaced;
 
     @Override
@@ -136,6 +142,8 @@ public class ShardAggregator extends KeyedProcessFunction<Integer, GatewayEvent,
                                 "shard-rounds", TypeInformation.of(ShardRounds.class)));
         duplicates = getRuntimeContext().getMetricGroup().counter("duplicateUpdates");
         late = getRuntimeContext().getMetricGroup().counter("lateUpdates");
+        misroutedAnnouncements =
+                getRuntimeContext().getMetricGroup().counter("misroutedAnnouncements");
         heldReplaced = getRuntimeContext().getMetricGroup().counter("foreignUpdatesReplaced");
         heldUpdates =
                 getRuntimeContext()
@@ -144,6 +152,11 @@ public class ShardAggregator extends KeyedProcessFunction<Integer, GatewayEvent,
                                         "held-foreign-updates",
                                         TypeInformation.of(String.class),
                                         TypeInformation.of(GatewayEvent.class)));
+    }
+
+    /** Announcement copies that reached this subtask keyed for another (tests, diagnosis). */
+    long misroutedAnnouncements() {
+        return misroutedAnnouncements == null ? 0 : misroutedAnnouncements.getCount();
     }
 
     @Override
@@ -415,6 +428,23 @@ public class ShardAggregator extends KeyedProcessFunction<Integer, GatewayEvent,
     private void announced(GatewayEvent e, Context ctx) {
         if (!modelAtShards) {
             return;
+        }
+        int here = getRuntimeContext().getTaskInfo().getIndexOfThisSubtask();
+        if (e.shard != here) {
+            // The route keyed this copy for subtask e.shard under another max parallelism than
+            // the one this job runs with: that subtask gets no copy and never delivers to the
+            // gateway. Said loudly; the copy still serves this subtask.
+            misroutedAnnouncements.inc();
+            LOG.error(
+                    "Gateway {}'s announcement copy for aggregator subtask {} reached subtask {}:"
+                            + " the route's keys assume another max parallelism than the"
+                            + " aggregators' {} (set pipeline.max-parallelism to {}, the"
+                            + " savepoint's, and restart from it)",
+                    e.gateway(),
+                    e.shard,
+                    here,
+                    getRuntimeContext().getTaskInfo().getMaxNumberOfParallelSubtasks(),
+                    getRuntimeContext().getTaskInfo().getMaxNumberOfParallelSubtasks());
         }
         ctx.output(MODEL_SHARDS, Directive.announce(e));
         for (Integer key : globalShards.keys()) {

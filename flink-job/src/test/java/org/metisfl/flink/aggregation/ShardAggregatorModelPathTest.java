@@ -345,6 +345,29 @@ class ShardAggregatorModelPathTest {
         return e;
     }
 
+    /**
+     * An announcement copy keyed for another subtask (the route assumed another max parallelism) is
+     * counted and still served here; the copy for this subtask is not.
+     */
+    @Test
+    void anAnnouncementCopyForAnotherSubtaskIsCountedAndStillServed() throws Exception {
+        ShardAggregator aggregator = new ShardAggregator(new FedAvg(), true);
+        try (var h = aggregatorHarness(aggregator)) {
+            h.open();
+            GatewayEvent mine = GatewayEvent.announce(0, "127.0.0.1", 1, "s");
+            mine.shard = 0; // this harness runs subtask 0
+            h.processElement(mine, 1);
+            assertThat(aggregator.misroutedAnnouncements()).isZero();
+            GatewayEvent other = GatewayEvent.announce(1, "127.0.0.1", 2, "s");
+            other.shard = 1; // keyed for subtask 1, reached subtask 0
+            h.processElement(other, 2);
+            assertThat(aggregator.misroutedAnnouncements()).isEqualTo(1);
+            assertThat(sent(h))
+                    .extracting(Directive::kind)
+                    .containsExactly(Directive.Kind.ANNOUNCE, Directive.Kind.ANNOUNCE);
+        }
+    }
+
     /** Opens round {@code r} at shards 0 and 1 and sends both learners' updates. */
     private static void runRound(
             KeyedOneInputStreamOperatorTestHarness<Integer, GatewayEvent, GlobalShard> h, long r)

@@ -14,14 +14,6 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
-import org.apache.flink.configuration.CheckpointingOptions;
-import org.apache.flink.configuration.Configuration;
-import org.apache.flink.configuration.CoreOptions;
-import org.apache.flink.configuration.RestOptions;
-import org.apache.flink.configuration.RestartStrategyOptions;
-import org.apache.flink.runtime.minicluster.MiniCluster;
-import org.apache.flink.runtime.minicluster.MiniClusterConfiguration;
-import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.metisfl.crypto.KeyBundle;
@@ -110,32 +102,9 @@ class CkksModelPathFailoverITCase {
         FederationConfig config = FederationConfig.of(s);
         assertThat(FederationPipeline.modelAtShards(config)).isTrue();
 
-        Configuration flink = FederationPipeline.flinkConfiguration(config);
-        flink.set(
-                CheckpointingOptions.CHECKPOINTS_DIRECTORY,
-                work.resolve("checkpoints").toUri().toString());
-        flink.set(CoreOptions.TMP_DIRS, work.toAbsolutePath().toString());
-        flink.set(RestOptions.BIND_ADDRESS, "127.0.0.1");
-        flink.set(RestOptions.BIND_PORT, "0");
-        flink.set(RestartStrategyOptions.RESTART_STRATEGY, "fixed-delay");
-        flink.set(RestartStrategyOptions.RESTART_STRATEGY_FIXED_DELAY_ATTEMPTS, 5);
-        flink.set(
-                RestartStrategyOptions.RESTART_STRATEGY_FIXED_DELAY_DELAY, Duration.ofMillis(500));
         ExecutorService pool = Executors.newFixedThreadPool(LEARNERS);
         List<CkksTestLearner> learners = new ArrayList<>();
-        try (MiniCluster cluster =
-                new MiniCluster(
-                        new MiniClusterConfiguration.Builder()
-                                .setConfiguration(flink)
-                                .setNumTaskManagers(1)
-                                .setNumSlotsPerTaskManager(4)
-                                .build())) {
-            cluster.start();
-            StreamExecutionEnvironment env =
-                    StreamExecutionEnvironment.getExecutionEnvironment(flink);
-            env.setParallelism(config.jobParallelism());
-            FederationPipeline.build(env, config);
-            cluster.submitJob(env.getStreamGraph().getJobGraph()).get(60, TimeUnit.SECONDS);
+        try (FailoverCluster cluster = FailoverCluster.submit(config, work)) {
 
             for (int i = 0; i < LEARNERS; i++) {
                 RawLearner raw = new RawLearner("127.0.0.1", port);
@@ -171,8 +140,7 @@ class CkksModelPathFailoverITCase {
             EncryptedModel v2 = learners.get(0).download();
             assertThat(v2.header().getModelVersion()).isEqualTo(2);
             assertClose(learners.get(0).decrypt(v2), weightedMean(2), 5);
-            cluster.terminateTaskManager(0).get(60, TimeUnit.SECONDS);
-            cluster.startTaskManager();
+            cluster.replaceTaskManager();
 
             List<Integer> again = new ArrayList<>();
             for (int i = 0; i < LEARNERS; i++) {

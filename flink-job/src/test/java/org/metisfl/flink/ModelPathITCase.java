@@ -12,14 +12,6 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
-import org.apache.flink.configuration.CheckpointingOptions;
-import org.apache.flink.configuration.Configuration;
-import org.apache.flink.configuration.CoreOptions;
-import org.apache.flink.configuration.RestOptions;
-import org.apache.flink.configuration.RestartStrategyOptions;
-import org.apache.flink.runtime.minicluster.MiniCluster;
-import org.apache.flink.runtime.minicluster.MiniClusterConfiguration;
-import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.metisfl.flink.config.FederationConfig;
@@ -267,32 +259,9 @@ class ModelPathITCase {
         FederationConfig config = FederationConfig.of(s);
         assertThat(FederationPipeline.modelAtShards(config)).isTrue();
 
-        Configuration flink = FederationPipeline.flinkConfiguration(config);
-        flink.set(
-                CheckpointingOptions.CHECKPOINTS_DIRECTORY,
-                work.resolve("checkpoints").toUri().toString());
-        flink.set(CoreOptions.TMP_DIRS, work.toAbsolutePath().toString());
-        flink.set(RestOptions.BIND_ADDRESS, "127.0.0.1");
-        flink.set(RestOptions.BIND_PORT, "0");
-        flink.set(RestartStrategyOptions.RESTART_STRATEGY, "fixed-delay");
-        flink.set(RestartStrategyOptions.RESTART_STRATEGY_FIXED_DELAY_ATTEMPTS, 5);
-        flink.set(
-                RestartStrategyOptions.RESTART_STRATEGY_FIXED_DELAY_DELAY, Duration.ofMillis(500));
         ExecutorService pool = Executors.newFixedThreadPool(LEARNERS);
         List<RawLearner> learners = new ArrayList<>();
-        try (MiniCluster cluster =
-                new MiniCluster(
-                        new MiniClusterConfiguration.Builder()
-                                .setConfiguration(flink)
-                                .setNumTaskManagers(1)
-                                .setNumSlotsPerTaskManager(4)
-                                .build())) {
-            cluster.start();
-            StreamExecutionEnvironment env =
-                    StreamExecutionEnvironment.getExecutionEnvironment(flink);
-            env.setParallelism(config.jobParallelism());
-            FederationPipeline.build(env, config);
-            cluster.submitJob(env.getStreamGraph().getJobGraph()).get(60, TimeUnit.SECONDS);
+        try (FailoverCluster cluster = FailoverCluster.submit(config, work)) {
 
             for (int i = 0; i < LEARNERS; i++) {
                 RawLearner l = new RawLearner("127.0.0.1", port);
@@ -320,8 +289,7 @@ class ModelPathITCase {
                     submit(pool, learners, 2, 0, 1, 2, 3);
             RawLearnerWaits.awaitTrain(learners.subList(0, 1), 3, WAIT);
             assertModel(learners.get(0).getModel(), 2, weightedMean(2));
-            cluster.terminateTaskManager(0).get(60, TimeUnit.SECONDS);
-            cluster.startTaskManager();
+            cluster.replaceTaskManager();
 
             List<Integer> again = new ArrayList<>();
             for (int i = 0; i < LEARNERS; i++) {

@@ -12,14 +12,6 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
-import org.apache.flink.configuration.CheckpointingOptions;
-import org.apache.flink.configuration.Configuration;
-import org.apache.flink.configuration.CoreOptions;
-import org.apache.flink.configuration.RestOptions;
-import org.apache.flink.configuration.RestartStrategyOptions;
-import org.apache.flink.runtime.minicluster.MiniCluster;
-import org.apache.flink.runtime.minicluster.MiniClusterConfiguration;
-import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.metisfl.flink.config.FederationConfig;
@@ -82,32 +74,9 @@ class PreAggregationFailoverITCase {
         FederationConfig config = FederationConfig.of(s);
         assertThat(FederationPipeline.preAggregation(config)).isNotNull();
 
-        Configuration flink = FederationPipeline.flinkConfiguration(config);
-        flink.set(
-                CheckpointingOptions.CHECKPOINTS_DIRECTORY,
-                work.resolve("checkpoints").toUri().toString());
-        flink.set(CoreOptions.TMP_DIRS, work.toAbsolutePath().toString());
-        flink.set(RestOptions.BIND_ADDRESS, "127.0.0.1");
-        flink.set(RestOptions.BIND_PORT, "0");
-        flink.set(RestartStrategyOptions.RESTART_STRATEGY, "fixed-delay");
-        flink.set(RestartStrategyOptions.RESTART_STRATEGY_FIXED_DELAY_ATTEMPTS, 5);
-        flink.set(
-                RestartStrategyOptions.RESTART_STRATEGY_FIXED_DELAY_DELAY, Duration.ofMillis(500));
         ExecutorService pool = Executors.newFixedThreadPool(LEARNERS);
         List<RawLearner> learners = new ArrayList<>();
-        try (MiniCluster cluster =
-                new MiniCluster(
-                        new MiniClusterConfiguration.Builder()
-                                .setConfiguration(flink)
-                                .setNumTaskManagers(1)
-                                .setNumSlotsPerTaskManager(4)
-                                .build())) {
-            cluster.start();
-            StreamExecutionEnvironment env =
-                    StreamExecutionEnvironment.getExecutionEnvironment(flink);
-            env.setParallelism(config.jobParallelism());
-            FederationPipeline.build(env, config);
-            cluster.submitJob(env.getStreamGraph().getJobGraph()).get(60, TimeUnit.SECONDS);
+        try (FailoverCluster cluster = FailoverCluster.submit(config, work)) {
 
             for (int i = 0; i < LEARNERS; i++) {
                 RawLearner l = new RawLearner("127.0.0.1", port);
@@ -132,8 +101,7 @@ class PreAggregationFailoverITCase {
             List<CompletableFuture<SubmitUpdateResponse>> pending =
                     submit(pool, learners, 2, 0, 1, 2);
             Thread.sleep(400);
-            cluster.terminateTaskManager(0).get(60, TimeUnit.SECONDS);
-            cluster.startTaskManager();
+            cluster.replaceTaskManager();
 
             // After the restart: whatever was not acknowledged is sent again, and the fourth.
             List<Integer> again = new ArrayList<>();

@@ -20,18 +20,10 @@ import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
 import javax.net.ssl.X509ExtendedTrustManager;
-import org.apache.flink.configuration.CheckpointingOptions;
-import org.apache.flink.configuration.Configuration;
-import org.apache.flink.configuration.CoreOptions;
-import org.apache.flink.configuration.RestOptions;
-import org.apache.flink.configuration.RestartStrategyOptions;
-import org.apache.flink.runtime.minicluster.MiniCluster;
-import org.apache.flink.runtime.minicluster.MiniClusterConfiguration;
-import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import org.metisfl.flink.FederationPipeline;
+import org.metisfl.flink.FailoverCluster;
 import org.metisfl.flink.config.FederationConfig;
 import org.metisfl.flink.connector.gateway.server.LocalGateways;
 import org.metisfl.flink.model.ModelCodec;
@@ -109,30 +101,7 @@ class OperatorRevocationITCase {
         s.put("evaluation.enabled", "false");
         FederationConfig config = FederationConfig.of(s);
 
-        Configuration flink = FederationPipeline.flinkConfiguration(config);
-        flink.set(
-                CheckpointingOptions.CHECKPOINTS_DIRECTORY,
-                work.resolve("checkpoints").toUri().toString());
-        flink.set(CoreOptions.TMP_DIRS, work.toAbsolutePath().toString());
-        flink.set(RestOptions.BIND_ADDRESS, "127.0.0.1");
-        flink.set(RestOptions.BIND_PORT, "0");
-        flink.set(RestartStrategyOptions.RESTART_STRATEGY, "fixed-delay");
-        flink.set(RestartStrategyOptions.RESTART_STRATEGY_FIXED_DELAY_ATTEMPTS, 5);
-        flink.set(
-                RestartStrategyOptions.RESTART_STRATEGY_FIXED_DELAY_DELAY, Duration.ofMillis(500));
-        try (MiniCluster cluster =
-                new MiniCluster(
-                        new MiniClusterConfiguration.Builder()
-                                .setConfiguration(flink)
-                                .setNumTaskManagers(1)
-                                .setNumSlotsPerTaskManager(4)
-                                .build())) {
-            cluster.start();
-            StreamExecutionEnvironment env =
-                    StreamExecutionEnvironment.getExecutionEnvironment(flink);
-            env.setParallelism(config.jobParallelism());
-            FederationPipeline.build(env, config);
-            cluster.submitJob(env.getStreamGraph().getJobGraph()).get(60, TimeUnit.SECONDS);
+        try (FailoverCluster cluster = FailoverCluster.submit(config, work)) {
 
             // mallory and bob at gateway 0, carol at gateway 1.
             RawLearner mallory = joinWhenReady(port, "mallory");
@@ -234,8 +203,7 @@ class OperatorRevocationITCase {
 
             // The task manager dies; the job restarts from its last checkpoint.
             Thread.sleep(1_000);
-            cluster.terminateTaskManager(0).get(60, TimeUnit.SECONDS);
-            cluster.startTaskManager();
+            cluster.replaceTaskManager();
             awaitRenewed(bob, port);
             awaitRefused(mallory, port);
             awaitRefused(mallory, port + 1);

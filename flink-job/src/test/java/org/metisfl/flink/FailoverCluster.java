@@ -1,0 +1,78 @@
+package org.metisfl.flink;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.concurrent.TimeUnit;
+import org.apache.flink.configuration.CheckpointingOptions;
+import org.apache.flink.configuration.Configuration;
+import org.apache.flink.configuration.CoreOptions;
+import org.apache.flink.configuration.RestOptions;
+import org.apache.flink.configuration.RestartStrategyOptions;
+import org.apache.flink.runtime.minicluster.MiniCluster;
+import org.apache.flink.runtime.minicluster.MiniClusterConfiguration;
+import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
+import org.metisfl.flink.config.FederationConfig;
+
+/**
+ * A MiniCluster running one federation job, for the tests that kill a task manager in the middle of
+ * a federation: one task manager with four slots (so losing it fails every subtask at once),
+ * checkpoints and temporary files under the test's directory, the REST endpoint on 127.0.0.1 at a
+ * free port, and fixed-delay restarts (5 attempts, 500 ms apart), so the job restarts from its last
+ * completed checkpoint once a new task manager is there.
+ */
+public final class FailoverCluster implements AutoCloseable {
+
+    private final MiniCluster cluster;
+
+    private FailoverCluster(MiniCluster cluster) {
+        this.cluster = cluster;
+    }
+
+    /** Starts the cluster and submits the federation job {@code config} describes. */
+    public static FailoverCluster submit(FederationConfig config, Path work) throws Exception {
+        Configuration flink = FederationPipeline.flinkConfiguration(config);
+        flink.set(
+                CheckpointingOptions.CHECKPOINTS_DIRECTORY,
+                work.resolve("checkpoints").toUri().toString());
+        flink.set(CoreOptions.TMP_DIRS, work.toAbsolutePath().toString());
+        flink.set(RestOptions.BIND_ADDRESS, "127.0.0.1");
+        flink.set(RestOptions.BIND_PORT, "0");
+        flink.set(RestartStrategyOptions.RESTART_STRATEGY, "fixed-delay");
+        flink.set(RestartStrategyOptions.RESTART_STRATEGY_FIXED_DELAY_ATTEMPTS, 5);
+        flink.set(
+                RestartStrategyOptions.RESTART_STRATEGY_FIXED_DELAY_DELAY, Duration.ofMillis(500));
+        MiniCluster cluster =
+                new MiniCluster(
+                        new MiniClusterConfiguration.Builder()
+                                .setConfiguration(flink)
+                                .setNumTaskManagers(1)
+                                .setNumSlotsPerTaskManager(4)
+                                .build());
+        try {
+            cluster.start();
+            StreamExecutionEnvironment env =
+                    StreamExecutionEnvironment.getExecutionEnvironment(flink);
+            env.setParallelism(config.jobParallelism());
+            FederationPipeline.build(env, config);
+            cluster.submitJob(env.getStreamGraph().getJobGraph()).get(60, TimeUnit.SECONDS);
+            return new FailoverCluster(cluster);
+        } catch (Exception | Error e) {
+            cluster.close();
+            throw e;
+        }
+    }
+
+    /**
+     * Terminates the task manager, which fails every subtask of the job at once (gateways,
+     * aggregators, coordinator), and starts a new one for the job to restart on.
+     */
+    public void replaceTaskManager() throws Exception {
+        cluster.terminateTaskManager(0).get(60, TimeUnit.SECONDS);
+        cluster.startTaskManager();
+    }
+
+    @Override
+    public void close() throws Exception {
+        cluster.close();
+    }
+}

@@ -354,19 +354,7 @@ class SecureAggregationLearnerTest {
     }
 
     private static LearnerSummary runToEnd(Learner learner) throws Exception {
-        CompletableFuture<LearnerSummary> result = new CompletableFuture<>();
-        Thread thread =
-                new Thread(
-                        () -> {
-                            try {
-                                result.complete(learner.run());
-                            } catch (Throwable t) {
-                                result.completeExceptionally(t);
-                            }
-                        },
-                        "learner-run");
-        thread.setDaemon(true);
-        thread.start();
+        CompletableFuture<LearnerSummary> result = LearnerThreads.runAsync(learner);
         try {
             return result.get(TIMEOUT.toSeconds(), TimeUnit.SECONDS);
         } catch (ExecutionException e) {

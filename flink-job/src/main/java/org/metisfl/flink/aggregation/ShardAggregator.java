@@ -32,6 +32,8 @@ import org.metisfl.flink.state.CheckpointFlushing;
 import org.metisfl.flink.state.SnapshotCopiedMap;
 import org.metisfl.flink.state.WriteBehindState;
 import org.metisfl.flink.state.WriteBehindValue;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Aggregates one shard of the model, round by round (the synchronous protocol's window), with the
@@ -61,8 +63,7 @@ import org.metisfl.flink.state.WriteBehindValue;
 public class ShardAggregator extends KeyedProcessFunction<Integer, GatewayEvent, GlobalShard>
         implements CheckpointFlushing, CheckpointedFunction, CheckpointListener {
     private static final long serialVersionUID = 1L;
-    private static final org.slf4j.Logger LOG =
-            org.slf4j.LoggerFactory.getLogger(ShardAggregator.class);
+    private static final Logger LOG = LoggerFactory.getLogger(ShardAggregator.class);
 
     /** The model path's output: announcements, then global shards, for the model-shard sink. */
     public static final OutputTag<Directive> MODEL_SHARDS =
@@ -489,17 +490,7 @@ public class ShardAggregator extends KeyedProcessFunction<Integer, GatewayEvent,
      * serialising the old ones).
      */
     private Payload step(Integer key, long round, Payload average) throws Exception {
-        long held = heldVersion(key);
-        if (held < 0) {
-            throw new IllegalStateException(
-                    "shard "
-                            + ShardKeys.shardOf(key)
-                            + " closed round "
-                            + round
-                            + " without the global values a server optimizer steps from (the"
-                            + " gateways send the first model to the aggregators)");
-        }
-        float[] global = globalShards.get(key, held).values().clone();
+        float[] global = heldGlobal(key, round, "a server optimizer steps from").clone();
         int slots = optimizer.stateSlots();
         float[][] state = new float[slots][];
         for (int j = 0; j < slots; j++) {
@@ -514,10 +505,11 @@ public class ShardAggregator extends KeyedProcessFunction<Integer, GatewayEvent,
     }
 
     /**
-     * The model path with a delta rule (central DP): the shard's global values plus the round's
-     * released delta, in float32 as the coordinator added them ({@code PrivacyLedger.plus}).
+     * The newest global values this subtask holds for the shard, which a round's close builds on
+     * (not to be modified); the job fails if it holds none, since the gateways hand the first model
+     * to the aggregators before any update trained on it.
      */
-    private Payload plusGlobal(Integer key, long round, Payload delta) throws Exception {
+    private float[] heldGlobal(Integer key, long round, String purpose) throws Exception {
         long held = heldVersion(key);
         if (held < 0) {
             throw new IllegalStateException(
@@ -525,10 +517,19 @@ public class ShardAggregator extends KeyedProcessFunction<Integer, GatewayEvent,
                             + ShardKeys.shardOf(key)
                             + " closed round "
                             + round
-                            + " without the global values its delta is added to (the gateways"
-                            + " send the first model to the aggregators)");
+                            + " without the global values "
+                            + purpose
+                            + " (the gateways send the first model to the aggregators)");
         }
-        float[] global = globalShards.get(key, held).values();
+        return globalShards.get(key, held).values();
+    }
+
+    /**
+     * The model path with a delta rule (central DP): the shard's global values plus the round's
+     * released delta, in float32 as the coordinator added them ({@code PrivacyLedger.plus}).
+     */
+    private Payload plusGlobal(Integer key, long round, Payload delta) throws Exception {
+        float[] global = heldGlobal(key, round, "its delta is added to");
         float[] d = delta.values();
         if (global.length != d.length) {
             throw new IllegalStateException(

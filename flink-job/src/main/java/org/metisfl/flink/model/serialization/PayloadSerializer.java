@@ -51,6 +51,11 @@ public final class PayloadSerializer extends TypeSerializerSingleton<Payload> {
         return b != null ? b : new byte[SCRATCH_FLOATS * Float.BYTES];
     }
 
+    /** This thread's slot's scratch buffer as it lies there now (null while taken): for tests. */
+    static byte[] scratchOfThisThread() {
+        return SCRATCH[slot()].get();
+    }
+
     private static final byte DENSE = 0;
     private static final byte CIPHERTEXT = 1;
 
@@ -92,13 +97,16 @@ public final class PayloadSerializer extends TypeSerializerSingleton<Payload> {
             // size per record (every asynchronous update and version crosses a keyed exchange).
             int slot = slot();
             byte[] scratch = takeScratch(slot);
-            ByteBuffer bytes = ByteBuffer.wrap(scratch).order(ByteOrder.LITTLE_ENDIAN);
-            for (int from = 0; from < values.length; from += SCRATCH_FLOATS) {
-                int n = Math.min(SCRATCH_FLOATS, values.length - from);
-                bytes.asFloatBuffer().put(values, from, n);
-                target.write(scratch, 0, n * Float.BYTES);
+            try {
+                ByteBuffer bytes = ByteBuffer.wrap(scratch).order(ByteOrder.LITTLE_ENDIAN);
+                for (int from = 0; from < values.length; from += SCRATCH_FLOATS) {
+                    int n = Math.min(SCRATCH_FLOATS, values.length - from);
+                    bytes.asFloatBuffer().put(values, from, n);
+                    target.write(scratch, 0, n * Float.BYTES);
+                }
+            } finally {
+                SCRATCH[slot].set(scratch);
             }
-            SCRATCH[slot].set(scratch);
         } else {
             target.writeByte(CIPHERTEXT);
             target.writeUTF(p.scheme());
@@ -114,27 +122,27 @@ public final class PayloadSerializer extends TypeSerializerSingleton<Payload> {
     public Payload deserialize(DataInputView source) throws IOException {
         byte kind = source.readByte();
         if (kind == DENSE) {
-            int length = source.readInt();
-            if (length < 0) {
-                throw new IOException("negative payload length " + length + ": corrupt input");
-            }
+            int length = readLength(source);
             float[] values = new float[length];
             int slot = slot();
             byte[] scratch = takeScratch(slot);
-            ByteBuffer bytes = ByteBuffer.wrap(scratch).order(ByteOrder.LITTLE_ENDIAN);
-            for (int from = 0; from < length; from += SCRATCH_FLOATS) {
-                int n = Math.min(SCRATCH_FLOATS, length - from);
-                source.readFully(scratch, 0, n * Float.BYTES);
-                bytes.asFloatBuffer().get(values, from, n);
+            try {
+                ByteBuffer bytes = ByteBuffer.wrap(scratch).order(ByteOrder.LITTLE_ENDIAN);
+                for (int from = 0; from < length; from += SCRATCH_FLOATS) {
+                    int n = Math.min(SCRATCH_FLOATS, length - from);
+                    source.readFully(scratch, 0, n * Float.BYTES);
+                    bytes.asFloatBuffer().get(values, from, n);
+                }
+            } finally {
+                SCRATCH[slot].set(scratch);
             }
-            SCRATCH[slot].set(scratch);
             return Payload.dense(values);
         }
         if (kind == CIPHERTEXT) {
             String scheme = source.readUTF();
             String hash = source.readUTF();
             int encoded = source.readInt();
-            byte[] c = new byte[source.readInt()];
+            byte[] c = new byte[readLength(source)];
             source.readFully(c);
             return Payload.ciphertext(scheme, hash, encoded, c);
         }
@@ -151,18 +159,48 @@ public final class PayloadSerializer extends TypeSerializerSingleton<Payload> {
         byte kind = source.readByte();
         target.writeByte(kind);
         if (kind == DENSE) {
-            int length = source.readInt();
+            int length = readLength(source);
             target.writeInt(length);
-            target.write(source, length * Float.BYTES);
+            copyBytes(source, target, (long) length * Float.BYTES);
         } else if (kind == CIPHERTEXT) {
             target.writeUTF(source.readUTF());
             target.writeUTF(source.readUTF());
             target.writeInt(source.readInt());
-            int length = source.readInt();
+            int length = readLength(source);
             target.writeInt(length);
-            target.write(source, length);
+            copyBytes(source, target, length);
         } else {
             throw new IOException("unknown payload kind " + kind + ": corrupt state or record");
+        }
+    }
+
+    private static int readLength(DataInputView source) throws IOException {
+        int length = source.readInt();
+        if (length < 0) {
+            throw new IOException("negative payload length " + length + ": corrupt input");
+        }
+        return length;
+    }
+
+    /**
+     * Copies {@code count} bytes from {@code source} to {@code target} through this thread's
+     * scratch buffer. Not {@link DataOutputView#write(DataInputView, int)}: Flink's {@code
+     * DataOutputSerializer} does not grow its buffer for that one and fails on a record larger than
+     * what it has left, whereas {@code write(byte[], int, int)} grows it.
+     */
+    static void copyBytes(DataInputView source, DataOutputView target, long count)
+            throws IOException {
+        int slot = slot();
+        byte[] scratch = takeScratch(slot);
+        try {
+            for (long left = count; left > 0; ) {
+                int n = (int) Math.min(scratch.length, left);
+                source.readFully(scratch, 0, n);
+                target.write(scratch, 0, n);
+                left -= n;
+            }
+        } finally {
+            SCRATCH[slot].set(scratch);
         }
     }
 

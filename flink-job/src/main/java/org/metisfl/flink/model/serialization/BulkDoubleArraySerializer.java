@@ -75,7 +75,7 @@ public final class BulkDoubleArraySerializer extends TypeSerializerSingleton<dou
     public void copy(DataInputView source, DataOutputView target) throws IOException {
         int length = source.readInt();
         target.writeInt(length);
-        target.write(source, length * Double.BYTES);
+        PayloadSerializer.copyBytes(source, target, (long) length * Double.BYTES);
     }
 
     @Override

@@ -75,7 +75,7 @@ public final class BulkFloatArraySerializer extends TypeSerializerSingleton<floa
     public void copy(DataInputView source, DataOutputView target) throws IOException {
         int length = source.readInt();
         target.writeInt(length);
-        target.write(source, length * Float.BYTES);
+        PayloadSerializer.copyBytes(source, target, (long) length * Float.BYTES);
     }
 
     @Override

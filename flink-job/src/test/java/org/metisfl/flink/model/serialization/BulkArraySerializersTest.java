@@ -23,9 +23,9 @@ class BulkArraySerializersTest {
         DataOutputSerializer out = new DataOutputSerializer(64);
         s.serialize(value, out);
         T back = s.deserialize(new DataInputDeserializer(out.getCopyOfBuffer()));
-        // copy(DataInputView, DataOutputView) must reproduce the same bytes
-        // (the target does not grow on copies of raw bytes: give it the serialized size)
-        DataOutputSerializer copied = new DataOutputSerializer(Math.max(64, out.length()));
+        // copy(DataInputView, DataOutputView) must reproduce the same bytes, into a target that
+        // has to grow for them
+        DataOutputSerializer copied = new DataOutputSerializer(16);
         s.copy(new DataInputDeserializer(out.getCopyOfBuffer()), copied);
         assertThat(copied.getCopyOfBuffer()).isEqualTo(out.getCopyOfBuffer());
         return back;
@@ -38,6 +38,15 @@ class BulkArraySerializersTest {
         double[] d = {1.5, -0.0, Double.MIN_VALUE, 1e300, 0.1};
         assertThat(roundTrip(BulkDoubleArraySerializer.INSTANCE, d)).containsExactly(d);
         assertThat(roundTrip(BulkFloatArraySerializer.INSTANCE, new float[0])).isEmpty();
+
+        float[] manyF = new float[10_001];
+        double[] manyD = new double[10_001];
+        for (int i = 0; i < manyF.length; i++) {
+            manyF[i] = i * 0.5f - 3;
+            manyD[i] = i * 0.25 - 3;
+        }
+        assertThat(roundTrip(BulkFloatArraySerializer.INSTANCE, manyF)).containsExactly(manyF);
+        assertThat(roundTrip(BulkDoubleArraySerializer.INSTANCE, manyD)).containsExactly(manyD);
     }
 
     @Test

@@ -129,6 +129,29 @@ class GatewayReaderTest {
         return DirectiveHeader.newBuilder().setModelVersion(-1).setNumShards(2);
     }
 
+    /** Tells the gateway on control port {@code port} that the federation is over. */
+    private static void finish(int port) {
+        LocalGateways.deliver(
+                port,
+                CONTROL,
+                directive().setFinished(true).setFinishReason("completed 1 rounds").build(),
+                null);
+    }
+
+    /**
+     * Starts a reader with checkpoints, has a learner join (its answer awaits the checkpoint
+     * holding the join) and then ends the federation.
+     *
+     * @return the learner's answer
+     */
+    private ListenableFuture<JoinResponse> joinThenFinish() throws InterruptedException {
+        start("job.checkpoint-interval", "1 s");
+        ListenableFuture<JoinResponse> answer = join(learnerPortOnceAnnounced());
+        pollUntil(GatewayEvent.Kind.JOINED);
+        finish(announcedPort());
+        return answer;
+    }
+
     @Test
     void asksForItsSplitThenAnnouncesWhereItListens() throws Exception {
         start();
@@ -206,11 +229,7 @@ class GatewayReaderTest {
     void endsAGraceSecondAfterTheFederationIsOver() throws Exception {
         start();
         int port = announcedPort();
-        LocalGateways.deliver(
-                port,
-                CONTROL,
-                directive().setFinished(true).setFinishReason("completed 1 rounds").build(),
-                null);
+        finish(port);
         assertThat(reader.pollNext(output)).isEqualTo(InputStatus.NOTHING_AVAILABLE);
         clock.addAndGet(999);
         assertThat(reader.pollNext(output)).isEqualTo(InputStatus.NOTHING_AVAILABLE);
@@ -224,14 +243,7 @@ class GatewayReaderTest {
      */
     @Test
     void endsOnlyOnceWhatItAcceptedIsAnsweredThenAGraceSecondLater() throws Exception {
-        start("job.checkpoint-interval", "1 s");
-        ListenableFuture<JoinResponse> answer = join(learnerPortOnceAnnounced());
-        pollUntil(GatewayEvent.Kind.JOINED);
-        LocalGateways.deliver(
-                announcedPort(),
-                CONTROL,
-                directive().setFinished(true).setFinishReason("completed 1 rounds").build(),
-                null);
+        ListenableFuture<JoinResponse> answer = joinThenFinish();
         assertThat(reader.pollNext(output)).isEqualTo(InputStatus.NOTHING_AVAILABLE);
         clock.addAndGet(5_000);
         assertThat(reader.pollNext(output))
@@ -251,14 +263,7 @@ class GatewayReaderTest {
 
     @Test
     void endsAfterItsAnswerWaitEvenIfNoCheckpointCompletes() throws Exception {
-        start("job.checkpoint-interval", "1 s");
-        join(learnerPortOnceAnnounced());
-        pollUntil(GatewayEvent.Kind.JOINED);
-        LocalGateways.deliver(
-                announcedPort(),
-                CONTROL,
-                directive().setFinished(true).setFinishReason("completed 1 rounds").build(),
-                null);
+        joinThenFinish();
         assertThat(reader.pollNext(output)).isEqualTo(InputStatus.NOTHING_AVAILABLE);
         clock.addAndGet(GatewayReader.ANSWER_WAIT_MS);
         assertThat(reader.pollNext(output)).isEqualTo(InputStatus.NOTHING_AVAILABLE);

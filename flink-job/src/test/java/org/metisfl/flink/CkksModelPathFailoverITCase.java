@@ -11,8 +11,6 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -102,8 +100,12 @@ class CkksModelPathFailoverITCase {
         FederationConfig config = FederationConfig.of(s);
         assertThat(FederationPipeline.modelAtShards(config)).isTrue();
 
-        ExecutorService pool = Executors.newFixedThreadPool(LEARNERS);
         List<CkksTestLearner> learners = new ArrayList<>();
+        ConcurrentUploads<CkksTestLearner> uploads =
+                new ConcurrentUploads<>(
+                        learners,
+                        LEARNERS,
+                        (l, i, round) -> l.submit(round, SPECS, update(i, round), examples(i)));
         try (FailoverCluster cluster = FailoverCluster.submit(config, work)) {
 
             for (int i = 0; i < LEARNERS; i++) {
@@ -120,7 +122,7 @@ class CkksModelPathFailoverITCase {
             // Round 1, acknowledged (so checkpointed); then a checkpoint after its close, so the
             // restore below holds version 1's ciphertexts at the aggregators.
             RawLearnerWaits.awaitTrain(raws, 1, WAIT);
-            for (CompletableFuture<SubmitUpdateResponse> f : submit(pool, learners, 1, 0, 1, 2)) {
+            for (CompletableFuture<SubmitUpdateResponse> f : uploads.submit(1, 0, 1, 2)) {
                 assertThat(f.get(90, TimeUnit.SECONDS).getStatus())
                         .isEqualTo(SubmitUpdateResponse.Status.ACCEPTED);
             }
@@ -134,8 +136,7 @@ class CkksModelPathFailoverITCase {
 
             // Round 2 closes and its shards reach the gateway (round 3's task is out); the task
             // manager dies before the checkpoint that would acknowledge round 2's updates.
-            List<CompletableFuture<SubmitUpdateResponse>> pending =
-                    submit(pool, learners, 2, 0, 1, 2);
+            List<CompletableFuture<SubmitUpdateResponse>> pending = uploads.submit(2, 0, 1, 2);
             RawLearnerWaits.awaitTrain(raws.subList(0, 1), 3, WAIT);
             EncryptedModel v2 = learners.get(0).download();
             assertThat(v2.header().getModelVersion()).isEqualTo(2);
@@ -159,11 +160,7 @@ class CkksModelPathFailoverITCase {
             assertThat(restored.header().getModelVersion()).isEqualTo(1);
             assertThat(restored.bytes()).isEqualTo(v1.bytes());
             for (CompletableFuture<SubmitUpdateResponse> f :
-                    submit(
-                            pool,
-                            learners,
-                            2,
-                            again.stream().mapToInt(Integer::intValue).toArray())) {
+                    uploads.submit(2, again.stream().mapToInt(Integer::intValue).toArray())) {
                 assertThat(f.get(90, TimeUnit.SECONDS).getStatus())
                         .isIn(
                                 SubmitUpdateResponse.Status.ACCEPTED,
@@ -184,19 +181,7 @@ class CkksModelPathFailoverITCase {
             for (CkksTestLearner l : learners) {
                 l.close();
             }
-            pool.shutdownNow();
+            uploads.close();
         }
-    }
-
-    private static List<CompletableFuture<SubmitUpdateResponse>> submit(
-            ExecutorService pool, List<CkksTestLearner> learners, long round, int... which) {
-        List<CompletableFuture<SubmitUpdateResponse>> out = new ArrayList<>();
-        for (int i : which) {
-            CkksTestLearner l = learners.get(i);
-            out.add(
-                    CompletableFuture.supplyAsync(
-                            () -> l.submit(round, SPECS, update(i, round), examples(i)), pool));
-        }
-        return out;
     }
 }

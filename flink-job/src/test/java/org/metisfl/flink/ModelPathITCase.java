@@ -9,8 +9,6 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -259,8 +257,13 @@ class ModelPathITCase {
         FederationConfig config = FederationConfig.of(s);
         assertThat(FederationPipeline.modelAtShards(config)).isTrue();
 
-        ExecutorService pool = Executors.newFixedThreadPool(LEARNERS);
         List<RawLearner> learners = new ArrayList<>();
+        ConcurrentUploads<RawLearner> uploads =
+                new ConcurrentUploads<>(
+                        learners,
+                        LEARNERS,
+                        (l, i, round) ->
+                                l.submit(round, SPECS, update(i, round), examples(i), Map.of()));
         try (FailoverCluster cluster = FailoverCluster.submit(config, work)) {
 
             for (int i = 0; i < LEARNERS; i++) {
@@ -275,8 +278,7 @@ class ModelPathITCase {
             // Round 1, acknowledged (so checkpointed); then a checkpoint after its close, so the
             // restore below holds version 1 at the aggregators.
             RawLearnerWaits.awaitTrain(learners, 1, WAIT);
-            for (CompletableFuture<SubmitUpdateResponse> f :
-                    submit(pool, learners, 1, 0, 1, 2, 3)) {
+            for (CompletableFuture<SubmitUpdateResponse> f : uploads.submit(1, 0, 1, 2, 3)) {
                 assertThat(f.get(60, TimeUnit.SECONDS).getStatus())
                         .isEqualTo(SubmitUpdateResponse.Status.ACCEPTED);
             }
@@ -285,8 +287,7 @@ class ModelPathITCase {
 
             // Round 2 closes and its shards reach the gateways (round 3's task is out); the task
             // manager dies before the checkpoint that would acknowledge round 2's updates.
-            List<CompletableFuture<SubmitUpdateResponse>> pending =
-                    submit(pool, learners, 2, 0, 1, 2, 3);
+            List<CompletableFuture<SubmitUpdateResponse>> pending = uploads.submit(2, 0, 1, 2, 3);
             RawLearnerWaits.awaitTrain(learners.subList(0, 1), 3, WAIT);
             assertModel(learners.get(0).getModel(), 2, weightedMean(2));
             cluster.replaceTaskManager();
@@ -306,11 +307,7 @@ class ModelPathITCase {
             }
             assertModel(learners.get(0).getModel(), 1, weightedMean(1));
             for (CompletableFuture<SubmitUpdateResponse> f :
-                    submit(
-                            pool,
-                            learners,
-                            2,
-                            again.stream().mapToInt(Integer::intValue).toArray())) {
+                    uploads.submit(2, again.stream().mapToInt(Integer::intValue).toArray())) {
                 assertThat(f.get(60, TimeUnit.SECONDS).getStatus())
                         .isIn(
                                 SubmitUpdateResponse.Status.ACCEPTED,
@@ -331,20 +328,7 @@ class ModelPathITCase {
             for (RawLearner l : learners) {
                 l.close();
             }
-            pool.shutdownNow();
+            uploads.close();
         }
-    }
-
-    private static List<CompletableFuture<SubmitUpdateResponse>> submit(
-            ExecutorService pool, List<RawLearner> learners, long round, int... which) {
-        List<CompletableFuture<SubmitUpdateResponse>> out = new ArrayList<>();
-        for (int i : which) {
-            RawLearner l = learners.get(i);
-            out.add(
-                    CompletableFuture.supplyAsync(
-                            () -> l.submit(round, SPECS, update(i, round), examples(i), Map.of()),
-                            pool));
-        }
-        return out;
     }
 }

@@ -9,8 +9,6 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -74,8 +72,13 @@ class PreAggregationFailoverITCase {
         FederationConfig config = FederationConfig.of(s);
         assertThat(FederationPipeline.preAggregation(config)).isNotNull();
 
-        ExecutorService pool = Executors.newFixedThreadPool(LEARNERS);
         List<RawLearner> learners = new ArrayList<>();
+        ConcurrentUploads<RawLearner> uploads =
+                new ConcurrentUploads<>(
+                        learners,
+                        LEARNERS,
+                        (l, i, round) ->
+                                l.submit(round, SPECS, update(i, round), examples(i), Map.of()));
         try (FailoverCluster cluster = FailoverCluster.submit(config, work)) {
 
             for (int i = 0; i < LEARNERS; i++) {
@@ -89,8 +92,7 @@ class PreAggregationFailoverITCase {
 
             // Round 1 (the round open when the gateway started is never folded): all four.
             RawLearnerWaits.awaitTrain(learners, 1, WAIT);
-            for (CompletableFuture<SubmitUpdateResponse> f :
-                    submit(pool, learners, 1, 0, 1, 2, 3)) {
+            for (CompletableFuture<SubmitUpdateResponse> f : uploads.submit(1, 0, 1, 2, 3)) {
                 assertThat(f.get(60, TimeUnit.SECONDS).getStatus())
                         .isEqualTo(SubmitUpdateResponse.Status.ACCEPTED);
             }
@@ -98,8 +100,7 @@ class PreAggregationFailoverITCase {
             // Round 2: three updates arrive together and leave the gateway (folded when they
             // queue up in one poll); the task manager dies before the next checkpoint.
             RawLearnerWaits.awaitTrain(learners, 2, WAIT);
-            List<CompletableFuture<SubmitUpdateResponse>> pending =
-                    submit(pool, learners, 2, 0, 1, 2);
+            List<CompletableFuture<SubmitUpdateResponse>> pending = uploads.submit(2, 0, 1, 2);
             Thread.sleep(400);
             cluster.replaceTaskManager();
 
@@ -117,11 +118,7 @@ class PreAggregationFailoverITCase {
             }
             again.add(3);
             for (CompletableFuture<SubmitUpdateResponse> f :
-                    submit(
-                            pool,
-                            learners,
-                            2,
-                            again.stream().mapToInt(Integer::intValue).toArray())) {
+                    uploads.submit(2, again.stream().mapToInt(Integer::intValue).toArray())) {
                 assertThat(f.get(60, TimeUnit.SECONDS).getStatus())
                         .isIn(
                                 SubmitUpdateResponse.Status.ACCEPTED,
@@ -161,20 +158,7 @@ class PreAggregationFailoverITCase {
             for (RawLearner l : learners) {
                 l.close();
             }
-            pool.shutdownNow();
+            uploads.close();
         }
-    }
-
-    private static List<CompletableFuture<SubmitUpdateResponse>> submit(
-            ExecutorService pool, List<RawLearner> learners, long round, int... which) {
-        List<CompletableFuture<SubmitUpdateResponse>> out = new ArrayList<>();
-        for (int i : which) {
-            RawLearner l = learners.get(i);
-            out.add(
-                    CompletableFuture.supplyAsync(
-                            () -> l.submit(round, SPECS, update(i, round), examples(i), Map.of()),
-                            pool));
-        }
-        return out;
     }
 }

@@ -2,12 +2,15 @@ package org.metisfl.flink;
 
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import org.apache.flink.api.common.JobID;
 import org.apache.flink.configuration.CheckpointingOptions;
 import org.apache.flink.configuration.Configuration;
 import org.apache.flink.configuration.CoreOptions;
 import org.apache.flink.configuration.RestOptions;
 import org.apache.flink.configuration.RestartStrategyOptions;
+import org.apache.flink.runtime.jobmaster.JobResult;
 import org.apache.flink.runtime.minicluster.MiniCluster;
 import org.apache.flink.runtime.minicluster.MiniClusterConfiguration;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
@@ -18,14 +21,17 @@ import org.metisfl.flink.config.FederationConfig;
  * a federation: one task manager with four slots (so losing it fails every subtask at once),
  * checkpoints and temporary files under the test's directory, the REST endpoint on 127.0.0.1 at a
  * free port, and fixed-delay restarts (5 attempts, 500 ms apart), so the job restarts from its last
- * completed checkpoint once a new task manager is there.
+ * completed checkpoint once a new task manager is there. Also used by learner-client's ITCases
+ * (flink-job's test-jar).
  */
 public final class FailoverCluster implements AutoCloseable {
 
     private final MiniCluster cluster;
+    private final JobID job;
 
-    private FailoverCluster(MiniCluster cluster) {
+    private FailoverCluster(MiniCluster cluster, JobID job) {
         this.cluster = cluster;
+        this.job = job;
     }
 
     /** Starts the cluster and submits the federation job {@code config} describes. */
@@ -54,8 +60,11 @@ public final class FailoverCluster implements AutoCloseable {
                     StreamExecutionEnvironment.getExecutionEnvironment(flink);
             env.setParallelism(config.jobParallelism());
             FederationPipeline.build(env, config);
-            cluster.submitJob(env.getStreamGraph().getJobGraph()).get(60, TimeUnit.SECONDS);
-            return new FailoverCluster(cluster);
+            JobID job =
+                    cluster.submitJob(env.getStreamGraph().getJobGraph())
+                            .get(60, TimeUnit.SECONDS)
+                            .getJobID();
+            return new FailoverCluster(cluster, job);
         } catch (Exception | Error e) {
             cluster.close();
             throw e;
@@ -69,6 +78,16 @@ public final class FailoverCluster implements AutoCloseable {
     public void replaceTaskManager() throws Exception {
         cluster.terminateTaskManager(0).get(60, TimeUnit.SECONDS);
         cluster.startTaskManager();
+    }
+
+    /** The federation job's result, once it has ended (finished, failed or cancelled). */
+    public CompletableFuture<JobResult> jobResult() {
+        return cluster.requestJobResult(job);
+    }
+
+    /** Cancels the federation job; the future fails if the job has ended already. */
+    public CompletableFuture<?> cancelJob() {
+        return cluster.cancelJob(job);
     }
 
     @Override

@@ -14,19 +14,10 @@ import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
-import org.apache.flink.api.common.JobID;
-import org.apache.flink.configuration.CheckpointingOptions;
-import org.apache.flink.configuration.Configuration;
-import org.apache.flink.configuration.CoreOptions;
-import org.apache.flink.configuration.RestOptions;
-import org.apache.flink.configuration.RestartStrategyOptions;
 import org.apache.flink.runtime.jobmaster.JobResult;
-import org.apache.flink.runtime.minicluster.MiniCluster;
-import org.apache.flink.runtime.minicluster.MiniClusterConfiguration;
-import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import org.metisfl.flink.FederationPipeline;
+import org.metisfl.flink.FailoverCluster;
 import org.metisfl.flink.config.FederationConfig;
 import org.metisfl.flink.connector.store.ModelStore;
 import org.metisfl.flink.model.ModelCodec;
@@ -405,18 +396,19 @@ class PipelinedUploadsITCase {
         }
     }
 
-    /** The federation job on a MiniCluster of one task manager, which a test may kill. */
+    /**
+     * The federation job on flink-job's {@link FailoverCluster} (one task manager, which a test may
+     * kill).
+     */
     static final class Federation implements AutoCloseable {
-        private final MiniCluster cluster;
-        private final JobID job;
+        private final FailoverCluster cluster;
         private final FederationConfig config;
         private final String store;
         private final int port;
 
         private Federation(
-                MiniCluster cluster, JobID job, FederationConfig config, String store, int port) {
+                FailoverCluster cluster, FederationConfig config, String store, int port) {
             this.cluster = cluster;
-            this.job = job;
             this.config = config;
             this.store = store;
             this.port = port;
@@ -451,41 +443,7 @@ class PipelinedUploadsITCase {
             s.put("aggregation.shard-size", "1024");
             s.putAll(settings);
             FederationConfig config = FederationConfig.of(s);
-
-            Configuration flink = FederationPipeline.flinkConfiguration(config);
-            flink.set(
-                    CheckpointingOptions.CHECKPOINTS_DIRECTORY,
-                    work.resolve("checkpoints").toUri().toString());
-            flink.set(CoreOptions.TMP_DIRS, work.toAbsolutePath().toString());
-            flink.set(RestOptions.BIND_ADDRESS, "127.0.0.1");
-            flink.set(RestOptions.BIND_PORT, "0");
-            flink.set(RestartStrategyOptions.RESTART_STRATEGY, "fixed-delay");
-            flink.set(RestartStrategyOptions.RESTART_STRATEGY_FIXED_DELAY_ATTEMPTS, 5);
-            flink.set(
-                    RestartStrategyOptions.RESTART_STRATEGY_FIXED_DELAY_DELAY,
-                    Duration.ofMillis(500));
-            MiniCluster cluster =
-                    new MiniCluster(
-                            new MiniClusterConfiguration.Builder()
-                                    .setConfiguration(flink)
-                                    .setNumTaskManagers(1)
-                                    .setNumSlotsPerTaskManager(4)
-                                    .build());
-            cluster.start();
-            try {
-                StreamExecutionEnvironment env =
-                        StreamExecutionEnvironment.getExecutionEnvironment(flink);
-                env.setParallelism(config.jobParallelism());
-                FederationPipeline.build(env, config);
-                JobID job =
-                        cluster.submitJob(env.getStreamGraph().getJobGraph())
-                                .get(60, TimeUnit.SECONDS)
-                                .getJobID();
-                return new Federation(cluster, job, config, store, port);
-            } catch (Exception e) {
-                cluster.close();
-                throw e;
-            }
+            return new Federation(FailoverCluster.submit(config, work), config, store, port);
         }
 
         /** A learner of this library on this federation's gateway (it retries until it is up). */
@@ -509,15 +467,14 @@ class PipelinedUploadsITCase {
 
         void killTaskManager() {
             try {
-                cluster.terminateTaskManager(0).get(60, TimeUnit.SECONDS);
-                cluster.startTaskManager();
+                cluster.replaceTaskManager();
             } catch (Exception e) {
                 throw new IllegalStateException(e);
             }
         }
 
         void awaitCompletion() throws Exception {
-            JobResult r = cluster.requestJobResult(job).get(WAIT.toSeconds(), TimeUnit.SECONDS);
+            JobResult r = cluster.jobResult().get(WAIT.toSeconds(), TimeUnit.SECONDS);
             assertThat(r.isSuccess()).as("the federation job finished").isTrue();
         }
 
@@ -591,7 +548,7 @@ class PipelinedUploadsITCase {
         @Override
         public void close() throws Exception {
             try {
-                cluster.cancelJob(job).get(30, TimeUnit.SECONDS);
+                cluster.cancelJob().get(30, TimeUnit.SECONDS);
             } catch (Exception e) {
                 // already finished
             }

@@ -6,10 +6,12 @@ import java.util.List;
 import java.util.Map;
 import org.apache.flink.api.common.serialization.SerializerConfigImpl;
 import org.apache.flink.api.common.typeinfo.TypeInformation;
+import org.apache.flink.api.common.typeutils.SerializerTestBase;
 import org.apache.flink.api.common.typeutils.TypeSerializer;
 import org.apache.flink.api.java.typeutils.PojoTypeInfo;
 import org.apache.flink.core.memory.DataInputDeserializer;
 import org.apache.flink.core.memory.DataOutputSerializer;
+import org.junit.jupiter.api.Nested;
 import org.junit.jupiter.api.Test;
 import org.metisfl.flink.aggregation.ShardRound;
 import org.metisfl.flink.model.Directive;
@@ -18,6 +20,62 @@ import org.metisfl.flink.model.GlobalShard;
 import org.metisfl.flink.model.Payload;
 
 class BulkArraySerializersTest {
+
+    /** The float[] serializer under Flink's serializer contract. */
+    @Nested
+    class FloatArrayContract extends SerializerTestBase<float[]> {
+        @Override
+        protected TypeSerializer<float[]> createSerializer() {
+            return BulkFloatArraySerializer.INSTANCE;
+        }
+
+        @Override
+        protected int getLength() {
+            return -1;
+        }
+
+        @Override
+        protected Class<float[]> getTypeClass() {
+            return float[].class;
+        }
+
+        @Override
+        protected float[][] getTestData() {
+            float[] many = new float[10_001];
+            for (int i = 0; i < many.length; i++) {
+                many[i] = i * 0.5f - 3;
+            }
+            return new float[][] {new float[0], {1.5f, -0f, Float.MIN_VALUE, Float.NaN}, many};
+        }
+    }
+
+    /** The double[] serializer under Flink's serializer contract. */
+    @Nested
+    class DoubleArrayContract extends SerializerTestBase<double[]> {
+        @Override
+        protected TypeSerializer<double[]> createSerializer() {
+            return BulkDoubleArraySerializer.INSTANCE;
+        }
+
+        @Override
+        protected int getLength() {
+            return -1;
+        }
+
+        @Override
+        protected Class<double[]> getTypeClass() {
+            return double[].class;
+        }
+
+        @Override
+        protected double[][] getTestData() {
+            double[] many = new double[10_001];
+            for (int i = 0; i < many.length; i++) {
+                many[i] = i * 0.25 - 3;
+            }
+            return new double[][] {new double[0], {1.5, -0.0, Double.MIN_VALUE, 1e300}, many};
+        }
+    }
 
     private static <T> T roundTrip(TypeSerializer<T> s, T value) throws Exception {
         DataOutputSerializer out = new DataOutputSerializer(64);

@@ -6,17 +6,50 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import java.io.EOFException;
 import java.io.IOException;
 import java.util.Arrays;
+import org.apache.flink.api.common.typeutils.SerializerTestBase;
+import org.apache.flink.api.common.typeutils.TypeSerializer;
 import org.apache.flink.core.memory.DataInputDeserializer;
 import org.apache.flink.core.memory.DataOutputSerializer;
 import org.junit.jupiter.api.Test;
 import org.metisfl.flink.model.Payload;
 
 /**
- * {@link PayloadSerializer}'s copy between raw views into a target that has to grow, and its
- * scratch buffer kept across a failing read or write.
+ * {@link PayloadSerializer} under Flink's serializer contract ({@link SerializerTestBase}: copies,
+ * sequences, snapshot and restore, duplicates on several threads), its copy between raw views into
+ * a target that has to grow, and its scratch buffer kept across a failing read or write.
  */
-class PayloadSerializerTest {
+class PayloadSerializerTest extends SerializerTestBase<Payload> {
     private static final PayloadSerializer S = PayloadSerializer.INSTANCE;
+
+    @Override
+    protected TypeSerializer<Payload> createSerializer() {
+        return S;
+    }
+
+    @Override
+    protected int getLength() {
+        return -1;
+    }
+
+    @Override
+    protected Class<Payload> getTypeClass() {
+        return Payload.class;
+    }
+
+    @Override
+    protected Payload[] getTestData() {
+        byte[] c = new byte[3 * PayloadSerializer.SCRATCH_FLOATS * Float.BYTES + 5];
+        for (int i = 0; i < c.length; i++) {
+            c[i] = (byte) (i * 13 + 1);
+        }
+        return new Payload[] {
+            Payload.dense(new float[0]),
+            Payload.dense(new float[] {1.5f, -0f, Float.MIN_VALUE, Float.MAX_VALUE, 3e-7f}),
+            Payload.dense(values()),
+            Payload.ciphertext("ckks", "9f86d0", 8192, new byte[] {1, 2, 3, (byte) 0xff}),
+            Payload.ciphertext("ckks", "", 0, c)
+        };
+    }
 
     /** 2.5 scratch buffers of distinct values, none of them zero. */
     private static float[] values() {

@@ -11,7 +11,6 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.metisfl.crypto.KeyBundle;
@@ -122,10 +121,7 @@ class CkksModelPathFailoverITCase {
             // Round 1, acknowledged (so checkpointed); then a checkpoint after its close, so the
             // restore below holds version 1's ciphertexts at the aggregators.
             RawLearnerWaits.awaitTrain(raws, 1, WAIT);
-            for (CompletableFuture<SubmitUpdateResponse> f : uploads.submit(1, 0, 1, 2)) {
-                assertThat(f.get(90, TimeUnit.SECONDS).getStatus())
-                        .isEqualTo(SubmitUpdateResponse.Status.ACCEPTED);
-            }
+            uploads.sendAccepted(1, Duration.ofSeconds(90), 0, 1, 2);
             RawLearnerWaits.awaitTrain(raws, 2, WAIT);
             EncryptedModel v1 = learners.get(0).download();
             assertThat(v1.header().getModelVersion()).isEqualTo(1);
@@ -143,14 +139,7 @@ class CkksModelPathFailoverITCase {
             assertClose(learners.get(0).decrypt(v2), weightedMean(2), 5);
             cluster.replaceTaskManager();
 
-            List<Integer> again = new ArrayList<>();
-            for (int i = 0; i < LEARNERS; i++) {
-                try {
-                    pending.get(i).get(90, TimeUnit.SECONDS);
-                } catch (Exception e) {
-                    again.add(i); // lost with the task manager: never acknowledged
-                }
-            }
+            List<Integer> again = ConcurrentUploads.lost(pending, Duration.ofSeconds(90));
             // The restored job serves the checkpoint's version 1 again (its ciphertext shards
             // from the aggregators' state) with round 2's task; the learners send round 2 again.
             for (RawLearner l : raws) {
@@ -159,13 +148,7 @@ class CkksModelPathFailoverITCase {
             EncryptedModel restored = learners.get(0).download();
             assertThat(restored.header().getModelVersion()).isEqualTo(1);
             assertThat(restored.bytes()).isEqualTo(v1.bytes());
-            for (CompletableFuture<SubmitUpdateResponse> f :
-                    uploads.submit(2, again.stream().mapToInt(Integer::intValue).toArray())) {
-                assertThat(f.get(90, TimeUnit.SECONDS).getStatus())
-                        .isIn(
-                                SubmitUpdateResponse.Status.ACCEPTED,
-                                SubmitUpdateResponse.Status.DUPLICATE);
-            }
+            uploads.sendAgain(2, Duration.ofSeconds(90), again);
             RawLearnerWaits.awaitTrain(raws.subList(0, 1), 3, WAIT);
             EncryptedModel v2Again = learners.get(0).download();
             assertThat(v2Again.header().getModelVersion()).isEqualTo(2);

@@ -9,7 +9,6 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.metisfl.flink.config.FederationConfig;
@@ -278,10 +277,7 @@ class ModelPathITCase {
             // Round 1, acknowledged (so checkpointed); then a checkpoint after its close, so the
             // restore below holds version 1 at the aggregators.
             RawLearnerWaits.awaitTrain(learners, 1, WAIT);
-            for (CompletableFuture<SubmitUpdateResponse> f : uploads.submit(1, 0, 1, 2, 3)) {
-                assertThat(f.get(60, TimeUnit.SECONDS).getStatus())
-                        .isEqualTo(SubmitUpdateResponse.Status.ACCEPTED);
-            }
+            uploads.sendAccepted(1, Duration.ofSeconds(60), 0, 1, 2, 3);
             RawLearnerWaits.awaitTrain(learners, 2, WAIT);
             Thread.sleep(4_500);
 
@@ -292,27 +288,14 @@ class ModelPathITCase {
             assertModel(learners.get(0).getModel(), 2, weightedMean(2));
             cluster.replaceTaskManager();
 
-            List<Integer> again = new ArrayList<>();
-            for (int i = 0; i < LEARNERS; i++) {
-                try {
-                    pending.get(i).get(60, TimeUnit.SECONDS);
-                } catch (Exception e) {
-                    again.add(i); // lost with the task manager: never acknowledged
-                }
-            }
+            List<Integer> again = ConcurrentUploads.lost(pending, Duration.ofSeconds(60));
             // The restored job serves the checkpoint's version 1 again (its shards from the
             // aggregators' state) with round 2's task; the learners send round 2 again.
             for (RawLearner l : learners) {
                 RawLearnerWaits.reopenWhenReady(l, 2, WAIT);
             }
             assertModel(learners.get(0).getModel(), 1, weightedMean(1));
-            for (CompletableFuture<SubmitUpdateResponse> f :
-                    uploads.submit(2, again.stream().mapToInt(Integer::intValue).toArray())) {
-                assertThat(f.get(60, TimeUnit.SECONDS).getStatus())
-                        .isIn(
-                                SubmitUpdateResponse.Status.ACCEPTED,
-                                SubmitUpdateResponse.Status.DUPLICATE);
-            }
+            uploads.sendAgain(2, Duration.ofSeconds(60), again);
             RawLearnerWaits.awaitTrain(learners.subList(0, 1), 3, WAIT);
             assertModel(learners.get(0).getModel(), 2, weightedMean(2));
             List<RoundResult> results = RoundResults.read(Path.of(config.resultsFile()));

@@ -9,7 +9,6 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.metisfl.flink.config.FederationConfig;
@@ -92,10 +91,7 @@ class PreAggregationFailoverITCase {
 
             // Round 1 (the round open when the gateway started is never folded): all four.
             RawLearnerWaits.awaitTrain(learners, 1, WAIT);
-            for (CompletableFuture<SubmitUpdateResponse> f : uploads.submit(1, 0, 1, 2, 3)) {
-                assertThat(f.get(60, TimeUnit.SECONDS).getStatus())
-                        .isEqualTo(SubmitUpdateResponse.Status.ACCEPTED);
-            }
+            uploads.sendAccepted(1, Duration.ofSeconds(60), 0, 1, 2, 3);
 
             // Round 2: three updates arrive together and leave the gateway (folded when they
             // queue up in one poll); the task manager dies before the next checkpoint.
@@ -105,25 +101,12 @@ class PreAggregationFailoverITCase {
             cluster.replaceTaskManager();
 
             // After the restart: whatever was not acknowledged is sent again, and the fourth.
-            List<Integer> again = new ArrayList<>();
-            for (int i = 0; i < 3; i++) {
-                try {
-                    pending.get(i).get(60, TimeUnit.SECONDS);
-                } catch (Exception e) {
-                    again.add(i); // lost with the task manager: never acknowledged
-                }
-            }
+            List<Integer> again = ConcurrentUploads.lost(pending, Duration.ofSeconds(60));
             for (RawLearner l : learners) {
                 RawLearnerWaits.reopenWhenReady(l, 2, WAIT);
             }
             again.add(3);
-            for (CompletableFuture<SubmitUpdateResponse> f :
-                    uploads.submit(2, again.stream().mapToInt(Integer::intValue).toArray())) {
-                assertThat(f.get(60, TimeUnit.SECONDS).getStatus())
-                        .isIn(
-                                SubmitUpdateResponse.Status.ACCEPTED,
-                                SubmitUpdateResponse.Status.DUPLICATE);
-            }
+            uploads.sendAgain(2, Duration.ofSeconds(60), again);
 
             RawLearnerWaits.awaitTrain(learners.subList(0, 1), 3, WAIT);
             RawLearner.Model model = learners.get(0).getModel();

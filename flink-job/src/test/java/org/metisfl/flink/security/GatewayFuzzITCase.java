@@ -8,14 +8,11 @@ import io.grpc.ManagedChannel;
 import io.grpc.Metadata;
 import io.grpc.MethodDescriptor;
 import io.grpc.Status;
-import io.grpc.TlsChannelCredentials;
 import io.grpc.health.v1.HealthCheckRequest;
 import io.grpc.health.v1.HealthGrpc;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
-import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
-import java.security.cert.X509Certificate;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -33,7 +30,6 @@ import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
-import javax.net.ssl.SSLEngine;
 import org.apache.logging.log4j.core.LogEvent;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -436,39 +432,8 @@ class GatewayFuzzITCase {
 
         private ManagedChannel controlChannel() {
             return NettyChannelBuilder.forAddress(
-                            "127.0.0.1",
-                            controlPort,
-                            TlsChannelCredentials.newBuilder().trustManager(trustAll()).build())
+                            "127.0.0.1", controlPort, AnyCertificate.channelCredentials())
                     .build();
-        }
-
-        private static javax.net.ssl.TrustManager trustAll() {
-            // Extended, so that no host name check applies either: the probes test the
-            // gateway's handling of what it receives, not its identity.
-            return new javax.net.ssl.X509ExtendedTrustManager() {
-                @Override
-                public void checkClientTrusted(X509Certificate[] c, String a) {}
-
-                @Override
-                public void checkServerTrusted(X509Certificate[] c, String a) {}
-
-                @Override
-                public void checkClientTrusted(X509Certificate[] c, String a, Socket s) {}
-
-                @Override
-                public void checkServerTrusted(X509Certificate[] c, String a, Socket s) {}
-
-                @Override
-                public void checkClientTrusted(X509Certificate[] c, String a, SSLEngine e) {}
-
-                @Override
-                public void checkServerTrusted(X509Certificate[] c, String a, SSLEngine e) {}
-
-                @Override
-                public X509Certificate[] getAcceptedIssuers() {
-                    return new X509Certificate[0];
-                }
-            };
         }
 
         void runCalls() {

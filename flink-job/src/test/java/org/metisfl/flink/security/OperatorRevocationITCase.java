@@ -7,10 +7,8 @@ import io.grpc.ChannelCredentials;
 import io.grpc.ManagedChannel;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
-import io.grpc.TlsChannelCredentials;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import java.nio.file.Path;
-import java.security.cert.X509Certificate;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -19,7 +17,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
-import javax.net.ssl.X509ExtendedTrustManager;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -223,7 +220,8 @@ class OperatorRevocationITCase {
 
     private Status list(int control, Supplier<String> bearer) {
         try {
-            GatewayOperatorServiceGrpc.newBlockingStub(channel(trustingAnything(), control))
+            GatewayOperatorServiceGrpc.newBlockingStub(
+                            channel(AnyCertificate.channelCredentials(), control))
                     .withDeadlineAfter(30, TimeUnit.SECONDS)
                     .withCallCredentials(BearerToken.credentials(bearer::get, false))
                     .listLearners(ListLearnersRequest.getDefaultInstance());
@@ -235,7 +233,8 @@ class OperatorRevocationITCase {
 
     private GatewayOperatorServiceGrpc.GatewayOperatorServiceBlockingStub operatorStub(
             int control) {
-        return GatewayOperatorServiceGrpc.newBlockingStub(channel(trustingAnything(), control))
+        return GatewayOperatorServiceGrpc.newBlockingStub(
+                        channel(AnyCertificate.channelCredentials(), control))
                 .withDeadlineAfter(60, TimeUnit.SECONDS)
                 .withCallCredentials(
                         BearerToken.credentials(() -> operator.issue(Instant.now()), false));
@@ -330,40 +329,5 @@ class OperatorRevocationITCase {
         ManagedChannel c = NettyChannelBuilder.forAddress("127.0.0.1", to, credentials).build();
         channels.add(c);
         return c;
-    }
-
-    /** TLS that accepts any server certificate: what these tests check is the credential. */
-    private static ChannelCredentials trustingAnything() {
-        return TlsChannelCredentials.newBuilder()
-                .trustManager(
-                        new X509ExtendedTrustManager() {
-                            @Override
-                            public void checkClientTrusted(
-                                    X509Certificate[] c, String a, java.net.Socket s) {}
-
-                            @Override
-                            public void checkServerTrusted(
-                                    X509Certificate[] c, String a, java.net.Socket s) {}
-
-                            @Override
-                            public void checkClientTrusted(
-                                    X509Certificate[] c, String a, javax.net.ssl.SSLEngine e) {}
-
-                            @Override
-                            public void checkServerTrusted(
-                                    X509Certificate[] c, String a, javax.net.ssl.SSLEngine e) {}
-
-                            @Override
-                            public void checkClientTrusted(X509Certificate[] c, String a) {}
-
-                            @Override
-                            public void checkServerTrusted(X509Certificate[] c, String a) {}
-
-                            @Override
-                            public X509Certificate[] getAcceptedIssuers() {
-                                return new X509Certificate[0];
-                            }
-                        })
-                .build();
     }
 }

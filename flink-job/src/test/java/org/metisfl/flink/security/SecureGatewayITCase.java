@@ -7,13 +7,11 @@ import io.grpc.ChannelCredentials;
 import io.grpc.ManagedChannel;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
-import io.grpc.TlsChannelCredentials;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.grpc.stub.StreamObserver;
 import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.nio.file.Path;
-import java.security.cert.X509Certificate;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -21,7 +19,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
-import javax.net.ssl.X509ExtendedTrustManager;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -194,7 +191,8 @@ class SecureGatewayITCase {
         int control = LocalGateways.controlPorts().iterator().next();
         assertThat(control).isNotEqualTo(port);
         var onControl =
-                GatewayControlServiceGrpc.newStub(channel(trustingAnything(), control))
+                GatewayControlServiceGrpc.newStub(
+                                channel(AnyCertificate.channelCredentials(), control))
                         .withCallCredentials(BearerToken.credentials(joined::getToken, false));
         assertThat(publish(onControl)).isEqualTo(Status.Code.PERMISSION_DENIED);
     }
@@ -263,39 +261,5 @@ class SecureGatewayITCase {
                         .build());
         out.onCompleted();
         return outcome.get(10, TimeUnit.SECONDS);
-    }
-
-    private static ChannelCredentials trustingAnything() {
-        return TlsChannelCredentials.newBuilder()
-                .trustManager(
-                        new X509ExtendedTrustManager() {
-                            @Override
-                            public void checkClientTrusted(X509Certificate[] c, String a) {}
-
-                            @Override
-                            public void checkServerTrusted(X509Certificate[] c, String a) {}
-
-                            @Override
-                            public void checkClientTrusted(
-                                    X509Certificate[] c, String a, java.net.Socket s) {}
-
-                            @Override
-                            public void checkServerTrusted(
-                                    X509Certificate[] c, String a, java.net.Socket s) {}
-
-                            @Override
-                            public void checkClientTrusted(
-                                    X509Certificate[] c, String a, javax.net.ssl.SSLEngine e) {}
-
-                            @Override
-                            public void checkServerTrusted(
-                                    X509Certificate[] c, String a, javax.net.ssl.SSLEngine e) {}
-
-                            @Override
-                            public X509Certificate[] getAcceptedIssuers() {
-                                return new X509Certificate[0];
-                            }
-                        })
-                .build();
     }
 }

@@ -15,6 +15,8 @@ package org.metisfl.learner;
  * @param updatesUnacknowledged updates sent and neither acknowledged nor refused when {@code run()}
  *     ended (normally 0: the federation's Shutdown waits for every acknowledgement; after {@code
  *     close()} an update may still have counted, or not)
+ * @param homeReturns moves back to the home gateway (the one the learner joined through, which
+ *     folds its updates) after a reconnect had taken it elsewhere
  */
 public record LearnerSummary(
         String learnerId,
@@ -25,7 +27,32 @@ public record LearnerSummary(
         int reconnects,
         boolean federationFinished,
         String shutdownReason,
-        int updatesUnacknowledged) {
+        int updatesUnacknowledged,
+        int homeReturns) {
+
+    /** A summary without home returns (the form before them; kept for callers). */
+    public LearnerSummary(
+            String learnerId,
+            int roundsTrained,
+            int updatesDropped,
+            int evaluationsDone,
+            long lastModelVersion,
+            int reconnects,
+            boolean federationFinished,
+            String shutdownReason,
+            int updatesUnacknowledged) {
+        this(
+                learnerId,
+                roundsTrained,
+                updatesDropped,
+                evaluationsDone,
+                lastModelVersion,
+                reconnects,
+                federationFinished,
+                shutdownReason,
+                updatesUnacknowledged,
+                0);
+    }
 
     /**
      * A summary with nothing left unacknowledged (the form before pipelining; kept for callers).

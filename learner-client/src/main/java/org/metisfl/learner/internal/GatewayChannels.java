@@ -1,6 +1,7 @@
 package org.metisfl.learner.internal;
 
 import io.grpc.ChannelCredentials;
+import io.grpc.ConnectivityState;
 import io.grpc.ManagedChannel;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import java.time.Duration;
@@ -13,8 +14,20 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The learner's one open channel, to one gateway of the list at a time; each reconnect moves to the
- * next gateway, round-robin. It closes only channels it created.
+ * The learner's one open channel, to one gateway of the list at a time, and the choice of that
+ * gateway. The learner's <b>home</b> is the gateway it joined through: gateways issue learner ids
+ * homed at themselves, and only the home folds the learner's updates into partial sums (anywhere
+ * else an update is "foreign", held unfolded until its round closes). So:
+ *
+ * <ul>
+ *   <li>a reconnect goes home first when the learner is elsewhere (the first attempt after a
+ *       working call), and otherwise on round-robin through the list, so every gateway is tried;
+ *   <li>away from home, {@link #probeHome} tries the home's connection now and then (a channel of
+ *       its own, never a call; the waits between failed tries grow as {@link Backoff} says), and
+ *       {@link #adoptHome} moves the learner there once it connects.
+ * </ul>
+ *
+ * It closes only channels it created. Time comes from the caller (the session's clock).
  */
 public final class GatewayChannels implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(GatewayChannels.class);
@@ -22,18 +35,50 @@ public final class GatewayChannels implements AutoCloseable {
     /** Model headers and chunks from the gateway may exceed gRPC's 4 MiB default. */
     static final int MAX_INBOUND_MESSAGE_BYTES = 64 << 20;
 
+    /** What {@link #probeHome} found. */
+    public enum HomeProbe {
+        /** At home (or no home yet): nothing to do. */
+        AT_HOME,
+        /** Away, and the home is not known to be reachable (not tried yet, trying, or failed). */
+        AWAY,
+        /** Away, and the home's connection is up: {@link #adoptHome} moves there. */
+        REACHABLE
+    }
+
+    private static final long NOT_SCHEDULED = Long.MIN_VALUE;
+
     private final List<GatewayAddress> addresses;
     private final Function<GatewayAddress, ManagedChannel> factory;
+    private final Backoff homeBackoff;
+    private final long probeTimeoutNanos;
     private int index = -1;
     private ManagedChannel current;
 
+    /** Index of the gateway of the last successful join; -1 before it. */
+    private int home = -1;
+
+    private ManagedChannel probe;
+    private long probeStartedAt;
+    private long nextProbeAt = NOT_SCHEDULED;
+    private int failedProbes;
+
+    /**
+     * @param homeBackoff the waits before trying the home again while away (the first try after
+     *     {@code homeBackoff.delay(1)}, the n-th after a failed one after {@code delay(n+1)})
+     * @param probeTimeout how long a try of the home may take to connect before it counts as failed
+     */
     public GatewayChannels(
-            List<GatewayAddress> addresses, Function<GatewayAddress, ManagedChannel> factory) {
+            List<GatewayAddress> addresses,
+            Function<GatewayAddress, ManagedChannel> factory,
+            Backoff homeBackoff,
+            Duration probeTimeout) {
         if (addresses.isEmpty()) {
             throw new IllegalArgumentException("at least one gateway address is required");
         }
         this.addresses = List.copyOf(addresses);
         this.factory = factory;
+        this.homeBackoff = homeBackoff;
+        this.probeTimeoutNanos = probeTimeout.toNanos();
     }
 
     /**
@@ -67,7 +112,7 @@ public final class GatewayChannels implements AutoCloseable {
     /** The open channel, opening one to the first gateway on first use. */
     public synchronized ManagedChannel channel() {
         if (current == null) {
-            next();
+            moveTo(Math.max(index, 0));
         }
         return current;
     }
@@ -77,20 +122,136 @@ public final class GatewayChannels implements AutoCloseable {
         return addresses.get(Math.max(index, 0));
     }
 
-    /** The gateway a call to {@link #next()} will connect to. */
-    public synchronized GatewayAddress nextAddress() {
-        return addresses.get((index + 1) % addresses.size());
+    /** Records that the learner joined through the open channel's gateway: its home from now. */
+    public synchronized void joined() {
+        home = Math.max(index, 0);
+        forgetProbe();
     }
 
-    /** Drops the open channel (its calls fail) and opens one to the next gateway. */
-    public synchronized ManagedChannel next() {
+    /** The gateway the learner joined through, or null before it joined. */
+    public synchronized GatewayAddress home() {
+        return home < 0 ? null : addresses.get(home);
+    }
+
+    /** Whether the open channel goes to the learner's home (true before it joined). */
+    public synchronized boolean atHome() {
+        return home < 0 || Math.max(index, 0) == home;
+    }
+
+    /**
+     * The gateway reconnect attempt {@code attempt} (1 for the first after a working call) goes to:
+     * the home on a first attempt away from it, else the next of the list after the open one.
+     */
+    public synchronized GatewayAddress nextAddress(int attempt) {
+        return addresses.get(nextIndex(attempt));
+    }
+
+    private int nextIndex(int attempt) {
+        if (attempt <= 1 && home >= 0 && index != home) {
+            return home;
+        }
+        return (index + 1) % addresses.size();
+    }
+
+    /**
+     * Drops the open channel (its calls fail) and opens one to the gateway of {@link
+     * #nextAddress(int)}.
+     */
+    public synchronized ManagedChannel next(int attempt) {
         if (current != null) {
             current.shutdownNow();
+            current = null;
         }
-        index = (index + 1) % addresses.size();
+        moveTo(nextIndex(attempt));
+        return current;
+    }
+
+    private void moveTo(int target) {
+        index = target;
         current = factory.apply(addresses.get(index));
         LOG.debug("opened a channel to gateway {}", addresses.get(index));
+        if (index == home) {
+            forgetProbe();
+        }
+    }
+
+    /**
+     * Away from home, tries the home's connection without making a call: starts a try once the wait
+     * since the last one is over, and reports {@link HomeProbe#REACHABLE} once it is up. A try that
+     * fails to connect, or takes longer than the probe timeout, is closed and the next one waits
+     * longer. Cheap: call it at every task boundary.
+     */
+    public synchronized HomeProbe probeHome(long nowNanos) {
+        if (atHome()) {
+            forgetProbe();
+            return HomeProbe.AT_HOME;
+        }
+        if (probe == null) {
+            if (nextProbeAt == NOT_SCHEDULED) {
+                // Just left home (it failed): give it a moment before the first try.
+                nextProbeAt = nowNanos + homeBackoff.delay(failedProbes + 1).toNanos();
+            }
+            if (nowNanos - nextProbeAt < 0) {
+                return HomeProbe.AWAY;
+            }
+            probe = factory.apply(addresses.get(home));
+            probeStartedAt = nowNanos;
+            probe.getState(true);
+            LOG.debug("trying home gateway {} again", addresses.get(home));
+        }
+        ConnectivityState state = probe.getState(false);
+        if (state == ConnectivityState.READY) {
+            return HomeProbe.REACHABLE;
+        }
+        boolean failed =
+                state == ConnectivityState.TRANSIENT_FAILURE
+                        || state == ConnectivityState.SHUTDOWN
+                        || nowNanos - probeStartedAt >= probeTimeoutNanos;
+        if (failed) {
+            probe.shutdownNow();
+            probe = null;
+            failedProbes++;
+            nextProbeAt = nowNanos + homeBackoff.delay(failedProbes + 1).toNanos();
+            LOG.debug(
+                    "home gateway {} still unreachable ({}); next try in {} ms",
+                    addresses.get(home),
+                    state,
+                    (nextProbeAt - nowNanos) / 1_000_000);
+        } else if (state == ConnectivityState.IDLE) {
+            probe.getState(true);
+        }
+        return HomeProbe.AWAY;
+    }
+
+    /**
+     * Moves to the home over the connection {@link #probeHome} found up; the channel left is shut
+     * down in order (calls still on it finish; the caller only moves with none outstanding).
+     *
+     * @throws IllegalStateException unless {@link #probeHome} just reported {@link
+     *     HomeProbe#REACHABLE}
+     */
+    public synchronized ManagedChannel adoptHome() {
+        if (probe == null || probe.getState(false) != ConnectivityState.READY) {
+            throw new IllegalStateException("the home gateway's connection is not up");
+        }
+        if (current != null) {
+            current.shutdown();
+        }
+        current = probe;
+        probe = null;
+        index = home;
+        forgetProbe();
+        LOG.debug("moved back to home gateway {}", addresses.get(index));
         return current;
+    }
+
+    private void forgetProbe() {
+        if (probe != null) {
+            probe.shutdownNow();
+            probe = null;
+        }
+        failedProbes = 0;
+        nextProbeAt = NOT_SCHEDULED;
     }
 
     public List<GatewayAddress> addresses() {
@@ -100,6 +261,7 @@ public final class GatewayChannels implements AutoCloseable {
     /** Shuts the open channel down, giving in-flight calls a moment to end. */
     @Override
     public synchronized void close() {
+        forgetProbe();
         if (current == null) {
             return;
         }

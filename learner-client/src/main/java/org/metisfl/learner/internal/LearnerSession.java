@@ -172,6 +172,7 @@ public final class LearnerSession implements AutoCloseable {
     private int evaluationsDone;
     private long lastModelVersion = -1;
     private int reconnects;
+    private int homeReturns;
 
     public LearnerSession(
             List<GatewayAddress> gateways,
@@ -184,11 +185,12 @@ public final class LearnerSession implements AutoCloseable {
         this.name = name;
         this.adapter = adapter;
         this.options = options;
-        this.channels = new GatewayChannels(gateways, channelFactory);
         this.nanoTime = nanoTime;
         this.backoff =
                 new Backoff(
                         options.reconnectInitialBackoff(), options.reconnectMaxBackoff(), random);
+        this.channels =
+                new GatewayChannels(gateways, channelFactory, backoff, options.callTimeout());
     }
 
     /** A session on real Netty channels and the system's monotonic clock. */
@@ -282,8 +284,9 @@ public final class LearnerSession implements AutoCloseable {
             streamWanted = true;
             openStream();
             while (true) {
+                boolean holding = returnHome();
                 Task next = waiting.peekFirst();
-                if (next != null && mayStart(next)) {
+                if (!holding && next != null && mayStart(next)) {
                     waiting.pollFirst();
                     String reason = handle(next);
                     if (reason != null) {
@@ -403,7 +406,8 @@ public final class LearnerSession implements AutoCloseable {
                 reconnects,
                 federationFinished,
                 reason,
-                outstanding.size());
+                outstanding.size(),
+                homeReturns);
     }
 
     /**
@@ -446,6 +450,8 @@ public final class LearnerSession implements AutoCloseable {
                             + "; check the federation's configuration");
         }
         credentials = Credentials.newBuilder().setLearnerId(response.getLearnerId()).build();
+        // The gateway issued an id homed at itself: its partial sums fold this learner's updates.
+        channels.joined();
         token = response.getToken();
         tokenExpiresAtMs = response.getTokenExpiresAtMs();
         tokenLifetimeMs =
@@ -616,6 +622,36 @@ public final class LearnerSession implements AutoCloseable {
         }
     }
 
+    /**
+     * At a task boundary away from the home gateway: moves back home once {@link
+     * GatewayChannels#probeHome} finds it reachable, with no update outstanding (so nothing is sent
+     * twice and nothing is left on the gateway left). While updates are outstanding it holds new
+     * tasks back (returns true) until their answers are in; a pipelining learner pauses for one
+     * acknowledgement, once.
+     */
+    private boolean returnHome() {
+        if (!streamWanted || shutdownAnnounced != null || credentials == null) {
+            return false;
+        }
+        if (channels.probeHome(nanoTime.getAsLong()) != GatewayChannels.HomeProbe.REACHABLE) {
+            return false;
+        }
+        if (!outstanding.isEmpty()) {
+            return true;
+        }
+        GatewayAddress away = channels.address();
+        channels.adoptHome();
+        connection++;
+        homeReturns++;
+        LOG.info(
+                "home gateway {} reachable again: moved back from gateway {} (its partial sums"
+                        + " fold this learner's updates)",
+                channels.address(),
+                away);
+        openStream();
+        return false;
+    }
+
     private void reconnect(String what, Status status) {
         failedAttempts++;
         if (failedAttempts > options.maxReconnectAttempts()) {
@@ -641,14 +677,14 @@ public final class LearnerSession implements AutoCloseable {
                 "{} failed ({}); reconnecting to gateway {} in {} ms (attempt {}{})",
                 what,
                 Failures.describe(status),
-                channels.nextAddress(),
+                channels.nextAddress(failedAttempts),
                 delay.toMillis(),
                 failedAttempts,
                 options.maxReconnectAttempts() == Integer.MAX_VALUE
                         ? ""
                         : " of " + options.maxReconnectAttempts());
         sleep(delay);
-        channels.next();
+        channels.next(failedAttempts);
         connection++;
         reconnects++;
         if (streamWanted) {

@@ -51,6 +51,7 @@ public final class GatewayChannels implements AutoCloseable {
     private final Function<GatewayAddress, ManagedChannel> factory;
     private final Backoff homeBackoff;
     private final long probeTimeoutNanos;
+    private final Runnable onProbeChange;
     private int index = -1;
     private ManagedChannel current;
 
@@ -66,12 +67,15 @@ public final class GatewayChannels implements AutoCloseable {
      * @param homeBackoff the waits before trying the home again while away (the first try after
      *     {@code homeBackoff.delay(1)}, the n-th after a failed one after {@code delay(n+1)})
      * @param probeTimeout how long a try of the home may take to connect before it counts as failed
+     * @param onProbeChange run (on a gRPC thread) when a try's connection changes state, so that
+     *     the caller looks at it again without waiting for other work
      */
     public GatewayChannels(
             List<GatewayAddress> addresses,
             Function<GatewayAddress, ManagedChannel> factory,
             Backoff homeBackoff,
-            Duration probeTimeout) {
+            Duration probeTimeout,
+            Runnable onProbeChange) {
         if (addresses.isEmpty()) {
             throw new IllegalArgumentException("at least one gateway address is required");
         }
@@ -79,6 +83,7 @@ public final class GatewayChannels implements AutoCloseable {
         this.factory = factory;
         this.homeBackoff = homeBackoff;
         this.probeTimeoutNanos = probeTimeout.toNanos();
+        this.onProbeChange = onProbeChange;
     }
 
     /**
@@ -217,10 +222,31 @@ public final class GatewayChannels implements AutoCloseable {
                     addresses.get(home),
                     state,
                     (nextProbeAt - nowNanos) / 1_000_000);
-        } else if (state == ConnectivityState.IDLE) {
-            probe.getState(true);
+        } else {
+            if (state == ConnectivityState.IDLE) {
+                probe.getState(true);
+            }
+            probe.notifyWhenStateChanged(state, onProbeChange);
         }
         return HomeProbe.AWAY;
+    }
+
+    /**
+     * How long the caller may wait before {@link #probeHome} has something new to do (start a try,
+     * or time one out); -1 when there is nothing to wait for (at home, or the home reachable).
+     */
+    public synchronized long nanosUntilProbe(long nowNanos) {
+        if (atHome()) {
+            return -1;
+        }
+        if (probe == null) {
+            // Not scheduled: the next probeHome schedules it.
+            return nextProbeAt == NOT_SCHEDULED ? -1 : Math.max(0, nextProbeAt - nowNanos);
+        }
+        if (probe.getState(false) == ConnectivityState.READY) {
+            return -1;
+        }
+        return Math.max(0, probeStartedAt + probeTimeoutNanos - nowNanos);
     }
 
     /**

@@ -98,6 +98,9 @@ public final class LearnerSession implements AutoCloseable {
     /** Failed attempts in a row, with no answer ever, before the learner says nothing listens. */
     public static final int NEVER_ANSWERED_AFTER = 5;
 
+    /** Shortest wait for an event when a try of the home gateway is due. */
+    private static final long MIN_WAKE_NANOS = TimeUnit.MILLISECONDS.toNanos(1);
+
     /** A task stream that stayed open this long proves the connection worked. */
     static final long STABLE_STREAM_NANOS = TimeUnit.SECONDS.toNanos(10);
 
@@ -156,6 +159,9 @@ public final class LearnerSession implements AutoCloseable {
     /** {@link #outstanding}'s size, for other threads ({@code Learner.unacknowledgedUpdates}). */
     private volatile int unacknowledged;
 
+    /** Whether the learner goes back to its home gateway (always, but for comparisons). */
+    private volatile boolean returnHomeEnabled = true;
+
     /** Whether asynchronous updates are pipelined (always, but for comparisons). */
     private volatile boolean pipelining = true;
 
@@ -190,7 +196,12 @@ public final class LearnerSession implements AutoCloseable {
                 new Backoff(
                         options.reconnectInitialBackoff(), options.reconnectMaxBackoff(), random);
         this.channels =
-                new GatewayChannels(gateways, channelFactory, backoff, options.callTimeout());
+                new GatewayChannels(
+                        gateways,
+                        channelFactory,
+                        backoff,
+                        options.callTimeout(),
+                        () -> events.add(Wake.INSTANCE));
     }
 
     /** A session on real Netty channels and the system's monotonic clock. */
@@ -284,7 +295,7 @@ public final class LearnerSession implements AutoCloseable {
             streamWanted = true;
             openStream();
             while (true) {
-                boolean holding = returnHome();
+                boolean holding = maybeReturnHome();
                 Task next = waiting.peekFirst();
                 if (!holding && next != null && mayStart(next)) {
                     waiting.pollFirst();
@@ -293,7 +304,7 @@ public final class LearnerSession implements AutoCloseable {
                         return summary(true, reason);
                     }
                 } else {
-                    dispatch(nextEvent());
+                    dispatch(nextEvent(homeWait()));
                 }
             }
         } catch (Stop stop) {
@@ -367,10 +378,22 @@ public final class LearnerSession implements AutoCloseable {
     }
 
     private Event nextEvent() {
+        return nextEvent(-1);
+    }
+
+    /** The next event, or {@link Wake} after {@code wait} ns (at least 1 ms; < 0: no limit). */
+    private Event nextEvent(long wait) {
         checkNotClosing();
         Event event;
         try {
-            event = events.take();
+            if (wait < 0) {
+                event = events.take();
+            } else {
+                event = events.poll(Math.max(wait, MIN_WAKE_NANOS), TimeUnit.NANOSECONDS);
+                if (event == null) {
+                    event = Wake.INSTANCE;
+                }
+            }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new Stop("interrupted");
@@ -420,6 +443,16 @@ public final class LearnerSession implements AutoCloseable {
         return this;
     }
 
+    /**
+     * Turns the return to the home gateway off (reconnects go round-robin and the learner stays
+     * where they took it, as before it existed) or on (the default). Not API: for comparisons in
+     * tests and benchmarks. Call before {@link #run()}.
+     */
+    public LearnerSession returnHome(boolean enabled) {
+        this.returnHomeEnabled = enabled;
+        return this;
+    }
+
     /** Updates sent and not yet acknowledged or refused; safe to read from any thread. */
     public int unacknowledgedUpdates() {
         return unacknowledged;
@@ -451,7 +484,9 @@ public final class LearnerSession implements AutoCloseable {
         }
         credentials = Credentials.newBuilder().setLearnerId(response.getLearnerId()).build();
         // The gateway issued an id homed at itself: its partial sums fold this learner's updates.
-        channels.joined();
+        if (returnHomeEnabled) {
+            channels.joined();
+        }
         token = response.getToken();
         tokenExpiresAtMs = response.getTokenExpiresAtMs();
         tokenLifetimeMs =
@@ -629,8 +664,8 @@ public final class LearnerSession implements AutoCloseable {
      * tasks back (returns true) until their answers are in; a pipelining learner pauses for one
      * acknowledgement, once.
      */
-    private boolean returnHome() {
-        if (!streamWanted || shutdownAnnounced != null || credentials == null) {
+    private boolean maybeReturnHome() {
+        if (!mayReturnHome()) {
             return false;
         }
         if (channels.probeHome(nanoTime.getAsLong()) != GatewayChannels.HomeProbe.REACHABLE) {
@@ -650,6 +685,27 @@ public final class LearnerSession implements AutoCloseable {
                 away);
         openStream();
         return false;
+    }
+
+    /**
+     * Away from home, moves the try of the home on (starts it when due, notices it connected or
+     * failed) and says how long to wait for events before looking again; -1 for no limit. The move
+     * itself waits for a task boundary ({@link #maybeReturnHome}).
+     */
+    private long homeWait() {
+        if (!mayReturnHome()) {
+            return -1;
+        }
+        long now = nanoTime.getAsLong();
+        channels.probeHome(now);
+        return channels.nanosUntilProbe(now);
+    }
+
+    private boolean mayReturnHome() {
+        return returnHomeEnabled
+                && streamWanted
+                && shutdownAnnounced == null
+                && credentials != null;
     }
 
     private void reconnect(String what, Status status) {
@@ -1463,7 +1519,7 @@ public final class LearnerSession implements AutoCloseable {
     /** Takes in events (queuing tasks that arrive) until this update is answered. */
     private void awaitAnswer(OutstandingUpdates.Entry<PendingUpdate> e) {
         while (outstanding.get(e.taskId()) == e) {
-            dispatch(nextEvent());
+            dispatch(nextEvent(homeWait()));
         }
     }
 

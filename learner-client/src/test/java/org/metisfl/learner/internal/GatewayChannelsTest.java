@@ -40,8 +40,11 @@ class GatewayChannelsTest {
                     return c;
                 },
                 backoff,
-                Duration.ofSeconds(1));
+                Duration.ofSeconds(1),
+                () -> wakes++);
     }
+
+    private int wakes;
 
     private static GatewayAddress target(ManagedChannel c) {
         return ((FakeChannel) c).address;
@@ -181,6 +184,27 @@ class GatewayChannelsTest {
     }
 
     @Test
+    void theCallerIsToldWhenToLookAgainAndWokenWhenATryConnects() {
+        GatewayChannels ch = channels(A, B);
+        ch.channel();
+        ch.joined();
+        assertThat(ch.nanosUntilProbe(0)).isEqualTo(-1); // at home
+        ch.next(1);
+        assertThat(ch.nanosUntilProbe(0)).isEqualTo(-1); // not scheduled until probeHome runs
+        ch.probeHome(0);
+        assertThat(ch.nanosUntilProbe(40 * MS)).isEqualTo(60 * MS); // the first try is due
+        ch.probeHome(100 * MS);
+        FakeChannel probe = opened.get(opened.size() - 1);
+        // Trying: look again at the latest when the try times out, or when it changes state.
+        assertThat(ch.nanosUntilProbe(300 * MS)).isEqualTo(800 * MS);
+        assertThat(probe.onChange).isNotNull();
+        probe.become(ConnectivityState.READY);
+        assertThat(wakes).isEqualTo(1);
+        assertThat(ch.nanosUntilProbe(310 * MS)).isEqualTo(-1); // reachable: nothing to wait for
+        assertThat(ch.probeHome(310 * MS)).isEqualTo(GatewayChannels.HomeProbe.REACHABLE);
+    }
+
+    @Test
     void closeEndsATryInProgress() {
         GatewayChannels ch = channels(A, B);
         ch.channel();
@@ -200,6 +224,7 @@ class GatewayChannelsTest {
         volatile boolean connectRequested;
         volatile boolean shutdown;
         volatile boolean shutdownNow;
+        volatile Runnable onChange;
 
         FakeChannel(GatewayAddress address) {
             this.address = address;
@@ -212,6 +237,21 @@ class GatewayChannelsTest {
                 state = ConnectivityState.CONNECTING;
             }
             return state;
+        }
+
+        @Override
+        public void notifyWhenStateChanged(ConnectivityState source, Runnable callback) {
+            onChange = callback;
+        }
+
+        /** A new state, told to whoever waits for a change (as gRPC does, once). */
+        void become(ConnectivityState next) {
+            state = next;
+            Runnable r = onChange;
+            onChange = null;
+            if (r != null) {
+                r.run();
+            }
         }
 
         @Override

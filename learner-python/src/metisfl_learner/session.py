@@ -102,49 +102,199 @@ def parse_gateways(gateways) -> List[str]:
 
 
 class Channels:
-    """The learner's one open channel, to one gateway of the list at a time; each reconnect moves
-    to the next gateway, round-robin. It closes only channels it created."""
+    """The learner's one open channel, to one gateway of the list at a time, and the choice of that
+    gateway, as the Java learner's GatewayChannels. The learner's home is the gateway it joined
+    through: gateways issue ids homed at themselves, and only the home folds the learner's updates
+    into partial sums (anywhere else an update is foreign, held unfolded until its round closes).
+    So a reconnect goes home first when the learner is elsewhere (the first attempt after a working
+    call), and otherwise on round-robin through the list; away from home, probe_home() tries the
+    home's connection now and then (a channel of its own, never a call; the waits between failed
+    tries grow as the backoff says) and adopt_home() moves there once it connects. It closes only
+    channels it created. Time comes from the caller (the session's clock)."""
 
-    def __init__(self, targets: Sequence[str], factory: Callable[[str], grpc.Channel]):
+    AT_HOME = "at-home"
+    AWAY = "away"
+    REACHABLE = "reachable"
+
+    def __init__(
+        self,
+        targets: Sequence[str],
+        factory: Callable[[str], grpc.Channel],
+        home_backoff: Optional[Backoff] = None,
+        probe_timeout: float = 30.0,
+        on_probe_change: Optional[Callable[[], None]] = None,
+    ):
         self.targets = list(targets)
         self._factory = factory
+        self._home_backoff = home_backoff or Backoff(0.5, 30.0, _random.random)
+        self._probe_timeout = probe_timeout
+        self._on_probe_change = on_probe_change
         self._index = -1
         self._current = None
         self._stub = None
+        self._home = -1
+        self._probe = None
+        self._next_probe_at = None
+        self._failed_probes = 0
         self._lock = threading.Lock()
 
     def stub(self) -> LearnerServiceStub:
         with self._lock:
             if self._current is None:
-                self._open_next()
+                self._open(max(self._index, 0))
             return self._stub
 
     def address(self) -> str:
         return self.targets[max(self._index, 0)]
 
-    def next_address(self) -> str:
-        return self.targets[(self._index + 1) % len(self.targets)]
-
-    def next(self) -> None:
+    def joined(self) -> None:
+        """The learner joined through the open channel's gateway: its home from now on."""
         with self._lock:
-            self._open_next()
+            self._home = max(self._index, 0)
+            self._forget_probe()
 
-    def _open_next(self):
+    def home(self) -> Optional[str]:
+        """The gateway the learner joined through, or None before it joined."""
+        return None if self._home < 0 else self.targets[self._home]
+
+    def at_home(self) -> bool:
+        """Whether the open channel goes to the learner's home (True before it joined)."""
+        return self._home < 0 or max(self._index, 0) == self._home
+
+    def next_address(self, attempt: int = 1) -> str:
+        """The gateway reconnect attempt `attempt` (1 for the first after a working call) goes to:
+        the home on a first attempt away from it, else the next of the list after the open one."""
+        return self.targets[self._next_index(attempt)]
+
+    def _next_index(self, attempt):
+        if attempt <= 1 and self._home >= 0 and self._index != self._home:
+            return self._home
+        return (self._index + 1) % len(self.targets)
+
+    def next(self, attempt: int = 1) -> None:
+        """Drops the open channel (its calls fail) and opens one to next_address(attempt)."""
+        with self._lock:
+            self._open(self._next_index(attempt))
+
+    def _open(self, index):
         if self._current is not None:
             self._current.close()
-        self._index = (self._index + 1) % len(self.targets)
-        self._current = self._factory(self.targets[self._index])
+        self._index = index
+        self._current = self._factory(self.targets[index])
         self._stub = LearnerServiceStub(self._current)
+        if index == self._home:
+            self._forget_probe()
+
+    def probe_home(self, now: float) -> str:
+        """Away from home, tries the home's connection without making a call: starts a try once the
+        wait since the last one is over, and says REACHABLE once it is up. A try that fails to
+        connect, or takes longer than the probe timeout, is closed and the next one waits
+        longer. Cheap: call it at every task boundary."""
+        with self._lock:
+            if self.at_home():
+                self._forget_probe()
+                return Channels.AT_HOME
+            if self._probe is None:
+                if self._next_probe_at is None:
+                    # Just left home (it failed): give it a moment before the first try.
+                    self._next_probe_at = now + self._home_backoff.delay(self._failed_probes + 1)
+                if now < self._next_probe_at:
+                    return Channels.AWAY
+                self._probe = _Probe(
+                    self._factory(self.targets[self._home]), now, self._on_probe_change
+                )
+                LOG.debug("trying home gateway %s again", self.targets[self._home])
+            state = self._probe.state
+            if state == grpc.ChannelConnectivity.READY:
+                return Channels.REACHABLE
+            if (
+                state in (grpc.ChannelConnectivity.TRANSIENT_FAILURE, grpc.ChannelConnectivity.SHUTDOWN)
+                or now - self._probe.started_at >= self._probe_timeout
+            ):
+                self._probe.close()
+                self._probe = None
+                self._failed_probes += 1
+                self._next_probe_at = now + self._home_backoff.delay(self._failed_probes + 1)
+                LOG.debug(
+                    "home gateway %s still unreachable (%s); next try in %d ms",
+                    self.targets[self._home],
+                    state,
+                    int((self._next_probe_at - now) * 1000),
+                )
+            return Channels.AWAY
+
+    def seconds_until_probe(self, now: float) -> Optional[float]:
+        """How long the caller may wait before probe_home() has something new to do (start a try,
+        or time one out); None when there is nothing to wait for."""
+        with self._lock:
+            if self.at_home():
+                return None
+            if self._probe is None:
+                # Not scheduled: the next probe_home() schedules it.
+                return None if self._next_probe_at is None else max(0.0, self._next_probe_at - now)
+            if self._probe.state == grpc.ChannelConnectivity.READY:
+                return None
+            return max(0.0, self._probe.started_at + self._probe_timeout - now)
+
+    def adopt_home(self) -> None:
+        """Moves to the home over the connection probe_home() found up; the caller moves only
+        with no update outstanding, so closing the channel it leaves cuts nothing."""
+        with self._lock:
+            probe = self._probe
+            if probe is None or probe.state != grpc.ChannelConnectivity.READY:
+                raise RuntimeError("the home gateway's connection is not up")
+            self._probe = None
+            probe.unsubscribe()
+            if self._current is not None:
+                self._current.close()
+            self._current = probe.channel
+            self._stub = LearnerServiceStub(self._current)
+            self._index = self._home
+            self._forget_probe()
+
+    def _forget_probe(self):
+        if self._probe is not None:
+            self._probe.close()
+            self._probe = None
+        self._failed_probes = 0
+        self._next_probe_at = None
 
     def close(self) -> None:
-        """Closes the open channel (its calls fail with CANCELLED); the next stub() reopens."""
+        """Closes the open channel (its calls fail with CANCELLED); the next stub() reopens the
+        same gateway."""
         with self._lock:
+            self._forget_probe()
             if self._current is not None:
                 self._current.close()
             self._current = None
             self._stub = None
-            # The next stub() goes to the same gateway again.
-            self._index = max(self._index - 1, -1)
+
+
+class _Probe:
+    """A try of the home gateway's connection: a channel of its own, asked to connect, whose
+    latest connectivity state gRPC reports through subscribe()."""
+
+    def __init__(self, channel, started_at, on_change):
+        self.channel = channel
+        self.started_at = started_at
+        self.state = None
+        self._on_change = on_change
+        channel.subscribe(self._seen, try_to_connect=True)
+
+    def _seen(self, state):
+        self.state = state
+        if self._on_change is not None:
+            self._on_change()
+
+    def unsubscribe(self):
+        try:
+            self.channel.unsubscribe(self._seen)
+        except ValueError:
+            pass
+
+    def close(self):
+        self.unsubscribe()
+        self.channel.close()
 
 
 def is_asynchronous(task) -> bool:
@@ -241,18 +391,27 @@ class LearnerSession:
                 def channel_factory(target):
                     return grpc.secure_channel(target, credentials, options=opts)
 
-        self._channels = Channels(parse_gateways(gateways), channel_factory)
         self._clock = clock
         self._backoff = Backoff(
             self.options.reconnect_initial_backoff, self.options.reconnect_max_backoff, random
         )
+        self._events = queue.Queue()
+        self._channels = Channels(
+            parse_gateways(gateways),
+            channel_factory,
+            self._backoff,
+            self.options.call_timeout,
+            lambda: self._events.put(("wake", 0, None)),
+        )
+        # The learner goes back to its home gateway (always, but for comparisons in tests).
+        self.return_home = True
+        self.home_returns = 0
         self._lock = threading.Lock()
         self._state = "new"
         self._closing = False
         self._close_requested = threading.Event()
         self._run_exited = threading.Event()
         self._run_thread = None
-        self._events = queue.Queue()
         self._shutdown_announced = None
 
         # Touched by the run() thread only.
@@ -338,12 +497,13 @@ class LearnerSession:
             self._stream_wanted = True
             self._open_stream()
             while True:
-                if self._waiting and self._may_start(self._waiting[0]):
+                holding = self._maybe_return_home()
+                if not holding and self._waiting and self._may_start(self._waiting[0]):
                     reason = self._handle(self._waiting.popleft())
                     if reason is not None:
                         return self._summary(True, reason)
                 else:
-                    self._dispatch(self._next_event())
+                    self._dispatch(self._next_event(self._home_wait()))
         except _Stop as stop:
             LOG.info("stopping: %s", stop)
             self._leave()
@@ -396,15 +556,21 @@ class LearnerSession:
         """Updates sent and not yet acknowledged or refused."""
         return len(self._outstanding)
 
-    def _next_event(self):
+    def _next_event(self, wait: Optional[float] = None):
+        """The next event; ("wake", 0, None) after `wait` seconds (None: no limit)."""
         self._check_not_closing()
+        deadline = None if wait is None else self._clock() + max(wait, 0.001)
         while True:
+            timeout = 1.0 if deadline is None else min(1.0, max(deadline - self._clock(), 0.001))
             try:
-                event = self._events.get(timeout=1.0)
+                event = self._events.get(timeout=timeout)
                 break
             except queue.Empty:
                 self._check_not_closing()
                 self._renew_if_due()
+                if deadline is not None and self._clock() >= deadline:
+                    event = ("wake", 0, None)
+                    break
         self._check_not_closing()
         return event
 
@@ -427,6 +593,7 @@ class LearnerSession:
             federation_finished=finished,
             reason=reason,
             updates_unacknowledged=len(self._outstanding),
+            home_returns=self.home_returns,
         )
 
     # ---------------------------------------------------------------------------------------
@@ -455,6 +622,10 @@ class LearnerSession:
                 " configuration" % (self._channels.address(), self.name, describe(r.error))
             ) from None
         self._credentials = pb.Credentials(learner_id=response.learner_id)
+        if self.return_home:
+            # The gateway issued an id homed at itself: its partial sums fold this learner's
+            # updates.
+            self._channels.joined()
         self._set_token(response.token, getattr(response, "token_expires_at_ms", 0))
         self._max_message_bytes = response.max_message_bytes
         if response.HasField("encryption"):
@@ -606,18 +777,60 @@ class LearnerSession:
             "%s failed (%s); reconnecting to gateway %s in %d ms (attempt %d%s)",
             what,
             describe(error),
-            self._channels.next_address(),
+            self._channels.next_address(self._failed_attempts),
             int(delay * 1000),
             self._failed_attempts,
             "" if limit is None else " of %d" % limit,
         )
         self._sleep(delay)
-        self._channels.next()
+        self._channels.next(self._failed_attempts)
         self._connection += 1
         self.reconnects += 1
         if self._stream_wanted:
             self._open_stream()
         self._resend_outstanding()
+
+    def _may_return_home(self) -> bool:
+        return (
+            self.return_home
+            and self._stream_wanted
+            and self._shutdown_announced is None
+            and self._credentials is not None
+        )
+
+    def _home_wait(self) -> Optional[float]:
+        """Away from home, moves the try of the home on (starts it when due, notices it connected
+        or failed) and says how long to wait for events before looking again; None for no limit.
+        The move itself waits for a task boundary (_maybe_return_home)."""
+        if not self._may_return_home():
+            return None
+        now = self._clock()
+        self._channels.probe_home(now)
+        return self._channels.seconds_until_probe(now)
+
+    def _maybe_return_home(self) -> bool:
+        """At a task boundary away from the home gateway: moves back home once probe_home() finds
+        it reachable, with no update outstanding (so nothing is sent twice and nothing is left on
+        the gateway left). While updates are outstanding it holds new tasks back (returns True)
+        until their answers are in."""
+        if not self._may_return_home():
+            return False
+        if self._channels.probe_home(self._clock()) != Channels.REACHABLE:
+            return False
+        if len(self._outstanding) > 0:
+            return True
+        away = self._channels.address()
+        self._channels.adopt_home()
+        self._connection += 1
+        self.home_returns += 1
+        LOG.info(
+            "home gateway %s reachable again: moved back from gateway %s (its partial sums fold"
+            " this learner's updates)",
+            self._channels.address(),
+            away,
+        )
+        self._open_stream()
+        return False
 
     def _sleep(self, seconds):
         """Waits out a backoff; close() cuts it short."""
@@ -906,7 +1119,7 @@ class LearnerSession:
     def _await_answer(self, entry):
         """Takes in events (queuing the tasks that arrive) until this update is answered."""
         while self._outstanding.get(entry.task_id) is entry:
-            self._dispatch(self._next_event())
+            self._dispatch(self._next_event(self._home_wait()))
 
     def _on_upload_answered(self, attempt, task_id, future):
         """Settles an outstanding update: acknowledged, refused (dropped), or sent again."""

@@ -84,3 +84,6 @@ class LearnerSummary:
     # federation's Shutdown waits for every acknowledgement; after close() an update may still
     # have counted, or not).
     updates_unacknowledged: int = 0
+    # Moves back to the home gateway (the one the learner joined through, which folds its
+    # updates) after a reconnect had taken it elsewhere.
+    home_returns: int = 0

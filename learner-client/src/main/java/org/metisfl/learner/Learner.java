@@ -84,12 +84,18 @@ public final class Learner implements AutoCloseable {
 
         Builder() {}
 
-        /** The learner gateways, as {@code host:port}; required. Reconnects go round-robin. */
+        /**
+         * The learner gateways, as {@code host:port}; required. Reconnects go round-robin, to the
+         * home gateway (the one the learner joined through) first when away from it.
+         */
         public Builder gateways(String... hostPorts) {
             return gateways(Arrays.asList(Objects.requireNonNull(hostPorts, "gateways")));
         }
 
-        /** The learner gateways, as {@code host:port}; required. Reconnects go round-robin. */
+        /**
+         * The learner gateways, as {@code host:port}; required. Reconnects go round-robin, to the
+         * home gateway (the one the learner joined through) first when away from it.
+         */
         public Builder gateways(List<String> hostPorts) {
             this.gateways = new ArrayList<>(Objects.requireNonNull(hostPorts, "gateways"));
             return this;

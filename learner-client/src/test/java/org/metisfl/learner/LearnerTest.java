@@ -2,17 +2,19 @@ package org.metisfl.learner;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.metisfl.learner.FakeGatewayFixture.evaluate;
+import static org.metisfl.learner.FakeGatewayFixture.fastOptions;
+import static org.metisfl.learner.FakeGatewayFixture.shutdown;
+import static org.metisfl.learner.FakeGatewayFixture.train;
 
 import io.grpc.Status;
 import java.net.ServerSocket;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
-import java.util.function.BooleanSupplier;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.params.provider.EnumSource;
@@ -21,51 +23,19 @@ import org.metisfl.learner.internal.LearnerSession;
 import org.metisfl.learner.task.NamedTensor;
 import org.metisfl.learner.task.TrainTask;
 import org.metisfl.proto.v1.EvaluationReport;
-import org.metisfl.proto.v1.Shutdown;
-import org.metisfl.proto.v1.Task;
 import org.metisfl.proto.v1.UpdateHeader;
 import org.metisfl.transport.BearerToken;
-import org.metisfl.transport.TransportSecurity;
 
 class LearnerTest {
     private static final Duration TIMEOUT = Duration.ofSeconds(20);
 
+    @RegisterExtension final FakeGatewayFixture fixture = FakeGatewayFixture.timeout(TIMEOUT);
+
     private FakeGateway gateway;
-    private Learner learner;
-
-    @AfterEach
-    void tearDown() throws Exception {
-        if (learner != null) {
-            learner.close();
-        }
-        if (gateway != null) {
-            gateway.close();
-        }
-    }
-
-    private static LearnerOptions.Builder fastOptions() {
-        return LearnerOptions.builder()
-                .transportSecurity(TransportSecurity.insecure())
-                .callTimeout(Duration.ofSeconds(5))
-                .transferTimeout(Duration.ofSeconds(10))
-                .reconnectInitialBackoff(Duration.ofMillis(20))
-                .reconnectMaxBackoff(Duration.ofMillis(100));
-    }
-
-    private Learner learner(ModelAdapter adapter, LearnerOptions options) {
-        learner =
-                Learner.builder()
-                        .gateways(gateway.addresses())
-                        .name("alice")
-                        .adapter(adapter)
-                        .options(options)
-                        .build();
-        return learner;
-    }
 
     @Test
     void trainsEvaluatesAndStopsWhenTheFederationShutsDown() throws Exception {
-        gateway = FakeGateway.start(1);
+        gateway = fixture.start(1);
         FakeAdapter adapter = FakeAdapter.small();
         gateway.enqueue(
                 evaluate("e0", 0, 0),
@@ -80,8 +50,8 @@ class LearnerTest {
                 evaluate("e1", 1, 0),
                 shutdown("federation finished after 1 round"));
 
-        LearnerSummary summary =
-                runToEnd(learner(adapter, fastOptions().maxChunkBytes(10).build()));
+        Learner learner = fixture.learner(adapter, fastOptions().maxChunkBytes(10).build());
+        LearnerSummary summary = fixture.runToEnd(learner);
 
         assertThat(gateway.joins)
                 .singleElement()
@@ -151,13 +121,13 @@ class LearnerTest {
     @CsvSource({"69536, 4000", "8388608, 1048576"})
     void chunksStayBelowTheGatewaysMessageLimitAndOneMebibyte(int maxMessageBytes, int chunk)
             throws Exception {
-        gateway = FakeGateway.start(1);
+        gateway = fixture.start(1);
         gateway.maxMessageBytes = maxMessageBytes;
         FakeAdapter adapter = FakeAdapter.large(300_000); // 1,200,000 bytes
         gateway.model = adapter.getWeights();
         gateway.enqueue(train("t1", 1, 0), shutdown("done"));
 
-        runToEnd(learner(adapter, fastOptions().build()));
+        fixture.runToEnd(fixture.learner(adapter, fastOptions().build()));
 
         List<Integer> sizes = gateway.updates.get(0).chunkSizes();
         assertThat(sizes).allMatch(s -> s <= chunk);
@@ -169,11 +139,11 @@ class LearnerTest {
 
     @Test
     void ignoresATaskIdItHasAlreadyCompleted() throws Exception {
-        gateway = FakeGateway.start(1);
+        gateway = fixture.start(1);
         FakeAdapter adapter = FakeAdapter.small();
         gateway.enqueue(train("t1", 1, 0), train("t1", 1, 0), shutdown("done"));
 
-        LearnerSummary summary = runToEnd(learner(adapter, fastOptions().build()));
+        LearnerSummary summary = fixture.runToEnd(fixture.learner(adapter, fastOptions().build()));
 
         assertThat(adapter.trainTasks).hasSize(1);
         assertThat(gateway.submitAttempts).hasSize(1);
@@ -182,11 +152,11 @@ class LearnerTest {
 
     @Test
     void uploadsItsWeightsAsTheInitialModelWhenTheGatewayAsks() throws Exception {
-        gateway = FakeGateway.start(1);
+        gateway = fixture.start(1);
         gateway.initialModelRequested = true;
         gateway.enqueue(shutdown("done"));
 
-        runToEnd(learner(FakeAdapter.small(), fastOptions().build()));
+        fixture.runToEnd(fixture.learner(FakeAdapter.small(), fastOptions().build()));
 
         assertThat(gateway.updates)
                 .singleElement()
@@ -202,7 +172,7 @@ class LearnerTest {
 
     @Test
     void goesOnWhenAnotherLearnersInitialModelWasTaken() throws Exception {
-        gateway = FakeGateway.start(1);
+        gateway = fixture.start(1);
         gateway.initialModelRequested = true;
         gateway.submitVerdict =
                 h ->
@@ -212,7 +182,8 @@ class LearnerTest {
                                 : null;
         gateway.enqueue(train("t1", 1, 0), shutdown("done"));
 
-        LearnerSummary summary = runToEnd(learner(FakeAdapter.small(), fastOptions().build()));
+        LearnerSummary summary =
+                fixture.runToEnd(fixture.learner(FakeAdapter.small(), fastOptions().build()));
 
         assertThat(gateway.updates).extracting(u -> u.header().getTaskId()).containsExactly("t1");
         assertThat(summary.roundsTrained()).isEqualTo(1);
@@ -221,7 +192,7 @@ class LearnerTest {
 
     @Test
     void resendsTheSameUpdateToTheNextGatewayWhenTheConnectionDropsMidUpload() throws Exception {
-        gateway = FakeGateway.start(2);
+        gateway = fixture.start(2);
         FakeAdapter adapter = FakeAdapter.small();
         gateway.onDataChunk =
                 (call, chunk) -> {
@@ -232,7 +203,7 @@ class LearnerTest {
         gateway.enqueue(train("t1", 1, 0), shutdown("done"));
 
         LearnerSummary summary =
-                runToEnd(learner(adapter, fastOptions().maxChunkBytes(10).build()));
+                fixture.runToEnd(fixture.learner(adapter, fastOptions().maxChunkBytes(10).build()));
 
         assertThat(adapter.trainTasks).as("trained once, uploaded twice").hasSize(1);
         assertThat(gateway.submitAttempts).hasSizeGreaterThanOrEqualTo(2);
@@ -257,7 +228,7 @@ class LearnerTest {
 
     @Test
     void resendsAnUpdateTheGatewayAnsweredWithUnavailable() throws Exception {
-        gateway = FakeGateway.start(1);
+        gateway = fixture.start(1);
         gateway.submitVerdict =
                 h ->
                         gateway.submitAttempts.size() == 1
@@ -265,7 +236,8 @@ class LearnerTest {
                                 : null;
         gateway.enqueue(train("t1", 1, 0), shutdown("done"));
 
-        LearnerSummary summary = runToEnd(learner(FakeAdapter.small(), fastOptions().build()));
+        LearnerSummary summary =
+                fixture.runToEnd(fixture.learner(FakeAdapter.small(), fastOptions().build()));
 
         assertThat(gateway.submitAttempts).hasSize(2);
         assertThat(gateway.updates)
@@ -277,7 +249,7 @@ class LearnerTest {
 
     @Test
     void joinsAgainWhenTheGatewaySaysUnauthenticated() throws Exception {
-        gateway = FakeGateway.start(1);
+        gateway = fixture.start(1);
         gateway.submitVerdict =
                 h -> {
                     if ("token-1".equals(BearerToken.current())) {
@@ -288,7 +260,8 @@ class LearnerTest {
                 };
         gateway.enqueue(train("t1", 1, 0), shutdown("done"));
 
-        LearnerSummary summary = runToEnd(learner(FakeAdapter.small(), fastOptions().build()));
+        LearnerSummary summary =
+                fixture.runToEnd(fixture.learner(FakeAdapter.small(), fastOptions().build()));
 
         assertThat(gateway.joins).hasSize(2);
         assertThat(gateway.updates)
@@ -309,7 +282,7 @@ class LearnerTest {
             value = Status.Code.class,
             names = {"FAILED_PRECONDITION", "INVALID_ARGUMENT", "RESOURCE_EXHAUSTED"})
     void dropsAnUpdateTheGatewayRefusesAndGoesOn(Status.Code code) throws Exception {
-        gateway = FakeGateway.start(1);
+        gateway = fixture.start(1);
         gateway.submitVerdict =
                 h ->
                         h.getTaskId().equals("t1")
@@ -318,7 +291,7 @@ class LearnerTest {
         FakeAdapter adapter = FakeAdapter.small();
         gateway.enqueue(train("t1", 1, 0), train("t2", 2, 0), shutdown("done"));
 
-        LearnerSummary summary = runToEnd(learner(adapter, fastOptions().build()));
+        LearnerSummary summary = fixture.runToEnd(fixture.learner(adapter, fastOptions().build()));
 
         assertThat(gateway.submitAttempts)
                 .extracting(UpdateHeader::getTaskId)
@@ -337,20 +310,21 @@ class LearnerTest {
         try (ServerSocket socket = new ServerSocket(0)) {
             port = socket.getLocalPort();
         }
-        learner =
-                Learner.builder()
-                        .gateways("127.0.0.1:" + port)
-                        .adapter(FakeAdapter.small())
-                        .options(
-                                fastOptions()
-                                        .reconnectInitialBackoff(Duration.ofMillis(40))
-                                        .reconnectMaxBackoff(Duration.ofMillis(200))
-                                        .maxReconnectAttempts(3)
-                                        .build())
-                        .build();
+        Learner learner =
+                fixture.closeAfter(
+                        Learner.builder()
+                                .gateways("127.0.0.1:" + port)
+                                .adapter(FakeAdapter.small())
+                                .options(
+                                        fastOptions()
+                                                .reconnectInitialBackoff(Duration.ofMillis(40))
+                                                .reconnectMaxBackoff(Duration.ofMillis(200))
+                                                .maxReconnectAttempts(3)
+                                                .build())
+                                .build());
 
         long start = System.nanoTime();
-        assertThatThrownBy(() -> runToEnd(learner))
+        assertThatThrownBy(() -> fixture.runToEnd(learner))
                 .isInstanceOf(LearnerException.class)
                 .hasMessageContaining("gave up after 3 reconnect attempts")
                 .hasMessageContaining("127.0.0.1:" + port)
@@ -393,18 +367,19 @@ class LearnerTest {
         root.addAppender(capture, org.apache.logging.log4j.Level.ALL, null);
         context.updateLoggers();
         try {
-            learner =
-                    Learner.builder()
-                            .gateways("127.0.0.1:" + port)
-                            .adapter(FakeAdapter.small())
-                            .options(
-                                    fastOptions()
-                                            .reconnectInitialBackoff(Duration.ofMillis(5))
-                                            .reconnectMaxBackoff(Duration.ofMillis(20))
-                                            .maxReconnectAttempts(attempts)
-                                            .build())
-                            .build();
-            assertThatThrownBy(() -> runToEnd(learner))
+            Learner learner =
+                    fixture.closeAfter(
+                            Learner.builder()
+                                    .gateways("127.0.0.1:" + port)
+                                    .adapter(FakeAdapter.small())
+                                    .options(
+                                            fastOptions()
+                                                    .reconnectInitialBackoff(Duration.ofMillis(5))
+                                                    .reconnectMaxBackoff(Duration.ofMillis(20))
+                                                    .maxReconnectAttempts(attempts)
+                                                    .build())
+                                    .build());
+            assertThatThrownBy(() -> fixture.runToEnd(learner))
                     .isInstanceOf(LearnerException.class)
                     .hasMessageContaining("gave up after " + attempts + " reconnect attempts")
                     .hasMessageContaining("nothing ever answered there");
@@ -445,10 +420,10 @@ class LearnerTest {
 
     @Test
     void closeLeavesTheFederationAndEndsRun() throws Exception {
-        gateway = FakeGateway.start(1);
-        Learner l = learner(FakeAdapter.small(), fastOptions().build());
+        gateway = fixture.start(1);
+        Learner l = fixture.learner(FakeAdapter.small(), fastOptions().build());
         CompletableFuture<LearnerSummary> running = LearnerThreads.runAsync(l);
-        await(() -> gateway.streamCalls.get() == 1);
+        fixture.await(() -> gateway.streamCalls.get() == 1);
 
         l.close();
 
@@ -463,13 +438,13 @@ class LearnerTest {
 
     @Test
     void reconnectsToTheNextGatewayWhenTheTaskStreamBreaksAndGetsItsTasksThere() throws Exception {
-        gateway = FakeGateway.start(2);
-        Learner l = learner(FakeAdapter.small(), fastOptions().build());
+        gateway = fixture.start(2);
+        Learner l = fixture.learner(FakeAdapter.small(), fastOptions().build());
         CompletableFuture<LearnerSummary> running = LearnerThreads.runAsync(l);
-        await(() -> gateway.streamCalls.get() == 1);
+        fixture.await(() -> gateway.streamCalls.get() == 1);
 
         gateway.kill(0);
-        await(() -> gateway.streamCalls.get() == 2);
+        fixture.await(() -> gateway.streamCalls.get() == 2);
         gateway.enqueue(train("t1", 1, 0), shutdown("done"));
 
         LearnerSummary summary = running.get(TIMEOUT.toSeconds(), TimeUnit.SECONDS);
@@ -479,52 +454,6 @@ class LearnerTest {
     }
 
     // -------------------------------------------------------------------------------------------
-
-    private static Task train(String id, long round, long modelVersion) {
-        return Task.newBuilder()
-                .setTaskId(id)
-                .setRound(round)
-                .setModelVersion(modelVersion)
-                .setTrain(org.metisfl.proto.v1.TrainTask.newBuilder().setEpochs(1).setBatchSize(16))
-                .build();
-    }
-
-    private static Task evaluate(String id, long round, long modelVersion) {
-        return Task.newBuilder()
-                .setTaskId(id)
-                .setRound(round)
-                .setModelVersion(modelVersion)
-                .setEvaluate(org.metisfl.proto.v1.EvaluateTask.newBuilder().setBatchSize(64))
-                .build();
-    }
-
-    private static Task shutdown(String reason) {
-        return Task.newBuilder()
-                .setTaskId("shutdown")
-                .setShutdown(Shutdown.newBuilder().setReason(reason))
-                .build();
-    }
-
-    private static LearnerSummary runToEnd(Learner learner) throws Exception {
-        try {
-            return LearnerThreads.runAsync(learner).get(TIMEOUT.toSeconds(), TimeUnit.SECONDS);
-        } catch (ExecutionException e) {
-            if (e.getCause() instanceof Exception cause) {
-                throw cause;
-            }
-            throw e;
-        }
-    }
-
-    private static void await(BooleanSupplier condition) throws InterruptedException {
-        long deadline = System.nanoTime() + TIMEOUT.toNanos();
-        while (!condition.getAsBoolean()) {
-            if (System.nanoTime() > deadline) {
-                throw new AssertionError("condition not met within " + TIMEOUT);
-            }
-            Thread.sleep(10);
-        }
-    }
 
     /** Tensors as comparable text: name, shape and values. */
     private static List<String> values(List<NamedTensor> tensors) {

@@ -1,20 +1,18 @@
 package org.metisfl.learner;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.metisfl.learner.FakeGatewayFixture.shutdown;
 
 import io.grpc.Status;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
-import java.util.function.BooleanSupplier;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.metisfl.learner.internal.LearnerSession;
-import org.metisfl.proto.v1.Shutdown;
 import org.metisfl.proto.v1.Task;
 import org.metisfl.proto.v1.UpdateHeader;
-import org.metisfl.transport.TransportSecurity;
 
 /**
  * The learner against a fake gateway that answers uploads only when the test releases them (as a
@@ -24,43 +22,35 @@ import org.metisfl.transport.TransportSecurity;
 class PipelinedLearnerTest {
     private static final Duration TIMEOUT = Duration.ofSeconds(20);
 
-    private FakeGateway gateway;
-    private Learner learner;
+    @RegisterExtension final FakeGatewayFixture fixture = FakeGatewayFixture.timeout(TIMEOUT);
 
-    @AfterEach
-    void tearDown() throws Exception {
-        if (learner != null) {
-            learner.close();
-        }
-        if (gateway != null) {
-            gateway.close();
-        }
-    }
+    private FakeGateway gateway;
 
     @Test
     void trainsTheNextAsynchronousTaskWhileTwoUpdatesAwaitTheirAcknowledgementButNotAThird()
             throws Exception {
-        gateway = FakeGateway.start(1);
+        gateway = fixture.start(1);
         gateway.holdAnswers = true;
         FakeAdapter adapter = FakeAdapter.small();
         gateway.enqueue(async("a-1", 0), async("a-2", 0), async("a-3", 0));
         try (LogCapture log = LogCapture.of(LearnerSession.class)) {
-            CompletableFuture<LearnerSummary> running = LearnerThreads.runAsync(learner(adapter));
+            Learner learner = learner(adapter);
+            CompletableFuture<LearnerSummary> running = LearnerThreads.runAsync(learner);
 
-            await(() -> gateway.updates.size() == 2);
+            fixture.await(() -> gateway.updates.size() == 2);
             Thread.sleep(300);
             assertThat(gateway.updates).hasSize(2);
             assertThat(adapter.trainTasks).as("the third waits for an answer").hasSize(2);
             assertThat(learner.unacknowledgedUpdates()).isEqualTo(2);
 
             assertThat(gateway.releaseAnswers(1)).isEqualTo(1);
-            await(() -> gateway.updates.size() == 3);
+            fixture.await(() -> gateway.updates.size() == 3);
             assertThat(taskIds(gateway.updates.stream().map(u -> u.header()).toList()))
                     .containsExactly("a-1", "a-2", "a-3");
-            await(() -> learner.unacknowledgedUpdates() == 2);
+            fixture.await(() -> learner.unacknowledgedUpdates() == 2);
 
-            gateway.enqueue(shutdown());
-            await(() -> gateway.heldAnswerCount() == 2);
+            gateway.enqueue(shutdown("done"));
+            fixture.await(() -> gateway.heldAnswerCount() == 2);
             Thread.sleep(200);
             assertThat(running).as("the Shutdown waits for the acknowledgements").isNotDone();
             gateway.releaseAnswers(2);
@@ -88,19 +78,20 @@ class PipelinedLearnerTest {
 
     @Test
     void synchronousRoundsStillWaitForEachAnswer() throws Exception {
-        gateway = FakeGateway.start(1);
+        gateway = fixture.start(1);
         gateway.holdAnswers = true;
         FakeAdapter adapter = FakeAdapter.small();
         gateway.enqueue(round(1), round(2));
-        CompletableFuture<LearnerSummary> running = LearnerThreads.runAsync(learner(adapter));
+        Learner learner = learner(adapter);
+        CompletableFuture<LearnerSummary> running = LearnerThreads.runAsync(learner);
 
-        await(() -> gateway.updates.size() == 1);
+        fixture.await(() -> gateway.updates.size() == 1);
         Thread.sleep(300);
         assertThat(adapter.trainTasks).as("round 2 waits for round 1's answer").hasSize(1);
         assertThat(learner.unacknowledgedUpdates()).isEqualTo(1);
         gateway.releaseAnswers(1);
-        await(() -> gateway.heldAnswerCount() == 1);
-        gateway.enqueue(shutdown());
+        fixture.await(() -> gateway.heldAnswerCount() == 1);
+        gateway.enqueue(shutdown("done"));
         gateway.releaseAnswers(1);
 
         LearnerSummary summary = running.get(TIMEOUT.toSeconds(), TimeUnit.SECONDS);
@@ -110,7 +101,7 @@ class PipelinedLearnerTest {
 
     @Test
     void aTooStaleOutstandingUpdateIsDroppedAndLoggedWhileTheNextOneCounts() throws Exception {
-        gateway = FakeGateway.start(1);
+        gateway = fixture.start(1);
         gateway.holdAnswers = true;
         String reason =
                 "update of task a-1 is 3 versions behind model version 5 (async.max-staleness"
@@ -123,9 +114,10 @@ class PipelinedLearnerTest {
         FakeAdapter adapter = FakeAdapter.small();
         gateway.enqueue(async("a-1", 2), async("a-2", 5));
         try (LogCapture log = LogCapture.of(LearnerSession.class)) {
-            CompletableFuture<LearnerSummary> running = LearnerThreads.runAsync(learner(adapter));
-            await(() -> gateway.heldAnswerCount() == 1);
-            gateway.enqueue(shutdown());
+            Learner learner = learner(adapter);
+            CompletableFuture<LearnerSummary> running = LearnerThreads.runAsync(learner);
+            fixture.await(() -> gateway.heldAnswerCount() == 1);
+            gateway.enqueue(shutdown("done"));
             gateway.releaseAnswers(1);
             LearnerSummary summary = running.get(TIMEOUT.toSeconds(), TimeUnit.SECONDS);
 
@@ -149,19 +141,20 @@ class PipelinedLearnerTest {
 
     @Test
     void aReconnectSendsBothOutstandingUpdatesAgainAndEachCountsOnce() throws Exception {
-        gateway = FakeGateway.start(2);
+        gateway = fixture.start(2);
         gateway.holdAnswers = true;
         FakeAdapter adapter = FakeAdapter.small();
         gateway.enqueue(async("a-1", 0), async("a-2", 0));
-        CompletableFuture<LearnerSummary> running = LearnerThreads.runAsync(learner(adapter));
-        await(() -> gateway.updates.size() == 2);
+        Learner learner = learner(adapter);
+        CompletableFuture<LearnerSummary> running = LearnerThreads.runAsync(learner);
+        fixture.await(() -> gateway.updates.size() == 2);
         assertThat(learner.unacknowledgedUpdates()).isEqualTo(2);
 
         gateway.kill(0);
-        await(() -> gateway.submitAttempts.size() == 4);
+        fixture.await(() -> gateway.submitAttempts.size() == 4);
         assertThat(taskIds(gateway.submitAttempts)).containsExactly("a-1", "a-2", "a-1", "a-2");
-        gateway.enqueue(shutdown());
-        await(() -> gateway.heldAnswerCount() == 4);
+        gateway.enqueue(shutdown("done"));
+        fixture.await(() -> gateway.heldAnswerCount() == 4);
         gateway.releaseAnswers(4); // the first two calls are gone with their server
 
         LearnerSummary summary = running.get(TIMEOUT.toSeconds(), TimeUnit.SECONDS);
@@ -174,21 +167,7 @@ class PipelinedLearnerTest {
     // -------------------------------------------------------------------------------------------
 
     private Learner learner(ModelAdapter adapter) {
-        learner =
-                Learner.builder()
-                        .gateways(gateway.addresses())
-                        .name("alice")
-                        .adapter(adapter)
-                        .options(
-                                LearnerOptions.builder()
-                                        .transportSecurity(TransportSecurity.insecure())
-                                        .callTimeout(Duration.ofSeconds(5))
-                                        .transferTimeout(Duration.ofSeconds(10))
-                                        .reconnectInitialBackoff(Duration.ofMillis(20))
-                                        .reconnectMaxBackoff(Duration.ofMillis(100))
-                                        .build())
-                        .build();
-        return learner;
+        return fixture.learner(adapter, FakeGatewayFixture.fastOptions().build());
     }
 
     private static List<String> taskIds(List<UpdateHeader> headers) {
@@ -212,22 +191,5 @@ class PipelinedLearnerTest {
                 .setModelVersion(0)
                 .setTrain(org.metisfl.proto.v1.TrainTask.newBuilder().setEpochs(1))
                 .build();
-    }
-
-    private static Task shutdown() {
-        return Task.newBuilder()
-                .setTaskId("shutdown")
-                .setShutdown(Shutdown.newBuilder().setReason("done"))
-                .build();
-    }
-
-    private static void await(BooleanSupplier condition) throws InterruptedException {
-        long deadline = System.nanoTime() + TIMEOUT.toNanos();
-        while (!condition.getAsBoolean()) {
-            if (System.nanoTime() > deadline) {
-                throw new AssertionError("condition not met within " + TIMEOUT);
-            }
-            Thread.sleep(10);
-        }
     }
 }

@@ -3,6 +3,8 @@ package org.metisfl.learner;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.within;
+import static org.metisfl.learner.FakeGatewayFixture.shutdown;
+import static org.metisfl.learner.FakeGatewayFixture.train;
 
 import com.google.protobuf.ByteString;
 import com.google.protobuf.UnsafeByteOperations;
@@ -12,11 +14,8 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 import org.metisfl.crypto.CiphertextSum;
 import org.metisfl.crypto.HeBackends;
@@ -27,10 +26,7 @@ import org.metisfl.learner.FakeGateway.ReceivedUpdate;
 import org.metisfl.learner.task.NamedTensor;
 import org.metisfl.proto.v1.Encryption;
 import org.metisfl.proto.v1.ModelHeader;
-import org.metisfl.proto.v1.Shutdown;
-import org.metisfl.proto.v1.Task;
 import org.metisfl.proto.v1.TensorSpec;
-import org.metisfl.transport.TransportSecurity;
 
 /**
  * A learner in a CKKS federation (shared-key mode) against a gateway that plays the controller
@@ -47,25 +43,16 @@ class SecureAggregationLearnerTest {
 
     @TempDir Path dir;
 
-    private FakeGateway gateway;
-    private Learner learner;
+    @RegisterExtension final FakeGatewayFixture fixture = FakeGatewayFixture.timeout(TIMEOUT);
 
-    @AfterEach
-    void tearDown() throws Exception {
-        if (learner != null) {
-            learner.close();
-        }
-        if (gateway != null) {
-            gateway.close();
-        }
-    }
+    private FakeGateway gateway;
 
     @Test
     void decryptsTheEncryptedWeightedSumIntoTheMeanAndUploadsAnUpdateOnlyTheKeyHolderCanRead()
             throws Exception {
         KeyBundle.generate(BACKEND, PRESET).write(dir);
         KeyBundle keys = KeyBundle.load(dir.resolve(KeyBundle.SECRET_FILE));
-        gateway = FakeGateway.start(1);
+        gateway = fixture.start(1);
         gateway.encryption = federation(keys);
         // 18,170 values in four tensors: two shards (16,384 + 1,786), tensors cut across them.
         List<NamedTensor> a = model(1);
@@ -92,9 +79,10 @@ class SecureAggregationLearnerTest {
         }
         serveEncrypted(gateway, specs(a), global, 1);
         FakeAdapter adapter = FakeAdapter.of(model(0));
-        gateway.enqueue(train("t2", 2, 1), shutdown());
+        gateway.enqueue(train("t2", 2, 1), shutdown("done"));
 
-        LearnerSummary summary = runToEnd(learner(adapter, options().keyBundle(keys).build()));
+        LearnerSummary summary =
+                fixture.runToEnd(fixture.learner(adapter, options().keyBundle(keys).build()));
 
         assertThat(summary.roundsTrained()).isEqualTo(1);
         // What the adapter got: the weighted mean (3a + b) / 4, in plaintext.
@@ -149,14 +137,14 @@ class SecureAggregationLearnerTest {
 
     @Test
     void refusesAtJoinAKeyBundleWithOtherParametersThanTheFederationsAndLeaves() throws Exception {
-        gateway = FakeGateway.start(1);
+        gateway = fixture.start(1);
         gateway.encryption = federation(KeyBundle.generate(BACKEND, PRESET));
         KeyBundle other = KeyBundle.generate(BACKEND, "n13-q180");
 
         assertThatThrownBy(
                         () ->
-                                runToEnd(
-                                        learner(
+                                fixture.runToEnd(
+                                        fixture.learner(
                                                 FakeAdapter.small(),
                                                 options().keyBundle(other).build())))
                 .isInstanceOf(LearnerException.class)
@@ -172,15 +160,15 @@ class SecureAggregationLearnerTest {
     void refusesAtJoinAnotherKeyPairOfTheSameParametersWhenTheFederationNamesItsKey()
             throws Exception {
         KeyBundle federationKeys = KeyBundle.generate(BACKEND, PRESET);
-        gateway = FakeGateway.start(1);
+        gateway = fixture.start(1);
         gateway.encryption =
                 federation(federationKeys).toBuilder().setKeyId(federationKeys.keyId()).build();
         KeyBundle other = KeyBundle.generate(BACKEND, PRESET);
 
         assertThatThrownBy(
                         () ->
-                                runToEnd(
-                                        learner(
+                                fixture.runToEnd(
+                                        fixture.learner(
                                                 FakeAdapter.small(),
                                                 options().keyBundle(other).build())))
                 .isInstanceOf(LearnerException.class)
@@ -192,10 +180,13 @@ class SecureAggregationLearnerTest {
 
     @Test
     void refusesAtJoinACkksFederationWhenItHasNoKeyBundle() throws Exception {
-        gateway = FakeGateway.start(1);
+        gateway = fixture.start(1);
         gateway.encryption = federation(KeyBundle.generate(BACKEND, PRESET));
 
-        assertThatThrownBy(() -> runToEnd(learner(FakeAdapter.small(), options().build())))
+        assertThatThrownBy(
+                        () ->
+                                fixture.runToEnd(
+                                        fixture.learner(FakeAdapter.small(), options().build())))
                 .isInstanceOf(LearnerException.class)
                 .hasMessageContaining("but this learner has no key bundle")
                 .hasMessageContaining("--ckks-key DIR");
@@ -204,12 +195,12 @@ class SecureAggregationLearnerTest {
 
     @Test
     void refusesAtJoinAPlaintextFederationWhenItHoldsAKeyBundle() throws Exception {
-        gateway = FakeGateway.start(1);
+        gateway = fixture.start(1);
 
         assertThatThrownBy(
                         () ->
-                                runToEnd(
-                                        learner(
+                                fixture.runToEnd(
+                                        fixture.learner(
                                                 FakeAdapter.small(),
                                                 options()
                                                         .keyBundle(
@@ -225,7 +216,7 @@ class SecureAggregationLearnerTest {
             throws Exception {
         KeyBundle federationKeys = KeyBundle.generate(BACKEND, PRESET);
         KeyBundle otherKeys = KeyBundle.generate(BACKEND, PRESET);
-        gateway = FakeGateway.start(1);
+        gateway = fixture.start(1);
         gateway.encryption = federation(federationKeys);
         List<NamedTensor> a = model(1);
         float[] flatA = flat(a);
@@ -241,12 +232,12 @@ class SecureAggregationLearnerTest {
             global.add(new ShardCiphertexts(1, e.ciphertexts()).encode());
         }
         serveEncrypted(gateway, specs(a), global, 1);
-        gateway.enqueue(train("t2", 2, 1), shutdown());
+        gateway.enqueue(train("t2", 2, 1), shutdown("done"));
 
         assertThatThrownBy(
                         () ->
-                                runToEnd(
-                                        learner(
+                                fixture.runToEnd(
+                                        fixture.learner(
                                                 FakeAdapter.of(model(0)),
                                                 options().keyBundle(otherKeys).build())))
                 .isInstanceOf(LearnerException.class)
@@ -317,51 +308,9 @@ class SecureAggregationLearnerTest {
     }
 
     private static LearnerOptions.Builder options() {
-        return LearnerOptions.builder()
-                .transportSecurity(TransportSecurity.insecure())
+        return FakeGatewayFixture.fastOptions()
                 .callTimeout(Duration.ofSeconds(10))
                 .transferTimeout(Duration.ofSeconds(30))
-                .reconnectInitialBackoff(Duration.ofMillis(20))
-                .reconnectMaxBackoff(Duration.ofMillis(100))
                 .maxReconnectAttempts(3);
-    }
-
-    private Learner learner(ModelAdapter adapter, LearnerOptions options) {
-        learner =
-                Learner.builder()
-                        .gateways(gateway.addresses())
-                        .name("alice")
-                        .adapter(adapter)
-                        .options(options)
-                        .build();
-        return learner;
-    }
-
-    private static Task train(String id, long round, long modelVersion) {
-        return Task.newBuilder()
-                .setTaskId(id)
-                .setRound(round)
-                .setModelVersion(modelVersion)
-                .setTrain(org.metisfl.proto.v1.TrainTask.newBuilder().setEpochs(1).setBatchSize(16))
-                .build();
-    }
-
-    private static Task shutdown() {
-        return Task.newBuilder()
-                .setTaskId("shutdown")
-                .setShutdown(Shutdown.newBuilder().setReason("done"))
-                .build();
-    }
-
-    private static LearnerSummary runToEnd(Learner learner) throws Exception {
-        CompletableFuture<LearnerSummary> result = LearnerThreads.runAsync(learner);
-        try {
-            return result.get(TIMEOUT.toSeconds(), TimeUnit.SECONDS);
-        } catch (ExecutionException e) {
-            if (e.getCause() instanceof Exception cause) {
-                throw cause;
-            }
-            throw e;
-        }
     }
 }

@@ -13,6 +13,7 @@ import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.apache.flink.streaming.api.functions.ProcessFunction;
 import org.apache.flink.util.Collector;
 import org.apache.flink.util.OutputTag;
+import org.metisfl.flink.aggregation.AsyncPublishing;
 import org.metisfl.flink.aggregation.AsyncShardAggregator;
 import org.metisfl.flink.aggregation.PartialSums;
 import org.metisfl.flink.aggregation.ShardAggregator;
@@ -134,7 +135,10 @@ public final class FederationPipeline {
                                                 new AsyncShardAggregator(
                                                         Rules.async(rules),
                                                         Rules.staleness(rules),
-                                                        rules.asyncMaxStaleness()))
+                                                        rules.asyncMaxStaleness(),
+                                                        modelAtShards
+                                                                ? asyncPublishing(config)
+                                                                : null))
                                         : new FlushingKeyedProcessOperator<>(
                                                 new ShardAggregator(
                                                         Rules.of(rules),
@@ -256,6 +260,7 @@ public final class FederationPipeline {
      */
     static boolean globalValuesAtShards(FederationConfig config) {
         return modelAtShards(config)
+                && !config.asynchronous()
                 && (config.optimizer() != org.metisfl.flink.config.FederationOptions.Optimizer.NONE
                         || Rules.of(RuleOptions.of(config)).resultIsDelta());
     }
@@ -274,13 +279,14 @@ public final class FederationPipeline {
      * its selection comes back through the gateways and each aggregator sends the selected updates'
      * aggregate of its shards to the gateways); the CKKS secure sum (each shard's encrypted sum
      * goes to the gateways as it is; the coordinator regroups only the initial model's ciphertexts,
-     * which it publishes as version 0). The others keep the model at the coordinator: threshold
-     * CKKS (the coordinator gathers the committee's partial decryptions of the aggregate), the
-     * asynchronous protocol, and the model store (it stores what the coordinator publishes).
+     * which it publishes as version 0); the asynchronous protocol (the versions {@link
+     * AsyncPublishing} picks, the same at every shard, go to the gateways from the aggregators; the
+     * coordinator gets their metadata only). The others keep the model at the coordinator:
+     * threshold CKKS (the coordinator gathers the committee's partial decryptions of the aggregate)
+     * and the model store (it stores what the coordinator publishes).
      */
     static boolean modelAtShards(FederationConfig config) {
-        if (config.asynchronous()
-                || config.secureAggregation()
+        if (config.secureAggregation()
                         == org.metisfl.flink.config.FederationOptions.SecureAggregation
                                 .CKKS_THRESHOLD
                 || config.threshold()
@@ -288,6 +294,13 @@ public final class FederationPipeline {
             return false;
         }
         return true;
+    }
+
+    /** The asynchronous model path's publishing rule, from the federation's settings. */
+    static AsyncPublishing asyncPublishing(FederationConfig config) {
+        CoordinatorOptions options = CoordinatorOptions.from(config);
+        return new AsyncPublishing(
+                options.asyncPublishIntervalMs(), options.asyncEvaluateEvery(), options.rounds());
     }
 
     /**

@@ -1,5 +1,7 @@
 package org.metisfl.flink.aggregation;
 
+import java.util.ArrayList;
+import java.util.List;
 import org.apache.flink.api.common.typeinfo.TypeInfo;
 import org.metisfl.flink.model.Payload;
 import org.metisfl.flink.model.serialization.BulkArrayPojoFactory;
@@ -13,6 +15,17 @@ public class AsyncShard {
     public long version = -1;
     public int numShards;
     public Payload global;
+
+    /**
+     * The model path: the newest version whose values went to the gateways (-1 until the first
+     * update), the event time of the next publish-interval boundary (0 until the first update), and
+     * at shard 0 the contributors of the versions made since the last published one (the
+     * coordinator gets them with the next).
+     */
+    public long publishedVersion = -1;
+
+    public long publishAt;
+    public List<String> unpublishedContributors = new ArrayList<>();
 
     public AsyncShard() {}
 }

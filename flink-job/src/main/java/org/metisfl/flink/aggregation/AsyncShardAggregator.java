@@ -7,13 +7,19 @@ import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 import org.apache.flink.api.common.functions.OpenContext;
+import org.apache.flink.api.common.state.CheckpointListener;
 import org.apache.flink.api.common.state.MapState;
 import org.apache.flink.api.common.state.MapStateDescriptor;
 import org.apache.flink.api.common.state.ValueStateDescriptor;
 import org.apache.flink.api.common.typeinfo.TypeInformation;
 import org.apache.flink.api.common.typeinfo.Types;
+import org.apache.flink.api.common.typeutils.base.IntSerializer;
+import org.apache.flink.api.common.typeutils.base.LongSerializer;
 import org.apache.flink.api.java.typeutils.ListTypeInfo;
 import org.apache.flink.metrics.Counter;
+import org.apache.flink.runtime.state.FunctionInitializationContext;
+import org.apache.flink.runtime.state.FunctionSnapshotContext;
+import org.apache.flink.streaming.api.checkpoint.CheckpointedFunction;
 import org.apache.flink.streaming.api.functions.KeyedProcessFunction;
 import org.apache.flink.util.Collector;
 import org.metisfl.flink.aggregation.kernel.Staleness;
@@ -23,13 +29,18 @@ import org.metisfl.flink.aggregation.rule.AsyncAggregationRule.Latest;
 import org.metisfl.flink.aggregation.rule.Rules;
 import org.metisfl.flink.config.FederationConfig;
 import org.metisfl.flink.config.RuleOptions;
+import org.metisfl.flink.model.Directive;
 import org.metisfl.flink.model.GatewayEvent;
 import org.metisfl.flink.model.GlobalShard;
 import org.metisfl.flink.model.Payload;
+import org.metisfl.flink.model.serialization.PayloadSerializer;
 import org.metisfl.flink.model.serialization.PayloadTypeInfo;
 import org.metisfl.flink.state.CheckpointFlushing;
+import org.metisfl.flink.state.SnapshotCopiedMap;
 import org.metisfl.flink.state.WriteBehindState;
 import org.metisfl.flink.state.WriteBehindValue;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The asynchronous protocol's window: one model version per update (FedAsync, FedRec) or per K
@@ -48,10 +59,20 @@ import org.metisfl.flink.state.WriteBehindValue;
  * <p>Memory per shard: O(shard) plus the rule's needs: FedBuff's buffer and the last max-staleness
  * versions (to take each update's delta from the model it was trained on), FedRec every learner's
  * latest update, O(learners x shard), as MetisFL's FedRec does.
+ *
+ * <p>With the model path ({@link AsyncPublishing}), the versions the rule picks (the same at every
+ * shard, from the update sequence and its stamps) leave through the side output {@link
+ * ShardAggregator#MODEL_SHARDS} to this subtask's chained model-shard sink, which delivers them to
+ * every gateway, and the coordinator gets their metadata only (version, and at shard 0 the
+ * contributors since the last published version); the other versions leave nothing. The newest
+ * published values of each shard are operator state copied at the snapshot ({@code
+ * published-shards}), sent again after a gateway announces itself. Without it every version's
+ * values go to the coordinator, which publishes them (the model store's federations).
  */
 public class AsyncShardAggregator extends KeyedProcessFunction<Integer, GatewayEvent, GlobalShard>
-        implements CheckpointFlushing {
+        implements CheckpointFlushing, CheckpointedFunction, CheckpointListener {
     private static final long serialVersionUID = 1L;
+    private static final Logger LOG = LoggerFactory.getLogger(AsyncShardAggregator.class);
 
     /**
      * Applied task ids remembered per learner to drop resent copies: at least the most updates a
@@ -62,6 +83,20 @@ public class AsyncShardAggregator extends KeyedProcessFunction<Integer, GatewayE
     private final AsyncAggregationRule<Object> rule;
     private final Staleness staleness;
     private final long maxStaleness;
+
+    /** The model path's publishing rule, or null: every version's values to the coordinator. */
+    private final AsyncPublishing publishing;
+
+    /** The model path: each shard's newest published values, under their version. */
+    private transient SnapshotCopiedMap<Integer, Long, Payload> publishedShards;
+
+    /** The model path: the late-publish timer registered for each shard (as {@link #timers}). */
+    private transient Map<Integer, Long> publishTimers;
+
+    /** The context of the element or timer being processed, for the model path's side output. */
+    private transient Context outputContext;
+
+    private transient Counter misroutedAnnouncements;
 
     private transient WriteBehindValue<Integer, AsyncShard> shardState;
     private transient WriteBehindValue<Integer, Object> ruleState;
@@ -98,12 +133,26 @@ public class AsyncShardAggregator extends KeyedProcessFunction<Integer, GatewayE
         this(Rules.async(rules), Rules.staleness(rules), rules.asyncMaxStaleness());
     }
 
-    @SuppressWarnings("unchecked")
     public AsyncShardAggregator(
             AsyncAggregationRule<?> rule, Staleness staleness, long maxStaleness) {
+        this(rule, staleness, maxStaleness, null);
+    }
+
+    /**
+     * @param publishing the model path: which versions go to the gateways from this aggregator's
+     *     sink (the coordinator gets their metadata only); null for none (every version's values to
+     *     the coordinator)
+     */
+    @SuppressWarnings("unchecked")
+    public AsyncShardAggregator(
+            AsyncAggregationRule<?> rule,
+            Staleness staleness,
+            long maxStaleness,
+            AsyncPublishing publishing) {
         this.rule = (AsyncAggregationRule<Object>) rule;
         this.staleness = staleness;
         this.maxStaleness = maxStaleness;
+        this.publishing = publishing;
     }
 
     @Override
@@ -147,6 +196,9 @@ public class AsyncShardAggregator extends KeyedProcessFunction<Integer, GatewayE
                         new ValueStateDescriptor<>(
                                 "pending", new ListTypeInfo<>(GatewayEvent.class)));
         timers = new HashMap<>();
+        publishTimers = new HashMap<>();
+        misroutedAnnouncements =
+                getRuntimeContext().getMetricGroup().counter("misroutedAnnouncements");
         duplicates = getRuntimeContext().getMetricGroup().counter("duplicateUpdates");
         tooStale = getRuntimeContext().getMetricGroup().counter("tooStaleUpdates");
         getRuntimeContext()
@@ -160,9 +212,40 @@ public class AsyncShardAggregator extends KeyedProcessFunction<Integer, GatewayE
     }
 
     @Override
+    public void initializeState(FunctionInitializationContext context) throws Exception {
+        if (publishing != null) {
+            publishedShards =
+                    SnapshotCopiedMap.of(
+                            context,
+                            getRuntimeContext(),
+                            "published-shards",
+                            IntSerializer.INSTANCE,
+                            LongSerializer.INSTANCE,
+                            PayloadSerializer.INSTANCE,
+                            null);
+        }
+    }
+
+    @Override
+    public void snapshotState(FunctionSnapshotContext context) throws Exception {
+        if (publishedShards != null) {
+            publishedShards.snapshot();
+        }
+    }
+
+    @Override
+    public void notifyCheckpointComplete(long checkpointId) {
+        if (publishedShards != null) {
+            publishedShards.release();
+        }
+    }
+
+    @Override
     public void processElement(GatewayEvent e, Context ctx, Collector<GlobalShard> out)
             throws Exception {
+        outputContext = ctx;
         switch (e.kind()) {
+            case ANNOUNCE -> announced(e, ctx);
             case MODEL_SHARD -> {
                 AsyncShard s = shardState.get(ctx.getCurrentKey());
                 if (s == null) {
@@ -209,6 +292,15 @@ public class AsyncShardAggregator extends KeyedProcessFunction<Integer, GatewayE
     @Override
     public void onTimer(long timestamp, OnTimerContext ctx, Collector<GlobalShard> out)
             throws Exception {
+        outputContext = ctx;
+        applyWaiting(timestamp, ctx, out);
+        if (publishing != null) {
+            publishLate(Math.max(timestamp, ctx.timerService().currentWatermark()), ctx, out);
+        }
+    }
+
+    private void applyWaiting(long timestamp, OnTimerContext ctx, Collector<GlobalShard> out)
+            throws Exception {
         // Every update the watermark has passed is here (the gateways' watermarks never pass an
         // update they have not emitted), so all of them are applied now, in stamp order: every
         // shard applies the same sequence, however its watermarks came in.
@@ -248,6 +340,7 @@ public class AsyncShardAggregator extends KeyedProcessFunction<Integer, GatewayE
         Shard shard = new Shard(s);
         long before = s.version;
         for (GatewayEvent e : due) {
+            crossBoundaries(s, e.stamp(), ShardKeys.shardOf(ctx.getCurrentKey()), out);
             apply(s, state, shard, e, ShardKeys.shardOf(ctx.getCurrentKey()), out);
         }
         shardState.put(ctx.getCurrentKey(), s);
@@ -315,14 +408,7 @@ public class AsyncShardAggregator extends KeyedProcessFunction<Integer, GatewayE
             return;
         }
         s.version++;
-        GlobalShard g = new GlobalShard();
-        g.round = s.version;
-        g.shard = shardIndex;
-        g.numShards = s.numShards;
-        // No copy: the record crosses a keyBy, so it is serialised when collected.
-        g.values = s.global;
-        g.contributors = learners;
-        out.collect(g);
+        versionMade(s, shardIndex, learners, out);
         if (rule.keepsVersions()) {
             history.put(s.version, s.global.copy());
         }
@@ -355,6 +441,134 @@ public class AsyncShardAggregator extends KeyedProcessFunction<Integer, GatewayE
         next.add(task);
         recentTasks.put(learner, next);
         return true;
+    }
+
+    // ---- Output side: what leaves after a version is made (the model path's publishing) ----
+
+    /**
+     * Version {@code s.version} was just made by {@code learners}' updates. Without the model path
+     * its values go to the coordinator; with it, it is published now if the rule says so, else its
+     * contributors wait for the next published version.
+     */
+    private void versionMade(
+            AsyncShard s, int shardIndex, List<String> learners, Collector<GlobalShard> out)
+            throws Exception {
+        if (publishing == null) {
+            GlobalShard g = new GlobalShard();
+            g.round = s.version;
+            g.shard = shardIndex;
+            g.numShards = s.numShards;
+            // No copy: the record crosses a keyBy, so it is serialised when collected.
+            g.values = s.global;
+            g.contributors = learners;
+            out.collect(g);
+            return;
+        }
+        if (shardIndex == 0) {
+            s.unpublishedContributors.addAll(learners);
+        }
+        if (publishing.publishesAtOnce(s.version)) {
+            publish(s, shardIndex, out);
+        }
+    }
+
+    /**
+     * The model path, before an update stamped {@code stamp} is applied (in the sequence every
+     * shard applies): if it comes after a publish-interval boundary the shard has not published at
+     * yet, the version made by the updates up to that boundary is published now, as every shard
+     * does at the same place of the sequence.
+     */
+    private void crossBoundaries(
+            AsyncShard s, long stamp, int shardIndex, Collector<GlobalShard> out) throws Exception {
+        if (publishing == null) {
+            return;
+        }
+        if (s.publishedVersion < 0) {
+            s.publishedVersion = s.version; // the first model: the gateways serve it already
+        }
+        if (publishing.intervalMs() <= 0) {
+            return;
+        }
+        if (s.publishAt > 0 && stamp > s.publishAt && s.version > s.publishedVersion) {
+            publish(s, shardIndex, out);
+        }
+        s.publishAt = publishing.boundaryAtOrAfter(stamp);
+    }
+
+    /**
+     * The model path, after the updates the watermark passed were applied: if it passed the next
+     * boundary too and a version made before it is not published, it is published now (no later
+     * update may come to cross the boundary); else an event-time timer at the boundary comes back.
+     * Every update stamped up to the boundary is applied by then, so every shard publishes the same
+     * version, whichever way its watermarks came in.
+     */
+    private void publishLate(long watermark, OnTimerContext ctx, Collector<GlobalShard> out)
+            throws Exception {
+        Integer key = ctx.getCurrentKey();
+        Long fired = publishTimers.get(key);
+        if (fired != null && fired <= watermark) {
+            publishTimers.remove(key);
+        }
+        AsyncShard s = shardState.get(key);
+        if (s == null
+                || publishing.intervalMs() <= 0
+                || s.publishedVersion < 0
+                || s.version <= s.publishedVersion) {
+            return;
+        }
+        if (watermark >= s.publishAt) {
+            publish(s, ShardKeys.shardOf(key), out);
+            shardState.put(key, s);
+            return;
+        }
+        Long timer = publishTimers.get(key);
+        if (timer == null || timer.longValue() != s.publishAt) {
+            ctx.timerService().registerEventTimeTimer(s.publishAt);
+            publishTimers.put(key, s.publishAt);
+        }
+    }
+
+    /**
+     * Publishes the shard's current version: its values (a copy: the rule moves the live ones) to
+     * the chained model-shard sink, kept as the shard's newest published values, and its metadata
+     * to the coordinator.
+     */
+    private void publish(AsyncShard s, int shardIndex, Collector<GlobalShard> out)
+            throws Exception {
+        Integer key = outputContext.getCurrentKey();
+        Payload values = s.global.copy();
+        for (Long older : new ArrayList<>(publishedShards.view(key).keySet())) {
+            publishedShards.remove(key, older);
+        }
+        publishedShards.put(key, s.version, values);
+        GlobalShard g = new GlobalShard();
+        g.round = s.version;
+        g.shard = shardIndex;
+        g.numShards = s.numShards;
+        g.contributors = shardIndex == 0 ? s.unpublishedContributors : List.of();
+        g.direct = true;
+        out.collect(g);
+        s.unpublishedContributors = new ArrayList<>();
+        s.publishedVersion = s.version;
+        // After the metadata, as the synchronous path does: the coordinator publishes the version
+        // while the chained sink encodes and delivers its shard (the gateways wait for both).
+        outputContext.output(
+                ShardAggregator.MODEL_SHARDS,
+                Directive.modelShard(s.version, shardIndex, 0, values));
+    }
+
+    /** The model path: a gateway (re)started; its sink gets every published shard held here. */
+    private void announced(GatewayEvent e, Context ctx) {
+        if (publishing == null) {
+            return;
+        }
+        ModelPathOutput.announced(
+                e,
+                getRuntimeContext(),
+                misroutedAnnouncements,
+                LOG,
+                publishedShards,
+                d -> ctx.output(ShardAggregator.MODEL_SHARDS, d));
     }
 
     /** The rule's view of the shard: its model, kept versions and learners' latest updates. */

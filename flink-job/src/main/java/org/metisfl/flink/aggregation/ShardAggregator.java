@@ -430,31 +430,13 @@ public class ShardAggregator extends KeyedProcessFunction<Integer, GatewayEvent,
         if (!modelAtShards) {
             return;
         }
-        int here = getRuntimeContext().getTaskInfo().getIndexOfThisSubtask();
-        if (e.shard != here) {
-            // The route keyed this copy for subtask e.shard under another max parallelism than
-            // the one this job runs with: that subtask gets no copy and never delivers to the
-            // gateway. Said loudly; the copy still serves this subtask.
-            misroutedAnnouncements.inc();
-            LOG.error(
-                    "Gateway {}'s announcement copy for aggregator subtask {} reached subtask {}:"
-                            + " the route's keys assume another max parallelism than the"
-                            + " aggregators' {} (set pipeline.max-parallelism to {}, the"
-                            + " savepoint's, and restart from it)",
-                    e.gateway(),
-                    e.shard,
-                    here,
-                    getRuntimeContext().getTaskInfo().getMaxNumberOfParallelSubtasks(),
-                    getRuntimeContext().getTaskInfo().getMaxNumberOfParallelSubtasks());
-        }
-        ctx.output(MODEL_SHARDS, Directive.announce(e));
-        for (Integer key : globalShards.keys()) {
-            for (java.util.Map.Entry<Long, Payload> v : globalShards.view(key).entrySet()) {
-                ctx.output(
-                        MODEL_SHARDS,
-                        Directive.modelShard(v.getKey(), ShardKeys.shardOf(key), 0, v.getValue()));
-            }
-        }
+        ModelPathOutput.announced(
+                e,
+                getRuntimeContext(),
+                misroutedAnnouncements,
+                LOG,
+                globalShards,
+                d -> ctx.output(MODEL_SHARDS, d));
     }
 
     /**

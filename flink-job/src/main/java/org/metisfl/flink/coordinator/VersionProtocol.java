@@ -15,6 +15,14 @@ import org.slf4j.LoggerFactory;
  * of each version, installs complete versions, asks every active learner to evaluate every {@code
  * async.evaluate-every}-th version, and publishes new versions to the gateways at most once per
  * {@code async.publish-interval} (a processing-time timer publishes the newest one late).
+ *
+ * <p>With the model path the aggregators decide which versions are published (at most one per
+ * publish interval of the gateways' clock, every evaluation version, the last) and send their
+ * values to the gateways themselves; this protocol gets only those versions' metadata (shard 0's
+ * carries the contributors of every version since the last published one) and publishes each at
+ * once, by version number. The federation therefore always ends at a published version: {@code
+ * federation.rounds} is one, and past {@code termination.max-duration} it ends at the next one that
+ * completes.
  */
 public final class VersionProtocol implements TrainingProtocol {
     private static final Logger LOG = LoggerFactory.getLogger(VersionProtocol.class);
@@ -97,7 +105,9 @@ public final class VersionProtocol implements TrainingProtocol {
                 || g.shard >= p.numShards) {
             return;
         }
-        pending.put(g.round + "/" + g.shard, g.values);
+        if (!g.direct) {
+            pending.put(g.round + "/" + g.shard, g.values);
+        }
         if (g.shard == 0) {
             for (String learner : g.contributors) {
                 p.addContributor(learner);
@@ -110,10 +120,17 @@ public final class VersionProtocol implements TrainingProtocol {
             return;
         }
         shardCounts.remove(g.round);
-        for (int shard = 0; shard < p.numShards; shard++) {
-            String key = g.round + "/" + shard;
-            federation.model.replace(shard, pending.get(key));
-            pending.remove(key);
+        if (g.direct) {
+            // The aggregators hold this version and sent it to the gateways; the model this
+            // coordinator held (the initial one) is not needed any more.
+            federation.model.clear();
+            p.modelAtShards = true;
+        } else {
+            for (int shard = 0; shard < p.numShards; shard++) {
+                String key = g.round + "/" + shard;
+                federation.model.replace(shard, pending.get(key));
+                pending.remove(key);
+            }
         }
         p.modelVersion = g.round;
         if (beforeStart) {
@@ -152,7 +169,8 @@ public final class VersionProtocol implements TrainingProtocol {
         if (!last && v % options.asyncEvaluateEvery() != 0) {
             // Only evaluation versions carry evaluators: the others must not ask for any.
             p.evaluators = new ArrayList<>();
-            if (now - p.lastPublishAt >= options.asyncPublishIntervalMs()) {
+            if (p.modelAtShards || now - p.lastPublishAt >= options.asyncPublishIntervalMs()) {
+                // The model path: the aggregators published only this version, throttled already.
                 publishVersion(p, now, out);
             } else if (p.publishTimerAt == 0) {
                 p.publishTimerAt = p.lastPublishAt + options.asyncPublishIntervalMs();

@@ -209,7 +209,13 @@ class ModelPathITCase {
         assertThat(FederationPipeline.modelAtShards(FederationConfig.of(krum))).isTrue();
         Map<String, String> async = new HashMap<>(base);
         async.put("protocol.type", "asynchronous");
-        assertThat(FederationPipeline.modelAtShards(FederationConfig.of(async))).isFalse();
+        // Asynchronous: the versions the shards pick go to the gateways from the aggregators.
+        assertThat(FederationPipeline.modelAtShards(FederationConfig.of(async))).isTrue();
+        assertThat(FederationPipeline.globalValuesAtShards(FederationConfig.of(async))).isFalse();
+        // The model store stores what the coordinator publishes.
+        Map<String, String> stored = new HashMap<>(async);
+        stored.put("model-store.path", work.resolve("store").toString());
+        assertThat(FederationPipeline.modelAtShards(FederationConfig.of(stored))).isFalse();
         // Central DP: the noised mean delta is added at each shard; the first model reaches the
         // aggregators from the gateways.
         Map<String, String> dp = new HashMap<>(base);

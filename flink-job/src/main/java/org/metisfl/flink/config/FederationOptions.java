@@ -315,7 +315,11 @@ public final class FederationOptions {
                     .defaultValue(Duration.ofMillis(100))
                     .withDescription(
                             "Asynchronous: the newest model version reaches the gateways at"
-                                    + " most this often.");
+                                    + " most this often, besides every async.evaluate-every-th"
+                                    + " version and the last (on the gateways' clock: the"
+                                    + " aggregators publish a version when the updates' stamps"
+                                    + " cross a multiple of it; with a model store the"
+                                    + " coordinator throttles by its own clock).");
 
     public static final ConfigOption<Double> SEMI_SYNC_LAMBDA =
             ConfigOptions.key("semi-sync.lambda")

@@ -58,7 +58,7 @@ public final class BulkDoubleArraySerializer extends TypeSerializerSingleton<dou
 
     @Override
     public double[] deserialize(DataInputView source) throws IOException {
-        int length = source.readInt();
+        int length = PayloadSerializer.readLength(source, "array");
         byte[] raw = new byte[length * Double.BYTES];
         source.readFully(raw);
         double[] values = new double[length];
@@ -73,7 +73,7 @@ public final class BulkDoubleArraySerializer extends TypeSerializerSingleton<dou
 
     @Override
     public void copy(DataInputView source, DataOutputView target) throws IOException {
-        int length = source.readInt();
+        int length = PayloadSerializer.readLength(source, "array");
         target.writeInt(length);
         PayloadSerializer.copyBytes(source, target, (long) length * Double.BYTES);
     }

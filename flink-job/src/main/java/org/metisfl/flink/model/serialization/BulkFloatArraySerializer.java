@@ -58,7 +58,7 @@ public final class BulkFloatArraySerializer extends TypeSerializerSingleton<floa
 
     @Override
     public float[] deserialize(DataInputView source) throws IOException {
-        int length = source.readInt();
+        int length = PayloadSerializer.readLength(source, "array");
         byte[] raw = new byte[length * Float.BYTES];
         source.readFully(raw);
         float[] values = new float[length];
@@ -73,7 +73,7 @@ public final class BulkFloatArraySerializer extends TypeSerializerSingleton<floa
 
     @Override
     public void copy(DataInputView source, DataOutputView target) throws IOException {
-        int length = source.readInt();
+        int length = PayloadSerializer.readLength(source, "array");
         target.writeInt(length);
         PayloadSerializer.copyBytes(source, target, (long) length * Float.BYTES);
     }

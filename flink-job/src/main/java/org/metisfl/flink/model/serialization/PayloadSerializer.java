@@ -175,9 +175,14 @@ public final class PayloadSerializer extends TypeSerializerSingleton<Payload> {
     }
 
     private static int readLength(DataInputView source) throws IOException {
+        return readLength(source, "payload");
+    }
+
+    /** Reads a length, failing on a negative one: {@code what} names the record in the error. */
+    static int readLength(DataInputView source, String what) throws IOException {
         int length = source.readInt();
         if (length < 0) {
-            throw new IOException("negative payload length " + length + ": corrupt input");
+            throw new IOException("negative " + what + " length " + length + ": corrupt input");
         }
         return length;
     }

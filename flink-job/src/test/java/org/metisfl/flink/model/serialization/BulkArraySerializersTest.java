@@ -1,7 +1,9 @@
 package org.metisfl.flink.model.serialization;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import java.io.IOException;
 import java.util.List;
 import java.util.Map;
 import org.apache.flink.api.common.serialization.SerializerConfigImpl;
@@ -105,6 +107,24 @@ class BulkArraySerializersTest {
         }
         assertThat(roundTrip(BulkFloatArraySerializer.INSTANCE, manyF)).containsExactly(manyF);
         assertThat(roundTrip(BulkDoubleArraySerializer.INSTANCE, manyD)).containsExactly(manyD);
+    }
+
+    @Test
+    void aNegativeLengthSaysTheInputIsCorruptWhenReadOrCopied() {
+        byte[] corrupt = {(byte) 0xff, (byte) 0xff, (byte) 0xff, (byte) 0xfd, 0, 0, 0, 0};
+        for (TypeSerializer<?> s :
+                List.of(BulkFloatArraySerializer.INSTANCE, BulkDoubleArraySerializer.INSTANCE)) {
+            assertThatThrownBy(() -> s.deserialize(new DataInputDeserializer(corrupt)))
+                    .isInstanceOf(IOException.class)
+                    .hasMessageContaining("negative array length -3");
+            assertThatThrownBy(
+                            () ->
+                                    s.copy(
+                                            new DataInputDeserializer(corrupt),
+                                            new DataOutputSerializer(16)))
+                    .isInstanceOf(IOException.class)
+                    .hasMessageContaining("negative array length -3");
+        }
     }
 
     @Test

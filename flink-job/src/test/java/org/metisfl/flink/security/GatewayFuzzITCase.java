@@ -1,6 +1,10 @@
 package org.metisfl.flink.security;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.metisfl.flink.security.EnrolledFederation.EXAMPLES;
+import static org.metisfl.flink.security.EnrolledFederation.N;
+import static org.metisfl.flink.security.EnrolledFederation.SPECS;
+import static org.metisfl.flink.security.EnrolledFederation.pattern;
 
 import com.google.protobuf.ByteString;
 import io.grpc.CallCredentials;
@@ -17,7 +21,6 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.EnumMap;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
@@ -35,9 +38,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.metisfl.flink.connector.gateway.server.GatewayState;
 import org.metisfl.flink.connector.gateway.server.LocalGateways;
-import org.metisfl.flink.model.ModelCodec;
 import org.metisfl.flink.model.RoundResult;
-import org.metisfl.flink.model.TensorSpecInfo;
 import org.metisfl.flink.testutil.FederationHarness;
 import org.metisfl.proto.v1.Credentials;
 import org.metisfl.proto.v1.DirectiveChunk;
@@ -51,9 +52,7 @@ import org.metisfl.proto.v1.LeaveRequest;
 import org.metisfl.proto.v1.RenewTokenRequest;
 import org.metisfl.proto.v1.StreamTasksRequest;
 import org.metisfl.proto.v1.Task;
-import org.metisfl.proto.v1.TensorSpec;
 import org.metisfl.proto.v1.UpdateChunk;
-import org.metisfl.simulator.RawLearner;
 import org.metisfl.transport.BearerToken;
 import org.metisfl.transport.DevSecurity;
 
@@ -86,58 +85,28 @@ class GatewayFuzzITCase {
     /** What a loaded 2-core machine may add to a gateway timeout before the socket closes. */
     private static final Duration MARGIN = Duration.ofSeconds(8);
 
-    private static final int N = 3700;
     private static final long UPDATE_BYTES = N * 4L;
-    private static final List<TensorSpec> SPECS =
-            List.of(RawLearner.spec("dense/kernel", 50, 60), RawLearner.spec("dense/bias", 700));
 
     /** The documented ingest budget: {@code max(256 MiB, 4 × model bytes)}. */
     private static final long INGEST_BUDGET = Math.max(256L << 20, 4 * UPDATE_BYTES);
 
     @TempDir Path work;
 
-    static float[] pattern(float scale, float shift) {
-        float[] v = new float[N];
-        for (int i = 0; i < N; i++) {
-            v[i] = scale * (float) Math.sin(i * 0.37 + shift);
-        }
-        return v;
-    }
-
     @Test
     void fuzzedCallsAndConnectionsEndWithAStatusWhileTheFederationCompletesItsRounds()
             throws Exception {
         DevSecurity dev = DevSecurity.ensure(work.resolve("certs"));
-        Path initial = work.resolve("initial.model");
-        ModelCodec.writeModelFile(
-                initial,
-                List.of(
-                        new TensorSpecInfo("dense/kernel", new long[] {50, 60}),
-                        new TensorSpecInfo("dense/bias", new long[] {700})),
-                pattern(0.1f, 0));
-        Map<String, String> settings = new HashMap<>(dev.jobSettings());
-        settings.put("security.insecure", "false");
-        settings.put("security.admission", "enrollment");
-        settings.put("federation.rounds", "3");
-        settings.put("federation.min-learners", "3");
-        settings.put("federation.initial-model", initial.toString());
-        settings.put("evaluation.enabled", "false");
-        settings.put("aggregation.shard-size", "1024");
+        Map<String, String> settings = EnrolledFederation.settings(dev, work, 3, 3);
         settings.put("gateway.limits.handshake-timeout", HANDSHAKE_TIMEOUT.toSeconds() + " s");
         settings.put("gateway.limits.connection-idle-timeout", CONNECTION_IDLE.toSeconds() + " s");
         settings.put("gateway.limits.upload-idle-timeout", UPLOAD_IDLE.toSeconds() + " s");
         String enrollment = dev.enrollmentToken(0);
-        long[] examples = {100, 200, 700};
+        long[] examples = EXAMPLES;
         List<TlsLearner> good = new ArrayList<>();
         try (LogCapture log = LogCapture.install();
                 FederationHarness h = FederationHarness.start(work, settings);
                 TlsLearner fuzzer = new TlsLearner(dev, h.port(0))) {
-            for (int i = 0; i < 3; i++) {
-                TlsLearner l = new TlsLearner(dev, h.port(0));
-                good.add(l);
-                l.join("good-" + i, examples[i], enrollment);
-                l.openTaskStream();
-            }
+            EnrolledFederation.joinWellBehaved(dev, h.port(0), enrollment, good);
             // Joined, never opens its task stream: never selected, so its calls reach every
             // check past authentication without becoming part of a round.
             fuzzer.join("fuzzer", 1000, enrollment);

@@ -2,6 +2,10 @@ package org.metisfl.flink.security;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.within;
+import static org.metisfl.flink.security.EnrolledFederation.EXAMPLES;
+import static org.metisfl.flink.security.EnrolledFederation.N;
+import static org.metisfl.flink.security.EnrolledFederation.SPECS;
+import static org.metisfl.flink.security.EnrolledFederation.pattern;
 
 import io.grpc.ManagedChannel;
 import io.grpc.Status;
@@ -10,7 +14,6 @@ import io.grpc.stub.StreamObserver;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
@@ -20,15 +23,11 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.metisfl.flink.connector.gateway.server.GatewayState;
 import org.metisfl.flink.connector.gateway.server.LocalGateways;
-import org.metisfl.flink.model.ModelCodec;
 import org.metisfl.flink.model.RoundResult;
-import org.metisfl.flink.model.TensorSpecInfo;
 import org.metisfl.flink.testutil.FederationHarness;
 import org.metisfl.proto.v1.LearnerServiceGrpc;
 import org.metisfl.proto.v1.Task;
-import org.metisfl.proto.v1.TensorSpec;
 import org.metisfl.proto.v1.UpdateChunk;
-import org.metisfl.simulator.RawLearner;
 import org.metisfl.transport.DevSecurity;
 
 /**
@@ -61,38 +60,12 @@ class HostileClientsITCase {
      */
     private static final Duration MARGIN = Duration.ofSeconds(8);
 
-    private static final int N = 3700;
-    private static final List<TensorSpec> SPECS =
-            List.of(RawLearner.spec("dense/kernel", 50, 60), RawLearner.spec("dense/bias", 700));
-
     @TempDir Path work;
-
-    static float[] pattern(float scale, float shift) {
-        float[] v = new float[N];
-        for (int i = 0; i < N; i++) {
-            v[i] = scale * (float) Math.sin(i * 0.37 + shift);
-        }
-        return v;
-    }
 
     @Test
     void hostileClientsDoNotDelayTheRoundsOfWellBehavedLearners() throws Exception {
         DevSecurity dev = DevSecurity.ensure(work.resolve("certs"));
-        Path initial = work.resolve("initial.model");
-        ModelCodec.writeModelFile(
-                initial,
-                List.of(
-                        new TensorSpecInfo("dense/kernel", new long[] {50, 60}),
-                        new TensorSpecInfo("dense/bias", new long[] {700})),
-                pattern(0.1f, 0));
-        Map<String, String> settings = new HashMap<>(dev.jobSettings());
-        settings.put("security.insecure", "false");
-        settings.put("security.admission", "enrollment");
-        settings.put("federation.rounds", "2");
-        settings.put("federation.min-learners", "5");
-        settings.put("federation.initial-model", initial.toString());
-        settings.put("evaluation.enabled", "false");
-        settings.put("aggregation.shard-size", "1024");
+        Map<String, String> settings = EnrolledFederation.settings(dev, work, 2, 5);
         settings.put("round.timeout", ROUND_TIMEOUT.toSeconds() + " s");
         settings.put("round.quorum", "0.5");
         settings.put("gateway.limits.upload-idle-timeout", IDLE_TIMEOUT.toSeconds() + " s");
@@ -102,17 +75,12 @@ class HostileClientsITCase {
                 "gateway.limits.max-calls-per-connection",
                 Integer.toString(MAX_CALLS_PER_CONNECTION));
         String enrollment = dev.enrollmentToken(0);
-        long[] examples = {100, 200, 700};
+        long[] examples = EXAMPLES;
         List<TlsLearner> good = new ArrayList<>();
         try (FederationHarness h = FederationHarness.start(work, settings);
                 TlsLearner headerOnly = new TlsLearner(dev, h.port(0));
                 TlsLearner slow = new TlsLearner(dev, h.port(0))) {
-            for (int i = 0; i < 3; i++) {
-                TlsLearner l = new TlsLearner(dev, h.port(0));
-                good.add(l);
-                l.join("good-" + i, examples[i], enrollment);
-                l.openTaskStream();
-            }
+            EnrolledFederation.joinWellBehaved(dev, h.port(0), enrollment, good);
             headerOnly.join("header-only", 1000, enrollment);
             headerOnly.openTaskStream();
             slow.join("slow", 1000, enrollment);

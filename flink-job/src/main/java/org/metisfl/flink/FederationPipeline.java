@@ -300,7 +300,10 @@ public final class FederationPipeline {
     static AsyncPublishing asyncPublishing(FederationConfig config) {
         CoordinatorOptions options = CoordinatorOptions.from(config);
         return new AsyncPublishing(
-                options.asyncPublishIntervalMs(), options.asyncEvaluateEvery(), options.rounds());
+                options.asyncPublishIntervalMs(),
+                options.asyncEvaluateEvery(),
+                options.rounds(),
+                options.asyncEvaluateIntervalMs());
     }
 
     /**

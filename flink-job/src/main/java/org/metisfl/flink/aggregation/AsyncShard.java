@@ -25,6 +25,10 @@ public class AsyncShard {
     public long publishedVersion = -1;
 
     public long publishAt;
+
+    /** The model path with {@code async.evaluate-interval}: the next evaluation boundary. */
+    public long evaluateAt;
+
     public List<String> unpublishedContributors = new ArrayList<>();
 
     public AsyncShard() {}

@@ -408,7 +408,7 @@ public class AsyncShardAggregator extends KeyedProcessFunction<Integer, GatewayE
             return;
         }
         s.version++;
-        versionMade(s, shardIndex, learners, out);
+        versionMade(s, shardIndex, learners, e.stamp(), out);
         if (rule.keepsVersions()) {
             history.put(s.version, s.global.copy());
         }
@@ -451,7 +451,11 @@ public class AsyncShardAggregator extends KeyedProcessFunction<Integer, GatewayE
      * contributors wait for the next published version.
      */
     private void versionMade(
-            AsyncShard s, int shardIndex, List<String> learners, Collector<GlobalShard> out)
+            AsyncShard s,
+            int shardIndex,
+            List<String> learners,
+            long stamp,
+            Collector<GlobalShard> out)
             throws Exception {
         if (publishing == null) {
             GlobalShard g = new GlobalShard();
@@ -468,7 +472,7 @@ public class AsyncShardAggregator extends KeyedProcessFunction<Integer, GatewayE
             s.unpublishedContributors.addAll(learners);
         }
         if (publishing.publishesAtOnce(s.version)) {
-            publish(s, shardIndex, out);
+            publish(s, shardIndex, stamp, out);
         }
     }
 
@@ -490,7 +494,7 @@ public class AsyncShardAggregator extends KeyedProcessFunction<Integer, GatewayE
             return;
         }
         if (s.publishAt > 0 && stamp > s.publishAt && s.version > s.publishedVersion) {
-            publish(s, shardIndex, out);
+            publish(s, shardIndex, s.publishAt, out);
         }
         s.publishAt = publishing.boundaryAtOrAfter(stamp);
     }
@@ -517,7 +521,7 @@ public class AsyncShardAggregator extends KeyedProcessFunction<Integer, GatewayE
             return;
         }
         if (watermark >= s.publishAt) {
-            publish(s, ShardKeys.shardOf(key), out);
+            publish(s, ShardKeys.shardOf(key), s.publishAt, out);
             shardState.put(key, s);
             return;
         }
@@ -531,9 +535,11 @@ public class AsyncShardAggregator extends KeyedProcessFunction<Integer, GatewayE
     /**
      * Publishes the shard's current version: its values (a copy: the rule moves the live ones) to
      * the chained model-shard sink, kept as the shard's newest published values, and its metadata
-     * to the coordinator.
+     * to the coordinator. {@code at} is the event time of the publication, the same at every shard
+     * (the boundary crossed, or the stamp of the update that made a version published at once):
+     * with {@code async.evaluate-interval} it decides whether the version is evaluated.
      */
-    private void publish(AsyncShard s, int shardIndex, Collector<GlobalShard> out)
+    private void publish(AsyncShard s, int shardIndex, long at, Collector<GlobalShard> out)
             throws Exception {
         Integer key = outputContext.getCurrentKey();
         Payload values = s.global.copy();
@@ -547,6 +553,10 @@ public class AsyncShardAggregator extends KeyedProcessFunction<Integer, GatewayE
         g.numShards = s.numShards;
         g.contributors = shardIndex == 0 ? s.unpublishedContributors : List.of();
         g.direct = true;
+        if (publishing.evaluatesAt(at, s.evaluateAt)) {
+            g.evaluate = true;
+            s.evaluateAt = publishing.nextEvaluationAfter(at);
+        }
         out.collect(g);
         s.unpublishedContributors = new ArrayList<>();
         s.publishedVersion = s.version;

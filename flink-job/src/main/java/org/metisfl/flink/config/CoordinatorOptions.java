@@ -44,6 +44,7 @@ public final class CoordinatorOptions implements Serializable {
     private final MetricGoal terminationGoal;
     private final int asyncEvaluateEvery;
     private final long asyncPublishIntervalMs;
+    private final long asyncEvaluateIntervalMs;
     private final int shardSize;
     private final boolean evaluationEnabled;
     private final long evaluationTimeoutMs;
@@ -83,6 +84,7 @@ public final class CoordinatorOptions implements Serializable {
         terminationGoal = c.terminationGoal();
         asyncEvaluateEvery = c.asyncEvaluateEvery();
         asyncPublishIntervalMs = c.asyncPublishIntervalMs();
+        asyncEvaluateIntervalMs = c.asyncEvaluateIntervalMs();
         shardSize = c.shardSize();
         evaluationEnabled = c.evaluationEnabled();
         evaluationTimeoutMs = c.evaluationTimeoutMs();
@@ -255,6 +257,11 @@ public final class CoordinatorOptions implements Serializable {
 
     public long asyncPublishIntervalMs() {
         return asyncPublishIntervalMs;
+    }
+
+    /** {@code async.evaluate-interval} in ms; 0: every {@code async.evaluate-every}-th version. */
+    public long asyncEvaluateIntervalMs() {
+        return asyncEvaluateIntervalMs;
     }
 
     public int shardSize() {

@@ -76,6 +76,7 @@ public final class FederationConfig implements Serializable {
     private final double asyncServerLearningRate;
     private final int asyncEvaluateEvery;
     private final long asyncPublishIntervalMs;
+    private final long asyncEvaluateIntervalMs;
     private final int shardSize;
     private final boolean preAggregate;
     private final int trainEpochs;
@@ -200,6 +201,7 @@ public final class FederationConfig implements Serializable {
         asyncServerLearningRate = c.get(ASYNC_SERVER_LEARNING_RATE);
         asyncEvaluateEvery = c.get(ASYNC_EVALUATE_EVERY);
         asyncPublishIntervalMs = c.get(ASYNC_PUBLISH_INTERVAL).toMillis();
+        asyncEvaluateIntervalMs = c.get(ASYNC_EVALUATE_INTERVAL).toMillis();
         shardSize = c.get(SHARD_SIZE);
         preAggregate = c.get(PRE_AGGREGATE);
         trainEpochs = c.get(TRAIN_EPOCHS);
@@ -443,6 +445,11 @@ public final class FederationConfig implements Serializable {
                 ASYNC_EVALUATE_EVERY,
                 asyncEvaluateEvery,
                 "set it to 1 or more");
+        check(
+                asyncEvaluateIntervalMs >= 0,
+                ASYNC_EVALUATE_INTERVAL,
+                c.get(ASYNC_EVALUATE_INTERVAL),
+                "set it to 0 (evaluate every async.evaluate-every-th version) or more");
         if (protocol == Protocol.ASYNCHRONOUS) {
             check(
                     rule == Rule.FEDAVG,
@@ -1019,6 +1026,11 @@ public final class FederationConfig implements Serializable {
 
     public long asyncPublishIntervalMs() {
         return asyncPublishIntervalMs;
+    }
+
+    /** {@code async.evaluate-interval} in ms; 0: every {@code async.evaluate-every}-th version. */
+    public long asyncEvaluateIntervalMs() {
+        return asyncEvaluateIntervalMs;
     }
 
     public int shardSize() {

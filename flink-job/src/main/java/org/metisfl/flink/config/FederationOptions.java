@@ -309,6 +309,18 @@ public final class FederationOptions {
                                     + " (one results line each); federation.rounds counts"
                                     + " versions.");
 
+    public static final ConfigOption<Duration> ASYNC_EVALUATE_INTERVAL =
+            ConfigOptions.key("async.evaluate-interval")
+                    .durationType()
+                    .defaultValue(Duration.ZERO)
+                    .withDescription(
+                            "Asynchronous: above 0, a published model version is evaluated at"
+                                    + " most once per this interval (the first published version"
+                                    + " at or past each multiple of it on the gateways' clock,"
+                                    + " decided alike at every shard; with a model store, on"
+                                    + " the coordinator's clock) instead of every"
+                                    + " async.evaluate-every-th version.");
+
     public static final ConfigOption<Duration> ASYNC_PUBLISH_INTERVAL =
             ConfigOptions.key("async.publish-interval")
                     .durationType()

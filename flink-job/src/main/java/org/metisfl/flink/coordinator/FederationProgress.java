@@ -79,6 +79,12 @@ public class FederationProgress {
     public long lastPublishAt;
     public long publishTimerAt;
 
+    /**
+     * Asynchronous model path with {@code async.evaluate-interval}: published versions whose
+     * metadata said they are evaluated and that are not complete here yet.
+     */
+    public List<Long> evaluationVersions = new ArrayList<>();
+
     /** Krum: the summed pairwise distances of the round's contributors, and the choice. */
     public double[] krumDistances;
 

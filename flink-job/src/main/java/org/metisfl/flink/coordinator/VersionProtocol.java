@@ -112,6 +112,9 @@ public final class VersionProtocol implements TrainingProtocol {
             for (String learner : g.contributors) {
                 p.addContributor(learner);
             }
+            if (g.evaluate) {
+                p.evaluationVersions.add(g.round);
+            }
         }
         Integer count = shardCounts.get(g.round);
         int received = count == null ? 1 : count + 1;
@@ -166,7 +169,7 @@ public final class VersionProtocol implements TrainingProtocol {
         } else if (last) {
             p.finishReason = termination.completed("model versions");
         }
-        if (!last && v % options.asyncEvaluateEvery() != 0) {
+        if (!last && !evaluates(p, v, now)) {
             // Only evaluation versions carry evaluators: the others must not ask for any.
             p.evaluators = new ArrayList<>();
             if (p.modelAtShards || now - p.lastPublishAt >= options.asyncPublishIntervalMs()) {
@@ -199,6 +202,24 @@ public final class VersionProtocol implements TrainingProtocol {
                 s.contributors.size());
         publishVersion(p, now, out);
         federation.awaitEvaluations(s, p, out);
+    }
+
+    /**
+     * Whether version {@code v} is evaluated: every {@code async.evaluate-every}-th; with {@code
+     * async.evaluate-interval}, on the model path the version the shards said, else the first
+     * version complete here at least one interval after the last evaluated one (processing time).
+     */
+    private boolean evaluates(FederationProgress p, long v, long now) {
+        long interval = options.asyncEvaluateIntervalMs();
+        if (interval <= 0) {
+            return v % options.asyncEvaluateEvery() == 0;
+        }
+        if (!p.modelAtShards) {
+            return now - p.roundStartedAt >= interval;
+        }
+        boolean said = p.evaluationVersions.contains(v);
+        p.evaluationVersions.removeIf(version -> version <= v);
+        return said;
     }
 
     private void publishVersion(FederationProgress p, long now, CoordinatorOutput out) {

@@ -43,5 +43,11 @@ public class GlobalShard {
      */
     public boolean direct;
 
+    /**
+     * The asynchronous model path with {@code async.evaluate-interval}: the shards decided that
+     * this published version is evaluated.
+     */
+    public boolean evaluate;
+
     public GlobalShard() {}
 }

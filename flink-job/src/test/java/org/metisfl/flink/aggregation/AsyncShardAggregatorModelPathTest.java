@@ -132,6 +132,37 @@ class AsyncShardAggregatorModelPathTest {
     }
 
     @Test
+    void withAnEvaluationIntervalTheFirstPublishedVersionPastEachMultipleIsEvaluatedAlike()
+            throws Exception {
+        // Evaluations at most once per 250 ms of the stamps, instead of every 5th version.
+        AsyncPublishing rule = new AsyncPublishing(INTERVAL, 5, 1000, 250);
+        List<List<GlobalShard>> meta = new ArrayList<>();
+        for (boolean everyUpdate : new boolean[] {true, false}) {
+            try (var h = harness(rule)) {
+                h.open();
+                firstModel(h);
+                for (int k = 1; k <= 7; k++) {
+                    update(h, k);
+                    if (everyUpdate) {
+                        h.processWatermark(STAMPS[k - 1]);
+                    }
+                }
+                h.processWatermark(600);
+                sent(h);
+                meta.add(byShard(HarnessOutput.shards(h), g -> g.shard, g -> g.round));
+            }
+        }
+        for (List<GlobalShard> m : meta) {
+            // v3 at the boundary 100 (the first publication: evaluated, next from 250); v5 is no
+            // longer published at once; v6 at 200 (before 250: not evaluated); v7 at 500.
+            assertThat(m).extracting(g -> g.round).containsExactly(3L, 6L, 7L, 3L, 6L, 7L);
+            assertThat(m)
+                    .extracting(g -> g.evaluate)
+                    .containsExactly(true, false, true, true, false, true);
+        }
+    }
+
+    @Test
     void afterAFailureTheCheckpointsNewestPublishedVersionGoesToAnAnnouncedGatewayAgain()
             throws Exception {
         OperatorSubtaskState checkpoint;

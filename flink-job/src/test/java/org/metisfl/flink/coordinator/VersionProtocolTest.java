@@ -90,6 +90,67 @@ class VersionProtocolTest {
         }
     }
 
+    /** A published version's metadata from the model path (no values). */
+    private static org.metisfl.flink.model.GlobalShard direct(
+            long version, int shard, boolean evaluate, String... from) {
+        org.metisfl.flink.model.GlobalShard g = new org.metisfl.flink.model.GlobalShard();
+        g.round = version;
+        g.shard = shard;
+        g.numShards = 2;
+        g.contributors = shard == 0 ? List.of(from) : List.of();
+        g.direct = true;
+        g.evaluate = evaluate;
+        return g;
+    }
+
+    @Test
+    void onTheModelPathEachPublishedVersionIsPublishedAtOnceByVersionAndEvaluatedAsTheShardsSaid()
+            throws Exception {
+        CoordinatorOptions options =
+                options(
+                        "protocol.type", "asynchronous",
+                        "federation.rounds", "10",
+                        "federation.min-learners", "1",
+                        "async.evaluate-interval", "1 s",
+                        "async.publish-interval", "1 s",
+                        "evaluation.timeout", "5 s");
+        try (var h = harness(options, "hashmap")) {
+            h.open();
+            h.setProcessingTime(START);
+            h.processElement1(new StreamRecord<>(joined("a", 1)));
+            h.processElement1(new StreamRecord<>(connectivity("a", true, 1)));
+            h.processElement1(new StreamRecord<>(initialModel("a", filled(2048, 0f))));
+            assertThat(model(directives(h), 0)).as("version 0 with its values").hasSize(2048);
+
+            // Version 3 (the aggregators published it and sent its shards to the gateways): at
+            // once, whatever the coordinator's clock, without values, not evaluated.
+            h.setProcessingTime(START + 10);
+            h.processElement2(new StreamRecord<>(direct(3, 1, false)));
+            h.processElement2(new StreamRecord<>(direct(3, 0, false, "a", "b", "c")));
+            List<Directive> v3 = directives(h);
+            assertThat(v3).extracting(d -> d.kind).containsExactly(Directive.Kind.PUBLISH);
+            assertThat(v3.get(0).modelVersion).isEqualTo(3);
+            assertThat(v3.get(0).modelInShards).isTrue();
+            assertThat(v3.get(0).evaluators).isEmpty();
+
+            // Version 5: the shards said it is evaluated; its shard 0 comes after version 6's.
+            h.processElement2(new StreamRecord<>(direct(5, 1, true)));
+            h.processElement2(new StreamRecord<>(direct(6, 0, false, "a")));
+            h.processElement2(new StreamRecord<>(direct(5, 0, true, "b")));
+            Directive v5 = publishes(directives(h)).get(0);
+            assertThat(v5.modelVersion).isEqualTo(5);
+            assertThat(v5.evaluators).containsExactly("a");
+            h.processElement2(new StreamRecord<>(direct(6, 1, false)));
+            Directive v6 = publishes(directives(h)).get(0);
+            assertThat(v6.modelVersion).isEqualTo(6);
+            assertThat(v6.evaluators).isEmpty();
+            h.processElement1(new StreamRecord<>(evaluation("a", 5, 1, Map.of("acc", 0.5))));
+            RoundResult r5 = results(h).get(0);
+            assertThat(r5.round).isEqualTo(5);
+            assertThat(r5.contributors).containsExactlyInAnyOrder("a", "b", "c");
+        }
+    }
+
     @Test
     void shardsOfOldVersionsAndBeforeTheInitialModelAreIgnored() throws Exception {
         try (var h = harness(async(), "hashmap")) {

@@ -32,6 +32,7 @@ import org.apache.flink.configuration.CheckpointingOptions;
 import org.apache.flink.configuration.Configuration;
 import org.apache.flink.configuration.CoreOptions;
 import org.apache.flink.configuration.RestOptions;
+import org.apache.flink.configuration.RestartStrategyOptions;
 import org.apache.flink.runtime.jobmaster.JobResult;
 import org.apache.flink.runtime.minicluster.MiniCluster;
 import org.apache.flink.runtime.minicluster.MiniClusterConfiguration;
@@ -79,7 +80,7 @@ class HomeGatewayReturnITCase {
     @Test
     void aLearnerBackOnItsHomeGatewayUploadsThereAgainAndTheModelCountsEachLearnerOnce()
             throws Exception {
-        Run run = federation(work.resolve("return"), true);
+        Run run = federation(work.resolve("return"), true, false);
 
         // Rounds 2 to 4 (the home unreachable, and the round it came back in) went to gateway 1.
         for (long r = CUT_IN_ROUND; r <= RESTORED_IN_ROUND; r++) {
@@ -106,7 +107,7 @@ class HomeGatewayReturnITCase {
 
     @Test
     void withoutTheReturnALearnerStaysOnTheOtherGatewayToTheEnd() throws Exception {
-        Run run = federation(work.resolve("stay"), false);
+        Run run = federation(work.resolve("stay"), false, false);
 
         for (long r = CUT_IN_ROUND; r <= ROUNDS; r++) {
             assertThat(run.uploadedAt.get(r)).as("round %d's upload", r).isEqualTo(1);
@@ -120,11 +121,34 @@ class HomeGatewayReturnITCase {
                 CUT_IN_ROUND, RESTORED_IN_ROUND, ROUNDS, foreignUploads, ROUNDS - 1);
     }
 
+    @Test
+    void afterATaskManagerFailoverThatLeftItOnTheOtherGatewayALearnerGoesHomeAgain()
+            throws Exception {
+        // The task manager dies while A trains round 2, and A's home stays cut off until its
+        // round 4, so A's reconnects after the restart end on gateway 1.
+        Run run = federation(work.resolve("failover"), true, true);
+
+        for (long r = CUT_IN_ROUND; r <= RESTORED_IN_ROUND; r++) {
+            assertThat(run.uploadedAt.get(r)).as("round %d's upload", r).isEqualTo(1);
+        }
+        for (long r = RESTORED_IN_ROUND + 2; r <= ROUNDS; r++) {
+            assertThat(run.uploadedAt.get(r)).as("round %d's upload", r).isEqualTo(0);
+        }
+        assertThat(run.summaryA.homeReturns()).isEqualTo(1);
+    }
+
     /** What one federation showed. */
     private record Run(
             Map<Long, Integer> uploadedAt, Map<Integer, Long> foreign, LearnerSummary summaryA) {}
 
-    private Run federation(Path dir, boolean returnHome) throws Exception {
+    /**
+     * One federation of {@link #ROUNDS} rounds; A's home cut off from its round {@link
+     * #CUT_IN_ROUND} to its round {@link #RESTORED_IN_ROUND}, and with {@code killTaskManager} the
+     * task manager replaced (every gateway and aggregator restarts from the last checkpoint) when
+     * the cut begins. The gateways' counters start again at a restart, so they are read only
+     * without one ({@link Run#foreign} empty otherwise).
+     */
+    private Run federation(Path dir, boolean returnHome, boolean killTaskManager) throws Exception {
         Files.createDirectories(dir);
         int port = freePorts(2);
         try (MiniCluster cluster = startCluster(dir, port);
@@ -146,6 +170,9 @@ class HomeGatewayReturnITCase {
                                         round, new long[] {toHome.bytesUp(), toOther.bytesUp()});
                                 if (round == CUT_IN_ROUND) {
                                     toHome.cut();
+                                    if (killTaskManager) {
+                                        replaceTaskManager(cluster);
+                                    }
                                 } else if (round == RESTORED_IN_ROUND) {
                                     toHome.restore();
                                 } else if (round == ROUNDS) {
@@ -169,7 +196,10 @@ class HomeGatewayReturnITCase {
                 assertThat(lastRoundTrained.await(WAIT.toSeconds(), TimeUnit.SECONDS))
                         .as("learner A reached the last round")
                         .isTrue();
-                Map<Integer, Long> foreign = awaitGatewayCounters(restPort, job, 2L * (ROUNDS - 1));
+                Map<Integer, Long> foreign =
+                        killTaskManager
+                                ? Map.of()
+                                : awaitGatewayCounters(restPort, job, 2L * (ROUNDS - 1));
                 metricsRead.countDown();
                 LearnerSummary summaryA = runA.get(WAIT.toSeconds(), TimeUnit.SECONDS);
                 LearnerSummary summaryB = runB.get(WAIT.toSeconds(), TimeUnit.SECONDS);
@@ -184,7 +214,9 @@ class HomeGatewayReturnITCase {
                 }
                 assertThat(PartialSums.homeGateway(summaryA.learnerId(), 2)).isZero();
                 assertThat(PartialSums.homeGateway(summaryB.learnerId(), 2)).isEqualTo(1);
-                assertThat(summaryB.reconnects()).isZero();
+                if (!killTaskManager) {
+                    assertThat(summaryB.reconnects()).isZero();
+                }
 
                 // Where each of A's uploads went: the proxy that carried its bytes between the
                 // round's training and the next one's (a few hundred bytes of calls besides).
@@ -278,6 +310,11 @@ class HomeGatewayReturnITCase {
         flink.set(CoreOptions.TMP_DIRS, dir.toAbsolutePath().toString());
         flink.set(RestOptions.BIND_ADDRESS, "127.0.0.1");
         flink.set(RestOptions.BIND_PORT, "0");
+        // A replaced task manager: the job restarts from its last checkpoint at once.
+        flink.set(RestartStrategyOptions.RESTART_STRATEGY, "fixed-delay");
+        flink.set(RestartStrategyOptions.RESTART_STRATEGY_FIXED_DELAY_ATTEMPTS, 5);
+        flink.set(
+                RestartStrategyOptions.RESTART_STRATEGY_FIXED_DELAY_DELAY, Duration.ofMillis(500));
         MiniCluster cluster =
                 new MiniCluster(
                         new MiniClusterConfiguration.Builder()
@@ -407,6 +444,16 @@ class HomeGatewayReturnITCase {
             }
         }
         throw new IOException("no " + count + " consecutive free ports");
+    }
+
+    /** Fails every subtask at once (both gateways too) and starts a task manager to restart on. */
+    private static void replaceTaskManager(MiniCluster cluster) {
+        try {
+            cluster.terminateTaskManager(0).get(60, TimeUnit.SECONDS);
+            cluster.startTaskManager();
+        } catch (Exception e) {
+            throw new IllegalStateException("could not replace the task manager", e);
+        }
     }
 
     private static void awaitListening(int port) throws Exception {

@@ -59,7 +59,14 @@ final class SwitchableProxy implements AutoCloseable {
                     reset(client);
                     continue;
                 }
-                Socket upstream = new Socket(InetAddress.getLoopbackAddress(), upstreamPort);
+                Socket upstream;
+                try {
+                    upstream = new Socket(InetAddress.getLoopbackAddress(), upstreamPort);
+                } catch (IOException e) {
+                    // The gateway is down (e.g. restarting): so is this connection.
+                    reset(client);
+                    continue;
+                }
                 client.setTcpNoDelay(true);
                 upstream.setTcpNoDelay(true);
                 sockets.add(client);
@@ -67,7 +74,7 @@ final class SwitchableProxy implements AutoCloseable {
                 pump(client, upstream, true);
                 pump(upstream, client, false);
             } catch (IOException e) {
-                // closed, or the gateway refused: the client sees its connection end
+                // the proxy is closed
             }
         }
     }

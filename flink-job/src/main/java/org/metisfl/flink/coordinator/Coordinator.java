@@ -166,7 +166,7 @@ public final class Coordinator {
             GatewayEvent e, FederationProgress p, long nowMs, CoordinatorOutput out) {
         boolean connected = e.kind == GatewayEvent.Kind.CONNECTED;
         LearnerRegistry.Change change =
-                federation.learners.connectivity(e.learnerId, connected, e.stamp);
+                federation.learners.connectivity(e.learnerId, connected, e.stamp, e.gateway);
         if (connected) {
             federation.learners.connectedAt(e.learnerId, nowMs);
         }

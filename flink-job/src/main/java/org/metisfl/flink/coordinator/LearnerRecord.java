@@ -10,6 +10,12 @@ public class LearnerRecord {
     /** Gateway timestamp of the latest connect or disconnect seen (older news is ignored). */
     public long connectivityStamp;
 
+    /**
+     * Gateway where the latest task stream opening seen happened (-1 = none known): a closing
+     * reported by another gateway is of a stream the learner has left.
+     */
+    public int streamGateway = -1;
+
     /** Processing time of the latest task stream opening seen (0 = none since it joined). */
     public long connectedAtMs;
 

@@ -69,9 +69,25 @@ public final class LearnerRegistry {
      * different gateways: news older than what is known is ignored. Unknown learners are ignored.
      */
     public Change connectivity(String learnerId, boolean connected, long stamp) {
+        return connectivity(learnerId, connected, stamp, -1);
+    }
+
+    /**
+     * As {@link #connectivity(String, boolean, long)}, from gateway {@code gateway} (-1: unknown):
+     * the closing of a task stream at another gateway than the one where the learner's latest
+     * stream opened is news of a stream it has left (a learner that moved to another gateway, whose
+     * old gateway stamped the closing after the new one stamped the opening), and is ignored.
+     */
+    public Change connectivity(String learnerId, boolean connected, long stamp, int gateway) {
         LearnerRecord r = learners.get(learnerId);
         if (r == null || stamp < r.connectivityStamp) {
             return Change.NONE;
+        }
+        if (!connected && gateway >= 0 && r.streamGateway >= 0 && gateway != r.streamGateway) {
+            return Change.NONE;
+        }
+        if (connected) {
+            r.streamGateway = gateway;
         }
         r.connectivityStamp = stamp;
         Change change = Change.NONE;

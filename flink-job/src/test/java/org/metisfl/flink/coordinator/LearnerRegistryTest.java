@@ -35,6 +35,20 @@ class LearnerRegistryTest {
     }
 
     @Test
+    void theClosingOfAStreamAtAGatewayTheLearnerLeftDoesNotDeactivateIt() {
+        registry.join("a", "alice", 1, 0);
+        assertThat(registry.connectivity("a", true, 1, 1)).isEqualTo(Change.ACTIVATED);
+        // It moved from gateway 1 to gateway 0; gateway 1 stamped the old stream's closing last.
+        assertThat(registry.connectivity("a", true, 10, 0)).isEqualTo(Change.NONE);
+        assertThat(registry.connectivity("a", false, 11, 1)).isEqualTo(Change.NONE);
+        assertThat(registry.active()).containsExactly("a");
+        // Its stream at gateway 0 closes: gone, until a stream opens anywhere again.
+        assertThat(registry.connectivity("a", false, 20, 0)).isEqualTo(Change.DEACTIVATED);
+        assertThat(registry.connectivity("a", true, 30, 1)).isEqualTo(Change.ACTIVATED);
+        assertThat(registry.connectivity("a", false, 40, 1)).isEqualTo(Change.DEACTIVATED);
+    }
+
+    @Test
     void connectivityNewsIsOrderedByGatewayStampAndIgnoredForUnknownLearners() {
         registry.join("a", "alice", 1, 0);
         registry.connectivity("a", true, 1);

@@ -250,8 +250,9 @@ public final class GatewayChannels implements AutoCloseable {
     }
 
     /**
-     * Moves to the home over the connection {@link #probeHome} found up; the channel left is shut
-     * down in order (calls still on it finish; the caller only moves with none outstanding).
+     * Moves to the home over the connection {@link #probeHome} found up. The channel left is shut
+     * down in order (calls still on it finish; the caller moves only with none outstanding) and
+     * returned, so that the caller can wait for it to close; null if there was none.
      *
      * @throws IllegalStateException unless {@link #probeHome} just reported {@link
      *     HomeProbe#REACHABLE}
@@ -260,15 +261,16 @@ public final class GatewayChannels implements AutoCloseable {
         if (probe == null || probe.getState(false) != ConnectivityState.READY) {
             throw new IllegalStateException("the home gateway's connection is not up");
         }
-        if (current != null) {
-            current.shutdown();
+        ManagedChannel left = current;
+        if (left != null) {
+            left.shutdown();
         }
         current = probe;
         probe = null;
         index = home;
         forgetProbe();
         LOG.debug("moved back to home gateway {}", addresses.get(index));
-        return current;
+        return left;
     }
 
     private void forgetProbe() {

@@ -98,6 +98,14 @@ public final class LearnerSession implements AutoCloseable {
     /** Failed attempts in a row, with no answer ever, before the learner says nothing listens. */
     public static final int NEVER_ANSWERED_AFTER = 5;
 
+    private static final long NOT_PENDING = Long.MIN_VALUE;
+
+    /** How long after a return to the home gateway its task stream is opened once more. */
+    static final long REASSERT_NANOS = TimeUnit.SECONDS.toNanos(2);
+
+    /** The longest wait for the channel left behind to close before the home stream opens. */
+    static final long LEFT_CLOSE_NANOS = TimeUnit.SECONDS.toNanos(1);
+
     /** Shortest wait for an event when a try of the home gateway is due. */
     private static final long MIN_WAKE_NANOS = TimeUnit.MILLISECONDS.toNanos(1);
 
@@ -179,6 +187,9 @@ public final class LearnerSession implements AutoCloseable {
     private long lastModelVersion = -1;
     private int reconnects;
     private int homeReturns;
+
+    /** When to open the task stream at home once more after a return; NOT_PENDING if not. */
+    private long reassertAt = NOT_PENDING;
 
     public LearnerSession(
             List<GatewayAddress> gateways,
@@ -668,6 +679,13 @@ public final class LearnerSession implements AutoCloseable {
         if (!mayReturnHome()) {
             return false;
         }
+        if (reassertAt != NOT_PENDING && nanoTime.getAsLong() - reassertAt >= 0) {
+            reassertAt = NOT_PENDING;
+            if (channels.atHome()) {
+                LOG.debug("opening the task stream at home gateway {} again", channels.address());
+                openStream();
+            }
+        }
         if (channels.probeHome(nanoTime.getAsLong()) != GatewayChannels.HomeProbe.REACHABLE) {
             return false;
         }
@@ -675,7 +693,13 @@ public final class LearnerSession implements AutoCloseable {
             return true;
         }
         GatewayAddress away = channels.address();
-        channels.adoptHome();
+        // The gateway left sees the task stream end before the home sees it open (the job keeps
+        // the connectivity its gateways stamped last), as far as this side can order them.
+        if (stream != null) {
+            stream.cancel();
+        }
+        ManagedChannel left = channels.adoptHome();
+        awaitClosed(left);
         connection++;
         homeReturns++;
         LOG.info(
@@ -684,7 +708,23 @@ public final class LearnerSession implements AutoCloseable {
                 channels.address(),
                 away);
         openStream();
+        // Should the gateway left still stamp the stream's end after the home stamped its start
+        // (clocks of different hosts, a busy gateway), opening it again later says it is here.
+        reassertAt = nanoTime.getAsLong() + REASSERT_NANOS;
         return false;
+    }
+
+    /** Waits (at most {@link #LEFT_CLOSE_NANOS}) until a channel left behind has closed. */
+    private void awaitClosed(ManagedChannel left) {
+        if (left == null) {
+            return;
+        }
+        try {
+            left.awaitTermination(LEFT_CLOSE_NANOS, TimeUnit.NANOSECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new Stop("interrupted");
+        }
     }
 
     /**
@@ -698,7 +738,12 @@ public final class LearnerSession implements AutoCloseable {
         }
         long now = nanoTime.getAsLong();
         channels.probeHome(now);
-        return channels.nanosUntilProbe(now);
+        long wait = channels.nanosUntilProbe(now);
+        if (reassertAt != NOT_PENDING) {
+            long untilReassert = Math.max(0, reassertAt - now);
+            wait = wait < 0 ? untilReassert : Math.min(wait, untilReassert);
+        }
+        return wait;
     }
 
     private boolean mayReturnHome() {

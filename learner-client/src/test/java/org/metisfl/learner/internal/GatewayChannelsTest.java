@@ -108,7 +108,7 @@ class GatewayChannelsTest {
 
         probe.state = ConnectivityState.READY;
         assertThat(ch.probeHome(t0 + 150 * MS)).isEqualTo(GatewayChannels.HomeProbe.REACHABLE);
-        assertThat(ch.adoptHome()).isSameAs(probe);
+        assertThat(ch.adoptHome()).as("the channel left").isSameAs(foreign);
         assertThat(ch.channel()).isSameAs(probe);
         assertThat(ch.address()).isEqualTo(A);
         assertThat(ch.atHome()).isTrue();

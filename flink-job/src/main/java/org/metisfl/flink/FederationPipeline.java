@@ -19,6 +19,7 @@ import org.metisfl.flink.aggregation.PartialSums;
 import org.metisfl.flink.aggregation.ShardAggregator;
 import org.metisfl.flink.aggregation.ShardKeys;
 import org.metisfl.flink.aggregation.rule.AggregationRule;
+import org.metisfl.flink.aggregation.rule.AsyncAggregationRule;
 import org.metisfl.flink.aggregation.rule.Rules;
 import org.metisfl.flink.config.CoordinatorOptions;
 import org.metisfl.flink.config.FederationConfig;
@@ -309,11 +310,20 @@ public final class FederationPipeline {
     /**
      * Local pre-aggregation (see {@link PartialSums}) when the configuration asks for it and it
      * holds: a synchronous rule that merges partials, with any number of gateways (each folds only
-     * the learners it is home to). Else null: updates go on one by one.
+     * the learners it is home to), or an asynchronous rule that merges partial sums (FedBuff; each
+     * gateway folds only updates of the tasks it handed out). Else null: updates go on one by one.
      */
     static PartialSums.Factory preAggregation(FederationConfig config) {
-        if (!config.preAggregate() || config.asynchronous()) {
+        if (!config.preAggregate()) {
             return null;
+        }
+        if (config.asynchronous()) {
+            // FedBuff folds (what it buffers is linear in the updates); FedAsync and FedRec take
+            // each update on its own.
+            AsyncAggregationRule<?> rule = Rules.async(RuleOptions.of(config));
+            return rule.mergesPartials()
+                    ? PartialSums.Factory.async(rule, config.asyncMaxStaleness())
+                    : null;
         }
         AggregationRule<?> rule = Rules.of(RuleOptions.of(config));
         return rule.preAggregates() ? new PartialSums.Factory(rule) : null;

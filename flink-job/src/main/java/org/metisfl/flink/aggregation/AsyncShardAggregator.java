@@ -108,6 +108,18 @@ public class AsyncShardAggregator extends KeyedProcessFunction<Integer, GatewayE
     private transient MapState<String, String> legacyLastTask;
 
     private transient MapState<String, Contribution> contributions;
+
+    /**
+     * Foreign single updates applied here (sent on by a gateway that is not the one that may fold
+     * them) whose copy a partial sum may still hold, by (learner, task): their values, so a later
+     * partial holding the same (learner, task) can take them out of its sum (see {@link
+     * #applyPartial}). Forgotten once no gateway can still admit an update of their base version.
+     */
+    private transient MapState<String, Contribution> foreignCopies;
+
+    /** The keys of {@link #foreignCopies} by the base version of their update. */
+    private transient MapState<Long, List<String>> foreignCopiesByBase;
+
     private transient MapState<Long, Payload> history;
     private transient MapState<Integer, Long> served;
     private transient WriteBehindValue<Integer, List<GatewayEvent>> pending;
@@ -121,6 +133,8 @@ public class AsyncShardAggregator extends KeyedProcessFunction<Integer, GatewayE
 
     private transient Counter duplicates;
     private transient Counter tooStale;
+    private transient Counter partialsApplied;
+    private transient Counter foreignCopiesTakenOut;
 
     /** Staleness (versions) of the last update applied, for the {@code lastStaleness} gauge. */
     private transient volatile long lastStaleness;
@@ -182,6 +196,20 @@ public class AsyncShardAggregator extends KeyedProcessFunction<Integer, GatewayE
                                         "contributions",
                                         Types.STRING,
                                         TypeInformation.of(Contribution.class)));
+        foreignCopies =
+                getRuntimeContext()
+                        .getMapState(
+                                new MapStateDescriptor<>(
+                                        "foreign-copies",
+                                        Types.STRING,
+                                        TypeInformation.of(Contribution.class)));
+        foreignCopiesByBase =
+                getRuntimeContext()
+                        .getMapState(
+                                new MapStateDescriptor<>(
+                                        "foreign-copies-by-base",
+                                        Types.LONG,
+                                        Types.LIST(Types.STRING)));
         history =
                 getRuntimeContext()
                         .getMapState(
@@ -201,6 +229,9 @@ public class AsyncShardAggregator extends KeyedProcessFunction<Integer, GatewayE
                 getRuntimeContext().getMetricGroup().counter("misroutedAnnouncements");
         duplicates = getRuntimeContext().getMetricGroup().counter("duplicateUpdates");
         tooStale = getRuntimeContext().getMetricGroup().counter("tooStaleUpdates");
+        partialsApplied = getRuntimeContext().getMetricGroup().counter("partialsApplied");
+        foreignCopiesTakenOut =
+                getRuntimeContext().getMetricGroup().counter("foreignCopiesTakenOut");
         getRuntimeContext()
                 .getMetricGroup()
                 .gauge("lastStaleness", (org.apache.flink.metrics.Gauge<Long>) () -> lastStaleness);
@@ -261,7 +292,10 @@ public class AsyncShardAggregator extends KeyedProcessFunction<Integer, GatewayE
                 serves(e.gateway(), e.round());
             }
             case MODEL_SERVED -> serves(e.gateway(), e.round());
-            case UPDATE_SHARD -> {
+            case UPDATE_SHARD, PARTIAL_SHARD -> {
+                if (e.kind() == GatewayEvent.Kind.PARTIAL_SHARD && !e.isAsyncPartial()) {
+                    throw new IllegalArgumentException("not an asynchronous partial: " + e);
+                }
                 List<GatewayEvent> waiting = pending.get(ctx.getCurrentKey());
                 if (waiting == null) {
                     waiting = new ArrayList<>();
@@ -345,7 +379,9 @@ public class AsyncShardAggregator extends KeyedProcessFunction<Integer, GatewayE
         }
         shardState.put(ctx.getCurrentKey(), s);
         if (rule.keepsVersions() && s.version > before) {
-            forgetVersionsBefore(oldestAdmissible(s, later));
+            long oldest = oldestAdmissible(s, later);
+            forgetVersionsBefore(oldest);
+            forgetForeignCopiesBefore(oldest);
         }
     }
 
@@ -380,6 +416,33 @@ public class AsyncShardAggregator extends KeyedProcessFunction<Integer, GatewayE
         }
     }
 
+    /**
+     * Forgets the foreign copies of updates trained on versions older than {@code oldest}: no
+     * gateway admits an update of such a version any more, none waits here, and a gateway emits the
+     * partials of a poll before it says it serves a newer model (see {@code PartialSums}), so no
+     * partial holding one of them can still come.
+     */
+    private void forgetForeignCopiesBefore(long oldest) throws Exception {
+        List<Long> old = new ArrayList<>();
+        Iterator<Long> bases = foreignCopiesByBase.keys().iterator();
+        while (bases.hasNext()) {
+            long b = bases.next();
+            if (b < oldest) {
+                old.add(b);
+            }
+        }
+        for (long b : old) {
+            for (String key : foreignCopiesByBase.get(b)) {
+                foreignCopies.remove(key);
+            }
+            foreignCopiesByBase.remove(b);
+        }
+    }
+
+    private static String copyKey(String learner, String task) {
+        return learner.length() + ":" + learner + task;
+    }
+
     private void apply(
             AsyncShard s,
             Object state,
@@ -388,22 +451,30 @@ public class AsyncShardAggregator extends KeyedProcessFunction<Integer, GatewayE
             int shardIndex,
             Collector<GlobalShard> out)
             throws Exception {
-        if (!firstApplication(e.learnerId(), e.taskId())) {
-            duplicates.inc();
-            return;
+        List<String> learners;
+        if (e.kind() == GatewayEvent.Kind.PARTIAL_SHARD) {
+            learners = applyPartial(s, state, shard, e);
+        } else {
+            if (!firstApplication(e.learnerId(), e.taskId())) {
+                duplicates.inc();
+                return;
+            }
+            if (e.foreign && rule.mergesPartials()) {
+                keepForeignCopy(e);
+            }
+            // Its gateway admitted it within max-staleness of the model it served: it counts,
+            // even if this shard's version has moved further since.
+            long stale = Math.max(0, s.version - e.baseVersion());
+            lastStaleness = stale;
+            AsyncUpdate update =
+                    new AsyncUpdate(
+                            e.learnerId(),
+                            e.values(),
+                            e.weight(),
+                            staleness.weight(stale),
+                            e.baseVersion());
+            learners = rule.apply(state, shard, update);
         }
-        // Its gateway admitted it within max-staleness of the model it served: it counts, even if
-        // this shard's version has moved further since.
-        long stale = Math.max(0, s.version - e.baseVersion());
-        lastStaleness = stale;
-        AsyncUpdate update =
-                new AsyncUpdate(
-                        e.learnerId(),
-                        e.values(),
-                        e.weight(),
-                        staleness.weight(stale),
-                        e.baseVersion());
-        List<String> learners = rule.apply(state, shard, update);
         if (learners == null) {
             return;
         }
@@ -412,6 +483,91 @@ public class AsyncShardAggregator extends KeyedProcessFunction<Integer, GatewayE
         if (rule.keepsVersions()) {
             history.put(s.version, s.global.copy());
         }
+    }
+
+    /** Keeps an applied foreign single's values until no partial can hold a copy of it. */
+    private void keepForeignCopy(GatewayEvent e) throws Exception {
+        String key = copyKey(e.learnerId(), e.taskId());
+        foreignCopies.put(key, new Contribution(e.values(), e.weight()));
+        List<String> keys = foreignCopiesByBase.get(e.baseVersion());
+        List<String> next = keys == null ? new ArrayList<>(2) : new ArrayList<>(keys);
+        next.add(key);
+        foreignCopiesByBase.put(e.baseVersion(), next);
+    }
+
+    /**
+     * Applies a gateway's partial sum of n updates of one base version (at its place in the order:
+     * its latest stamp, then its last update's learner and task). Exactly once: a (learner, task)
+     * the partial holds may have been applied here already only as a foreign single (its home
+     * gateway folds only tasks it handed out itself in its current run, and each of them once; a
+     * copy sent through another gateway travels alone, marked foreign). That single's values were
+     * kept ({@link #keepForeignCopy}); the sum is linear in the updates, so they are taken out of
+     * it, leaving (Σu − u_j, n − 1): the update counts once, where the single was applied. A
+     * (learner, task) applied otherwise would be a bug of those rules: the job fails rather than
+     * count an update twice. A single that comes after the partial is a plain duplicate.
+     */
+    private List<String> applyPartial(AsyncShard s, Object state, Shard shard, GatewayEvent e)
+            throws Exception {
+        List<String> members = e.participants();
+        List<String> tasks = e.tasks();
+        double[] sum = null;
+        List<String> counted = new ArrayList<>(members.size());
+        for (int i = 0; i < members.size(); i++) {
+            String learner = members.get(i);
+            String task = tasks.get(i);
+            String key = copyKey(learner, task);
+            Contribution single = foreignCopies.get(key);
+            if (single != null) {
+                if (sum == null) {
+                    sum = PartialSums.asyncSumOf(e);
+                }
+                float[] v = single.values.values();
+                if (v.length != sum.length) {
+                    throw new IllegalStateException(
+                            "a foreign copy of "
+                                    + learner
+                                    + "'s task "
+                                    + task
+                                    + " has "
+                                    + v.length
+                                    + " values, its partial "
+                                    + sum.length);
+                }
+                for (int j = 0; j < sum.length; j++) {
+                    sum[j] -= v[j];
+                }
+                foreignCopies.remove(key);
+                foreignCopiesTakenOut.inc();
+                continue;
+            }
+            if (!firstApplication(learner, task)) {
+                throw new IllegalStateException(
+                        "a partial sum of gateway "
+                                + e.gateway()
+                                + " holds "
+                                + learner
+                                + "'s update of task "
+                                + task
+                                + ", which this shard already applied and cannot take out of"
+                                + " the sum: the gateways' folding rules were broken");
+            }
+            counted.add(learner);
+        }
+        if (counted.isEmpty()) {
+            duplicates.inc();
+            return null;
+        }
+        if (sum == null) {
+            sum = PartialSums.asyncSumOf(e);
+        }
+        long stale = Math.max(0, s.version - e.baseVersion());
+        lastStaleness = stale;
+        partialsApplied.inc();
+        return rule.applyPartial(
+                state,
+                shard,
+                new AsyncAggregationRule.AsyncPartial(
+                        counted, sum, staleness.weight(stale), e.baseVersion()));
     }
 
     /**

@@ -11,12 +11,15 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.function.Predicate;
 import java.util.function.Supplier;
 import org.apache.flink.api.common.typeutils.TypeSerializer;
 import org.apache.flink.core.memory.DataInputDeserializer;
 import org.apache.flink.core.memory.DataOutputSerializer;
 import org.metisfl.flink.aggregation.rule.AggregationRule;
+import org.metisfl.flink.aggregation.rule.AsyncAggregationRule;
 import org.metisfl.flink.model.GatewayEvent;
+import org.metisfl.flink.model.serialization.BulkDoubleArraySerializer;
 
 /**
  * Local pre-aggregation at a gateway: the updates the gateway's reader takes from its queue in one
@@ -39,6 +42,21 @@ import org.metisfl.flink.model.GatewayEvent;
  * are held aside.
  *
  * <p>A lone update of a (round, shard) is emitted as it is (no partial, no copy).
+ *
+ * <p><b>Asynchronous</b> (FedBuff, a rule that {@link AsyncAggregationRule#mergesPartials()}): the
+ * updates of one poll are folded per (base version, shard) into (Σu, n) as doubles, with their
+ * (learner, task) pairs, and applied at the shard as one step (see {@code FedBuff} for what that
+ * means at the buffer boundary). Exactly once, without rounds: a reader folds only updates of tasks
+ * its own run handed out ({@link #foldTasksOf}; task ids carry the gateway run), so an update
+ * folded here was never emitted by another gateway run, neither before a restart (a resend of a
+ * task of an earlier run travels alone, and the aggregators drop it if they hold it) nor by another
+ * gateway; and each (learner, task) once (a resend to this gateway is dropped here; the tasks
+ * folded are remembered per base version until the gateway admits no update of that version any
+ * more). An update of a task another run handed out is sent on marked {@code foreign} when there
+ * are several gateways: its issuing gateway may fold a copy, and the aggregator keeps the foreign
+ * single's values to take them out of that partial if the single was applied first. The partials of
+ * a poll leave before a MODEL_SERVED the poll holds, so a model served says that every update
+ * admitted on an older model is already emitted.
  */
 public final class PartialSums {
 
@@ -46,6 +64,8 @@ public final class PartialSums {
     public static final class Factory implements Serializable {
         private static final long serialVersionUID = 1L;
         private final AggregationRule<?> rule;
+        private final boolean async;
+        private final long maxStaleness;
 
         public Factory(AggregationRule<?> rule) {
             if (!rule.preAggregates()) {
@@ -53,6 +73,33 @@ public final class PartialSums {
                         "aggregation rule '" + rule.name() + "' cannot merge partial aggregates");
             }
             this.rule = rule;
+            this.async = false;
+            this.maxStaleness = 0;
+        }
+
+        private Factory(long maxStaleness) {
+            this.rule = null;
+            this.async = true;
+            this.maxStaleness = maxStaleness;
+        }
+
+        /**
+         * Folding of asynchronous updates into partial sums for {@code rule}, whose gateways admit
+         * updates at most {@code maxStaleness} versions old.
+         */
+        public static Factory async(AsyncAggregationRule<?> rule, long maxStaleness) {
+            if (!rule.mergesPartials()) {
+                throw new IllegalArgumentException(
+                        "async.rule '"
+                                + rule.name()
+                                + "' cannot merge partial sums of updates (it takes them one by"
+                                + " one); turn pre-aggregation off or use fedbuff");
+            }
+            if (maxStaleness < 0) {
+                throw new IllegalArgumentException(
+                        "async.max-staleness must be >= 0, was " + maxStaleness);
+            }
+            return new Factory(maxStaleness);
         }
 
         /** The partial sums of gateway {@code gateway} out of {@code gateways}. */
@@ -61,7 +108,9 @@ public final class PartialSums {
                 throw new IllegalArgumentException(
                         "gateway " + gateway + " out of " + gateways + " gateways");
             }
-            return new PartialSums(rule, gateway, gateways);
+            return async
+                    ? new PartialSums(gateway, gateways, maxStaleness)
+                    : new PartialSums(rule, gateway, gateways);
         }
     }
 
@@ -91,6 +140,27 @@ public final class PartialSums {
     private final Map<Key, Open> open = new LinkedHashMap<>();
     private final Map<Long, Set<String>> folded = new HashMap<>();
     private long firstRound = Long.MIN_VALUE;
+
+    // Asynchronous folding (see the class comment); unused when synchronous.
+    private final boolean async;
+    private final long maxStaleness;
+    private Predicate<String> ownTask = t -> false;
+    private final Map<AsyncKey, AsyncOpen> asyncOpen = new LinkedHashMap<>();
+    private final Map<Long, Set<String>> foldedTasks = new HashMap<>();
+    private long served = Long.MIN_VALUE;
+
+    /** One (base version, shard) being folded in this poll. */
+    private static final class AsyncOpen {
+        GatewayEvent first;
+        double[] sum;
+        final List<String> learners = new ArrayList<>(4);
+        final List<String> tasks = new ArrayList<>(4);
+        double weight;
+        long timestamp = Long.MIN_VALUE;
+    }
+
+    private record AsyncKey(long base, int shard) {}
+
     // Metrics, read by the metric reporter's thread.
     private volatile long partialsEmitted;
     private volatile long updatesFolded;
@@ -102,6 +172,26 @@ public final class PartialSums {
         this.serializer = this.rule.accumulatorSerializer();
         this.gateway = gateway;
         this.gateways = gateways;
+        this.async = false;
+        this.maxStaleness = 0;
+    }
+
+    PartialSums(int gateway, int gateways, long maxStaleness) {
+        this.rule = null;
+        this.serializer = null;
+        this.gateway = gateway;
+        this.gateways = gateways;
+        this.async = true;
+        this.maxStaleness = maxStaleness;
+    }
+
+    /**
+     * Asynchronous: the tasks this reader's run handed out (the only ones it folds); set when the
+     * run starts its gateway. Until then nothing is folded.
+     */
+    public void foldTasksOf(Predicate<String> handedOutThisRun) {
+        this.ownTask = handedOutThisRun;
+        foldedTasks.clear();
     }
 
     /**
@@ -145,6 +235,10 @@ public final class PartialSums {
      * learner this gateway accepted.
      */
     public void offer(List<GatewayEvent> batch, long timestamp, Emitter out) {
+        if (async) {
+            offerAsync(batch, timestamp, out);
+            return;
+        }
         for (GatewayEvent e : batch) {
             switch (e.kind()) {
                 case ROUND_OPENED -> {
@@ -182,6 +276,140 @@ public final class PartialSums {
 
     private String lastLearner;
     private boolean lastWasDuplicate;
+
+    private void offerAsync(List<GatewayEvent> batch, long timestamp, Emitter out) {
+        for (GatewayEvent e : batch) {
+            switch (e.kind()) {
+                case UPDATE_SHARD -> {
+                    boolean own = ownTask.test(e.taskId());
+                    if (!own) {
+                        // Another gateway run handed this task out and may fold a copy of it:
+                        // the aggregators keep this single's values to take them out of such a
+                        // partial. With one gateway that run was this gateway's before a
+                        // restart, which folded nothing the job still expects.
+                        if (gateways > 1) {
+                            e.foreign = true;
+                            if (e.shard() == 0) {
+                                foreignSent++;
+                            }
+                        }
+                        out.emit(e, timestamp);
+                    } else if (!e.values().isDense()) {
+                        out.emit(e, timestamp);
+                    } else {
+                        foldAsync(e, timestamp);
+                    }
+                }
+                case MODEL_SERVED -> {
+                    // Every update admitted on an older model leaves before this record.
+                    flush(out);
+                    if (e.round() > served) {
+                        served = e.round();
+                        // No update of a version this old is admitted any more: its tasks
+                        // cannot come again.
+                        foldedTasks.keySet().removeIf(b -> b < served - maxStaleness - 1);
+                    }
+                    out.emit(e, timestamp);
+                }
+                case PARTICIPANT_DROPPED -> {
+                    flush(out);
+                    out.emit(e, timestamp);
+                }
+                default -> out.emit(e, timestamp);
+            }
+        }
+        lastLearner = null;
+    }
+
+    private void foldAsync(GatewayEvent e, long timestamp) {
+        String learner = e.learnerId();
+        if (!learner.equals(lastLearner)) {
+            lastLearner = learner;
+            lastWasDuplicate =
+                    !foldedTasks
+                            .computeIfAbsent(e.baseVersion(), b -> new HashSet<>())
+                            .add(learner.length() + ":" + learner + e.taskId());
+            if (!lastWasDuplicate) {
+                updatesFolded++;
+            }
+        }
+        if (lastWasDuplicate) {
+            return; // a second copy of an update this run already sent on
+        }
+        AsyncKey key = new AsyncKey(e.baseVersion(), e.shard());
+        AsyncOpen o = asyncOpen.get(key);
+        if (o == null) {
+            o = new AsyncOpen();
+            o.first = e;
+            asyncOpen.put(key, o);
+        } else {
+            if (o.sum == null) {
+                float[] v = o.first.values().values();
+                o.sum = new double[v.length];
+                add(o.sum, v);
+            }
+            float[] v = e.values().values();
+            if (v.length != o.sum.length) {
+                throw new IllegalStateException(
+                        "update shards of one shard differ in size: "
+                                + v.length
+                                + ", "
+                                + o.sum.length);
+            }
+            add(o.sum, v);
+        }
+        o.learners.add(learner);
+        o.tasks.add(e.taskId());
+        o.weight += e.weight();
+        o.timestamp = Math.max(o.timestamp, timestamp);
+    }
+
+    private static void add(double[] sum, float[] v) {
+        for (int i = 0; i < sum.length; i++) {
+            sum[i] += v[i];
+        }
+    }
+
+    private void flushAsync(Emitter out) {
+        for (Map.Entry<AsyncKey, AsyncOpen> entry : asyncOpen.entrySet()) {
+            AsyncOpen o = entry.getValue();
+            if (o.sum == null) {
+                out.emit(o.first, o.timestamp);
+                continue;
+            }
+            DataOutputSerializer bytes = new DataOutputSerializer(o.sum.length * Double.BYTES + 8);
+            try {
+                BulkDoubleArraySerializer.INSTANCE.serialize(o.sum, bytes);
+            } catch (IOException ex) {
+                throw new UncheckedIOException("cannot serialize a partial sum", ex);
+            }
+            out.emit(
+                    GatewayEvent.asyncPartialShard(
+                                    gateway,
+                                    o.first.round(),
+                                    entry.getKey().shard(),
+                                    o.first.numShards(),
+                                    entry.getKey().base(),
+                                    o.learners,
+                                    o.tasks,
+                                    o.weight,
+                                    bytes.getCopyOfBuffer())
+                            .stampedAt(o.timestamp),
+                    o.timestamp);
+            partialsEmitted++;
+        }
+        asyncOpen.clear();
+    }
+
+    /** The sum of the values an asynchronous PARTIAL_SHARD record carries (a fresh array). */
+    public static double[] asyncSumOf(GatewayEvent partial) {
+        try {
+            return BulkDoubleArraySerializer.INSTANCE.deserialize(
+                    new DataInputDeserializer(partial.partial()));
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read the partial sum of " + partial, e);
+        }
+    }
 
     private void noteRound(long round) {
         if (firstRound == Long.MIN_VALUE) {
@@ -231,6 +459,10 @@ public final class PartialSums {
 
     /** Emits the open partials (a lone update as itself) and starts over. */
     public void flush(Emitter out) {
+        if (async) {
+            flushAsync(out);
+            return;
+        }
         if (open.isEmpty()) {
             return;
         }
@@ -281,7 +513,7 @@ public final class PartialSums {
 
     /** True if nothing is waiting to be emitted. */
     public boolean isEmpty() {
-        return open.isEmpty();
+        return open.isEmpty() && asyncOpen.isEmpty();
     }
 
     /** PARTIAL_SHARD records emitted so far (a metric). */

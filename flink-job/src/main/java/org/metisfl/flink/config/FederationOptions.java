@@ -638,9 +638,11 @@ public final class FederationOptions {
                                     + " merge partial aggregates (fedavg, fedstride, and the sum"
                                     + " of ciphertexts under secure-aggregation: ckks or"
                                     + " ckks-threshold), with any gateway.parallelism (each"
-                                    + " gateway folds the learners that joined through it); other"
-                                    + " rules and the asynchronous protocol send every update on"
-                                    + " as it is.");
+                                    + " gateway folds the learners that joined through it), and to"
+                                    + " the asynchronous fedbuff (each gateway folds updates of the"
+                                    + " same base version of the tasks it handed out; a partial sum"
+                                    + " counts as its number of updates in the buffer); other rules"
+                                    + " send every update on as it is.");
 
     public static final ConfigOption<Integer> TRAIN_EPOCHS =
             ConfigOptions.key("train.epochs")

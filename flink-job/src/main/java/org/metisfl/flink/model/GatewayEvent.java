@@ -113,6 +113,7 @@ public class GatewayEvent {
                     Kind.DISCONNECTED,
                     Kind.INITIAL_MODEL,
                     Kind.UPDATE_SHARD,
+                    Kind.PARTIAL_SHARD,
                     Kind.TRAIN_REPORT,
                     Kind.EVALUATION,
                     Kind.PARTICIPANT_DROPPED,
@@ -167,8 +168,10 @@ public class GatewayEvent {
     private static final Set<Kind> HAS_DEADLINE = EnumSet.of(Kind.ROUND_OPENED);
     private static final Set<Kind> HAS_METRICS = EnumSet.of(Kind.TRAIN_REPORT, Kind.EVALUATION);
     private static final Set<Kind> HAS_TENSORS = EnumSet.of(Kind.INITIAL_MODEL);
-    private static final Set<Kind> HAS_TASK_ID = EnumSet.of(Kind.UPDATE_SHARD);
-    private static final Set<Kind> HAS_BASE_VERSION = EnumSet.of(Kind.UPDATE_SHARD);
+    private static final Set<Kind> HAS_TASK_ID = EnumSet.of(Kind.UPDATE_SHARD, Kind.PARTIAL_SHARD);
+    private static final Set<Kind> HAS_BASE_VERSION =
+            EnumSet.of(Kind.UPDATE_SHARD, Kind.PARTIAL_SHARD);
+    private static final Set<Kind> HAS_TASKS = EnumSet.of(Kind.PARTIAL_SHARD);
     private static final Set<Kind> HAS_HOST = EnumSet.of(Kind.ANNOUNCE);
     private static final Set<Kind> HAS_PORT = EnumSet.of(Kind.ANNOUNCE);
     private static final Set<Kind> HAS_SECRET = EnumSet.of(Kind.ANNOUNCE);
@@ -222,6 +225,12 @@ public class GatewayEvent {
 
     /** PARTIAL_SHARD: the rule's serialized accumulator. */
     public byte[] partial;
+
+    /**
+     * Asynchronous PARTIAL_SHARD: the task of each folded update, in the order of {@code
+     * participants} (one entry per update); null for a synchronous partial.
+     */
+    public List<String> tasks;
 
     /** ROUND_OPENED under central DP: the round's clip norm. */
     public double clipNorm;
@@ -455,6 +464,40 @@ public class GatewayEvent {
         return e;
     }
 
+    /**
+     * Asynchronous: the partial sum ({@code partial}: the values' sum as doubles, see {@code
+     * PartialSums}) of {@code learners}' updates of {@code tasks} at {@code shard}, all trained on
+     * model {@code baseVersion}. Its learner and task, which place it in a shard's order of
+     * application with its stamp, are those of its last update (the one stamped latest).
+     */
+    public static GatewayEvent asyncPartialShard(
+            int gateway,
+            long round,
+            int shard,
+            int numShards,
+            long baseVersion,
+            List<String> learners,
+            List<String> tasks,
+            double totalWeight,
+            byte[] sum) {
+        if (learners.size() != tasks.size() || learners.isEmpty()) {
+            throw new IllegalArgumentException(
+                    "a partial of " + learners.size() + " learners and " + tasks.size() + " tasks");
+        }
+        GatewayEvent e =
+                partialShard(gateway, round, shard, numShards, learners, totalWeight, 0, sum);
+        e.baseVersion = baseVersion;
+        e.tasks = tasks;
+        e.learnerId = learners.get(learners.size() - 1);
+        e.taskId = tasks.get(tasks.size() - 1);
+        return e;
+    }
+
+    /** True for a partial sum of asynchronous updates ({@link #asyncPartialShard}). */
+    public boolean isAsyncPartial() {
+        return kind == Kind.PARTIAL_SHARD && tasks != null;
+    }
+
     public GatewayEvent stampedAt(long stamp) {
         this.stamp = stamp;
         return this;
@@ -550,6 +593,12 @@ public class GatewayEvent {
     public String taskId() {
         require("taskId", HAS_TASK_ID);
         return taskId;
+    }
+
+    /** Asynchronous PARTIAL_SHARD: the folded updates' tasks, in the order of participants. */
+    public List<String> tasks() {
+        require("tasks", HAS_TASKS);
+        return tasks;
     }
 
     public long baseVersion() {

@@ -22,8 +22,26 @@ public final class BufferedAsync {
     }
 
     /**
-     * global += eta * acc / count, in place; {@code count} (the K deltas buffered) {@code >= 1},
-     * {@code serverLearningRate} finite and {@code > 0}.
+     * acc += weight * (sum - count * baseGlobal), in double: the same as {@link #addDelta} for each
+     * of the {@code count} updates whose values add up to {@code sum}, when all share the base
+     * model and the weight (the sum is linear in the updates).
+     */
+    public static void addDeltaSum(
+            double[] acc, double[] sum, float[] baseGlobal, int count, double weight) {
+        Checks.requireLength("sum", sum, acc.length);
+        Checks.requireLength("baseGlobal", baseGlobal, acc.length);
+        Checks.requireNonNegative("weight", weight);
+        if (count < 1) {
+            throw new IllegalArgumentException("count must be >= 1, was " + count);
+        }
+        for (int i = 0; i < acc.length; i++) {
+            acc[i] += weight * (sum[i] - (double) count * baseGlobal[i]);
+        }
+    }
+
+    /**
+     * global += eta * acc / count, in place; {@code count} (the deltas buffered: K, or more when a
+     * partial sum crossed K) {@code >= 1}, {@code serverLearningRate} finite and {@code > 0}.
      */
     public static void apply(float[] global, double[] acc, int count, double serverLearningRate) {
         Checks.requireLength("acc", acc, global.length);

@@ -46,6 +46,30 @@ public interface AsyncAggregationRule<S> extends Serializable {
      */
     List<String> apply(S state, AsyncContext model, AsyncUpdate update) throws Exception;
 
+    /**
+     * True if the rule can take a gateway's partial sum of several updates of one base version in
+     * one step ({@link #applyPartial}), so the gateways may fold the updates they take in one poll
+     * (local pre-aggregation, {@code PartialSums}). FedBuff can: what it buffers is linear in the
+     * updates. FedAsync cannot (it mixes each update into the model the previous one made), nor can
+     * FedRec (it keeps each learner's latest update): their updates cross the job one by one.
+     */
+    default boolean mergesPartials() {
+        return false;
+    }
+
+    /**
+     * Applies a partial sum of updates to the shard as one step, at one place in the shard's order
+     * of application, with one staleness weight for all its updates (they share a base version).
+     * Only for rules that {@link #mergesPartials()}.
+     *
+     * @return as {@link #apply}
+     */
+    default List<String> applyPartial(S state, AsyncContext model, AsyncPartial partial)
+            throws Exception {
+        throw new UnsupportedOperationException(
+                "async.rule '" + name() + "' cannot merge partial sums of updates");
+    }
+
     /** True if the rule needs the models of the last max-staleness versions (FedBuff). */
     default boolean keepsVersions() {
         return false;
@@ -82,6 +106,24 @@ public interface AsyncAggregationRule<S> extends Serializable {
             double weight,
             double stalenessWeight,
             long baseVersion) {}
+
+    /**
+     * Several updates of one base version, folded by a gateway, as a rule that {@link
+     * #mergesPartials()} sees them.
+     *
+     * @param learners whose updates the sum holds, one entry per update
+     * @param sum the sum of the updates' values, in double
+     * @param stalenessWeight s(current version - base version), the same for all of them
+     * @param baseVersion the model version all of them were trained on
+     */
+    record AsyncPartial(
+            List<String> learners, double[] sum, double stalenessWeight, long baseVersion) {
+
+        /** How many updates the sum holds. */
+        public int count() {
+            return learners.size();
+        }
+    }
 
     /** What the aggregator offers an asynchronous rule at one shard. */
     interface AsyncContext {

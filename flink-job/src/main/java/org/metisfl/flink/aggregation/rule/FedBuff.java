@@ -14,6 +14,16 @@ import org.metisfl.flink.model.Payload;
  * weighted by s(staleness), is buffered; every {@code async.buffer-size} updates their mean, times
  * the server learning rate, moves the shard's model ({@link BufferedAsync}). Memory: the buffer and
  * the last max-staleness versions of the shard.
+ *
+ * <p><b>Partial sums</b> ({@link #mergesPartials()}): a gateway may fold n updates of one base
+ * version b into (Σu, n). The partial is applied as one step, at its place in the shard's order
+ * (its latest stamp), with one staleness s for all n: it buffers {@code f(s) · (Σu − n · model(b))}
+ * and counts as n updates. When no version closes between the n updates' own places, that is
+ * exactly what the n updates buffer one by one. A partial cannot be split, so when it crosses the
+ * buffer boundary (the buffer held m < K updates and m + n > K), the buffer closes with all m + n
+ * and the model moves by {@code η · Σ / (m + n)}: a version then holds more than K updates, and the
+ * next buffer starts empty, where one by one the first K − m would have closed it and the remaining
+ * m + n − K would have started the next buffer with a staleness one higher.
  */
 public final class FedBuff implements AsyncAggregationRule<FedBuff.Buffer> {
     private static final long serialVersionUID = 1L;
@@ -79,6 +89,39 @@ public final class FedBuff implements AsyncAggregationRule<FedBuff.Buffer> {
         BufferedAsync.addDelta(
                 state.deltas, u.payload().values(), base.values(), u.stalenessWeight());
         state.learners.add(u.learner());
+        return closeIfFull(state, global);
+    }
+
+    @Override
+    public boolean mergesPartials() {
+        return true;
+    }
+
+    @Override
+    public List<String> applyPartial(Buffer state, AsyncContext model, AsyncPartial p)
+            throws Exception {
+        Payload base = model.modelAt(p.baseVersion());
+        if (base == null) {
+            for (int i = 0; i < p.count(); i++) {
+                model.dropTooStale();
+            }
+            return null;
+        }
+        float[] global = model.global().values();
+        if (state.deltas == null) {
+            state.deltas = new double[global.length];
+        }
+        BufferedAsync.addDeltaSum(
+                state.deltas, p.sum(), base.values(), p.count(), p.stalenessWeight());
+        state.learners.addAll(p.learners());
+        return closeIfFull(state, global);
+    }
+
+    /**
+     * Makes the next version if the buffer holds K updates or more (more only after a partial sum
+     * crossed K: the mean is then over all of them).
+     */
+    private List<String> closeIfFull(Buffer state, float[] global) {
         if (state.learners.size() < bufferSize) {
             return null;
         }

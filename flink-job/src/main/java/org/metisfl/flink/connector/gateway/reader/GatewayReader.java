@@ -161,6 +161,10 @@ public final class GatewayReader implements SourceReader<GatewayEvent, GatewaySp
         revokedBeforeStart.forEach(tokens::revoke);
         revokedBeforeStart.clear();
         state = new GatewayState(config, s.index(), tokens, queue);
+        if (partials != null) {
+            GatewayState run = state;
+            partials.foldTasksOf(run::handedOutThisRun);
+        }
         // The enumerator's checkpoint may predate a revocation this split holds: tell it again.
         if (!s.revoked().isEmpty()) {
             context.sendSourceEventToCoordinator(new RevocationEvent(List.copyOf(s.revoked())));

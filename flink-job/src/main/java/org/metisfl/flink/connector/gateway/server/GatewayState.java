@@ -422,6 +422,15 @@ public final class GatewayState {
     }
 
     /**
+     * True if {@code taskId} is an asynchronous task this gateway run handed out (task ids carry
+     * the run): only this run can have emitted an update of it, which local pre-aggregation relies
+     * on (see {@code PartialSums}).
+     */
+    public boolean handedOutThisRun(String taskId) {
+        return taskId != null && taskId.startsWith(taskIdPrefix);
+    }
+
+    /**
      * Asynchronous: why an update of {@code taskId} trained on model version {@code baseVersion}
      * cannot count, because that model may be lost, or null if it can. A task handed out before the
      * job restarted (another run of this gateway, or of another gateway) may be on a version made

@@ -80,6 +80,31 @@ class FederationPipelineTest {
     }
 
     @Test
+    void fedBuffFoldsAtTheGatewaysAndFedAsyncAndFedRecDoNot() {
+        for (String rule : List.of("fedbuff", "fedasync", "fedrec")) {
+            FederationConfig config =
+                    FederationConfig.of(
+                            Map.of(
+                                    "security.insecure", "true",
+                                    "security.admission", "open",
+                                    "protocol.type", "asynchronous",
+                                    "async.rule", rule));
+            assertThat(FederationPipeline.preAggregation(config))
+                    .as(rule)
+                    .matches(f -> (f != null) == rule.equals("fedbuff"));
+            FederationConfig off =
+                    FederationConfig.of(
+                            Map.of(
+                                    "security.insecure", "true",
+                                    "security.admission", "open",
+                                    "protocol.type", "asynchronous",
+                                    "async.rule", rule,
+                                    "aggregation.pre-aggregate", "false"));
+            assertThat(FederationPipeline.preAggregation(off)).as(rule + ", off").isNull();
+        }
+    }
+
+    @Test
     void theNewModelReachesTheSinkWithoutANetworkExchange() {
         StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment();
         FederationConfig config =

@@ -6,7 +6,10 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Test;
+import org.metisfl.flink.aggregation.rule.FedAsync;
 import org.metisfl.flink.aggregation.rule.FedAvg;
+import org.metisfl.flink.aggregation.rule.FedBuff;
+import org.metisfl.flink.aggregation.rule.FedRec;
 import org.metisfl.flink.aggregation.rule.Median;
 import org.metisfl.flink.model.GatewayEvent;
 import org.metisfl.flink.model.GatewayEvent.Kind;
@@ -178,6 +181,187 @@ class PartialSumsTest {
         assertThatThrownBy(() -> new PartialSums.Factory(new Median()))
                 .isInstanceOf(IllegalArgumentException.class)
                 .hasMessageContaining("cannot merge");
+    }
+
+    // Asynchronous folding (FedBuff).
+
+    private static final String RUN = "a-run1-";
+
+    private PartialSums asyncSums(int gateway, int gateways) {
+        PartialSums p = PartialSums.Factory.async(new FedBuff(4, 1.0), 2).create(gateway, gateways);
+        p.foldTasksOf(t -> t.startsWith(RUN));
+        return p;
+    }
+
+    @Test
+    void asynchronousUpdatesOfOneBaseVersionAreFoldedIntoSumsWithTheirTasks() {
+        PartialSums p = asyncSums(0, 1);
+        p.offer(
+                asyncUpdate("a", RUN + "1", 3, new float[] {1f, 2f}, new float[] {3f}),
+                10,
+                emitter);
+        p.offer(
+                asyncUpdate("b", RUN + "2", 3, new float[] {5f, 6f}, new float[] {7f}),
+                11,
+                emitter);
+        p.offer(
+                asyncUpdate("c", RUN + "3", 3, new float[] {-1f, 0.5f}, new float[] {2f}),
+                12,
+                emitter);
+        assertThat(out).isEmpty();
+        p.flush(emitter);
+        assertThat(out).extracting(GatewayEvent::kind).containsOnly(Kind.PARTIAL_SHARD);
+        assertThat(out).extracting(GatewayEvent::shard).containsExactly(0, 1);
+        assertThat(times).containsOnly(12L);
+        for (GatewayEvent e : out) {
+            assertThat(e.isAsyncPartial()).isTrue();
+            assertThat(e.baseVersion()).isEqualTo(3);
+            assertThat(e.participants()).containsExactly("a", "b", "c");
+            assertThat(e.tasks()).containsExactly(RUN + "1", RUN + "2", RUN + "3");
+            // placed by its last update: stamped latest
+            assertThat(e.learnerId()).isEqualTo("c");
+            assertThat(e.taskId()).isEqualTo(RUN + "3");
+            assertThat(e.stamp()).isEqualTo(12);
+        }
+        assertThat(PartialSums.asyncSumOf(out.get(0))).containsExactly(5.0, 8.5);
+        assertThat(PartialSums.asyncSumOf(out.get(1))).containsExactly(12.0);
+    }
+
+    @Test
+    void asynchronousUpdatesAreFoldedPerBaseVersion() {
+        PartialSums p = asyncSums(0, 1);
+        p.offer(asyncUpdate("a", RUN + "1", 3, new float[] {1f}), 10, emitter);
+        p.offer(asyncUpdate("b", RUN + "2", 4, new float[] {2f}), 11, emitter);
+        p.offer(asyncUpdate("c", RUN + "3", 3, new float[] {4f}), 12, emitter);
+        p.flush(emitter);
+        assertThat(out).hasSize(2);
+        GatewayEvent base3 = out.get(0);
+        assertThat(base3.kind()).isEqualTo(Kind.PARTIAL_SHARD);
+        assertThat(base3.baseVersion()).isEqualTo(3);
+        assertThat(base3.participants()).containsExactly("a", "c");
+        assertThat(PartialSums.asyncSumOf(base3)).containsExactly(5.0);
+        GatewayEvent base4 = out.get(1);
+        assertThat(base4.kind()).as("a lone update goes on as it is").isEqualTo(Kind.UPDATE_SHARD);
+        assertThat(base4.learnerId()).isEqualTo("b");
+        assertThat(base4.foreign).isFalse();
+    }
+
+    @Test
+    void onlyTasksThisGatewayRunHandedOutAreFolded() {
+        PartialSums p = asyncSums(0, 1);
+        // Two tasks of an earlier run (handed out before a restart): they travel one by one, not
+        // foreign (with one gateway nobody else folds them).
+        p.offer(asyncUpdate("a", "a-run0-1", 3, new float[] {1f}), 10, emitter);
+        p.offer(asyncUpdate("b", "a-run0-2", 3, new float[] {2f}), 11, emitter);
+        p.offer(asyncUpdate("c", RUN + "3", 3, new float[] {4f}), 12, emitter);
+        p.offer(asyncUpdate("d", RUN + "4", 3, new float[] {8f}), 13, emitter);
+        p.flush(emitter);
+        assertThat(out)
+                .extracting(GatewayEvent::kind)
+                .containsExactly(Kind.UPDATE_SHARD, Kind.UPDATE_SHARD, Kind.PARTIAL_SHARD);
+        assertThat(out.get(0).foreign).isFalse();
+        assertThat(out.get(2).participants()).containsExactly("c", "d");
+    }
+
+    @Test
+    void nothingIsFoldedBeforeTheRunsGatewayStarted() {
+        PartialSums p = PartialSums.Factory.async(new FedBuff(4, 1.0), 2).create(0, 1);
+        p.offer(asyncUpdate("c", RUN + "3", 3, new float[] {4f}), 12, emitter);
+        p.offer(asyncUpdate("d", RUN + "4", 3, new float[] {8f}), 13, emitter);
+        p.flush(emitter);
+        assertThat(out).extracting(GatewayEvent::kind).containsOnly(Kind.UPDATE_SHARD);
+    }
+
+    @Test
+    void withSeveralGatewaysAnotherRunsTaskGoesOnForeignAndThisRunsTaskIsFoldedWhateverTheHome() {
+        PartialSums p = asyncSums(1, 2);
+        String homedAt0 = idHomedAt(0, 2);
+        String homedAt1 = idHomedAt(1, 2);
+        // A resend through gateway 1 of a task gateway 0 handed out: gateway 0 may fold a copy.
+        p.offer(asyncUpdate(homedAt0, "a-other-1", 3, new float[] {1f}), 10, emitter);
+        // Tasks gateway 1's run handed out: only it can have them, home or not.
+        p.offer(asyncUpdate(homedAt0, RUN + "2", 3, new float[] {2f}), 11, emitter);
+        p.offer(asyncUpdate(homedAt1, RUN + "3", 3, new float[] {4f}), 12, emitter);
+        p.flush(emitter);
+        assertThat(out)
+                .extracting(GatewayEvent::kind)
+                .containsExactly(Kind.UPDATE_SHARD, Kind.PARTIAL_SHARD);
+        assertThat(out.get(0).foreign).isTrue();
+        assertThat(out.get(1).participants()).containsExactly(homedAt0, homedAt1);
+        assertThat(p.foreignSent()).isEqualTo(1);
+    }
+
+    @Test
+    void aResentCopyOfAFoldedTaskIsNotFoldedAgain() {
+        PartialSums p = asyncSums(0, 1);
+        p.offer(asyncUpdate("a", RUN + "1", 3, new float[] {1f}), 10, emitter);
+        p.offer(asyncUpdate("b", RUN + "2", 3, new float[] {2f}), 11, emitter);
+        p.offer(asyncUpdate("a", RUN + "1", 3, new float[] {1f}), 12, emitter); // same poll
+        p.flush(emitter);
+        p.offer(asyncUpdate("a", RUN + "1", 3, new float[] {1f}), 13, emitter); // a later poll
+        p.offer(asyncUpdate("c", RUN + "3", 3, new float[] {4f}), 14, emitter);
+        p.flush(emitter);
+        assertThat(out).hasSize(2);
+        assertThat(out.get(0).participants()).containsExactly("a", "b");
+        assertThat(PartialSums.asyncSumOf(out.get(0))).containsExactly(3.0);
+        assertThat(out.get(1).kind()).isEqualTo(Kind.UPDATE_SHARD);
+        assertThat(out.get(1).learnerId()).isEqualTo("c");
+    }
+
+    @Test
+    void aModelServedLeavesAfterThePartialsOfItsPoll() {
+        PartialSums p = asyncSums(0, 1);
+        p.offer(asyncUpdate("a", RUN + "1", 3, new float[] {1f}), 10, emitter);
+        p.offer(asyncUpdate("b", RUN + "2", 3, new float[] {2f}), 11, emitter);
+        p.offer(List.of(GatewayEvent.modelServed(0, 4, 0, 1)), 12, emitter);
+        p.offer(asyncUpdate("c", RUN + "3", 3, new float[] {4f}), 13, emitter);
+        p.flush(emitter);
+        assertThat(out)
+                .extracting(GatewayEvent::kind)
+                .containsExactly(Kind.PARTIAL_SHARD, Kind.MODEL_SERVED, Kind.UPDATE_SHARD);
+    }
+
+    @Test
+    void asynchronousRulesThatCannotMergeAreRefused() {
+        assertThat(new FedBuff(2, 1.0).mergesPartials()).isTrue();
+        assertThat(new FedAsync(0.5).mergesPartials()).isFalse();
+        assertThat(new FedRec().mergesPartials()).isFalse();
+        assertThatThrownBy(() -> PartialSums.Factory.async(new FedAsync(0.5), 2))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("fedasync")
+                .hasMessageContaining("cannot merge");
+        assertThatThrownBy(() -> PartialSums.Factory.async(new FedRec(), 2))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("cannot merge");
+    }
+
+    private static String idHomedAt(int gateway, int gateways) {
+        for (int i = 0; ; i++) {
+            String id = "learner-" + i;
+            if (PartialSums.homeGateway(id, gateways) == gateway) {
+                return id;
+            }
+        }
+    }
+
+    /** One asynchronous update of {@code task}, trained on {@code base}: its shards, one batch. */
+    static List<GatewayEvent> asyncUpdate(
+            String learner, String task, long base, float[]... shards) {
+        List<GatewayEvent> batch = new ArrayList<>();
+        for (int s = 0; s < shards.length; s++) {
+            batch.add(
+                    GatewayEvent.updateShard(
+                            0,
+                            learner,
+                            1,
+                            s,
+                            shards.length,
+                            1.0,
+                            task,
+                            base,
+                            Payload.dense(shards[s])));
+        }
+        return batch;
     }
 
     static GatewayEvent opened(long round, int shard) {

@@ -10,6 +10,32 @@ import org.junit.jupiter.api.Test;
 class BufferedAsyncTest {
 
     @Test
+    void aSumOfUpdatesOnOneBaseBuffersWhatItsUpdatesBufferOneByOne() {
+        Random random = new Random(7);
+        int length = 40;
+        float[] base = KernelTestData.gaussian(random, length);
+        float[][] updates = new float[3][];
+        double[] sum = new double[length];
+        for (int c = 0; c < 3; c++) {
+            updates[c] = KernelTestData.gaussian(random, length);
+            for (int i = 0; i < length; i++) {
+                sum[i] += updates[c][i];
+            }
+        }
+        double[] folded = new double[length];
+        BufferedAsync.addDeltaSum(folded, sum, base, 3, 0.25);
+        for (int i = 0; i < length; i++) {
+            double expected = 0;
+            for (int c = 0; c < 3; c++) {
+                expected += 0.25 * ((double) updates[c][i] - base[i]);
+            }
+            assertThat(folded[i]).isCloseTo(expected, within(1e-12));
+        }
+        assertThatThrownBy(() -> BufferedAsync.addDeltaSum(folded, sum, base, 0, 1.0))
+                .hasMessageContaining("count");
+    }
+
+    @Test
     void appliesTheMeanOfStalenessWeightedDeltasAsComputedDirectly() {
         Random random = new Random(41);
         int length = 50;

@@ -334,6 +334,14 @@ public final class GatewayReader implements SourceReader<GatewayEvent, GatewaySp
 
     @Override
     public void close() {
+        if (partials != null && split != null) {
+            LOG.info(
+                    "Gateway {}: {} updates folded into {} partials, {} sent on as foreign",
+                    split.index(),
+                    partials.updatesFolded(),
+                    partials.partialsEmitted(),
+                    partials.foreignSent());
+        }
         ticker.shutdownNow();
         if (server != null) {
             server.close();

@@ -639,10 +639,10 @@ public final class FederationOptions {
                                     + " of ciphertexts under secure-aggregation: ckks or"
                                     + " ckks-threshold), with any gateway.parallelism (each"
                                     + " gateway folds the learners that joined through it), and to"
-                                    + " the asynchronous fedbuff (each gateway folds updates of the"
-                                    + " same base version of the tasks it handed out; a partial sum"
-                                    + " counts as its number of updates in the buffer); other rules"
-                                    + " send every update on as it is.");
+                                    + " the asynchronous fedbuff with async.buffer-size > 1 (each gateway"
+                                    + " folds updates of one base version of the tasks it handed out; a"
+                                    + " partial sum counts as its number of updates in the buffer); other"
+                                    + " rules send every update on as it is.");
 
     public static final ConfigOption<Integer> TRAIN_EPOCHS =
             ConfigOptions.key("train.epochs")

@@ -324,6 +324,9 @@ class PartialSumsTest {
     @Test
     void asynchronousRulesThatCannotMergeAreRefused() {
         assertThat(new FedBuff(2, 1.0).mergesPartials()).isTrue();
+        assertThat(new FedBuff(1, 1.0).mergesPartials())
+                .as("with a buffer of one every partial would cross it")
+                .isFalse();
         assertThat(new FedAsync(0.5).mergesPartials()).isFalse();
         assertThat(new FedRec().mergesPartials()).isFalse();
         assertThatThrownBy(() -> PartialSums.Factory.async(new FedAsync(0.5), 2))

@@ -23,7 +23,8 @@ import org.metisfl.flink.model.Payload;
  * buffer boundary (the buffer held m < K updates and m + n > K), the buffer closes with all m + n
  * and the model moves by {@code η · Σ / (m + n)}: a version then holds more than K updates, and the
  * next buffer starts empty, where one by one the first K − m would have closed it and the remaining
- * m + n − K would have started the next buffer with a staleness one higher.
+ * m + n − K would have started the next buffer with a staleness one higher. With K = 1 nothing is
+ * folded (every partial would cross).
  */
 public final class FedBuff implements AsyncAggregationRule<FedBuff.Buffer> {
     private static final long serialVersionUID = 1L;
@@ -92,9 +93,14 @@ public final class FedBuff implements AsyncAggregationRule<FedBuff.Buffer> {
         return closeIfFull(state, global);
     }
 
+    /**
+     * True for K > 1. With K = 1 every update is a version of its own, and any partial of n > 1
+     * updates would cross the boundary and make one version of their mean instead of n versions:
+     * not FedBuff with a buffer of one any more, so its updates go on one by one.
+     */
     @Override
     public boolean mergesPartials() {
-        return true;
+        return bufferSize > 1;
     }
 
     @Override

@@ -46,17 +46,19 @@ import org.metisfl.flink.model.serialization.BulkDoubleArraySerializer;
  * <p><b>Asynchronous</b> (FedBuff, a rule that {@link AsyncAggregationRule#mergesPartials()}): the
  * updates of one poll are folded per (base version, shard) into (Σu, n) as doubles, with their
  * (learner, task) pairs, and applied at the shard as one step (see {@code FedBuff} for what that
- * means at the buffer boundary). Exactly once, without rounds: a reader folds only updates of tasks
- * its own run handed out ({@link #foldTasksOf}; task ids carry the gateway run), so an update
- * folded here was never emitted by another gateway run, neither before a restart (a resend of a
- * task of an earlier run travels alone, and the aggregators drop it if they hold it) nor by another
- * gateway; and each (learner, task) once (a resend to this gateway is dropped here; the tasks
- * folded are remembered per base version until the gateway admits no update of that version any
- * more). An update of a task another run handed out is sent on marked {@code foreign} when there
- * are several gateways: its issuing gateway may fold a copy, and the aggregator keeps the foreign
- * single's values to take them out of that partial if the single was applied first. The partials of
- * a poll leave before a MODEL_SERVED the poll holds, so a model served says that every update
- * admitted on an older model is already emitted.
+ * means at the buffer boundary); a partial holds at most the rule's {@link
+ * AsyncAggregationRule#maxPartialCount()} updates (FedBuff's K) and leaves as soon as it is full.
+ * Exactly once, without rounds: a reader folds only updates of tasks its own run handed out ({@link
+ * #foldTasksOf}; task ids carry the gateway run), so an update folded here was never emitted by
+ * another gateway run, neither before a restart (a resend of a task of an earlier run travels
+ * alone, and the aggregators drop it if they hold it) nor by another gateway; and each (learner,
+ * task) once (a resend to this gateway is dropped here; the tasks folded are remembered per base
+ * version until the gateway admits no update of that version any more). An update of a task another
+ * run handed out is sent on marked {@code foreign} when there are several gateways: its issuing
+ * gateway may fold a copy, and the aggregator keeps the foreign single's values to take them out of
+ * that partial if the single was applied first. The partials of a poll leave before a MODEL_SERVED
+ * the poll holds, so a model served says that every update admitted on an older model is already
+ * emitted.
  */
 public final class PartialSums {
 
@@ -66,6 +68,7 @@ public final class PartialSums {
         private final AggregationRule<?> rule;
         private final boolean async;
         private final long maxStaleness;
+        private final int maxCount;
 
         public Factory(AggregationRule<?> rule) {
             if (!rule.preAggregates()) {
@@ -75,12 +78,14 @@ public final class PartialSums {
             this.rule = rule;
             this.async = false;
             this.maxStaleness = 0;
+            this.maxCount = Integer.MAX_VALUE;
         }
 
-        private Factory(long maxStaleness) {
+        private Factory(long maxStaleness, int maxCount) {
             this.rule = null;
             this.async = true;
             this.maxStaleness = maxStaleness;
+            this.maxCount = maxCount;
         }
 
         /**
@@ -99,7 +104,7 @@ public final class PartialSums {
                 throw new IllegalArgumentException(
                         "async.max-staleness must be >= 0, was " + maxStaleness);
             }
-            return new Factory(maxStaleness);
+            return new Factory(maxStaleness, Math.max(1, rule.maxPartialCount()));
         }
 
         /** The partial sums of gateway {@code gateway} out of {@code gateways}. */
@@ -109,7 +114,7 @@ public final class PartialSums {
                         "gateway " + gateway + " out of " + gateways + " gateways");
             }
             return async
-                    ? new PartialSums(gateway, gateways, maxStaleness)
+                    ? new PartialSums(gateway, gateways, maxStaleness, maxCount)
                     : new PartialSums(rule, gateway, gateways);
         }
     }
@@ -144,6 +149,7 @@ public final class PartialSums {
     // Asynchronous folding (see the class comment); unused when synchronous.
     private final boolean async;
     private final long maxStaleness;
+    private final int maxCount;
     private Predicate<String> ownTask = t -> false;
     private final Map<AsyncKey, AsyncOpen> asyncOpen = new LinkedHashMap<>();
     private final Map<Long, Set<String>> foldedTasks = new HashMap<>();
@@ -174,15 +180,17 @@ public final class PartialSums {
         this.gateways = gateways;
         this.async = false;
         this.maxStaleness = 0;
+        this.maxCount = Integer.MAX_VALUE;
     }
 
-    PartialSums(int gateway, int gateways, long maxStaleness) {
+    PartialSums(int gateway, int gateways, long maxStaleness, int maxCount) {
         this.rule = null;
         this.serializer = null;
         this.gateway = gateway;
         this.gateways = gateways;
         this.async = true;
         this.maxStaleness = maxStaleness;
+        this.maxCount = maxCount;
     }
 
     /**
@@ -277,7 +285,11 @@ public final class PartialSums {
     private String lastLearner;
     private boolean lastWasDuplicate;
 
+    /** The emitter of the batch being offered (a partial that fills up leaves at once). */
+    private Emitter pendingEmitter;
+
     private void offerAsync(List<GatewayEvent> batch, long timestamp, Emitter out) {
+        pendingEmitter = out;
         for (GatewayEvent e : batch) {
             switch (e.kind()) {
                 case UPDATE_SHARD -> {
@@ -362,6 +374,11 @@ public final class PartialSums {
         o.tasks.add(e.taskId());
         o.weight += e.weight();
         o.timestamp = Math.max(o.timestamp, timestamp);
+        if (o.learners.size() >= maxCount) {
+            // Full (the rule's K): it leaves now, the next update of the key starts another.
+            asyncOpen.remove(key);
+            emitAsync(key, o, pendingEmitter);
+        }
     }
 
     private static void add(double[] sum, float[] v) {
@@ -372,33 +389,36 @@ public final class PartialSums {
 
     private void flushAsync(Emitter out) {
         for (Map.Entry<AsyncKey, AsyncOpen> entry : asyncOpen.entrySet()) {
-            AsyncOpen o = entry.getValue();
-            if (o.sum == null) {
-                out.emit(o.first, o.timestamp);
-                continue;
-            }
-            DataOutputSerializer bytes = new DataOutputSerializer(o.sum.length * Double.BYTES + 8);
-            try {
-                BulkDoubleArraySerializer.INSTANCE.serialize(o.sum, bytes);
-            } catch (IOException ex) {
-                throw new UncheckedIOException("cannot serialize a partial sum", ex);
-            }
-            out.emit(
-                    GatewayEvent.asyncPartialShard(
-                                    gateway,
-                                    o.first.round(),
-                                    entry.getKey().shard(),
-                                    o.first.numShards(),
-                                    entry.getKey().base(),
-                                    o.learners,
-                                    o.tasks,
-                                    o.weight,
-                                    bytes.getCopyOfBuffer())
-                            .stampedAt(o.timestamp),
-                    o.timestamp);
-            partialsEmitted++;
+            emitAsync(entry.getKey(), entry.getValue(), out);
         }
         asyncOpen.clear();
+    }
+
+    private void emitAsync(AsyncKey key, AsyncOpen o, Emitter out) {
+        if (o.sum == null) {
+            out.emit(o.first, o.timestamp);
+            return;
+        }
+        DataOutputSerializer bytes = new DataOutputSerializer(o.sum.length * Double.BYTES + 8);
+        try {
+            BulkDoubleArraySerializer.INSTANCE.serialize(o.sum, bytes);
+        } catch (IOException ex) {
+            throw new UncheckedIOException("cannot serialize a partial sum", ex);
+        }
+        out.emit(
+                GatewayEvent.asyncPartialShard(
+                                gateway,
+                                o.first.round(),
+                                key.shard(),
+                                o.first.numShards(),
+                                key.base(),
+                                o.learners,
+                                o.tasks,
+                                o.weight,
+                                bytes.getCopyOfBuffer())
+                        .stampedAt(o.timestamp),
+                o.timestamp);
+        partialsEmitted++;
     }
 
     /** The sum of the values an asynchronous PARTIAL_SHARD record carries (a fresh array). */

@@ -309,6 +309,24 @@ class PartialSumsTest {
     }
 
     @Test
+    void aPartialHoldsAtMostTheBuffersKUpdatesAndTheNextStartsAnother() {
+        // K = 4 (asyncSums): six updates of one base version in one poll make a partial of four,
+        // which leaves at once, and one of two.
+        PartialSums p = asyncSums(0, 1);
+        for (int i = 0; i < 6; i++) {
+            p.offer(asyncUpdate("l" + i, RUN + i, 3, new float[] {i}), 10 + i, emitter);
+        }
+        assertThat(out).hasSize(1);
+        p.flush(emitter);
+        assertThat(out).hasSize(2);
+        assertThat(out.get(0).participants()).containsExactly("l0", "l1", "l2", "l3");
+        assertThat(PartialSums.asyncSumOf(out.get(0))).containsExactly(6.0);
+        assertThat(times.get(0)).isEqualTo(13L);
+        assertThat(out.get(1).participants()).containsExactly("l4", "l5");
+        assertThat(PartialSums.asyncSumOf(out.get(1))).containsExactly(9.0);
+    }
+
+    @Test
     void aModelServedLeavesAfterThePartialsOfItsPoll() {
         PartialSums p = asyncSums(0, 1);
         p.offer(asyncUpdate("a", RUN + "1", 3, new float[] {1f}), 10, emitter);

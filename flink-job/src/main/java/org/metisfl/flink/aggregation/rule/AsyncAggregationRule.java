@@ -70,6 +70,14 @@ public interface AsyncAggregationRule<S> extends Serializable {
                 "async.rule '" + name() + "' cannot merge partial sums of updates");
     }
 
+    /**
+     * The most updates one partial sum may hold ({@link #mergesPartials()}): FedBuff's K, so a
+     * partial crossing the buffer boundary makes a version of fewer than 2K updates.
+     */
+    default int maxPartialCount() {
+        return Integer.MAX_VALUE;
+    }
+
     /** True if the rule needs the models of the last max-staleness versions (FedBuff). */
     default boolean keepsVersions() {
         return false;

@@ -23,8 +23,9 @@ import org.metisfl.flink.model.Payload;
  * buffer boundary (the buffer held m < K updates and m + n > K), the buffer closes with all m + n
  * and the model moves by {@code η · Σ / (m + n)}: a version then holds more than K updates, and the
  * next buffer starts empty, where one by one the first K − m would have closed it and the remaining
- * m + n − K would have started the next buffer with a staleness one higher. With K = 1 nothing is
- * folded (every partial would cross).
+ * m + n − K would have started the next buffer with a staleness one higher. A gateway folds at most
+ * K updates into one partial ({@link #maxPartialCount()}), so a version holds fewer than 2K. With K
+ * = 1 nothing is folded (every partial would cross).
  */
 public final class FedBuff implements AsyncAggregationRule<FedBuff.Buffer> {
     private static final long serialVersionUID = 1L;
@@ -91,6 +92,12 @@ public final class FedBuff implements AsyncAggregationRule<FedBuff.Buffer> {
                 state.deltas, u.payload().values(), base.values(), u.stalenessWeight());
         state.learners.add(u.learner());
         return closeIfFull(state, global);
+    }
+
+    /** K: a partial of at most K updates makes a version of at most 2K − 1 when it crosses. */
+    @Override
+    public int maxPartialCount() {
+        return bufferSize;
     }
 
     /**

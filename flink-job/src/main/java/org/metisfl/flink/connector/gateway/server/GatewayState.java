@@ -85,8 +85,10 @@ public final class GatewayState {
     private volatile boolean directiveSeen;
 
     /**
-     * Asynchronous: what every task id this gateway run hands out starts with (random per run), so
-     * that an update can tell whether its task came from this run or from before a restart.
+     * Asynchronous: what every task id this gateway run hands out starts with, so that an update
+     * can tell whether its task came from this run or from before a restart: the gateway's index
+     * (no two gateways share a prefix) and 64 random bits drawn per run (two runs of one gateway
+     * share it with probability 2^-64).
      */
     private final String taskIdPrefix;
 
@@ -130,7 +132,7 @@ public final class GatewayState {
                         ModelCodec.chunkBytes(config.maxMessageBytes()),
                         config.initialModelFromLearner());
         this.ledger = new UpdateLedger();
-        this.taskIdPrefix = "a-" + tokens.newLearnerId().substring(8, 16) + "-";
+        this.taskIdPrefix = "a-" + gatewayIndex + "-" + tokens.newLearnerId().substring(8) + "-";
         this.threshold = config.threshold() == null ? null : new ThresholdGate(config.threshold());
         this.dispatch =
                 new TaskDispatch(

@@ -71,6 +71,7 @@ class HomeGatewayReturnITCase {
     private static final long RESTORED_IN_ROUND = 4;
     private static final long[] EXAMPLES = {100, 300};
     private static final Duration WAIT = Duration.ofMinutes(2);
+    private static final Duration B_UPLOADS_AFTER = Duration.ofMillis(1500);
     private static final String NAME = "home-return";
 
     @TempDir Path work;
@@ -180,7 +181,20 @@ class HomeGatewayReturnITCase {
                                     await(metricsRead);
                                 }
                             });
-            RoundAdapter b = new RoundAdapter(1, round -> {});
+            // B uploads last from the cut on: a round closes only once B's update is in, so A's
+            // moves between gateways (after the cut, and home again) are over before the next
+            // round draws its participants. A learner whose task stream is between two gateways
+            // when a round opens is not drawn for it (it has none then); without this, the
+            // next round could open in the milliseconds between A's resent update and its new
+            // stream, and A would miss it.
+            RoundAdapter b =
+                    new RoundAdapter(
+                            1,
+                            round -> {
+                                if (round >= CUT_IN_ROUND) {
+                                    pause(B_UPLOADS_AFTER);
+                                }
+                            });
             Learner learnerA =
                     learner("a", a, List.of(toHome.address(), toOther.address()), returnHome);
             Learner learnerB =
@@ -467,6 +481,14 @@ class HomeGatewayReturnITCase {
                 }
                 Thread.sleep(100);
             }
+        }
+    }
+
+    private static void pause(Duration d) {
+        try {
+            Thread.sleep(d.toMillis());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
         }
     }
 

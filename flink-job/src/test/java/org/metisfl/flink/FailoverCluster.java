@@ -80,6 +80,16 @@ public final class FailoverCluster implements AutoCloseable {
         cluster.startTaskManager();
     }
 
+    /** The federation job's id (for Flink's REST API). */
+    public JobID jobId() {
+        return job;
+    }
+
+    /** The port of Flink's REST endpoint on 127.0.0.1. */
+    public int restPort() throws Exception {
+        return cluster.getRestAddress().get().getPort();
+    }
+
     /** The federation job's result, once it has ended (finished, failed or cancelled). */
     public CompletableFuture<JobResult> jobResult() {
         return cluster.requestJobResult(job);

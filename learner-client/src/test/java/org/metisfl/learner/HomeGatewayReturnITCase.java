@@ -28,18 +28,10 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.function.LongConsumer;
 import org.apache.flink.api.common.JobID;
-import org.apache.flink.configuration.CheckpointingOptions;
-import org.apache.flink.configuration.Configuration;
-import org.apache.flink.configuration.CoreOptions;
-import org.apache.flink.configuration.RestOptions;
-import org.apache.flink.configuration.RestartStrategyOptions;
 import org.apache.flink.runtime.jobmaster.JobResult;
-import org.apache.flink.runtime.minicluster.MiniCluster;
-import org.apache.flink.runtime.minicluster.MiniClusterConfiguration;
-import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import org.metisfl.flink.FederationPipeline;
+import org.metisfl.flink.FailoverCluster;
 import org.metisfl.flink.aggregation.PartialSums;
 import org.metisfl.flink.config.FederationConfig;
 import org.metisfl.flink.model.ModelCodec;
@@ -152,14 +144,13 @@ class HomeGatewayReturnITCase {
     private Run federation(Path dir, boolean returnHome, boolean killTaskManager) throws Exception {
         Files.createDirectories(dir);
         int port = freePorts(2);
-        try (MiniCluster cluster = startCluster(dir, port);
+        try (FailoverCluster cluster = startCluster(dir, port);
                 SwitchableProxy toHome = new SwitchableProxy(port);
                 SwitchableProxy toOther = new SwitchableProxy(port + 1)) {
-            JobID job = cluster.listJobs().get().iterator().next().getJobId();
             // Learners join once both gateways listen, so each joins through its first gateway.
             awaitListening(port);
             awaitListening(port + 1);
-            int restPort = cluster.getRestAddress().get().getPort();
+            int restPort = cluster.restPort();
             CountDownLatch lastRoundTrained = new CountDownLatch(1);
             CountDownLatch metricsRead = new CountDownLatch(1);
             Map<Long, long[]> bytesAtTrain = new ConcurrentHashMap<>();
@@ -213,12 +204,12 @@ class HomeGatewayReturnITCase {
                 Map<Integer, Long> foreign =
                         killTaskManager
                                 ? Map.of()
-                                : awaitGatewayCounters(restPort, job, 2L * (ROUNDS - 1));
+                                : awaitGatewayCounters(
+                                        restPort, cluster.jobId(), 2L * (ROUNDS - 1));
                 metricsRead.countDown();
                 LearnerSummary summaryA = runA.get(WAIT.toSeconds(), TimeUnit.SECONDS);
                 LearnerSummary summaryB = runB.get(WAIT.toSeconds(), TimeUnit.SECONDS);
-                JobResult result =
-                        cluster.requestJobResult(job).get(WAIT.toSeconds(), TimeUnit.SECONDS);
+                JobResult result = cluster.jobResult().get(WAIT.toSeconds(), TimeUnit.SECONDS);
                 assertThat(result.isSuccess()).as("the federation job finished").isTrue();
 
                 for (LearnerSummary s : List.of(summaryA, summaryB)) {
@@ -297,7 +288,7 @@ class HomeGatewayReturnITCase {
         return mean;
     }
 
-    private MiniCluster startCluster(Path dir, int port) throws Exception {
+    private FailoverCluster startCluster(Path dir, int port) throws Exception {
         Path initial = dir.resolve("initial.model");
         ModelCodec.writeModelFile(
                 initial, List.of(new TensorSpecInfo("w", new long[] {N})), new float[N]);
@@ -316,38 +307,9 @@ class HomeGatewayReturnITCase {
         s.put("job.checkpoint-interval", "500 ms");
         s.put("security.insecure", "true");
         s.put("security.admission", "open");
-        FederationConfig config = FederationConfig.of(s);
-        Configuration flink = FederationPipeline.flinkConfiguration(config);
-        flink.set(
-                CheckpointingOptions.CHECKPOINTS_DIRECTORY,
-                dir.resolve("checkpoints").toUri().toString());
-        flink.set(CoreOptions.TMP_DIRS, dir.toAbsolutePath().toString());
-        flink.set(RestOptions.BIND_ADDRESS, "127.0.0.1");
-        flink.set(RestOptions.BIND_PORT, "0");
-        // A replaced task manager: the job restarts from its last checkpoint at once.
-        flink.set(RestartStrategyOptions.RESTART_STRATEGY, "fixed-delay");
-        flink.set(RestartStrategyOptions.RESTART_STRATEGY_FIXED_DELAY_ATTEMPTS, 5);
-        flink.set(
-                RestartStrategyOptions.RESTART_STRATEGY_FIXED_DELAY_DELAY, Duration.ofMillis(500));
-        MiniCluster cluster =
-                new MiniCluster(
-                        new MiniClusterConfiguration.Builder()
-                                .setConfiguration(flink)
-                                .setNumTaskManagers(1)
-                                .setNumSlotsPerTaskManager(4)
-                                .build());
-        cluster.start();
-        try {
-            StreamExecutionEnvironment env =
-                    StreamExecutionEnvironment.getExecutionEnvironment(flink);
-            env.setParallelism(config.jobParallelism());
-            FederationPipeline.build(env, config);
-            cluster.submitJob(env.getStreamGraph().getJobGraph()).get(60, TimeUnit.SECONDS);
-            return cluster;
-        } catch (Exception e) {
-            cluster.close();
-            throw e;
-        }
+        // One task manager with four slots, fixed-delay restarts: a replaced task manager makes
+        // the job restart from its last checkpoint at once.
+        return FailoverCluster.submit(FederationConfig.of(s), dir);
     }
 
     private static Learner learner(
@@ -461,10 +423,9 @@ class HomeGatewayReturnITCase {
     }
 
     /** Fails every subtask at once (both gateways too) and starts a task manager to restart on. */
-    private static void replaceTaskManager(MiniCluster cluster) {
+    private static void replaceTaskManager(FailoverCluster cluster) {
         try {
-            cluster.terminateTaskManager(0).get(60, TimeUnit.SECONDS);
-            cluster.startTaskManager();
+            cluster.replaceTaskManager();
         } catch (Exception e) {
             throw new IllegalStateException("could not replace the task manager", e);
         }

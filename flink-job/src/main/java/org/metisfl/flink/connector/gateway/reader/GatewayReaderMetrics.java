@@ -13,9 +13,10 @@ import org.metisfl.flink.connector.gateway.server.GatewayState;
 /**
  * A gateway's metrics in the group {@code federation.<name>} of the source operator: learners
  * connected, updates accepted, duplicate and refused (the latter under {@code reason.<code>}),
- * update bytes in and model bytes out, the accepted-update rate, the ledger and ingest budget, and
- * how long the last update waited for the checkpoint that acknowledged it; with local
- * pre-aggregation, the partials emitted, the updates folded and the foreign updates sent on.
+ * update bytes in and model bytes out, the calls a fault of the gateway ended, the accepted-update
+ * rate, the ledger and ingest budget, and how long the last update waited for the checkpoint that
+ * acknowledged it; with local pre-aggregation, the partials emitted, the updates folded and the
+ * foreign updates sent on.
  */
 final class GatewayReaderMetrics {
     private volatile long lastAckLatencyMs = -1;
@@ -47,6 +48,7 @@ final class GatewayReaderMetrics {
         g.addGroup("reason", "other").gauge("updatesRefused", (Gauge<Long>) c::refusedOther);
         g.gauge("bytesIn", (Gauge<Long>) c::bytesIn);
         g.gauge("bytesOut", (Gauge<Long>) c::bytesOut);
+        g.gauge("callFaults", (Gauge<Long>) c::callFaults);
         g.meter("updatesAcceptedPerSecond", new MeterView(new AcceptedCount(c)));
         g.gauge("ledgerSize", (Gauge<Integer>) () -> s.ledger().size());
         g.gauge("ingestReservedBytes", (Gauge<Long>) s::ingestReservedBytes);

@@ -8,7 +8,8 @@ import java.util.concurrent.atomic.LongAdder;
 /**
  * What a gateway counts for the metric system, without Flink: updates answered (accepted,
  * duplicate) or refused (by gRPC status code, the reason class a learner sees), and bytes received
- * in updates and sent in models. Updated from gRPC threads; the reader exposes it as Flink metrics.
+ * in updates and sent in models, and the calls a fault of the gateway ended. Updated from gRPC
+ * threads; the reader exposes it as Flink metrics.
  */
 public final class GatewayMetrics {
     /** The status codes the gateway refuses uploads with (see {@link LearnerStatus}). */
@@ -27,6 +28,7 @@ public final class GatewayMetrics {
     private final Map<Status.Code, LongAdder> refused = new EnumMap<>(Status.Code.class);
     private final LongAdder bytesIn = new LongAdder();
     private final LongAdder bytesOut = new LongAdder();
+    private final LongAdder callFaults = new LongAdder();
 
     public GatewayMetrics() {
         for (Status.Code c : REFUSAL_CODES) {
@@ -54,6 +56,10 @@ public final class GatewayMetrics {
         bytesOut.add(n);
     }
 
+    void countCallFault() {
+        callFaults.increment();
+    }
+
     public long accepted() {
         return accepted.sum();
     }
@@ -79,5 +85,13 @@ public final class GatewayMetrics {
 
     public long bytesOut() {
         return bytesOut.sum();
+    }
+
+    /**
+     * Calls a fault of the gateway ended (a handler that threw, a call closed with UNKNOWN; see
+     * {@link CallFaults}): zero unless the gateway has a bug.
+     */
+    public long callFaults() {
+        return callFaults.sum();
     }
 }

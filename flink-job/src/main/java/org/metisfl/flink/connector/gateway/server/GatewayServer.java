@@ -96,8 +96,14 @@ public final class GatewayServer implements AutoCloseable {
         timerPool.setRemoveOnCancelPolicy(true);
         timer = timerPool;
         RequestTimeout requestTimeout = new RequestTimeout(timer, limits.uploadIdleTimeout());
+        // Outermost on every service: counts and logs the calls a fault of the gateway ended.
+        CallFaults faults = new CallFaults(state.metrics());
         ServerInterceptor[] identity = {
-            requestTimeout, BearerToken.interceptor(), new PeerIdentity(), new ClientAddress()
+            requestTimeout,
+            BearerToken.interceptor(),
+            new PeerIdentity(),
+            new ClientAddress(),
+            faults
         };
         server =
                 wire.applyTo(
@@ -123,7 +129,8 @@ public final class GatewayServer implements AutoCloseable {
                                 ServerInterceptors.intercept(
                                         MalformedRequests.refuse(
                                                 health.getHealthService().bindService()),
-                                        requestTimeout))
+                                        requestTimeout,
+                                        faults))
                         .build()
                         .start();
         ServerCredentials controlCredentials =
@@ -152,14 +159,16 @@ public final class GatewayServer implements AutoCloseable {
                                 ServerInterceptors.intercept(
                                         MalformedRequests.refuse(control.bindService()),
                                         requestTimeout,
-                                        BearerToken.interceptor()))
+                                        BearerToken.interceptor(),
+                                        faults))
                         .addService(
                                 ServerInterceptors.intercept(
                                         MalformedRequests.refuse(
                                                 new GatewayOperatorServiceImpl(state, operators)
                                                         .bindService()),
                                         requestTimeout,
-                                        BearerToken.interceptor()))
+                                        BearerToken.interceptor(),
+                                        faults))
                         .build()
                         .start();
         timer.scheduleWithFixedDelay(this::checkUploads, 1, 1, TimeUnit.SECONDS);

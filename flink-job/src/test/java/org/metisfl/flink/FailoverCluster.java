@@ -4,6 +4,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
 import org.apache.flink.api.common.JobID;
 import org.apache.flink.configuration.CheckpointingOptions;
 import org.apache.flink.configuration.Configuration;
@@ -36,7 +37,17 @@ public final class FailoverCluster implements AutoCloseable {
 
     /** Starts the cluster and submits the federation job {@code config} describes. */
     public static FailoverCluster submit(FederationConfig config, Path work) throws Exception {
+        return submit(config, work, flink -> {});
+    }
+
+    /**
+     * As {@link #submit(FederationConfig, Path)}, with {@code settings} adding Flink settings of
+     * the test's own (a metric reporter, say) to the cluster's configuration.
+     */
+    public static FailoverCluster submit(
+            FederationConfig config, Path work, Consumer<Configuration> settings) throws Exception {
         Configuration flink = FederationPipeline.flinkConfiguration(config);
+        settings.accept(flink);
         flink.set(
                 CheckpointingOptions.CHECKPOINTS_DIRECTORY,
                 work.resolve("checkpoints").toUri().toString());

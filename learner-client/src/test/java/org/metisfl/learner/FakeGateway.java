@@ -15,8 +15,10 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.BiConsumer;
 import java.util.function.Function;
+import org.metisfl.flink.connector.gateway.server.TaskStreamHeaders;
 import org.metisfl.learner.internal.TensorCodec;
 import org.metisfl.learner.task.NamedTensor;
 import org.metisfl.proto.v1.CommitteeInfo;
@@ -51,7 +53,9 @@ import org.metisfl.transport.BearerToken;
 /**
  * An in-test learner gateway on 127.0.0.1 (one or more Netty servers sharing one state): joins,
  * streams scripted tasks (re-sending outstanding ones to every new stream, as the real gateway
- * does), serves one model, records what learners upload, and injects failures on request.
+ * does), serves one model, records what learners upload, and injects failures on request. As the
+ * real gateway, it answers a task stream with its headers once it has registered it (the job's
+ * {@link TaskStreamHeaders}), unless started without them (a gateway built before they existed).
  */
 final class FakeGateway extends LearnerServiceGrpc.LearnerServiceImplBase implements AutoCloseable {
 
@@ -120,6 +124,26 @@ final class FakeGateway extends LearnerServiceGrpc.LearnerServiceImplBase implem
     final List<LeaveRequest> leaves = new CopyOnWriteArrayList<>();
     final AtomicInteger getModelCalls = new AtomicInteger();
     final AtomicInteger streamCalls = new AtomicInteger();
+
+    /** One clock for every fake gateway of the JVM: orders streams opened and closed at two. */
+    private static final AtomicLong SEQUENCE = new AtomicLong();
+
+    /** The sequence numbers at which a task stream was registered here, in order. */
+    final List<Long> streamsOpenedAt = new CopyOnWriteArrayList<>();
+
+    /** The sequence numbers at which a learner cancelled a task stream here, in order. */
+    final List<Long> streamsClosedAt = new CopyOnWriteArrayList<>();
+
+    /**
+     * Run with the learner id once a task stream is registered, before its handler returns (so
+     * before the stream's headers go out).
+     */
+    volatile java.util.function.Consumer<String> onStreamRegistered = id -> {};
+
+    /** Task streams still to refuse with UNAVAILABLE, and those refused so far. */
+    volatile int refuseStreams;
+
+    final AtomicInteger refusedStreams = new AtomicInteger();
     private final AtomicInteger submitCalls = new AtomicInteger();
     final Set<String> validTokens = ConcurrentHashMap.newKeySet();
     private final Set<String> acceptedTasks = ConcurrentHashMap.newKeySet();
@@ -155,13 +179,25 @@ final class FakeGateway extends LearnerServiceGrpc.LearnerServiceImplBase implem
 
     /** Starts {@code count} servers on free loopback ports, all backed by one gateway state. */
     static FakeGateway start(int count) throws IOException {
+        return start(count, true);
+    }
+
+    /**
+     * As {@link #start(int)}; with {@code headersAtRegistration} false a task stream's headers go
+     * out with its first task only.
+     */
+    static FakeGateway start(int count, boolean headersAtRegistration) throws IOException {
         FakeGateway gateway = new FakeGateway();
         for (int i = 0; i < count; i++) {
+            io.grpc.ServerServiceDefinition service =
+                    headersAtRegistration
+                            ? io.grpc.ServerInterceptors.intercept(gateway, new TaskStreamHeaders())
+                            : gateway.bindService();
             gateway.servers.add(
                     NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", 0))
                             .addService(
                                     io.grpc.ServerInterceptors.intercept(
-                                            gateway, BearerToken.interceptor()))
+                                            service, BearerToken.interceptor()))
                             .permitKeepAliveTime(1, TimeUnit.SECONDS)
                             .permitKeepAliveWithoutCalls(true)
                             .build()
@@ -266,11 +302,21 @@ final class FakeGateway extends LearnerServiceGrpc.LearnerServiceImplBase implem
             return;
         }
         streamCalls.incrementAndGet();
+        if (refuseStreams > 0) {
+            refuseStreams--;
+            refusedStreams.incrementAndGet();
+            observer.onError(
+                    Status.UNAVAILABLE
+                            .withDescription("task stream refused by the test")
+                            .asRuntimeException());
+            return;
+        }
         ServerCallStreamObserver<Task> stream = (ServerCallStreamObserver<Task>) observer;
+        String learnerId = request.getCredentials().getLearnerId();
         synchronized (this) {
-            String learnerId = request.getCredentials().getLearnerId();
             stream.setOnCancelHandler(
                     () -> {
+                        streamsClosedAt.add(SEQUENCE.incrementAndGet());
                         synchronized (FakeGateway.this) {
                             streams.remove(stream);
                             streamsOf.getOrDefault(learnerId, new ArrayList<>()).remove(stream);
@@ -284,7 +330,9 @@ final class FakeGateway extends LearnerServiceGrpc.LearnerServiceImplBase implem
             }
             streams.add(stream);
             streamsOf.computeIfAbsent(learnerId, k -> new ArrayList<>()).add(stream);
+            streamsOpenedAt.add(SEQUENCE.incrementAndGet());
         }
+        onStreamRegistered.accept(learnerId);
     }
 
     @Override

@@ -23,8 +23,10 @@ import org.slf4j.LoggerFactory;
  *   <li>a reconnect goes home first when the learner is elsewhere (the first attempt after a
  *       working call), and otherwise on round-robin through the list, so every gateway is tried;
  *   <li>away from home, {@link #probeHome} tries the home's connection now and then (a channel of
- *       its own, never a call; the waits between failed tries grow as {@link Backoff} says), and
- *       {@link #adoptHome} moves the learner there once it connects.
+ *       its own, never a call; the waits between failed tries grow as {@link Backoff} says); once
+ *       it connects, the caller opens its task stream there ({@link #homeChannel}) while still on
+ *       the open channel, and {@link #adoptHome} moves the learner there once that stream is
+ *       established, or {@link #abandonHome} stays where it is (make before break).
  * </ul>
  *
  * It closes only channels it created. Time comes from the caller (the session's clock).
@@ -62,6 +64,9 @@ public final class GatewayChannels implements AutoCloseable {
     private long probeStartedAt;
     private long nextProbeAt = NOT_SCHEDULED;
     private int failedProbes;
+
+    /** The caller opened its task stream on the try's channel and awaits its outcome. */
+    private boolean moving;
 
     /**
      * @param homeBackoff the waits before trying the home again while away (the first try after
@@ -163,6 +168,9 @@ public final class GatewayChannels implements AutoCloseable {
      * #nextAddress(int)}.
      */
     public synchronized ManagedChannel next(int attempt) {
+        if (moving) {
+            forgetProbe();
+        }
         if (current != null) {
             current.shutdownNow();
             current = null;
@@ -190,6 +198,10 @@ public final class GatewayChannels implements AutoCloseable {
         if (atHome()) {
             forgetProbe();
             return HomeProbe.AT_HOME;
+        }
+        if (moving) {
+            // The caller's stream on it decides: adoptHome or abandonHome.
+            return HomeProbe.AWAY;
         }
         if (probe == null) {
             if (nextProbeAt == NOT_SCHEDULED) {
@@ -236,7 +248,7 @@ public final class GatewayChannels implements AutoCloseable {
      * or time one out); -1 when there is nothing to wait for (at home, or the home reachable).
      */
     public synchronized long nanosUntilProbe(long nowNanos) {
-        if (atHome()) {
+        if (atHome() || moving) {
             return -1;
         }
         if (probe == null) {
@@ -250,15 +262,58 @@ public final class GatewayChannels implements AutoCloseable {
     }
 
     /**
-     * Moves to the home over the connection {@link #probeHome} found up. The channel left is shut
-     * down in order (calls still on it finish; the caller moves only with none outstanding) and
-     * returned, so that the caller can wait for it to close; null if there was none.
+     * The home's channel that {@link #probeHome} found up, for the caller to open its task stream
+     * on before it leaves the open channel; the move is then under way until {@link #adoptHome} or
+     * {@link #abandonHome} (the try is neither timed out nor retried meanwhile).
      *
      * @throws IllegalStateException unless {@link #probeHome} just reported {@link
      *     HomeProbe#REACHABLE}
      */
-    public synchronized ManagedChannel adoptHome() {
+    public synchronized ManagedChannel homeChannel() {
         if (probe == null || probe.getState(false) != ConnectivityState.READY) {
+            throw new IllegalStateException("the home gateway's connection is not up");
+        }
+        moving = true;
+        return probe;
+    }
+
+    /** Whether a move home is under way ({@link #homeChannel} was called). */
+    public synchronized boolean moving() {
+        return moving;
+    }
+
+    /**
+     * The move home failed (its task stream did not open): shuts the home's channel down and stays
+     * on the open channel; the next try waits longer, as after a try that did not connect.
+     */
+    public synchronized void abandonHome(long nowNanos) {
+        if (!moving) {
+            return;
+        }
+        moving = false;
+        if (probe != null) {
+            probe.shutdownNow();
+            probe = null;
+        }
+        failedProbes++;
+        nextProbeAt = nowNanos + homeBackoff.delay(failedProbes + 1).toNanos();
+        LOG.debug(
+                "could not open the task stream at home gateway {}; next try in {} ms",
+                addresses.get(home),
+                (nextProbeAt - nowNanos) / 1_000_000);
+    }
+
+    /**
+     * Moves to the home over the connection {@link #probeHome} found up, or the one a move under
+     * way ({@link #homeChannel}) opened its stream on. The channel left is shut down in order
+     * (calls still on it, such as the task stream left, go on until they end; the caller moves only
+     * with no update outstanding) and returned; null if there was none.
+     *
+     * @throws IllegalStateException unless a move is under way or {@link #probeHome} just reported
+     *     {@link HomeProbe#REACHABLE}
+     */
+    public synchronized ManagedChannel adoptHome() {
+        if (probe == null || (!moving && probe.getState(false) != ConnectivityState.READY)) {
             throw new IllegalStateException("the home gateway's connection is not up");
         }
         ManagedChannel left = current;
@@ -274,6 +329,7 @@ public final class GatewayChannels implements AutoCloseable {
     }
 
     private void forgetProbe() {
+        moving = false;
         if (probe != null) {
             probe.shutdownNow();
             probe = null;

@@ -28,6 +28,7 @@ import org.metisfl.learner.ModelAdapter;
 import org.metisfl.learner.internal.Failures.Kind;
 import org.metisfl.learner.internal.TaskStreamObserver.Event;
 import org.metisfl.learner.internal.TaskStreamObserver.StreamEnded;
+import org.metisfl.learner.internal.TaskStreamObserver.StreamEstablished;
 import org.metisfl.learner.internal.TaskStreamObserver.TaskArrived;
 import org.metisfl.learner.internal.TaskStreamObserver.UploadAnswered;
 import org.metisfl.learner.internal.TaskStreamObserver.Wake;
@@ -103,8 +104,19 @@ public final class LearnerSession implements AutoCloseable {
     /** How long after a return to the home gateway its task stream is opened once more. */
     static final long REASSERT_NANOS = TimeUnit.SECONDS.toNanos(2);
 
-    /** The longest wait for the channel left behind to close before the home stream opens. */
-    static final long LEFT_CLOSE_NANOS = TimeUnit.SECONDS.toNanos(1);
+    /**
+     * How long the task stream left by a move home stays open once the home's stream is
+     * established: a task the gateway left sent before the home registered the new stream may still
+     * be on its way, and the gateway left stamps the closing well after the home stamped the
+     * opening.
+     */
+    static final long LINGER_NANOS = TimeUnit.SECONDS.toNanos(1);
+
+    /**
+     * The longest wait after a reconnect for the new task stream to be established before the
+     * outstanding updates are sent again (so that the gateway registers the stream first).
+     */
+    static final long RESEND_WAIT_NANOS = TimeUnit.SECONDS.toNanos(1);
 
     /** Shortest wait for an event when a try of the home gateway is due. */
     private static final long MIN_WAKE_NANOS = TimeUnit.MILLISECONDS.toNanos(1);
@@ -149,6 +161,33 @@ public final class LearnerSession implements AutoCloseable {
     private TaskStreamObserver stream;
     private long streamGeneration;
     private long streamOpenedAt;
+
+    /** Whether the gateway answered {@link #stream} (headers or a task): it registered it. */
+    private boolean streamEstablished;
+
+    /**
+     * A task stream opened to replace {@link #stream} (make before break: at home for a move there,
+     * or at the same gateway to say again that the learner is there), not established yet; null if
+     * none. Tasks are held back while it is pending.
+     */
+    private TaskStreamObserver pending;
+
+    private boolean pendingMovesHome;
+    private long pendingOpenedAt;
+
+    /** Whether {@link #stream} ended while {@link #pending} was pending, and how. */
+    private boolean endedWhilePending;
+
+    private Status endedWhilePendingStatus;
+
+    /** The stream a move home left, open until {@link #lingerUntil}; null if none. */
+    private TaskStreamObserver lingering;
+
+    private long lingerUntil;
+
+    /** Events put back for later by {@link #awaitEstablished}, taken before new ones. */
+    private final Deque<Event> deferred = new ArrayDeque<>();
+
     private int failedAttempts;
     private int consecutiveRejoins;
     private boolean gatewayUnreachable;
@@ -343,19 +382,66 @@ public final class LearnerSession implements AutoCloseable {
      */
     private void dispatch(Event event) {
         if (event instanceof TaskArrived arrived) {
-            // A task arrived: the connection works again.
+            // A task arrived: the connection works again, and the stream it came on is
+            // established (its headers came first).
             failedAttempts = 0;
-            waiting.addLast(arrived.task());
+            established(arrived.generation());
+            enqueue(arrived.task());
+        } else if (event instanceof StreamEstablished e) {
+            established(e.generation());
         } else if (event instanceof UploadAnswered answered) {
             onUploadAnswered(answered);
-        } else if (event instanceof StreamEnded ended && ended.generation() == streamGeneration) {
-            if (ended.status() == null && shutdownAnnounced != null) {
-                // The stream ended after its Shutdown task, which waits for the answers of the
-                // updates still outstanding: nothing more to receive.
-                streamWanted = false;
+        } else if (event instanceof StreamEnded ended) {
+            if (pending != null && ended.generation() == pending.generation()) {
+                abandonReplacement(ended.status());
+            } else if (stream != null && ended.generation() == stream.generation()) {
+                if (pending != null) {
+                    // The replacement decides: established, it takes over; failed, this end is
+                    // handled then.
+                    endedWhilePending = true;
+                    endedWhilePendingStatus = ended.status();
+                    return;
+                }
+                onCurrentStreamEnded(ended.status());
+            }
+            // Else the end of a stream replaced or left: nothing to do.
+        }
+    }
+
+    private void onCurrentStreamEnded(Status status) {
+        if (status == null && shutdownAnnounced != null) {
+            // The stream ended after its Shutdown task, which waits for the answers of the
+            // updates still outstanding: nothing more to receive.
+            streamWanted = false;
+            return;
+        }
+        onStreamEnded(status);
+    }
+
+    /**
+     * Queues a task unless the same task already waits: while a move overlaps two task streams,
+     * both gateways send the open round's task (the same id), and a task sent on the stream left
+     * comes once, whichever stream brings it first.
+     */
+    private void enqueue(Task task) {
+        for (Task t : waiting) {
+            if (t.getTaskId().equals(task.getTaskId()) && t.getKindCase() == task.getKindCase()) {
+                LOG.debug(
+                        "round {}: task {} already waits (sent on two task streams)",
+                        task.getRound(),
+                        task.getTaskId());
                 return;
             }
-            onStreamEnded(ended.status());
+        }
+        waiting.addLast(task);
+    }
+
+    /** The gateway answered the stream of this generation: it registered it. */
+    private void established(long generation) {
+        if (pending != null && generation == pending.generation()) {
+            completeReplacement();
+        } else if (stream != null && generation == stream.generation()) {
+            streamEstablished = true;
         }
     }
 
@@ -395,7 +481,10 @@ public final class LearnerSession implements AutoCloseable {
     /** The next event, or {@link Wake} after {@code wait} ns (at least 1 ms; < 0: no limit). */
     private Event nextEvent(long wait) {
         checkNotClosing();
-        Event event;
+        Event event = deferred.pollFirst();
+        if (event != null) {
+            return event;
+        }
         try {
             if (wait < 0) {
                 event = events.take();
@@ -593,6 +682,7 @@ public final class LearnerSession implements AutoCloseable {
         join();
         if (streamWanted) {
             openStream();
+            awaitEstablished();
         }
         resendOutstanding();
     }
@@ -674,56 +764,154 @@ public final class LearnerSession implements AutoCloseable {
      * twice and nothing is left on the gateway left). While updates are outstanding it holds new
      * tasks back (returns true) until their answers are in; a pipelining learner pauses for one
      * acknowledgement, once.
+     *
+     * <p>The move makes before it breaks: the task stream opens at home first, on the home's own
+     * channel, while the learner stays on the gateway it leaves; only once the home has registered
+     * it (its headers, or a task, arrived) does the learner switch channels, and the stream left
+     * stays open {@link #LINGER_NANOS} more. Tasks are held back meanwhile and taken from either
+     * stream, once each. The learner thus always has a task stream the job knows of, and a round
+     * that opens during the move draws it. Should the home's stream fail, or not be answered within
+     * the call timeout, the learner stays where it is and tries again after the next wait.
      */
     private boolean maybeReturnHome() {
+        long now = nanoTime.getAsLong();
+        endLingerIfDue(now);
+        if (pending != null) {
+            if (now - pendingOpenedAt >= options.callTimeout().toNanos()) {
+                abandonReplacement(
+                        Status.DEADLINE_EXCEEDED.withDescription(
+                                "the gateway did not answer the new task stream within the call"
+                                        + " timeout"));
+                return false;
+            }
+            return true;
+        }
         if (!mayReturnHome()) {
             return false;
         }
-        if (reassertAt != NOT_PENDING && nanoTime.getAsLong() - reassertAt >= 0) {
+        if (reassertAt != NOT_PENDING && now - reassertAt >= 0) {
             reassertAt = NOT_PENDING;
             if (channels.atHome()) {
                 LOG.debug("opening the task stream at home gateway {} again", channels.address());
-                openStream();
+                startReplacement(false);
+                return true;
             }
         }
-        if (channels.probeHome(nanoTime.getAsLong()) != GatewayChannels.HomeProbe.REACHABLE) {
+        if (channels.probeHome(now) != GatewayChannels.HomeProbe.REACHABLE) {
             return false;
         }
         if (!outstanding.isEmpty()) {
             return true;
         }
-        GatewayAddress away = channels.address();
-        // The gateway left sees the task stream end before the home sees it open (the job keeps
-        // the connectivity its gateways stamped last), as far as this side can order them.
-        if (stream != null) {
-            stream.cancel();
+        LOG.debug("home gateway {} reachable: opening the task stream there", channels.home());
+        startReplacement(true);
+        return true;
+    }
+
+    /**
+     * Opens a task stream to replace the current one, at home ({@code home}) or at the gateway of
+     * the open channel, keeping the current one until it is established ({@link
+     * #completeReplacement}) or has failed ({@link #abandonReplacement}).
+     */
+    private void startReplacement(boolean home) {
+        ManagedChannel target = home ? channels.homeChannel() : channels.channel();
+        pendingMovesHome = home;
+        pendingOpenedAt = nanoTime.getAsLong();
+        endedWhilePending = false;
+        endedWhilePendingStatus = null;
+        pending = startStream(target);
+    }
+
+    /** The replacement stream is established: it takes over, and the one it replaces ends. */
+    private void completeReplacement() {
+        TaskStreamObserver left = stream;
+        boolean leftEnded = endedWhilePending;
+        stream = pending;
+        pending = null;
+        endedWhilePending = false;
+        endedWhilePendingStatus = null;
+        streamOpenedAt = pendingOpenedAt;
+        streamEstablished = true;
+        long now = nanoTime.getAsLong();
+        if (!pendingMovesHome) {
+            // Same gateway: it replaced the stream left itself.
+            if (left != null) {
+                left.cancel();
+            }
+            return;
         }
-        ManagedChannel left = channels.adoptHome();
-        awaitClosed(left);
+        GatewayAddress away = channels.address();
+        // The channel left is shut down in order: the stream left goes on until it is cancelled.
+        channels.adoptHome();
+        endLinger();
+        if (left != null && !leftEnded) {
+            lingering = left;
+            lingerUntil = now + LINGER_NANOS;
+        }
         connection++;
         homeReturns++;
         LOG.info(
                 "home gateway {} reachable again: moved back from gateway {} (its partial sums"
-                        + " fold this learner's updates)",
+                        + " fold this learner's updates); the task stream there is established",
                 channels.address(),
                 away);
-        openStream();
-        // Should the gateway left still stamp the stream's end after the home stamped its start
-        // (clocks of different hosts, a busy gateway), opening it again later says it is here.
-        reassertAt = nanoTime.getAsLong() + REASSERT_NANOS;
-        return false;
+        // Should the job still take the end of the stream left for the latest news (news from
+        // two gateways may reach it out of order), opening it again later says it is here.
+        reassertAt = now + REASSERT_NANOS;
     }
 
-    /** Waits (at most {@link #LEFT_CLOSE_NANOS}) until a channel left behind has closed. */
-    private void awaitClosed(ManagedChannel left) {
-        if (left == null) {
+    /**
+     * The replacement stream failed (or was not answered in time): the learner stays on the current
+     * stream, or, if that ended meanwhile, reconnects as for any lost stream.
+     */
+    private void abandonReplacement(Status status) {
+        TaskStreamObserver failed = pending;
+        pending = null;
+        failed.cancel();
+        String why = status == null ? "ended at once" : Failures.describe(status);
+        if (pendingMovesHome) {
+            channels.abandonHome(nanoTime.getAsLong());
+            LOG.warn(
+                    "could not open the task stream at home gateway {} ({}); staying on gateway {}"
+                            + " and trying again later",
+                    channels.home(),
+                    why,
+                    channels.address());
+        } else {
+            LOG.debug("could not open the task stream again at {} ({})", channels.address(), why);
+        }
+        if (endedWhilePending) {
+            Status ended = endedWhilePendingStatus;
+            endedWhilePending = false;
+            endedWhilePendingStatus = null;
+            onCurrentStreamEnded(ended);
+        }
+    }
+
+    /** Drops a replacement under way (a reconnect replaces every stream). */
+    private void dropReplacement() {
+        if (pending == null) {
             return;
         }
-        try {
-            left.awaitTermination(LEFT_CLOSE_NANOS, TimeUnit.NANOSECONDS);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new Stop("interrupted");
+        pending.cancel();
+        pending = null;
+        endedWhilePending = false;
+        endedWhilePendingStatus = null;
+        if (pendingMovesHome) {
+            channels.abandonHome(nanoTime.getAsLong());
+        }
+    }
+
+    private void endLingerIfDue(long now) {
+        if (lingering != null && now - lingerUntil >= 0) {
+            endLinger();
+        }
+    }
+
+    private void endLinger() {
+        if (lingering != null) {
+            lingering.cancel();
+            lingering = null;
         }
     }
 
@@ -733,17 +921,27 @@ public final class LearnerSession implements AutoCloseable {
      * itself waits for a task boundary ({@link #maybeReturnHome}).
      */
     private long homeWait() {
-        if (!mayReturnHome()) {
-            return -1;
-        }
         long now = nanoTime.getAsLong();
-        channels.probeHome(now);
-        long wait = channels.nanosUntilProbe(now);
-        if (reassertAt != NOT_PENDING) {
-            long untilReassert = Math.max(0, reassertAt - now);
-            wait = wait < 0 ? untilReassert : Math.min(wait, untilReassert);
+        endLingerIfDue(now);
+        long wait = -1;
+        if (pending != null) {
+            wait = Math.max(0, pendingOpenedAt + options.callTimeout().toNanos() - now);
+        } else if (mayReturnHome()) {
+            channels.probeHome(now);
+            wait = channels.nanosUntilProbe(now);
+            if (reassertAt != NOT_PENDING) {
+                wait = earliest(wait, Math.max(0, reassertAt - now));
+            }
+        }
+        if (lingering != null) {
+            wait = earliest(wait, Math.max(0, lingerUntil - now));
         }
         return wait;
+    }
+
+    /** The shorter of two waits, where -1 is no limit. */
+    private static long earliest(long a, long b) {
+        return a < 0 ? b : b < 0 ? a : Math.min(a, b);
     }
 
     private boolean mayReturnHome() {
@@ -785,11 +983,13 @@ public final class LearnerSession implements AutoCloseable {
                         ? ""
                         : " of " + options.maxReconnectAttempts());
         sleep(delay);
+        dropReplacement();
         channels.next(failedAttempts);
         connection++;
         reconnects++;
         if (streamWanted) {
             openStream();
+            awaitEstablished();
         }
         resendOutstanding();
     }
@@ -824,12 +1024,25 @@ public final class LearnerSession implements AutoCloseable {
         checkNotClosing();
     }
 
+    /**
+     * Opens the task stream on the open channel in place of the current one, which is cancelled
+     * first: it is lost (a reconnect), or belongs to credentials replaced by a join.
+     */
     private void openStream() {
+        dropReplacement();
+        endLinger();
         if (stream != null) {
             stream.cancel();
         }
+        streamOpenedAt = nanoTime.getAsLong();
+        streamEstablished = false;
+        stream = startStream(channels.channel());
+    }
+
+    /** Starts one StreamTasks call on {@code channel}; its events go to the task loop. */
+    private TaskStreamObserver startStream(ManagedChannel channel) {
         long generation = ++streamGeneration;
-        stream =
+        TaskStreamObserver observer =
                 new TaskStreamObserver(
                         generation,
                         event -> {
@@ -839,13 +1052,57 @@ public final class LearnerSession implements AutoCloseable {
                             }
                             events.add(event);
                         });
-        streamOpenedAt = nanoTime.getAsLong();
         renewTokenIfDue();
-        LearnerServiceGrpc.newStub(channels.channel())
+        LearnerServiceGrpc.newStub(channel)
                 .withCallCredentials(callCredentials)
+                .withInterceptors(observer.headersWatch())
                 .streamTasks(
                         StreamTasksRequest.newBuilder().setCredentials(credentials).build(),
-                        stream);
+                        observer);
+        return observer;
+    }
+
+    /**
+     * After a reconnect or a join, takes in the new stream's first events until the gateway has
+     * established it (at most {@link #RESEND_WAIT_NANOS}), before the outstanding updates go out
+     * again: the gateway then registers the stream before it takes an update that may close a
+     * round, and the next round draws the learner. Tasks and the stream's answer are taken in;
+     * other events (answers, ends) are put back for the task loop, in order.
+     */
+    private void awaitEstablished() {
+        long end = nanoTime.getAsLong() + RESEND_WAIT_NANOS;
+        List<Event> later = new java.util.ArrayList<>();
+        try {
+            while (!streamEstablished) {
+                long left = end - nanoTime.getAsLong();
+                if (left <= 0) {
+                    LOG.debug(
+                            "the task stream at {} is not established yet; sending on",
+                            channels.address());
+                    return;
+                }
+                checkNotClosing();
+                Event event;
+                try {
+                    event = events.poll(left, TimeUnit.NANOSECONDS);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    throw new Stop("interrupted");
+                }
+                if (event == null) {
+                    return;
+                }
+                if (event instanceof TaskArrived
+                        || event instanceof StreamEstablished
+                        || event instanceof Wake) {
+                    dispatch(event);
+                } else {
+                    later.add(event);
+                }
+            }
+        } finally {
+            deferred.addAll(later);
+        }
     }
 
     private void onStreamEnded(Status status) {

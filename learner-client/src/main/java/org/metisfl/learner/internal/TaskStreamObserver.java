@@ -1,5 +1,13 @@
 package org.metisfl.learner.internal;
 
+import io.grpc.CallOptions;
+import io.grpc.Channel;
+import io.grpc.ClientCall;
+import io.grpc.ClientInterceptor;
+import io.grpc.ForwardingClientCall;
+import io.grpc.ForwardingClientCallListener;
+import io.grpc.Metadata;
+import io.grpc.MethodDescriptor;
 import io.grpc.Status;
 import io.grpc.stub.ClientCallStreamObserver;
 import io.grpc.stub.ClientResponseObserver;
@@ -14,10 +22,18 @@ import org.metisfl.proto.v1.Task;
 final class TaskStreamObserver implements ClientResponseObserver<StreamTasksRequest, Task> {
 
     /** What the task loop receives from a stream. */
-    sealed interface Event permits TaskArrived, StreamEnded, UploadAnswered, Wake {}
+    sealed interface Event
+            permits TaskArrived, StreamEstablished, StreamEnded, UploadAnswered, Wake {}
 
     /** A task arrived on the stream of this generation. */
     record TaskArrived(long generation, Task task) implements Event {}
+
+    /**
+     * The gateway answered the stream of this generation with its headers: it has registered the
+     * stream (the gateway sends them once the stream is in its dispatch, before any task), so the
+     * job knows the learner is reachable there.
+     */
+    record StreamEstablished(long generation) implements Event {}
 
     /** The stream of this generation ended; {@code status} is null if it completed normally. */
     record StreamEnded(long generation, Status status) implements Event {}
@@ -45,6 +61,40 @@ final class TaskStreamObserver implements ClientResponseObserver<StreamTasksRequ
     TaskStreamObserver(long generation, Consumer<Event> sink) {
         this.generation = generation;
         this.sink = sink;
+    }
+
+    long generation() {
+        return generation;
+    }
+
+    /**
+     * To be given to the stream's stub: reports the response headers as {@link StreamEstablished}
+     * (gRPC's stream observers do not see headers). A call that fails before it is established ends
+     * with trailers only, so no headers are reported for it.
+     */
+    ClientInterceptor headersWatch() {
+        return new ClientInterceptor() {
+            @Override
+            public <Q, R> ClientCall<Q, R> interceptCall(
+                    MethodDescriptor<Q, R> method, CallOptions options, Channel next) {
+                return new ForwardingClientCall.SimpleForwardingClientCall<>(
+                        next.newCall(method, options)) {
+                    @Override
+                    public void start(Listener<R> listener, Metadata headers) {
+                        super.start(
+                                new ForwardingClientCallListener.SimpleForwardingClientCallListener<
+                                        R>(listener) {
+                                    @Override
+                                    public void onHeaders(Metadata responseHeaders) {
+                                        sink.accept(new StreamEstablished(generation));
+                                        super.onHeaders(responseHeaders);
+                                    }
+                                },
+                                headers);
+                    }
+                };
+            }
+        };
     }
 
     @Override

@@ -120,6 +120,81 @@ class GatewayChannelsTest {
     }
 
     @Test
+    void aMoveOpensOnTheHomesChannelWhileTheOneLeftStaysOpenUntilItIsAdopted() {
+        GatewayChannels ch = channels(A, B);
+        ch.channel();
+        ch.joined();
+        ManagedChannel foreign = ch.next(1);
+        ch.probeHome(0);
+        ch.probeHome(100 * MS);
+        FakeChannel probe = opened.get(opened.size() - 1);
+        probe.state = ConnectivityState.READY;
+        assertThat(ch.probeHome(110 * MS)).isEqualTo(GatewayChannels.HomeProbe.REACHABLE);
+
+        assertThat(ch.homeChannel()).isSameAs(probe);
+        assertThat(ch.moving()).isTrue();
+        // Still working through B, its channel open, until the caller adopts the home.
+        assertThat(ch.channel()).isSameAs(foreign);
+        assertThat(ch.atHome()).isFalse();
+        assertThat(((FakeChannel) foreign).isShutdown()).isFalse();
+        // Under way, the try is the caller's: neither timed out nor counted as failed when its
+        // connection flickers, and no other try starts.
+        probe.state = ConnectivityState.CONNECTING;
+        assertThat(ch.probeHome(5_000 * MS)).isEqualTo(GatewayChannels.HomeProbe.AWAY);
+        assertThat(ch.nanosUntilProbe(5_000 * MS)).isEqualTo(-1);
+        assertThat(probe.shutdownNow).isFalse();
+        assertThat(opened).hasSize(3);
+
+        assertThat(ch.adoptHome()).isSameAs(foreign);
+        assertThat(ch.channel()).isSameAs(probe);
+        assertThat(ch.atHome()).isTrue();
+        assertThat(ch.moving()).isFalse();
+        // In order: the stream left goes on until the caller cancels it.
+        assertThat(((FakeChannel) foreign).shutdown).isTrue();
+        assertThat(((FakeChannel) foreign).shutdownNow).isFalse();
+    }
+
+    @Test
+    void anAbandonedMoveStaysOnTheOpenChannelAndTriesTheHomeAgainAfterALongerWait() {
+        GatewayChannels ch = channels(A, B);
+        ch.channel();
+        ch.joined();
+        ManagedChannel foreign = ch.next(1);
+        ch.probeHome(0);
+        ch.probeHome(100 * MS);
+        FakeChannel probe = opened.get(opened.size() - 1);
+        probe.state = ConnectivityState.READY;
+        assertThat(ch.probeHome(110 * MS)).isEqualTo(GatewayChannels.HomeProbe.REACHABLE);
+        ch.homeChannel();
+
+        ch.abandonHome(150 * MS); // the stream on it failed
+        assertThat(probe.shutdownNow).isTrue();
+        assertThat(ch.moving()).isFalse();
+        assertThat(ch.channel()).isSameAs(foreign);
+        assertThat(((FakeChannel) foreign).isShutdown()).isFalse();
+        assertThatThrownBy(ch::adoptHome).isInstanceOf(IllegalStateException.class);
+        // One failed try: the next after delay(2) = 200 ms.
+        assertThat(ch.nanosUntilProbe(150 * MS)).isEqualTo(200 * MS);
+        assertThat(ch.probeHome(349 * MS)).isEqualTo(GatewayChannels.HomeProbe.AWAY);
+        assertThat(opened).hasSize(3);
+        ch.probeHome(350 * MS);
+        assertThat(opened).hasSize(4);
+        assertThat(opened.get(3).address).isEqualTo(A);
+    }
+
+    @Test
+    void aHomeChannelIsGivenOnlyOnceTheTryConnected() {
+        GatewayChannels ch = channels(A, B);
+        ch.channel();
+        ch.joined();
+        ch.next(1);
+        ch.probeHome(0);
+        ch.probeHome(100 * MS);
+        assertThatThrownBy(ch::homeChannel).isInstanceOf(IllegalStateException.class);
+        assertThat(ch.moving()).isFalse();
+    }
+
+    @Test
     void aHomeThatStaysUnreachableIsTriedAfterGrowingWaitsOneChannelAtATime() {
         GatewayChannels ch = channels(A, B);
         ch.channel();

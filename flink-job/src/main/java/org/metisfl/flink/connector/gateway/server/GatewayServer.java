@@ -191,13 +191,18 @@ public final class GatewayServer implements AutoCloseable {
      * into the update's shard arrays.
      */
     static ServerServiceDefinition learnerService(GatewayState state, Admission admission) {
-        return ZeroCopyRequests.bind(
-                new LearnerServiceImpl(state, admission).bindService(),
-                LearnerServiceGrpc.getSubmitUpdateMethod(),
-                UpdateChunk.DATA_FIELD_NUMBER,
-                response ->
-                        UpdateReceiver.start(
-                                state, (ServerCallStreamObserver<SubmitUpdateResponse>) response));
+        return ServerInterceptors.intercept(
+                ZeroCopyRequests.bind(
+                        new LearnerServiceImpl(state, admission).bindService(),
+                        LearnerServiceGrpc.getSubmitUpdateMethod(),
+                        UpdateChunk.DATA_FIELD_NUMBER,
+                        response ->
+                                UpdateReceiver.start(
+                                        state,
+                                        (ServerCallStreamObserver<SubmitUpdateResponse>) response)),
+                // Innermost: a task stream's headers say it is registered (a moving learner
+                // closes its old stream once they arrive).
+                new TaskStreamHeaders());
     }
 
     private void checkUploads() {

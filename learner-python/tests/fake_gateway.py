@@ -2,6 +2,7 @@
 (reconnects, resends, chunking) where the real job would make failures hard to stage. It serves
 the real metisfl.v1 messages over real gRPC on 127.0.0.1; the Java ITCases run the real job."""
 
+import itertools
 import queue
 import threading
 import time
@@ -24,9 +25,21 @@ def bearer(context):
     return None
 
 
+#: One clock for every fake gateway of the process: orders streams opened and closed at two.
+_SEQUENCE = itertools.count(1)
+_SEQUENCE_LOCK = threading.Lock()
+
+
+def _tick():
+    with _SEQUENCE_LOCK:
+        return next(_SEQUENCE)
+
+
 class FakeGateway:
     """tls: (private key PEM, certificate chain PEM) to serve TLS; None = plaintext.
-    token_lifetime_ms: announced lifetime of the tokens it issues; 0 = announce none."""
+    token_lifetime_ms: announced lifetime of the tokens it issues; 0 = announce none.
+    headers_at_registration: as the real gateway, answer a task stream with its headers once it is
+    registered (False: with its first task only, as gateways built before that did)."""
 
     def __init__(
         self,
@@ -35,6 +48,7 @@ class FakeGateway:
         initial_model_requested=False,
         tls=None,
         token_lifetime_ms=0,
+        headers_at_registration=True,
     ):
         self.model = list(model)  # NamedTensors served by GetModel
         self.model_version = 0
@@ -60,6 +74,15 @@ class FakeGateway:
         self._release = threading.Semaphore(0)
         self._release_fails = []
         self.refuse = {}  # task_id -> (status code, description) answered at the header
+        self.headers_at_registration = headers_at_registration
+        # Sequence numbers (one clock for all fake gateways) at which a task stream was
+        # registered here, and at which one ended (the learner cancelled it, or it finished).
+        self.streams_opened = []
+        self.streams_closed = []
+        # Run once a task stream is registered, before its headers go out.
+        self.on_stream_registered = lambda: None
+        self.refuse_streams = 0  # task streams still to refuse with UNAVAILABLE
+        self.refused_streams = 0
         self._server = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
         handlers = {
             "Join": grpc.unary_unary_rpc_method_handler(
@@ -176,6 +199,19 @@ class FakeGateway:
         if self.unauthenticated_streams > 0:
             self.unauthenticated_streams -= 1
             context.abort(grpc.StatusCode.UNAUTHENTICATED, "unknown token")
+        with self.lock:
+            refuse = self.refuse_streams > 0
+            if refuse:
+                self.refuse_streams -= 1
+                self.refused_streams += 1
+        if refuse:
+            context.abort(grpc.StatusCode.UNAVAILABLE, "task stream refused by the test")
+        with self.lock:
+            self.streams_opened.append(_tick())
+        context.add_callback(lambda: self.streams_closed.append(_tick()))
+        self.on_stream_registered()
+        if self.headers_at_registration:
+            context.send_initial_metadata(())
         while context.is_active():
             try:
                 task = self.tasks.get(timeout=0.05)

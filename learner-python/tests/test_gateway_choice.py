@@ -139,12 +139,76 @@ def test_away_from_home_the_home_is_tried_after_the_first_wait_and_adopted_once_
     assert s.wakes == 2  # the session's loop is woken to look again
     assert ch.seconds_until_probe(t0 + 0.31) is None
     assert ch.probe_home(t0 + 0.31) == Channels.REACHABLE
-    ch.adopt_home()
+    # The channel left is handed back open: the session closes it once the stream left may go.
+    assert ch.adopt_home() is foreign
     assert ch.address() == A and ch.at_home()
-    assert foreign.closed and not probe.closed
+    assert not foreign.closed and not probe.closed
     assert probe.callbacks == []
     assert ch.probe_home(t0 + 0.4) == Channels.AT_HOME
     assert len(s.opened) == before + 1
+
+
+def _reachable_home(s):
+    ch = s.channels
+    ch.stub()
+    ch.joined()
+    ch.next(1)
+    foreign = s.current()
+    ch.probe_home(0.0)
+    ch.probe_home(0.1)
+    probe = s.current()
+    probe.become(READY)
+    assert ch.probe_home(0.11) == Channels.REACHABLE
+    return foreign, probe
+
+
+def test_a_move_opens_on_the_homes_channel_while_the_one_left_stays_open_until_adopted():
+    s = Setup(A, B)
+    ch = s.channels
+    foreign, probe = _reachable_home(s)
+    ch.home_stub()
+    assert ch.moving
+    # Still working through B until the session adopts the home.
+    assert ch.address() == B and not ch.at_home() and not foreign.closed
+    # Under way, the try is the session's: neither timed out nor failed when its connection
+    # flickers, and no other try starts.
+    probe.become(CONNECTING)
+    assert ch.probe_home(5.0) == Channels.AWAY
+    assert ch.seconds_until_probe(5.0) is None
+    assert not probe.closed and len(s.opened) == 3
+    assert ch.adopt_home() is foreign
+    assert ch.address() == A and ch.at_home() and not ch.moving
+    assert not probe.closed
+
+
+def test_an_abandoned_move_stays_on_the_open_channel_and_tries_the_home_again_later():
+    s = Setup(A, B)
+    ch = s.channels
+    foreign, probe = _reachable_home(s)
+    ch.home_stub()
+    ch.abandon_home(0.15)  # the stream on it failed
+    assert probe.closed and not ch.moving
+    assert ch.address() == B and not foreign.closed
+    with pytest.raises(RuntimeError):
+        ch.adopt_home()
+    # One failed try: the next after delay(2) = 0.2 s.
+    assert ch.seconds_until_probe(0.15) == pytest.approx(0.2)
+    assert ch.probe_home(0.349) == Channels.AWAY and len(s.opened) == 3
+    ch.probe_home(0.35)
+    assert len(s.opened) == 4 and s.current().target == A
+
+
+def test_a_home_stub_is_given_only_once_the_try_connected():
+    s = Setup(A, B)
+    ch = s.channels
+    ch.stub()
+    ch.joined()
+    ch.next(1)
+    ch.probe_home(0.0)
+    ch.probe_home(0.1)
+    with pytest.raises(RuntimeError):
+        ch.home_stub()
+    assert not ch.moving
 
 
 def test_a_home_that_stays_unreachable_is_tried_after_growing_waits_one_channel_at_a_time():
@@ -393,3 +457,136 @@ def test_a_learner_goes_back_to_its_home_gateway_once_it_is_reachable_again(retu
         proxy.close()
         home.stop()
         other.stop()
+
+
+class _Away:
+    """A learner joined at home (behind a proxy), moved to the other gateway by a cut after round
+    1, round 2 answered there, and the proxy restored: the learner is about to try home again."""
+
+    def __init__(self, home_headers=True):
+        shapes = [("0_W", (30, 20)), ("0_b", (20,))]
+        self.home = FakeGateway(tensors(shapes, scale=0.5), headers_at_registration=home_headers)
+        self.other = FakeGateway(tensors(shapes, scale=0.5))
+        self.proxy = SwitchableProxy(self.home.port)
+        options = LearnerOptions(
+            call_timeout=5,
+            transfer_timeout=10,
+            reconnect_initial_backoff=0.01,
+            reconnect_max_backoff=0.05,
+            insecure=True,
+        )
+        self.model = Shifter(shapes)
+        self.learner = Learner(
+            self.model, [self.proxy.address, self.other.address], name="py", options=options
+        )
+        self.result = {}
+        self.thread = threading.Thread(target=self._body, daemon=True)
+        self.thread.start()
+        session = self.learner._session
+        _await(lambda: _streams(self.home) == 1, "the task stream at home")
+        self.home.train(1)
+        _await(lambda: session.rounds_trained == 1, "round 1's answer from home")
+        self.proxy.cut()
+        _await(lambda: len(self.other.streams_opened) == 1, "the task stream at the other gateway")
+        self.other.train(2)
+        _await(lambda: session.rounds_trained == 2, "round 2's answer")
+
+    def _body(self):
+        try:
+            self.result["summary"] = self.learner.run()
+        except Exception as e:  # noqa: BLE001
+            self.result["error"] = e
+
+    def finish(self):
+        # The learner closes the stream left itself, a moment after the move.
+        _await(lambda: len(self.other.streams_closed) == 1, "the stream left closed")
+        self.home.shutdown()
+        self.thread.join(20)
+        assert not self.thread.is_alive() and "error" not in self.result, self.result
+        return self.result["summary"]
+
+    def close(self):
+        self.learner.close()
+        self.thread.join(10)
+        self.proxy.close()
+        self.home.stop()
+        self.other.stop()
+
+
+def _ids(gateway):
+    with gateway.lock:
+        return sorted(t for (_, t) in gateway.accepted)
+
+
+def test_the_stream_at_home_is_registered_before_the_one_left_is_closed_and_a_task_on_it_runs_once():
+    away = _Away()
+    try:
+        # The gateway left sends the next round's task just as the home registers the new
+        # stream; the home's headers go out only 0.3 s later.
+        def on_registered():
+            away.other.train(3)
+            time.sleep(0.3)
+
+        away.home.on_stream_registered = on_registered
+        away.proxy.restore()
+        _await(lambda: _uploaded(away.home, "train-3"), "round 3's upload at home")
+        summary = away.finish()
+        assert summary.home_returns == 1 and summary.rounds_trained == 3
+        # train-3 came on the stream left only, during the overlap: taken, trained once, sent home.
+        assert len(away.model.produced) == 3
+        assert _ids(away.home) == ["train-1", "train-3"]
+        assert _ids(away.other) == ["train-2"]
+        # Make before break: the stream left ended after the one at home was registered.
+        assert len(away.home.streams_opened) == 2
+        assert len(away.other.streams_closed) == 1
+        assert away.other.streams_closed[0] > away.home.streams_opened[1]
+    finally:
+        away.close()
+
+
+def test_a_stream_that_fails_to_open_at_home_leaves_the_learner_on_the_other_gateway():
+    away = _Away()
+    try:
+        away.home.refuse_streams = 1_000_000
+        away.proxy.restore()
+        _await(lambda: away.home.refused_streams >= 2, "two refused tries at home")
+        assert away.other.streams_closed == []
+        # Still at work where it is.
+        away.other.train(3)
+        _await(lambda: _uploaded(away.other, "train-3"), "round 3's upload at the other gateway")
+        assert away.other.streams_closed == [] and len(away.other.streams_opened) == 1
+        # The home takes streams again: a later try moves the learner there.
+        with away.home.lock:
+            away.home.refuse_streams = 0
+        _await(lambda: len(away.home.streams_opened) == 2, "the task stream back at home")
+        away.home.train(4)
+        _await(lambda: _uploaded(away.home, "train-4"), "round 4's upload at home")
+        summary = away.finish()
+        assert summary.home_returns == 1 and summary.reconnects == 1
+        assert _ids(away.home) == ["train-1", "train-4"]
+        assert _ids(away.other) == ["train-2", "train-3"]
+        assert away.other.streams_closed[0] > away.home.streams_opened[1]
+    finally:
+        away.close()
+
+
+def test_a_home_that_sends_no_headers_before_its_first_task_is_moved_to_with_that_task():
+    away = _Away(home_headers=False)
+    try:
+        away.proxy.restore()
+        _await(lambda: len(away.home.streams_opened) == 2, "the task stream at home")
+        time.sleep(0.3)
+        assert away.other.streams_closed == []  # not established yet: still at the other
+        # As the job does: the open round's task goes to both gateways.
+        away.other.train(3)
+        away.home.train(3)
+        _await(lambda: _uploaded(away.home, "train-3"), "round 3's upload at home")
+        time.sleep(0.5)
+        summary = away.finish()
+        assert summary.home_returns == 1
+        assert len(away.model.produced) == 3
+        assert _ids(away.home) == ["train-1", "train-3"]
+        assert _ids(away.other) == ["train-2"]
+        assert away.other.streams_closed[0] > away.home.streams_opened[1]
+    finally:
+        away.close()

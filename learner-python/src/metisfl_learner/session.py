@@ -33,6 +33,15 @@ INITIAL_TASK_ID = "init"
 MAX_CONSECUTIVE_REJOINS = 5
 #: A task stream that stayed open this long proves the connection worked (seconds).
 STABLE_STREAM_SECONDS = 10.0
+#: How long the task stream left by a move home stays open once the home's stream is established
+#: (seconds): a task the gateway left sent before the home registered the new stream may still be
+#: on its way, and the gateway left stamps the closing well after the home stamped the opening.
+LINGER_SECONDS = 1.0
+#: How long a task stream must go on after its headers to count as established (seconds).
+ESTABLISHED_AFTER_SECONDS = 0.05
+#: The longest wait after a reconnect for the new task stream to be established before the
+#: outstanding updates are sent again, so that the gateway registers the stream first (seconds).
+RESEND_WAIT_SECONDS = 1.0
 #: Failed attempts in a row, with no answer ever, before the learner says nothing listens there.
 NEVER_ANSWERED_AFTER = 5
 #: Largest message the learner accepts from the gateway (model headers may exceed 4 MiB).
@@ -109,7 +118,9 @@ class Channels:
     So a reconnect goes home first when the learner is elsewhere (the first attempt after a working
     call), and otherwise on round-robin through the list; away from home, probe_home() tries the
     home's connection now and then (a channel of its own, never a call; the waits between failed
-    tries grow as the backoff says) and adopt_home() moves there once it connects. It closes only
+    tries grow as the backoff says). Once it connects, the session opens its task stream there
+    (home_stub()) while still on the open channel, and adopt_home() moves there once that stream
+    is established, or abandon_home() stays where it is (make before break). It closes only
     channels it created. Time comes from the caller (the session's clock)."""
 
     AT_HOME = "at-home"
@@ -136,6 +147,8 @@ class Channels:
         self._probe = None
         self._next_probe_at = None
         self._failed_probes = 0
+        # The session opened its task stream on the try's channel and awaits its outcome.
+        self._moving = False
         self._lock = threading.Lock()
 
     def stub(self) -> LearnerServiceStub:
@@ -174,6 +187,8 @@ class Channels:
     def next(self, attempt: int = 1) -> None:
         """Drops the open channel (its calls fail) and opens one to next_address(attempt)."""
         with self._lock:
+            if self._moving:
+                self._forget_probe()
             self._open(self._next_index(attempt))
 
     def _open(self, index):
@@ -194,6 +209,9 @@ class Channels:
             if self.at_home():
                 self._forget_probe()
                 return Channels.AT_HOME
+            if self._moving:
+                # The session's stream on it decides: adopt_home() or abandon_home().
+                return Channels.AWAY
             if self._probe is None:
                 if self._next_probe_at is None:
                     # Just left home (it failed): give it a moment before the first try.
@@ -227,7 +245,7 @@ class Channels:
         """How long the caller may wait before probe_home() has something new to do (start a try,
         or time one out); None when there is nothing to wait for."""
         with self._lock:
-            if self.at_home():
+            if self.at_home() or self._moving:
                 return None
             if self._probe is None:
                 # Not scheduled: the next probe_home() schedules it.
@@ -236,23 +254,57 @@ class Channels:
                 return None
             return max(0.0, self._probe.started_at + self._probe_timeout - now)
 
-    def adopt_home(self) -> None:
-        """Moves to the home over the connection probe_home() found up; the caller moves only
-        with no update outstanding, so closing the channel it leaves cuts nothing."""
+    def home_stub(self) -> LearnerServiceStub:
+        """A stub on the home's channel that probe_home() found up, for the session to open its
+        task stream on before it leaves the open channel; the move is then under way until
+        adopt_home() or abandon_home() (the try is neither timed out nor retried meanwhile)."""
         with self._lock:
             probe = self._probe
             if probe is None or probe.state != grpc.ChannelConnectivity.READY:
                 raise RuntimeError("the home gateway's connection is not up")
+            self._moving = True
+            return LearnerServiceStub(probe.channel)
+
+    @property
+    def moving(self) -> bool:
+        """Whether a move home is under way (home_stub() was called)."""
+        return self._moving
+
+    def abandon_home(self, now: float) -> None:
+        """The move home failed (its task stream did not open): closes the home's channel and
+        stays on the open one; the next try waits longer, as after a try that did not connect."""
+        with self._lock:
+            if not self._moving:
+                return
+            self._moving = False
+            if self._probe is not None:
+                self._probe.close()
+                self._probe = None
+            self._failed_probes += 1
+            self._next_probe_at = now + self._home_backoff.delay(self._failed_probes + 1)
+
+    def adopt_home(self):
+        """Moves to the home over the connection probe_home() found up, or the one a move under
+        way (home_stub()) opened its stream on. Returns the channel left, not closed: closing it
+        would cut the task stream left at once, which the session keeps a moment longer (it moves
+        only with no update outstanding); None if there was none."""
+        with self._lock:
+            probe = self._probe
+            if probe is None or (
+                not self._moving and probe.state != grpc.ChannelConnectivity.READY
+            ):
+                raise RuntimeError("the home gateway's connection is not up")
             self._probe = None
             probe.unsubscribe()
-            if self._current is not None:
-                self._current.close()
+            left = self._current
             self._current = probe.channel
             self._stub = LearnerServiceStub(self._current)
             self._index = self._home
             self._forget_probe()
+            return left
 
     def _forget_probe(self):
+        self._moving = False
         if self._probe is not None:
             self._probe.close()
             self._probe = None
@@ -419,8 +471,23 @@ class LearnerSession:
         self._max_message_bytes = 0
         self._stream_wanted = False
         self._stream = None
-        self._stream_generation = 0
+        self._stream_gen = 0  # the generation of _stream
+        self._stream_generation = 0  # the last generation handed out
         self._stream_opened_at = 0.0
+        # Whether the gateway answered _stream (headers or a task): it registered it.
+        self._stream_established = False
+        # A task stream opened at home to replace _stream (make before break), not established
+        # yet: (call, generation); None if none. Tasks are held back while it is pending.
+        self._pending = None
+        self._pending_opened_at = 0.0
+        # Whether _stream ended while _pending was pending, and how.
+        self._ended_while_pending = False
+        self._ended_while_pending_error = None
+        # The stream a move home left and its channel, open until _linger_until; None if none.
+        self._lingering = None
+        self._linger_until = 0.0
+        # Events put back for later by _await_established, taken before new ones.
+        self._deferred = deque()
         self._failed_attempts = 0
         self._consecutive_rejoins = 0
         self._gateway_unreachable = False
@@ -457,6 +524,8 @@ class LearnerSession:
             return self._run_loop()
         finally:
             self._cancel_stream()
+            self._drop_move()
+            self._end_linger()
             self._channels.close()
             with self._lock:
                 if self._state == "running":
@@ -477,6 +546,11 @@ class LearnerSession:
         self._events.put(("wake", 0, None))
         # Fails in-flight calls at once; run() then leaves on a fresh channel.
         self._cancel_stream()
+        pending, lingering = self._pending, self._lingering
+        if pending is not None:
+            pending[0].cancel()
+        if lingering is not None:
+            lingering[0].cancel()
         self._channels.close()
         if threading.current_thread() is self._run_thread:
             return
@@ -525,18 +599,53 @@ class LearnerSession:
         update, a lost task stream reconnects."""
         kind, generation, payload = event
         if kind == "task":
-            # A task arrived: the connection works again.
+            # A task arrived: the connection works again, and the stream it came on is
+            # established (its headers came first).
             self._failed_attempts = 0
-            self._waiting.append(payload)
+            self._established(generation)
+            self._enqueue(payload)
+        elif kind == "established":
+            self._established(generation)
         elif kind == "answer":
             self._on_upload_answered(generation, *payload)
-        elif kind == "ended" and generation == self._stream_generation:
-            if payload is None and self._shutdown_announced is not None:
-                # The stream ended after its Shutdown task, which waits for the answers of the
-                # updates still outstanding: nothing more to receive.
-                self._stream_wanted = False
+        elif kind == "ended":
+            if self._pending is not None and generation == self._pending[1]:
+                self._abandon_move(payload)
+            elif generation == self._stream_gen:
+                if self._pending is not None:
+                    # The stream at home decides: established, it takes over; failed, this end
+                    # is handled then.
+                    self._ended_while_pending = True
+                    self._ended_while_pending_error = payload
+                    return
+                self._on_current_stream_ended(payload)
+            # Else the end of a stream replaced or left: nothing to do.
+
+    def _on_current_stream_ended(self, error):
+        if error is None and self._shutdown_announced is not None:
+            # The stream ended after its Shutdown task, which waits for the answers of the
+            # updates still outstanding: nothing more to receive.
+            self._stream_wanted = False
+            return
+        self._on_stream_ended(error)
+
+    def _enqueue(self, task):
+        """Queues a task unless the same task already waits: while a move overlaps two task
+        streams, both gateways send the open round's task (the same id), and a task sent on the
+        stream left comes once, whichever stream brings it first."""
+        kind = task.WhichOneof("kind")
+        for t in self._waiting:
+            if t.task_id == task.task_id and t.WhichOneof("kind") == kind:
+                LOG.debug("task %s already waits (sent on two task streams)", task.task_id)
                 return
-            self._on_stream_ended(payload)
+        self._waiting.append(task)
+
+    def _established(self, generation):
+        """The gateway answered the stream of this generation: it registered it."""
+        if self._pending is not None and generation == self._pending[1]:
+            self._complete_move()
+        elif generation == self._stream_gen:
+            self._stream_established = True
 
     def _may_start(self, task) -> bool:
         """A training task of an asynchronous federation may start while fewer than two updates
@@ -559,6 +668,8 @@ class LearnerSession:
     def _next_event(self, wait: Optional[float] = None):
         """The next event; ("wake", 0, None) after `wait` seconds (None: no limit)."""
         self._check_not_closing()
+        if self._deferred:
+            return self._deferred.popleft()
         deadline = None if wait is None else self._clock() + max(wait, 0.001)
         while True:
             timeout = 1.0 if deadline is None else min(1.0, max(deadline - self._clock(), 0.001))
@@ -696,6 +807,7 @@ class LearnerSession:
         self._join()
         if self._stream_wanted:
             self._open_stream()
+            self._await_established()
         self._resend_outstanding()
 
     def _leave(self):
@@ -783,11 +895,13 @@ class LearnerSession:
             "" if limit is None else " of %d" % limit,
         )
         self._sleep(delay)
+        self._drop_move()
         self._channels.next(self._failed_attempts)
         self._connection += 1
         self.reconnects += 1
         if self._stream_wanted:
             self._open_stream()
+            self._await_established()
         self._resend_outstanding()
 
     def _may_return_home(self) -> bool:
@@ -802,35 +916,126 @@ class LearnerSession:
         """Away from home, moves the try of the home on (starts it when due, notices it connected
         or failed) and says how long to wait for events before looking again; None for no limit.
         The move itself waits for a task boundary (_maybe_return_home)."""
-        if not self._may_return_home():
-            return None
         now = self._clock()
-        self._channels.probe_home(now)
-        return self._channels.seconds_until_probe(now)
+        self._end_linger_if_due(now)
+        wait = None
+        if self._pending is not None:
+            wait = max(0.0, self._pending_opened_at + self.options.call_timeout - now)
+        elif self._may_return_home():
+            self._channels.probe_home(now)
+            wait = self._channels.seconds_until_probe(now)
+        if self._lingering is not None:
+            until = max(0.0, self._linger_until - now)
+            wait = until if wait is None else min(wait, until)
+        return wait
 
     def _maybe_return_home(self) -> bool:
         """At a task boundary away from the home gateway: moves back home once probe_home() finds
         it reachable, with no update outstanding (so nothing is sent twice and nothing is left on
         the gateway left). While updates are outstanding it holds new tasks back (returns True)
-        until their answers are in."""
+        until their answers are in.
+
+        The move makes before it breaks: the task stream opens at home first, on the home's own
+        channel, while the learner stays on the gateway it leaves; only once the home has
+        registered it (its headers, or a task, arrived) does the learner switch channels, and the
+        stream left stays open LINGER_SECONDS more. Tasks are held back meanwhile and taken from
+        either stream, once each. The learner thus always has a task stream the job knows of, and
+        a round that opens during the move draws it. Should the home's stream fail, or not be
+        answered within the call timeout, the learner stays where it is and tries again after the
+        next wait."""
+        now = self._clock()
+        self._end_linger_if_due(now)
+        if self._pending is not None:
+            if now - self._pending_opened_at >= self.options.call_timeout:
+                self._abandon_move(
+                    _Status(
+                        grpc.StatusCode.DEADLINE_EXCEEDED,
+                        "the gateway did not answer the new task stream within the call timeout",
+                    )
+                )
+                return False
+            return True
         if not self._may_return_home():
             return False
-        if self._channels.probe_home(self._clock()) != Channels.REACHABLE:
+        if self._channels.probe_home(now) != Channels.REACHABLE:
             return False
         if len(self._outstanding) > 0:
             return True
+        LOG.debug("home gateway %s reachable: opening the task stream there", self._channels.home())
+        self._pending_opened_at = now
+        self._ended_while_pending = False
+        self._ended_while_pending_error = None
+        self._pending = self._start_stream(self._channels.home_stub())
+        return True
+
+    def _complete_move(self):
+        """The stream at home is established: it takes over, and the one left lingers."""
+        left_stream = self._stream
+        left_ended = self._ended_while_pending
+        self._stream, self._stream_gen = self._pending
+        self._pending = None
+        self._ended_while_pending = False
+        self._ended_while_pending_error = None
+        self._stream_opened_at = self._pending_opened_at
+        self._stream_established = True
         away = self._channels.address()
-        self._channels.adopt_home()
+        left_channel = self._channels.adopt_home()
+        self._end_linger()
+        if left_stream is not None and not left_ended:
+            self._lingering = (left_stream, left_channel)
+            self._linger_until = self._clock() + LINGER_SECONDS
+        elif left_channel is not None:
+            left_channel.close()
         self._connection += 1
         self.home_returns += 1
         LOG.info(
             "home gateway %s reachable again: moved back from gateway %s (its partial sums fold"
-            " this learner's updates)",
+            " this learner's updates); the task stream there is established",
             self._channels.address(),
             away,
         )
-        self._open_stream()
-        return False
+
+    def _abandon_move(self, error):
+        """The stream at home failed (or was not answered in time): the learner stays on the
+        current stream, or, if that ended meanwhile, reconnects as for any lost stream."""
+        failed, _ = self._pending
+        self._pending = None
+        failed.cancel()
+        self._channels.abandon_home(self._clock())
+        LOG.warning(
+            "could not open the task stream at home gateway %s (%s); staying on gateway %s and"
+            " trying again later",
+            self._channels.home(),
+            "ended at once" if error is None else describe(error),
+            self._channels.address(),
+        )
+        if self._ended_while_pending:
+            ended = self._ended_while_pending_error
+            self._ended_while_pending = False
+            self._ended_while_pending_error = None
+            self._on_current_stream_ended(ended)
+
+    def _drop_move(self):
+        """Drops a move under way (a reconnect replaces every stream)."""
+        if self._pending is None:
+            return
+        self._pending[0].cancel()
+        self._pending = None
+        self._ended_while_pending = False
+        self._ended_while_pending_error = None
+        self._channels.abandon_home(self._clock())
+
+    def _end_linger_if_due(self, now):
+        if self._lingering is not None and now >= self._linger_until:
+            self._end_linger()
+
+    def _end_linger(self):
+        if self._lingering is not None:
+            stream, channel = self._lingering
+            self._lingering = None
+            stream.cancel()
+            if channel is not None:
+                channel.close()
 
     def _sleep(self, seconds):
         """Waits out a backoff; close() cuts it short."""
@@ -843,24 +1048,73 @@ class LearnerSession:
             stream.cancel()
 
     def _open_stream(self):
+        """Opens the task stream on the open channel in place of the current one, which is
+        cancelled first: it is lost (a reconnect), belongs to credentials replaced by a join, or
+        reached its deadline."""
+        self._drop_move()
+        self._end_linger()
         self._cancel_stream()
+        self._stream_opened_at = self._clock()
+        self._stream_established = False
+        self._stream, self._stream_gen = self._start_stream(self._channels.stub())
+
+    def _start_stream(self, stub):
+        """Starts one StreamTasks call; a reader thread queues its events. Returns (call,
+        generation)."""
         self._stream_generation += 1
         generation = self._stream_generation
         self._renew_if_due()
         request = pb.StreamTasksRequest(credentials=self._credentials)
-        self._stream = self._channels.stub().stream_tasks(
+        call = stub.stream_tasks(
             request, timeout=self.options.stream_timeout, metadata=self._metadata()
         )
-        self._stream_opened_at = self._clock()
         threading.Thread(
             target=self._read_stream,
-            args=(self._stream, generation),
+            args=(call, generation),
             name="metisfl-task-stream-%d" % generation,
             daemon=True,
         ).start()
+        return call, generation
+
+    def _await_established(self):
+        """After a reconnect or a join, takes in the new stream's first events until the gateway
+        has established it (at most RESEND_WAIT_SECONDS), before the outstanding updates go out
+        again: the gateway then registers the stream before it takes an update that may close a
+        round, and the next round draws the learner. Tasks and the stream's answer are taken in;
+        other events (answers, ends) are put back for the task loop, in order."""
+        end = self._clock() + RESEND_WAIT_SECONDS
+        later = []
+        try:
+            while not self._stream_established:
+                left = end - self._clock()
+                if left <= 0:
+                    LOG.debug(
+                        "the task stream at %s is not established yet; sending on",
+                        self._channels.address(),
+                    )
+                    return
+                self._check_not_closing()
+                try:
+                    event = self._events.get(timeout=left)
+                except queue.Empty:
+                    return
+                if event[0] in ("task", "established", "wake"):
+                    self._dispatch(event)
+                else:
+                    later.append(event)
+        finally:
+            self._deferred.extend(later)
 
     def _read_stream(self, stream, generation):
         try:
+            # The gateway sends the stream's headers once it has registered it. A refusal comes
+            # as trailers only, which gRPC Python hands out as initial metadata just before the
+            # call ends: only a call still running a moment later is established.
+            stream.initial_metadata()
+            try:
+                stream.exception(timeout=ESTABLISHED_AFTER_SECONDS)
+            except grpc.FutureTimeoutError:
+                self._events.put(("established", generation, None))
             for task in stream:
                 if task.WhichOneof("kind") == "shutdown":
                     self._shutdown_announced = task.shutdown.reason or "no reason given"

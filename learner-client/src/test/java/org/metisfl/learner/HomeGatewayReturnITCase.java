@@ -35,6 +35,8 @@ import org.metisfl.flink.FailoverCluster;
 import org.metisfl.flink.aggregation.PartialSums;
 import org.metisfl.flink.config.FederationConfig;
 import org.metisfl.flink.model.ModelCodec;
+import org.metisfl.flink.model.RoundResult;
+import org.metisfl.flink.model.RoundResults;
 import org.metisfl.flink.model.TensorSpecInfo;
 import org.metisfl.learner.internal.GatewayAddress;
 import org.metisfl.learner.internal.LearnerSession;
@@ -54,7 +56,11 @@ import org.metisfl.transport.TransportSecurity;
  * aggregators until the round closes), and then goes home: its last rounds' uploads reach gateway 0
  * again, and the gateways' {@code updatesForeign} counters stop growing. With the return turned off
  * (the learner as it was before), A stays on gateway 1 to the end. Every round's model is the
- * weighted mean of both learners' updates computed here, each learner once.
+ * weighted mean of both learners' updates computed here, each learner once, and every round drew
+ * both learners: A is never without a task stream the job knows of (its reconnect registers the new
+ * stream before it sends its update again, and its move home opens the stream at home before it
+ * closes the one it leaves), also when A uploads last in every round, so that the next round opens
+ * just as A reconnects or moves.
  */
 class HomeGatewayReturnITCase {
     private static final int N = 3000;
@@ -63,7 +69,7 @@ class HomeGatewayReturnITCase {
     private static final long RESTORED_IN_ROUND = 4;
     private static final long[] EXAMPLES = {100, 300};
     private static final Duration WAIT = Duration.ofMinutes(2);
-    private static final Duration B_UPLOADS_AFTER = Duration.ofMillis(1500);
+    private static final Duration A_UPLOADS_AFTER = Duration.ofMillis(300);
     private static final String NAME = "home-return";
 
     @TempDir Path work;
@@ -73,7 +79,7 @@ class HomeGatewayReturnITCase {
     @Test
     void aLearnerBackOnItsHomeGatewayUploadsThereAgainAndTheModelCountsEachLearnerOnce()
             throws Exception {
-        Run run = federation(work.resolve("return"), true, false);
+        Run run = federation(work.resolve("return"), true, false, false);
 
         // Rounds 2 to 4 (the home unreachable, and the round it came back in) went to gateway 1.
         for (long r = CUT_IN_ROUND; r <= RESTORED_IN_ROUND; r++) {
@@ -100,7 +106,7 @@ class HomeGatewayReturnITCase {
 
     @Test
     void withoutTheReturnALearnerStaysOnTheOtherGatewayToTheEnd() throws Exception {
-        Run run = federation(work.resolve("stay"), false, false);
+        Run run = federation(work.resolve("stay"), false, false, false);
 
         for (long r = CUT_IN_ROUND; r <= ROUNDS; r++) {
             assertThat(run.uploadedAt.get(r)).as("round %d's upload", r).isEqualTo(1);
@@ -119,7 +125,23 @@ class HomeGatewayReturnITCase {
             throws Exception {
         // The task manager dies while A trains round 2, and A's home stays cut off until its
         // round 4, so A's reconnects after the restart end on gateway 1.
-        Run run = federation(work.resolve("failover"), true, true);
+        Run run = federation(work.resolve("failover"), true, true, false);
+
+        for (long r = CUT_IN_ROUND; r <= RESTORED_IN_ROUND; r++) {
+            assertThat(run.uploadedAt.get(r)).as("round %d's upload", r).isEqualTo(1);
+        }
+        for (long r = RESTORED_IN_ROUND + 2; r <= ROUNDS; r++) {
+            assertThat(run.uploadedAt.get(r)).as("round %d's upload", r).isEqualTo(0);
+        }
+        assertThat(run.summaryA.homeReturns()).isEqualTo(1);
+    }
+
+    @Test
+    void aLearnerThatUploadsLastAndMovesRightAfterTheRoundsLastUpdateIsDrawnForEveryRound()
+            throws Exception {
+        // A's update closes every round, so the next round opens just as A's resent update is in
+        // (after the cut) and just before A moves home.
+        Run run = federation(work.resolve("last"), true, false, true);
 
         for (long r = CUT_IN_ROUND; r <= RESTORED_IN_ROUND; r++) {
             assertThat(run.uploadedAt.get(r)).as("round %d's upload", r).isEqualTo(1);
@@ -141,7 +163,9 @@ class HomeGatewayReturnITCase {
      * the cut begins. The gateways' counters start again at a restart, so they are read only
      * without one ({@link Run#foreign} empty otherwise).
      */
-    private Run federation(Path dir, boolean returnHome, boolean killTaskManager) throws Exception {
+    private Run federation(
+            Path dir, boolean returnHome, boolean killTaskManager, boolean aUploadsLast)
+            throws Exception {
         Files.createDirectories(dir);
         int port = freePorts(2);
         try (FailoverCluster cluster = startCluster(dir, port);
@@ -160,6 +184,9 @@ class HomeGatewayReturnITCase {
                             round -> {
                                 bytesAtTrain.put(
                                         round, new long[] {toHome.bytesUp(), toOther.bytesUp()});
+                                if (aUploadsLast) {
+                                    pause(A_UPLOADS_AFTER);
+                                }
                                 if (round == CUT_IN_ROUND) {
                                     toHome.cut();
                                     if (killTaskManager) {
@@ -172,20 +199,7 @@ class HomeGatewayReturnITCase {
                                     await(metricsRead);
                                 }
                             });
-            // B uploads last from the cut on: a round closes only once B's update is in, so A's
-            // moves between gateways (after the cut, and home again) are over before the next
-            // round draws its participants. A learner whose task stream is between two gateways
-            // when a round opens is not drawn for it (it has none then); without this, the
-            // next round could open in the milliseconds between A's resent update and its new
-            // stream, and A would miss it.
-            RoundAdapter b =
-                    new RoundAdapter(
-                            1,
-                            round -> {
-                                if (round >= CUT_IN_ROUND) {
-                                    pause(B_UPLOADS_AFTER);
-                                }
-                            });
+            RoundAdapter b = new RoundAdapter(1, round -> {});
             Learner learnerA =
                     learner("a", a, List.of(toHome.address(), toOther.address()), returnHome);
             Learner learnerB =
@@ -218,6 +232,16 @@ class HomeGatewayReturnITCase {
                     assertThat(s.updatesDropped()).isZero();
                 }
                 assertThat(PartialSums.homeGateway(summaryA.learnerId(), 2)).isZero();
+                // Every round drew both learners and counted both (the job's own record; a
+                // restart from a checkpoint may draw a round again, so not with the failover).
+                List<RoundResult> results = RoundResults.read(dir.resolve("results.jsonl"));
+                assertThat(results).hasSize(ROUNDS);
+                for (RoundResult r : killTaskManager ? List.<RoundResult>of() : results) {
+                    assertThat(r.participants).as("round %d's participants", r.round).isEqualTo(2);
+                    assertThat(r.contributors)
+                            .as("round %d's contributors", r.round)
+                            .containsExactlyInAnyOrder(summaryA.learnerId(), summaryB.learnerId());
+                }
                 assertThat(PartialSums.homeGateway(summaryB.learnerId(), 2)).isEqualTo(1);
                 if (!killTaskManager) {
                     assertThat(summaryB.reconnects()).isZero();

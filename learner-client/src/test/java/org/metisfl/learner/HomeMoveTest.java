@@ -92,6 +92,8 @@ class HomeMoveTest {
         proxy.restore();
 
         fixture.await(() -> home.updates.size() == 2);
+        // The learner closes the stream left itself, a moment after the move.
+        fixture.await(() -> other.streamsClosedAt.size() == 1);
         home.enqueue(shutdown("done"));
         LearnerSummary summary = run.get(TIMEOUT.toSeconds(), TimeUnit.SECONDS);
 
@@ -123,6 +125,8 @@ class HomeMoveTest {
         fixture.await(() -> home.updates.size() == 2);
         // Both copies have long arrived when the learner ends (the stream left lingers 1 s).
         pause(1500);
+        // The learner closes the stream left itself, a moment after the move.
+        fixture.await(() -> other.streamsClosedAt.size() == 1);
         home.enqueue(shutdown("done"));
         LearnerSummary summary = run.get(TIMEOUT.toSeconds(), TimeUnit.SECONDS);
 
@@ -153,6 +157,8 @@ class HomeMoveTest {
         fixture.await(() -> home.streamsOpenedAt.size() == 2);
         home.enqueue(train("r4", 4, 0));
         fixture.await(() -> home.updates.size() == 2);
+        // The learner closes the stream left itself, a moment after the move.
+        fixture.await(() -> other.streamsClosedAt.size() == 1);
         home.enqueue(shutdown("done"));
         LearnerSummary summary = run.get(TIMEOUT.toSeconds(), TimeUnit.SECONDS);
 
@@ -177,6 +183,8 @@ class HomeMoveTest {
         other.enqueue(r3);
         home.enqueue(r3);
         fixture.await(() -> home.updates.size() == 2);
+        // The learner closes the stream left itself, a moment after the move.
+        fixture.await(() -> other.streamsClosedAt.size() == 1);
         home.enqueue(shutdown("done"));
         LearnerSummary summary = run.get(TIMEOUT.toSeconds(), TimeUnit.SECONDS);
 

@@ -19,6 +19,8 @@ import org.apache.flink.api.connector.source.SourceReaderContext;
 import org.apache.flink.core.io.InputStatus;
 import org.metisfl.flink.aggregation.PartialSums;
 import org.metisfl.flink.config.GatewayOptions;
+import org.metisfl.flink.connector.gateway.enumerator.EnrollmentUseAnswer;
+import org.metisfl.flink.connector.gateway.enumerator.EnrollmentUsesReport;
 import org.metisfl.flink.connector.gateway.enumerator.RevocationEvent;
 import org.metisfl.flink.connector.gateway.security.Admission;
 import org.metisfl.flink.connector.gateway.security.GatewaySecurity;
@@ -77,6 +79,9 @@ public final class GatewayReader implements SourceReader<GatewayEvent, GatewaySp
     private final GatewaySecurity security;
     private Admission admission;
 
+    /** The joins' requests for enrollment uses, to and from the enumerator. */
+    private final EnrollmentUseBroker useBroker;
+
     /** Local pre-aggregation, or null. */
     private final PartialSums partials;
 
@@ -104,6 +109,7 @@ public final class GatewayReader implements SourceReader<GatewayEvent, GatewaySp
         this.security = security;
         this.clock = clock;
         this.queue = new StampedEventQueue(clock);
+        this.useBroker = new EnrollmentUseBroker(queue::wakeUp);
         this.ticker =
                 Executors.newSingleThreadScheduledExecutor(
                         r -> {
@@ -169,7 +175,10 @@ public final class GatewayReader implements SourceReader<GatewayEvent, GatewaySp
         if (!s.revoked().isEmpty()) {
             context.sendSourceEventToCoordinator(new RevocationEvent(List.copyOf(s.revoked())));
         }
-        admission = new Admission(security, s.enrollmentUses());
+        // The uses this gateway holds, for the enumerator's federation-wide counts (again at
+        // every start: a restore gives back the uses granted after its checkpoint).
+        context.sendSourceEventToCoordinator(new EnrollmentUsesReport(s.enrollmentUses()));
+        admission = new Admission(security, s.enrollmentUses(), useBroker);
         server = new GatewayServer(state, config.gatewayHost(), portOf(s), security, admission);
         String host =
                 config.gatewayAdvertisedHost()
@@ -203,6 +212,10 @@ public final class GatewayReader implements SourceReader<GatewayEvent, GatewaySp
 
     @Override
     public void handleSourceEvents(SourceEvent event) {
+        if (event instanceof EnrollmentUseAnswer a) {
+            useBroker.answered(a);
+            return;
+        }
         if (event instanceof RevocationEvent r) {
             if (state == null) {
                 revokedBeforeStart.addAll(r.learners());
@@ -218,6 +231,7 @@ public final class GatewayReader implements SourceReader<GatewayEvent, GatewaySp
 
     @Override
     public InputStatus pollNext(ReaderOutput<GatewayEvent> output) {
+        useBroker.send(context::sendSourceEventToCoordinator);
         if (state != null) {
             List<String> revoked = state.directory().takeToPublish();
             if (!revoked.isEmpty()) {
@@ -343,6 +357,7 @@ public final class GatewayReader implements SourceReader<GatewayEvent, GatewaySp
                     partials.foreignSent());
         }
         ticker.shutdownNow();
+        useBroker.close();
         if (server != null) {
             server.close();
         }

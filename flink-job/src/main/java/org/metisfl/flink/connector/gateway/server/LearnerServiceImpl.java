@@ -65,16 +65,45 @@ public final class LearnerServiceImpl extends LearnerServiceGrpc.LearnerServiceI
             response.onError(LearnerStatus.invalid("example counts must not be negative"));
             return;
         }
-        String refused =
-                admission.admit(
-                        BearerToken.current(), PeerIdentity.current(), state.tokens().now());
-        if (refused != null) {
-            LOG.debug("Refused a join: {}", refused);
-            response.onError(Status.UNAUTHENTICATED.withDescription(refused).asRuntimeException());
-            return;
-        }
+        String address = ClientAddress.current();
+        admission
+                .admit(BearerToken.current(), PeerIdentity.current(), state.tokens().now())
+                .whenComplete(
+                        (refused, failed) -> {
+                            // At once, or on the reader's thread once the federation counted a
+                            // limited enrollment token's use: nothing may escape from here.
+                            try {
+                                if (failed != null) {
+                                    response.onError(
+                                            LearnerStatus.starting(
+                                                    "the gateway could not count the enrollment"
+                                                            + " token's use ("
+                                                            + failed.getMessage()
+                                                            + "); join again"));
+                                } else if (refused != null) {
+                                    LOG.debug("Refused a join: {}", refused);
+                                    response.onError(
+                                            Status.UNAUTHENTICATED
+                                                    .withDescription(refused)
+                                                    .asRuntimeException());
+                                } else {
+                                    admitted(request, address, response);
+                                }
+                            } catch (RuntimeException e) {
+                                LOG.warn("A join failed after its admission", e);
+                                response.onError(
+                                        Status.INTERNAL
+                                                .withDescription("the join failed; join again")
+                                                .asRuntimeException());
+                            }
+                        });
+    }
+
+    /** The rest of a join its admission allowed: the join limits, then the registration. */
+    private void admitted(
+            JoinRequest request, String address, StreamObserver<JoinResponse> response) {
         StatusRuntimeException full =
-                state.joins().admit(state.tokens().now().toEpochMilli(), ClientAddress.current());
+                state.joins().admit(state.tokens().now().toEpochMilli(), address);
         if (full != null) {
             state.metrics().countRefused(full.getStatus().getCode());
             response.onError(full);

@@ -321,9 +321,7 @@ public final class FederationPipeline {
             // FedBuff folds (what it buffers is linear in the updates); FedAsync and FedRec take
             // each update on its own.
             AsyncAggregationRule<?> rule = Rules.async(RuleOptions.of(config));
-            return rule.mergesPartials()
-                    ? PartialSums.Factory.async(rule, config.asyncMaxStaleness())
-                    : null;
+            return rule.mergesPartials() ? PartialSums.Factory.async(rule) : null;
         }
         AggregationRule<?> rule = Rules.of(RuleOptions.of(config));
         return rule.preAggregates() ? new PartialSums.Factory(rule) : null;

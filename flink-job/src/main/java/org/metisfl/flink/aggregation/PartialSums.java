@@ -52,13 +52,13 @@ import org.metisfl.flink.model.serialization.BulkDoubleArraySerializer;
  * #foldTasksOf}; task ids carry the gateway run), so an update folded here was never emitted by
  * another gateway run, neither before a restart (a resend of a task of an earlier run travels
  * alone, and the aggregators drop it if they hold it) nor by another gateway; and each (learner,
- * task) once (a resend to this gateway is dropped here; the tasks folded are remembered per base
- * version until the gateway admits no update of that version any more). An update of a task another
- * run handed out is sent on marked {@code foreign} when there are several gateways: its issuing
- * gateway may fold a copy, and the aggregator keeps the foreign single's values to take them out of
- * that partial if the single was applied first. The partials of a poll leave before a MODEL_SERVED
- * the poll holds, so a model served says that every update admitted on an older model is already
- * emitted.
+ * task) once (a resend to this gateway is dropped here: a run hands a learner its tasks one after
+ * another, numbered, so the latest task folded per learner tells a copy from a new update). An
+ * update of a task another run handed out is sent on marked {@code foreign} when there are several
+ * gateways: its issuing gateway may fold a copy, and the aggregator keeps the foreign single's
+ * values to take them out of that partial if the single was applied first. The partials of a poll
+ * leave before a MODEL_SERVED the poll holds, so a model served says that every update admitted on
+ * an older model is already emitted.
  */
 public final class PartialSums {
 
@@ -67,7 +67,6 @@ public final class PartialSums {
         private static final long serialVersionUID = 1L;
         private final AggregationRule<?> rule;
         private final boolean async;
-        private final long maxStaleness;
         private final int maxCount;
 
         public Factory(AggregationRule<?> rule) {
@@ -77,22 +76,17 @@ public final class PartialSums {
             }
             this.rule = rule;
             this.async = false;
-            this.maxStaleness = 0;
             this.maxCount = Integer.MAX_VALUE;
         }
 
-        private Factory(long maxStaleness, int maxCount) {
+        private Factory(int maxCount) {
             this.rule = null;
             this.async = true;
-            this.maxStaleness = maxStaleness;
             this.maxCount = maxCount;
         }
 
-        /**
-         * Folding of asynchronous updates into partial sums for {@code rule}, whose gateways admit
-         * updates at most {@code maxStaleness} versions old.
-         */
-        public static Factory async(AsyncAggregationRule<?> rule, long maxStaleness) {
+        /** Folding of asynchronous updates into partial sums for {@code rule}. */
+        public static Factory async(AsyncAggregationRule<?> rule) {
             if (!rule.mergesPartials()) {
                 throw new IllegalArgumentException(
                         "async.rule '"
@@ -100,11 +94,7 @@ public final class PartialSums {
                                 + "' cannot merge partial sums of updates (it takes them one by"
                                 + " one); turn pre-aggregation off or use fedbuff");
             }
-            if (maxStaleness < 0) {
-                throw new IllegalArgumentException(
-                        "async.max-staleness must be >= 0, was " + maxStaleness);
-            }
-            return new Factory(maxStaleness, Math.max(1, rule.maxPartialCount()));
+            return new Factory(Math.max(1, rule.maxPartialCount()));
         }
 
         /** The partial sums of gateway {@code gateway} out of {@code gateways}. */
@@ -114,7 +104,7 @@ public final class PartialSums {
                         "gateway " + gateway + " out of " + gateways + " gateways");
             }
             return async
-                    ? new PartialSums(gateway, gateways, maxStaleness, maxCount)
+                    ? new PartialSums(gateway, gateways, maxCount)
                     : new PartialSums(rule, gateway, gateways);
         }
     }
@@ -148,12 +138,19 @@ public final class PartialSums {
 
     // Asynchronous folding (see the class comment); unused when synchronous.
     private final boolean async;
-    private final long maxStaleness;
     private final int maxCount;
     private Predicate<String> ownTask = t -> false;
     private final Map<AsyncKey, AsyncOpen> asyncOpen = new LinkedHashMap<>();
-    private final Map<Long, Set<String>> foldedTasks = new HashMap<>();
-    private long served = Long.MIN_VALUE;
+
+    /**
+     * Asynchronous: per learner, the sequence number of the latest task of this run whose update
+     * was folded. This run hands a learner its next task only once the update of the previous one
+     * is accepted, which queues it first; so the first copies of a learner's updates of this run's
+     * tasks come here in the order of their tasks' sequence numbers, and an update of a task at or
+     * below the latest folded one is a copy sent again. One number per learner, however many
+     * versions the gateways admit updates of.
+     */
+    private final Map<String, Long> latestFolded = new HashMap<>();
 
     /** One (base version, shard) being folded in this poll. */
     private static final class AsyncOpen {
@@ -179,27 +176,53 @@ public final class PartialSums {
         this.gateway = gateway;
         this.gateways = gateways;
         this.async = false;
-        this.maxStaleness = 0;
         this.maxCount = Integer.MAX_VALUE;
     }
 
-    PartialSums(int gateway, int gateways, long maxStaleness, int maxCount) {
+    PartialSums(int gateway, int gateways, int maxCount) {
         this.rule = null;
         this.serializer = null;
         this.gateway = gateway;
         this.gateways = gateways;
         this.async = true;
-        this.maxStaleness = maxStaleness;
         this.maxCount = maxCount;
     }
 
     /**
      * Asynchronous: the tasks this reader's run handed out (the only ones it folds); set when the
-     * run starts its gateway. Until then nothing is folded.
+     * run starts its gateway. Until then nothing is folded. Their ids end in {@code -<n>}, {@code
+     * n} the run's sequence number of the task, counting up from 1 in the order the run hands tasks
+     * out (see {@link #taskSequence}).
      */
     public void foldTasksOf(Predicate<String> handedOutThisRun) {
         this.ownTask = handedOutThisRun;
-        foldedTasks.clear();
+        latestFolded.clear();
+    }
+
+    /**
+     * The sequence number a task id of a gateway run ends in ({@code <run prefix><n>}, {@code n}
+     * &gt; 0), or -1 if it ends in none.
+     */
+    public static long taskSequence(String taskId) {
+        int dash = taskId.lastIndexOf('-');
+        String n = taskId.substring(dash + 1);
+        if (n.isEmpty() || n.length() > 18) {
+            return -1;
+        }
+        long v = 0;
+        for (int i = 0; i < n.length(); i++) {
+            char c = n.charAt(i);
+            if (c < '0' || c > '9') {
+                return -1;
+            }
+            v = v * 10 + (c - '0');
+        }
+        return v > 0 ? v : -1;
+    }
+
+    /** Asynchronous: how many learners' latest folded tasks are remembered (a test's view). */
+    int rememberedLearners() {
+        return latestFolded.size();
     }
 
     /**
@@ -293,7 +316,7 @@ public final class PartialSums {
         for (GatewayEvent e : batch) {
             switch (e.kind()) {
                 case UPDATE_SHARD -> {
-                    boolean own = ownTask.test(e.taskId());
+                    boolean own = ownTask.test(e.taskId()) && taskSequence(e.taskId()) > 0;
                     if (!own) {
                         // Another gateway run handed this task out and may fold a copy of it:
                         // the aggregators keep this single's values to take them out of such a
@@ -315,12 +338,6 @@ public final class PartialSums {
                 case MODEL_SERVED -> {
                     // Every update admitted on an older model leaves before this record.
                     flush(out);
-                    if (e.round() > served) {
-                        served = e.round();
-                        // No update of a version this old is admitted any more: its tasks
-                        // cannot come again.
-                        foldedTasks.keySet().removeIf(b -> b < served - maxStaleness - 1);
-                    }
                     out.emit(e, timestamp);
                 }
                 case PARTICIPANT_DROPPED -> {
@@ -337,11 +354,11 @@ public final class PartialSums {
         String learner = e.learnerId();
         if (!learner.equals(lastLearner)) {
             lastLearner = learner;
-            lastWasDuplicate =
-                    !foldedTasks
-                            .computeIfAbsent(e.baseVersion(), b -> new HashSet<>())
-                            .add(learner.length() + ":" + learner + e.taskId());
+            long task = taskSequence(e.taskId());
+            Long latest = latestFolded.get(learner);
+            lastWasDuplicate = latest != null && task <= latest;
             if (!lastWasDuplicate) {
+                latestFolded.put(learner, task);
                 updatesFolded++;
             }
         }

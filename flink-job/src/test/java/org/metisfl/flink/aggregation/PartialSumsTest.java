@@ -188,7 +188,7 @@ class PartialSumsTest {
     private static final String RUN = "a-run1-";
 
     private PartialSums asyncSums(int gateway, int gateways) {
-        PartialSums p = PartialSums.Factory.async(new FedBuff(4, 1.0), 2).create(gateway, gateways);
+        PartialSums p = PartialSums.Factory.async(new FedBuff(4, 1.0)).create(gateway, gateways);
         p.foldTasksOf(t -> t.startsWith(RUN));
         return p;
     }
@@ -265,7 +265,7 @@ class PartialSumsTest {
 
     @Test
     void nothingIsFoldedBeforeTheRunsGatewayStarted() {
-        PartialSums p = PartialSums.Factory.async(new FedBuff(4, 1.0), 2).create(0, 1);
+        PartialSums p = PartialSums.Factory.async(new FedBuff(4, 1.0)).create(0, 1);
         p.offer(asyncUpdate("c", RUN + "3", 3, new float[] {4f}), 12, emitter);
         p.offer(asyncUpdate("d", RUN + "4", 3, new float[] {8f}), 13, emitter);
         p.flush(emitter);
@@ -309,12 +309,66 @@ class PartialSumsTest {
     }
 
     @Test
+    void
+            overManyVersionsOneTaskPerLearnerIsRememberedAndCopiesOfOldAndLatestTasksAreStillDropped() {
+        // The benchmark's async.max-staleness of 1,000,000: no version ever stops being admitted,
+        // so nothing may be forgotten by age. 10 learners, 20,000 updates over 2,000 versions, each
+        // learner's tasks numbered in the order the run hands them out.
+        PartialSums p = asyncSums(0, 1);
+        int learners = 10;
+        int versions = 2_000;
+        long issued = 0;
+        long t = 0;
+        for (int v = 0; v < versions; v++) {
+            for (int l = 0; l < learners; l++) {
+                p.offer(asyncUpdate("l" + l, RUN + (++issued), v, new float[] {1f}), t++, emitter);
+            }
+            p.offer(List.of(GatewayEvent.modelServed(0, v + 1, 0, 1)), t++, emitter);
+            out.clear();
+        }
+        assertThat(p.updatesFolded()).isEqualTo((long) learners * versions);
+        assertThat(p.rememberedLearners()).isEqualTo(learners);
+
+        // Every learner sends its first task's update again (2,000 versions old) and its latest:
+        // neither is folded nor sent on.
+        for (int l = 0; l < learners; l++) {
+            p.offer(asyncUpdate("l" + l, RUN + (l + 1), 0, new float[] {1f}), t++, emitter);
+            long latest = issued - learners + l + 1;
+            p.offer(
+                    asyncUpdate("l" + l, RUN + latest, versions - 1, new float[] {1f}),
+                    t++,
+                    emitter);
+        }
+        p.flush(emitter);
+        assertThat(out).isEmpty();
+        assertThat(p.updatesFolded()).isEqualTo((long) learners * versions);
+
+        // A new task's update is folded as before.
+        p.offer(asyncUpdate("l3", RUN + (issued + 1), versions, new float[] {1f}), t++, emitter);
+        p.flush(emitter);
+        assertThat(out).extracting(GatewayEvent::learnerId).containsExactly("l3");
+        assertThat(p.rememberedLearners()).isEqualTo(learners);
+    }
+
+    @Test
+    void aTaskIdWithoutTheRunsSequenceNumberIsNotFolded() {
+        PartialSums p = asyncSums(0, 1);
+        p.offer(asyncUpdate("a", RUN + "x", 3, new float[] {1f}), 10, emitter);
+        p.offer(asyncUpdate("b", RUN + "0", 3, new float[] {2f}), 11, emitter);
+        p.flush(emitter);
+        assertThat(out).extracting(GatewayEvent::kind).containsOnly(Kind.UPDATE_SHARD);
+        assertThat(p.updatesFolded()).isZero();
+        assertThat(PartialSums.taskSequence("a-0-abc-42")).isEqualTo(42);
+        assertThat(PartialSums.taskSequence("a-0-abc-")).isEqualTo(-1);
+    }
+
+    @Test
     void aPartialHoldsAtMostTheBuffersKUpdatesAndTheNextStartsAnother() {
         // K = 4 (asyncSums): six updates of one base version in one poll make a partial of four,
         // which leaves at once, and one of two.
         PartialSums p = asyncSums(0, 1);
         for (int i = 0; i < 6; i++) {
-            p.offer(asyncUpdate("l" + i, RUN + i, 3, new float[] {i}), 10 + i, emitter);
+            p.offer(asyncUpdate("l" + i, RUN + (i + 1), 3, new float[] {i}), 10 + i, emitter);
         }
         assertThat(out).hasSize(1);
         p.flush(emitter);
@@ -347,11 +401,11 @@ class PartialSumsTest {
                 .isFalse();
         assertThat(new FedAsync(0.5).mergesPartials()).isFalse();
         assertThat(new FedRec().mergesPartials()).isFalse();
-        assertThatThrownBy(() -> PartialSums.Factory.async(new FedAsync(0.5), 2))
+        assertThatThrownBy(() -> PartialSums.Factory.async(new FedAsync(0.5)))
                 .isInstanceOf(IllegalArgumentException.class)
                 .hasMessageContaining("fedasync")
                 .hasMessageContaining("cannot merge");
-        assertThatThrownBy(() -> PartialSums.Factory.async(new FedRec(), 2))
+        assertThatThrownBy(() -> PartialSums.Factory.async(new FedRec()))
                 .isInstanceOf(IllegalArgumentException.class)
                 .hasMessageContaining("cannot merge");
     }

@@ -10,7 +10,9 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.atomic.AtomicLong;
 import org.metisfl.crypto.HeContext;
+import org.metisfl.flink.aggregation.PartialSums;
 import org.metisfl.flink.config.GatewayOptions;
 import org.metisfl.flink.model.GatewayEvent;
 import org.metisfl.flink.model.HeContexts;
@@ -88,9 +90,14 @@ public final class GatewayState {
      * Asynchronous: what every task id this gateway run hands out starts with, so that an update
      * can tell whether its task came from this run or from before a restart: the gateway's index
      * (no two gateways share a prefix) and 64 random bits drawn per run (two runs of one gateway
-     * share it with probability 2^-64).
+     * share it with probability 2^-64). The run's sequence number of the task follows it (from 1,
+     * in the order tasks are handed out), which local pre-aggregation relies on (see {@code
+     * PartialSums}).
      */
     private final String taskIdPrefix;
+
+    /** The sequence number of the latest task this run handed out. */
+    private final AtomicLong tasksIssued = new AtomicLong();
 
     /**
      * Asynchronous: the newest version whose model is the same in every run of the job, so far as
@@ -139,7 +146,7 @@ public final class GatewayState {
                         config,
                         board,
                         ledger,
-                        () -> taskIdPrefix + tokens.newLearnerId().substring(8),
+                        () -> taskIdPrefix + tasksIssued.incrementAndGet(),
                         new TaskDispatch.StreamListener() {
                             @Override
                             public void connected(String learnerId) {
@@ -429,7 +436,13 @@ public final class GatewayState {
      * on (see {@code PartialSums}).
      */
     public boolean handedOutThisRun(String taskId) {
-        return taskId != null && taskId.startsWith(taskIdPrefix);
+        if (taskId == null || !taskId.startsWith(taskIdPrefix)) {
+            return false;
+        }
+        long n = PartialSums.taskSequence(taskId);
+        return n > 0
+                && taskId.length() == taskIdPrefix.length() + Long.toString(n).length()
+                && n <= tasksIssued.get();
     }
 
     /**

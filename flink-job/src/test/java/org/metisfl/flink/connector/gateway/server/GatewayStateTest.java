@@ -9,8 +9,10 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.Test;
+import org.metisfl.flink.aggregation.PartialSums;
 import org.metisfl.flink.config.FederationConfig;
 import org.metisfl.flink.config.GatewayOptions;
 import org.metisfl.flink.model.GatewayEvent;
@@ -162,6 +164,28 @@ class GatewayStateTest {
         s.apply(header(0, 1).setShardSize(1024).build(), model(1, 2, 3, 4));
         assertThat(s.model().version()).as("an older model is not served").isEqualTo(1);
         assertThat(drained()).isEmpty();
+    }
+
+    @Test
+    void aRunNumbersTheAsynchronousTasksItHandsOutInOrderAndOwnsOnlyThose() {
+        GatewayState s = state("protocol.type", "asynchronous");
+        s.apply(header(0, 1).setShardSize(1024).build(), model(1, 2, 3, 4));
+        FakeTaskStream a = new FakeTaskStream();
+        FakeTaskStream b = new FakeTaskStream();
+        s.connect("a", a);
+        s.connect("b", b);
+        s.onAsyncUpdateAccepted("a", "a@" + a.taskIds().get(0), new CompletableFuture<>());
+        List<String> ids = new ArrayList<>(a.taskIds());
+        ids.add(1, b.taskIds().get(0));
+        assertThat(ids).hasSize(3);
+        assertThat(ids).extracting(PartialSums::taskSequence).containsExactly(1L, 2L, 3L);
+        assertThat(ids).allMatch(s::handedOutThisRun);
+        String prefix = ids.get(0).substring(0, ids.get(0).length() - 1);
+        assertThat(s.handedOutThisRun(prefix + "4")).as("not handed out yet").isFalse();
+        assertThat(s.handedOutThisRun(prefix + "x")).isFalse();
+        assertThat(s.handedOutThisRun(prefix + "01")).isFalse();
+        GatewayState another = state("protocol.type", "asynchronous");
+        assertThat(another.handedOutThisRun(ids.get(0))).as("another run's task").isFalse();
     }
 
     @Test

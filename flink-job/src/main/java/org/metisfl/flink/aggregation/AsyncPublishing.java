@@ -9,7 +9,8 @@ import java.io.Serializable;
  * async.publish-interval} since the last published one, when it is an evaluation version (every
  * {@code async.evaluate-every}-th) and when it is the last ({@code federation.rounds}). With {@code
  * async.evaluate-interval} the evaluation versions are instead the first published version at or
- * past each multiple of that interval, again by the event time of its publication.
+ * past each multiple of that interval, again by the event time of its publication. No version past
+ * the last is published.
  *
  * @param intervalMs {@code async.publish-interval}; 0 or less publishes every version
  * @param evaluateEvery {@code async.evaluate-every}
@@ -22,6 +23,16 @@ public record AsyncPublishing(
 
     public AsyncPublishing(long intervalMs, int evaluateEvery, long finalVersion) {
         this(intervalMs, evaluateEvery, finalVersion, 0);
+    }
+
+    /**
+     * False for a version past the last ({@code federation.rounds}): the federation has ended there
+     * (the coordinator publishes nothing more), so its shards would wait at the gateways for a
+     * PUBLISH that never comes until the job ends. Such versions come from updates in flight when
+     * the last version was made.
+     */
+    boolean publishes(long version) {
+        return version <= finalVersion;
     }
 
     /** True if {@code version} is published as soon as it is made. */

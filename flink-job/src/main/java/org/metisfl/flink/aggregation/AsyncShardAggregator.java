@@ -673,7 +673,8 @@ public class AsyncShardAggregator extends KeyedProcessFunction<Integer, GatewayE
         if (s == null
                 || publishing.intervalMs() <= 0
                 || s.publishedVersion < 0
-                || s.version <= s.publishedVersion) {
+                || s.version <= s.publishedVersion
+                || !publishing.publishes(s.version)) {
             return;
         }
         if (watermark >= s.publishAt) {
@@ -697,6 +698,9 @@ public class AsyncShardAggregator extends KeyedProcessFunction<Integer, GatewayE
      */
     private void publish(AsyncShard s, int shardIndex, long at, Collector<GlobalShard> out)
             throws Exception {
+        if (!publishing.publishes(s.version)) {
+            return; // past the federation's last version: no PUBLISH would ever complete it
+        }
         Integer key = outputContext.getCurrentKey();
         Payload values = s.global.copy();
         for (Long older : new ArrayList<>(publishedShards.view(key).keySet())) {

@@ -132,6 +132,32 @@ class AsyncShardAggregatorModelPathTest {
     }
 
     @Test
+    void noVersionPastTheLastIsPublished() throws Exception {
+        // The last version is 2; updates 3 and 4 were in flight. With an interval, the boundary
+        // crossed by update 4 (v3) and the late timer (v4) publish nothing; with an interval of
+        // 0, versions 3 and 4 neither.
+        for (long interval : new long[] {INTERVAL, 0}) {
+            try (var h = harness(new AsyncPublishing(interval, 1000, 2))) {
+                h.open();
+                firstModel(h);
+                for (int k = 1; k <= 4; k++) {
+                    update(h, k);
+                }
+                h.processWatermark(600);
+                assertThat(sent(h))
+                        .extracting(Directive::modelVersion)
+                        .as("interval %d", interval)
+                        .allMatch(v -> v <= 2)
+                        .contains(2L);
+                assertThat(HarnessOutput.shards(h))
+                        .extracting(g -> g.round)
+                        .allMatch(v -> v <= 2)
+                        .contains(2L);
+            }
+        }
+    }
+
+    @Test
     void withAnEvaluationIntervalTheFirstPublishedVersionPastEachMultipleIsEvaluatedAlike()
             throws Exception {
         // Evaluations at most once per 250 ms of the stamps, instead of every 5th version.

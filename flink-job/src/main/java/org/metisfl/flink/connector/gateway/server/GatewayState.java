@@ -490,31 +490,49 @@ public final class GatewayState {
      */
     public void apply(DirectiveHeader header, List<ByteString> modelChunks) {
         synchronized (directiveLock) {
-            if (!header.hasModelShard() && !header.getModelInShards()) {
-                applyNow(header, modelChunks);
-                return;
+            try {
+                applyLocked(header, modelChunks);
+            } finally {
+                if (dispatch.isFinished()) {
+                    shardedModel.end();
+                }
             }
-            // The model path: shards from the aggregators' sinks, the PUBLISH from the
-            // coordinator's, in any order; the PUBLISH takes effect once its model is complete.
-            ModelBoard.ModelSnapshot served = board.current();
-            long servedVersion = served == null ? -1 : served.version();
-            if (header.hasModelShard()) {
-                shardedModel.addShard(
-                        header.getModelVersion(),
-                        header.getModelShard().getIndex(),
-                        modelChunks,
-                        header.hasEncryption() ? header.getEncryption() : null,
-                        servedVersion);
-            } else if (header.getModelVersion() <= servedVersion) {
-                applyNow(header, null); // the model it names is served already
-                return;
-            } else {
-                shardedModel.publish(header);
-            }
-            ShardedModel.Ready ready = shardedModel.takeReady();
-            if (ready != null) {
-                applyNow(ready.publish(), ready.chunks());
-            }
+        }
+    }
+
+    /** How many model versions have shards waiting here for their PUBLISH (a test's view). */
+    int heldModelVersions() {
+        synchronized (directiveLock) {
+            return shardedModel.heldVersions();
+        }
+    }
+
+    /** Applies a directive under the directive lock (see {@link #apply}). */
+    private void applyLocked(DirectiveHeader header, List<ByteString> modelChunks) {
+        if (!header.hasModelShard() && !header.getModelInShards()) {
+            applyNow(header, modelChunks);
+            return;
+        }
+        // The model path: shards from the aggregators' sinks, the PUBLISH from the
+        // coordinator's, in any order; the PUBLISH takes effect once its model is complete.
+        ModelBoard.ModelSnapshot served = board.current();
+        long servedVersion = served == null ? -1 : served.version();
+        if (header.hasModelShard()) {
+            shardedModel.addShard(
+                    header.getModelVersion(),
+                    header.getModelShard().getIndex(),
+                    modelChunks,
+                    header.hasEncryption() ? header.getEncryption() : null,
+                    servedVersion);
+        } else if (header.getModelVersion() <= servedVersion) {
+            applyNow(header, null); // the model it names is served already
+            return;
+        } else {
+            shardedModel.publish(header);
+        }
+        ShardedModel.Ready ready = shardedModel.takeReady();
+        if (ready != null) {
+            applyNow(ready.publish(), ready.chunks());
         }
     }
 

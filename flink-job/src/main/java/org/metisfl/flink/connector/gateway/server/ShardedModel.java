@@ -31,6 +31,9 @@ final class ShardedModel {
     /** The newest PUBLISH waiting for its shards, or null. */
     private DirectiveHeader pending;
 
+    /** The federation is over: only the waiting PUBLISH's shards are kept (see {@link #end}). */
+    private boolean ended;
+
     /**
      * Keeps shard {@code index} of model {@code version}, unless that version is served already.
      */
@@ -44,7 +47,9 @@ final class ShardedModel {
      */
     void addShard(
             long version, int index, List<ByteString> chunks, Encryption encryption, long served) {
-        if (version <= served || (pending != null && version < pending.getModelVersion())) {
+        if (version <= served
+                || (pending != null && version < pending.getModelVersion())
+                || (ended && (pending == null || version != pending.getModelVersion()))) {
             return;
         }
         shards.computeIfAbsent(version, v -> new TreeMap<>())
@@ -60,6 +65,23 @@ final class ShardedModel {
             pending = header;
             shards.headMap(header.getModelVersion()).clear();
         }
+    }
+
+    /**
+     * The federation is over: no PUBLISH comes any more, so the shards of any version but the
+     * waiting PUBLISH's (if one waits) are dropped, now and when they come. Asynchronous
+     * aggregators go on making and publishing versions from the updates in flight until the job
+     * ends; without this the gateway would hold their shards until then.
+     */
+    void end() {
+        ended = true;
+        shards.keySet()
+                .removeIf(v -> pending == null || v.longValue() != pending.getModelVersion());
+    }
+
+    /** How many versions have shards held here (a test's view). */
+    int heldVersions() {
+        return shards.size();
     }
 
     /** The PUBLISH waiting, or null. */

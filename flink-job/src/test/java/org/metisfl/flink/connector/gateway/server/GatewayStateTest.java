@@ -17,6 +17,7 @@ import org.metisfl.flink.config.FederationConfig;
 import org.metisfl.flink.config.GatewayOptions;
 import org.metisfl.flink.model.GatewayEvent;
 import org.metisfl.proto.v1.DirectiveHeader;
+import org.metisfl.proto.v1.ModelShardRef;
 import org.metisfl.proto.v1.RoundPlan;
 import org.metisfl.proto.v1.TensorSpec;
 
@@ -186,6 +187,26 @@ class GatewayStateTest {
         assertThat(s.handedOutThisRun(prefix + "01")).isFalse();
         GatewayState another = state("protocol.type", "asynchronous");
         assertThat(another.handedOutThisRun(ids.get(0))).as("another run's task").isFalse();
+    }
+
+    @Test
+    void afterTheEndTheShardsOfLaterVersionsAreNotHeld() {
+        GatewayState s = state("protocol.type", "asynchronous");
+        s.apply(header(0, 1).setShardSize(1024).build(), model(1, 2, 3, 4));
+        s.apply(shard(3), model(5, 6, 7, 8)); // published before the end reached the gateway
+        assertThat(s.heldModelVersions()).isEqualTo(1);
+        s.apply(header(-1, 1).setFinished(true).setFinishReason("done").build(), null);
+        assertThat(s.heldModelVersions()).isZero();
+        s.apply(shard(4), model(9, 10, 11, 12)); // made from updates in flight, after the end
+        assertThat(s.heldModelVersions()).isZero();
+        assertThat(s.model().version()).isZero();
+    }
+
+    private static DirectiveHeader shard(long version) {
+        return header(version, 1)
+                .setShardSize(1024)
+                .setModelShard(ModelShardRef.newBuilder().setIndex(0))
+                .build();
     }
 
     @Test

@@ -62,6 +62,22 @@ class ShardedModelTest {
     }
 
     @Test
+    void afterTheEndOnlyTheWaitingPublishsShardsAreKept() {
+        ShardedModel m = new ShardedModel();
+        m.publish(publish(3, 2, 4));
+        m.addShard(3, 0, chunks("a"), 2);
+        m.addShard(4, 0, chunks("later"), 2); // a version made after the last, in flight
+        m.end();
+        assertThat(m.heldVersions()).isEqualTo(1);
+        m.addShard(5, 0, chunks("later still"), 2);
+        assertThat(m.heldVersions()).isEqualTo(1);
+        m.addShard(3, 1, chunks("b"), 2);
+        assertThat(m.takeReady().chunks()).containsExactlyElementsOf(chunks("a", "b"));
+        m.addShard(6, 0, chunks("after all"), 3);
+        assertThat(m.heldVersions()).isZero();
+    }
+
+    @Test
     void aLaterPublishOfTheSameVersionReplacesTheWaitingOne() {
         ShardedModel m = new ShardedModel();
         m.publish(publish(5, 1, 6));

@@ -112,7 +112,7 @@ class AsyncModelPathITCase {
             // The last version is published at once and ends the federation; both gateways
             // serve it, assembled from both aggregators' shards.
             for (RawLearner reader : ls.subList(0, 2)) {
-                RawLearner.Model last = awaitVersion(reader, UPDATES);
+                RawLearner.Model last = RawLearnerWaits.awaitVersion(reader, UPDATES, WAIT);
                 assertThat(last.version()).isEqualTo(UPDATES);
                 assertThat(last.values()).containsExactly(expected(UPDATES));
             }
@@ -177,7 +177,8 @@ class AsyncModelPathITCase {
             // Version 1, acknowledged (so checkpointed), published; then a checkpoint after it.
             assertThat(l0.submitAsync(nextNewTask(l0, handed), SPECS, update(1), 10).getStatus())
                     .isEqualTo(SubmitUpdateResponse.Status.ACCEPTED);
-            assertThat(awaitVersion(l0, 1).values()).containsExactly(expected(1));
+            assertThat(RawLearnerWaits.awaitVersion(l0, 1, WAIT).values())
+                    .containsExactly(expected(1));
             Thread.sleep(4_500);
 
             // Version 2 reaches the gateway from the aggregators; the task manager dies before
@@ -186,7 +187,7 @@ class AsyncModelPathITCase {
             CompletableFuture<SubmitUpdateResponse> pending =
                     CompletableFuture.supplyAsync(
                             () -> l1.submitAsync(t2, SPECS, update(2), 10), pool);
-            RawLearner.Model v2 = awaitVersion(l0, 2);
+            RawLearner.Model v2 = RawLearnerWaits.awaitVersion(l0, 2, WAIT);
             assertThat(v2.version()).isEqualTo(2);
             assertThat(v2.values()).containsExactly(expected(2));
             cluster.replaceTaskManager();
@@ -210,10 +211,11 @@ class AsyncModelPathITCase {
             assertThat(again.values()).containsExactly(expected(1));
             assertThat(l1.submitAsync(t2, SPECS, update(2), 10).getStatus())
                     .isEqualTo(SubmitUpdateResponse.Status.ACCEPTED);
-            assertThat(awaitVersion(l0, 2).values()).containsExactly(expected(2));
+            assertThat(RawLearnerWaits.awaitVersion(l0, 2, WAIT).values())
+                    .containsExactly(expected(2));
             assertThat(l0.submitAsync(t3, SPECS, update(3), 10).getStatus())
                     .isEqualTo(SubmitUpdateResponse.Status.ACCEPTED);
-            RawLearner.Model last = awaitVersion(l0, 3);
+            RawLearner.Model last = RawLearnerWaits.awaitVersion(l0, 3, WAIT);
             assertThat(last.version()).isEqualTo(3);
             assertThat(last.values()).containsExactly(expected(3));
         } finally {
@@ -255,20 +257,6 @@ class AsyncModelPathITCase {
             if (handed.add(t.getTaskId())) {
                 return t;
             }
-        }
-    }
-
-    private static RawLearner.Model awaitVersion(RawLearner l, long version) throws Exception {
-        long end = System.nanoTime() + WAIT.toNanos();
-        while (true) {
-            RawLearner.Model m = l.getModel();
-            if (m.version() >= version) {
-                return m;
-            }
-            if (System.nanoTime() > end) {
-                throw new AssertionError("model version " + m.version() + ", wanted " + version);
-            }
-            Thread.sleep(20);
         }
     }
 }

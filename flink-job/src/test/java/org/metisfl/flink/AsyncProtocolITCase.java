@@ -88,20 +88,6 @@ class AsyncProtocolITCase {
         return t;
     }
 
-    private static RawLearner.Model awaitVersion(RawLearner l, long version) throws Exception {
-        long end = System.nanoTime() + WAIT.toNanos();
-        while (true) {
-            RawLearner.Model m = l.getModel();
-            if (m.version() >= version) {
-                return m;
-            }
-            if (System.nanoTime() > end) {
-                throw new AssertionError("model version " + m.version() + ", wanted " + version);
-            }
-            Thread.sleep(20);
-        }
-    }
-
     @Test
     void everyShardAppliesTheSameUpdatesInTheSameOrderAcrossTwoGateways() throws Exception {
         int learners = 4;
@@ -129,7 +115,8 @@ class AsyncProtocolITCase {
                         // With alpha 1 a version is its one update: version v must hold the v-th
                         // update sent, on every shard (three shards, read through the learner's
                         // gateway, alternating between the two).
-                        RawLearner.Model m = awaitVersion(ls.get(i), sent.size());
+                        RawLearner.Model m =
+                                RawLearnerWaits.awaitVersion(ls.get(i), sent.size(), WAIT);
                         assertThat(m.version()).isEqualTo(sent.size());
                         assertThat(m.values()).containsOnly(value);
                     }
@@ -164,7 +151,7 @@ class AsyncProtocolITCase {
             for (int i = 0; i < 4; i++) {
                 train(ls.get(i), i + 1);
             }
-            RawLearner.Model m = awaitVersion(ls.get(0), 4);
+            RawLearner.Model m = RawLearnerWaits.awaitVersion(ls.get(0), 4, WAIT);
             assertThat(m.version()).isEqualTo(4);
             float first = m.values()[0];
             assertThat(first).isIn(1f, 2f, 3f, 4f);
@@ -187,7 +174,7 @@ class AsyncProtocolITCase {
             train(ls.get(0), 2f);
             train(ls.get(1), 4f);
             // Deltas 2 and 4 from version 0: version 1 = 0 + (2 + 4) / 2.
-            RawLearner.Model v1 = awaitVersion(ls.get(0), 1);
+            RawLearner.Model v1 = RawLearnerWaits.awaitVersion(ls.get(0), 1, WAIT);
             assertThat(v1.version()).isEqualTo(1);
             assertThat(v1.values()).containsOnly(3f);
             // Both next tasks start from version 0 or 1; from 1: deltas 6-3 and 4-3 -> 3 + 2.
@@ -196,7 +183,7 @@ class AsyncProtocolITCase {
             assertThat(ls.get(0).getModel().version()).isEqualTo(1);
             ls.get(0).submitAsync(t0, SPECS, filled(6f), 10, 1);
             ls.get(1).submitAsync(t1, SPECS, filled(4f), 10, 1);
-            assertThat(awaitVersion(ls.get(0), 2).values()).containsOnly(5f);
+            assertThat(RawLearnerWaits.awaitVersion(ls.get(0), 2, WAIT).values()).containsOnly(5f);
         }
     }
 
@@ -211,11 +198,11 @@ class AsyncProtocolITCase {
                                 "federation.min-learners", "2"))) {
             List<RawLearner> ls = start(h, 2, 1);
             train(ls.get(0), 1f);
-            awaitVersion(ls.get(0), 1);
+            RawLearnerWaits.awaitVersion(ls.get(0), 1, WAIT);
             train(ls.get(1), 3f);
-            assertThat(awaitVersion(ls.get(0), 2).values()).containsOnly(2f);
+            assertThat(RawLearnerWaits.awaitVersion(ls.get(0), 2, WAIT).values()).containsOnly(2f);
             train(ls.get(0), 5f); // replaces its 1: (5 + 3) / 2
-            assertThat(awaitVersion(ls.get(0), 3).values()).containsOnly(4f);
+            assertThat(RawLearnerWaits.awaitVersion(ls.get(0), 3, WAIT).values()).containsOnly(4f);
         }
     }
 
@@ -232,9 +219,9 @@ class AsyncProtocolITCase {
             List<RawLearner> ls = start(h, 2, 1);
             Task stale = ls.get(0).nextTask(Task.KindCase.TRAIN, WAIT);
             train(ls.get(1), 1f);
-            awaitVersion(ls.get(1), 1);
+            RawLearnerWaits.awaitVersion(ls.get(1), 1, WAIT);
             train(ls.get(1), 2f);
-            awaitVersion(ls.get(1), 2);
+            RawLearnerWaits.awaitVersion(ls.get(1), 2, WAIT);
             assertThatThrownBy(() -> ls.get(0).submitAsync(stale, SPECS, filled(9f), 10))
                     .isInstanceOfSatisfying(
                             StatusRuntimeException.class,
@@ -266,9 +253,9 @@ class AsyncProtocolITCase {
                     ls.get(0).beginSubmitAsync(slow, SPECS, 10, slow.getModelVersion(), filled(9f));
             // ... two versions come while its bytes are on their way ...
             train(ls.get(1), 1f);
-            awaitVersion(ls.get(1), 1);
+            RawLearnerWaits.awaitVersion(ls.get(1), 1, WAIT);
             train(ls.get(1), 2f);
-            awaitVersion(ls.get(1), 2);
+            RawLearnerWaits.awaitVersion(ls.get(1), 2, WAIT);
             // ... so it is refused when complete: before this check it was answered ACCEPTED and
             // then dropped by the aggregators as too stale.
             assertThatThrownBy(upload::finish)

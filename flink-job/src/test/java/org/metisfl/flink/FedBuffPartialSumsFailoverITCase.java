@@ -164,7 +164,7 @@ class FedBuffPartialSumsFailoverITCase {
                 }
                 calls = submitAll(pool, ls, tasks, phase);
                 expected.put((long) phase, fedBuff(phase - 1, tasks, phase));
-                RawLearner.Model m = awaitVersion(ls.get(0), phase);
+                RawLearner.Model m = RawLearnerWaits.awaitVersion(ls.get(0), phase, WAIT);
                 assertThat(m.version()).isEqualTo(phase);
                 assertClose(m.values(), expected.get((long) phase), "version " + phase);
                 boolean folded = partialsEmitted(metrics, cluster) > partialsBefore;
@@ -205,7 +205,7 @@ class FedBuffPartialSumsFailoverITCase {
                     SubmitUpdateResponse.Status.ACCEPTED,
                     SubmitUpdateResponse.Status.DUPLICATE);
             for (RawLearner reader : List.of(ls.get(0), ls.get(LEARNERS - 1))) {
-                RawLearner.Model m = awaitVersion(reader, failed);
+                RawLearner.Model m = RawLearnerWaits.awaitVersion(reader, failed, WAIT);
                 assertThat(m.version()).isEqualTo(failed);
                 assertClose(m.values(), expected.get((long) failed), "version " + failed);
             }
@@ -228,7 +228,7 @@ class FedBuffPartialSumsFailoverITCase {
             List<CompletableFuture<SubmitUpdateResponse>> last = submitAll(pool, ls, after, next);
             expected.put((long) next, fedBuff(failed, after, next));
             for (RawLearner reader : List.of(ls.get(0), ls.get(LEARNERS - 1))) {
-                RawLearner.Model m = awaitVersion(reader, next);
+                RawLearner.Model m = RawLearnerWaits.awaitVersion(reader, next, WAIT);
                 assertThat(m.version()).isEqualTo(next);
                 assertClose(m.values(), expected.get((long) next), "version " + next);
             }
@@ -319,20 +319,6 @@ class FedBuffPartialSumsFailoverITCase {
             if (handed.add(t.getTaskId())) {
                 return t;
             }
-        }
-    }
-
-    private static RawLearner.Model awaitVersion(RawLearner l, long version) throws Exception {
-        long end = System.nanoTime() + WAIT.toNanos();
-        while (true) {
-            RawLearner.Model m = l.getModel();
-            if (m.version() >= version) {
-                return m;
-            }
-            if (System.nanoTime() > end) {
-                throw new AssertionError("model version " + m.version() + ", wanted " + version);
-            }
-            Thread.sleep(20);
         }
     }
 

@@ -59,20 +59,6 @@ class FedBuffPartialSumsITCase {
         }
     }
 
-    private static RawLearner.Model awaitVersion(RawLearner l, long version) throws Exception {
-        long end = System.nanoTime() + WAIT.toNanos();
-        while (true) {
-            RawLearner.Model m = l.getModel();
-            if (m.version() >= version) {
-                return m;
-            }
-            if (System.nanoTime() > end) {
-                throw new AssertionError("model version " + m.version() + ", wanted " + version);
-            }
-            Thread.sleep(20);
-        }
-    }
-
     @Test
     void fedBuffOverTwoFoldingGatewaysIsFedBuffWithEachUpdateOnce() throws Exception {
         ExecutorService pool = Executors.newFixedThreadPool(10);
@@ -136,7 +122,7 @@ class FedBuffPartialSumsITCase {
                 }
                 v1[j] = (float) (v0[j] + ETA * sum / LEARNERS);
             }
-            RawLearner.Model m1 = awaitVersion(ls.get(0), 1);
+            RawLearner.Model m1 = RawLearnerWaits.awaitVersion(ls.get(0), 1, WAIT);
             assertThat(m1.version()).isEqualTo(1);
             assertClose(m1.values(), v1, "version 1");
 
@@ -166,7 +152,7 @@ class FedBuffPartialSumsITCase {
                 }
                 v2[j] = (float) (v1[j] + ETA * sum / LEARNERS);
             }
-            RawLearner.Model m2 = awaitVersion(ls.get(3), 2);
+            RawLearner.Model m2 = RawLearnerWaits.awaitVersion(ls.get(3), 2, WAIT);
             assertThat(m2.version()).isEqualTo(2);
             assertClose(m2.values(), v2, "version 2");
         } finally {

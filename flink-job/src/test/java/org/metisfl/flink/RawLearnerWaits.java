@@ -8,8 +8,8 @@ import org.metisfl.proto.v1.Task;
 import org.metisfl.simulator.RawLearner;
 
 /**
- * What a failover test waits for with raw learners: a gateway that takes joins again, a restarted
- * gateway's task stream, a round's training task.
+ * What a test waits for with raw learners: a gateway that takes joins again, a restarted gateway's
+ * task stream, a round's training task, a model version.
  */
 final class RawLearnerWaits {
     private RawLearnerWaits() {}
@@ -61,6 +61,22 @@ final class RawLearnerWaits {
                 }
                 assertThat(t.getRound()).isLessThan(round);
             }
+        }
+    }
+
+    /** Polls the learner's model until its version is at least {@code version}. */
+    static RawLearner.Model awaitVersion(RawLearner l, long version, Duration wait)
+            throws Exception {
+        long end = System.nanoTime() + wait.toNanos();
+        while (true) {
+            RawLearner.Model m = l.getModel();
+            if (m.version() >= version) {
+                return m;
+            }
+            if (System.nanoTime() > end) {
+                throw new AssertionError("model version " + m.version() + ", wanted " + version);
+            }
+            Thread.sleep(20);
         }
     }
 }

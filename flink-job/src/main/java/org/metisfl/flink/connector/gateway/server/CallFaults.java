@@ -55,54 +55,39 @@ final class CallFaults implements ServerInterceptor {
         return new ForwardingServerCallListener.SimpleForwardingServerCallListener<>(listener) {
             @Override
             public void onMessage(Q message) {
-                try {
-                    super.onMessage(message);
-                } catch (RuntimeException | Error e) {
-                    fault(method, "failed on a request message", e);
-                    throw e;
-                }
+                watch(method, "failed on a request message", () -> super.onMessage(message));
             }
 
             @Override
             public void onHalfClose() {
-                try {
-                    super.onHalfClose();
-                } catch (RuntimeException | Error e) {
-                    fault(method, "failed on the half-close", e);
-                    throw e;
-                }
+                watch(method, "failed on the half-close", super::onHalfClose);
             }
 
             @Override
             public void onCancel() {
-                try {
-                    super.onCancel();
-                } catch (RuntimeException | Error e) {
-                    fault(method, "failed on a cancellation", e);
-                    throw e;
-                }
+                watch(method, "failed on a cancellation", super::onCancel);
             }
 
             @Override
             public void onComplete() {
-                try {
-                    super.onComplete();
-                } catch (RuntimeException | Error e) {
-                    fault(method, "failed on completion", e);
-                    throw e;
-                }
+                watch(method, "failed on completion", super::onComplete);
             }
 
             @Override
             public void onReady() {
-                try {
-                    super.onReady();
-                } catch (RuntimeException | Error e) {
-                    fault(method, "failed on readiness", e);
-                    throw e;
-                }
+                watch(method, "failed on readiness", super::onReady);
             }
         };
+    }
+
+    /** Runs a listener method, counting what escapes it as a fault (gRPC then answers UNKNOWN). */
+    private void watch(String method, String what, Runnable listenerMethod) {
+        try {
+            listenerMethod.run();
+        } catch (RuntimeException | Error e) {
+            fault(method, what, e);
+            throw e;
+        }
     }
 
     private void fault(String method, String what, Throwable t) {

@@ -69,38 +69,44 @@ public final class LearnerServiceImpl extends LearnerServiceGrpc.LearnerServiceI
         admission
                 .admit(BearerToken.current(), PeerIdentity.current(), state.tokens().now())
                 .whenComplete(
-                        (refused, failed) -> {
-                            // At once, or on the reader's thread once the federation counted a
-                            // limited enrollment token's use: nothing may escape from here.
-                            try {
-                                if (failed != null) {
-                                    response.onError(
-                                            LearnerStatus.starting(
-                                                    "the gateway could not count the enrollment"
-                                                            + " token's use ("
-                                                            + failed.getMessage()
-                                                            + "); join again"));
-                                } else if (refused != null) {
-                                    LOG.debug("Refused a join: {}", refused);
-                                    response.onError(
-                                            Status.UNAUTHENTICATED
-                                                    .withDescription(refused)
-                                                    .asRuntimeException());
-                                } else {
-                                    admitted(request, address, response);
-                                }
-                            } catch (RuntimeException e) {
-                                LOG.warn("A join failed after its admission", e);
-                                response.onError(
-                                        Status.INTERNAL
-                                                .withDescription("the join failed; join again")
-                                                .asRuntimeException());
-                            }
-                        });
+                        (refused, failed) -> admitted(request, address, refused, failed, response));
+    }
+
+    /**
+     * Goes on with a join once its admission is decided: at once, or on the reader's thread once
+     * the federation counted a limited enrollment token's use, so nothing may escape from here.
+     */
+    private void admitted(
+            JoinRequest request,
+            String address,
+            String refused,
+            Throwable failed,
+            StreamObserver<JoinResponse> response) {
+        try {
+            if (failed != null) {
+                response.onError(
+                        LearnerStatus.starting(
+                                "the gateway could not count the enrollment token's use ("
+                                        + failed.getMessage()
+                                        + "); join again"));
+            } else if (refused != null) {
+                LOG.debug("Refused a join: {}", refused);
+                response.onError(
+                        Status.UNAUTHENTICATED.withDescription(refused).asRuntimeException());
+            } else {
+                register(request, address, response);
+            }
+        } catch (RuntimeException e) {
+            LOG.warn("A join failed after its admission", e);
+            response.onError(
+                    Status.INTERNAL
+                            .withDescription("the join failed; join again")
+                            .asRuntimeException());
+        }
     }
 
     /** The rest of a join its admission allowed: the join limits, then the registration. */
-    private void admitted(
+    private void register(
             JoinRequest request, String address, StreamObserver<JoinResponse> response) {
         StatusRuntimeException full =
                 state.joins().admit(state.tokens().now().toEpochMilli(), address);

@@ -16,6 +16,11 @@ import org.metisfl.simulator.RawLearner;
 
 /** Starts a federation job on an embedded MiniCluster with real gRPC gateways on 127.0.0.1. */
 public final class FederationHarness implements AutoCloseable {
+    /** Where {@link #freePorts} looks: below the kernel's ephemeral range. */
+    private static final int FIRST_PORT = 20_000;
+
+    private static final int LAST_PORT = 32_000;
+
     private final EmbeddedFederation federation;
     private final FederationConfig config;
     private final int basePort;
@@ -111,18 +116,18 @@ public final class FederationHarness implements AutoCloseable {
         throw new AssertionError("only " + results().size() + " of " + n + " round results");
     }
 
-    /** The first of {@code count} consecutive free ports on the loopback address. */
+    /**
+     * The first of {@code count} consecutive free ports on the loopback address, below the kernel's
+     * ephemeral range (32768 and up on Linux): a port taken from that range could be handed,
+     * between this check and the gateway's bind, to a socket the MiniCluster or a client binds to
+     * port 0, and the gateway would then fail to start over and over.
+     */
     public static int freePorts(int count) throws IOException {
-        for (int attempt = 0; attempt < 50; attempt++) {
-            int base;
-            try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-                base = s.getLocalPort();
-            }
-            if (base + count > 65535) {
-                continue;
-            }
+        java.util.Random random = new java.util.Random();
+        for (int attempt = 0; attempt < 200; attempt++) {
+            int base = FIRST_PORT + random.nextInt(LAST_PORT - FIRST_PORT - count);
             boolean free = true;
-            for (int i = 1; i < count && free; i++) {
+            for (int i = 0; i < count && free; i++) {
                 try (ServerSocket s =
                         new ServerSocket(base + i, 1, InetAddress.getLoopbackAddress())) {
                     // free
